@@ -1,0 +1,20 @@
+//! The wire types of the LBS agent API, shared by `lbs-agent` and the LBS Console.
+//!
+//! Architecture Invariant: this crate holds data shapes and their (de)serialisation only — no I/O,
+//! no HTTP, no storage. Both sides depend on it; it depends on neither. The front end's TypeScript
+//! types are generated from these structs by `ts-rs` (`cargo test -p lbs-protocol` writes
+//! `ui/src/generated/`).
+
+mod link;
+mod metrics;
+mod status;
+
+pub use link::{ConnectionLink, LinkError};
+pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
+pub use status::{ApiError, Health, PeerSummary, Role, ServerStatus, TokenCreated, TokenInfo, TokenRole};
+
+/// Version of the HTTP API served under `/api/v1`. Bumped on any incompatible change.
+pub const API_VERSION: u32 = 1;
+
+/// Path prefix of every authenticated route.
+pub const API_PREFIX: &str = "/api/v1";

@@ -1,0 +1,140 @@
+//! Identity, role and access types: `/status`, `/tokens`, error bodies.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// The role a box holds in its pair. Belongs to the role, not to the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum Role {
+    /// Runs the PBX and serves its data to the backup.
+    Primary,
+    /// Keeps a live copy; its PBX stays stopped.
+    Backup,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Primary => "primary",
+            Role::Backup => "backup",
+        })
+    }
+}
+
+/// What `GET /api/v1/status` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ServerStatus {
+    pub server_id: String,
+    pub name: String,
+    pub role: Role,
+    /// Grows with every role change; persisted before the change takes effect.
+    #[ts(type = "number")]
+    pub epoch: u64,
+    /// Agent version (semver).
+    pub version: String,
+    pub api_version: u32,
+    /// Seconds since the agent process started.
+    #[ts(type = "number")]
+    pub uptime_secs: u64,
+    /// Seconds since the machine booted.
+    #[ts(type = "number")]
+    pub host_uptime_secs: u64,
+    pub hostname: String,
+    /// SHA-256 of the agent's TLS certificate (DER), lowercase hex.
+    pub fingerprint: String,
+    /// Role of the token used for this request.
+    pub access: TokenRole,
+    pub peer: PeerSummary,
+    /// Seconds between resource samples.
+    #[ts(type = "number")]
+    pub sample_interval_secs: u64,
+}
+
+/// What this box knows of its partner. Pairing arrives with the sync issue; until then every
+/// agent reports `unpaired`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "lowercase")]
+#[ts(export)]
+pub enum PeerSummary {
+    Unpaired,
+    Paired {
+        server_id: String,
+        address: String,
+        reachable: bool,
+        #[ts(type = "number | null")]
+        last_contact_unix: Option<i64>,
+    },
+}
+
+/// Answer of the unauthenticated `GET /healthz`: says only that the process is alive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Health {
+    pub ok: bool,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum TokenRole {
+    /// Everything, including changes.
+    Admin,
+    /// Reads everything, changes nothing.
+    Viewer,
+}
+
+impl std::fmt::Display for TokenRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenRole::Admin => "admin",
+            TokenRole::Viewer => "viewer",
+        })
+    }
+}
+
+impl std::str::FromStr for TokenRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(TokenRole::Admin),
+            "viewer" => Ok(TokenRole::Viewer),
+            other => Err(format!("unknown token role `{other}`: use `admin` or `viewer`")),
+        }
+    }
+}
+
+/// A stored token as listed by `GET /api/v1/tokens`. The secret itself is never listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TokenInfo {
+    /// Short public identifier, used to revoke.
+    pub id: String,
+    pub role: TokenRole,
+    pub label: String,
+    #[ts(type = "number")]
+    pub created_unix: i64,
+    #[ts(type = "number | null")]
+    pub last_used_unix: Option<i64>,
+}
+
+/// Answer of `POST /api/v1/tokens`: the only time the secret is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TokenCreated {
+    pub info: TokenInfo,
+    pub token: String,
+}
+
+/// JSON body of every error answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ApiError {
+    /// Stable machine-readable code, e.g. `unauthorized`, `forbidden`, `bad_request`.
+    pub code: String,
+    /// Plain-language explanation for a person.
+    pub message: String,
+}
