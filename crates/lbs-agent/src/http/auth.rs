@@ -1,0 +1,37 @@
+//! Bearer-token authentication and the admin guard, as middleware.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use lbs_protocol::TokenRole;
+
+use super::error::HttpError;
+use super::AppState;
+use crate::tokens::Principal;
+
+/// Every `/api/v1` route passes here: no token or an unknown one is 401.
+pub async fn require_token(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Result<Response, HttpError> {
+    let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let token = match header.and_then(|h| h.strip_prefix("Bearer ")) {
+        Some(t) if !t.trim().is_empty() => t.trim(),
+        _ => return Err(HttpError::Unauthorized("this request needs an access token (Authorization: Bearer <token>)")),
+    };
+    let principal = state
+        .tokens
+        .verify(token)
+        .await?
+        .ok_or(HttpError::Unauthorized("the access token is not valid: it was mistyped or has been revoked"))?;
+    req.extensions_mut().insert(principal);
+    Ok(next.run(req).await)
+}
+
+/// Routes that change something: viewer tokens get 403.
+pub async fn require_admin(req: Request, next: Next) -> Result<Response, HttpError> {
+    match req.extensions().get::<Principal>() {
+        Some(p) if p.role == TokenRole::Admin => Ok(next.run(req).await),
+        _ => Err(HttpError::Forbidden("this needs an admin token; the token used can only view")),
+    }
+}

@@ -1,0 +1,61 @@
+//! Error answers of the API: every one is JSON `ApiError` with a plain-language message.
+//! Client mistakes show their message; internal failures are logged and answered generically.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lbs_protocol::ApiError;
+
+#[derive(Debug)]
+pub enum HttpError {
+    Unauthorized(&'static str),
+    Forbidden(&'static str),
+    BadRequest(String),
+    NotFound(String),
+    Internal(String),
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            HttpError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.to_owned()),
+            HttpError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.to_owned()),
+            HttpError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            HttpError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            HttpError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the agent hit an internal error; its log has the details".to_owned(),
+                )
+            }
+        };
+        let mut response = (status, Json(ApiError { code: code.into(), message })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<crate::tokens::TokenError> for HttpError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        match e {
+            crate::tokens::TokenError::NotFound(id) => HttpError::NotFound(format!("no active token with id `{id}`")),
+            other => HttpError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<lbs_history::HistoryError> for HttpError {
+    fn from(e: lbs_history::HistoryError) -> Self {
+        match e {
+            lbs_history::HistoryError::InvalidQuery(m) => HttpError::BadRequest(m),
+            lbs_history::HistoryError::UnknownSeries(s) => {
+                HttpError::NotFound(format!("no series named `{s}` is recorded; GET /api/v1/metrics/series lists them"))
+            }
+            other => HttpError::Internal(other.to_string()),
+        }
+    }
+}

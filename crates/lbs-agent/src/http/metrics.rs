@@ -1,0 +1,46 @@
+//! `/metrics/series`, `/metrics/history` and `/metrics` (Prometheus text format).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use lbs_protocol::{HistoryQuery, HistoryResponse, SeriesList};
+
+use super::{bad_query, AppState, HttpError};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/metrics", get(prometheus))
+        .route("/metrics/series", get(series))
+        .route("/metrics/history", get(history))
+}
+
+async fn series(State(state): State<Arc<AppState>>) -> Result<Json<SeriesList>, HttpError> {
+    Ok(Json(SeriesList { series: state.history.series().await? }))
+}
+
+async fn history(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<HistoryResponse>, HttpError> {
+    let Query(q) = query.map_err(bad_query)?;
+    Ok(Json(state.history.query(&q).await?))
+}
+
+async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, HttpError> {
+    let latest = state.history.latest().await?;
+    let role = *state.role.read().await;
+    let info = crate::prometheus::AgentInfo {
+        server_id: &state.identity.server_id,
+        name: &state.config.server.name,
+        role: role.role,
+        epoch: role.epoch,
+        uptime_secs: state.started.elapsed().as_secs(),
+    };
+    let body = crate::prometheus::render(&info, &latest);
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body))
+}

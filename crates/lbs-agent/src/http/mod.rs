@@ -1,0 +1,55 @@
+//! The agent's HTTPS API: `fn app(state) -> Router`, apart from the socket so tests and the TLS
+//! server share it. One module per resource; `auth` and `error` are cross-cutting.
+
+mod auth;
+mod error;
+mod metrics;
+mod status;
+mod tokens;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::QueryRejection;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use axum::{Json, Router};
+use lbs_protocol::Health;
+use tokio::sync::RwLock;
+
+pub use error::HttpError;
+
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::role::RoleState;
+use crate::tokens::TokenStore;
+
+/// Everything a request handler may need.
+pub struct AppState {
+    pub config: Config,
+    pub identity: Identity,
+    pub role: RwLock<RoleState>,
+    pub tokens: TokenStore,
+    pub history: lbs_history::HistoryStore,
+    pub started: Instant,
+}
+
+pub fn app(state: Arc<AppState>) -> Router {
+    let admin = Router::new().merge(tokens::router()).layer(axum::middleware::from_fn(auth::require_admin));
+    let api = Router::new()
+        .merge(status::router())
+        .merge(metrics::router())
+        .merge(admin)
+        .fallback(|| async { HttpError::NotFound("no such API route".into()) })
+        .layer(from_fn_with_state(state.clone(), auth::require_token));
+    Router::new()
+        .route("/healthz", get(|| async { Json(Health { ok: true }) }))
+        .nest(lbs_protocol::API_PREFIX, api)
+        .fallback(|| async { HttpError::NotFound("no such route; the API lives under /api/v1".into()) })
+        .with_state(state)
+}
+
+/// Turns axum's query-string rejection into our JSON error with a readable reason.
+fn bad_query(e: QueryRejection) -> HttpError {
+    HttpError::BadRequest(format!("the query string is not valid: {}", e.body_text()))
+}

@@ -1,0 +1,34 @@
+//! `GET /status`: who this box is, its role and epoch, and what it knows of its partner.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use lbs_protocol::{PeerSummary, ServerStatus};
+
+use super::AppState;
+use crate::tokens::Principal;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/status", get(status))
+}
+
+async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Principal>) -> Json<ServerStatus> {
+    let role = *state.role.read().await;
+    Json(ServerStatus {
+        server_id: state.identity.server_id.clone(),
+        name: state.config.server.name.clone(),
+        role: role.role,
+        epoch: role.epoch,
+        version: env!("CARGO_PKG_VERSION").into(),
+        api_version: lbs_protocol::API_VERSION,
+        uptime_secs: state.started.elapsed().as_secs(),
+        host_uptime_secs: crate::platform::host_uptime_secs(),
+        hostname: crate::platform::hostname(),
+        fingerprint: state.identity.fingerprint.clone(),
+        access: who.role,
+        peer: PeerSummary::Unpaired,
+        sample_interval_secs: state.config.metrics.interval,
+    })
+}

@@ -1,0 +1,48 @@
+//! `/tokens` (admin only): list, create and revoke access tokens from the console.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use lbs_protocol::{TokenCreated, TokenInfo, TokenRole};
+use serde::Deserialize;
+
+use super::{AppState, HttpError};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/tokens", get(list).post(create)).route("/tokens/{id}", delete(revoke))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    role: TokenRole,
+    #[serde(default)]
+    label: String,
+}
+
+async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Vec<TokenInfo>>, HttpError> {
+    Ok(Json(state.tokens.list().await?))
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<NewToken>, JsonRejection>,
+) -> Result<(StatusCode, Json<TokenCreated>), HttpError> {
+    let Json(new) = body.map_err(|e| HttpError::BadRequest(format!("the request body is not valid: {}", e.body_text())))?;
+    if new.label.len() > 200 {
+        return Err(HttpError::BadRequest("the label may be at most 200 characters".into()));
+    }
+    let created = state.tokens.create(new.role, &new.label).await?;
+    tracing::info!(id = %created.info.id, role = %created.info.role, "token created through the API");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn revoke(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, HttpError> {
+    state.tokens.revoke(&id).await?;
+    tracing::info!(%id, "token revoked through the API");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,19 @@
+//! lbs-agent: the daemon on each PBX box. See `docs/ARCHITECTURE.md` for the map.
+//!
+//! The binary (`main.rs`) parses the command line and calls into `commands`; everything else is a
+//! library so the integration tests can reach it.
+
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod fsutil;
+pub mod http;
+pub mod identity;
+pub mod link;
+pub mod platform;
+pub mod prometheus;
+pub mod role;
+pub mod sampler;
+pub mod serve;
+pub mod tokens;

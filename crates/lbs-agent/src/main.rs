@@ -1,0 +1,106 @@
+//! `lbs-agent` command line. Thin: parse, then hand over to `lbs_agent::commands`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use lbs_protocol::TokenRole;
+
+#[derive(Parser)]
+#[command(name = "lbs-agent", version, about = "LBS — Live Backup Server agent: keeps a PBX box's identity, role and history, and serves them over HTTPS.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The agent's TOML configuration file.
+    #[arg(long, short, env = "LBS_AGENT_CONFIG", default_value = "/etc/lbs-agent/agent.toml")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create this box's identity (server ID, TLS certificate) and its first admin token.
+    Init(ConfigArg),
+    /// Run the agent (what the systemd unit starts).
+    Run(ConfigArg),
+    /// Show what the running agent reports.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Demo and benchmark helpers (never needed in production).
+    #[command(subcommand, hide = true)]
+    Demo(DemoCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its connection link.
+    Create {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// admin (may change things) or viewer (may only look).
+        #[arg(long, default_value = "admin")]
+        role: TokenRole,
+        /// A note to recognise the token by, e.g. "office manager laptop".
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List active tokens (never their secrets).
+    List(ConfigArg),
+    /// Revoke a token by its id.
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Fill the history with plausible past samples (for demos and benchmarks).
+    SeedHistory {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    use lbs_agent::commands;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Init(c) => commands::init(&c.config).await,
+            Command::Run(c) => commands::run(&c.config).await,
+            Command::Status { config, json } => commands::status(&config.config, json).await,
+            Command::Token(TokenCommand::Create { config, role, label }) => commands::token_create(&config.config, role, &label).await,
+            Command::Token(TokenCommand::List(c)) => commands::token_list(&c.config).await,
+            Command::Token(TokenCommand::Revoke { config, id }) => commands::token_revoke(&config.config, &id).await,
+            Command::Demo(DemoCommand::SeedHistory { config, days }) => commands::seed_history(&config.config, days).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Facts about the host that the agent reads from the OS: name, addresses, uptime.
+
+use std::net::IpAddr;
+
+use sysinfo::{Networks, System};
+
+pub fn hostname() -> String {
+    System::host_name().unwrap_or_else(|| "localhost".into())
+}
+
+/// Seconds since the machine booted.
+pub fn host_uptime_secs() -> u64 {
+    System::uptime()
+}
+
+/// The first non-loopback, non-link-local IPv4 address, for connection links.
+pub fn first_lan_address() -> Option<IpAddr> {
+    let networks = Networks::new_with_refreshed_list();
+    let mut names: Vec<&String> = networks.keys().collect();
+    names.sort();
+    names.into_iter().filter_map(|n| networks.get(n)).flat_map(|data| data.ip_networks()).map(|net| net.addr).find(
+        |ip| matches!(ip, IpAddr::V4(v4) if !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified()),
+    )
+}
+
+/// Space on the filesystem holding `path`: (total bytes, available bytes).
+#[cfg(unix)]
+pub fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let frsize = st.f_frsize as u64;
+    Some((st.f_blocks as u64 * frsize, st.f_bavail as u64 * frsize))
+}
+
+/// Number of processes, counted from /proc (far cheaper than a full process refresh).
+#[cfg(target_os = "linux")]
+pub fn process_count() -> Option<u64> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    Some(entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())).count() as u64)
+}
+
+/// Holds an exclusive lock on `path` for as long as the returned file lives, so two agents never
+/// run on one state directory.
+#[cfg(unix)]
+pub fn lock_exclusive(path: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::io::AsRawFd;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Ok(None);
+    }
+    Ok(Some(file))
+}

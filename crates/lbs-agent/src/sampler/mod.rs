@@ -1,0 +1,87 @@
+//! The resource sampler: every `metrics.interval` it reads the box (CPU, load, memory, swap,
+//! disk space and I/O per data mount, network per interface, processes, PBX activity) and
+//! records one tick into the history store, then rolls up.
+
+pub mod demo;
+mod probe;
+mod system;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use lbs_history::{HistoryStore, SeriesDef, SeriesKind};
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+pub use system::SystemReader;
+
+/// One value of one series at this tick, with how to describe the series if it is new.
+pub struct Reading {
+    pub name: String,
+    pub label: String,
+    pub unit: &'static str,
+    pub kind: SeriesKind,
+    pub value: f64,
+}
+
+impl Reading {
+    pub fn new(name: impl Into<String>, label: impl Into<String>, unit: &'static str, kind: SeriesKind, value: f64) -> Self {
+        Reading { name: name.into(), label: label.into(), unit, kind, value }
+    }
+}
+
+/// Runs until `shutdown` flips to true.
+pub async fn run(config: Config, history: HistoryStore, mut shutdown: watch::Receiver<bool>) {
+    let mut reader = SystemReader::new(&config.metrics);
+    let mut known: HashSet<String> = HashSet::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(config.metrics.interval));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut probe_failing = false;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let mut readings = reader.read();
+        match probe::run(&config.pbx.probe, config.pbx.probe_timeout).await {
+            Ok(activity) => {
+                if probe_failing {
+                    tracing::info!("the PBX probe answers again");
+                    probe_failing = false;
+                }
+                if let Some(calls) = activity.calls {
+                    readings.push(Reading::new("pbx.calls", "Active calls", "count", SeriesKind::PbxActivity, calls));
+                }
+                if let Some(phones) = activity.phones {
+                    readings.push(Reading::new("pbx.phones", "Registered phones", "count", SeriesKind::PbxActivity, phones));
+                }
+            }
+            // Logged once per failure streak, not every tick.
+            Err(e) if !probe_failing => {
+                tracing::warn!(error = %e, "PBX probe failed; activity is not recorded until it answers");
+                probe_failing = true;
+            }
+            Err(_) => {}
+        }
+        if let Err(e) = record(&history, &mut known, &readings).await {
+            tracing::error!(error = %e, "could not record resource samples");
+        }
+    }
+}
+
+async fn record(history: &HistoryStore, known: &mut HashSet<String>, readings: &[Reading]) -> Result<(), lbs_history::HistoryError> {
+    let new: Vec<SeriesDef> = readings
+        .iter()
+        .filter(|r| !known.contains(&r.name))
+        .map(|r| SeriesDef { name: r.name.clone(), label: r.label.clone(), unit: r.unit.into(), kind: r.kind })
+        .collect();
+    if !new.is_empty() {
+        history.register(&new).await?;
+        known.extend(new.into_iter().map(|d| d.name));
+    }
+    let now = crate::clock::now_unix();
+    let values: Vec<(&str, f64)> = readings.iter().map(|r| (r.name.as_str(), r.value)).collect();
+    history.record(now, &values).await?;
+    history.roll_up(now).await
+}

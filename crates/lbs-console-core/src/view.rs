@@ -1,0 +1,65 @@
+//! The shapes the console hands to its front end. Exported to TypeScript by `ts-rs`.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A server the console knows. The token is not here: it lives in the OS keyring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ServerEntry {
+    /// The console's own identifier for this entry.
+    pub id: String,
+    pub name: String,
+    /// `host:port` of the agent.
+    pub address: String,
+    /// Pinned SHA-256 of the agent's certificate, lowercase hex.
+    pub fingerprint: String,
+    /// The agent's server ID, learned on first contact.
+    pub server_id: String,
+    #[ts(type = "number")]
+    pub added_unix: i64,
+}
+
+/// What the console saw when it first knocked on an address (trust on first use).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ProbeResult {
+    pub address: String,
+    /// SHA-256 of the certificate the address presented, lowercase hex.
+    pub fingerprint: String,
+}
+
+/// Every failure the front end can be shown. `message` is a plain sentence that says what went
+/// wrong and what to do; `kind` lets the UI pick an icon or a next step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConsoleError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ErrorKind {
+    /// No answer at the address (down, wrong address, firewall).
+    Unreachable,
+    /// The agent refused the token (revoked or mistyped).
+    Unauthorized,
+    /// The token is valid but may not do this (viewer).
+    Forbidden,
+    /// The agent presented a different certificate from the pinned one.
+    CertificateMismatch,
+    /// What the user typed or pasted cannot be used.
+    InvalidInput,
+    /// This server is already in the list.
+    AlreadyAdded,
+    /// No such server in the console's list.
+    NotFound,
+    /// The OS keyring refused to store or give back a token.
+    Keyring,
+    /// The console's own database failed.
+    Storage,
+    /// The agent answered with an error of its own.
+    Agent,
+}
