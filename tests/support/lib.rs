@@ -1,1 +1,173 @@
-//! placeholder
+//! Test support: start real `lbs-agent` processes in fresh directories on free loopback ports,
+//! and talk to them over real TLS with the console's own pinned client.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use lbs_protocol::ConnectionLink;
+
+/// The `lbs-agent` binary built by `cargo test --workspace` (or `LBS_AGENT_BIN`).
+pub fn agent_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("LBS_AGENT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("lbs-agent");
+    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// One agent: its directory, config, and (once started) its process.
+pub struct Agent {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub port: u16,
+    pub link: ConnectionLink,
+    child: Option<Child>,
+}
+
+impl Agent {
+    /// Writes a config (1 s sampling, a scripted PBX probe) and runs `lbs-agent init`.
+    pub fn init(name: &str) -> Agent {
+        Agent::init_with(name, "")
+    }
+
+    /// As `init`, with extra TOML appended to the `[metrics]` table.
+    pub fn init_with(name: &str, extra_metrics: &str) -> Agent {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let config = dir.path().join("agent.toml");
+        let text = format!(
+            "[server]\nname = \"{name}\"\nlisten = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n\n\
+             [metrics]\ninterval = \"1s\"\nmounts = [\"/\"]\n{extra_metrics}\n\n\
+             [pbx]\nprobe = [\"/bin/sh\", \"-c\", \"echo '{{\\\"calls\\\": 4, \\\"phones\\\": 17}}'\"]\n",
+            dir.path().join("state").display()
+        );
+        std::fs::write(&config, text).expect("write config");
+        let out = run_cli(&["init", "--config", config.to_str().expect("utf-8 path")]);
+        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let link = parse_link(&String::from_utf8_lossy(&out.stdout));
+        Agent { dir, config, port, link, child: None }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("agent.log")
+    }
+
+    /// Starts `lbs-agent run` and waits until `/healthz` answers.
+    pub fn start(&mut self) {
+        let log = std::fs::File::create(self.log_path()).expect("log file");
+        let child = Command::new(agent_bin())
+            .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
+            .env("RUST_LOG", "debug")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn lbs-agent");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("lbs-agent exited early ({status}): {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("lbs-agent did not start listening: {}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(self.log_path()).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    /// Stops the agent with SIGTERM, as systemd does.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", self.config.to_str().expect("utf-8 path")]);
+        run_cli(&all)
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// An HTTPS client that pins this agent's certificate.
+    pub fn http(&self) -> reqwest::Client {
+        let tls = lbs_tls_config(&self.link.fingerprint);
+        reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn lbs_tls_config(pin: &str) -> rustls::ClientConfig {
+    lbs_tls::pinned_client_config(Some(pin.to_owned()), Default::default()).expect("tls config")
+}
+
+pub fn run_cli(args: &[&str]) -> Output {
+    Command::new(agent_bin()).args(args).stdin(Stdio::null()).output().expect("run lbs-agent")
+}
+
+/// The connection link printed by `init` or `token create`.
+pub fn parse_link(stdout: &str) -> ConnectionLink {
+    let line = stdout.lines().map(str::trim).find(|l| l.starts_with("lbs://")).expect("a connection link in the output");
+    ConnectionLink::parse(line).expect("a valid link")
+}
+
+/// Polls `f` until it returns `Some` or the time is up.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -2,6 +2,15 @@
 //! certificates, credentials in the OS keyring, and the console's own SQLite store.
 //!
 //! Architecture Invariant: nothing here knows about windows, events or the front end; the Tauri
-//! crate (`src-tauri`) is thin glue that calls into this crate.
+//! crate (`src-tauri`) is thin glue that calls into [`Console`].
 
+pub mod client;
+mod console;
+pub mod credentials;
+mod error;
+pub mod store;
 pub mod view;
+
+pub use console::Console;
+pub use credentials::Credentials;
+pub use error::Error;

@@ -5,10 +5,11 @@
 //! types are generated from these structs by `ts-rs` (`cargo test -p lbs-protocol` writes
 //! `ui/src/generated/`).
 
-mod link;
+
 mod metrics;
 mod status;
 
+pub mod link;
 pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{ApiError, Health, PeerSummary, Role, ServerStatus, TokenCreated, TokenInfo, TokenRole};

@@ -25,7 +25,7 @@ fn office_activity(t: i64) -> f64 {
 
 /// Deterministic noise in [-1, 1] for a time and a series.
 fn noise(t: i64, salt: usize) -> f64 {
-    let mut x = (t as u64).wrapping_mul(6364136223846793005).wrapping_add(salt as u64 * 1442695040888963407);
+    let mut x = (t as u64).wrapping_mul(6364136223846793005).wrapping_add((salt as u64).wrapping_mul(1442695040888963407));
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51afd7ed558ccd);
     x ^= x >> 33;

@@ -1,0 +1,131 @@
+//! HTTPS client for one agent: pinned certificate, bearer token, and errors translated into
+//! what they mean for the person at the console.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lbs_protocol::{ApiError, HistoryQuery, HistoryResponse, SeriesList, ServerStatus, API_PREFIX};
+use lbs_tls::Presented;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connection details of one agent. The token is only ever sent to the pinned certificate.
+pub struct AgentClient {
+    http: reqwest::Client,
+    presented: Arc<Presented>,
+    base: String,
+    address: String,
+    pin: String,
+    token: String,
+    /// Used in messages: the server's name, or its address before it is known.
+    name: String,
+}
+
+fn build(pin: Option<String>, presented: Arc<Presented>) -> Result<reqwest::Client, Error> {
+    let tls = lbs_tls::pinned_client_config(pin, presented).map_err(|e| Error::Storage(e.to_string()))?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+        .build()
+        .map_err(|e| Error::Storage(format!("cannot build the HTTPS client: {e}")))
+}
+
+/// Checks that an address looks like `host:port` before anything is sent to it.
+pub fn check_address(address: &str) -> Result<String, Error> {
+    let address = address.trim().trim_start_matches("https://").trim_end_matches('/');
+    let valid = address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !valid || address.contains(['/', ' ', '?', '#', '@']) {
+        return Err(Error::InvalidInput(format!(
+            "\"{address}\" is not a server address. Write it as host:port, for example 192.168.1.10:7443."
+        )));
+    }
+    Ok(address.to_owned())
+}
+
+/// Fetches the fingerprint an address presents, sending nothing secret (trust on first use).
+pub async fn probe_fingerprint(address: &str) -> Result<String, Error> {
+    let address = check_address(address)?;
+    let presented = Arc::new(Presented::default());
+    let http = build(None, presented.clone())?;
+    let result = http.get(format!("https://{address}/healthz")).send().await;
+    match (presented.get(), result) {
+        (Some(fp), _) => Ok(fp),
+        (None, _) => Err(Error::Unreachable { name: "The server".into(), address }),
+    }
+}
+
+impl AgentClient {
+    pub fn new(address: &str, pin: &str, token: &str, name: &str) -> Result<Self, Error> {
+        let presented = Arc::new(Presented::default());
+        let http = build(Some(pin.to_owned()), presented.clone())?;
+        Ok(AgentClient {
+            http,
+            presented,
+            base: format!("https://{address}{API_PREFIX}"),
+            address: address.to_owned(),
+            pin: pin.to_owned(),
+            token: token.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    pub async fn status(&self) -> Result<ServerStatus, Error> {
+        self.get("/status", &[]).await
+    }
+
+    pub async fn series(&self) -> Result<SeriesList, Error> {
+        self.get("/metrics/series", &[]).await
+    }
+
+    pub async fn history(&self, q: &HistoryQuery) -> Result<HistoryResponse, Error> {
+        let params = [
+            ("series", q.series.clone()),
+            ("from", q.from.to_string()),
+            ("to", q.to.to_string()),
+            ("points", q.points.to_string()),
+        ];
+        self.get("/metrics/history", &params).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, Error> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().await.map_err(|e| Error::Agent {
+                name: self.name.clone(),
+                message: format!("its answer could not be read ({e}); the agent may be a different version"),
+            });
+        }
+        let body: Option<ApiError> = response.json().await.ok();
+        let message = body.map(|b| b.message).unwrap_or_else(|| status.to_string());
+        Err(match status {
+            StatusCode::UNAUTHORIZED => Error::Unauthorized { name: self.name.clone() },
+            StatusCode::FORBIDDEN => Error::Forbidden(format!("{} allows this access token to look, not to change anything ({message}).", self.name)),
+            _ => Error::Agent { name: self.name.clone(), message },
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> Error {
+        // The verifier records what was presented: a different fingerprint is a mismatch, never
+        // "unreachable", so a person is warned instead of told to check cables.
+        match self.presented.get() {
+            Some(fp) if fp != self.pin => Error::CertificateMismatch { address: self.address.clone(), presented: Some(fp) },
+            _ => {
+                tracing::debug!(address = %self.address, error = %e, "agent unreachable");
+                Error::Unreachable { name: self.name.clone(), address: self.address.clone() }
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The console's use cases, one method each: add a server (by link, or by address + token after
+//! confirming its fingerprint), list, remove, and read a server's status and history. The Tauri
+//! commands are one-line calls into these.
+
+use std::path::Path;
+
+use lbs_protocol::{ConnectionLink, HistoryQuery, HistoryResponse, SeriesList, ServerStatus};
+
+use crate::client::{self, AgentClient};
+use crate::credentials::Credentials;
+use crate::error::Error;
+use crate::store::Store;
+use crate::view::{ProbeResult, ServerEntry};
+
+pub struct Console {
+    store: Store,
+    credentials: Credentials,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Console {
+    pub async fn open(db_path: &Path, credentials: Credentials) -> Result<Console, Error> {
+        Ok(Console { store: Store::open(db_path).await?, credentials })
+    }
+
+    pub async fn list(&self) -> Result<Vec<ServerEntry>, Error> {
+        self.store.list().await
+    }
+
+    /// Adds the server a pasted connection link points to. The link carries the pin, so nothing
+    /// needs confirming by eye.
+    pub async fn add_by_link(&self, link: &str) -> Result<ServerEntry, Error> {
+        let link = ConnectionLink::parse(link)?;
+        let address = client::check_address(&link.address)?;
+        let name = link.name.clone().unwrap_or_else(|| address.clone());
+        self.add(&address, &link.fingerprint, &link.token, &name).await
+    }
+
+    /// Step one of adding by address: what certificate does it present?
+    pub async fn probe(&self, address: &str) -> Result<ProbeResult, Error> {
+        let address = client::check_address(address)?;
+        let fingerprint = client::probe_fingerprint(&address).await?;
+        Ok(ProbeResult { address, fingerprint })
+    }
+
+    /// Step two: the person confirmed `fingerprint`; it is pinned from now on.
+    pub async fn add_manual(&self, address: &str, token: &str, fingerprint: &str) -> Result<ServerEntry, Error> {
+        let address = client::check_address(address)?;
+        let fingerprint = lbs_protocol::link::normalize_fingerprint(fingerprint)?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::InvalidInput("Enter the access token printed by the server.".into()));
+        }
+        self.add(&address, &fingerprint, token, &address).await
+    }
+
+    async fn add(&self, address: &str, fingerprint: &str, token: &str, name: &str) -> Result<ServerEntry, Error> {
+        // Prove the token and the pin before storing anything.
+        let status = AgentClient::new(address, fingerprint, token, name)?.status().await?;
+        if let Some(existing) = self.store.find_by_server_id(&status.server_id).await? {
+            return Err(Error::AlreadyAdded { name: existing.name });
+        }
+        let entry = ServerEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: status.name,
+            address: address.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            server_id: status.server_id,
+            added_unix: now_unix(),
+        };
+        self.credentials.store(&entry.id, token).await?;
+        if let Err(e) = self.store.insert(&entry).await {
+            // Leave no orphan secret behind.
+            let _ = self.credentials.delete(&entry.id).await;
+            return Err(e);
+        }
+        tracing::info!(id = %entry.id, address = %entry.address, "server added");
+        Ok(entry)
+    }
+
+    /// Removes the server and its keyring entry.
+    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.store.get(id).await?;
+        self.credentials.delete(id).await?;
+        self.store.remove(id).await
+    }
+
+    async fn client(&self, id: &str) -> Result<(ServerEntry, AgentClient), Error> {
+        let entry = self.store.get(id).await?;
+        let token = self.credentials.load(id).await?;
+        let client = AgentClient::new(&entry.address, &entry.fingerprint, &token, &entry.name)?;
+        Ok((entry, client))
+    }
+
+    pub async fn status(&self, id: &str) -> Result<ServerStatus, Error> {
+        let (entry, client) = self.client(id).await?;
+        let status = client.status().await?;
+        if status.server_id != entry.server_id {
+            // Same certificate, different identity: cannot happen short of a copied state dir.
+            return Err(Error::CertificateMismatch { address: entry.address, presented: None });
+        }
+        if status.name != entry.name {
+            self.store.rename(id, &status.name).await?;
+        }
+        Ok(status)
+    }
+
+    pub async fn series(&self, id: &str) -> Result<SeriesList, Error> {
+        self.client(id).await?.1.series().await
+    }
+
+    pub async fn history(&self, id: &str, query: &HistoryQuery) -> Result<HistoryResponse, Error> {
+        self.client(id).await?.1.history(query).await
+    }
+}
