@@ -37,17 +37,17 @@ pub struct Agent {
 impl Agent {
     /// Writes a config (1 s sampling, a scripted PBX probe) and runs `lbs-agent init`.
     pub fn init(name: &str) -> Agent {
-        Agent::init_with(name, "")
+        Agent::init_with(name, "1s")
     }
 
-    /// As `init`, with extra TOML appended to the `[metrics]` table.
-    pub fn init_with(name: &str, extra_metrics: &str) -> Agent {
+    /// As `init`, sampling every `interval` (e.g. "5s").
+    pub fn init_with(name: &str, interval: &str) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let config = dir.path().join("agent.toml");
         let text = format!(
             "[server]\nname = \"{name}\"\nlisten = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n\n\
-             [metrics]\ninterval = \"1s\"\nmounts = [\"/\"]\n{extra_metrics}\n\n\
+             [metrics]\ninterval = \"{interval}\"\nmounts = [\"/\"]\n\n\
              [pbx]\nprobe = [\"/bin/sh\", \"-c\", \"echo '{{\\\"calls\\\": 4, \\\"phones\\\": 17}}'\"]\n",
             dir.path().join("state").display()
         );
@@ -97,6 +97,10 @@ impl Agent {
     }
 
     /// Stops the agent with SIGTERM, as systemd does.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill").arg(child.id().to_string()).status();

@@ -47,7 +47,7 @@ fn link_for(config: &Config, identity: &Identity, token: String) -> ConnectionLi
     }
 }
 
-pub async fn init(config_path: &Path) -> Result<()> {
+pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
     let config = load_config(config_path)?;
     let dir = &config.server.state_dir;
     crate::fsutil::create_private_dir(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
@@ -57,7 +57,7 @@ pub async fn init(config_path: &Path) -> Result<()> {
     }
     names.dedup();
     let identity = Identity::create(dir, names)?;
-    RoleState::initial().save(dir)?;
+    RoleState::initial(role).save(dir)?;
     let tokens = open_tokens(&config).await?;
     let cli = tokens.create(TokenRole::Admin, "local CLI").await?;
     crate::fsutil::write_atomic(&dir.join(CLI_TOKEN), cli.token.as_bytes(), true)?;
@@ -66,7 +66,10 @@ pub async fn init(config_path: &Path) -> Result<()> {
     println!("  Server ID:    {}", identity.server_id);
     println!("  Name:         {}", config.server.name);
     println!("  Fingerprint:  {}", lbs_tls::display_fingerprint(&identity.fingerprint));
-    println!("  Role:         primary (epoch 1): the first box set up runs the phones\n");
+    match role {
+        lbs_protocol::Role::Primary => println!("  Role:         primary (epoch 1): this box runs the phones\n"),
+        lbs_protocol::Role::Backup => println!("  Role:         backup (epoch 1): this box keeps a live copy\n"),
+    }
     println!("{}", crate::link::render(&link_for(&config, &identity, first.token), TokenRole::Admin));
     println!("Next: start the agent (`systemctl enable --now lbs-agent`) and add it in the LBS Console.");
     Ok(())

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use lbs_protocol::TokenRole;
+use lbs_protocol::{Role, TokenRole};
 
 #[derive(Parser)]
 #[command(name = "lbs-agent", version, about = "LBS — Live Backup Server agent: keeps a PBX box's identity, role and history, and serves them over HTTPS.")]
@@ -22,7 +22,13 @@ struct ConfigArg {
 #[derive(Subcommand)]
 enum Command {
     /// Create this box's identity (server ID, TLS certificate) and its first admin token.
-    Init(ConfigArg),
+    Init {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The role this box starts in: the first box of a pair is the primary.
+        #[arg(long, default_value = "primary", value_parser = parse_role)]
+        role: Role,
+    },
     /// Run the agent (what the systemd unit starts).
     Run(ConfigArg),
     /// Show what the running agent reports.
@@ -75,6 +81,14 @@ enum DemoCommand {
     },
 }
 
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "primary" => Ok(Role::Primary),
+        "backup" => Ok(Role::Backup),
+        other => Err(format!("unknown role `{other}`: use `primary` or `backup`")),
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -87,7 +101,7 @@ fn main() -> std::process::ExitCode {
     use lbs_agent::commands;
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Init(c) => commands::init(&c.config).await,
+            Command::Init { config, role } => commands::init(&config.config, role).await,
             Command::Run(c) => commands::run(&c.config).await,
             Command::Status { config, json } => commands::status(&config.config, json).await,
             Command::Token(TokenCommand::Create { config, role, label }) => commands::token_create(&config.config, role, &label).await,

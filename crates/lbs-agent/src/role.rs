@@ -32,9 +32,9 @@ fn path(state_dir: &Path) -> PathBuf {
 }
 
 impl RoleState {
-    /// The first box set up holds the primary role, at epoch 1.
-    pub fn initial() -> RoleState {
-        RoleState { role: Role::Primary, epoch: 1, since_unix: crate::clock::now_unix() }
+    /// A new box starts at epoch 1 in the role its installer chose (the first box: primary).
+    pub fn initial(role: Role) -> RoleState {
+        RoleState { role, epoch: 1, since_unix: crate::clock::now_unix() }
     }
 
     pub fn load(state_dir: &Path) -> Result<RoleState, RoleError> {

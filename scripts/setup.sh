@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what building, testing and demoing LBS needs on Debian 12, skipping what is there.
+# Idempotent: safe to run before every build. Needs root (apt-get) for system packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+DEBS=(
+  # Tauri v2 on Linux
+  libwebkit2gtk-4.1-dev libsoup-3.0-dev librsvg2-dev libssl-dev libxdo-dev build-essential file
+  libayatana-appindicator3-dev pkg-config
+  # The window under Xvfb, screenshots, the WebDriver for end-to-end tests
+  xvfb x11-utils imagemagick webkit2gtk-driver
+  # The OS keyring (Secret Service) in tests and the headless demo
+  dbus dbus-x11 gnome-keyring libsecret-tools
+  # Proving the console builds for Windows
+  gcc-mingw-w64-x86-64
+  # Realistic sample PBX data for the demo
+  asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
+  curl ca-certificates
+)
+
+missing=()
+for pkg in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  say "Installing Debian packages: ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "These packages are missing and installing them needs root: ${missing[*]}" >&2
+    echo "Run this script as root (sudo bash $0)." >&2
+    exit 1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  [[ -x "$HOME/.cargo/bin/cargo" ]] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "Rust is not installed. Install rustup (https://rustup.rs), then run this script again." >&2
+  exit 1
+fi
+if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "Node.js 20 or newer is needed for the console's front end. Install it, then run this script again." >&2
+  exit 1
+fi
+
+if ! command -v tauri-driver >/dev/null; then
+  say "Installing tauri-driver (WebDriver bridge for the console's end-to-end tests)"
+  cargo install tauri-driver --version '^2' --locked
+fi
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say "Installing the front end's npm packages"
+  npm ci --no-audit --no-fund
+fi

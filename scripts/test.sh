@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every check and test: lint, formatting, front-end unit
+# tests, Rust unit and system tests (real agents, real TLS, real keyring), the Windows build
+# check, and the end-to-end tests of the real console under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+[[ -x "$HOME/.cargo/bin/cargo" ]] && export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "Front end: lint, unit tests, build"
+npm run lint
+npm test
+npm run build
+
+say "Rust: formatting and clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "Rust: unit and system tests (real agents, real TLS, real keyring)"
+scripts/with-keyring.sh cargo test --workspace
+
+say "Generated TypeScript types match the Rust wire types"
+if ! git diff --exit-code -- ui/src/generated; then
+  echo "ui/src/generated is out of date: run 'cargo test -p lbs-protocol -p lbs-console-core' and commit it." >&2
+  exit 1
+fi
+
+say "Windows: the console and the protocol crate compile for x86_64-pc-windows-gnu"
+if rustup target add x86_64-pc-windows-gnu && command -v x86_64-w64-mingw32-gcc >/dev/null; then
+  cargo check --target x86_64-pc-windows-gnu -p lbs-protocol -p lbs-console
+else
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
+  echo "!! WINDOWS CHECK SKIPPED: the x86_64-pc-windows-gnu target or mingw-w64 is missing. !!" >&2
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
+fi
+
+say "End to end: the real console under Xvfb through tauri-driver"
+scripts/with-xvfb.sh scripts/with-keyring.sh node --test --test-concurrency=1 tests/e2e/
+echo "Screenshots: artifacts/screenshots/"

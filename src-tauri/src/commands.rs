@@ -1,0 +1,65 @@
+//! The `#[tauri::command]` functions the front end invokes. Each is one call into
+//! `lbs_console_core::Console`; errors become `{kind, message}` for the UI.
+
+use lbs_console_core::view::{ConsoleError, ProbeResult, ServerEntry};
+use lbs_console_core::Console;
+use lbs_protocol::{HistoryQuery, HistoryResponse, SeriesList, ServerStatus};
+use tauri::State;
+
+type Result<T> = std::result::Result<T, ConsoleError>;
+
+fn view(e: lbs_console_core::Error) -> ConsoleError {
+    e.to_view()
+}
+
+#[tauri::command]
+pub async fn list_servers(console: State<'_, Console>) -> Result<Vec<ServerEntry>> {
+    console.list().await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn add_server_link(console: State<'_, Console>, link: String) -> Result<ServerEntry> {
+    console.add_by_link(&link).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn probe_server(console: State<'_, Console>, address: String) -> Result<ProbeResult> {
+    console.probe(&address).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn add_server_manual(
+    console: State<'_, Console>,
+    address: String,
+    token: String,
+    fingerprint: String,
+) -> Result<ServerEntry> {
+    console.add_manual(&address, &token, &fingerprint).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn remove_server(console: State<'_, Console>, id: String) -> Result<()> {
+    console.remove(&id).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn server_status(console: State<'_, Console>, id: String) -> Result<ServerStatus> {
+    console.status(&id).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn metrics_series(console: State<'_, Console>, id: String) -> Result<SeriesList> {
+    console.series(&id).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn metrics_history(
+    console: State<'_, Console>,
+    id: String,
+    series: String,
+    from: i64,
+    to: i64,
+    points: u32,
+) -> Result<HistoryResponse> {
+    console.history(&id, &HistoryQuery { series, from, to, points }).await.map_err(view)
+}

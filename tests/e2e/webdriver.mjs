@@ -1,0 +1,84 @@
+// A minimal W3C WebDriver client over fetch: just what the console's end-to-end tests use.
+// (No dependency: the protocol is a handful of JSON calls.)
+
+const ELEMENT = "element-6066-11e4-a52f-4a5b4a6b42a9";
+
+export class WebDriver {
+  constructor(base) {
+    this.base = base;
+    this.session = null;
+  }
+
+  async cmd(method, path, body) {
+    const url = this.session && !path.startsWith("/session") ? `${this.base}/session/${this.session}${path}` : `${this.base}${path}`;
+    const res = await fetch(url, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const err = new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json.value ?? json)}`);
+      err.webdriver = json.value?.error;
+      throw err;
+    }
+    return json.value;
+  }
+
+  async start(capabilities) {
+    const value = await this.cmd("POST", "/session", { capabilities: { alwaysMatch: capabilities } });
+    this.session = value.sessionId;
+  }
+
+  async quit() {
+    if (this.session) {
+      await this.cmd("DELETE", `/session/${this.session}`).catch(() => {});
+      this.session = null;
+    }
+  }
+
+  async findAll(css) {
+    const found = await this.cmd("POST", "/elements", { using: "css selector", value: css });
+    return found.map((e) => e[ELEMENT]);
+  }
+
+  /** Waits for the first element matching `css` that is displayed. */
+  async waitFor(css, { timeout = 15000, predicate } = {}) {
+    const deadline = Date.now() + timeout;
+    let last = "";
+    while (Date.now() < deadline) {
+      try {
+        for (const id of await this.findAll(css)) {
+          if (!(await this.cmd("GET", `/element/${id}/displayed`))) continue;
+          if (!predicate || (await predicate(id))) return id;
+        }
+      } catch (e) {
+        last = String(e);
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`timed out waiting for ${css} ${last}`);
+  }
+
+  click(id) {
+    return this.cmd("POST", `/element/${id}/click`, {});
+  }
+
+  async type(id, text) {
+    await this.cmd("POST", `/element/${id}/clear`, {});
+    return this.cmd("POST", `/element/${id}/value`, { text });
+  }
+
+  text(id) {
+    return this.cmd("GET", `/element/${id}/text`);
+  }
+
+  attr(id, name) {
+    return this.cmd("GET", `/element/${id}/attribute/${name}`);
+  }
+
+  /** PNG screenshot of the window, as a Buffer. */
+  async screenshot() {
+    return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
+  }
+}
