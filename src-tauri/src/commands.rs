@@ -61,5 +61,16 @@ pub async fn metrics_history(
     to: i64,
     points: u32,
 ) -> Result<HistoryResponse> {
-    console.history(&id, &HistoryQuery { series, from, to, points }).await.map_err(view)
+    console
+        .history(
+            &id,
+            &HistoryQuery {
+                series,
+                from,
+                to,
+                points,
+            },
+        )
+        .await
+        .map_err(view)
 }

@@ -14,13 +14,18 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("LBS_CONSOLE_DATA_DIR") {
         return Ok(PathBuf::from(dir));
     }
-    app.path().app_data_dir().map_err(|e| format!("no data directory for the console: {e}"))
+    app.path()
+        .app_data_dir()
+        .map_err(|e| format!("no data directory for the console: {e}"))
 }
 
 /// Connection links passed as `--connect LINK` (repeatable), e.g. by the demo or an installer.
 fn links_from_args() -> Vec<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.windows(2).filter(|w| w[0] == "--connect").map(|w| w[1].clone()).collect()
+    args.windows(2)
+        .filter(|w| w[0] == "--connect")
+        .map(|w| w[1].clone())
+        .collect()
 }
 
 pub fn run() {
@@ -36,8 +41,7 @@ pub fn run() {
                 Ok(service) => Credentials::with_service(&service),
                 Err(_) => Credentials::default(),
             };
-            let console = tauri::async_runtime::block_on(Console::open(&db, credentials))
-                .map_err(|e| e.to_string())?;
+            let console = tauri::async_runtime::block_on(Console::open(&db, credentials)).map_err(|e| e.to_string())?;
             for link in links_from_args() {
                 match tauri::async_runtime::block_on(console.add_by_link(&link)) {
                     Ok(entry) => tracing::info!(name = %entry.name, "added from --connect"),

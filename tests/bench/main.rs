@@ -13,7 +13,11 @@ use lbs_tests::Agent;
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
 }
 
 /// (utime + stime in seconds, VmRSS in KiB) of a process, from /proc.
@@ -23,7 +27,13 @@ fn proc_usage(pid: u32) -> Option<(f64, u64)> {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some((ticks / clock_ticks(), rss))
 }
 
@@ -34,14 +44,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let idle_secs: u64 = std::env::var("LBS_BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let idle_secs: u64 = std::env::var("LBS_BENCH_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
     println!("lbs-bench: agent {}", lbs_tests::agent_bin().display());
 
     // 1. Idle footprint, after 30 days of history are in place.
     let mut agent = Agent::init_with("bench", "5s");
     let seeded = Instant::now();
     let out = agent.cli(&["demo", "seed-history", "--days", "30"]);
-    assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "seeding failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("seeded 30 days of history in {:.1} s", seeded.elapsed().as_secs_f64());
     agent.start();
     let pid = agent.pid().expect("agent pid");
@@ -62,13 +79,27 @@ async fn main() {
 
     // 2. History queries over HTTPS, one keep-alive connection like the console's.
     let http = agent.http();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let url = agent.url(&format!("/api/v1/metrics/history?series=cpu.usage&from={}&to={now}&points=1000", now - 30 * 86_400));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let url = agent.url(&format!(
+        "/api/v1/metrics/history?series=cpu.usage&from={}&to={now}&points=1000",
+        now - 30 * 86_400
+    ));
     let mut times = Vec::new();
     let mut points = 0;
     for i in 0..120 {
         let t = Instant::now();
-        let resp: HistoryResponse = http.get(&url).bearer_auth(&agent.link.token).send().await.expect("query").json().await.expect("json");
+        let resp: HistoryResponse = http
+            .get(&url)
+            .bearer_auth(&agent.link.token)
+            .send()
+            .await
+            .expect("query")
+            .json()
+            .await
+            .expect("json");
         if i >= 20 {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
@@ -81,9 +112,22 @@ async fn main() {
         percentile(&times, 0.99),
         times.last().copied().unwrap_or_default()
     );
-    let size = std::fs::metadata(agent.state_dir().join("history.db")).map(|m| m.len()).unwrap_or(0);
-    let series: lbs_protocol::SeriesList =
-        http.get(agent.url("/api/v1/metrics/series")).bearer_auth(&agent.link.token).send().await.expect("series").json().await.expect("json");
-    println!("history.db with 30 days of {} series: {:.1} MB", series.series.len(), size as f64 / 1e6);
+    let size = std::fs::metadata(agent.state_dir().join("history.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let series: lbs_protocol::SeriesList = http
+        .get(agent.url("/api/v1/metrics/series"))
+        .bearer_auth(&agent.link.token)
+        .send()
+        .await
+        .expect("series")
+        .json()
+        .await
+        .expect("json");
+    println!(
+        "history.db with 30 days of {} series: {:.1} MB",
+        series.series.len(),
+        size as f64 / 1e6
+    );
     agent.stop();
 }

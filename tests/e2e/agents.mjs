@@ -42,7 +42,7 @@ function waitForPort(port, timeoutMs = 20000) {
 }
 
 export class Agent {
-  static async create(name, { port } = {}) {
+  static async create(name, { port, role = "primary" } = {}) {
     const a = new Agent();
     a.dir = mkdtempSync(join(tmpdir(), "lbs-e2e-agent-"));
     a.port = port ?? (await freePort());
@@ -53,7 +53,7 @@ export class Agent {
       `[server]\nname = "${name}"\nlisten = "127.0.0.1:${a.port}"\nstate_dir = "${join(a.dir, "state")}"\n\n` +
         `[metrics]\ninterval = "1s"\n\n[pbx]\nprobe = ["/bin/sh", "-c", ${JSON.stringify(probe)}]\n`,
     );
-    const out = execFileSync(agentBin, ["init", "--config", a.config], { encoding: "utf8" });
+    const out = execFileSync(agentBin, ["init", "--config", a.config, "--role", role], { encoding: "utf8" });
     a.link = out.split("\n").map((l) => l.trim()).find((l) => l.startsWith("lbs://"));
     a.token = new URL(a.link.replace("lbs://", "https://")).searchParams.get("token");
     execFileSync(agentBin, ["demo", "seed-history", "--config", a.config, "--days", "2"]);

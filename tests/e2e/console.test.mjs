@@ -26,7 +26,7 @@ async function shot(name) {
 before(async () => {
   assert.ok(existsSync(consoleBin), `${consoleBin} is missing: build the workspace first`);
   agentA = await Agent.create("PBX A (server room)");
-  agentB = await Agent.create("PBX B (backup)");
+  agentB = await Agent.create("PBX B (backup)", { role: "backup" });
   await agentA.start();
   await agentB.start();
 
@@ -118,6 +118,7 @@ test("manual add shows the fingerprint to confirm, then pins it", async () => {
   });
   const items = await wd.findAll('[data-testid="server-list-item"]');
   assert.equal(items.length, 2);
+  await wd.waitFor('[data-testid="server-role"]', { predicate: async (id) => (await wd.text(id)) === "Backup" });
 });
 
 test("a link with the wrong certificate fingerprint is refused with a warning", async () => {

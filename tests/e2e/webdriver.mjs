@@ -1,7 +1,7 @@
 // A minimal W3C WebDriver client over fetch: just what the console's end-to-end tests use.
 // (No dependency: the protocol is a handful of JSON calls.)
 
-const ELEMENT = "element-6066-11e4-a52f-4a5b4a6b42a9";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf"; // the W3C web element identifier
 
 export class WebDriver {
   constructor(base) {

@@ -17,12 +17,19 @@ pub fn agent_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("lbs-agent");
-    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
     bin
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// One agent: its directory, config, and (once started) its process.
@@ -53,9 +60,19 @@ impl Agent {
         );
         std::fs::write(&config, text).expect("write config");
         let out = run_cli(&["init", "--config", config.to_str().expect("utf-8 path")]);
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let link = parse_link(&String::from_utf8_lossy(&out.stdout));
-        Agent { dir, config, port, link, child: None }
+        Agent {
+            dir,
+            config,
+            port,
+            link,
+            child: None,
+        }
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -133,7 +150,10 @@ impl Agent {
     /// An HTTPS client that pins this agent's certificate.
     pub fn http(&self) -> reqwest::Client {
         let tls = lbs_tls_config(&self.link.fingerprint);
-        reqwest::Client::builder().use_preconfigured_tls(tls).build().expect("client")
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .expect("client")
     }
 }
 
@@ -151,12 +171,20 @@ fn lbs_tls_config(pin: &str) -> rustls::ClientConfig {
 }
 
 pub fn run_cli(args: &[&str]) -> Output {
-    Command::new(agent_bin()).args(args).stdin(Stdio::null()).output().expect("run lbs-agent")
+    Command::new(agent_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lbs-agent")
 }
 
 /// The connection link printed by `init` or `token create`.
 pub fn parse_link(stdout: &str) -> ConnectionLink {
-    let line = stdout.lines().map(str::trim).find(|l| l.starts_with("lbs://")).expect("a connection link in the output");
+    let line = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("lbs://"))
+        .expect("a connection link in the output");
     ConnectionLink::parse(line).expect("a valid link")
 }
 

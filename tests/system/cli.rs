@@ -5,7 +5,10 @@ use lbs_protocol::ServerStatus;
 use lbs_tests::{parse_link, run_cli, Agent};
 
 fn text(out: &std::process::Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -20,7 +23,10 @@ fn init_prints_a_link_with_the_real_fingerprint_and_refuses_to_run_twice() {
     let (_, err) = text(&out);
     assert!(!out.status.success());
     assert!(err.contains("already has an identity"), "{err}");
-    assert_eq!(std::fs::read(agent.state_dir().join("identity.json")).unwrap(), identity_before);
+    assert_eq!(
+        std::fs::read(agent.state_dir().join("identity.json")).unwrap(),
+        identity_before
+    );
 }
 
 #[tokio::test]
@@ -49,7 +55,13 @@ async fn tokens_from_the_cli_work_until_revoked_even_while_the_agent_runs() {
     assert!(out.status.success());
     let link = parse_link(&text(&out).0);
     assert_eq!(link.fingerprint, agent.link.fingerprint);
-    let ok = agent.http().get(agent.url("/api/v1/status")).bearer_auth(&link.token).send().await.unwrap();
+    let ok = agent
+        .http()
+        .get(agent.url("/api/v1/status"))
+        .bearer_auth(&link.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let status: ServerStatus = ok.json().await.unwrap();
     assert_eq!(status.access, lbs_protocol::TokenRole::Viewer);
@@ -59,7 +71,13 @@ async fn tokens_from_the_cli_work_until_revoked_even_while_the_agent_runs() {
     assert!(!list.contains(&link.token));
     let id = link.token.split('_').nth(1).unwrap();
     assert!(agent.cli(&["token", "revoke", id]).status.success());
-    let refused = agent.http().get(agent.url("/api/v1/status")).bearer_auth(&link.token).send().await.unwrap();
+    let refused = agent
+        .http()
+        .get(agent.url("/api/v1/status"))
+        .bearer_auth(&link.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 401);
     let out = agent.cli(&["token", "revoke", "nosuchid"]);
     assert!(!out.status.success());
@@ -70,7 +88,11 @@ async fn tokens_from_the_cli_work_until_revoked_even_while_the_agent_runs() {
 fn invalid_config_is_refused_with_file_line_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "[server]\nname = \"x\"\nstate_dir = \"/tmp/x\"\n\n[metrics]\ninterval = \"fast\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[server]\nname = \"x\"\nstate_dir = \"/tmp/x\"\n\n[metrics]\ninterval = \"fast\"\n",
+    )
+    .unwrap();
     let out = run_cli(&["run", "--config", path.to_str().unwrap()]);
     let (_, err) = text(&out);
     assert!(!out.status.success());
@@ -89,7 +111,11 @@ fn a_second_agent_on_the_same_state_directory_is_refused() {
     // Same config: same state dir (and port). The lock must refuse it before the port does.
     let out = agent.cli(&["run"]);
     assert!(!out.status.success());
-    assert!(text(&out).1.contains("another lbs-agent is already running"), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("another lbs-agent is already running"),
+        "{}",
+        text(&out).1
+    );
 }
 
 #[test]
@@ -97,7 +123,11 @@ fn run_without_init_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.toml");
     let state = dir.path().join("state");
-    std::fs::write(&path, format!("[server]\nname = \"x\"\nstate_dir = \"{}\"\n", state.display())).unwrap();
+    std::fs::write(
+        &path,
+        format!("[server]\nname = \"x\"\nstate_dir = \"{}\"\n", state.display()),
+    )
+    .unwrap();
     let out = run_cli(&["run", "--config", path.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(text(&out).1.contains("run `lbs-agent init"), "{}", text(&out).1);

@@ -9,7 +9,12 @@ use lbs_tests::{free_port, Agent};
 async fn console(dir: &tempfile::TempDir) -> (Console, Credentials) {
     let service = format!("lbs-console-test-{}", std::process::id());
     let creds = Credentials::with_service(&service);
-    (Console::open(&dir.path().join("console.db"), creds.clone()).await.expect("console store"), creds)
+    (
+        Console::open(&dir.path().join("console.db"), creds.clone())
+            .await
+            .expect("console store"),
+        creds,
+    )
 }
 
 #[tokio::test]
@@ -25,7 +30,9 @@ async fn a_pasted_link_adds_the_server_and_its_token_goes_to_the_keyring() {
     // Never in the console's own files.
     for file in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(file.unwrap().path()).unwrap();
-        assert!(!bytes.windows(agent.link.token.len()).any(|w| w == agent.link.token.as_bytes()));
+        assert!(!bytes
+            .windows(agent.link.token.len())
+            .any(|w| w == agent.link.token.as_bytes()));
     }
     let status = console.status(&entry.id).await.unwrap();
     assert_eq!(status.server_id, entry.server_id);
@@ -34,7 +41,11 @@ async fn a_pasted_link_adds_the_server_and_its_token_goes_to_the_keyring() {
 
     console.remove(&entry.id).await.unwrap();
     assert!(console.list().await.unwrap().is_empty());
-    assert_eq!(creds.load(&entry.id).await.unwrap_err().kind(), ErrorKind::Keyring, "keyring entry must be gone");
+    assert_eq!(
+        creds.load(&entry.id).await.unwrap_err().kind(),
+        ErrorKind::Keyring,
+        "keyring entry must be gone"
+    );
 }
 
 #[tokio::test]
@@ -45,7 +56,10 @@ async fn trust_on_first_use_shows_the_real_fingerprint_and_pins_it() {
     let (console, _) = console(&dir).await;
     let probe = console.probe(&agent.address()).await.unwrap();
     assert_eq!(probe.fingerprint, agent.link.fingerprint);
-    let entry = console.add_manual(&agent.address(), &agent.link.token, &probe.fingerprint).await.unwrap();
+    let entry = console
+        .add_manual(&agent.address(), &agent.link.token, &probe.fingerprint)
+        .await
+        .unwrap();
     assert_eq!(entry.name, "PBX B");
     console.remove(&entry.id).await.unwrap();
 }
@@ -68,7 +82,9 @@ async fn a_changed_certificate_is_refused_with_a_warning_not_reported_as_down() 
     let port = real.port;
     drop(real);
     let mut impostor = Agent::init("impostor");
-    let text = std::fs::read_to_string(&impostor.config).unwrap().replace(&impostor.port.to_string(), &port.to_string());
+    let text = std::fs::read_to_string(&impostor.config)
+        .unwrap()
+        .replace(&impostor.port.to_string(), &port.to_string());
     std::fs::write(&impostor.config, text).unwrap();
     impostor.port = port;
     impostor.start();
@@ -100,9 +116,17 @@ async fn refused_tokens_unreachable_agents_and_bad_input_get_plain_messages() {
     let err = console.probe(&format!("127.0.0.1:{}", free_port())).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable);
     for bad in ["not a link", "https://x:1", "lbs://x:1/?token=t"] {
-        assert_eq!(console.add_by_link(bad).await.unwrap_err().kind(), ErrorKind::InvalidInput, "{bad}");
+        assert_eq!(
+            console.add_by_link(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{bad}"
+        );
     }
     for bad in ["nohost", "host:notaport", "a b:1", "x:1/path"] {
-        assert_eq!(console.probe(bad).await.unwrap_err().kind(), ErrorKind::InvalidInput, "{bad}");
+        assert_eq!(
+            console.probe(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "{bad}"
+        );
     }
 }

@@ -7,11 +7,20 @@ use lbs_protocol::{HistoryResponse, Resolution, SeriesList};
 use lbs_tests::{eventually, Agent};
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 async fn get<T: serde::de::DeserializeOwned>(agent: &Agent, path: &str) -> Result<T, (u16, String)> {
-    let resp = agent.http().get(agent.url(path)).bearer_auth(&agent.link.token).send().await.unwrap();
+    let resp = agent
+        .http()
+        .get(agent.url(path))
+        .bearer_auth(&agent.link.token)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     if status != 200 {
         return Err((status, resp.text().await.unwrap_or_default()));
@@ -29,15 +38,45 @@ async fn the_sampler_records_every_kind_of_series() {
         (cpu.last_unix? > cpu.first_unix?).then_some(list)
     })
     .await;
-    for name in ["cpu.usage", "load.1", "memory.used", "swap.used", "processes", "disk./.used_percent", "pbx.calls", "pbx.phones"] {
-        assert!(list.series.iter().any(|s| s.name == name), "{name} missing from {:?}", list.series);
+    for name in [
+        "cpu.usage",
+        "load.1",
+        "memory.used",
+        "swap.used",
+        "processes",
+        "disk./.used_percent",
+        "pbx.calls",
+        "pbx.phones",
+    ] {
+        assert!(
+            list.series.iter().any(|s| s.name == name),
+            "{name} missing from {:?}",
+            list.series
+        );
     }
-    let q = format!("/api/v1/metrics/history?series=pbx.phones&from={}&to={}&points=100", now() - 600, now() + 1);
+    let q = format!(
+        "/api/v1/metrics/history?series=pbx.phones&from={}&to={}&points=100",
+        now() - 600,
+        now() + 1
+    );
     let h: HistoryResponse = get(&agent, &q).await.unwrap();
     assert_eq!(h.resolution, Resolution::Raw);
-    assert!(!h.points.is_empty() && h.points.iter().all(|p| p.min == 17.0 && p.max == 17.0), "{:?}", h.points);
+    assert!(
+        !h.points.is_empty() && h.points.iter().all(|p| p.min == 17.0 && p.max == 17.0),
+        "{:?}",
+        h.points
+    );
 
-    let text = agent.http().get(agent.url("/api/v1/metrics")).bearer_auth(&agent.link.token).send().await.unwrap().text().await.unwrap();
+    let text = agent
+        .http()
+        .get(agent.url("/api/v1/metrics"))
+        .bearer_auth(&agent.link.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("lbs_pbx_registered_phones 17"), "{text}");
     assert!(text.contains("lbs_cpu_usage_percent "), "{text}");
     assert!(text.contains("# TYPE lbs_memory_used_bytes gauge"), "{text}");
@@ -49,17 +88,33 @@ async fn long_ranges_come_from_roll_ups_and_never_exceed_the_points_asked() {
     let out = agent.cli(&["demo", "seed-history", "--days", "32"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     agent.start();
-    for (days, points, expected) in [(30, 1000, Resolution::Minute), (32, 200, Resolution::Hour), (1, 500, Resolution::Minute)] {
-        let q = format!("/api/v1/metrics/history?series=cpu.usage&from={}&to={}&points={points}", now() - days * 86_400, now());
+    for (days, points, expected) in [
+        (30, 1000, Resolution::Minute),
+        (32, 200, Resolution::Hour),
+        (1, 500, Resolution::Minute),
+    ] {
+        let q = format!(
+            "/api/v1/metrics/history?series=cpu.usage&from={}&to={}&points={points}",
+            now() - days * 86_400,
+            now()
+        );
         let h: HistoryResponse = get(&agent, &q).await.unwrap();
         assert_eq!(h.resolution, expected, "{days} days / {points} points");
-        assert!(h.points.len() <= points as usize && h.points.len() > points as usize / 2, "{} points", h.points.len());
+        assert!(
+            h.points.len() <= points as usize && h.points.len() > points as usize / 2,
+            "{} points",
+            h.points.len()
+        );
         assert!(h.points.iter().all(|p| p.min <= p.avg && p.avg <= p.max));
     }
     // History is kept across restarts: it belongs to the machine.
     agent.stop();
     agent.start();
-    let q = format!("/api/v1/metrics/history?series=pbx.calls&from={}&to={}&points=100", now() - 30 * 86_400, now());
+    let q = format!(
+        "/api/v1/metrics/history?series=pbx.calls&from={}&to={}&points=100",
+        now() - 30 * 86_400,
+        now()
+    );
     let h: HistoryResponse = get(&agent, &q).await.unwrap();
     assert!(h.points.len() > 50);
 }
@@ -70,14 +125,32 @@ async fn bad_history_queries_get_clear_errors() {
     agent.start();
     let t = now();
     let cases = [
-        (format!("series=cpu.usage&from={t}&to={}&points=10", t - 10), 400, "after"),
-        (format!("series=cpu.usage&from={}&to={t}&points=0", t - 10), 400, "points"),
-        (format!("series=cpu.usage&from=yesterday&to={t}&points=10"), 400, "query string is not valid"),
-        (format!("series=no.such&from={}&to={t}&points=10", t - 10), 404, "no series named `no.such`"),
+        (
+            format!("series=cpu.usage&from={t}&to={}&points=10", t - 10),
+            400,
+            "after",
+        ),
+        (
+            format!("series=cpu.usage&from={}&to={t}&points=0", t - 10),
+            400,
+            "points",
+        ),
+        (
+            format!("series=cpu.usage&from=yesterday&to={t}&points=10"),
+            400,
+            "query string is not valid",
+        ),
+        (
+            format!("series=no.such&from={}&to={t}&points=10", t - 10),
+            404,
+            "no series named `no.such`",
+        ),
         ("series=cpu.usage".to_owned(), 400, "missing field"),
     ];
     for (query, status, needle) in cases {
-        let err = get::<HistoryResponse>(&agent, &format!("/api/v1/metrics/history?{query}")).await.unwrap_err();
+        let err = get::<HistoryResponse>(&agent, &format!("/api/v1/metrics/history?{query}"))
+            .await
+            .unwrap_err();
         assert_eq!(err.0, status, "{query}: {}", err.1);
         assert!(err.1.contains(needle), "{query}: {}", err.1);
     }

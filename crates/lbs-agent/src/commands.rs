@@ -23,7 +23,9 @@ fn load_config(path: &Path) -> Result<Config> {
 
 async fn open_tokens(config: &Config) -> Result<TokenStore> {
     let path = config.server.state_dir.join("agent.db");
-    let pool = crate::db::open(&path).await.with_context(|| format!("cannot open the agent database {}", path.display()))?;
+    let pool = crate::db::open(&path)
+        .await
+        .with_context(|| format!("cannot open the agent database {}", path.display()))?;
     Ok(TokenStore::new(pool))
 }
 
@@ -50,9 +52,14 @@ fn link_for(config: &Config, identity: &Identity, token: String) -> ConnectionLi
 pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
     let config = load_config(config_path)?;
     let dir = &config.server.state_dir;
-    crate::fsutil::create_private_dir(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    crate::fsutil::create_private_dir(dir)
+        .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
     let mut names = vec![crate::platform::hostname(), "localhost".to_owned()];
-    if let Some(host) = config.advertised_address().rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']']).to_owned()) {
+    if let Some(host) = config
+        .advertised_address()
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(['[', ']']).to_owned())
+    {
         names.push(host);
     }
     names.dedup();
@@ -65,12 +72,18 @@ pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
     println!("LBS agent initialised in {}.", dir.display());
     println!("  Server ID:    {}", identity.server_id);
     println!("  Name:         {}", config.server.name);
-    println!("  Fingerprint:  {}", lbs_tls::display_fingerprint(&identity.fingerprint));
+    println!(
+        "  Fingerprint:  {}",
+        lbs_tls::display_fingerprint(&identity.fingerprint)
+    );
     match role {
         lbs_protocol::Role::Primary => println!("  Role:         primary (epoch 1): this box runs the phones\n"),
         lbs_protocol::Role::Backup => println!("  Role:         backup (epoch 1): this box keeps a live copy\n"),
     }
-    println!("{}", crate::link::render(&link_for(&config, &identity, first.token), TokenRole::Admin));
+    println!(
+        "{}",
+        crate::link::render(&link_for(&config, &identity, first.token), TokenRole::Admin)
+    );
     println!("Next: start the agent (`systemctl enable --now lbs-agent`) and add it in the LBS Console.");
     Ok(())
 }
@@ -153,8 +166,12 @@ pub async fn status(config_path: &Path, json: bool) -> Result<()> {
     let dir = &config.server.state_dir;
     let identity = Identity::load(dir)?;
     let token_path: PathBuf = dir.join(CLI_TOKEN);
-    let token = std::fs::read_to_string(&token_path)
-        .with_context(|| format!("cannot read the local CLI token {} (run as the agent's user or root)", token_path.display()))?;
+    let token = std::fs::read_to_string(&token_path).with_context(|| {
+        format!(
+            "cannot read the local CLI token {} (run as the agent's user or root)",
+            token_path.display()
+        )
+    })?;
     let tls = lbs_tls::pinned_client_config(Some(identity.fingerprint.clone()), Default::default())?;
     let client = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
@@ -173,7 +190,10 @@ pub async fn status(config_path: &Path, json: bool) -> Result<()> {
     };
     if !response.status().is_success() {
         let code = response.status();
-        let body: lbs_protocol::ApiError = response.json().await.unwrap_or(lbs_protocol::ApiError { code: code.to_string(), message: "no details".into() });
+        let body: lbs_protocol::ApiError = response.json().await.unwrap_or(lbs_protocol::ApiError {
+            code: code.to_string(),
+            message: "no details".into(),
+        });
         bail!("the agent refused the status request ({code}): {}", body.message);
     }
     let status: ServerStatus = response.json().await.context("the agent's answer was not a status")?;
@@ -195,8 +215,16 @@ fn print_status(s: &ServerStatus) {
     println!("Fingerprint:  {}", lbs_tls::display_fingerprint(&s.fingerprint));
     match &s.peer {
         lbs_protocol::PeerSummary::Unpaired => println!("Partner:      not paired yet"),
-        lbs_protocol::PeerSummary::Paired { server_id, address, reachable, .. } => {
-            println!("Partner:      {server_id} at {address}, {}", if *reachable { "reachable" } else { "NOT reachable" })
+        lbs_protocol::PeerSummary::Paired {
+            server_id,
+            address,
+            reachable,
+            ..
+        } => {
+            println!(
+                "Partner:      {server_id} at {address}, {}",
+                if *reachable { "reachable" } else { "NOT reachable" }
+            )
         }
     }
     println!("Sampling:     every {} s", s.sample_interval_secs);
@@ -207,7 +235,10 @@ pub async fn token_create(config_path: &Path, role: TokenRole, label: &str) -> R
     let identity = Identity::load(&config.server.state_dir)?;
     let created = open_tokens(&config).await?.create(role, label).await?;
     println!("Token {} created ({role}).\n", created.info.id);
-    println!("{}", crate::link::render(&link_for(&config, &identity, created.token), role));
+    println!(
+        "{}",
+        crate::link::render(&link_for(&config, &identity, created.token), role)
+    );
     Ok(())
 }
 
@@ -224,7 +255,14 @@ pub async fn token_list(config_path: &Path) -> Result<()> {
     };
     for t in list {
         let used = t.last_used_unix.map(when).unwrap_or_else(|| "never".into());
-        println!("{:<10} {:<7} {:<20} {:<20} {}", t.id, t.role, when(t.created_unix), used, t.label);
+        println!(
+            "{:<10} {:<7} {:<20} {:<20} {}",
+            t.id,
+            t.role,
+            when(t.created_unix),
+            used,
+            t.label
+        );
     }
     Ok(())
 }

@@ -135,14 +135,18 @@ fn default_level() -> String {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         config.check_paths(path)?;
         Ok(config)
     }
@@ -181,8 +185,11 @@ impl Config {
     pub fn local_api_address(&self) -> SocketAddr {
         let listen = self.server.listen;
         if listen.ip().is_unspecified() {
-            let loopback: std::net::IpAddr =
-                if listen.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() };
+            let loopback: std::net::IpAddr = if listen.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            };
             SocketAddr::new(loopback, listen.port())
         } else {
             listen
@@ -193,7 +200,11 @@ impl Config {
 fn duration<'de, D: Deserializer<'de>>(d: D, min: u64, max: u64, what: &str) -> Result<u64, D::Error> {
     let text = String::deserialize(d)?;
     let secs = humantime::parse_duration(&text)
-        .map_err(|e| serde::de::Error::custom(format!("invalid duration \"{text}\" ({e}); write e.g. \"5s\", \"10m\", \"2d\"")))?
+        .map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration \"{text}\" ({e}); write e.g. \"5s\", \"10m\", \"2d\""
+            ))
+        })?
         .as_secs();
     if secs < min || secs > max {
         let fmt = |s: u64| humantime::format_duration(std::time::Duration::from_secs(s)).to_string();
@@ -273,7 +284,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let msg = parse(&format!("{MINIMAL}[metrics]\nintervall = \"5s\"\n")).unwrap_err().to_string();
+        let msg = parse(&format!("{MINIMAL}[metrics]\nintervall = \"5s\"\n"))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("unknown field `intervall`"), "{msg}");
         assert!(msg.contains("line 5"), "{msg}");
     }
@@ -282,10 +295,22 @@ mod tests {
     fn bad_values_are_explained() {
         let cases = [
             ("[server]\nname = \"\"\nstate_dir = \"/x\"\n", "must not be empty"),
-            ("[server]\nname = \"a\"\nstate_dir = \"rel/dir\"\n", "`server.state_dir` must be an absolute path"),
-            ("[server]\nname = \"a\"\nstate_dir = \"/x\"\nlisten = \"nowhere\"\n", "line 4"),
-            (&format!("{MINIMAL}[metrics]\nretention_raw = \"1h\"\n"), "raw retention must be between 1day"),
-            (&format!("{MINIMAL}[metrics]\ninterval = \"soon\"\n"), "invalid duration \"soon\""),
+            (
+                "[server]\nname = \"a\"\nstate_dir = \"rel/dir\"\n",
+                "`server.state_dir` must be an absolute path",
+            ),
+            (
+                "[server]\nname = \"a\"\nstate_dir = \"/x\"\nlisten = \"nowhere\"\n",
+                "line 4",
+            ),
+            (
+                &format!("{MINIMAL}[metrics]\nretention_raw = \"1h\"\n"),
+                "raw retention must be between 1day",
+            ),
+            (
+                &format!("{MINIMAL}[metrics]\ninterval = \"soon\"\n"),
+                "invalid duration \"soon\"",
+            ),
             (&format!("{MINIMAL}[log]\nlevel = \"loud\"\n"), "unknown log level"),
             ("[server]\nname = \"a\"\n", "missing field `state_dir`"),
         ];

@@ -11,7 +11,10 @@ use std::os::unix::fs::OpenOptionsExt;
 /// Writes `data` to `path` atomically and durably. `private` restricts it to the owner (0600).
 pub fn write_atomic(path: &Path, data: &[u8], private: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -17,7 +17,11 @@ pub enum IdentityError {
     #[error("this box has no identity yet in {0}: run `lbs-agent init --config <file>` first")]
     Missing(PathBuf),
     #[error("cannot {action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the identity file {path} is damaged: {reason}")]
     Damaged { path: PathBuf, reason: String },
     #[error("could not create the TLS certificate: {0}")]
@@ -40,16 +44,27 @@ pub struct Identity {
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity").field("server_id", &self.server_id).field("fingerprint", &self.fingerprint).finish()
+        f.debug_struct("Identity")
+            .field("server_id", &self.server_id)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
     }
 }
 
 fn paths(state_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    (state_dir.join("identity.json"), state_dir.join("tls").join("cert.pem"), state_dir.join("tls").join("key.pem"))
+    (
+        state_dir.join("identity.json"),
+        state_dir.join("tls").join("cert.pem"),
+        state_dir.join("tls").join("key.pem"),
+    )
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IdentityError + 'a {
-    move |source| IdentityError::Io { action, path: path.to_owned(), source }
+    move |source| IdentityError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 impl Identity {
@@ -67,7 +82,10 @@ impl Identity {
         fsutil::write_atomic(&key_path, certified.key_pair.serialize_pem().as_bytes(), true)
             .map_err(io("write", &key_path))?;
         fsutil::write_atomic(&cert_path, certified.cert.pem().as_bytes(), false).map_err(io("write", &cert_path))?;
-        let file = IdentityFile { server_id: uuid::Uuid::new_v4().to_string(), created_unix: crate::clock::now_unix() };
+        let file = IdentityFile {
+            server_id: uuid::Uuid::new_v4().to_string(),
+            created_unix: crate::clock::now_unix(),
+        };
         let json = serde_json::to_vec_pretty(&file).map_err(|e| IdentityError::Certificate(e.to_string()))?;
         // Written last: its presence marks a complete identity.
         fsutil::write_atomic(&id_path, &json, false).map_err(io("write", &id_path))?;
@@ -80,26 +98,43 @@ impl Identity {
             return Err(IdentityError::Missing(state_dir.to_owned()));
         }
         let file: IdentityFile = serde_json::from_slice(&std::fs::read(&id_path).map_err(io("read", &id_path))?)
-            .map_err(|e| IdentityError::Damaged { path: id_path.clone(), reason: e.to_string() })?;
+            .map_err(|e| IdentityError::Damaged {
+                path: id_path.clone(),
+                reason: e.to_string(),
+            })?;
         let cert_pem = std::fs::read(&cert_path).map_err(io("read", &cert_path))?;
         let cert_der = rustls_pemfile::certs(&mut cert_pem.as_slice())
             .next()
             .and_then(|c| c.ok())
-            .ok_or_else(|| IdentityError::Damaged { path: cert_path.clone(), reason: "no certificate in it".into() })?;
+            .ok_or_else(|| IdentityError::Damaged {
+                path: cert_path.clone(),
+                reason: "no certificate in it".into(),
+            })?;
         let key_pem = std::fs::read(&key_path).map_err(io("read", &key_path))?;
         let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
             .ok()
             .flatten()
-            .ok_or_else(|| IdentityError::Damaged { path: key_path.clone(), reason: "no private key in it".into() })?;
+            .ok_or_else(|| IdentityError::Damaged {
+                path: key_path.clone(),
+                reason: "no private key in it".into(),
+            })?;
         let fingerprint = lbs_tls::fingerprint(cert_der.as_ref());
-        Ok(Identity { server_id: file.server_id, cert_der, key_der, fingerprint })
+        Ok(Identity {
+            server_id: file.server_id,
+            cert_der,
+            key_der,
+            fingerprint,
+        })
     }
 
     /// TLS server config presenting this identity.
     pub fn server_tls_config(&self) -> Result<Arc<rustls::ServerConfig>, IdentityError> {
         let mut config = rustls::ServerConfig::builder_with_provider(lbs_tls::provider())
             .with_safe_default_protocol_versions()
-            .and_then(|b| b.with_no_client_auth().with_single_cert(vec![self.cert_der.clone()], self.key_der.clone_key()))
+            .and_then(|b| {
+                b.with_no_client_auth()
+                    .with_single_cert(vec![self.cert_der.clone()], self.key_der.clone_key())
+            })
             .map_err(|e| IdentityError::Certificate(e.to_string()))?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))

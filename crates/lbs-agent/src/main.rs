@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use lbs_protocol::{Role, TokenRole};
 
 #[derive(Parser)]
-#[command(name = "lbs-agent", version, about = "LBS — Live Backup Server agent: keeps a PBX box's identity, role and history, and serves them over HTTPS.")]
+#[command(
+    name = "lbs-agent",
+    version,
+    about = "LBS — Live Backup Server agent: keeps a PBX box's identity, role and history, and serves them over HTTPS."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,7 +95,11 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -104,10 +112,14 @@ fn main() -> std::process::ExitCode {
             Command::Init { config, role } => commands::init(&config.config, role).await,
             Command::Run(c) => commands::run(&c.config).await,
             Command::Status { config, json } => commands::status(&config.config, json).await,
-            Command::Token(TokenCommand::Create { config, role, label }) => commands::token_create(&config.config, role, &label).await,
+            Command::Token(TokenCommand::Create { config, role, label }) => {
+                commands::token_create(&config.config, role, &label).await
+            }
             Command::Token(TokenCommand::List(c)) => commands::token_list(&c.config).await,
             Command::Token(TokenCommand::Revoke { config, id }) => commands::token_revoke(&config.config, &id).await,
-            Command::Demo(DemoCommand::SeedHistory { config, days }) => commands::seed_history(&config.config, days).await,
+            Command::Demo(DemoCommand::SeedHistory { config, days }) => {
+                commands::seed_history(&config.config, days).await
+            }
         }
     });
     match result {

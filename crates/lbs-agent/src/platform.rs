@@ -18,9 +18,12 @@ pub fn first_lan_address() -> Option<IpAddr> {
     let networks = Networks::new_with_refreshed_list();
     let mut names: Vec<&String> = networks.keys().collect();
     names.sort();
-    names.into_iter().filter_map(|n| networks.get(n)).flat_map(|data| data.ip_networks()).map(|net| net.addr).find(
-        |ip| matches!(ip, IpAddr::V4(v4) if !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified()),
-    )
+    names
+        .into_iter()
+        .filter_map(|n| networks.get(n))
+        .flat_map(|data| data.ip_networks())
+        .map(|net| net.addr)
+        .find(|ip| matches!(ip, IpAddr::V4(v4) if !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified()))
 }
 
 /// Space on the filesystem holding `path`: (total bytes, available bytes).
@@ -41,7 +44,12 @@ pub fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
 #[cfg(target_os = "linux")]
 pub fn process_count() -> Option<u64> {
     let entries = std::fs::read_dir("/proc").ok()?;
-    Some(entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())).count() as u64)
+    Some(
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+            .count() as u64,
+    )
 }
 
 /// Holds an exclusive lock on `path` for as long as the returned file lives, so two agents never
@@ -49,7 +57,11 @@ pub fn process_count() -> Option<u64> {
 #[cfg(unix)]
 pub fn lock_exclusive(path: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
     use std::os::unix::io::AsRawFd;
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         return Ok(None);

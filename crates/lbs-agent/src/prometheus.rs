@@ -15,8 +15,11 @@ pub struct AgentInfo<'a> {
     pub uptime_secs: u64,
 }
 
+/// Label name and value pairs of one sample.
+type Labels = Vec<(&'static str, String)>;
+
 /// (family, help, labels) for a series name; `None` for names this version does not export.
-fn family(name: &str) -> Option<(&'static str, &'static str, Vec<(&'static str, String)>)> {
+fn family(name: &str) -> Option<(&'static str, &'static str, Labels)> {
     let plain = |f, h| Some((f, h, Vec::new()));
     match name {
         "cpu.usage" => return plain("lbs_cpu_usage_percent", "CPU use of the whole machine, percent."),
@@ -25,18 +28,33 @@ fn family(name: &str) -> Option<(&'static str, &'static str, Vec<(&'static str, 
         "swap.used" => return plain("lbs_swap_used_bytes", "Swap in use."),
         "processes" => return plain("lbs_processes", "Number of processes."),
         "pbx.calls" => return plain("lbs_pbx_active_calls", "Active calls reported by the PBX probe."),
-        "pbx.phones" => return plain("lbs_pbx_registered_phones", "Registered phones reported by the PBX probe."),
+        "pbx.phones" => {
+            return plain(
+                "lbs_pbx_registered_phones",
+                "Registered phones reported by the PBX probe.",
+            )
+        }
         _ => {}
     }
     if let Some(period) = name.strip_prefix("load.") {
-        return Some(("lbs_load_average", "System load average.", vec![("period", format!("{period}m"))]));
+        return Some((
+            "lbs_load_average",
+            "System load average.",
+            vec![("period", format!("{period}m"))],
+        ));
     }
     if let Some(rest) = name.strip_prefix("disk.") {
         let (mount, what) = rest.rsplit_once('.')?;
         let (f, h) = match what {
             "used_percent" => ("lbs_disk_used_percent", "Space used on a data mount, percent."),
-            "read" => ("lbs_disk_read_bytes_per_second", "Bytes read per second on a data mount's device."),
-            "write" => ("lbs_disk_write_bytes_per_second", "Bytes written per second on a data mount's device."),
+            "read" => (
+                "lbs_disk_read_bytes_per_second",
+                "Bytes read per second on a data mount's device.",
+            ),
+            "write" => (
+                "lbs_disk_write_bytes_per_second",
+                "Bytes written per second on a data mount's device.",
+            ),
             _ => return None,
         };
         return Some((f, h, vec![("mount", mount.to_owned())]));
@@ -69,7 +87,11 @@ pub fn render(info: &AgentInfo<'_>, latest: &[(SeriesInfo, i64, f64)]) -> String
     let mut families: BTreeMap<&str, (&str, Vec<String>)> = BTreeMap::new();
     for (series, _t, value) in latest {
         if let Some((f, help, l)) = family(&series.name) {
-            families.entry(f).or_insert((help, Vec::new())).1.push(format!("{f}{} {value}", labels(&l)));
+            families
+                .entry(f)
+                .or_insert((help, Vec::new()))
+                .1
+                .push(format!("{f}{} {value}", labels(&l)));
         }
     }
     let mut out = String::new();
@@ -79,12 +101,25 @@ pub fn render(info: &AgentInfo<'_>, latest: &[(SeriesInfo, i64, f64)]) -> String
         ("role", info.role.to_string()),
         ("version", env!("CARGO_PKG_VERSION").to_owned()),
     ]);
-    let _ = writeln!(out, "# HELP lbs_agent_info The agent's identity and role.\n# TYPE lbs_agent_info gauge");
+    let _ = writeln!(
+        out,
+        "# HELP lbs_agent_info The agent's identity and role.\n# TYPE lbs_agent_info gauge"
+    );
     let _ = writeln!(out, "lbs_agent_info{info_labels} 1");
-    let _ = writeln!(out, "# HELP lbs_role_primary 1 while this box holds the primary role.\n# TYPE lbs_role_primary gauge");
+    let _ = writeln!(
+        out,
+        "# HELP lbs_role_primary 1 while this box holds the primary role.\n# TYPE lbs_role_primary gauge"
+    );
     let _ = writeln!(out, "lbs_role_primary {}", u8::from(info.role == Role::Primary));
-    let _ = writeln!(out, "# HELP lbs_epoch Role epoch of this box.\n# TYPE lbs_epoch gauge\nlbs_epoch {}", info.epoch);
-    let _ = writeln!(out, "# HELP lbs_agent_uptime_seconds Seconds since the agent started.\n# TYPE lbs_agent_uptime_seconds gauge");
+    let _ = writeln!(
+        out,
+        "# HELP lbs_epoch Role epoch of this box.\n# TYPE lbs_epoch gauge\nlbs_epoch {}",
+        info.epoch
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lbs_agent_uptime_seconds Seconds since the agent started.\n# TYPE lbs_agent_uptime_seconds gauge"
+    );
     let _ = writeln!(out, "lbs_agent_uptime_seconds {}", info.uptime_secs);
     for (f, (help, lines)) in families {
         let _ = writeln!(out, "# HELP {f} {help}\n# TYPE {f} gauge");
@@ -113,7 +148,13 @@ mod tests {
 
     #[test]
     fn families_group_samples_with_labels() {
-        let info = AgentInfo { server_id: "id-1", name: "PBX \"A\"", role: Role::Primary, epoch: 3, uptime_secs: 9 };
+        let info = AgentInfo {
+            server_id: "id-1",
+            name: "PBX \"A\"",
+            role: Role::Primary,
+            epoch: 3,
+            uptime_secs: 9,
+        };
         let latest = vec![
             (s("net.eth0.rx"), 1, 10.0),
             (s("cpu.usage"), 1, 12.5),

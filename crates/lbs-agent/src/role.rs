@@ -22,7 +22,11 @@ pub struct RoleState {
 #[derive(Debug, Error)]
 pub enum RoleError {
     #[error("cannot {action} the role file {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the role file {path} is damaged ({reason}); restore it from the partner box's epoch before starting")]
     Damaged { path: PathBuf, reason: String },
 }
@@ -34,19 +38,37 @@ fn path(state_dir: &Path) -> PathBuf {
 impl RoleState {
     /// A new box starts at epoch 1 in the role its installer chose (the first box: primary).
     pub fn initial(role: Role) -> RoleState {
-        RoleState { role, epoch: 1, since_unix: crate::clock::now_unix() }
+        RoleState {
+            role,
+            epoch: 1,
+            since_unix: crate::clock::now_unix(),
+        }
     }
 
     pub fn load(state_dir: &Path) -> Result<RoleState, RoleError> {
         let p = path(state_dir);
-        let bytes = std::fs::read(&p).map_err(|source| RoleError::Io { action: "read", path: p.clone(), source })?;
-        serde_json::from_slice(&bytes).map_err(|e| RoleError::Damaged { path: p, reason: e.to_string() })
+        let bytes = std::fs::read(&p).map_err(|source| RoleError::Io {
+            action: "read",
+            path: p.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| RoleError::Damaged {
+            path: p,
+            reason: e.to_string(),
+        })
     }
 
     pub fn save(&self, state_dir: &Path) -> Result<(), RoleError> {
         let p = path(state_dir);
-        let json = serde_json::to_vec_pretty(self).map_err(|e| RoleError::Damaged { path: p.clone(), reason: e.to_string() })?;
-        fsutil::write_atomic(&p, &json, false).map_err(|source| RoleError::Io { action: "write", path: p, source })
+        let json = serde_json::to_vec_pretty(self).map_err(|e| RoleError::Damaged {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        fsutil::write_atomic(&p, &json, false).map_err(|source| RoleError::Io {
+            action: "write",
+            path: p,
+            source,
+        })
     }
 }
 
@@ -57,7 +79,11 @@ mod tests {
     #[test]
     fn saves_and_loads() {
         let dir = tempfile::tempdir().unwrap();
-        let state = RoleState { role: Role::Backup, epoch: 7, since_unix: 1_700_000_000 };
+        let state = RoleState {
+            role: Role::Backup,
+            epoch: 7,
+            since_unix: 1_700_000_000,
+        };
         state.save(dir.path()).unwrap();
         assert_eq!(RoleState::load(dir.path()).unwrap(), state);
     }

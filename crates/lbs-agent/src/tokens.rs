@@ -47,7 +47,10 @@ impl TokenStore {
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
         let id = hex::encode(id_bytes);
-        let token = format!("lbs_{id}_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret));
+        let token = format!(
+            "lbs_{id}_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        );
         let now = crate::clock::now_unix();
         sqlx::query("INSERT INTO tokens (id, role, label, hash, created_unix) VALUES (?, ?, ?, ?, ?)")
             .bind(&id)
@@ -57,7 +60,13 @@ impl TokenStore {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        let info = TokenInfo { id, role, label: label.to_owned(), created_unix: now, last_used_unix: None };
+        let info = TokenInfo {
+            id,
+            role,
+            label: label.to_owned(),
+            created_unix: now,
+            last_used_unix: None,
+        };
         Ok(TokenCreated { info, token })
     }
 
@@ -68,7 +77,9 @@ impl TokenStore {
                 .bind(hash(token))
                 .fetch_optional(&self.pool)
                 .await?;
-        let Some((token_id, role, last_used)) = row else { return Ok(None) };
+        let Some((token_id, role, last_used)) = row else {
+            return Ok(None);
+        };
         let Ok(role) = role.parse() else { return Ok(None) };
         let now = crate::clock::now_unix();
         // Record use at most once a minute: a write per request would be wasted I/O.
@@ -91,7 +102,13 @@ impl TokenStore {
         Ok(rows
             .into_iter()
             .filter_map(|(id, role, label, created_unix, last_used_unix)| {
-                Some(TokenInfo { id, role: role.parse().ok()?, label, created_unix, last_used_unix })
+                Some(TokenInfo {
+                    id,
+                    role: role.parse().ok()?,
+                    label,
+                    created_unix,
+                    last_used_unix,
+                })
             })
             .collect())
     }
@@ -124,12 +141,21 @@ mod tests {
         let (dir, store) = store().await;
         let admin = store.create(TokenRole::Admin, "first").await.unwrap();
         let viewer = store.create(TokenRole::Viewer, "wallboard").await.unwrap();
-        assert_eq!(store.verify(&admin.token).await.unwrap().unwrap().role, TokenRole::Admin);
-        assert_eq!(store.verify(&viewer.token).await.unwrap().unwrap().role, TokenRole::Viewer);
+        assert_eq!(
+            store.verify(&admin.token).await.unwrap().unwrap().role,
+            TokenRole::Admin
+        );
+        assert_eq!(
+            store.verify(&viewer.token).await.unwrap().unwrap().role,
+            TokenRole::Viewer
+        );
         assert!(store.verify("lbs_00000000_guess").await.unwrap().is_none());
         let db = std::fs::read(dir.path().join("agent.db")).unwrap();
         let secret = admin.token.rsplit('_').next().unwrap();
-        assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret stored in clear");
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "secret stored in clear"
+        );
     }
 
     #[tokio::test]

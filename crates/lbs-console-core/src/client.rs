@@ -38,7 +38,9 @@ fn build(pin: Option<String>, presented: Arc<Presented>) -> Result<reqwest::Clie
 /// Checks that an address looks like `host:port` before anything is sent to it.
 pub fn check_address(address: &str) -> Result<String, Error> {
     let address = address.trim().trim_start_matches("https://").trim_end_matches('/');
-    let valid = address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    let valid = address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
     if !valid || address.contains(['/', ' ', '?', '#', '@']) {
         return Err(Error::InvalidInput(format!(
             "\"{address}\" is not a server address. Write it as host:port, for example 192.168.1.10:7443."
@@ -55,7 +57,10 @@ pub async fn probe_fingerprint(address: &str) -> Result<String, Error> {
     let result = http.get(format!("https://{address}/healthz")).send().await;
     match (presented.get(), result) {
         (Some(fp), _) => Ok(fp),
-        (None, _) => Err(Error::Unreachable { name: "The server".into(), address }),
+        (None, _) => Err(Error::Unreachable {
+            name: "The server".into(),
+            address,
+        }),
     }
 }
 
@@ -111,9 +116,17 @@ impl AgentClient {
         let body: Option<ApiError> = response.json().await.ok();
         let message = body.map(|b| b.message).unwrap_or_else(|| status.to_string());
         Err(match status {
-            StatusCode::UNAUTHORIZED => Error::Unauthorized { name: self.name.clone() },
-            StatusCode::FORBIDDEN => Error::Forbidden(format!("{} allows this access token to look, not to change anything ({message}).", self.name)),
-            _ => Error::Agent { name: self.name.clone(), message },
+            StatusCode::UNAUTHORIZED => Error::Unauthorized {
+                name: self.name.clone(),
+            },
+            StatusCode::FORBIDDEN => Error::Forbidden(format!(
+                "{} allows this access token to look, not to change anything ({message}).",
+                self.name
+            )),
+            _ => Error::Agent {
+                name: self.name.clone(),
+                message,
+            },
         })
     }
 
@@ -121,10 +134,16 @@ impl AgentClient {
         // The verifier records what was presented: a different fingerprint is a mismatch, never
         // "unreachable", so a person is warned instead of told to check cables.
         match self.presented.get() {
-            Some(fp) if fp != self.pin => Error::CertificateMismatch { address: self.address.clone(), presented: Some(fp) },
+            Some(fp) if fp != self.pin => Error::CertificateMismatch {
+                address: self.address.clone(),
+                presented: Some(fp),
+            },
             _ => {
                 tracing::debug!(address = %self.address, error = %e, "agent unreachable");
-                Error::Unreachable { name: self.name.clone(), address: self.address.clone() }
+                Error::Unreachable {
+                    name: self.name.clone(),
+                    address: self.address.clone(),
+                }
             }
         }
     }

@@ -18,12 +18,18 @@ pub struct Console {
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Console {
     pub async fn open(db_path: &Path, credentials: Credentials) -> Result<Console, Error> {
-        Ok(Console { store: Store::open(db_path).await?, credentials })
+        Ok(Console {
+            store: Store::open(db_path).await?,
+            credentials,
+        })
     }
 
     pub async fn list(&self) -> Result<Vec<ServerEntry>, Error> {
@@ -52,7 +58,9 @@ impl Console {
         let fingerprint = lbs_protocol::link::normalize_fingerprint(fingerprint)?;
         let token = token.trim();
         if token.is_empty() {
-            return Err(Error::InvalidInput("Enter the access token printed by the server.".into()));
+            return Err(Error::InvalidInput(
+                "Enter the access token printed by the server.".into(),
+            ));
         }
         self.add(&address, &fingerprint, token, &address).await
     }
@@ -100,7 +108,10 @@ impl Console {
         let status = client.status().await?;
         if status.server_id != entry.server_id {
             // Same certificate, different identity: cannot happen short of a copied state dir.
-            return Err(Error::CertificateMismatch { address: entry.address, presented: None });
+            return Err(Error::CertificateMismatch {
+                address: entry.address,
+                presented: None,
+            });
         }
         if status.name != entry.name {
             self.store.rename(id, &status.name).await?;

@@ -16,14 +16,18 @@ pub struct Credentials {
 
 impl Default for Credentials {
     fn default() -> Self {
-        Credentials { service: SERVICE.into() }
+        Credentials {
+            service: SERVICE.into(),
+        }
     }
 }
 
 impl Credentials {
     /// A separate namespace, so tests never touch a user's real entries.
     pub fn with_service(service: &str) -> Self {
-        Credentials { service: service.into() }
+        Credentials {
+            service: service.into(),
+        }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -36,13 +40,20 @@ impl Credentials {
         let id = id.to_owned();
         tokio::task::spawn_blocking(move || keyring::Entry::new(&service, &id).and_then(f))
             .await
-            .map_err(|e| Error::Keyring { action, detail: e.to_string() })?
-            .map_err(|e| Error::Keyring { action, detail: e.to_string() })
+            .map_err(|e| Error::Keyring {
+                action,
+                detail: e.to_string(),
+            })?
+            .map_err(|e| Error::Keyring {
+                action,
+                detail: e.to_string(),
+            })
     }
 
     pub async fn store(&self, id: &str, token: &str) -> Result<(), Error> {
         let token = token.to_owned();
-        self.blocking("store", id, move |entry| entry.set_password(&token)).await
+        self.blocking("store", id, move |entry| entry.set_password(&token))
+            .await
     }
 
     pub async fn load(&self, id: &str) -> Result<String, Error> {

@@ -23,7 +23,9 @@ pub enum Error {
     NotFound,
     #[error("The system keyring could not {action} the access token: {detail}. On Linux, make sure a keyring service (GNOME Keyring or KWallet) is running and unlocked.")]
     Keyring { action: &'static str, detail: String },
-    #[error("The console could not read or write its own database ({0}). Check free disk space and restart the console.")]
+    #[error(
+        "The console could not read or write its own database ({0}). Check free disk space and restart the console."
+    )]
     Storage(String),
     #[error("{name} answered with an error: {message}")]
     Agent { name: String, message: String },
@@ -46,7 +48,10 @@ impl Error {
     }
 
     pub fn to_view(&self) -> ConsoleError {
-        ConsoleError { kind: self.kind(), message: self.to_string() }
+        ConsoleError {
+            kind: self.kind(),
+            message: self.to_string(),
+        }
     }
 }
 

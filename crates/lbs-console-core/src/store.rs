@@ -18,20 +18,31 @@ pub struct Store {
 type Row = (String, String, String, String, String, i64);
 
 fn entry((id, name, address, fingerprint, server_id, added_unix): Row) -> ServerEntry {
-    ServerEntry { id, name, address, fingerprint, server_id, added_unix }
+    ServerEntry {
+        id,
+        name,
+        address,
+        fingerprint,
+        server_id,
+        added_unix,
+    }
 }
 
 impl Store {
     pub async fn open(path: &Path) -> Result<Store, Error> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
         }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool })
     }
@@ -65,26 +76,35 @@ impl Store {
     }
 
     pub async fn insert(&self, e: &ServerEntry) -> Result<(), Error> {
-        sqlx::query("INSERT INTO servers (id, name, address, fingerprint, server_id, added_unix) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&e.id)
-            .bind(&e.name)
-            .bind(&e.address)
-            .bind(&e.fingerprint)
-            .bind(&e.server_id)
-            .bind(e.added_unix)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO servers (id, name, address, fingerprint, server_id, added_unix) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.id)
+        .bind(&e.name)
+        .bind(&e.address)
+        .bind(&e.fingerprint)
+        .bind(&e.server_id)
+        .bind(e.added_unix)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Keeps the shown name in step with what the agent reports.
     pub async fn rename(&self, id: &str, name: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE servers SET name = ? WHERE id = ?").bind(name).bind(id).execute(&self.pool).await?;
+        sqlx::query("UPDATE servers SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     pub async fn remove(&self, id: &str) -> Result<(), Error> {
-        let done = sqlx::query("DELETE FROM servers WHERE id = ?").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM servers WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }

@@ -5,7 +5,6 @@
 //! types are generated from these structs by `ts-rs` (`cargo test -p lbs-protocol` writes
 //! `ui/src/generated/`).
 
-
 mod metrics;
 mod status;
 

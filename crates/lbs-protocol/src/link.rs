@@ -57,7 +57,9 @@ impl ConnectionLink {
                 _ => {} // Unknown keys are ignored so newer links still open in older consoles.
             }
         }
-        let token = token.filter(|t| !t.is_empty()).ok_or(LinkError::Missing("access token"))?;
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(LinkError::Missing("access token"))?;
         Ok(ConnectionLink {
             address: format!("{host}:{port}"),
             fingerprint: fingerprint.ok_or(LinkError::Missing("certificate fingerprint"))?,
@@ -69,7 +71,11 @@ impl ConnectionLink {
 
 /// Accepts hex with or without `:` separators, any case; returns 64 lowercase hex digits.
 pub fn normalize_fingerprint(text: &str) -> Result<String, LinkError> {
-    let hex: String = text.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+    let hex: String = text
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
     if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(hex)
     } else {
@@ -130,14 +136,23 @@ mod tests {
     #[test]
     fn hostnames_and_ipv6_round_trip() {
         for address in ["pbx-a.office.lan:7443", "[::1]:7443"] {
-            let link = ConnectionLink { address: address.into(), name: None, ..sample() };
+            let link = ConnectionLink {
+                address: address.into(),
+                name: None,
+                ..sample()
+            };
             assert_eq!(ConnectionLink::parse(&link.to_string()).unwrap(), link);
         }
     }
 
     #[test]
     fn accepts_colon_separated_uppercase_fingerprint_and_whitespace() {
-        let colons: Vec<String> = FP.to_uppercase().as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into()).collect();
+        let colons: Vec<String> = FP
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|c| String::from_utf8_lossy(c).into())
+            .collect();
         let text = format!("  lbs://h:1/?token=t&fp={}\n", colons.join(":"));
         assert_eq!(ConnectionLink::parse(&text).unwrap().fingerprint, FP);
     }
@@ -145,10 +160,22 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_link() {
         assert_eq!(ConnectionLink::parse("https://h:1/?fp=x"), Err(LinkError::NotALink));
-        assert_eq!(ConnectionLink::parse("lbs://h/?token=t&fp=".to_string().as_str()), Err(LinkError::NoAddress));
-        assert_eq!(ConnectionLink::parse(&format!("lbs://h:1/?fp={FP}")), Err(LinkError::Missing("access token")));
-        assert_eq!(ConnectionLink::parse("lbs://h:1/?token=t"), Err(LinkError::Missing("certificate fingerprint")));
-        assert_eq!(ConnectionLink::parse("lbs://h:1/?token=t&fp=abc"), Err(LinkError::BadFingerprint));
+        assert_eq!(
+            ConnectionLink::parse("lbs://h/?token=t&fp=".to_string().as_str()),
+            Err(LinkError::NoAddress)
+        );
+        assert_eq!(
+            ConnectionLink::parse(&format!("lbs://h:1/?fp={FP}")),
+            Err(LinkError::Missing("access token"))
+        );
+        assert_eq!(
+            ConnectionLink::parse("lbs://h:1/?token=t"),
+            Err(LinkError::Missing("certificate fingerprint"))
+        );
+        assert_eq!(
+            ConnectionLink::parse("lbs://h:1/?token=t&fp=abc"),
+            Err(LinkError::BadFingerprint)
+        );
     }
 
     #[test]

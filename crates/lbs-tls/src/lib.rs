@@ -60,7 +60,11 @@ pub struct PinnedServerVerifier {
 
 impl PinnedServerVerifier {
     pub fn new(pin: Option<String>, presented: Arc<Presented>) -> Self {
-        PinnedServerVerifier { pin: pin.map(|p| p.to_ascii_lowercase()), presented, provider: provider() }
+        PinnedServerVerifier {
+            pin: pin.map(|p| p.to_ascii_lowercase()),
+            presented,
+            provider: provider(),
+        }
     }
 }
 
@@ -129,7 +133,10 @@ mod tests {
 
     #[test]
     fn fingerprint_is_sha256_hex() {
-        assert_eq!(fingerprint(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            fingerprint(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

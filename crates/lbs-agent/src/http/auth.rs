@@ -13,17 +13,23 @@ use super::AppState;
 use crate::tokens::Principal;
 
 /// Every `/api/v1` route passes here: no token or an unknown one is 401.
-pub async fn require_token(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Result<Response, HttpError> {
+pub async fn require_token(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, HttpError> {
     let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let token = match header.and_then(|h| h.strip_prefix("Bearer ")) {
         Some(t) if !t.trim().is_empty() => t.trim(),
-        _ => return Err(HttpError::Unauthorized("this request needs an access token (Authorization: Bearer <token>)")),
+        _ => {
+            return Err(HttpError::Unauthorized(
+                "this request needs an access token (Authorization: Bearer <token>)",
+            ))
+        }
     };
-    let principal = state
-        .tokens
-        .verify(token)
-        .await?
-        .ok_or(HttpError::Unauthorized("the access token is not valid: it was mistyped or has been revoked"))?;
+    let principal = state.tokens.verify(token).await?.ok_or(HttpError::Unauthorized(
+        "the access token is not valid: it was mistyped or has been revoked",
+    ))?;
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
 }
@@ -32,6 +38,8 @@ pub async fn require_token(State(state): State<Arc<AppState>>, mut req: Request,
 pub async fn require_admin(req: Request, next: Next) -> Result<Response, HttpError> {
     match req.extensions().get::<Principal>() {
         Some(p) if p.role == TokenRole::Admin => Ok(next.run(req).await),
-        _ => Err(HttpError::Forbidden("this needs an admin token; the token used can only view")),
+        _ => Err(HttpError::Forbidden(
+            "this needs an admin token; the token used can only view",
+        )),
     }
 }

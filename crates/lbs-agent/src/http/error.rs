@@ -31,9 +31,18 @@ impl IntoResponse for HttpError {
                 )
             }
         };
-        let mut response = (status, Json(ApiError { code: code.into(), message })).into_response();
+        let mut response = (
+            status,
+            Json(ApiError {
+                code: code.into(),
+                message,
+            }),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -52,9 +61,9 @@ impl From<lbs_history::HistoryError> for HttpError {
     fn from(e: lbs_history::HistoryError) -> Self {
         match e {
             lbs_history::HistoryError::InvalidQuery(m) => HttpError::BadRequest(m),
-            lbs_history::HistoryError::UnknownSeries(s) => {
-                HttpError::NotFound(format!("no series named `{s}` is recorded; GET /api/v1/metrics/series lists them"))
-            }
+            lbs_history::HistoryError::UnknownSeries(s) => HttpError::NotFound(format!(
+                "no series named `{s}` is recorded; GET /api/v1/metrics/series lists them"
+            )),
             other => HttpError::Internal(other.to_string()),
         }
     }

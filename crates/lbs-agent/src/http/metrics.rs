@@ -20,7 +20,9 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn series(State(state): State<Arc<AppState>>) -> Result<Json<SeriesList>, HttpError> {
-    Ok(Json(SeriesList { series: state.history.series().await? }))
+    Ok(Json(SeriesList {
+        series: state.history.series().await?,
+    }))
 }
 
 async fn history(

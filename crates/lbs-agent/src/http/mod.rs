@@ -35,7 +35,9 @@ pub struct AppState {
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
-    let admin = Router::new().merge(tokens::router()).layer(axum::middleware::from_fn(auth::require_admin));
+    let admin = Router::new()
+        .merge(tokens::router())
+        .layer(axum::middleware::from_fn(auth::require_admin));
     let api = Router::new()
         .merge(status::router())
         .merge(metrics::router())

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use super::{AppState, HttpError};
 
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/tokens", get(list).post(create)).route("/tokens/{id}", delete(revoke))
+    Router::new()
+        .route("/tokens", get(list).post(create))
+        .route("/tokens/{id}", delete(revoke))
 }
 
 #[derive(Deserialize)]
@@ -32,7 +34,8 @@ async fn create(
     State(state): State<Arc<AppState>>,
     body: Result<Json<NewToken>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TokenCreated>), HttpError> {
-    let Json(new) = body.map_err(|e| HttpError::BadRequest(format!("the request body is not valid: {}", e.body_text())))?;
+    let Json(new) =
+        body.map_err(|e| HttpError::BadRequest(format!("the request body is not valid: {}", e.body_text())))?;
     if new.label.len() > 200 {
         return Err(HttpError::BadRequest("the label may be at most 200 characters".into()));
     }

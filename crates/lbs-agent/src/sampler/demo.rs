@@ -25,7 +25,9 @@ fn office_activity(t: i64) -> f64 {
 
 /// Deterministic noise in [-1, 1] for a time and a series.
 fn noise(t: i64, salt: usize) -> f64 {
-    let mut x = (t as u64).wrapping_mul(6364136223846793005).wrapping_add((salt as u64).wrapping_mul(1442695040888963407));
+    let mut x = (t as u64)
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add((salt as u64).wrapping_mul(1442695040888963407));
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51afd7ed558ccd);
     x ^= x >> 33;
@@ -57,11 +59,28 @@ fn value(r: &Reading, t: i64, salt: usize, progress: f64) -> f64 {
 pub async fn seed(config: &Config, history: &HistoryStore, days: u32) -> Result<u64, HistoryError> {
     let mut reader = SystemReader::new(&config.metrics);
     let mut now_readings = reader.read();
-    now_readings.push(Reading::new("pbx.calls", "Active calls", "count", SeriesKind::PbxActivity, 0.0));
-    now_readings.push(Reading::new("pbx.phones", "Registered phones", "count", SeriesKind::PbxActivity, 0.0));
+    now_readings.push(Reading::new(
+        "pbx.calls",
+        "Active calls",
+        "count",
+        SeriesKind::PbxActivity,
+        0.0,
+    ));
+    now_readings.push(Reading::new(
+        "pbx.phones",
+        "Registered phones",
+        "count",
+        SeriesKind::PbxActivity,
+        0.0,
+    ));
     let defs: Vec<SeriesDef> = now_readings
         .iter()
-        .map(|r| SeriesDef { name: r.name.clone(), label: r.label.clone(), unit: r.unit.into(), kind: r.kind })
+        .map(|r| SeriesDef {
+            name: r.name.clone(),
+            label: r.label.clone(),
+            unit: r.unit.into(),
+            kind: r.kind,
+        })
         .collect();
     history.register(&defs).await?;
     let end = crate::clock::now_unix() - config.metrics.interval as i64;

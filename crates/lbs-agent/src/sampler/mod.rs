@@ -26,8 +26,20 @@ pub struct Reading {
 }
 
 impl Reading {
-    pub fn new(name: impl Into<String>, label: impl Into<String>, unit: &'static str, kind: SeriesKind, value: f64) -> Self {
-        Reading { name: name.into(), label: label.into(), unit, kind, value }
+    pub fn new(
+        name: impl Into<String>,
+        label: impl Into<String>,
+        unit: &'static str,
+        kind: SeriesKind,
+        value: f64,
+    ) -> Self {
+        Reading {
+            name: name.into(),
+            label: label.into(),
+            unit,
+            kind,
+            value,
+        }
     }
 }
 
@@ -51,10 +63,22 @@ pub async fn run(config: Config, history: HistoryStore, mut shutdown: watch::Rec
                     probe_failing = false;
                 }
                 if let Some(calls) = activity.calls {
-                    readings.push(Reading::new("pbx.calls", "Active calls", "count", SeriesKind::PbxActivity, calls));
+                    readings.push(Reading::new(
+                        "pbx.calls",
+                        "Active calls",
+                        "count",
+                        SeriesKind::PbxActivity,
+                        calls,
+                    ));
                 }
                 if let Some(phones) = activity.phones {
-                    readings.push(Reading::new("pbx.phones", "Registered phones", "count", SeriesKind::PbxActivity, phones));
+                    readings.push(Reading::new(
+                        "pbx.phones",
+                        "Registered phones",
+                        "count",
+                        SeriesKind::PbxActivity,
+                        phones,
+                    ));
                 }
             }
             // Logged once per failure streak, not every tick.
@@ -70,11 +94,20 @@ pub async fn run(config: Config, history: HistoryStore, mut shutdown: watch::Rec
     }
 }
 
-async fn record(history: &HistoryStore, known: &mut HashSet<String>, readings: &[Reading]) -> Result<(), lbs_history::HistoryError> {
+async fn record(
+    history: &HistoryStore,
+    known: &mut HashSet<String>,
+    readings: &[Reading],
+) -> Result<(), lbs_history::HistoryError> {
     let new: Vec<SeriesDef> = readings
         .iter()
         .filter(|r| !known.contains(&r.name))
-        .map(|r| SeriesDef { name: r.name.clone(), label: r.label.clone(), unit: r.unit.into(), kind: r.kind })
+        .map(|r| SeriesDef {
+            name: r.name.clone(),
+            label: r.label.clone(),
+            unit: r.unit.into(),
+            kind: r.kind,
+        })
         .collect();
     if !new.is_empty() {
         history.register(&new).await?;

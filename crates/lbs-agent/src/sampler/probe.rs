@@ -26,7 +26,9 @@ pub enum ProbeError {
 }
 
 pub async fn run(command: &[String], timeout_secs: u64) -> Result<PbxActivity, ProbeError> {
-    let Some((program, args)) = command.split_first() else { return Ok(PbxActivity::default()) };
+    let Some((program, args)) = command.split_first() else {
+        return Ok(PbxActivity::default());
+    };
     let child = Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -35,17 +37,22 @@ pub async fn run(command: &[String], timeout_secs: u64) -> Result<PbxActivity, P
     let output = tokio::time::timeout(Duration::from_secs(timeout_secs), child)
         .await
         .map_err(|_| ProbeError::Timeout(timeout_secs))?
-        .map_err(|source| ProbeError::Spawn { program: program.clone(), source })?;
+        .map_err(|source| ProbeError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr).chars().take(300).collect();
-        return Err(ProbeError::Failed { status: output.status.to_string(), stderr });
+        return Err(ProbeError::Failed {
+            status: output.status.to_string(),
+            stderr,
+        });
     }
     parse(&String::from_utf8_lossy(&output.stdout))
 }
 
 fn parse(text: &str) -> Result<PbxActivity, ProbeError> {
-    let activity: PbxActivity =
-        serde_json::from_str(text.trim()).map_err(|e| ProbeError::Output(format!("{e}")))?;
+    let activity: PbxActivity = serde_json::from_str(text.trim()).map_err(|e| ProbeError::Output(format!("{e}")))?;
     let valid = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v >= 0.0);
     if !valid(activity.calls) || !valid(activity.phones) {
         return Err(ProbeError::Output("counts must be non-negative numbers".into()));
@@ -64,16 +71,30 @@ mod tests {
     #[tokio::test]
     async fn reads_calls_and_phones() {
         let a = run(&sh(r#"echo '{"calls": 3, "phones": 42}'"#), 3).await.unwrap();
-        assert_eq!(a, PbxActivity { calls: Some(3.0), phones: Some(42.0) });
+        assert_eq!(
+            a,
+            PbxActivity {
+                calls: Some(3.0),
+                phones: Some(42.0)
+            }
+        );
     }
 
     #[tokio::test]
     async fn failures_are_errors_with_reasons() {
-        assert!(matches!(run(&sh("echo boom >&2; exit 2"), 3).await, Err(ProbeError::Failed { stderr, .. }) if stderr.contains("boom")));
+        assert!(
+            matches!(run(&sh("echo boom >&2; exit 2"), 3).await, Err(ProbeError::Failed { stderr, .. }) if stderr.contains("boom"))
+        );
         assert!(matches!(run(&sh("echo hello"), 3).await, Err(ProbeError::Output(_))));
-        assert!(matches!(run(&sh(r#"echo '{"calls": -1}'"#), 3).await, Err(ProbeError::Output(_))));
+        assert!(matches!(
+            run(&sh(r#"echo '{"calls": -1}'"#), 3).await,
+            Err(ProbeError::Output(_))
+        ));
         assert!(matches!(run(&sh("sleep 5"), 1).await, Err(ProbeError::Timeout(1))));
-        assert!(matches!(run(&["/nonexistent/probe".into()], 1).await, Err(ProbeError::Spawn { .. })));
+        assert!(matches!(
+            run(&["/nonexistent/probe".into()], 1).await,
+            Err(ProbeError::Spawn { .. })
+        ));
     }
 
     #[tokio::test]

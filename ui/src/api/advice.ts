@@ -1,0 +1,88 @@
+// What to tell the office manager for each kind of error: a title and what to do next.
+
+import type { ErrorKind } from "../generated/ErrorKind";
+
+export type Severity = "warning" | "danger";
+
+export interface Advice {
+  /** Short heading for a banner. */
+  title: string;
+  /** What to do; `backticks` mark commands to type on the server. Empty when the message says it all. */
+  action: string;
+  severity: Severity;
+}
+
+/** Advice for a server that stopped answering `server_status` (the card's banner). */
+export function statusAdvice(kind: ErrorKind): Advice {
+  switch (kind) {
+    case "unreachable":
+      return {
+        title: "Cannot reach this server",
+        action: "Check that the server is switched on and connected to the network. Retrying every few seconds.",
+        severity: "warning",
+      };
+    case "unauthorized":
+      return {
+        title: "Access refused",
+        action:
+          "The access token was refused. Create a new one on the server (`lbs-agent token create`) and add the server again.",
+        severity: "danger",
+      };
+    case "forbidden":
+      return {
+        title: "Not allowed",
+        action: "This access token may not do this. Ask your IT contractor for an administrator token.",
+        severity: "danger",
+      };
+    case "certificate_mismatch":
+      return {
+        title: "Warning: this server's identity has changed",
+        action:
+          "The console refuses to connect to it. If the server was reinstalled, remove it and add it again with its new connection link. Otherwise, contact your IT contractor.",
+        severity: "danger",
+      };
+    case "not_found":
+      return {
+        title: "Server not in the list",
+        action: "This server was removed from the console. Add it again if you still want to watch it.",
+        severity: "warning",
+      };
+    case "keyring":
+      return {
+        title: "Saved access token unavailable",
+        action:
+          "The console could not read the access token saved on this computer. Restart the console; if this keeps happening, remove the server and add it again.",
+        severity: "danger",
+      };
+    case "storage":
+      return {
+        title: "The console could not read its saved data",
+        action: "Restart the console. If this keeps happening, contact your IT contractor.",
+        severity: "danger",
+      };
+    case "agent":
+      return {
+        title: "The server reported a problem",
+        action: "Retrying every few seconds. If this keeps happening, contact your IT contractor.",
+        severity: "warning",
+      };
+    case "invalid_input":
+    case "already_added":
+      return { title: "Something is not right", action: "", severity: "warning" };
+  }
+}
+
+/** Short words for the sidebar and the status pill when a server does not answer. */
+export function statusWord(kind: ErrorKind): string {
+  switch (kind) {
+    case "unreachable":
+      return "Not reachable";
+    case "unauthorized":
+    case "forbidden":
+      return "Access refused";
+    case "certificate_mismatch":
+      return "Identity changed";
+    default:
+      return "Problem";
+  }
+}

@@ -1,0 +1,95 @@
+// Tests of the command wrappers (names and argument names Tauri expects), errors and advice.
+
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+const invoke = vi.hoisted(() => vi.fn());
+vi.mock("@tauri-apps/api/core", () => ({ invoke }));
+
+import { statusAdvice, statusWord } from "./advice";
+import { tauriCommands } from "./commands";
+import { CommandError, toConsoleError } from "./errors";
+
+describe("tauriCommands", () => {
+  beforeEach(() => {
+    invoke.mockReset();
+    invoke.mockResolvedValue("ok");
+    Object.assign(window, { __TAURI_INTERNALS__: {} });
+    return () => {
+      delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
+    };
+  });
+
+  it("calls each command with camelCase arguments", async () => {
+    await tauriCommands.listServers();
+    await tauriCommands.addServerLink("lbs://h:1/?fp=x&token=y");
+    await tauriCommands.probeServer("h:1");
+    await tauriCommands.addServerManual("h:1", "tok", "ff");
+    await tauriCommands.removeServer("id1");
+    await tauriCommands.serverStatus("id1");
+    await tauriCommands.metricsSeries("id1");
+    await tauriCommands.metricsHistory({ id: "id1", series: "cpu.usage", from: 1, to: 2, points: 300 });
+    expect(invoke.mock.calls).toEqual([
+      ["list_servers", undefined],
+      ["add_server_link", { link: "lbs://h:1/?fp=x&token=y" }],
+      ["probe_server", { address: "h:1" }],
+      ["add_server_manual", { address: "h:1", token: "tok", fingerprint: "ff" }],
+      ["remove_server", { id: "id1" }],
+      ["server_status", { id: "id1" }],
+      ["metrics_series", { id: "id1" }],
+      ["metrics_history", { id: "id1", series: "cpu.usage", from: 1, to: 2, points: 300 }],
+    ]);
+  });
+
+  it("rejects with a CommandError carrying kind and message", async () => {
+    invoke.mockRejectedValueOnce({ kind: "unauthorized", message: "The token was refused." });
+    const error: unknown = await tauriCommands.serverStatus("id1").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandError);
+    expect(error).toMatchObject({ kind: "unauthorized", message: "The token was refused." });
+  });
+
+  it("explains itself when opened in a plain browser", async () => {
+    delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
+    invoke.mockRejectedValueOnce(new TypeError("window.__TAURI_INTERNALS__ is undefined"));
+    const error: unknown = await tauriCommands.listServers().catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "agent" });
+    expect((error as Error).message).toMatch(/outside the LBS Console app/);
+  });
+});
+
+describe("toConsoleError", () => {
+  it("keeps a well-formed ConsoleError", () => {
+    expect(toConsoleError({ kind: "unreachable", message: "No answer." })).toMatchObject({
+      kind: "unreachable",
+      message: "No answer.",
+    });
+  });
+  it("wraps strings and unknown shapes", () => {
+    expect(toConsoleError("command not found")).toMatchObject({ kind: "agent", message: "command not found" });
+    expect(toConsoleError({ kind: "bogus", message: "Odd." })).toMatchObject({ kind: "agent", message: "Odd." });
+    expect(toConsoleError(undefined).message).toMatch(/went wrong/);
+  });
+});
+
+describe("statusAdvice", () => {
+  it("tells what to do for each connection problem", () => {
+    expect(statusAdvice("unreachable").action).toBe(
+      "Check that the server is switched on and connected to the network. Retrying every few seconds.",
+    );
+    expect(statusAdvice("unauthorized").action).toBe(
+      "The access token was refused. Create a new one on the server (`lbs-agent token create`) and add the server again.",
+    );
+    const mismatch = statusAdvice("certificate_mismatch");
+    expect(mismatch.severity).toBe("danger");
+    expect(mismatch.title).toMatch(/identity has changed/);
+    expect(mismatch.action).toContain(
+      "If the server was reinstalled, remove it and add it again with its new connection link. Otherwise, contact your IT contractor.",
+    );
+    expect(mismatch.action).toMatch(/refuses to connect/);
+    expect(statusAdvice("unreachable").severity).toBe("warning");
+  });
+
+  it("has words for the sidebar", () => {
+    expect(statusWord("unreachable")).toBe("Not reachable");
+    expect(statusWord("certificate_mismatch")).toBe("Identity changed");
+  });
+});
