@@ -80,6 +80,6 @@ LBS_DEMO_SHOT=$shot scripts/with-xvfb.sh scripts/with-keyring.sh bash -c '
   "$0" "$@" > "$LBS_CONSOLE_DATA_DIR.log" 2>&1 &
   app=$!
   sleep 12
-  import -window root "$LBS_DEMO_SHOT"
+  import -window root -crop 1200x800+0+0 +repage "$LBS_DEMO_SHOT"
   kill $app' "$target/debug/lbs-console" "${links[@]}"
 echo "== Screenshot of the console: $shot"

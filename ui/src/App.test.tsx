@@ -184,8 +184,14 @@ describe("server card", () => {
   it("shows a banner with advice when the token is refused", async () => {
     const api = fakeApi({
       listServers: () => Promise.resolve([ENTRY]),
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-      serverStatus: () => Promise.reject({ kind: "unauthorized", message: "Main office refused the access token." }),
+      serverStatus: () =>
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        Promise.reject({
+          kind: "unauthorized",
+          // As the Rust side words it: what went wrong and what to do.
+          message:
+            "Main office refused the access token. It may have been revoked or mistyped: create a new one on the server with `lbs-agent token create` and add the server again.",
+        }),
     });
     renderApp(api);
     const banner = await screen.findByTestId("status-error");

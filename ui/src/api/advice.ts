@@ -18,14 +18,14 @@ export function statusAdvice(kind: ErrorKind): Advice {
     case "unreachable":
       return {
         title: "Cannot reach this server",
-        action: "Check that the server is switched on and connected to the network. Retrying every few seconds.",
+        // The message already says what to check; this adds only what the console does meanwhile.
+        action: "The console keeps trying every few seconds.",
         severity: "warning",
       };
     case "unauthorized":
       return {
         title: "Access refused",
-        action:
-          "The access token was refused. Create a new one on the server (`lbs-agent token create`) and add the server again.",
+        action: "",
         severity: "danger",
       };
     case "forbidden":
@@ -37,8 +37,7 @@ export function statusAdvice(kind: ErrorKind): Advice {
     case "certificate_mismatch":
       return {
         title: "Warning: this server's identity has changed",
-        action:
-          "The console refuses to connect to it. If the server was reinstalled, remove it and add it again with its new connection link. Otherwise, contact your IT contractor.",
+        action: "",
         severity: "danger",
       };
     case "not_found":
