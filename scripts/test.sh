@@ -20,6 +20,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 say "Rust: unit and system tests (real agents, real TLS, real keyring)"
+# The system and end-to-end tests run the binaries; `cargo test` alone does not build them.
+cargo build --workspace --bins
 scripts/with-keyring.sh cargo test --workspace
 
 say "Generated TypeScript types match the Rust wire types"
