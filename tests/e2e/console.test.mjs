@@ -61,8 +61,10 @@ after(async () => {
 });
 
 test("an empty console explains what to do", async () => {
-  const button = await wd.waitFor('[data-testid="add-server"]');
-  assert.ok(button);
+  const title = await wd.waitFor("#empty-title");
+  assert.equal(await wd.text(title), "Welcome to LBS Console");
+  const buttons = await wd.findAll('[data-testid="add-server"]');
+  assert.equal(buttons.length, 2, "one add button in the sidebar, one in the welcome");
   await shot("01-empty");
 });
 
