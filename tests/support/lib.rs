@@ -3,25 +3,23 @@
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use lbs_protocol::ConnectionLink;
 
-/// The `lbs-agent` binary built by `cargo test --workspace` (or `LBS_AGENT_BIN`).
+/// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).
 pub fn agent_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("LBS_AGENT_BIN") {
         return PathBuf::from(p);
     }
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("lbs-agent");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
-        bin.display()
-    );
+    // Test binaries live in target/<profile>/deps, other binaries (lbs-bench) beside the agent.
+    let exe = std::env::current_exe().expect("own binary path");
+    let dir = exe.parent().expect("binary dir");
+    let candidates = [dir.join("lbs-agent"), dir.parent().map(|d| d.join("lbs-agent")).unwrap_or_default()];
+    let bin = candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| candidates[1].clone());
+    assert!(bin.exists(), "{} is missing: build it first (`cargo build --workspace --bins`)", bin.display());
     bin
 }
 

@@ -13,6 +13,20 @@ async fn call(agent: &Agent, method: reqwest::Method, path: &str, token: Option<
     (resp.status(), resp.text().await.unwrap_or_default())
 }
 
+async fn create_token(agent: &Agent, role: &str, label: &str) -> TokenCreated {
+    agent
+        .http()
+        .post(agent.url("/api/v1/tokens"))
+        .bearer_auth(&agent.link.token)
+        .json(&serde_json::json!({"role": role, "label": label}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn error_code(body: &str) -> String {
     serde_json::from_str::<ApiError>(body)
         .map(|e| e.code)
@@ -24,18 +38,7 @@ async fn every_route_but_health_needs_a_valid_token_and_admin_routes_need_admin(
     let mut agent = Agent::init("auth");
     agent.start();
     let admin = agent.link.token.clone();
-    let viewer: TokenCreated = agent
-        .http()
-        .post(agent.url("/api/v1/tokens"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"role": "viewer", "label": "wallboard"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let viewer = viewer.token;
+    let viewer = create_token(&agent, "viewer", "wallboard").await.token;
     use reqwest::Method as M;
 
     // The bare health probe is open and says nothing else.
@@ -122,17 +125,7 @@ async fn tokens_created_and_revoked_through_the_api_take_effect_at_once() {
     let mut agent = Agent::init("tokens");
     agent.start();
     let admin = agent.link.token.clone();
-    let created: TokenCreated = agent
-        .http()
-        .post(agent.url("/api/v1/tokens"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"role": "admin", "label": "laptop"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_token(&agent, "admin", "laptop").await;
     assert_eq!(
         call(&agent, reqwest::Method::GET, "/api/v1/status", Some(&created.token))
             .await

@@ -179,20 +179,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link" }: AddSe
             />
           </label>
           {errorBox}
-          <div className="dialog-actions">
-            <button type="button" className="btn btn-ghost" onClick={onClose}>
-              Cancel
-            </button>
-            <button
-              type="submit"
-              className="btn btn-primary"
-              data-testid="link-submit"
-              disabled={busy !== null}
-              aria-busy={busy === "link"}
-            >
-              {busy === "link" ? "Adding…" : "Add server"}
-            </button>
-          </div>
+          <SubmitActions busy={busy} action="link" testId="link-submit" label="Add server" busyLabel="Adding…" onCancel={onClose} />
         </form>
       )}
 
@@ -235,20 +222,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link" }: AddSe
             />
           </label>
           {errorBox}
-          <div className="dialog-actions">
-            <button type="button" className="btn btn-ghost" onClick={onClose}>
-              Cancel
-            </button>
-            <button
-              type="submit"
-              className="btn btn-primary"
-              data-testid="probe-submit"
-              disabled={busy !== null}
-              aria-busy={busy === "probe"}
-            >
-              {busy === "probe" ? "Checking…" : "Check this server"}
-            </button>
-          </div>
+          <SubmitActions busy={busy} action="probe" testId="probe-submit" label="Check this server" busyLabel="Checking…" onCancel={onClose} />
         </form>
       )}
 
@@ -286,5 +260,33 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link" }: AddSe
         </div>
       )}
     </Modal>
+  );
+}
+
+/** Cancel and the submit button of one of the dialog's forms, busy while `action` runs. */
+function SubmitActions(props: {
+  busy: Busy;
+  action: Exclude<Busy, null>;
+  testId: string;
+  label: string;
+  busyLabel: string;
+  onCancel: () => void;
+}) {
+  const { busy, action } = props;
+  return (
+    <div className="dialog-actions">
+      <button type="button" className="btn btn-ghost" onClick={props.onCancel}>
+        Cancel
+      </button>
+      <button
+        type="submit"
+        className="btn btn-primary"
+        data-testid={props.testId}
+        disabled={busy !== null}
+        aria-busy={busy === action}
+      >
+        {busy === action ? props.busyLabel : props.label}
+      </button>
+    </div>
   );
 }

@@ -73,15 +73,7 @@ pub async fn seed(config: &Config, history: &HistoryStore, days: u32) -> Result<
         SeriesKind::PbxActivity,
         0.0,
     ));
-    let defs: Vec<SeriesDef> = now_readings
-        .iter()
-        .map(|r| SeriesDef {
-            name: r.name.clone(),
-            label: r.label.clone(),
-            unit: r.unit.into(),
-            kind: r.kind,
-        })
-        .collect();
+    let defs: Vec<SeriesDef> = now_readings.iter().map(Reading::def).collect();
     history.register(&defs).await?;
     let end = crate::clock::now_unix() - config.metrics.interval as i64;
     let start = end - i64::from(days) * 86_400;

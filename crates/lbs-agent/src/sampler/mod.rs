@@ -41,6 +41,16 @@ impl Reading {
             value,
         }
     }
+
+    /// How the history store should describe this series.
+    pub fn def(&self) -> SeriesDef {
+        SeriesDef {
+            name: self.name.clone(),
+            label: self.label.clone(),
+            unit: self.unit.into(),
+            kind: self.kind,
+        }
+    }
 }
 
 /// Runs until `shutdown` flips to true.
@@ -102,12 +112,7 @@ async fn record(
     let new: Vec<SeriesDef> = readings
         .iter()
         .filter(|r| !known.contains(&r.name))
-        .map(|r| SeriesDef {
-            name: r.name.clone(),
-            label: r.label.clone(),
-            unit: r.unit.into(),
-            kind: r.kind,
-        })
+        .map(Reading::def)
         .collect();
     if !new.is_empty() {
         history.register(&new).await?;
