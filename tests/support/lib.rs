@@ -17,9 +17,20 @@ pub fn agent_bin() -> PathBuf {
     // Test binaries live in target/<profile>/deps, other binaries (lbs-bench) beside the agent.
     let exe = std::env::current_exe().expect("own binary path");
     let dir = exe.parent().expect("binary dir");
-    let candidates = [dir.join("lbs-agent"), dir.parent().map(|d| d.join("lbs-agent")).unwrap_or_default()];
-    let bin = candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| candidates[1].clone());
-    assert!(bin.exists(), "{} is missing: build it first (`cargo build --workspace --bins`)", bin.display());
+    let candidates = [
+        dir.join("lbs-agent"),
+        dir.parent().map(|d| d.join("lbs-agent")).unwrap_or_default(),
+    ];
+    let bin = candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| candidates[1].clone());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build --workspace --bins`)",
+        bin.display()
+    );
     bin
 }
 

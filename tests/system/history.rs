@@ -89,7 +89,7 @@ async fn long_ranges_come_from_roll_ups_and_never_exceed_the_points_asked() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     agent.start();
     for (days, points, expected) in [
-        (30, 1000, Resolution::Minute),
+        (30, 1000, Resolution::TenMinute),
         (32, 200, Resolution::Hour),
         (1, 500, Resolution::Minute),
     ] {

@@ -54,7 +54,7 @@ pub struct MetricsConfig {
     /// How long raw samples are kept (at least 1 day, so any range under 16 h has full detail).
     #[serde(default = "default_raw", deserialize_with = "retention_raw")]
     pub retention_raw: u64,
-    /// How long per-minute roll-ups are kept (at least 42 days).
+    /// How long per-minute and ten-minute roll-ups are kept (at least 42 days).
     #[serde(default = "default_minute", deserialize_with = "retention_minute")]
     pub retention_minute: u64,
     /// How long per-hour roll-ups are kept (at least 30 days).

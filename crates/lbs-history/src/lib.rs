@@ -1,4 +1,4 @@
-//! The agent's resource history: a SQLite file holding raw samples, minute and hour roll-ups,
+//! The agent's resource history: a SQLite file holding raw samples, minute, ten-minute and hour roll-ups,
 //! trimmed by retention, answering range queries at a bounded number of points.
 //!
 //! Architecture Invariant: this crate stores and answers queries only — no HTTP, no sampling, no
@@ -36,8 +36,9 @@ pub struct Retention {
 }
 
 impl Default for Retention {
-    /// Raw 2 days, minute roll-ups 45 days, hour roll-ups 730 days. The query resolution rule relies
-    /// on these: raw covers any range under 16.7 h, minutes any range under 41.6 days.
+    /// Raw 2 days, minute and ten-minute roll-ups 45 days, hour roll-ups 730 days. The query
+    /// resolution rule relies on these: at 1,000 points raw covers any range under 16.7 h, minutes
+    /// any under 6.9 days, ten-minute roll-ups any under 41.6 days.
     fn default() -> Self {
         Self {
             raw_secs: 2 * 86_400,

@@ -36,6 +36,11 @@ const MINUTE_SQL: &str = "SELECT b.i, min(r.min), sum(r.avg * r.n) / sum(r.n), m
     FROM bucket_index b CROSS JOIN rollup_minute r \
     ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
     WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i";
+/// Buckets of ten-minute roll-ups, average weighted by sample count; parameters as [`RAW_SQL`].
+const TEN_MINUTE_SQL: &str = "SELECT b.i, min(r.min), sum(r.avg * r.n) / sum(r.n), max(r.max) \
+    FROM bucket_index b CROSS JOIN rollup_ten_minute r \
+    ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
+    WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i";
 /// Buckets of hour roll-ups, average weighted by sample count; parameters as [`RAW_SQL`].
 const HOUR_SQL: &str = "SELECT b.i, min(r.min), sum(r.avg * r.n) / sum(r.n), max(r.max) \
     FROM bucket_index b CROSS JOIN rollup_hour r \
@@ -73,6 +78,7 @@ impl HistoryStore {
         let sql = match resolution {
             Resolution::Raw => RAW_SQL,
             Resolution::Minute => MINUTE_SQL,
+            Resolution::TenMinute => TEN_MINUTE_SQL,
             Resolution::Hour => HOUR_SQL,
         };
         let rows: Vec<(i64, f64, f64, f64)> = sqlx::query_as(sql)
@@ -123,6 +129,8 @@ fn plan(q: &HistoryQuery) -> Result<(i64, Resolution), HistoryError> {
     let bucket = ceil_div(span, i64::from(q.points)).max(1);
     Ok(if bucket >= 3_600 {
         (round_up(bucket, 3_600), Resolution::Hour)
+    } else if bucket >= 600 {
+        (round_up(bucket, 600), Resolution::TenMinute)
     } else if bucket >= 60 {
         (round_up(bucket, 60), Resolution::Minute)
     } else {
@@ -179,7 +187,9 @@ mod tests {
         assert_eq!(plan(&q(0, 59_000, 1_000)).unwrap(), (59, Resolution::Raw));
         assert_eq!(plan(&q(0, 59_001, 1_000)).unwrap(), (60, Resolution::Minute));
         assert_eq!(plan(&q(0, 60_001, 1_000)).unwrap(), (120, Resolution::Minute));
-        assert_eq!(plan(&q(0, 30 * 86_400, 1_000)).unwrap(), (2_640, Resolution::Minute));
+        assert_eq!(plan(&q(0, 599_000, 1_000)).unwrap(), (600, Resolution::Minute));
+        assert_eq!(plan(&q(0, 599_001, 1_000)).unwrap(), (600, Resolution::TenMinute));
+        assert_eq!(plan(&q(0, 30 * 86_400, 1_000)).unwrap(), (3_000, Resolution::TenMinute));
         assert_eq!(plan(&q(0, 3_600_000, 1_000)).unwrap(), (3_600, Resolution::Hour));
         assert_eq!(plan(&q(0, 3_600_001, 1_000)).unwrap(), (7_200, Resolution::Hour));
     }
@@ -213,7 +223,7 @@ mod plan_tests {
         let store = HistoryStore::open(&dir.path().join("h.db"), Retention::default())
             .await
             .unwrap();
-        for sql in [RAW_SQL, MINUTE_SQL, HOUR_SQL] {
+        for sql in [RAW_SQL, MINUTE_SQL, TEN_MINUTE_SQL, HOUR_SQL] {
             let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .fetch_all(&store.pool)
                 .await

@@ -1,5 +1,6 @@
-//! Roll-ups and retention: minute roll-ups from raw samples, hour roll-ups from minute roll-ups,
-//! watermarks in `meta`, and deletion of rows past their retention.
+//! Roll-ups and retention: minute roll-ups from raw samples, ten-minute roll-ups from minutes,
+//! hour roll-ups from ten-minute roll-ups, watermarks in `meta`, and deletion of rows past their
+//! retention (the ten-minute table is kept as long as the minute table).
 //!
 //! Watermark `W` of a table means: every period starting before `W` has been rolled up, so each
 //! call only reads the periods completed since the last one, and calling again is a no-op.
@@ -15,8 +16,10 @@ use sqlx::{Sqlite, Transaction};
 use crate::{period_start, HistoryError, HistoryStore};
 
 const MINUTE: i64 = 60;
+const TEN_MINUTES: i64 = 600;
 const HOUR: i64 = 3_600;
 const MINUTE_WATERMARK: &str = "rollup_minute_watermark";
+const TEN_MINUTE_WATERMARK: &str = "rollup_ten_minute_watermark";
 const HOUR_WATERMARK: &str = "rollup_hour_watermark";
 
 /// One roll-up step: which table it reads and writes, and how.
@@ -37,13 +40,22 @@ const MINUTES: Level = Level {
                  FROM samples_raw WHERE t >= ?1 AND t < ?2 GROUP BY series_id, p",
 };
 
+const TENS: Level = Level {
+    width: TEN_MINUTES,
+    watermark_key: TEN_MINUTE_WATERMARK,
+    source: "rollup_minute",
+    insert_sql: "INSERT OR REPLACE INTO rollup_ten_minute (series_id, t, min, avg, max, n) \
+                 SELECT series_id, t - (((t % 600) + 600) % 600) AS p, min(min), sum(avg * n) / sum(n), max(max), \
+                 sum(n) FROM rollup_minute WHERE t >= ?1 AND t < ?2 GROUP BY series_id, p",
+};
+
 const HOURS: Level = Level {
     width: HOUR,
     watermark_key: HOUR_WATERMARK,
-    source: "rollup_minute",
+    source: "rollup_ten_minute",
     insert_sql: "INSERT OR REPLACE INTO rollup_hour (series_id, t, min, avg, max, n) \
                  SELECT series_id, t - (((t % 3600) + 3600) % 3600) AS p, min(min), sum(avg * n) / sum(n), max(max), \
-                 sum(n) FROM rollup_minute WHERE t >= ?1 AND t < ?2 GROUP BY series_id, p",
+                 sum(n) FROM rollup_ten_minute WHERE t >= ?1 AND t < ?2 GROUP BY series_id, p",
 };
 
 impl HistoryStore {
@@ -53,8 +65,13 @@ impl HistoryStore {
     pub async fn roll_up(&self, now: i64) -> Result<(), HistoryError> {
         let mut tx = self.begin_write().await?;
         let minute_done = roll_level(&mut tx, &MINUTES, period_start(now, MINUTE)).await?;
-        // An hour is complete once all of its minutes are rolled up.
-        let hour_done = match minute_done {
+        // A ten-minute period is complete once all of its minutes are rolled up; an hour, once
+        // all of its ten-minute periods are.
+        let ten_done = match minute_done {
+            Some(done) => roll_level(&mut tx, &TENS, period_start(done, TEN_MINUTES)).await?,
+            None => None,
+        };
+        let hour_done = match ten_done {
             Some(done) => roll_level(&mut tx, &HOURS, period_start(done, HOUR)).await?,
             None => None,
         };
@@ -63,12 +80,14 @@ impl HistoryStore {
         // has not absorbed yet (matters only with retentions shorter than a minute / an hour).
         let r = &self.retention;
         let raw_cutoff = period_start(now - r.raw_secs, MINUTE).min(minute_done.unwrap_or(i64::MIN));
-        let minute_cutoff = period_start(now - r.minute_secs, HOUR).min(hour_done.unwrap_or(i64::MIN));
+        let minute_cutoff = period_start(now - r.minute_secs, TEN_MINUTES).min(ten_done.unwrap_or(i64::MIN));
+        let ten_cutoff = period_start(now - r.minute_secs, HOUR).min(hour_done.unwrap_or(i64::MIN));
         let hour_cutoff = now - r.hour_secs;
         let mut deleted = 0;
         for (table, cutoff) in [
             ("samples_raw", raw_cutoff),
             ("rollup_minute", minute_cutoff),
+            ("rollup_ten_minute", ten_cutoff),
             ("rollup_hour", hour_cutoff),
         ] {
             deleted += sqlx::query(&format!("DELETE FROM {table} WHERE t < ?1"))
@@ -127,7 +146,11 @@ async fn roll_level(
 /// Moves both watermarks back to the periods holding `oldest`, so the next roll-up includes rows
 /// imported into the past. Run in the importing transaction, before any roll-up can trim them.
 pub(crate) async fn rewind(tx: &mut Transaction<'static, Sqlite>, oldest: i64) -> Result<(), HistoryError> {
-    for (key, width) in [(MINUTE_WATERMARK, MINUTE), (HOUR_WATERMARK, HOUR)] {
+    for (key, width) in [
+        (MINUTE_WATERMARK, MINUTE),
+        (TEN_MINUTE_WATERMARK, TEN_MINUTES),
+        (HOUR_WATERMARK, HOUR),
+    ] {
         sqlx::query("UPDATE meta SET value = min(value, ?2) WHERE key = ?1")
             .bind(key)
             .bind(period_start(oldest, width))

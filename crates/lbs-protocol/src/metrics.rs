@@ -61,6 +61,8 @@ pub struct HistoryQuery {
 pub enum Resolution {
     Raw,
     Minute,
+    #[serde(rename = "ten_minute")]
+    TenMinute,
     Hour,
 }
 

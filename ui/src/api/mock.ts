@@ -160,7 +160,7 @@ function bucketFor(span: number, points: number): { secs: number; resolution: Hi
   if (secs > 3600) secs = Math.ceil(secs / 3600) * 3600;
   else if (secs > 60) secs = Math.ceil(secs / 60) * 60;
   else secs = Math.ceil(secs / 10) * 10;
-  return { secs, resolution: secs < 60 ? "raw" : secs < 3600 ? "minute" : "hour" };
+  return { secs, resolution: secs < 60 ? "raw" : secs < 600 ? "minute" : secs < 3600 ? "ten_minute" : "hour" };
 }
 
 function parseLink(text: string): { address: string; fingerprint: string; token: string; name: string | null } {

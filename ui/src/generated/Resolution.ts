@@ -3,4 +3,4 @@
 /**
  * Which stored table answered a query.
  */
-export type Resolution = "raw" | "minute" | "hour";
+export type Resolution = "raw" | "minute" | "ten_minute" | "hour";

@@ -95,11 +95,16 @@ async fn query_picks_the_table_by_bucket_width() {
     assert_eq!((resp.resolution, resp.bucket_secs), (Resolution::Minute, 60));
     assert_eq!(resp.points.len(), 60);
     assert_eq!(tuples(&resp)[7], (hour_before_end + 420, 7.0, 7.0, 7.0));
-    // 1 day / 100 points = 864 s -> minute table, rounded up to 900 s; 15 samples per bucket.
+    // 1 day / 200 points = 432 s -> minute table, rounded up to 480 s; 8 minutes per bucket.
+    let resp = f.store.query(&hq("cpu", start, start + 86_400, 200)).await.unwrap();
+    assert_eq!((resp.resolution, resp.bucket_secs), (Resolution::Minute, 480));
+    assert_eq!(resp.points.len(), 180);
+    assert_eq!(tuples(&resp)[1], (start + 480, 8.0, 11.5, 15.0));
+    // 1 day / 100 points = 864 s -> ten-minute table, rounded up to 1200 s; 20 minutes per bucket.
     let resp = f.store.query(&hq("cpu", start, start + 86_400, 100)).await.unwrap();
-    assert_eq!((resp.resolution, resp.bucket_secs), (Resolution::Minute, 900));
-    assert_eq!(resp.points.len(), 96);
-    assert_eq!(tuples(&resp)[1], (start + 900, 15.0, 22.0, 29.0));
+    assert_eq!((resp.resolution, resp.bucket_secs), (Resolution::TenMinute, 1_200));
+    assert_eq!(resp.points.len(), 72);
+    assert_eq!(tuples(&resp)[1], (start + 1_200, 20.0, 29.5, 39.0));
     // 3 days / 10 points = 25920 s -> hour table, rounded up to 28800 s (8 h), so 9 buckets.
     let resp = f.store.query(&hq("cpu", start, end, 10)).await.unwrap();
     assert_eq!((resp.resolution, resp.bucket_secs), (Resolution::Hour, 28_800));
@@ -136,18 +141,15 @@ async fn never_more_points_than_asked_and_buckets_are_aligned_on_from() {
                 resp.points.len()
             );
             assert!(resp.bucket_secs >= 1);
-            let expect = match resp.bucket_secs {
-                b if b >= 3_600 => Resolution::Hour,
-                b if b >= 60 => Resolution::Minute,
-                _ => Resolution::Raw,
+            // The table is chosen by the bucket width before rounding up to the table's period.
+            let (expect, period) = match (span + i64::from(n) - 1) / i64::from(n) {
+                b if b >= 3_600 => (Resolution::Hour, 3_600),
+                b if b >= 600 => (Resolution::TenMinute, 600),
+                b if b >= 60 => (Resolution::Minute, 60),
+                _ => (Resolution::Raw, 1),
             };
-            assert_eq!(resp.resolution, expect);
-            if resp.resolution != Resolution::Raw {
-                assert_eq!(
-                    resp.bucket_secs % if expect == Resolution::Hour { 3_600 } else { 60 },
-                    0
-                );
-            }
+            assert_eq!(resp.resolution, expect, "span {span} points {n}");
+            assert_eq!(resp.bucket_secs % period, 0);
             let mut last = None;
             for p in &resp.points {
                 assert_eq!((p.t - from) % resp.bucket_secs, 0);

@@ -149,14 +149,19 @@ async fn retention_deletes_old_rows_in_each_table_and_keeps_newer_ones() {
     assert_eq!(f.scalar(&count("samples_raw")).await, Some(60));
     assert_eq!(f.scalar(&range("rollup_minute")).await, Some(end - 3 * 3_600));
     assert_eq!(f.scalar(&count("rollup_minute")).await, Some(180));
+    // Ten-minute roll-ups are kept as long as minute roll-ups.
+    assert_eq!(f.scalar(&range("rollup_ten_minute")).await, Some(end - 3 * 3_600));
+    assert_eq!(f.scalar(&count("rollup_ten_minute")).await, Some(18));
     assert_eq!(f.scalar(&range("rollup_hour")).await, Some(end - 10 * 3_600));
     assert_eq!(f.scalar(&count("rollup_hour")).await, Some(10));
 
     // A later roll-up trims further, by the new `now`.
     f.store.roll_up(end + 1_800).await.unwrap();
     assert_eq!(f.scalar(&range("samples_raw")).await, Some(end - 1_800));
-    // Minute rows go by whole hours, so the hour they roll into is never re-rolled from a part.
-    assert_eq!(f.scalar(&range("rollup_minute")).await, Some(end - 3 * 3_600));
+    // Minute rows go by whole ten-minute periods and ten-minute rows by whole hours, so the
+    // period they roll into is never re-rolled from a part.
+    assert_eq!(f.scalar(&range("rollup_minute")).await, Some(end - 3 * 3_600 + 1_800));
+    assert_eq!(f.scalar(&range("rollup_ten_minute")).await, Some(end - 3 * 3_600));
     assert_eq!(f.scalar(&range("rollup_hour")).await, Some(end - 9 * 3_600));
 
     // Queries still answer from what is left.
