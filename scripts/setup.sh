@@ -16,6 +16,8 @@ DEBS=(
   dbus dbus-x11 gnome-keyring libsecret-tools
   # Proving the console builds for Windows
   gcc-mingw-w64-x86-64
+  # promtool validates the agent's Prometheus output in the system tests
+  prometheus
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   curl ca-certificates

@@ -80,6 +80,35 @@ async fn the_sampler_records_every_kind_of_series() {
     assert!(text.contains("lbs_pbx_registered_phones 17"), "{text}");
     assert!(text.contains("lbs_cpu_usage_percent "), "{text}");
     assert!(text.contains("# TYPE lbs_memory_used_bytes gauge"), "{text}");
+
+    // Prometheus's own linter accepts the exposition as it is (promtool from Debian's prometheus).
+    let out = run_with_stdin("promtool", &["check", "metrics"], text.as_bytes());
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs a program with `input` on its standard input and collects its output.
+fn run_with_stdin(program: &str, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} (scripts/setup.sh installs it): {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
 }
 
 #[tokio::test]
