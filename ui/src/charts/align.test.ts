@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { HistoryResponse } from "../generated/HistoryResponse";
-import { alignHistory, countPoints } from "./align";
+import { alignHistory, countPoints, latestReading } from "./align";
 
 function response(series: string, bucket: number, points: [number, number][]): HistoryResponse {
   return {
@@ -90,5 +90,17 @@ describe("alignHistory", () => {
     const data = alignHistory([response("a", 10, [])]);
     expect(data.x).toEqual([]);
     expect(countPoints(data)).toBe(0);
+  });
+});
+
+describe("latestReading", () => {
+  it("is the newest number, skipping gaps and holes", () => {
+    expect(latestReading([1, 2.25, null, undefined], "percent")).toBe(2.25);
+    expect(latestReading([null], "percent")).toBeNull();
+    expect(latestReading(undefined, "percent")).toBeNull();
+  });
+  it("shows counts as whole calls and phones", () => {
+    expect(latestReading([3, 4.5], "count")).toBe(5);
+    expect(latestReading([3, 4.4], "count")).toBe(4);
   });
 });

@@ -80,3 +80,16 @@ export function emptyAligned(seriesCount: number): AlignedSeries {
   const cols = (): Column[] => Array.from({ length: seriesCount }, () => []);
   return { x: [], avg: cols(), min: cols(), max: cols() };
 }
+
+/**
+ * The newest value of a column, for the legend's "Latest". It reads as "now", so counts (calls,
+ * phones) are whole numbers rather than the last bucket's average.
+ */
+export function latestReading(column: Column | undefined, unit: string): number | null {
+  if (!column) return null;
+  for (let i = column.length - 1; i >= 0; i--) {
+    const v = column[i];
+    if (typeof v === "number") return unit === "count" ? Math.round(v) : v;
+  }
+  return null;
+}

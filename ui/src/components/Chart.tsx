@@ -4,7 +4,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-import { countPoints, type AlignedSeries, type Column } from "../charts/align";
+import { countPoints, latestReading, type AlignedSeries, type Column } from "../charts/align";
 import { zoomWindow, type TimeWindow } from "../charts/ranges";
 import { incrementsFor, yRange } from "../charts/scales";
 import { formatAxisValue, formatValue } from "../format/units";
@@ -70,14 +70,6 @@ function toPlotData(data: AlignedSeries): uPlot.AlignedData {
   return [data.x, ...data.avg, ...bands] as uPlot.AlignedData;
 }
 
-function lastValue(column: Column | undefined): number | null {
-  if (!column) return null;
-  for (let i = column.length - 1; i >= 0; i--) {
-    const v = column[i];
-    if (typeof v === "number") return v;
-  }
-  return null;
-}
 
 interface Hover {
   t: number;
@@ -216,7 +208,7 @@ export function Chart({ lines, data, unit, window, height = 180, syncKey, onZoom
     latest.current.onDrawn?.(countPoints(data));
   }, [data, window]);
 
-  const latestValues = useMemo(() => data.avg.map((col) => lastValue(col)), [data]);
+  const latestValues = useMemo(() => data.avg.map((col) => latestReading(col, unit)), [data, unit]);
   const [nowMs] = useState(() => Date.now());
   const shown = hover ? hover.values : latestValues;
 
