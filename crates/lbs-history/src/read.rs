@@ -21,31 +21,37 @@ const SERIES_SQL: &str = "SELECT s.name, s.label, s.unit, s.kind, \
     (SELECT value FROM samples_raw WHERE series_id = s.id ORDER BY t DESC LIMIT 1) \
     FROM series s ORDER BY s.name";
 
-/// Buckets of raw samples. Parameters: ?1 from, ?2 bucket width, ?3 series id, ?4 to, ?5 bucket count.
+/// Bucketed aggregation over one table. Parameters: ?1 from, ?2 bucket width, ?3 series id,
+/// ?4 to, ?5 bucket count.
 ///
 /// Each bucket index from `bucket_index` (the outer loop, forced by `CROSS JOIN`) seeks its time
 /// range in the (series_id, t) primary key, so rows arrive grouped by bucket already and SQLite
 /// aggregates them without sorting: 1.6-2x faster in `benches/query.rs` than `GROUP BY (t - from) / width`,
 /// which sorts every row.
-const RAW_SQL: &str = "SELECT b.i, min(r.value), avg(r.value), max(r.value) \
-    FROM bucket_index b CROSS JOIN samples_raw r \
-    ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
-    WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i";
-/// Buckets of minute roll-ups, average weighted by sample count; parameters as [`RAW_SQL`].
-const MINUTE_SQL: &str = "SELECT b.i, min(r.min), sum(r.avg * r.n) / sum(r.n), max(r.max) \
-    FROM bucket_index b CROSS JOIN rollup_minute r \
-    ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
-    WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i";
-/// Buckets of ten-minute roll-ups, average weighted by sample count; parameters as [`RAW_SQL`].
-const TEN_MINUTE_SQL: &str = "SELECT b.i, min(r.min), sum(r.avg * r.n) / sum(r.n), max(r.max) \
-    FROM bucket_index b CROSS JOIN rollup_ten_minute r \
-    ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
-    WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i";
-/// Buckets of hour roll-ups, average weighted by sample count; parameters as [`RAW_SQL`].
-const HOUR_SQL: &str = "SELECT b.i, min(r.min), sum(r.avg * r.n) / sum(r.n), max(r.max) \
-    FROM bucket_index b CROSS JOIN rollup_hour r \
-    ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
-    WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i";
+macro_rules! bucket_sql {
+    ($aggregates:literal, $table:literal) => {
+        concat!(
+            "SELECT b.i, ",
+            $aggregates,
+            " FROM bucket_index b CROSS JOIN ",
+            $table,
+            " r ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
+             WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i"
+        )
+    };
+}
+
+/// Roll-up rows carry min/avg/max of `n` samples: the bucket's average is weighted by `n`.
+macro_rules! rollup_sql {
+    ($table:literal) => {
+        bucket_sql!("min(r.min), sum(r.avg * r.n) / sum(r.n), max(r.max)", $table)
+    };
+}
+
+const RAW_SQL: &str = bucket_sql!("min(r.value), avg(r.value), max(r.value)", "samples_raw");
+const MINUTE_SQL: &str = rollup_sql!("rollup_minute");
+const TEN_MINUTE_SQL: &str = rollup_sql!("rollup_ten_minute");
+const HOUR_SQL: &str = rollup_sql!("rollup_hour");
 
 impl HistoryStore {
     /// All registered series, by name, with the first and last sample time found in any table.
