@@ -1,0 +1,12 @@
+//! lbs-sync: the building blocks of continuous sync (issue 4), as a library with no HTTP inside.
+//!
+//! - [`paths`]: every path that arrives from the network is checked here before it touches a disk
+//!   (Invariant 5: nothing leaves its root).
+//! - [`journal`]: the primary's change journal in SQLite — every file of every category with
+//!   size, mtime, mode, BLAKE3 and a sequence number.
+//!
+//! Architecture Invariant: no sockets and no axum here; the agent serves and pulls, this crate
+//! decides what is safe and what changed.
+
+pub mod journal;
+pub mod paths;
