@@ -60,7 +60,7 @@ impl FileMeta {
         }
     }
 
-    fn of(meta: &std::fs::Metadata) -> FileMeta {
+    pub fn of(meta: &std::fs::Metadata) -> FileMeta {
         FileMeta {
             size: meta.size(),
             mtime_ns: meta
@@ -295,7 +295,10 @@ fn walk(root: &Path, known: &Known, verify: bool) -> Result<(HashMap<String, See
             };
             let kind = meta.file_type();
             if kind.is_dir() {
-                stack.push(path);
+                // The backup's partial files and trash are not data.
+                if dir != root || entry.file_name() != crate::install::SYNC_DIR {
+                    stack.push(path);
+                }
                 continue;
             }
             if kind.is_symlink() || !kind.is_file() {
@@ -479,6 +482,32 @@ mod tests {
         let changes = j.changes_after(0, 100).await.unwrap();
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].path.as_str(), "custom/welcome.gsm");
+    }
+
+    #[tokio::test]
+    async fn the_backups_partial_files_and_trash_are_not_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("voicemail");
+        write(&root, "default/1001/INBOX/msg0000.wav", b"x");
+        write(&root, ".lbs-sync/partial/abc.part", b"half");
+        write(&root, ".lbs-sync/trash/1/old.wav", b"old");
+        write(
+            &root,
+            "sub/.lbs-sync/real.wav",
+            b"only the root's sync folder is skipped",
+        );
+        let j = journal(&dir).await;
+        let r = j.scan("voicemail", &root, false, 1).await.unwrap();
+        assert_eq!(r.files, 2);
+        let paths: Vec<String> = j
+            .changes_after(0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.path.to_string())
+            .collect();
+        assert!(paths.contains(&"sub/.lbs-sync/real.wav".to_string()), "{paths:?}");
+        assert!(!paths.iter().any(|p| p.starts_with(".lbs-sync")), "{paths:?}");
     }
 
     #[tokio::test]

@@ -4,9 +4,12 @@
 //!   (Invariant 5: nothing leaves its root).
 //! - [`journal`]: the primary's change journal in SQLite — every file of every category with
 //!   size, mtime, mode, BLAKE3 and a sequence number.
+//! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
+//!   place; deletes into a dated trash.
 //!
 //! Architecture Invariant: no sockets and no axum here; the agent serves and pulls, this crate
 //! decides what is safe and what changed.
 
+pub mod install;
 pub mod journal;
 pub mod paths;

@@ -1,0 +1,390 @@
+//! The backup's side of a transfer: content arrives into a partial file kept across restarts
+//! (so a transfer resumes where it stopped), is verified against its BLAKE3, fsynced, given its
+//! mode and owner, and renamed into place — a crash leaves the old version or the new, never a
+//! torn file (Invariant 2). Deletes move the file into a dated trash instead (Invariant 4).
+//!
+//! Both live under `<root>/.lbs-sync/`, on the same filesystem as the data so every move is an
+//! atomic rename; scans skip that folder.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::journal::FileMeta;
+use crate::paths::{resolve, PathError, RelPath};
+
+/// Name of the folder inside each category root that holds partial files and the trash.
+pub const SYNC_DIR: &str = ".lbs-sync";
+
+#[derive(Debug, Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{path}: the received content does not match its checksum (expected {expected}, got {actual}); it was discarded and will be fetched again")]
+    HashMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{path}: the received content is longer than announced ({got} of {size} bytes)")]
+    TooLong { path: String, got: u64, size: u64 },
+    #[error("the disk holding {root} is full: {path} could not be written. Free some space; the transfer resumes where it stopped")]
+    DiskFull { root: String, path: String },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> InstallError + 'a {
+    move |source| InstallError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes into one category root.
+pub struct Installer {
+    root: PathBuf,
+}
+
+/// A file being received. Dropping it keeps what was written, for the next attempt to resume.
+pub struct Partial {
+    rel: RelPath,
+    path: PathBuf,
+    file: File,
+    written: u64,
+    root: PathBuf,
+}
+
+impl Installer {
+    pub fn new(root: &Path) -> Installer {
+        Installer { root: root.to_owned() }
+    }
+
+    fn sync_dir(&self, sub: &str) -> PathBuf {
+        self.root.join(SYNC_DIR).join(sub)
+    }
+
+    /// Opens (or resumes) the partial file for `rel`, meant to become content with `hash`. A
+    /// partial left by an attempt at a different version is started over.
+    pub fn begin(&self, rel: &RelPath, hash: &[u8; 32]) -> Result<Partial, InstallError> {
+        resolve(&self.root, rel)?;
+        let dir = self.sync_dir("partial");
+        fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+        // One partial per target version: the name carries the expected content's hash.
+        let path = dir.join(format!("{}.part", blake3::hash(rel.as_str().as_bytes()).to_hex()));
+        let tag = dir.join(format!("{}.want", blake3::hash(rel.as_str().as_bytes()).to_hex()));
+        let same_version = fs::read(&tag).is_ok_and(|t| t == hash);
+        if !same_version {
+            let _ = fs::remove_file(&path);
+            fs::write(&tag, hash).map_err(io("cannot write", &tag))?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io("cannot open", &path))?;
+        let written = file.seek(SeekFrom::End(0)).map_err(io("cannot read", &path))?;
+        Ok(Partial {
+            rel: rel.clone(),
+            path,
+            file,
+            written,
+            root: self.root.clone(),
+        })
+    }
+
+    /// Moves `rel` into the trash (dated folder), if it exists. Returns where it went.
+    pub fn delete_to_trash(&self, rel: &RelPath, now_unix: i64) -> Result<Option<PathBuf>, InstallError> {
+        let target = resolve(&self.root, rel)?;
+        if fs::symlink_metadata(&target).is_err() {
+            return Ok(None);
+        }
+        let dest = self.sync_dir("trash").join(now_unix.to_string()).join(rel.as_str());
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+        }
+        fs::rename(&target, &dest).map_err(io("cannot move to the trash", &target))?;
+        sync_parent(&target)?;
+        Ok(Some(dest))
+    }
+}
+
+impl Partial {
+    /// Bytes already received: the offset to resume the transfer from.
+    pub fn offset(&self) -> u64 {
+        self.written
+    }
+
+    pub fn append(&mut self, data: &[u8], expected_size: u64) -> Result<(), InstallError> {
+        if self.written + data.len() as u64 > expected_size {
+            return Err(InstallError::TooLong {
+                path: self.rel.to_string(),
+                got: self.written + data.len() as u64,
+                size: expected_size,
+            });
+        }
+        self.file.write_all(data).map_err(|e| self.write_error(e))?;
+        self.written += data.len() as u64;
+        Ok(())
+    }
+
+    fn write_error(&self, e: std::io::Error) -> InstallError {
+        if e.raw_os_error() == Some(28) {
+            // ENOSPC: what was written stays for the resume; the message says what to do.
+            InstallError::DiskFull {
+                root: self.root.display().to_string(),
+                path: self.rel.to_string(),
+            }
+        } else {
+            InstallError::Io {
+                action: "cannot write",
+                path: self.path.display().to_string(),
+                source: e,
+            }
+        }
+    }
+
+    /// Verifies the whole content against `hash`, makes it durable, applies `meta` (mode; owner
+    /// when running as root) and renames it into place. On a mismatch the partial is discarded.
+    pub fn finish(mut self, hash: &[u8; 32], meta: &FileMeta) -> Result<PathBuf, InstallError> {
+        self.file.flush().map_err(|e| self.write_error(e))?;
+        self.file.sync_all().map_err(|e| self.write_error(e))?;
+        self.file
+            .seek(SeekFrom::Start(0))
+            .map_err(io("cannot read", &self.path))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = self.file.read(&mut buf).map_err(io("cannot read", &self.path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let actual = hasher.finalize();
+        if actual.as_bytes() != hash {
+            let _ = fs::remove_file(&self.path);
+            return Err(InstallError::HashMismatch {
+                path: self.rel.to_string(),
+                expected: blake3::Hash::from(*hash).to_hex().to_string(),
+                actual: actual.to_hex().to_string(),
+            });
+        }
+        apply_meta(&self.path, meta)?;
+        let target = resolve(&self.root, &self.rel)?;
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+        }
+        fs::rename(&self.path, &target).map_err(io("cannot move into place", &target))?;
+        sync_parent(&target)?;
+        let _ = fs::remove_file(self.path.with_extension("want"));
+        Ok(target)
+    }
+}
+
+#[cfg(unix)]
+fn apply_meta(path: &Path, meta: &FileMeta) -> Result<(), InstallError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(meta.mode)).map_err(io("cannot set permissions of", path))?;
+    // Owners can only be given away by root; as another user the file keeps ours.
+    match std::os::unix::fs::chown(path, Some(meta.uid), Some(meta.gid)) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        other => other.map_err(io("cannot set the owner of", path)),
+    }?;
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(meta.mtime_ns.max(0) as u64);
+    File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(mtime))
+        .map_err(io("cannot set the time of", path))
+}
+
+/// Makes a rename or create in `path`'s directory durable.
+fn sync_parent(path: &Path) -> Result<(), InstallError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("cannot sync", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(size: u64) -> FileMeta {
+        FileMeta {
+            size,
+            mtime_ns: 1_700_000_000_000_000_000,
+            mode: 0o640,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn rel(s: &str) -> RelPath {
+        RelPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_verified_file_is_installed_with_its_mode_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst = Installer::new(dir.path());
+        let content = b"a voicemail";
+        let hash = *blake3::hash(content).as_bytes();
+        let mut p = inst.begin(&rel("default/1001/INBOX/msg0000.wav"), &hash).unwrap();
+        p.append(content, content.len() as u64).unwrap();
+        let target = p.finish(&hash, &meta(content.len() as u64)).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), content);
+        use std::os::unix::fs::PermissionsExt;
+        let m = fs::metadata(&target).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+        assert_eq!(FileMeta::of(&m).mtime_ns, 1_700_000_000_000_000_000);
+    }
+
+    #[test]
+    fn a_transfer_resumes_where_it_stopped_and_a_new_version_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst = Installer::new(dir.path());
+        let content = b"0123456789";
+        let hash = *blake3::hash(content).as_bytes();
+        let r = rel("rec.wav");
+        let mut p = inst.begin(&r, &hash).unwrap();
+        p.append(&content[..4], 10).unwrap();
+        drop(p); // the peer vanished
+        let mut p = inst.begin(&r, &hash).unwrap();
+        assert_eq!(p.offset(), 4);
+        p.append(&content[4..], 10).unwrap();
+        p.finish(&hash, &meta(10)).unwrap();
+        assert_eq!(fs::read(dir.path().join("rec.wav")).unwrap(), content);
+
+        let other = *blake3::hash(b"new").as_bytes();
+        let mut p = inst.begin(&r, &hash).unwrap();
+        p.append(b"01", 10).unwrap();
+        drop(p);
+        assert_eq!(
+            inst.begin(&r, &other).unwrap().offset(),
+            0,
+            "a partial of another version is not resumed"
+        );
+    }
+
+    #[test]
+    fn corrupt_content_never_replaces_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("queues.conf"), b"old").unwrap();
+        let inst = Installer::new(dir.path());
+        let hash = *blake3::hash(b"new!").as_bytes();
+        let mut p = inst.begin(&rel("queues.conf"), &hash).unwrap();
+        p.append(b"bad!", 4).unwrap();
+        assert!(matches!(
+            p.finish(&hash, &meta(4)),
+            Err(InstallError::HashMismatch { .. })
+        ));
+        assert_eq!(fs::read(dir.path().join("queues.conf")).unwrap(), b"old");
+        assert_eq!(
+            inst.begin(&rel("queues.conf"), &hash).unwrap().offset(),
+            0,
+            "the bad partial is gone"
+        );
+        let mut p = inst.begin(&rel("x"), &hash).unwrap();
+        assert!(matches!(p.append(b"too long", 4), Err(InstallError::TooLong { .. })));
+    }
+
+    #[test]
+    fn deletes_go_to_a_dated_trash() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("default/1001")).unwrap();
+        fs::write(dir.path().join("default/1001/msg.wav"), b"keep me").unwrap();
+        let inst = Installer::new(dir.path());
+        let moved = inst
+            .delete_to_trash(&rel("default/1001/msg.wav"), 1234)
+            .unwrap()
+            .unwrap();
+        assert!(!dir.path().join("default/1001/msg.wav").exists());
+        assert_eq!(moved, dir.path().join(".lbs-sync/trash/1234/default/1001/msg.wav"));
+        assert_eq!(fs::read(moved).unwrap(), b"keep me");
+        assert_eq!(inst.delete_to_trash(&rel("default/1001/msg.wav"), 1235).unwrap(), None);
+    }
+
+    /// Unmounts a test tmpfs however the test ends.
+    struct Mounted(PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_a_clear_error_and_the_transfer_resumes_once_space_is_freed() {
+        // A real ENOSPC from a 256 KiB tmpfs. Mounting needs root, as CI and the test script run.
+        let dir = tempfile::tempdir().unwrap();
+        let mnt = dir.path().join("small-disk");
+        fs::create_dir_all(&mnt).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&mnt)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+            return;
+        }
+        let _guard = Mounted(mnt.clone());
+        let content: Vec<u8> = (0..400 * 1024).map(|i| (i % 251) as u8).collect();
+        let hash = *blake3::hash(&content).as_bytes();
+        let size = content.len() as u64;
+        let inst = Installer::new(&mnt);
+        let mut p = inst.begin(&rel("monitor/big.wav"), &hash).unwrap();
+        let err = content
+            .chunks(32 * 1024)
+            .find_map(|c| p.append(c, size).err())
+            .expect("the disk fills up");
+        assert!(matches!(err, InstallError::DiskFull { .. }), "{err}");
+        assert!(err.to_string().contains("is full"), "{err}");
+        drop(p);
+        assert!(!mnt.join("monitor/big.wav").exists(), "nothing half-written in place");
+
+        // Space is freed (the disk grows); the transfer resumes from what is on disk.
+        let grown = std::process::Command::new("mount")
+            .args(["-o", "remount,size=2m"])
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        assert!(grown.success());
+        let mut p = inst.begin(&rel("monitor/big.wav"), &hash).unwrap();
+        let offset = p.offset() as usize;
+        assert!(offset > 0 && offset < content.len(), "resume offset {offset}");
+        p.append(&content[offset..], size).unwrap();
+        p.finish(&hash, &meta(size)).unwrap();
+        assert_eq!(fs::read(mnt.join("monitor/big.wav")).unwrap(), content);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn paths_through_symlinks_are_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+        let inst = Installer::new(dir.path());
+        let hash = *blake3::hash(b"x").as_bytes();
+        assert!(matches!(
+            inst.begin(&rel("escape/evil"), &hash),
+            Err(InstallError::Path(PathError::Symlink(_)))
+        ));
+        assert!(matches!(
+            inst.delete_to_trash(&rel("escape/evil"), 1),
+            Err(InstallError::Path(PathError::Symlink(_)))
+        ));
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+}
