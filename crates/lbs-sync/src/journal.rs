@@ -147,11 +147,35 @@ impl Journal {
         verify: bool,
         now_unix: i64,
     ) -> Result<ScanReport, JournalError> {
+        self.refresh(category, root, None, verify, now_unix).await
+    }
+
+    /// As [`scan`](Self::scan), limited to `under` (a file or a folder, e.g. where a watcher saw
+    /// a change): only paths there are recorded, and only paths there can be marked deleted.
+    pub async fn refresh(
+        &self,
+        category: &str,
+        root: &Path,
+        under: Option<&RelPath>,
+        verify: bool,
+        now_unix: i64,
+    ) -> Result<ScanReport, JournalError> {
         let known = std::sync::Arc::new(self.known(category).await?);
-        let (root_owned, known_for_walk) = (root.to_owned(), known.clone());
-        let (seen, mut report) = tokio::task::spawn_blocking(move || walk(&root_owned, &known_for_walk, verify))
-            .await
-            .map_err(|e| JournalError::Interrupted(e.to_string()))??;
+        let (root_owned, known_for_walk, under_owned) = (root.to_owned(), known.clone(), under.cloned());
+        let walked =
+            tokio::task::spawn_blocking(move || walk(&root_owned, under_owned.as_ref(), &known_for_walk, verify))
+                .await
+                .map_err(|e| JournalError::Interrupted(e.to_string()))??;
+        let Walked {
+            seen,
+            mut report,
+            unreadable,
+        } = walked;
+        // A path can only be gone if it lies where we looked, and not in a folder we could not read.
+        let in_scope = |path: &str| {
+            let inside = |prefix: &str| path == prefix || path.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'));
+            under.is_none_or(|u| inside(u.as_str())) && !unreadable.iter().any(|d| inside(d))
+        };
         let mut tx = self.pool.begin().await?;
         let mut next: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) + 1 FROM files")
             .fetch_one(&mut *tx)
@@ -167,7 +191,7 @@ impl Journal {
             next += 1;
         }
         for (path, (meta, deleted, _)) in known.iter() {
-            if !deleted && !seen.contains_key(path) {
+            if !deleted && !seen.contains_key(path) && in_scope(path) {
                 report.deleted += 1;
                 upsert(&mut tx, category, path, meta, None, true, next, now_unix).await?;
                 next += 1;
@@ -263,101 +287,129 @@ async fn upsert(
     Ok(())
 }
 
-/// Walks the tree (blocking). Every regular file is returned; new or changed ones (or all, with
-/// `verify`) carry their hash.
-fn walk(root: &Path, known: &Known, verify: bool) -> Result<(HashMap<String, Seen>, ScanReport), JournalError> {
-    let meta = std::fs::symlink_metadata(root).map_err(|e| JournalError::Root {
+/// What a walk found: every regular file (new or changed ones hashed), the report, and the
+/// folders it could not read (nothing under them may be taken for deleted).
+struct Walked {
+    seen: HashMap<String, Seen>,
+    report: ScanReport,
+    unreadable: Vec<String>,
+}
+
+/// Walks the tree under `root` (or only `under` inside it), blocking.
+fn walk(root: &Path, under: Option<&RelPath>, known: &Known, verify: bool) -> Result<Walked, JournalError> {
+    let root_error = |reason: String| JournalError::Root {
         path: root.to_owned(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let meta = std::fs::symlink_metadata(root).map_err(|e| root_error(e.to_string()))?;
     if !meta.is_dir() {
-        return Err(JournalError::Root {
-            path: root.to_owned(),
-            reason: "not a directory".into(),
-        });
+        return Err(root_error("not a directory".into()));
     }
-    let mut report = ScanReport::default();
-    let mut seen = HashMap::new();
-    let mut stack = vec![root.to_owned()];
+    let mut w = Walked {
+        seen: HashMap::new(),
+        report: ScanReport::default(),
+        unreadable: Vec::new(),
+    };
+    let start = match under {
+        None => root.to_owned(),
+        Some(rel) => match crate::paths::resolve(root, rel) {
+            Ok(p) => p,
+            Err(e) => {
+                w.report.skipped.push((rel.to_string(), e.to_string()));
+                w.unreadable.push(rel.to_string());
+                return Ok(w);
+            }
+        },
+    };
+    match std::fs::symlink_metadata(&start) {
+        // Gone: everything known under it is deleted.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(w),
+        Err(e) => {
+            let rel = under.map(RelPath::to_string).unwrap_or_default();
+            w.report.skipped.push((rel.clone(), e.to_string()));
+            w.unreadable.push(rel);
+            return Ok(w);
+        }
+        Ok(m) if !m.is_dir() => {
+            visit(root, &start, &m, known, verify, &mut w);
+            return Ok(w);
+        }
+        Ok(_) => {}
+    }
+    let mut stack = vec![start];
     while let Some(dir) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) => {
-                report.skipped.push((dir.display().to_string(), e.to_string()));
+                let rel = dir.strip_prefix(root).unwrap_or(&dir).display().to_string();
+                w.report.skipped.push((rel.clone(), e.to_string()));
+                w.unreadable.push(rel);
                 continue;
             }
         };
         for entry in entries.filter_map(Result::ok) {
             let path = entry.path();
-            let shown = path.strip_prefix(root).unwrap_or(&path).display().to_string();
             let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
-            let kind = meta.file_type();
-            if kind.is_dir() {
+            if meta.is_dir() {
                 // The backup's partial files and trash are not data.
                 if dir != root || entry.file_name() != crate::install::SYNC_DIR {
                     stack.push(path);
                 }
                 continue;
             }
-            if kind.is_symlink() || !kind.is_file() {
-                let why = if kind.is_symlink() {
-                    "symbolic link: not followed"
-                } else {
-                    "special file: not copied"
-                };
-                report.skipped.push((shown, why.into()));
-                continue;
-            }
-            let rel = match RelPath::from_local(root, &path) {
-                Ok(r) => r,
-                Err(e) => {
-                    report.skipped.push((shown, e.to_string()));
-                    continue;
-                }
-            };
-            let file_meta = FileMeta::of(&meta);
-            report.files += 1;
-            report.bytes += file_meta.size;
-            let unchanged = known
-                .get(rel.as_str())
-                .is_some_and(|(m, deleted, _)| !deleted && *m == file_meta);
-            let hash = if unchanged && !verify {
-                None
-            } else {
-                match hash_settled(&path, &file_meta) {
-                    Ok(Some(h)) => Some(h),
-                    Ok(None) => {
-                        report.unsettled += 1;
-                        // Keep it "seen" so it is not taken for deleted; record it next time.
-                        seen.insert(
-                            rel.as_str().to_owned(),
-                            Seen {
-                                meta: file_meta,
-                                hash: None,
-                            },
-                        );
-                        continue;
-                    }
-                    Err(e) => {
-                        report.skipped.push((shown, e.to_string()));
-                        // Unreadable now is not deleted: keep the journal's row as it is.
-                        seen.insert(
-                            rel.as_str().to_owned(),
-                            Seen {
-                                meta: file_meta,
-                                hash: None,
-                            },
-                        );
-                        continue;
-                    }
-                }
-            };
-            seen.insert(rel.as_str().to_owned(), Seen { meta: file_meta, hash });
+            visit(root, &path, &meta, known, verify, &mut w);
         }
     }
-    Ok((seen, report))
+    Ok(w)
+}
+
+/// Records one non-directory entry: a regular file (hashed if new, changed or `verify`), or a
+/// reason for skipping it.
+fn visit(root: &Path, path: &Path, meta: &std::fs::Metadata, known: &Known, verify: bool, w: &mut Walked) {
+    let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
+    let kind = meta.file_type();
+    if kind.is_symlink() || !kind.is_file() {
+        let why = if kind.is_symlink() {
+            "symbolic link: not followed"
+        } else {
+            "special file: not copied"
+        };
+        w.report.skipped.push((shown, why.into()));
+        return;
+    }
+    let rel = match RelPath::from_local(root, path) {
+        Ok(r) => r,
+        Err(e) => {
+            w.report.skipped.push((shown, e.to_string()));
+            return;
+        }
+    };
+    let file_meta = FileMeta::of(meta);
+    w.report.files += 1;
+    w.report.bytes += file_meta.size;
+    let unchanged = known
+        .get(rel.as_str())
+        .is_some_and(|(m, deleted, _)| !deleted && *m == file_meta);
+    let hash = if unchanged && !verify {
+        None
+    } else {
+        match hash_settled(path, &file_meta) {
+            Ok(Some(h)) => Some(h),
+            // Changed while being read: left for the next scan.
+            Ok(None) => {
+                w.report.unsettled += 1;
+                None
+            }
+            // Unreadable now is not deleted: kept as seen, the journal's row stays as it is.
+            Err(e) => {
+                w.report.skipped.push((shown, e.to_string()));
+                None
+            }
+        }
+    };
+    w.seen.insert(rel.as_str().to_owned(), Seen { meta: file_meta, hash });
 }
 
 /// BLAKE3 of a file, or `None` if it changed while being read.
@@ -508,6 +560,64 @@ mod tests {
             .collect();
         assert!(paths.contains(&"sub/.lbs-sync/real.wav".to_string()), "{paths:?}");
         assert!(!paths.iter().any(|p| p.starts_with(".lbs-sync")), "{paths:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_looks_only_where_it_is_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("voicemail");
+        write(&root, "default/1001/INBOX/msg0000.wav", b"a");
+        write(&root, "default/1002/INBOX/msg0000.wav", b"b");
+        let j = journal(&dir).await;
+        j.scan("voicemail", &root, false, 1).await.unwrap();
+
+        // A new message in 1001 and a whole mailbox (1002) gone: a refresh of 1001 sees only 1001.
+        write(&root, "default/1001/INBOX/msg0001.wav", b"c");
+        std::fs::remove_dir_all(root.join("default/1002")).unwrap();
+        let inbox = RelPath::parse("default/1001").unwrap();
+        let r = j.refresh("voicemail", &root, Some(&inbox), false, 2).await.unwrap();
+        assert_eq!((r.files, r.added, r.deleted), (2, 1, 0));
+
+        // A refresh of the vanished folder marks just its files deleted.
+        let gone = RelPath::parse("default/1002").unwrap();
+        let r = j.refresh("voicemail", &root, Some(&gone), false, 3).await.unwrap();
+        assert_eq!((r.added, r.deleted), (0, 1));
+        let changes = j.changes_after(2, 10).await.unwrap();
+        assert_eq!(changes.len(), 2);
+        assert!(changes
+            .iter()
+            .any(|c| c.deleted && c.path.as_str() == "default/1002/INBOX/msg0000.wav"));
+
+        // A single file can be refreshed too.
+        write(&root, "default/1001/INBOX/msg0000.wav", b"changed");
+        let one = RelPath::parse("default/1001/INBOX/msg0000.wav").unwrap();
+        assert_eq!(
+            j.refresh("voicemail", &root, Some(&one), false, 4)
+                .await
+                .unwrap()
+                .modified,
+            1
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_refresh_through_a_symlink_deletes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("moh");
+        write(&root, "default/song.gsm", b"music");
+        let j = journal(&dir).await;
+        j.scan("moh", &root, false, 1).await.unwrap();
+        // The folder is replaced by a link elsewhere: it cannot be looked at, so nothing is deleted.
+        std::fs::rename(root.join("default"), dir.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("moved"), root.join("default")).unwrap();
+        let r = j
+            .refresh("moh", &root, Some(&RelPath::parse("default").unwrap()), false, 2)
+            .await
+            .unwrap();
+        assert_eq!(r.deleted, 0);
+        assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+        assert!(j.changes_after(1, 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]
