@@ -4,6 +4,7 @@
 //!   (Invariant 5: nothing leaves its root).
 //! - [`journal`]: the primary's change journal in SQLite — every file of every category with
 //!   size, mtime, mode, BLAKE3 and a sequence number.
+//! - [`watch`]: inotify on the category roots, events gathered and reduced to places to refresh.
 //! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
 //!   place; deletes into a dated trash.
 //!
@@ -13,3 +14,4 @@
 pub mod install;
 pub mod journal;
 pub mod paths;
+pub mod watch;
