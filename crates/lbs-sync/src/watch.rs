@@ -108,28 +108,22 @@ fn reduce(roots: &[(String, PathBuf)], batch: Vec<Raw>) -> Vec<Dirty> {
             }
         }
     }
-    let mut out: Vec<Dirty> = Vec::new();
-    for (category, rel) in &places {
-        let covered = |other: &(String, Option<String>)| {
-            other.0 == *category
-                && match (&other.1, rel) {
-                    (None, Some(_)) => true,
-                    (Some(o), Some(r)) => r.strip_prefix(o.as_str()).is_some_and(|rest| rest.starts_with('/')),
-                    _ => false,
-                }
-        };
-        if places.iter().any(covered) {
-            continue;
-        }
-        // An odd name that does not parse: look at the whole root rather than miss it.
-        let under = rel.as_deref().and_then(|r| RelPath::parse(r).ok());
-        out.push(Dirty {
+    // A place is dropped when its category's root or one of its parent folders is also dirty:
+    // a lookup per ancestor, not a comparison with every other place.
+    let covered = |category: &String, rel: &str| {
+        places.contains(&(category.clone(), None))
+            || rel
+                .match_indices('/')
+                .any(|(i, _)| places.contains(&(category.clone(), Some(rel[..i].to_owned()))))
+    };
+    places
+        .iter()
+        .filter(|(category, rel)| rel.as_deref().is_none_or(|r| !covered(category, r)))
+        .map(|(category, rel)| Dirty {
             category: category.clone(),
-            under,
-        });
-    }
-    out.dedup();
-    out
+            under: rel.as_deref().and_then(|r| RelPath::parse(r).ok()),
+        })
+        .collect()
 }
 
 /// Which category a path belongs to, and where in it (`None` for the root itself).
@@ -142,8 +136,15 @@ fn locate(roots: &[(String, PathBuf)], path: &Path) -> Option<(String, Option<St
     if rel.starts_with(SYNC_DIR) {
         return None;
     }
-    let text = rel.to_str()?.to_owned();
-    Some((category.clone(), (!text.is_empty()).then_some(text)))
+    if rel.as_os_str().is_empty() {
+        return Some((category.clone(), None));
+    }
+    // A name that does not parse as a relative path: look at the whole root rather than miss it.
+    let parsed = rel
+        .to_str()
+        .and_then(|t| RelPath::parse(t).ok())
+        .map(|p| p.as_str().to_owned());
+    Some((category.clone(), parsed))
 }
 
 #[cfg(test)]
