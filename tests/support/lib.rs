@@ -156,6 +156,16 @@ impl Agent {
         format!("https://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `GET path` over pinned TLS with `token` as the bearer.
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// An HTTPS client that pins this agent's certificate.
     pub fn http(&self) -> reqwest::Client {
         let tls = lbs_tls_config(&self.link.fingerprint);

@@ -55,13 +55,7 @@ async fn tokens_from_the_cli_work_until_revoked_even_while_the_agent_runs() {
     assert!(out.status.success());
     let link = parse_link(&text(&out).0);
     assert_eq!(link.fingerprint, agent.link.fingerprint);
-    let ok = agent
-        .http()
-        .get(agent.url("/api/v1/status"))
-        .bearer_auth(&link.token)
-        .send()
-        .await
-        .unwrap();
+    let ok = agent.get("/api/v1/status", &link.token).await;
     assert_eq!(ok.status(), 200);
     let status: ServerStatus = ok.json().await.unwrap();
     assert_eq!(status.access, lbs_protocol::TokenRole::Viewer);
@@ -71,13 +65,7 @@ async fn tokens_from_the_cli_work_until_revoked_even_while_the_agent_runs() {
     assert!(!list.contains(&link.token));
     let id = link.token.split('_').nth(1).unwrap();
     assert!(agent.cli(&["token", "revoke", id]).status.success());
-    let refused = agent
-        .http()
-        .get(agent.url("/api/v1/status"))
-        .bearer_auth(&link.token)
-        .send()
-        .await
-        .unwrap();
+    let refused = agent.get("/api/v1/status", &link.token).await;
     assert_eq!(refused.status(), 401);
     let out = agent.cli(&["token", "revoke", "nosuchid"]);
     assert!(!out.status.success());

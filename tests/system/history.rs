@@ -14,13 +14,7 @@ fn now() -> i64 {
 }
 
 async fn get<T: serde::de::DeserializeOwned>(agent: &Agent, path: &str) -> Result<T, (u16, String)> {
-    let resp = agent
-        .http()
-        .get(agent.url(path))
-        .bearer_auth(&agent.link.token)
-        .send()
-        .await
-        .unwrap();
+    let resp = agent.get(path, &agent.link.token).await;
     let status = resp.status().as_u16();
     if status != 200 {
         return Err((status, resp.text().await.unwrap_or_default()));
@@ -68,12 +62,8 @@ async fn the_sampler_records_every_kind_of_series() {
     );
 
     let text = agent
-        .http()
-        .get(agent.url("/api/v1/metrics"))
-        .bearer_auth(&agent.link.token)
-        .send()
+        .get("/api/v1/metrics", &agent.link.token)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
