@@ -160,7 +160,7 @@ impl Journal {
         verify: bool,
         now_unix: i64,
     ) -> Result<ScanReport, JournalError> {
-        let known = std::sync::Arc::new(self.known(category).await?);
+        let known = std::sync::Arc::new(self.known(category, under).await?);
         let (root_owned, known_for_walk, under_owned) = (root.to_owned(), known.clone(), under.cloned());
         let walked =
             tokio::task::spawn_blocking(move || walk(&root_owned, under_owned.as_ref(), &known_for_walk, verify))
@@ -202,13 +202,25 @@ impl Journal {
     }
 
     /// Live and deleted files of a category with their recorded meta and hash.
-    async fn known(&self, category: &str) -> Result<Known, JournalError> {
+    ///
+    /// Only rows at or under `under` are read: a watcher's refresh of one voicemail must not load
+    /// the whole category. (`p/` to `p0` is exactly the range of paths below `p`: '0' follows '/'.)
+    async fn known(&self, category: &str, under: Option<&RelPath>) -> Result<Known, JournalError> {
         type Row = (String, i64, i64, i64, i64, i64, bool, Option<Vec<u8>>);
-        let rows: Vec<Row> =
-            sqlx::query_as("SELECT path, size, mtime_ns, mode, uid, gid, deleted, hash FROM files WHERE category = ?")
+        const COLUMNS: &str =
+            "SELECT path, size, mtime_ns, mode, uid, gid, deleted, hash FROM files WHERE category = ?1";
+        let rows: Vec<Row> = match under {
+            None => sqlx::query_as(COLUMNS).bind(category).fetch_all(&self.pool).await?,
+            Some(u) => {
+                sqlx::query_as(&format!(
+                    "{COLUMNS} AND (path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))"
+                ))
                 .bind(category)
+                .bind(u.as_str())
                 .fetch_all(&self.pool)
-                .await?;
+                .await?
+            }
+        };
         Ok(rows
             .into_iter()
             .map(|(path, size, mtime_ns, mode, uid, gid, deleted, hash)| {
