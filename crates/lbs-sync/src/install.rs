@@ -108,13 +108,73 @@ impl Installer {
         if fs::symlink_metadata(&target).is_err() {
             return Ok(None);
         }
-        let dest = self.sync_dir("trash").join(now_unix.to_string()).join(rel.as_str());
+        let mut dest = self.sync_dir("trash").join(now_unix.to_string()).join(rel.as_str());
+        // Two deletes of one path within a second: the earlier copy is kept too.
+        let base = dest.clone();
+        let mut n = 1;
+        while fs::symlink_metadata(&dest).is_ok() {
+            dest = base.with_file_name(format!("{}.{n}", base.file_name().unwrap_or_default().to_string_lossy()));
+            n += 1;
+        }
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
         }
         fs::rename(&target, &dest).map_err(io("cannot move to the trash", &target))?;
         sync_parent(&target)?;
         Ok(Some(dest))
+    }
+}
+
+impl Installer {
+    /// Whether `rel` already holds exactly this content (same size, same BLAKE3): then only its
+    /// mode, owner and time need applying, not a transfer. Blocking: it may read the whole file.
+    pub fn holds(&self, rel: &RelPath, size: u64, hash: &[u8; 32]) -> Result<bool, InstallError> {
+        let path = resolve(&self.root, rel)?;
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            return Ok(false);
+        };
+        if !meta.is_file() || meta.len() != size {
+            return Ok(false);
+        }
+        let mut file = File::open(&path).map_err(io("cannot read", &path))?;
+        Ok(hash_reader(&mut file).map_err(io("cannot read", &path))?.as_bytes() == hash)
+    }
+
+    /// Gives an installed file the mode, owner and time the primary has.
+    pub fn set_meta(&self, rel: &RelPath, meta: &FileMeta) -> Result<(), InstallError> {
+        apply_meta(&resolve(&self.root, rel)?, meta)
+    }
+
+    /// Removes trash folders made before `before_unix`; returns how many went.
+    pub fn prune_trash(&self, before_unix: i64) -> Result<u64, InstallError> {
+        let trash = self.sync_dir("trash");
+        let entries = match fs::read_dir(&trash) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io("cannot read", &trash)(e)),
+        };
+        let mut removed = 0;
+        for entry in entries.filter_map(Result::ok) {
+            let made = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok());
+            if made.is_some_and(|t| t < before_unix) {
+                let path = entry.path();
+                fs::remove_dir_all(&path).map_err(io("cannot empty the trash folder", &path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn hash_reader(r: &mut impl Read) -> std::io::Result<blake3::Hash> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize());
+        }
+        hasher.update(&buf[..n]);
     }
 }
 
@@ -161,16 +221,7 @@ impl Partial {
         self.file
             .seek(SeekFrom::Start(0))
             .map_err(io("cannot read", &self.path))?;
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = self.file.read(&mut buf).map_err(io("cannot read", &self.path))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let actual = hasher.finalize();
+        let actual = hash_reader(&mut self.file).map_err(io("cannot read", &self.path))?;
         if actual.as_bytes() != hash {
             let _ = fs::remove_file(&self.path);
             return Err(InstallError::HashMismatch {
@@ -386,5 +437,22 @@ mod tests {
             Err(InstallError::Path(PathError::Symlink(_)))
         ));
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn holds_recognises_the_same_content_and_old_trash_is_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst = Installer::new(dir.path());
+        fs::write(dir.path().join("a.wav"), b"same").unwrap();
+        let hash = *blake3::hash(b"same").as_bytes();
+        assert!(inst.holds(&rel("a.wav"), 4, &hash).unwrap());
+        assert!(!inst.holds(&rel("a.wav"), 5, &hash).unwrap());
+        assert!(!inst.holds(&rel("b.wav"), 4, &hash).unwrap());
+        inst.delete_to_trash(&rel("a.wav"), 100).unwrap();
+        fs::write(dir.path().join("a.wav"), b"again").unwrap();
+        inst.delete_to_trash(&rel("a.wav"), 200).unwrap();
+        assert_eq!(inst.prune_trash(150).unwrap(), 1);
+        assert!(dir.path().join(".lbs-sync/trash/200/a.wav").exists());
+        assert!(!dir.path().join(".lbs-sync/trash/100").exists());
     }
 }

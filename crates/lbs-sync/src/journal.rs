@@ -10,22 +10,18 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use thiserror::Error;
 
 use crate::paths::RelPath;
+use crate::select::Selector;
 
 #[derive(Debug, Error)]
 pub enum JournalError {
-    #[error("cannot open the journal {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
-    #[error("the journal's schema could not be applied: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("the journal database failed: {0}")]
+    #[error(transparent)]
+    Open(#[from] crate::db::DbError),
+    #[error("the sync database failed: {0}")]
     Db(#[from] sqlx::Error),
     #[error("cannot read the category root {path}: {reason}")]
     Root { path: PathBuf, reason: String },
@@ -84,6 +80,17 @@ pub struct Change {
     /// BLAKE3 of the content; `None` for a deleted file.
     pub hash: Option<[u8; 32]>,
     pub deleted: bool,
+    /// When the journal recorded the change: the age of the oldest unsynced change is the lag.
+    pub changed_unix: i64,
+}
+
+/// Files and bytes of one category, from the journal's point of view.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub files: u64,
+    pub bytes: u64,
+    /// For pending changes: when the oldest of them was recorded.
+    pub oldest_unix: Option<i64>,
 }
 
 /// What one scan found.
@@ -116,26 +123,24 @@ type Known = HashMap<String, (FileMeta, bool, Option<[u8; 32]>)>;
 
 impl Journal {
     pub async fn open(path: &Path) -> Result<Journal, JournalError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|source| JournalError::Open {
-                path: path.to_owned(),
-                source,
-            })?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(|source| JournalError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Journal { pool })
+        Ok(Journal::new(crate::db::open(path).await?))
+    }
+
+    /// Over a pool opened by [`crate::db::open`].
+    pub fn new(pool: SqlitePool) -> Journal {
+        Journal { pool }
+    }
+
+    /// This journal's identity, made on first use; it travels with every page of changes.
+    pub async fn id(&self) -> Result<String, JournalError> {
+        let fresh = format!("{:032x}", rand::random::<u128>());
+        sqlx::query("INSERT OR IGNORE INTO journal_meta (id, journal_id) VALUES (1, ?)")
+            .bind(&fresh)
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT journal_id FROM journal_meta WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Walks `root`, hashes what is new or changed since the last scan (everything when `verify`),
@@ -144,26 +149,32 @@ impl Journal {
         &self,
         category: &str,
         root: &Path,
+        select: &Selector,
         verify: bool,
         now_unix: i64,
     ) -> Result<ScanReport, JournalError> {
-        self.refresh(category, root, None, verify, now_unix).await
+        self.refresh(category, root, select, None, verify, now_unix).await
     }
 
     /// As [`scan`](Self::scan), limited to `under` (a file or a folder, e.g. where a watcher saw
     /// a change): only paths there are recorded, and only paths there can be marked deleted.
+    /// Files `select` does not want are not data: they are not recorded (and, if they were, count
+    /// as deleted).
     pub async fn refresh(
         &self,
         category: &str,
         root: &Path,
+        select: &Selector,
         under: Option<&RelPath>,
         verify: bool,
         now_unix: i64,
     ) -> Result<ScanReport, JournalError> {
         let known = std::sync::Arc::new(self.known(category, under).await?);
         let (root_owned, known_for_walk, under_owned) = (root.to_owned(), known.clone(), under.cloned());
-        let walked =
-            tokio::task::spawn_blocking(move || walk(&root_owned, under_owned.as_ref(), &known_for_walk, verify))
+        let select = select.clone();
+        let walked = tokio::task::spawn_blocking(move || {
+            walk(&root_owned, &select, under_owned.as_ref(), &known_for_walk, verify)
+        })
                 .await
                 .map_err(|e| JournalError::Interrupted(e.to_string()))??;
         let Walked {
@@ -238,9 +249,9 @@ impl Journal {
 
     /// Up to `limit` changes after sequence `cursor`, oldest first.
     pub async fn changes_after(&self, cursor: i64, limit: u32) -> Result<Vec<Change>, JournalError> {
-        type Row = (i64, String, String, i64, i64, i64, i64, i64, Option<Vec<u8>>, bool);
+        type Row = (i64, String, String, i64, i64, i64, i64, i64, Option<Vec<u8>>, bool, i64);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted FROM files \
+            "SELECT seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix FROM files \
              WHERE seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(cursor)
@@ -248,7 +259,7 @@ impl Journal {
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for (seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted) in rows {
+        for (seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix) in rows {
             // Rows were validated on the way in; a row that no longer parses is skipped loudly.
             let Ok(path) = RelPath::parse(&path) else {
                 tracing::error!(seq, %path, "journal row with an invalid path skipped");
@@ -262,9 +273,71 @@ impl Journal {
                 meta,
                 hash,
                 deleted,
+                changed_unix,
             });
         }
         Ok(out)
+    }
+
+    /// The highest sequence number given so far (0 for an empty journal).
+    pub async fn head(&self) -> Result<i64, JournalError> {
+        Ok(sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM files")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Live files and bytes per category.
+    pub async fn totals(&self) -> Result<HashMap<String, Tally>, JournalError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT category, count(*), coalesce(sum(size), 0) FROM files WHERE deleted = 0 GROUP BY category",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, files, bytes)| {
+                let tally = Tally {
+                    files: files as u64,
+                    bytes: bytes as u64,
+                    oldest_unix: None,
+                };
+                (c, tally)
+            })
+            .collect())
+    }
+
+    /// Changes after `acked` per category (a deletion counts as a file of no bytes), with the
+    /// time of the oldest: what the backup still has to apply.
+    pub async fn pending_after(&self, acked: i64) -> Result<HashMap<String, Tally>, JournalError> {
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), min(changed_unix) \
+             FROM files WHERE seq > ? GROUP BY category",
+        )
+        .bind(acked)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, files, bytes, oldest)| {
+                let tally = Tally {
+                    files: files as u64,
+                    bytes: bytes as u64,
+                    oldest_unix: Some(oldest),
+                };
+                (c, tally)
+            })
+            .collect())
+    }
+
+    /// The recorded hash of a live file, `None` if it is unknown or deleted.
+    pub async fn current_hash(&self, category: &str, path: &RelPath) -> Result<Option<[u8; 32]>, JournalError> {
+        let hash: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT hash FROM files WHERE category = ? AND path = ? AND deleted = 0")
+                .bind(category)
+                .bind(path.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(hash_of(hash.flatten()))
     }
 }
 
@@ -308,7 +381,13 @@ struct Walked {
 }
 
 /// Walks the tree under `root` (or only `under` inside it), blocking.
-fn walk(root: &Path, under: Option<&RelPath>, known: &Known, verify: bool) -> Result<Walked, JournalError> {
+fn walk(
+    root: &Path,
+    select: &Selector,
+    under: Option<&RelPath>,
+    known: &Known,
+    verify: bool,
+) -> Result<Walked, JournalError> {
     let root_error = |reason: String| JournalError::Root {
         path: root.to_owned(),
         reason,
@@ -343,7 +422,7 @@ fn walk(root: &Path, under: Option<&RelPath>, known: &Known, verify: bool) -> Re
             return Ok(w);
         }
         Ok(m) if !m.is_dir() => {
-            visit(root, &start, &m, known, verify, &mut w);
+            visit(root, select, &start, &m, known, verify, &mut w);
             return Ok(w);
         }
         Ok(_) => {}
@@ -371,7 +450,7 @@ fn walk(root: &Path, under: Option<&RelPath>, known: &Known, verify: bool) -> Re
                 }
                 continue;
             }
-            visit(root, &path, &meta, known, verify, &mut w);
+            visit(root, select, &path, &meta, known, verify, &mut w);
         }
     }
     Ok(w)
@@ -379,7 +458,15 @@ fn walk(root: &Path, under: Option<&RelPath>, known: &Known, verify: bool) -> Re
 
 /// Records one non-directory entry: a regular file (hashed if new, changed or `verify`), or a
 /// reason for skipping it.
-fn visit(root: &Path, path: &Path, meta: &std::fs::Metadata, known: &Known, verify: bool, w: &mut Walked) {
+fn visit(
+    root: &Path,
+    select: &Selector,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    known: &Known,
+    verify: bool,
+    w: &mut Walked,
+) {
     let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
     let kind = meta.file_type();
     if kind.is_symlink() || !kind.is_file() {
@@ -398,6 +485,9 @@ fn visit(root: &Path, path: &Path, meta: &std::fs::Metadata, known: &Known, veri
             return;
         }
     };
+    if !select.wants(rel.as_str()) {
+        return;
+    }
     let file_meta = FileMeta::of(meta);
     w.report.files += 1;
     w.report.bytes += file_meta.size;
@@ -461,7 +551,7 @@ mod tests {
         write(&root, "default/1001/INBOX/msg0000.wav", b"hello");
         write(&root, "default/1001/INBOX/msg0000.txt", b"[message]");
         let j = journal(&dir).await;
-        let r = j.scan("voicemail", &root, false, 100).await.unwrap();
+        let r = j.scan("voicemail", &root, &Selector::all(), false, 100).await.unwrap();
         assert_eq!((r.files, r.bytes, r.added, r.modified, r.deleted), (2, 14, 2, 0, 0));
         let changes = j.changes_after(0, 100).await.unwrap();
         assert_eq!(changes.len(), 2);
@@ -479,9 +569,9 @@ mod tests {
         write(&root, "a.wav", b"one");
         write(&root, "b.wav", b"two");
         let j = journal(&dir).await;
-        j.scan("recordings", &root, false, 1).await.unwrap();
+        j.scan("recordings", &root, &Selector::all(), false, 1).await.unwrap();
 
-        let r = j.scan("recordings", &root, false, 2).await.unwrap();
+        let r = j.scan("recordings", &root, &Selector::all(), false, 2).await.unwrap();
         assert_eq!(
             (r.added, r.modified, r.deleted),
             (0, 0, 0),
@@ -492,7 +582,7 @@ mod tests {
         write(&root, "a.wav", b"one, longer now");
         std::fs::remove_file(root.join("b.wav")).unwrap();
         write(&root, "c.wav", b"three");
-        let r = j.scan("recordings", &root, false, 3).await.unwrap();
+        let r = j.scan("recordings", &root, &Selector::all(), false, 3).await.unwrap();
         assert_eq!((r.added, r.modified, r.deleted), (1, 1, 1));
         let changes = j.changes_after(2, 100).await.unwrap();
         let by_path: HashMap<&str, &Change> = changes.iter().map(|c| (c.path.as_str(), c)).collect();
@@ -506,7 +596,7 @@ mod tests {
 
         // A file that comes back after deletion is an addition again.
         write(&root, "b.wav", b"two again");
-        let r = j.scan("recordings", &root, false, 4).await.unwrap();
+        let r = j.scan("recordings", &root, &Selector::all(), false, 4).await.unwrap();
         assert_eq!((r.added, r.modified, r.deleted), (1, 0, 0));
     }
 
@@ -519,10 +609,10 @@ mod tests {
         }
         write(&b, "f0", b"y");
         let j = journal(&dir).await;
-        j.scan("config", &a, false, 1).await.unwrap();
-        j.scan("moh", &b, false, 1).await.unwrap();
+        j.scan("config", &a, &Selector::all(), false, 1).await.unwrap();
+        j.scan("moh", &b, &Selector::all(), false, 1).await.unwrap();
         // Scanning category "moh" must not delete "config"'s files.
-        assert_eq!(j.scan("config", &a, false, 2).await.unwrap().deleted, 0);
+        assert_eq!(j.scan("config", &a, &Selector::all(), false, 2).await.unwrap().deleted, 0);
         let first = j.changes_after(0, 4).await.unwrap();
         assert_eq!(first.len(), 4);
         let rest = j.changes_after(first[3].seq, 100).await.unwrap();
@@ -539,7 +629,7 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", root.join("custom/passwd")).unwrap();
         std::os::unix::fs::symlink("/etc", root.join("etc")).unwrap();
         let j = journal(&dir).await;
-        let r = j.scan("prompts", &root, false, 1).await.unwrap();
+        let r = j.scan("prompts", &root, &Selector::all(), false, 1).await.unwrap();
         assert_eq!(r.files, 1);
         assert_eq!(r.skipped.len(), 2, "{:?}", r.skipped);
         assert!(r.skipped.iter().all(|(_, why)| why.contains("symbolic link")));
@@ -561,7 +651,7 @@ mod tests {
             b"only the root's sync folder is skipped",
         );
         let j = journal(&dir).await;
-        let r = j.scan("voicemail", &root, false, 1).await.unwrap();
+        let r = j.scan("voicemail", &root, &Selector::all(), false, 1).await.unwrap();
         assert_eq!(r.files, 2);
         let paths: Vec<String> = j
             .changes_after(0, 10)
@@ -581,18 +671,18 @@ mod tests {
         write(&root, "default/1001/INBOX/msg0000.wav", b"a");
         write(&root, "default/1002/INBOX/msg0000.wav", b"b");
         let j = journal(&dir).await;
-        j.scan("voicemail", &root, false, 1).await.unwrap();
+        j.scan("voicemail", &root, &Selector::all(), false, 1).await.unwrap();
 
         // A new message in 1001 and a whole mailbox (1002) gone: a refresh of 1001 sees only 1001.
         write(&root, "default/1001/INBOX/msg0001.wav", b"c");
         std::fs::remove_dir_all(root.join("default/1002")).unwrap();
         let inbox = RelPath::parse("default/1001").unwrap();
-        let r = j.refresh("voicemail", &root, Some(&inbox), false, 2).await.unwrap();
+        let r = j.refresh("voicemail", &root, &Selector::all(), Some(&inbox), false, 2).await.unwrap();
         assert_eq!((r.files, r.added, r.deleted), (2, 1, 0));
 
         // A refresh of the vanished folder marks just its files deleted.
         let gone = RelPath::parse("default/1002").unwrap();
-        let r = j.refresh("voicemail", &root, Some(&gone), false, 3).await.unwrap();
+        let r = j.refresh("voicemail", &root, &Selector::all(), Some(&gone), false, 3).await.unwrap();
         assert_eq!((r.added, r.deleted), (0, 1));
         let changes = j.changes_after(2, 10).await.unwrap();
         assert_eq!(changes.len(), 2);
@@ -604,7 +694,7 @@ mod tests {
         write(&root, "default/1001/INBOX/msg0000.wav", b"changed");
         let one = RelPath::parse("default/1001/INBOX/msg0000.wav").unwrap();
         assert_eq!(
-            j.refresh("voicemail", &root, Some(&one), false, 4)
+            j.refresh("voicemail", &root, &Selector::all(), Some(&one), false, 4)
                 .await
                 .unwrap()
                 .modified,
@@ -619,12 +709,12 @@ mod tests {
         let root = dir.path().join("moh");
         write(&root, "default/song.gsm", b"music");
         let j = journal(&dir).await;
-        j.scan("moh", &root, false, 1).await.unwrap();
+        j.scan("moh", &root, &Selector::all(), false, 1).await.unwrap();
         // The folder is replaced by a link elsewhere: it cannot be looked at, so nothing is deleted.
         std::fs::rename(root.join("default"), dir.path().join("moved")).unwrap();
         std::os::unix::fs::symlink(dir.path().join("moved"), root.join("default")).unwrap();
         let r = j
-            .refresh("moh", &root, Some(&RelPath::parse("default").unwrap()), false, 2)
+            .refresh("moh", &root, &Selector::all(), Some(&RelPath::parse("default").unwrap()), false, 2)
             .await
             .unwrap();
         assert_eq!(r.deleted, 0);
@@ -638,7 +728,7 @@ mod tests {
         let root = dir.path().join("etc");
         write(&root, "queues.conf", b"strategy = ringall");
         let j = journal(&dir).await;
-        j.scan("config", &root, false, 1).await.unwrap();
+        j.scan("config", &root, &Selector::all(), false, 1).await.unwrap();
         // Same size, mtime put back: only a content re-check can see the change.
         let p = root.join("queues.conf");
         let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
@@ -650,15 +740,51 @@ mod tests {
             .set_modified(mtime)
             .unwrap();
         assert_eq!(
-            j.scan("config", &root, false, 2).await.unwrap().modified,
+            j.scan("config", &root, &Selector::all(), false, 2).await.unwrap().modified,
             0,
             "a quick scan trusts size+mtime"
         );
         assert_eq!(
-            j.scan("config", &root, true, 3).await.unwrap().modified,
+            j.scan("config", &root, &Selector::all(), true, 3).await.unwrap().modified,
             1,
             "a verify scan re-hashes"
         );
+    }
+
+    #[tokio::test]
+    async fn excluded_files_are_not_data_and_tallies_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("voicemail");
+        write(&root, "default/1001/INBOX/msg0000.wav", b"12345");
+        write(&root, "default/1001/tmp/msg0001.wav", b"half");
+        let j = journal(&dir).await;
+        let select = Selector::new(&[], &["**/tmp/**".to_string()]).unwrap();
+        let r = j.scan("voicemail", &root, &select, false, 10).await.unwrap();
+        assert_eq!((r.files, r.added), (1, 1));
+        assert_eq!(j.head().await.unwrap(), 1);
+        let totals = j.totals().await.unwrap();
+        assert_eq!((totals["voicemail"].files, totals["voicemail"].bytes), (1, 5));
+        let path = RelPath::parse("default/1001/INBOX/msg0000.wav").unwrap();
+        assert_eq!(
+            j.current_hash("voicemail", &path).await.unwrap(),
+            Some(*blake3::hash(b"12345").as_bytes())
+        );
+
+        std::fs::remove_file(root.join("default/1001/INBOX/msg0000.wav")).unwrap();
+        write(&root, "b.wav", b"xy");
+        j.scan("voicemail", &root, &select, false, 20).await.unwrap();
+        let pending = j.pending_after(1).await.unwrap();
+        assert_eq!(
+            pending["voicemail"],
+            Tally {
+                files: 2,
+                bytes: 2,
+                oldest_unix: Some(20)
+            },
+            "one deletion (no bytes) and one new file"
+        );
+        assert!(j.pending_after(3).await.unwrap().is_empty());
+        assert_eq!(j.current_hash("voicemail", &path).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -667,10 +793,10 @@ mod tests {
         let root = dir.path().join("voicemail");
         write(&root, "x", b"1");
         let j = journal(&dir).await;
-        j.scan("voicemail", &root, false, 1).await.unwrap();
+        j.scan("voicemail", &root, &Selector::all(), false, 1).await.unwrap();
         std::fs::rename(&root, dir.path().join("elsewhere")).unwrap();
         assert!(matches!(
-            j.scan("voicemail", &root, false, 2).await,
+            j.scan("voicemail", &root, &Selector::all(), false, 2).await,
             Err(JournalError::Root { .. })
         ));
         assert!(

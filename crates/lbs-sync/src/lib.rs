@@ -4,6 +4,9 @@
 //!   (Invariant 5: nothing leaves its root).
 //! - [`journal`]: the primary's change journal in SQLite — every file of every category with
 //!   size, mtime, mode, BLAKE3 and a sequence number.
+//! - [`select`]: include and exclude globs deciding which files of a root are data.
+//! - [`queue`]: the backup's durable to-do list — changes fetched but not yet applied, in
+//!   priority order — and its record of what it holds.
 //! - [`watch`]: inotify on the category roots, events gathered and reduced to places to refresh.
 //! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
 //!   place; deletes into a dated trash.
@@ -11,7 +14,10 @@
 //! Architecture Invariant: no sockets and no axum here; the agent serves and pulls, this crate
 //! decides what is safe and what changed.
 
+pub mod db;
 pub mod install;
 pub mod journal;
 pub mod paths;
+pub mod queue;
+pub mod select;
 pub mod watch;

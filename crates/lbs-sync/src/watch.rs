@@ -205,7 +205,7 @@ mod tests {
         let root = dir.path().join("voicemail");
         std::fs::create_dir_all(root.join("default/1001/INBOX")).unwrap();
         let journal = crate::journal::Journal::open(&dir.path().join("j.db")).await.unwrap();
-        journal.scan("voicemail", &root, false, 1).await.unwrap();
+        journal.scan("voicemail", &root, &crate::select::Selector::all(), false, 1).await.unwrap();
         let (_watcher, mut rx) = watch(vec![("voicemail".into(), root.clone())], Duration::from_millis(30)).unwrap();
 
         std::fs::write(root.join("default/1001/INBOX/msg0000.wav"), b"new message").unwrap();
@@ -215,7 +215,7 @@ mod tests {
             .unwrap();
         for d in &batch {
             journal
-                .refresh(&d.category, &root, d.under.as_ref(), false, 2)
+                .refresh(&d.category, &root, &crate::select::Selector::all(), d.under.as_ref(), false, 2)
                 .await
                 .unwrap();
         }

@@ -1,0 +1,369 @@
+//! The backup's durable to-do list. A page of changes fetched from the primary is written here
+//! together with the new cursor in one transaction, so a crash after the commit loses nothing
+//! and a crash before it fetches the page again. Workers then apply entries by priority; the
+//! sequence the backup *acknowledges* to the primary is the one below its oldest unapplied entry.
+
+use std::collections::HashMap;
+
+use sqlx::SqlitePool;
+
+use crate::journal::{Change, FileMeta, JournalError, Tally};
+use crate::paths::RelPath;
+
+#[derive(Clone)]
+pub struct Queue {
+    pool: SqlitePool,
+}
+
+/// A change waiting to be applied, with how often it failed so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub change: Change,
+    pub priority: i64,
+    pub attempts: i64,
+}
+
+type Row = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    bool,
+    i64,
+    i64,
+);
+
+impl Queue {
+    pub fn new(pool: SqlitePool) -> Queue {
+        Queue { pool }
+    }
+
+    /// The journal this queue follows and the last sequence fetched from it.
+    pub async fn cursor(&self) -> Result<Option<(String, i64)>, JournalError> {
+        Ok(sqlx::query_as("SELECT journal_id, fetched FROM queue_cursor WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Starts following another journal (another primary, or one started afresh): fetching starts
+    /// over from 0. What is pending stays; newer changes replace it path by path.
+    pub async fn follow(&self, journal_id: &str) -> Result<(), JournalError> {
+        sqlx::query("INSERT OR REPLACE INTO queue_cursor (id, journal_id, fetched) VALUES (1, ?, 0)")
+            .bind(journal_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a fetched page and the cursor after it, atomically. A change replaces a pending
+    /// one for the same path only if it is newer.
+    pub async fn enqueue(&self, changes: &[(Change, i64)], fetched: i64) -> Result<(), JournalError> {
+        let mut tx = self.pool.begin().await?;
+        for (c, priority) in changes {
+            sqlx::query(
+                "INSERT INTO pending (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (category, path) DO UPDATE SET seq = excluded.seq, priority = excluded.priority, \
+                 size = excluded.size, mtime_ns = excluded.mtime_ns, mode = excluded.mode, uid = excluded.uid, \
+                 gid = excluded.gid, hash = excluded.hash, deleted = excluded.deleted, \
+                 changed_unix = min(pending.changed_unix, excluded.changed_unix), attempts = 0, not_before = 0 \
+                 WHERE excluded.seq > pending.seq",
+            )
+            .bind(&c.category)
+            .bind(c.path.as_str())
+            .bind(c.seq)
+            .bind(priority)
+            .bind(c.meta.size as i64)
+            .bind(c.meta.mtime_ns)
+            .bind(i64::from(c.meta.mode))
+            .bind(i64::from(c.meta.uid))
+            .bind(i64::from(c.meta.gid))
+            .bind(c.hash.map(|h| h.to_vec()))
+            .bind(c.deleted)
+            .bind(c.changed_unix)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE queue_cursor SET fetched = max(fetched, ?) WHERE id = 1")
+            .bind(fetched)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `limit` entries due at `now`, most urgent first; with `max_size`, only deletions and
+    /// files at most that big (the express lane for small files).
+    pub async fn due(&self, now_unix: i64, limit: u32, max_size: Option<u64>) -> Result<Vec<Pending>, JournalError> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts \
+             FROM pending WHERE not_before <= ?1 AND (?2 IS NULL OR deleted OR size <= ?2) \
+             ORDER BY priority, seq LIMIT ?3",
+        )
+        .bind(now_unix)
+        .bind(max_size.map(|s| s as i64))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().filter_map(pending_from_row).collect())
+    }
+
+    /// The entry was applied: it leaves the queue (unless a newer change replaced it meanwhile)
+    /// and `held` records what the backup now has at that path (`None`: nothing, it was deleted).
+    pub async fn applied(&self, change: &Change, held: Option<(u64, [u8; 32])>) -> Result<(), JournalError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pending WHERE category = ? AND path = ? AND seq = ?")
+            .bind(&change.category)
+            .bind(change.path.as_str())
+            .bind(change.seq)
+            .execute(&mut *tx)
+            .await?;
+        match held {
+            Some((size, hash)) => {
+                sqlx::query("INSERT OR REPLACE INTO held (category, path, size, hash) VALUES (?, ?, ?, ?)")
+                    .bind(&change.category)
+                    .bind(change.path.as_str())
+                    .bind(size as i64)
+                    .bind(hash.to_vec())
+                    .execute(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM held WHERE category = ? AND path = ?")
+                    .bind(&change.category)
+                    .bind(change.path.as_str())
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The entry could not be applied now: tried again from `retry_unix`.
+    pub async fn postpone(&self, change: &Change, retry_unix: i64) -> Result<(), JournalError> {
+        sqlx::query(
+            "UPDATE pending SET attempts = attempts + 1, not_before = ? WHERE category = ? AND path = ? AND seq = ?",
+        )
+        .bind(retry_unix)
+        .bind(&change.category)
+        .bind(change.path.as_str())
+        .bind(change.seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Makes every postponed entry due now (after the cause was fixed, e.g. space was freed).
+    pub async fn retry_all_now(&self) -> Result<(), JournalError> {
+        sqlx::query("UPDATE pending SET not_before = 0")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The sequence every change up to which is applied: what the backup acknowledges.
+    pub async fn acknowledged(&self) -> Result<i64, JournalError> {
+        let oldest: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM pending")
+            .fetch_one(&self.pool)
+            .await?;
+        let fetched = self.cursor().await?.map(|(_, f)| f).unwrap_or(0);
+        Ok(oldest.map(|s| s - 1).unwrap_or(fetched).min(fetched))
+    }
+
+    /// Pending files and bytes per category (a deletion is a file of no bytes), oldest first seen.
+    pub async fn pending(&self) -> Result<HashMap<String, Tally>, JournalError> {
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), min(changed_unix) \
+             FROM pending GROUP BY category",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, files, bytes, oldest)| {
+                let tally = Tally {
+                    files: files as u64,
+                    bytes: bytes as u64,
+                    oldest_unix: Some(oldest),
+                };
+                (c, tally)
+            })
+            .collect())
+    }
+
+    /// What the backup holds, per category.
+    pub async fn held(&self) -> Result<HashMap<String, Tally>, JournalError> {
+        let rows: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT category, count(*), coalesce(sum(size), 0) FROM held GROUP BY category")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, files, bytes)| {
+                let tally = Tally {
+                    files: files as u64,
+                    bytes: bytes as u64,
+                    oldest_unix: None,
+                };
+                (c, tally)
+            })
+            .collect())
+    }
+}
+
+fn pending_from_row(row: Row) -> Option<Pending> {
+    let (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts) = row;
+    // Rows were validated before they were queued; one that no longer parses is dropped loudly.
+    let path = match RelPath::parse(&path) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(%path, error = %e, "queued change with an invalid path skipped");
+            return None;
+        }
+    };
+    let hash = hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok());
+    Some(Pending {
+        change: Change {
+            seq,
+            category,
+            path,
+            meta: FileMeta {
+                size: size as u64,
+                mtime_ns,
+                mode: mode as u32,
+                uid: uid as u32,
+                gid: gid as u32,
+            },
+            hash,
+            deleted,
+            changed_unix,
+        },
+        priority,
+        attempts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(seq: i64, category: &str, path: &str, size: u64, changed_unix: i64) -> Change {
+        Change {
+            seq,
+            category: category.into(),
+            path: RelPath::parse(path).unwrap(),
+            meta: FileMeta {
+                size,
+                mtime_ns: 0,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            },
+            hash: Some([seq as u8; 32]),
+            deleted: false,
+            changed_unix,
+        }
+    }
+
+    async fn queue(dir: &tempfile::TempDir) -> Queue {
+        let q = Queue::new(crate::db::open(&dir.path().join("sync.db")).await.unwrap());
+        q.follow("journal-1").await.unwrap();
+        q
+    }
+
+    #[tokio::test]
+    async fn priority_comes_before_sequence_and_the_express_lane_skips_big_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        let page = vec![
+            (change(1, "recordings", "big.wav", 2_000_000_000, 10), 4),
+            (change(2, "voicemail", "msg0000.wav", 40_000, 11), 2),
+            (change(3, "config", "queues.conf", 300, 12), 1),
+        ];
+        q.enqueue(&page, 3).await.unwrap();
+        let order: Vec<i64> = q
+            .due(100, 10, None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.change.seq)
+            .collect();
+        assert_eq!(order, vec![3, 2, 1]);
+        let small = q.due(100, 10, Some(1 << 20)).await.unwrap();
+        assert_eq!(small.len(), 2);
+        assert_eq!(q.cursor().await.unwrap(), Some(("journal-1".into(), 3)));
+    }
+
+    #[tokio::test]
+    async fn the_acknowledged_sequence_stops_below_the_oldest_unapplied_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        let (a, b) = (change(5, "voicemail", "a", 1, 10), change(6, "voicemail", "b", 2, 20));
+        q.enqueue(&[(a.clone(), 2), (b.clone(), 2)], 6).await.unwrap();
+        assert_eq!(q.acknowledged().await.unwrap(), 4);
+        assert_eq!(q.pending().await.unwrap()["voicemail"].oldest_unix, Some(10));
+        q.applied(&b, Some((2, [6; 32]))).await.unwrap();
+        assert_eq!(q.acknowledged().await.unwrap(), 4, "5 is still missing");
+        q.applied(&a, Some((1, [5; 32]))).await.unwrap();
+        assert_eq!(q.acknowledged().await.unwrap(), 6);
+        let held = q.held().await.unwrap();
+        assert_eq!((held["voicemail"].files, held["voicemail"].bytes), (2, 3));
+        let mut gone = a.clone();
+        gone.seq = 7;
+        gone.deleted = true;
+        q.applied(&gone, None).await.unwrap();
+        assert_eq!(q.held().await.unwrap()["voicemail"].files, 1);
+    }
+
+    #[tokio::test]
+    async fn a_newer_change_replaces_a_pending_one_and_an_older_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        let old = change(1, "voicemail", "a", 1, 10);
+        q.enqueue(&[(old.clone(), 2)], 1).await.unwrap();
+        let newer = change(4, "voicemail", "a", 9, 40);
+        q.enqueue(&[(newer.clone(), 2)], 4).await.unwrap();
+        q.enqueue(&[(old.clone(), 2)], 4).await.unwrap();
+        let due = q.due(100, 10, None).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].change.seq, 4);
+        assert_eq!(due[0].change.changed_unix, 10, "the lag counts from the first unsynced change");
+        // Applying the superseded version leaves the newer one queued.
+        q.applied(&old, Some((1, [1; 32]))).await.unwrap();
+        assert_eq!(q.due(100, 10, None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_postponed_change_waits_until_its_time_or_a_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        let c = change(1, "recordings", "r.wav", 100, 10);
+        q.enqueue(&[(c.clone(), 4)], 1).await.unwrap();
+        q.postpone(&c, 500).await.unwrap();
+        assert!(q.due(100, 10, None).await.unwrap().is_empty());
+        assert_eq!(q.due(500, 10, None).await.unwrap()[0].attempts, 1);
+        q.retry_all_now().await.unwrap();
+        assert_eq!(q.due(100, 10, None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let q = queue(&dir).await;
+            q.enqueue(&[(change(9, "config", "x", 1, 1), 1)], 12).await.unwrap();
+        }
+        let q = Queue::new(crate::db::open(&dir.path().join("sync.db")).await.unwrap());
+        assert_eq!(q.cursor().await.unwrap(), Some(("journal-1".into(), 12)));
+        assert_eq!(q.due(100, 10, None).await.unwrap().len(), 1);
+        q.follow("journal-2").await.unwrap();
+        assert_eq!(q.cursor().await.unwrap(), Some(("journal-2".into(), 0)));
+    }
+}
