@@ -58,6 +58,11 @@ impl Agent {
 
     /// As `init`, sampling every `interval` (e.g. "5s").
     pub fn init_with(name: &str, interval: &str) -> Agent {
+        Agent::init_config(name, interval, |_| String::new())
+    }
+
+    /// As `init_with`, with more TOML appended; `extra` gets the agent's directory (for roots).
+    pub fn init_config(name: &str, interval: &str, extra: impl FnOnce(&std::path::Path) -> String) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let config = dir.path().join("agent.toml");
@@ -67,6 +72,7 @@ impl Agent {
              [pbx]\nprobe = [\"/bin/sh\", \"-c\", \"echo '{{\\\"calls\\\": 4, \\\"phones\\\": 17}}'\"]\n",
             dir.path().join("state").display()
         );
+        let text = text + &extra(dir.path());
         std::fs::write(&config, text).expect("write config");
         let out = run_cli(&["init", "--config", config.to_str().expect("utf-8 path")]);
         assert!(
@@ -140,6 +146,32 @@ impl Agent {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Kills the agent with SIGKILL: no chance to finish anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A client presenting this agent's own certificate (as its partner would) to `server`.
+    pub fn as_partner_of(&self, server: &Agent) -> reqwest::Client {
+        let read = |p: &str| std::fs::read(self.state_dir().join(p)).expect("tls file");
+        let cert = rustls_pemfile::certs(&mut read("tls/cert.pem").as_slice())
+            .next()
+            .expect("a certificate")
+            .expect("valid pem");
+        let key = rustls_pemfile::private_key(&mut read("tls/key.pem").as_slice())
+            .expect("valid pem")
+            .expect("a key");
+        let tls = lbs_tls::mutual_client_config(server.link.fingerprint.clone(), Default::default(), cert, key)
+            .expect("tls config");
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .expect("client")
     }
 
     pub fn cli(&self, args: &[&str]) -> Output {

@@ -5,3 +5,4 @@ mod auth;
 mod cli;
 mod console;
 mod history;
+mod sync;

@@ -27,6 +27,8 @@ pub struct Config {
     pub pbx: PbxConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,6 +89,81 @@ pub struct LogConfig {
     pub level: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// How often every file is re-read and re-hashed (the watcher catches changes in between).
+    #[serde(default = "default_full_scan", deserialize_with = "full_scan")]
+    pub full_scan_interval: u64,
+    /// How often the dump commands of database categories run (also at every full scan).
+    #[serde(default = "default_dump_interval", deserialize_with = "dump_interval")]
+    pub dump_interval: u64,
+    /// How long files deleted on the primary stay in the backup's trash.
+    #[serde(default = "default_trash", deserialize_with = "trash_retention")]
+    pub trash_retention: u64,
+    /// Cap on sync traffic in bytes per second, each way; 0 means no cap.
+    #[serde(default, deserialize_with = "bandwidth")]
+    pub bandwidth_limit: u64,
+    /// Run hashing and transfers at low CPU and I/O priority, so sync never slows the PBX.
+    #[serde(default = "yes")]
+    pub low_priority: bool,
+    /// The data categories, each a set of roots.
+    #[serde(default, rename = "category", deserialize_with = "categories")]
+    pub categories: Vec<CategoryConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryConfig {
+    /// Key, e.g. `voicemail`: lowercase letters, digits, `-` and `_`.
+    #[serde(deserialize_with = "category_name")]
+    pub name: String,
+    /// What the console shows, e.g. "Voicemail". Default: the name.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// 1 (synced first) to 9.
+    #[serde(default = "default_priority", deserialize_with = "priority")]
+    pub priority: u32,
+    /// Folders whose files belong to the category (absolute; both boxes list the same ones).
+    pub roots: Vec<PathBuf>,
+    /// Globs on the path inside a root; empty means every file.
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// For a live database: a command whose standard output is a consistent dump. The agent
+    /// writes it to `dump_file` in the first root, only when it changed.
+    #[serde(default)]
+    pub dump: Vec<String>,
+    #[serde(default)]
+    pub dump_file: Option<String>,
+    /// Run on promotion to load the dump back (its path is in `LBS_DUMP_FILE`).
+    #[serde(default)]
+    pub restore: Vec<String>,
+    /// How long a dump or restore may take.
+    #[serde(default = "default_command_timeout", deserialize_with = "command_timeout")]
+    pub command_timeout: u64,
+}
+
+impl CategoryConfig {
+    pub fn label(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.name.clone())
+    }
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            full_scan_interval: default_full_scan(),
+            dump_interval: default_dump_interval(),
+            trash_retention: default_trash(),
+            bandwidth_limit: 0,
+            low_priority: true,
+            categories: Vec::new(),
+        }
+    }
+}
+
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
@@ -132,6 +209,24 @@ fn default_probe_timeout() -> u64 {
 fn default_level() -> String {
     "info".into()
 }
+fn default_full_scan() -> u64 {
+    30 * 60
+}
+fn default_dump_interval() -> u64 {
+    60
+}
+fn default_trash() -> u64 {
+    30 * DAY
+}
+fn yes() -> bool {
+    true
+}
+fn default_priority() -> u32 {
+    5
+}
+fn default_command_timeout() -> u64 {
+    60
+}
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -162,6 +257,11 @@ impl Config {
         }
         if let Some(m) = self.metrics.mounts.iter().find(|m| !m.is_absolute()) {
             return Err(relative(m, "metrics.mounts"));
+        }
+        for c in &self.sync.categories {
+            if let Some(r) = c.roots.iter().find(|r| !r.is_absolute()) {
+                return Err(relative(r, &format!("sync.category \"{}\" roots", c.name)));
+            }
         }
         Ok(())
     }
@@ -231,6 +331,119 @@ fn retention_hour<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 }
 fn probe_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     duration(d, 1, 60, "the probe timeout")
+}
+
+fn full_scan<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    duration(d, 60, DAY, "the full scan interval")
+}
+fn dump_interval<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    duration(d, 10, DAY, "the dump interval")
+}
+fn trash_retention<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    duration(d, DAY, 365 * DAY, "trash retention")
+}
+fn command_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    duration(d, 1, 3600, "the command timeout")
+}
+
+/// `"0"`, `"20 MB/s"`, `"512 KiB/s"`, `"50 Mbit/s"`: bytes per second.
+fn bandwidth<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_bandwidth(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "invalid bandwidth \"{text}\"; write e.g. \"0\" (no cap), \"20 MB/s\" or \"50 Mbit/s\""
+        ))
+    })
+}
+
+pub fn parse_bandwidth(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t).trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim().parse::<f64>().ok()?, t[split..].trim());
+    let factor = match unit {
+        "" | "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "kbit" | "Kbit" => 1e3 / 8.0,
+        "Mbit" => 1e6 / 8.0,
+        "Gbit" => 1e9 / 8.0,
+        _ => return None,
+    };
+    (number.is_finite() && number >= 0.0).then_some((number * factor) as u64)
+}
+
+fn category_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let ok = !s.is_empty()
+        && s.len() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        return Err(serde::de::Error::custom(format!(
+            "category name \"{s}\" must be 1-40 lowercase letters, digits, '-' or '_'"
+        )));
+    }
+    Ok(s)
+}
+
+fn priority<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let p = u32::deserialize(d)?;
+    if !(1..=9).contains(&p) {
+        return Err(serde::de::Error::custom(format!(
+            "priority must be between 1 (first) and 9 (last), found {p}"
+        )));
+    }
+    Ok(p)
+}
+
+/// Checks what concerns categories together or their commands: unique names, roots that do not
+/// overlap (a file must belong to one category), valid globs, a dump that says where it goes.
+fn categories<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CategoryConfig>, D::Error> {
+    use serde::de::Error;
+    let list = Vec::<CategoryConfig>::deserialize(d)?;
+    let mut roots: Vec<(&str, &Path)> = Vec::new();
+    for (i, c) in list.iter().enumerate() {
+        if list[..i].iter().any(|o| o.name == c.name) {
+            return Err(D::Error::custom(format!("category \"{}\" is defined twice", c.name)));
+        }
+        if c.roots.is_empty() {
+            return Err(D::Error::custom(format!("category \"{}\" has no roots", c.name)));
+        }
+        for r in &c.roots {
+            if let Some((other, o)) = roots.iter().find(|(_, o)| o.starts_with(r) || r.starts_with(o)) {
+                return Err(D::Error::custom(format!(
+                    "the root {} of category \"{}\" overlaps {} of category \"{other}\"; each file must belong to one category",
+                    r.display(),
+                    c.name,
+                    o.display()
+                )));
+            }
+            roots.push((&c.name, r));
+        }
+        lbs_sync::select::Selector::new(&c.include, &c.exclude)
+            .map_err(|e| D::Error::custom(format!("category \"{}\": {e}", c.name)))?;
+        match (&c.dump.is_empty(), &c.dump_file) {
+            (false, None) => {
+                return Err(D::Error::custom(format!(
+                    "category \"{}\" has a dump command but no dump_file to write it to",
+                    c.name
+                )))
+            }
+            (_, Some(f)) if f.is_empty() || f.contains('/') || f.starts_with('.') => {
+                return Err(D::Error::custom(format!(
+                    "category \"{}\": dump_file must be a plain file name, found \"{f}\"",
+                    c.name
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(list)
 }
 
 fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -325,6 +538,54 @@ mod tests {
         let text = include_str!("../../../docs/agent.example.toml");
         let c = parse(text).unwrap();
         assert_eq!(c.server.listen.port(), 7443);
+    }
+
+    #[test]
+    fn sync_categories_are_checked_together() {
+        let cat = |name: &str, root: &str, extra: &str| {
+            format!("[[sync.category]]\nname = \"{name}\"\nroots = [\"{root}\"]\n{extra}\n")
+        };
+        let ok = format!(
+            "{MINIMAL}[sync]\nbandwidth_limit = \"20 MB/s\"\n{}{}",
+            cat("voicemail", "/var/spool/asterisk/voicemail", "priority = 2"),
+            cat(
+                "astdb",
+                "/var/lib/lbs-agent/dumps",
+                "dump = [\"true\"]\ndump_file = \"astdb.sql\""
+            )
+        );
+        let c = parse(&ok).unwrap();
+        assert_eq!(c.sync.bandwidth_limit, 20_000_000);
+        assert_eq!(c.sync.categories.len(), 2);
+        assert_eq!(c.sync.full_scan_interval, 1800);
+        let cases = [
+            (cat("vm", "/a", "") + &cat("vm", "/b", ""), "defined twice"),
+            (cat("a", "/var/spool", "") + &cat("b", "/var/spool/x", ""), "overlaps"),
+            (cat("Voice Mail", "/a", ""), "lowercase letters"),
+            (cat("a", "/a", "priority = 0"), "between 1 (first) and 9"),
+            (cat("a", "/a", "exclude = [\"[x\"]"), "not a valid glob"),
+            (cat("a", "/a", "dump = [\"x\"]"), "no dump_file"),
+            (
+                cat("a", "/a", "dump = [\"x\"]\ndump_file = \"../x\""),
+                "plain file name",
+            ),
+            (cat("a", "relative", ""), "must be an absolute path"),
+            ("[sync]\nbandwidth_limit = \"fast\"\n".into(), "invalid bandwidth"),
+        ];
+        for (extra, expected) in cases {
+            let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+            assert!(msg.contains(expected), "expected {expected:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn bandwidth_units() {
+        assert_eq!(parse_bandwidth("0"), Some(0));
+        assert_eq!(parse_bandwidth("512 KiB/s"), Some(512 * 1024));
+        assert_eq!(parse_bandwidth("50 Mbit/s"), Some(6_250_000));
+        assert_eq!(parse_bandwidth("1.5MB"), Some(1_500_000));
+        assert_eq!(parse_bandwidth("-1"), None);
+        assert_eq!(parse_bandwidth("10 furlongs"), None);
     }
 
     #[test]

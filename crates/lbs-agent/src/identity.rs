@@ -38,7 +38,7 @@ struct IdentityFile {
 pub struct Identity {
     pub server_id: String,
     pub cert_der: CertificateDer<'static>,
-    key_der: PrivateKeyDer<'static>,
+    pub(crate) key_der: PrivateKeyDer<'static>,
     pub fingerprint: String,
 }
 
@@ -132,7 +132,7 @@ impl Identity {
         let mut config = rustls::ServerConfig::builder_with_provider(lbs_tls::provider())
             .with_safe_default_protocol_versions()
             .and_then(|b| {
-                b.with_no_client_auth()
+                b.with_client_cert_verifier(Arc::new(lbs_tls::OptionalClientCert::new()))
                     .with_single_cert(vec![self.cert_der.clone()], self.key_der.clone_key())
             })
             .map_err(|e| IdentityError::Certificate(e.to_string()))?;

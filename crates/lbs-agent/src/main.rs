@@ -43,6 +43,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make this box the backup of a primary: give it the primary's connection link
+    /// (`lbs-agent token create` on the primary prints one). The agent must be running.
+    Pair {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The primary's link, `lbs://host:port/?fp=…&token=…`.
+        link: String,
+    },
+    /// Forget the partner box (the role stays; no data is deleted).
+    Unpair(ConfigArg),
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -112,6 +122,8 @@ fn main() -> std::process::ExitCode {
             Command::Init { config, role } => commands::init(&config.config, role).await,
             Command::Run(c) => commands::run(&c.config).await,
             Command::Status { config, json } => commands::status(&config.config, json).await,
+            Command::Pair { config, link } => commands::pair(&config.config, &link).await,
+            Command::Unpair(c) => commands::unpair(&c.config).await,
             Command::Token(TokenCommand::Create { config, role, label }) => {
                 commands::token_create(&config.config, role, &label).await
             }

@@ -68,3 +68,31 @@ pub fn lock_exclusive(path: &std::path::Path) -> std::io::Result<Option<std::fs:
     }
     Ok(Some(file))
 }
+
+/// Lowers the CPU and I/O priority of every thread of the agent (nice 10, best-effort I/O class
+/// at its lowest level), so hashing and transfers yield to the PBX. Threads started later inherit
+/// it. Failures are logged, never fatal: a box that refuses only loses the courtesy.
+#[cfg(target_os = "linux")]
+pub fn lower_priority() {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    const IOPRIO_CLASS_BE: libc::c_int = 2;
+    let ioprio = (IOPRIO_CLASS_BE << 13) | 7;
+    let tids: Vec<libc::c_int> = std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for tid in tids {
+        // SAFETY: plain syscalls on our own threads with integer arguments.
+        let nice = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) };
+        let io = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, ioprio) };
+        if nice != 0 || io != 0 {
+            tracing::warn!(tid, "could not lower the agent's CPU or I/O priority");
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn lower_priority() {}

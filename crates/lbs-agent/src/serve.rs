@@ -11,6 +11,12 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// The fingerprint of the certificate the client presented, if any (the partner box presents
+/// one; consoles do not). Put into every request's extensions for the partner routes to check.
+#[derive(Debug, Clone)]
+pub struct ClientCert(pub Option<String>);
 
 const MAX_CONNECTIONS: usize = 256;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,6 +62,18 @@ pub async fn serve(
                     return;
                 }
             };
+            let cert = ClientCert(
+                tls_stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| lbs_tls::fingerprint(c.as_ref())),
+            );
+            let app = app.map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(cert.clone());
+                req
+            });
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)

@@ -104,6 +104,7 @@ fn kind_to_str(kind: SeriesKind) -> &'static str {
         SeriesKind::Resources => "resources",
         SeriesKind::Network => "network",
         SeriesKind::PbxActivity => "pbx_activity",
+        SeriesKind::Sync => "sync",
     }
 }
 
@@ -117,6 +118,7 @@ impl FromStr for StoredKind {
             "resources" => Ok(Self(SeriesKind::Resources)),
             "network" => Ok(Self(SeriesKind::Network)),
             "pbx_activity" => Ok(Self(SeriesKind::PbxActivity)),
+            "sync" => Ok(Self(SeriesKind::Sync)),
             other => Err(HistoryError::Corrupt(format!("unknown series kind `{other}`"))),
         }
     }

@@ -7,11 +7,17 @@
 
 mod metrics;
 mod status;
+mod sync;
 
 pub mod link;
 pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{ApiError, Health, PeerSummary, Role, ServerStatus, TokenCreated, TokenInfo, TokenRole};
+pub use sync::{
+    CategorySync, ContentQuery, PairRequest, PairResponse, PairWith, PullRequest, PullResponse, SkippedFile,
+    SourceTally, SyncHistoryPoint, SyncLinkState, SyncPeer, SyncProblem, SyncStatus, WireChange,
+    CONTENT_ENCODING_HEADER, PEER_PREFIX,
+};
 
 /// Version of the HTTP API served under `/api/v1`. Bumped on any incompatible change.
 pub const API_VERSION: u32 = 1;

@@ -14,6 +14,8 @@ pub enum SeriesKind {
     Network,
     /// Calls and phones from the PBX probe.
     PbxActivity,
+    /// Pending bytes, lag and throughput of the sync between the two boxes.
+    Sync,
 }
 
 /// One recorded series, as listed by `GET /api/v1/metrics/series`.

@@ -113,7 +113,10 @@ impl Installer {
         let base = dest.clone();
         let mut n = 1;
         while fs::symlink_metadata(&dest).is_ok() {
-            dest = base.with_file_name(format!("{}.{n}", base.file_name().unwrap_or_default().to_string_lossy()));
+            dest = base.with_file_name(format!(
+                "{}.{n}",
+                base.file_name().unwrap_or_default().to_string_lossy()
+            ));
             n += 1;
         }
         if let Some(parent) = dest.parent() {

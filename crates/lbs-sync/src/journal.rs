@@ -175,8 +175,8 @@ impl Journal {
         let walked = tokio::task::spawn_blocking(move || {
             walk(&root_owned, &select, under_owned.as_ref(), &known_for_walk, verify)
         })
-                .await
-                .map_err(|e| JournalError::Interrupted(e.to_string()))??;
+        .await
+        .map_err(|e| JournalError::Interrupted(e.to_string()))??;
         let Walked {
             seen,
             mut report,
@@ -612,7 +612,10 @@ mod tests {
         j.scan("config", &a, &Selector::all(), false, 1).await.unwrap();
         j.scan("moh", &b, &Selector::all(), false, 1).await.unwrap();
         // Scanning category "moh" must not delete "config"'s files.
-        assert_eq!(j.scan("config", &a, &Selector::all(), false, 2).await.unwrap().deleted, 0);
+        assert_eq!(
+            j.scan("config", &a, &Selector::all(), false, 2).await.unwrap().deleted,
+            0
+        );
         let first = j.changes_after(0, 4).await.unwrap();
         assert_eq!(first.len(), 4);
         let rest = j.changes_after(first[3].seq, 100).await.unwrap();
@@ -677,12 +680,18 @@ mod tests {
         write(&root, "default/1001/INBOX/msg0001.wav", b"c");
         std::fs::remove_dir_all(root.join("default/1002")).unwrap();
         let inbox = RelPath::parse("default/1001").unwrap();
-        let r = j.refresh("voicemail", &root, &Selector::all(), Some(&inbox), false, 2).await.unwrap();
+        let r = j
+            .refresh("voicemail", &root, &Selector::all(), Some(&inbox), false, 2)
+            .await
+            .unwrap();
         assert_eq!((r.files, r.added, r.deleted), (2, 1, 0));
 
         // A refresh of the vanished folder marks just its files deleted.
         let gone = RelPath::parse("default/1002").unwrap();
-        let r = j.refresh("voicemail", &root, &Selector::all(), Some(&gone), false, 3).await.unwrap();
+        let r = j
+            .refresh("voicemail", &root, &Selector::all(), Some(&gone), false, 3)
+            .await
+            .unwrap();
         assert_eq!((r.added, r.deleted), (0, 1));
         let changes = j.changes_after(2, 10).await.unwrap();
         assert_eq!(changes.len(), 2);
@@ -714,7 +723,14 @@ mod tests {
         std::fs::rename(root.join("default"), dir.path().join("moved")).unwrap();
         std::os::unix::fs::symlink(dir.path().join("moved"), root.join("default")).unwrap();
         let r = j
-            .refresh("moh", &root, &Selector::all(), Some(&RelPath::parse("default").unwrap()), false, 2)
+            .refresh(
+                "moh",
+                &root,
+                &Selector::all(),
+                Some(&RelPath::parse("default").unwrap()),
+                false,
+                2,
+            )
             .await
             .unwrap();
         assert_eq!(r.deleted, 0);
@@ -740,12 +756,18 @@ mod tests {
             .set_modified(mtime)
             .unwrap();
         assert_eq!(
-            j.scan("config", &root, &Selector::all(), false, 2).await.unwrap().modified,
+            j.scan("config", &root, &Selector::all(), false, 2)
+                .await
+                .unwrap()
+                .modified,
             0,
             "a quick scan trusts size+mtime"
         );
         assert_eq!(
-            j.scan("config", &root, &Selector::all(), true, 3).await.unwrap().modified,
+            j.scan("config", &root, &Selector::all(), true, 3)
+                .await
+                .unwrap()
+                .modified,
             1,
             "a verify scan re-hashes"
         );

@@ -46,9 +46,11 @@ impl Queue {
 
     /// The journal this queue follows and the last sequence fetched from it.
     pub async fn cursor(&self) -> Result<Option<(String, i64)>, JournalError> {
-        Ok(sqlx::query_as("SELECT journal_id, fetched FROM queue_cursor WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT journal_id, fetched FROM queue_cursor WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Starts following another journal (another primary, or one started afresh): fetching starts
@@ -175,6 +177,13 @@ impl Queue {
             .await?;
         let fetched = self.cursor().await?.map(|(_, f)| f).unwrap_or(0);
         Ok(oldest.map(|s| s - 1).unwrap_or(fetched).min(fetched))
+    }
+
+    /// Whether nothing is waiting to be applied.
+    pub async fn is_empty(&self) -> Result<bool, JournalError> {
+        Ok(!sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pending)")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Pending files and bytes per category (a deletion is a file of no bytes), oldest first seen.
@@ -313,6 +322,7 @@ mod tests {
         assert_eq!(q.acknowledged().await.unwrap(), 4, "5 is still missing");
         q.applied(&a, Some((1, [5; 32]))).await.unwrap();
         assert_eq!(q.acknowledged().await.unwrap(), 6);
+        assert!(q.is_empty().await.unwrap());
         let held = q.held().await.unwrap();
         assert_eq!((held["voicemail"].files, held["voicemail"].bytes), (2, 3));
         let mut gone = a.clone();
@@ -334,7 +344,10 @@ mod tests {
         let due = q.due(100, 10, None).await.unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].change.seq, 4);
-        assert_eq!(due[0].change.changed_unix, 10, "the lag counts from the first unsynced change");
+        assert_eq!(
+            due[0].change.changed_unix, 10,
+            "the lag counts from the first unsynced change"
+        );
         // Applying the superseded version leaves the newer one queued.
         q.applied(&old, Some((1, [1; 32]))).await.unwrap();
         assert_eq!(q.due(100, 10, None).await.unwrap().len(), 1);

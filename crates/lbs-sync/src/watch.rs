@@ -49,6 +49,8 @@ pub fn watch(
         Ok(event) if event.need_rescan() => {
             let _ = raw_tx.send(Raw::Overflow);
         }
+        // Reads (our own hashing, serving content) change nothing; reacting would loop forever.
+        Ok(event) if is_read(&event.kind) => {}
         Ok(event) => {
             for path in event.paths {
                 let _ = raw_tx.send(Raw::Path(path));
@@ -73,6 +75,11 @@ pub fn watch(
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(gather(roots, window, raw_rx, tx));
     Ok((Watcher { _inner: inner }, rx))
+}
+
+fn is_read(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    matches!(kind, notify::EventKind::Access(a) if *a != AccessKind::Close(AccessMode::Write))
 }
 
 async fn gather(
@@ -200,12 +207,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reading_files_is_not_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("moh");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("song.wav"), b"music").unwrap();
+        let (_watcher, mut rx) = watch(vec![("moh".into(), root.clone())], Duration::from_millis(30)).unwrap();
+        for _ in 0..3 {
+            std::fs::read(root.join("song.wav")).unwrap();
+        }
+        let got = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
+        assert!(got.is_err(), "no batch for reads: {got:?}");
+    }
+
+    #[tokio::test]
     async fn a_new_voicemail_is_reported_and_a_refresh_records_it() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("voicemail");
         std::fs::create_dir_all(root.join("default/1001/INBOX")).unwrap();
         let journal = crate::journal::Journal::open(&dir.path().join("j.db")).await.unwrap();
-        journal.scan("voicemail", &root, &crate::select::Selector::all(), false, 1).await.unwrap();
+        journal
+            .scan("voicemail", &root, &crate::select::Selector::all(), false, 1)
+            .await
+            .unwrap();
         let (_watcher, mut rx) = watch(vec![("voicemail".into(), root.clone())], Duration::from_millis(30)).unwrap();
 
         std::fs::write(root.join("default/1001/INBOX/msg0000.wav"), b"new message").unwrap();
@@ -215,7 +239,14 @@ mod tests {
             .unwrap();
         for d in &batch {
             journal
-                .refresh(&d.category, &root, &crate::select::Selector::all(), d.under.as_ref(), false, 2)
+                .refresh(
+                    &d.category,
+                    &root,
+                    &crate::select::Selector::all(),
+                    d.under.as_ref(),
+                    false,
+                    2,
+                )
                 .await
                 .unwrap();
         }

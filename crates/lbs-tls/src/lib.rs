@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of a DER certificate as 64 lowercase hex digits.
@@ -112,6 +113,68 @@ impl ServerCertVerifier for PinnedServerVerifier {
     }
 }
 
+/// The server side of mutual TLS between paired agents: a client *may* present a certificate
+/// (the partner box does; a console does not). Any certificate is accepted at the TLS layer, with
+/// its signature checked, and the HTTP layer compares its fingerprint with the pinned partner's —
+/// the pin can change at run time (pairing) while the TLS config cannot.
+#[derive(Debug)]
+pub struct OptionalClientCert {
+    provider: Arc<CryptoProvider>,
+}
+
+impl OptionalClientCert {
+    pub fn new() -> Self {
+        OptionalClientCert { provider: provider() }
+    }
+}
+
+impl Default for OptionalClientCert {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientCertVerifier for OptionalClientCert {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("could not set up TLS: {0}")]
 pub struct TlsSetupError(#[from] rustls::Error);
@@ -124,6 +187,22 @@ pub fn pinned_client_config(pin: Option<String>, presented: Arc<Presented>) -> R
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier::new(pin, presented)))
         .with_no_client_auth();
+    Ok(config)
+}
+
+/// As [`pinned_client_config`] with a pin, presenting our own certificate: how one agent talks
+/// to its paired partner.
+pub fn mutual_client_config(
+    pin: String,
+    presented: Arc<Presented>,
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ClientConfig, TlsSetupError> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier::new(Some(pin), presented)))
+        .with_client_auth_cert(vec![cert], key)?;
     Ok(config)
 }
 

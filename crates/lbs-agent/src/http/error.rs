@@ -12,6 +12,10 @@ pub enum HttpError {
     Forbidden(&'static str),
     BadRequest(String),
     NotFound(String),
+    /// The request is understood but the box's state does not allow it now.
+    Conflict(String),
+    /// A box this one had to talk to did not answer or refused.
+    BadGateway(String),
     Internal(String),
 }
 
@@ -22,6 +26,8 @@ impl IntoResponse for HttpError {
             HttpError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.to_owned()),
             HttpError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
             HttpError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            HttpError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            HttpError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "partner_unavailable", m),
             HttpError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (

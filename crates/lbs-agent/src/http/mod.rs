@@ -4,7 +4,9 @@
 mod auth;
 mod error;
 mod metrics;
+mod peer;
 mod status;
+mod sync;
 mod tokens;
 
 use std::sync::Arc;
@@ -21,14 +23,19 @@ pub use error::HttpError;
 
 use crate::config::Config;
 use crate::identity::Identity;
+use crate::peer::{Peer, PeerStore};
 use crate::role::RoleState;
+use crate::sync::SyncEngine;
 use crate::tokens::TokenStore;
 
 /// Everything a request handler may need.
 pub struct AppState {
     pub config: Config,
-    pub identity: Identity,
-    pub role: RwLock<RoleState>,
+    pub identity: Arc<Identity>,
+    pub role: Arc<RwLock<RoleState>>,
+    pub peer: Arc<RwLock<Option<Peer>>>,
+    pub peers: PeerStore,
+    pub sync: Arc<SyncEngine>,
     pub tokens: TokenStore,
     pub history: lbs_history::HistoryStore,
     pub started: Instant,
@@ -41,12 +48,14 @@ pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .merge(status::router())
         .merge(metrics::router())
+        .merge(sync::router())
         .merge(admin)
         .fallback(|| async { HttpError::NotFound("no such API route".into()) })
         .layer(from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(|| async { Json(Health { ok: true }) }))
         .nest(lbs_protocol::API_PREFIX, api)
+        .nest(lbs_protocol::PEER_PREFIX, peer::router())
         .fallback(|| async { HttpError::NotFound("no such route; the API lives under /api/v1".into()) })
         .with_state(state)
 }

@@ -16,6 +16,20 @@ pub fn router() -> Router<Arc<AppState>> {
 
 async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Principal>) -> Json<ServerStatus> {
     let role = *state.role.read().await;
+    let peer = match state.peer.read().await.clone() {
+        None => PeerSummary::Unpaired,
+        Some(p) => {
+            let link = state.sync.tracker.link_view();
+            PeerSummary::Paired {
+                server_id: p.server_id,
+                address: p.address,
+                reachable: link
+                    .as_ref()
+                    .is_some_and(|l| l.state == lbs_protocol::SyncLinkState::Ok),
+                last_contact_unix: link.and_then(|l| l.last_contact),
+            }
+        }
+    };
     Json(ServerStatus {
         server_id: state.identity.server_id.clone(),
         name: state.config.server.name.clone(),
@@ -28,7 +42,7 @@ async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Pr
         hostname: crate::platform::hostname(),
         fingerprint: state.identity.fingerprint.clone(),
         access: who.role,
-        peer: PeerSummary::Unpaired,
+        peer,
         sample_interval_secs: state.config.metrics.interval,
     })
 }

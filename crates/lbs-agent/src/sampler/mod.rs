@@ -54,7 +54,12 @@ impl Reading {
 }
 
 /// Runs until `shutdown` flips to true.
-pub async fn run(config: Config, history: HistoryStore, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    config: Config,
+    history: HistoryStore,
+    sync: std::sync::Arc<crate::sync::SyncEngine>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut reader = SystemReader::new(&config.metrics);
     let mut known: HashSet<String> = HashSet::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(config.metrics.interval));
@@ -98,6 +103,7 @@ pub async fn run(config: Config, history: HistoryStore, mut shutdown: watch::Rec
             }
             Err(_) => {}
         }
+        readings.extend(crate::sync::status::gauges(&sync).await);
         if let Err(e) = record(&history, &mut known, &readings).await {
             tracing::error!(error = %e, "could not record resource samples");
         }

@@ -1,0 +1,283 @@
+//! `/peer/v1`: what one agent asks of the other, over mutual TLS. Pairing needs the primary's
+//! admin token *and* a client certificate (which it then pins); every other route needs the
+//! paired partner's certificate and nothing else.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_compression::tokio::bufread::ZstdEncoder;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use futures_util::StreamExt;
+use lbs_protocol::{
+    ContentQuery, PairRequest, PairResponse, PullRequest, PullResponse, Role, SourceTally, SyncLinkState, TokenRole,
+    WireChange, CONTENT_ENCODING_HEADER,
+};
+use lbs_sync::paths::{resolve, RelPath};
+use tokio::io::BufReader;
+use tokio_util::io::ReaderStream;
+
+use super::error::HttpError;
+use super::AppState;
+use crate::clock::now_unix;
+use crate::peer::Peer;
+use crate::serve::ClientCert;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/pair", post(pair))
+        .route("/changes", post(changes))
+        .route("/content", get(content))
+        .fallback(|| async { HttpError::NotFound("no such partner route".into()) })
+}
+
+/// The caller must be the paired partner, proven by its certificate.
+async fn require_partner(state: &AppState, cert: &ClientCert) -> Result<Peer, HttpError> {
+    let Some(fp) = &cert.0 else {
+        return Err(HttpError::Unauthorized(
+            "partner routes need the partner box's certificate (mutual TLS)",
+        ));
+    };
+    match state.peer.read().await.clone() {
+        Some(p) if p.fingerprint == *fp => Ok(p),
+        Some(_) => {
+            tracing::warn!(presented = %fp, "a box that is not our partner tried a partner route");
+            Err(HttpError::Forbidden(
+                "this certificate is not the paired partner's; pair the boxes again if one was reinstalled",
+            ))
+        }
+        None => Err(HttpError::Forbidden("this box is not paired with any partner")),
+    }
+}
+
+async fn pair(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    headers: HeaderMap,
+    Json(req): Json<PairRequest>,
+) -> Result<Json<PairResponse>, HttpError> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    match state.tokens.verify(token).await? {
+        Some(p) if p.role == TokenRole::Admin => {}
+        Some(_) => return Err(HttpError::Forbidden("pairing needs an admin token of the primary")),
+        None => {
+            return Err(HttpError::Unauthorized(
+                "the access token in the link is not valid: it was mistyped or has been revoked",
+            ))
+        }
+    }
+    let Some(fingerprint) = cert.0 else {
+        return Err(HttpError::Unauthorized(
+            "pairing needs the joining box's certificate (mutual TLS)",
+        ));
+    };
+    if req.server_id == state.identity.server_id || fingerprint == state.identity.fingerprint {
+        return Err(HttpError::BadRequest("a box cannot be paired with itself".into()));
+    }
+    if let Some(p) = state.peer.read().await.as_ref() {
+        if p.server_id != req.server_id {
+            return Err(HttpError::Conflict(format!(
+                "this box is already paired with {} ({}); unpair it first with `lbs-agent unpair`",
+                p.name, p.server_id
+            )));
+        }
+    }
+    // Both boxes leave pairing at the same epoch, never lower than either had.
+    let mut role = state.role.write().await;
+    if role.role != Role::Primary {
+        return Err(HttpError::Conflict(format!(
+            "{} is a backup; pair the new box with the primary instead",
+            state.config.server.name
+        )));
+    }
+    if req.epoch > role.epoch {
+        let mut next = *role;
+        next.epoch = req.epoch;
+        next.save(&state.config.server.state_dir)
+            .map_err(|e| HttpError::Internal(e.to_string()))?;
+        *role = next;
+    }
+    let peer = Peer {
+        server_id: req.server_id,
+        name: req.name,
+        address: req.address,
+        fingerprint,
+        paired_unix: now_unix(),
+    };
+    state
+        .peers
+        .save(&peer)
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    tracing::info!(partner = %peer.name, server_id = %peer.server_id, "paired: the partner is now this box's backup");
+    *state.peer.write().await = Some(peer);
+    state.sync.peer_changed();
+    Ok(Json(PairResponse {
+        server_id: state.identity.server_id.clone(),
+        name: state.config.server.name.clone(),
+        role: role.role,
+        epoch: role.epoch,
+    }))
+}
+
+async fn changes(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    Json(req): Json<PullRequest>,
+) -> Result<Json<PullResponse>, HttpError> {
+    require_partner(&state, &cert).await?;
+    let sync = &state.sync;
+    let now = now_unix();
+    sync.tracker.link(SyncLinkState::Ok, None, now);
+    sync.tracker.peer_report(
+        req.held.iter().map(|t| (t.source.clone(), t.files, t.bytes)),
+        Some(req.acked),
+    );
+    let internal = |e: lbs_sync::journal::JournalError| HttpError::Internal(e.to_string());
+    let journal_id = sync.journal.id().await.map_err(internal)?;
+    let role = sync.role().await;
+    let mut head = sync.head();
+    let same_journal = req.journal_id.as_deref() == Some(journal_id.as_str());
+    let mut changes = Vec::new();
+    if role.role == Role::Primary && same_journal {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.wait_ms.min(30_000));
+        loop {
+            head.borrow_and_update();
+            changes = sync
+                .journal
+                .changes_after(req.after, req.limit.clamp(1, 5000))
+                .await
+                .map_err(internal)?;
+            if !changes.is_empty() || tokio::time::timeout_at(deadline, head.changed()).await.is_err() {
+                break;
+            }
+        }
+    }
+    let totals = sync.journal.totals().await.map_err(internal)?;
+    let head_seq = *head.borrow();
+    Ok(Json(PullResponse {
+        server_id: state.identity.server_id.clone(),
+        role: role.role,
+        epoch: role.epoch,
+        journal_id,
+        head: head_seq,
+        changes: changes
+            .into_iter()
+            .map(|c| WireChange {
+                seq: c.seq,
+                source: c.category,
+                path: c.path.to_string(),
+                size: c.meta.size,
+                mtime_ns: c.meta.mtime_ns,
+                mode: c.meta.mode,
+                uid: c.meta.uid,
+                gid: c.meta.gid,
+                hash: c.hash.map(hex::encode),
+                deleted: c.deleted,
+                changed_unix: c.changed_unix,
+            })
+            .collect(),
+        totals: totals
+            .into_iter()
+            .map(|(source, t)| SourceTally {
+                source,
+                files: t.files,
+                bytes: t.bytes,
+            })
+            .collect(),
+    }))
+}
+
+/// Whether compressing `sample` saves at least a tenth: audio mostly does not, text does.
+fn worth_compressing(sample: &[u8]) -> bool {
+    sample.len() >= 512 && zstd::bulk::compress(sample, 1).is_ok_and(|c| (c.len() as f64) < sample.len() as f64 * 0.9)
+}
+
+async fn content(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    query: Result<Query<ContentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, HttpError> {
+    require_partner(&state, &cert).await?;
+    let Query(q) = query.map_err(super::bad_query)?;
+    let sync = state.sync.clone();
+    if sync.role().await.role != Role::Primary {
+        return Err(HttpError::Conflict("this box is not the primary".into()));
+    }
+    let source = sync
+        .sources
+        .get(&q.source)
+        .ok_or_else(|| HttpError::NotFound(format!("no category root {} on this box", q.source)))?;
+    let refused = |e: lbs_sync::paths::PathError| {
+        tracing::warn!(path = %q.path, problem = %e, "sync: refused a content request");
+        HttpError::BadRequest(format!("refused: {e}"))
+    };
+    let rel = RelPath::parse(&q.path).map_err(refused)?;
+    let path = resolve(&source.root, &rel).map_err(refused)?;
+    let want = super::super::sync::backup::decode_hash(&q.hash)
+        .ok_or_else(|| HttpError::BadRequest("`hash` must be 64 hex digits".into()))?;
+    let current = sync
+        .journal
+        .current_hash(&source.key, &rel)
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    if current != Some(want) {
+        return Err(HttpError::Conflict(format!(
+            "{rel} has changed since; the newer version comes with its own change"
+        )));
+    }
+    let offset = q.offset;
+    let (file, compress) = tokio::task::spawn_blocking(move || -> Result<_, HttpError> {
+        let gone = |e: std::io::Error| HttpError::NotFound(format!("{}: {e}", path.display()));
+        let mut file = std::fs::File::open(&path).map_err(gone)?;
+        let meta = file.metadata().map_err(gone)?;
+        if !meta.is_file() {
+            return Err(HttpError::BadRequest("not a regular file".into()));
+        }
+        if offset > meta.len() {
+            return Err(HttpError::BadRequest(format!(
+                "offset {offset} is past the end of the file ({} bytes)",
+                meta.len()
+            )));
+        }
+        file.seek(SeekFrom::Start(offset)).map_err(gone)?;
+        let mut sample = Vec::with_capacity(64 * 1024);
+        (&mut file).take(64 * 1024).read_to_end(&mut sample).map_err(gone)?;
+        file.seek(SeekFrom::Start(offset)).map_err(gone)?;
+        Ok((file, worth_compressing(&sample)))
+    })
+    .await
+    .map_err(|e| HttpError::Internal(e.to_string()))??;
+    let reader = BufReader::with_capacity(128 * 1024, tokio::fs::File::from_std(file));
+    let category = source.category.clone();
+    let stream = if compress {
+        ReaderStream::with_capacity(ZstdEncoder::new(reader), 128 * 1024).boxed()
+    } else {
+        ReaderStream::with_capacity(reader, 128 * 1024).boxed()
+    };
+    // The cap applies to what goes on the wire.
+    let throttled = stream.then(move |chunk| {
+        let sync = sync.clone();
+        let category = category.clone();
+        async move {
+            if let Ok(bytes) = &chunk {
+                sync.throttle.take(bytes.len()).await;
+                sync.tracker.moved(&category, bytes.len() as u64);
+            }
+            chunk
+        }
+    });
+    let encoding = if compress { "zstd" } else { "identity" };
+    Ok(([(CONTENT_ENCODING_HEADER, encoding)], Body::from_stream(throttled)).into_response())
+}

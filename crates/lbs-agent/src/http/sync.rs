@@ -1,0 +1,56 @@
+//! `GET /sync` (any token): the sync status. `POST /pair` and `DELETE /pair` (admin): join a
+//! primary as its backup, or forget the partner.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::middleware::from_fn;
+use axum::routing::get;
+use axum::{Json, Router};
+use lbs_protocol::{PairWith, SyncStatus};
+
+use super::auth::require_admin;
+use super::error::HttpError;
+use super::AppState;
+use crate::pairing::PairError;
+
+pub fn router() -> Router<Arc<AppState>> {
+    let admin = Router::new()
+        .route("/pair", axum::routing::post(pair).delete(unpair))
+        .layer(from_fn(require_admin));
+    Router::new().route("/sync", get(status)).merge(admin)
+}
+
+async fn status(State(state): State<Arc<AppState>>) -> Result<Json<SyncStatus>, HttpError> {
+    crate::sync::status::status(&state.sync, &state.history)
+        .await
+        .map(Json)
+        .map_err(|e| HttpError::Internal(e.to_string()))
+}
+
+async fn pair(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<PairWith>, JsonRejection>,
+) -> Result<Json<SyncStatus>, HttpError> {
+    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    crate::pairing::join(&state, &req.link).await.map_err(|e| match e {
+        PairError::BadLink(m) => HttpError::BadRequest(m),
+        PairError::Refused(m) => HttpError::Conflict(m),
+        PairError::Unreachable(m) => HttpError::BadGateway(m),
+        PairError::Internal(m) => HttpError::Internal(m),
+    })?;
+    status(State(state)).await
+}
+
+async fn unpair(State(state): State<Arc<AppState>>) -> Result<Json<SyncStatus>, HttpError> {
+    state
+        .peers
+        .forget()
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    *state.peer.write().await = None;
+    state.sync.peer_changed();
+    tracing::info!("unpaired: this box has no partner now");
+    status(State(state)).await
+}

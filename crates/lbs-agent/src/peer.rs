@@ -1,0 +1,87 @@
+//! The partner box: its record (from pairing, in `agent.db`) and the mutual-TLS client that talks
+//! to it. Agent-to-agent calls present this box's certificate and accept only the partner's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+
+use crate::identity::Identity;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub server_id: String,
+    pub name: String,
+    /// `host:port` of its API.
+    pub address: String,
+    /// SHA-256 of its certificate, lowercase hex.
+    pub fingerprint: String,
+    pub paired_unix: i64,
+}
+
+#[derive(Clone)]
+pub struct PeerStore {
+    pool: SqlitePool,
+}
+
+impl PeerStore {
+    pub fn new(pool: SqlitePool) -> Self {
+        PeerStore { pool }
+    }
+
+    pub async fn load(&self) -> Result<Option<Peer>, sqlx::Error> {
+        let row: Option<(String, String, String, String, i64)> =
+            sqlx::query_as("SELECT server_id, name, address, fingerprint, paired_unix FROM peer WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(server_id, name, address, fingerprint, paired_unix)| Peer {
+            server_id,
+            name,
+            address,
+            fingerprint,
+            paired_unix,
+        }))
+    }
+
+    pub async fn save(&self, peer: &Peer) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO peer (id, server_id, name, address, fingerprint, paired_unix) VALUES (1, ?, ?, ?, ?, ?)",
+        )
+        .bind(&peer.server_id)
+        .bind(&peer.name)
+        .bind(&peer.address)
+        .bind(&peer.fingerprint)
+        .bind(peer.paired_unix)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn forget(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM peer").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// An HTTPS client that presents our certificate and trusts only `pin`. No overall timeout (a
+/// large recording may take long under a bandwidth cap), but a stalled read fails.
+pub fn client(identity: &Identity, pin: &str) -> Result<reqwest::Client, String> {
+    let tls = lbs_tls::mutual_client_config(
+        pin.to_owned(),
+        Arc::default(),
+        identity.cert_der.clone(),
+        identity.key_der.clone_key(),
+    )
+    .map_err(|e| e.to_string())?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The URL of a partner route.
+pub fn url(address: &str, route: &str) -> String {
+    format!("https://{address}{}{route}", lbs_protocol::PEER_PREFIX)
+}

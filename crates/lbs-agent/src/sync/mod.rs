@@ -1,0 +1,141 @@
+//! The sync engine: the same code on both boxes, doing the primary's part or the backup's
+//! according to the role (which can change while it runs).
+//!
+//! - [`primary`]: dumps, scans and the watcher keep the journal current; the partner's pulls are
+//!   answered by `http::peer`.
+//! - [`backup`]: pulls pages of changes into the durable queue, and workers apply them by
+//!   priority, verified and atomically (lbs-sync's `Installer`).
+//! - [`status`]: what `GET /api/v1/sync` and `lbs-agent status` show.
+
+pub mod backup;
+pub mod dump;
+pub mod primary;
+pub mod sources;
+pub mod status;
+pub mod throttle;
+pub mod tracker;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lbs_protocol::Role;
+use lbs_sync::journal::Journal;
+use lbs_sync::queue::Queue;
+use tokio::sync::{watch, Notify, RwLock};
+
+use crate::config::SyncConfig;
+use crate::identity::Identity;
+use crate::peer::Peer;
+use crate::role::RoleState;
+
+pub use sources::{Source, Sources};
+
+pub struct SyncEngine {
+    pub config: SyncConfig,
+    pub sources: Sources,
+    pub journal: Journal,
+    pub queue: Queue,
+    pub tracker: tracker::Tracker,
+    pub throttle: throttle::Throttle,
+    pub identity: Arc<Identity>,
+    pub role: Arc<RwLock<RoleState>>,
+    pub peer: Arc<RwLock<Option<Peer>>>,
+    /// The journal's head sequence, so a waiting pull answers as soon as something changes.
+    head: watch::Sender<i64>,
+    /// Wakes the backup's workers when new changes are queued.
+    queued: Notify,
+    /// Tells the pull loop that the queue emptied, so it reports that at once.
+    drained: Notify,
+    /// Changes being applied right now, by (source, path): a path is never written twice at once.
+    in_flight: Mutex<HashSet<(String, String)>>,
+    /// A client for the current partner, rebuilt when the partner changes.
+    client: Mutex<Option<(String, reqwest::Client)>>,
+}
+
+impl SyncEngine {
+    pub async fn open(
+        state_dir: &Path,
+        config: SyncConfig,
+        identity: Arc<Identity>,
+        role: Arc<RwLock<RoleState>>,
+        peer: Arc<RwLock<Option<Peer>>>,
+    ) -> Result<Arc<SyncEngine>, lbs_sync::db::DbError> {
+        let pool = lbs_sync::db::open(&state_dir.join("sync.db")).await?;
+        let journal = Journal::new(pool.clone());
+        let head = journal.head().await.unwrap_or(0);
+        Ok(Arc::new(SyncEngine {
+            sources: Sources::from_config(&config),
+            throttle: throttle::Throttle::new(config.bandwidth_limit),
+            config,
+            journal,
+            queue: Queue::new(pool),
+            tracker: tracker::Tracker::default(),
+            identity,
+            role,
+            peer,
+            head: watch::channel(head).0,
+            queued: Notify::new(),
+            drained: Notify::new(),
+            in_flight: Mutex::new(HashSet::new()),
+            client: Mutex::new(None),
+        }))
+    }
+
+    /// Starts the primary and backup loops; each idles while the box holds the other role.
+    pub fn spawn(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        if self.sources.all().is_empty() {
+            tracing::warn!("no sync categories are configured: nothing is copied between the boxes");
+        }
+        vec![
+            tokio::spawn(primary::run(self.clone())),
+            tokio::spawn(backup::pull_loop(self.clone())),
+            tokio::spawn(backup::worker(self.clone(), None)),
+            tokio::spawn(backup::worker(self.clone(), None)),
+            // The express lane: small files only, so a voicemail never waits behind recordings.
+            tokio::spawn(backup::worker(self.clone(), Some(backup::EXPRESS_MAX))),
+            tokio::spawn(backup::trash_loop(self.clone())),
+        ]
+    }
+
+    pub fn head(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
+    async fn refresh_head(&self) {
+        if let Ok(h) = self.journal.head().await {
+            self.head.send_if_modified(|old| std::mem::replace(old, h) != h);
+        }
+    }
+
+    pub async fn role(&self) -> RoleState {
+        *self.role.read().await
+    }
+
+    /// Waits until the box holds `role` (checked every second).
+    async fn until_role(&self, role: Role) {
+        while self.role().await.role != role {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// The mutual-TLS client for `peer`, built once per partner certificate.
+    fn client_for(&self, peer: &Peer) -> Result<reqwest::Client, String> {
+        let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((fp, c)) = guard.as_ref() {
+            if *fp == peer.fingerprint {
+                return Ok(c.clone());
+            }
+        }
+        let c = crate::peer::client(&self.identity, &peer.fingerprint)?;
+        *guard = Some((peer.fingerprint.clone(), c.clone()));
+        Ok(c)
+    }
+
+    /// Called when the partner changes (pairing, unpairing): forget what was known of the old.
+    pub fn peer_changed(&self) {
+        self.tracker.forget_link();
+        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}

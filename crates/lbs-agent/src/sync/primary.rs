@@ -1,0 +1,202 @@
+//! The primary's part: keep the journal true. At start (and at every full scan, re-hashing
+//! everything) each source is dumped if it is a database category, then scanned; between scans
+//! the watcher's batches refresh just the places that changed; dumps also run on their own
+//! interval. Scan problems and skipped entries go to the tracker for the status.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lbs_protocol::Role;
+use lbs_sync::paths::RelPath;
+use lbs_sync::watch::{watch, Dirty, Watcher};
+use tokio::sync::mpsc;
+
+use super::{Source, SyncEngine};
+use crate::clock::now_unix;
+
+/// How long watcher events are gathered before acting: short, since a voicemail should reach the
+/// backup in well under a second.
+const WATCH_WINDOW: Duration = Duration::from_millis(50);
+
+pub async fn run(engine: Arc<SyncEngine>) {
+    loop {
+        engine.until_role(Role::Primary).await;
+        tracing::info!("sync: this box is the primary; journaling the categories");
+        serve(&engine).await;
+    }
+}
+
+struct Watching {
+    _watcher: Watcher,
+    rx: mpsc::Receiver<Vec<Dirty>>,
+    roots: HashSet<PathBuf>,
+}
+
+/// Runs until the box stops being the primary.
+async fn serve(e: &Arc<SyncEngine>) {
+    // Watch first, then scan: a file written during the first scan is still seen.
+    let mut watching = start_watch(e, None);
+    full_pass(e, false).await;
+    let mut unsettled: Vec<Dirty> = Vec::new();
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    let mut full = tokio::time::interval(Duration::from_secs(e.config.full_scan_interval));
+    let mut dumps = tokio::time::interval(Duration::from_secs(e.config.dump_interval));
+    let mut role_check = tokio::time::interval(Duration::from_secs(1));
+    full.tick().await;
+    dumps.tick().await;
+    loop {
+        let next_batch = async {
+            match watching.as_mut() {
+                Some(w) => w.rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            batch = next_batch => match batch {
+                Some(batch) => unsettled.extend(refresh(e, batch).await),
+                None => watching = None,
+            },
+            // Files that were being written while hashed are looked at again shortly.
+            _ = retry.tick(), if !unsettled.is_empty() => {
+                let again = std::mem::take(&mut unsettled);
+                unsettled = refresh(e, again).await;
+            }
+            _ = full.tick() => {
+                full_pass(e, true).await;
+                // Roots that appeared (or vanished) since get watched (or not).
+                watching = start_watch(e, watching);
+            }
+            _ = dumps.tick() => dump_pass(e).await,
+            _ = role_check.tick() => {
+                if e.role().await.role != Role::Primary {
+                    tracing::info!("sync: this box is no longer the primary; journaling stops");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Watches every root that exists; keeps the current watcher if that set did not change.
+fn start_watch(e: &SyncEngine, current: Option<Watching>) -> Option<Watching> {
+    let roots: Vec<(String, PathBuf)> = e
+        .sources
+        .all()
+        .iter()
+        .filter(|s| s.root.is_dir())
+        .map(|s| (s.key.clone(), s.root.clone()))
+        .collect();
+    let set: HashSet<PathBuf> = roots.iter().map(|(_, r)| r.clone()).collect();
+    if let Some(w) = current {
+        if w.roots == set {
+            return Some(w);
+        }
+    }
+    if roots.is_empty() {
+        return None;
+    }
+    match watch(roots, WATCH_WINDOW) {
+        Ok((watcher, rx)) => Some(Watching {
+            _watcher: watcher,
+            rx,
+            roots: set,
+        }),
+        Err(err) => {
+            // Without the watcher changes still arrive, at the next full scan.
+            tracing::error!(error = %err, "sync: cannot watch the category folders; relying on full scans");
+            None
+        }
+    }
+}
+
+/// Refreshes the places a watcher batch names; returns those with files still being written.
+async fn refresh(e: &SyncEngine, batch: Vec<Dirty>) -> Vec<Dirty> {
+    let mut unsettled = Vec::new();
+    for d in batch {
+        if let Some(source) = e.sources.get(&d.category) {
+            match scan(e, source, d.under.as_ref(), false).await {
+                Ok(0) => {}
+                Ok(_) => unsettled.push(d),
+                Err(msg) => e.tracker.error(&source.category, msg, now_unix()),
+            }
+        }
+    }
+    e.refresh_head().await;
+    unsettled
+}
+
+/// Dumps, then scans every source; a category's error is set or cleared by what this pass saw.
+async fn full_pass(e: &SyncEngine, verify: bool) {
+    let mut problems: HashMap<String, String> = dump_all(e).await;
+    for source in e.sources.all() {
+        // Files being written now are the watcher's (or the next pass's) to pick up.
+        if let Err(msg) = scan(e, source, None, verify).await {
+            problems.entry(source.category.clone()).or_insert(msg);
+        }
+    }
+    e.refresh_head().await;
+    let now = now_unix();
+    for c in &e.sources.categories {
+        match problems.remove(&c.name) {
+            Some(msg) => e.tracker.error(&c.name, msg, now),
+            None => e.tracker.clear_error(&c.name),
+        }
+    }
+}
+
+/// Runs the dump commands; a changed dump is journaled right away.
+async fn dump_pass(e: &SyncEngine) {
+    let now = now_unix();
+    let problems = dump_all(e).await;
+    for c in e.sources.categories.iter().filter(|c| !c.dump.is_empty()) {
+        match problems.get(&c.name) {
+            Some(msg) => e.tracker.error(&c.name, msg.clone(), now),
+            None => {
+                // Dump files are written atomically; pick the new one up without waiting for inotify.
+                let Some(file) = c.dump_file.as_deref().and_then(|f| RelPath::parse(f).ok()) else {
+                    continue;
+                };
+                if let Some(source) = e.sources.get(&super::sources::key(&c.name, 0)) {
+                    if let Err(msg) = scan(e, source, Some(&file), false).await {
+                        e.tracker.error(&c.name, msg, now);
+                    }
+                }
+            }
+        }
+    }
+    e.refresh_head().await;
+}
+
+async fn dump_all(e: &SyncEngine) -> HashMap<String, String> {
+    let mut problems = HashMap::new();
+    for c in e.sources.categories.iter().filter(|c| !c.dump.is_empty()) {
+        if let Err(err) = super::dump::dump(c).await {
+            tracing::error!(category = %c.name, error = %err, "sync: dump failed");
+            problems.insert(c.name.clone(), err.to_string());
+        }
+    }
+    problems
+}
+
+/// Scans one source (or a place in it); returns how many files were still being written.
+async fn scan(e: &SyncEngine, s: &Source, under: Option<&RelPath>, verify: bool) -> Result<u64, String> {
+    match e
+        .journal
+        .refresh(&s.key, &s.root, &s.select, under, verify, now_unix())
+        .await
+    {
+        Ok(report) => {
+            if !report.skipped.is_empty() {
+                tracing::debug!(source = %s.key, skipped = ?report.skipped, "sync: entries not copied");
+            }
+            e.tracker.skipped(&s.category, report.skipped, under.is_none());
+            Ok(report.unsettled)
+        }
+        Err(err) => {
+            tracing::warn!(source = %s.key, error = %err, "sync: scan failed");
+            Err(format!("cannot read {}: {err}", s.root.display()))
+        }
+    }
+}

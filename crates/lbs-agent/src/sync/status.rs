@@ -1,0 +1,179 @@
+//! `GET /api/v1/sync`: per category, what each side holds, what is pending and for how long, the
+//! last success and the last error, throughput; the link to the partner; an hour of history.
+
+use std::collections::HashMap;
+
+use lbs_history::HistoryStore;
+use lbs_protocol::{CategorySync, HistoryQuery, Role, SyncHistoryPoint, SyncLinkState, SyncPeer, SyncStatus};
+use lbs_sync::journal::{JournalError, Tally};
+
+use super::{Sources, SyncEngine};
+use crate::clock::now_unix;
+
+/// Sums per-source tallies into per-category ones.
+fn by_category(map: HashMap<String, Tally>) -> HashMap<String, Tally> {
+    let mut out: HashMap<String, Tally> = HashMap::new();
+    for (key, t) in map {
+        let e = out.entry(Sources::category_of(&key).to_owned()).or_default();
+        e.files += t.files;
+        e.bytes += t.bytes;
+        e.oldest_unix = match (e.oldest_unix, t.oldest_unix) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    out
+}
+
+/// What each side holds and what is pending, per category, as this box knows it.
+pub async fn tallies(e: &SyncEngine) -> Result<(HashMap<String, Tally>, HashMap<String, Tally>), JournalError> {
+    let paired = e.peer.read().await.is_some();
+    Ok(match e.role().await.role {
+        Role::Primary => {
+            let local = by_category(e.journal.totals().await?);
+            let pending = if paired {
+                by_category(e.journal.pending_after(e.tracker.peer_acked()).await?)
+            } else {
+                HashMap::new()
+            };
+            (local, pending)
+        }
+        Role::Backup => (
+            by_category(e.queue.held().await?),
+            by_category(e.queue.pending().await?),
+        ),
+    })
+}
+
+pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus, JournalError> {
+    let role = e.role().await;
+    let peer = e.peer.read().await.clone();
+    let (local, pending) = tallies(e).await?;
+    let peer_totals = e.tracker.peer_totals();
+    let link = e.tracker.link_view();
+    let now = now_unix();
+    let categories = e
+        .sources
+        .categories
+        .iter()
+        .map(|c| {
+            let view = e.tracker.category(&c.name);
+            let l = local.get(&c.name).copied().unwrap_or_default();
+            let p = pending.get(&c.name).copied().unwrap_or_default();
+            let theirs = peer_totals
+                .as_ref()
+                .map(|t| t.get(&c.name).copied().unwrap_or_default());
+            let in_sync_now = p.files == 0 && link.as_ref().is_some_and(|l| l.state == SyncLinkState::Ok);
+            let last_success = if in_sync_now {
+                link.as_ref().and_then(|l| l.last_contact).max(view.last_success)
+            } else {
+                view.last_success
+            };
+            CategorySync {
+                name: c.name.clone(),
+                label: c.label(),
+                priority: c.priority,
+                local_files: l.files,
+                local_bytes: l.bytes,
+                peer_files: theirs.map(|t| t.0),
+                peer_bytes: theirs.map(|t| t.1),
+                pending_files: p.files,
+                pending_bytes: p.bytes,
+                lag_secs: p.oldest_unix.map(|o| (now - o).max(0) as u64),
+                last_success_unix: last_success,
+                last_error: view.last_error,
+                throughput_bps: view.throughput_bps,
+                skipped: view.skipped,
+            }
+        })
+        .collect();
+    let peer = match (peer, link) {
+        (None, _) => SyncPeer {
+            state: SyncLinkState::Unpaired,
+            server_id: None,
+            name: None,
+            address: None,
+            last_contact_unix: None,
+            message: Some(
+                "This box is not paired with a partner yet: run `lbs-agent pair <link>` on the backup.".into(),
+            ),
+        },
+        (Some(p), link) => SyncPeer {
+            state: link.as_ref().map_or(SyncLinkState::Connecting, |l| l.state),
+            server_id: Some(p.server_id),
+            name: Some(p.name),
+            address: Some(p.address),
+            last_contact_unix: link.as_ref().and_then(|l| l.last_contact),
+            message: link.and_then(|l| l.message),
+        },
+    };
+    Ok(SyncStatus {
+        role: role.role,
+        epoch: role.epoch,
+        peer,
+        categories,
+        history: recent_history(history, now).await,
+    })
+}
+
+/// The last hour of the sync gauges, a point a minute (empty if nothing was recorded yet).
+async fn recent_history(history: &HistoryStore, now: i64) -> Vec<SyncHistoryPoint> {
+    let query = |series: &str| HistoryQuery {
+        series: series.to_owned(),
+        from: now - 3600,
+        to: now,
+        points: 60,
+    };
+    let mut points: std::collections::BTreeMap<i64, SyncHistoryPoint> = Default::default();
+    for (name, slot) in [(PENDING, 0), (LAG, 1), (THROUGHPUT, 2)] {
+        let Ok(resp) = history.query(&query(name)).await else {
+            continue;
+        };
+        for p in resp.points {
+            let entry = points.entry(p.t).or_insert(SyncHistoryPoint {
+                t: p.t,
+                pending_bytes: 0.0,
+                lag_secs: 0.0,
+                throughput_bps: 0.0,
+            });
+            let v = p.avg;
+            match slot {
+                0 => entry.pending_bytes = v,
+                1 => entry.lag_secs = v,
+                _ => entry.throughput_bps = v,
+            }
+        }
+    }
+    points.into_values().collect()
+}
+
+pub const PENDING: &str = "sync.pending_bytes";
+pub const LAG: &str = "sync.lag_seconds";
+pub const THROUGHPUT: &str = "sync.throughput";
+
+/// The sync gauges the sampler records each tick: pending bytes, worst lag, total throughput.
+pub async fn gauges(e: &SyncEngine) -> Vec<crate::sampler::Reading> {
+    use lbs_protocol::SeriesKind::Sync;
+    let Ok((_, pending)) = tallies(e).await else {
+        return Vec::new();
+    };
+    let now = now_unix();
+    let bytes: u64 = pending.values().map(|t| t.bytes).sum();
+    let lag = pending
+        .values()
+        .filter_map(|t| t.oldest_unix)
+        .min()
+        .map_or(0, |o| (now - o).max(0));
+    let rate: f64 = e
+        .sources
+        .categories
+        .iter()
+        .map(|c| e.tracker.category(&c.name).throughput_bps)
+        .sum();
+    use crate::sampler::Reading;
+    vec![
+        Reading::new(PENDING, "Sync: pending", "bytes", Sync, bytes as f64),
+        Reading::new(LAG, "Sync: lag", "seconds", Sync, lag as f64),
+        Reading::new(THROUGHPUT, "Sync: throughput", "bytes_per_sec", Sync, rate),
+    ]
+}

@@ -1,0 +1,198 @@
+//! What the sync engine has seen lately, kept in memory for the status: per category the last
+//! success, the last error (in plain words), skipped entries and a throughput meter; for the link
+//! to the partner its state and last contact; and what the partner last reported.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lbs_protocol::{SkippedFile, SyncLinkState, SyncProblem};
+
+/// Throughput is averaged over this window.
+const METER_WINDOW: Duration = Duration::from_secs(10);
+/// Skipped entries kept per category for the status (the log has them all).
+const MAX_SKIPPED: usize = 20;
+
+#[derive(Default)]
+struct Meter(VecDeque<(Instant, u64)>);
+
+impl Meter {
+    fn add(&mut self, bytes: u64) {
+        let now = Instant::now();
+        self.0.push_back((now, bytes));
+        self.trim(now);
+    }
+    fn trim(&mut self, now: Instant) {
+        while self
+            .0
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > METER_WINDOW)
+        {
+            self.0.pop_front();
+        }
+    }
+    fn rate(&mut self) -> f64 {
+        self.trim(Instant::now());
+        self.0.iter().map(|(_, b)| *b).sum::<u64>() as f64 / METER_WINDOW.as_secs_f64()
+    }
+}
+
+#[derive(Default)]
+struct CategoryTrack {
+    last_success: Option<i64>,
+    last_error: Option<SyncProblem>,
+    meter: Meter,
+    skipped: Vec<SkippedFile>,
+}
+
+pub struct Link {
+    pub state: SyncLinkState,
+    pub message: Option<String>,
+    pub last_contact: Option<i64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    categories: HashMap<String, CategoryTrack>,
+    link: Option<Link>,
+    /// Per source key: files and bytes on the partner, as last reported.
+    peer_totals: HashMap<String, (u64, u64)>,
+    /// The partner's acknowledged sequence (primary side).
+    peer_acked: i64,
+}
+
+#[derive(Default)]
+pub struct Tracker(Mutex<Inner>);
+
+/// What the status needs of one category.
+pub struct CategoryView {
+    pub last_success: Option<i64>,
+    pub last_error: Option<SyncProblem>,
+    pub throughput_bps: f64,
+    pub skipped: Vec<SkippedFile>,
+}
+
+impl Tracker {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        // A panic while holding the lock cannot leave the numbers inconsistent in a harmful way.
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn success(&self, category: &str, now: i64) {
+        self.with(|i| {
+            let c = i.categories.entry(category.into()).or_default();
+            c.last_success = Some(now);
+            c.last_error = None;
+        });
+    }
+
+    pub fn error(&self, category: &str, message: String, now: i64) {
+        self.with(|i| {
+            i.categories.entry(category.into()).or_default().last_error = Some(SyncProblem { message, at_unix: now })
+        });
+    }
+
+    pub fn clear_error(&self, category: &str) {
+        self.with(|i| {
+            if let Some(c) = i.categories.get_mut(category) {
+                c.last_error = None;
+            }
+        });
+    }
+
+    pub fn moved(&self, category: &str, bytes: u64) {
+        self.with(|i| i.categories.entry(category.into()).or_default().meter.add(bytes));
+    }
+
+    /// Records entries a scan did not copy: a full scan (`replace`) gives the whole list, a
+    /// refresh of one place adds to it.
+    pub fn skipped(&self, category: &str, list: Vec<(String, String)>, replace: bool) {
+        self.with(|i| {
+            let known = &mut i.categories.entry(category.into()).or_default().skipped;
+            if replace {
+                known.clear();
+            }
+            for (path, reason) in list {
+                if known.len() < MAX_SKIPPED && !known.iter().any(|k| k.path == path) {
+                    known.push(SkippedFile { path, reason });
+                }
+            }
+        });
+    }
+
+    pub fn link(&self, state: SyncLinkState, message: Option<String>, now: i64) {
+        self.with(|i| {
+            let last_contact = match state {
+                SyncLinkState::Ok => Some(now),
+                _ => i.link.as_ref().and_then(|l| l.last_contact),
+            };
+            i.link = Some(Link {
+                state,
+                message,
+                last_contact,
+            });
+        });
+    }
+
+    pub fn link_view(&self) -> Option<Link> {
+        self.with(|i| {
+            i.link.as_ref().map(|l| Link {
+                state: l.state,
+                message: l.message.clone(),
+                last_contact: l.last_contact,
+            })
+        })
+    }
+
+    pub fn peer_report(&self, totals: impl IntoIterator<Item = (String, u64, u64)>, acked: Option<i64>) {
+        self.with(|i| {
+            i.peer_totals = totals.into_iter().map(|(k, f, b)| (k, (f, b))).collect();
+            if let Some(a) = acked {
+                i.peer_acked = a;
+            }
+        });
+    }
+
+    pub fn peer_acked(&self) -> i64 {
+        self.with(|i| i.peer_acked)
+    }
+
+    /// Files and bytes on the partner per category (summed over its roots), if it reported.
+    pub fn peer_totals(&self) -> Option<HashMap<String, (u64, u64)>> {
+        self.with(|i| {
+            if i.link.as_ref().is_none_or(|l| l.last_contact.is_none()) {
+                return None;
+            }
+            let mut out: HashMap<String, (u64, u64)> = HashMap::new();
+            for (key, (f, b)) in &i.peer_totals {
+                let e = out
+                    .entry(super::sources::Sources::category_of(key).to_owned())
+                    .or_default();
+                e.0 += f;
+                e.1 += b;
+            }
+            Some(out)
+        })
+    }
+
+    pub fn category(&self, name: &str) -> CategoryView {
+        self.with(|i| {
+            let c = i.categories.entry(name.into()).or_default();
+            CategoryView {
+                last_success: c.last_success,
+                last_error: c.last_error.clone(),
+                throughput_bps: c.meter.rate(),
+                skipped: c.skipped.clone(),
+            }
+        })
+    }
+
+    pub fn forget_link(&self) {
+        self.with(|i| {
+            i.link = None;
+            i.peer_totals.clear();
+            i.peer_acked = 0;
+        });
+    }
+}

@@ -1,0 +1,218 @@
+//! Sync and pairing types.
+//!
+//! Two audiences: the console reads [`SyncStatus`] (`GET /api/v1/sync`) and asks a box to pair
+//! with [`PairWith`] (`POST /api/v1/pair`); the agents talk to each other under `/peer/v1` over
+//! mutual TLS with [`PairRequest`], [`PullRequest`] and the content route. The agent-to-agent
+//! types are not exported to TypeScript: no screen reads them.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::Role;
+
+/// Path prefix of the agent-to-agent routes (mutual TLS, the paired peer's certificate only).
+pub const PEER_PREFIX: &str = "/peer/v1";
+
+/// `POST /api/v1/pair` (admin): make this box the backup of the primary the link points to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PairWith {
+    /// The primary's connection link (`lbs://…`, with an admin token).
+    pub link: String,
+}
+
+/// `POST /peer/v1/pair`: sent by the joining box, with the primary's admin token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairRequest {
+    pub server_id: String,
+    pub name: String,
+    /// `host:port` where the joining box's API answers.
+    pub address: String,
+    pub epoch: u64,
+}
+
+/// The primary's answer to a pairing: who it is, and the epoch both boxes now hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairResponse {
+    pub server_id: String,
+    pub name: String,
+    pub role: Role,
+    pub epoch: u64,
+}
+
+/// What a box has of one source (a category root), by key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceTally {
+    pub source: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// `POST /peer/v1/changes`: the backup asks for the changes after its cursor, waiting up to
+/// `wait_ms` for one to happen, and tells what it has applied and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// The journal the cursor belongs to (`None` on the first pull).
+    pub journal_id: Option<String>,
+    pub after: i64,
+    pub limit: u32,
+    pub wait_ms: u64,
+    /// Every change up to this sequence is applied on the backup.
+    pub acked: i64,
+    pub held: Vec<SourceTally>,
+}
+
+/// One journal entry on the wire. `source` is `<category>:<n>` (its n-th root); `path` is relative to the
+/// root and is checked again on arrival.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireChange {
+    pub seq: i64,
+    pub source: String,
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// BLAKE3, hex; absent for a deletion.
+    pub hash: Option<String>,
+    pub deleted: bool,
+    pub changed_unix: i64,
+}
+
+/// The primary's answer: its role and epoch (the backup refuses data from anyone else than a
+/// primary at an epoch at least its own), the journal's identity, and a page of changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub server_id: String,
+    pub role: Role,
+    pub epoch: u64,
+    pub journal_id: String,
+    /// The journal's highest sequence: the backup is caught up when its cursor reaches it.
+    pub head: i64,
+    pub changes: Vec<WireChange>,
+    pub totals: Vec<SourceTally>,
+}
+
+/// Response header of `GET /peer/v1/content`: `zstd` when the body is compressed.
+pub const CONTENT_ENCODING_HEADER: &str = "x-lbs-encoding";
+
+/// Query of `GET /peer/v1/content`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentQuery {
+    pub source: String,
+    pub path: String,
+    /// The version wanted (hex BLAKE3); a different current version is answered 409.
+    pub hash: String,
+    /// Resume from this byte of the file.
+    #[serde(default)]
+    pub offset: u64,
+}
+
+// ---- What the console reads ----------------------------------------------------------------
+
+/// `GET /api/v1/sync`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncStatus {
+    pub role: Role,
+    #[ts(type = "number")]
+    pub epoch: u64,
+    pub peer: SyncPeer,
+    /// Highest priority first.
+    pub categories: Vec<CategorySync>,
+    /// The last hour, a point a minute, for a graph.
+    pub history: Vec<SyncHistoryPoint>,
+}
+
+/// The sync link to the partner as this box sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncPeer {
+    pub state: SyncLinkState,
+    pub server_id: Option<String>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    #[ts(type = "number | null")]
+    pub last_contact_unix: Option<i64>,
+    /// What is wrong, in plain words, when `state` is not `ok`.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SyncLinkState {
+    /// No partner yet.
+    Unpaired,
+    /// Talking to the partner.
+    Ok,
+    /// The partner does not answer.
+    Unreachable,
+    /// The partner answers but the exchange is refused (wrong certificate, stale epoch, …).
+    Refused,
+    /// Paired, but no exchange has happened yet since the agent started.
+    Connecting,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CategorySync {
+    /// Key from the config, e.g. `voicemail`.
+    pub name: String,
+    /// e.g. "Voicemail".
+    pub label: String,
+    /// 1 is synced first.
+    pub priority: u32,
+    /// Files and bytes on this box.
+    #[ts(type = "number")]
+    pub local_files: u64,
+    #[ts(type = "number")]
+    pub local_bytes: u64,
+    /// Files and bytes on the partner, as last reported.
+    #[ts(type = "number | null")]
+    pub peer_files: Option<u64>,
+    #[ts(type = "number | null")]
+    pub peer_bytes: Option<u64>,
+    /// Changes not yet on the backup.
+    #[ts(type = "number")]
+    pub pending_files: u64,
+    #[ts(type = "number")]
+    pub pending_bytes: u64,
+    /// Age of the oldest change not yet on the backup; `null` when nothing is pending.
+    #[ts(type = "number | null")]
+    pub lag_secs: Option<u64>,
+    /// Last time this category was fully in sync or a change of it was applied.
+    #[ts(type = "number | null")]
+    pub last_success_unix: Option<i64>,
+    pub last_error: Option<SyncProblem>,
+    /// Bytes per second received (backup) or sent (primary), averaged over the last seconds.
+    pub throughput_bps: f64,
+    /// Entries that are not copied (links, special files, names that cannot travel), with why.
+    pub skipped: Vec<SkippedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncProblem {
+    pub message: String,
+    #[ts(type = "number")]
+    pub at_unix: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncHistoryPoint {
+    #[ts(type = "number")]
+    pub t: i64,
+    pub pending_bytes: f64,
+    pub lag_secs: f64,
+    pub throughput_bps: f64,
+}
