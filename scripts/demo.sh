@@ -29,10 +29,10 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 links=()
-setup_box() { # name dir port role
-  local name=$1 dir=$demo/$2 port=$3 role=$4
-  mkdir -p "$dir"
-  bash scripts/demo/sample-data.sh "$dir/data"
+setup_box() { # name dir port with-data
+  local name=$1 dir=$demo/$2 port=$3 with_data=$4
+  mkdir -p "$dir"/data/{etc/asterisk,spool/voicemail,spool/monitor,sounds/custom,moh}
+  [[ $with_data == yes ]] && bash scripts/demo/sample-data.sh "$dir/data"
   cat > "$dir/agent.toml" <<CONF
 [server]
 name = "$name"
@@ -45,17 +45,49 @@ mounts = ["/", "$dir/data"]
 
 [pbx]
 probe = ["$here/scripts/demo/pbx-probe.sh"]
+
+[sync]
+[[sync.category]]
+name = "config"
+label = "Configuration"
+priority = 1
+roots = ["$dir/data/etc/asterisk"]
+[[sync.category]]
+name = "voicemail"
+label = "Voicemail"
+priority = 2
+roots = ["$dir/data/spool/voicemail"]
+exclude = ["**/tmp/**"]
+[[sync.category]]
+name = "prompts"
+label = "Voice prompts"
+priority = 3
+roots = ["$dir/data/sounds/custom"]
+[[sync.category]]
+name = "recordings"
+label = "Call recordings"
+priority = 4
+roots = ["$dir/data/spool/monitor"]
+[[sync.category]]
+name = "moh"
+label = "Music on hold"
+priority = 4
+roots = ["$dir/data/moh"]
 CONF
-  "$target/debug/lbs-agent" init --config "$dir/agent.toml" --role "$role" > "$dir/init.txt"
+  "$target/debug/lbs-agent" init --config "$dir/agent.toml" > "$dir/init.txt"
   "$target/debug/lbs-agent" demo seed-history --config "$dir/agent.toml" --days 14 >/dev/null
   "$target/debug/lbs-agent" run --config "$dir/agent.toml" > "$dir/agent.log" 2>&1 &
   pids+=($!)
   links+=(--connect "$(grep -m1 -o 'lbs://[^ ]*' "$dir/init.txt")")
 }
 echo "== Starting two agents with sample PBX data and 14 days of history"
-setup_box "PBX A (server room)" pbx-a 7441 primary
-setup_box "PBX B (backup)" pbx-b 7442 backup
+setup_box "PBX A (server room)" pbx-a 7441 yes
+setup_box "PBX B (backup)" pbx-b 7442 no
 sleep 1
+echo "== Pairing PBX B with PBX A: B becomes the backup and copies A's data"
+"$target/debug/lbs-agent" pair --config "$demo/pbx-b/agent.toml" "$(grep -m1 -o 'lbs://[^ ]*' "$demo/pbx-a/init.txt")"
+sleep 3
+"$target/debug/lbs-agent" status --config "$demo/pbx-b/agent.toml" | sed 's/^/   /'
 echo "   PBX A: https://127.0.0.1:7441   (log: $demo/pbx-a/agent.log)"
 echo "   PBX B: https://127.0.0.1:7442   (log: $demo/pbx-b/agent.log)"
 echo "   Their connection links are in $demo/pbx-*/init.txt"
