@@ -18,6 +18,7 @@ DEBS=(
   gcc-mingw-w64-x86-64
   # promtool validates the agent's Prometheus output in the system tests
   prometheus
+  rsync
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   curl ca-certificates

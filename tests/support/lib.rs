@@ -103,7 +103,7 @@ impl Agent {
         let log = std::fs::File::create(self.log_path()).expect("log file");
         let child = Command::new(agent_bin())
             .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", std::env::var("LBS_AGENT_LOG").unwrap_or_else(|_| "debug".into()))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -253,4 +253,37 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// (utime + stime in seconds, VmRSS in KiB) of a process, from /proc (for the benchmarks).
+pub fn proc_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((ticks / clock_ticks(), rss))
+}
+
+/// The `p` quantile (0..=1) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }

@@ -43,6 +43,10 @@ pub async fn serve(
             },
             _ = &mut shutdown => return,
         };
+        // Small answers (a page of changes, a voicemail) must not wait for Nagle's algorithm.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "too many connections; refusing one");
             continue;

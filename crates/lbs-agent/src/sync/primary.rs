@@ -18,7 +18,7 @@ use crate::clock::now_unix;
 
 /// How long watcher events are gathered before acting: short, since a voicemail should reach the
 /// backup in well under a second.
-const WATCH_WINDOW: Duration = Duration::from_millis(50);
+const WATCH_WINDOW: Duration = Duration::from_millis(20);
 
 pub async fn run(engine: Arc<SyncEngine>) {
     loop {
