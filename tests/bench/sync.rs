@@ -48,13 +48,21 @@ fn generate(root: &Path, voicemails: usize, recordings: usize, mb: usize) -> (us
         let size = 8_000 + (i * 7919) % 112_000;
         let dir = format!("voicemail/default/{}/INBOX", 1001 + i % 50);
         write(root, &format!("{dir}/msg{i:05}.wav"), &noise(i as u64, size));
-        let txt = format!("[message]\norigmailbox={}\ncallerid=\"Caller\" <555{i:05}>\nduration={}\n", 1001 + i % 50, size / 16_000);
+        let txt = format!(
+            "[message]\norigmailbox={}\ncallerid=\"Caller\" <555{i:05}>\nduration={}\n",
+            1001 + i % 50,
+            size / 16_000
+        );
         write(root, &format!("{dir}/msg{i:05}.txt"), txt.as_bytes());
         files += 2;
         bytes += (size + txt.len()) as u64;
     }
     for i in 0..recordings {
-        write(root, &format!("monitor/2026/11/call-{i:03}.wav"), &noise(100_000 + i as u64, mb * 1_000_000));
+        write(
+            root,
+            &format!("monitor/2026/11/call-{i:03}.wav"),
+            &noise(100_000 + i as u64, mb * 1_000_000),
+        );
         files += 1;
         bytes += (mb * 1_000_000) as u64;
     }
@@ -250,7 +258,10 @@ async fn main() {
     let t = Instant::now();
     let mut changed = 0;
     for (key, dir) in [("voicemail:0", "voicemail"), ("recordings:0", "monitor")] {
-        let r = journal.scan(key, &source.join(dir), &select, false, 2).await.expect("scan");
+        let r = journal
+            .scan(key, &source.join(dir), &select, false, 2)
+            .await
+            .expect("scan");
         changed += r.added + r.modified + r.deleted;
     }
     let rescan = t.elapsed();
@@ -274,7 +285,10 @@ async fn main() {
             if target.exists() {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(30), "latency sample {i} never arrived");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "latency sample {i} never arrived"
+            );
             tokio::time::sleep(Duration::from_micros(500)).await;
         }
         lat.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -103,7 +103,10 @@ impl Agent {
         let log = std::fs::File::create(self.log_path()).expect("log file");
         let child = Command::new(agent_bin())
             .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
-            .env("RUST_LOG", std::env::var("LBS_AGENT_LOG").unwrap_or_else(|_| "debug".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("LBS_AGENT_LOG").unwrap_or_else(|_| "debug".into()),
+            )
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()

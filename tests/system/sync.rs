@@ -545,7 +545,11 @@ async fn a_full_disk_on_the_backup_is_a_clear_error_and_sync_recovers_when_space
     assert!(msg.contains("is full") && msg.contains("Free some space"), "{msg}");
     assert!(s.pending_files >= 1);
     assert!(!rec.join("long-call.wav").exists(), "nothing half-written in place");
-    assert!(root(&p.b, "voicemail").join("default/1001/INBOX/msg0000.wav").is_file());
+    let vm = root(&p.b, "voicemail").join("default/1001/INBOX/msg0000.wav");
+    eventually("the voicemail despite the full recordings disk", Duration::from_secs(20), || async {
+        vm.is_file().then_some(())
+    })
+    .await;
     // Space is freed: the transfer resumes and completes.
     mount("remount,size=64m");
     converged(&p, "the recording after space was freed", 90).await;

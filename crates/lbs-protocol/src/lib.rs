@@ -14,8 +14,9 @@ pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{ApiError, Health, PeerSummary, Role, ServerStatus, TokenCreated, TokenInfo, TokenRole};
 pub use sync::{
-    CategorySync, ContentQuery, PairRequest, PairResponse, PairWith, PullRequest, PullResponse, SkippedFile,
-    SourceTally, SyncHistoryPoint, SyncLinkState, SyncPeer, SyncProblem, SyncStatus, WireChange,
+    BundleItem, BundleRequest, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith, PullRequest,
+    PullResponse, SkippedFile, SourceTally, SyncHistoryPoint, SyncLinkState, SyncPeer, SyncProblem, SyncStatus,
+    WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED,
     CONTENT_ENCODING_HEADER, PEER_PREFIX,
 };
 

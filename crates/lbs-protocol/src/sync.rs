@@ -109,6 +109,35 @@ pub struct ContentQuery {
     pub offset: u64,
 }
 
+/// Body of `POST /peer/v1/bundle`: many small files in one exchange, so a mail spool of
+/// thousands of messages does not cost a round trip each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRequest {
+    pub items: Vec<BundleItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleItem {
+    pub source: String,
+    pub path: String,
+    /// The version wanted (hex BLAKE3).
+    pub hash: String,
+}
+
+/// Most items in one bundle, and the largest file a bundle carries (bigger ones go alone,
+/// resumable, through `/content`).
+pub const BUNDLE_MAX_ITEMS: usize = 256;
+pub const BUNDLE_MAX_FILE: u64 = 1 << 20;
+
+/// The answer is one frame per item, in order: a status byte, the content's length as 8 bytes
+/// big-endian, then the content (length 0 unless the status is `BUNDLE_OK`). The whole body may
+/// be zstd-compressed (`x-lbs-encoding: zstd`).
+pub const BUNDLE_OK: u8 = 0;
+/// The file has changed or is gone: its newer change will follow.
+pub const BUNDLE_SUPERSEDED: u8 = 1;
+/// The path was refused (outside its root, a link, not a regular file, too big).
+pub const BUNDLE_REFUSED: u8 = 2;
+
 // ---- What the console reads ----------------------------------------------------------------
 
 /// `GET /api/v1/sync`.

@@ -10,6 +10,9 @@ use sqlx::SqlitePool;
 use crate::journal::{Change, FileMeta, JournalError, Tally};
 use crate::paths::RelPath;
 
+/// What the backup holds at a path after applying a change: size and hash, or nothing (deleted).
+pub type Held = Option<(u64, [u8; 32])>;
+
 #[derive(Clone)]
 pub struct Queue {
     pool: SqlitePool,
@@ -118,32 +121,16 @@ impl Queue {
 
     /// The entry was applied: it leaves the queue (unless a newer change replaced it meanwhile)
     /// and `held` records what the backup now has at that path (`None`: nothing, it was deleted).
-    pub async fn applied(&self, change: &Change, held: Option<(u64, [u8; 32])>) -> Result<(), JournalError> {
+    pub async fn applied(&self, change: &Change, held: Held) -> Result<(), JournalError> {
+        self.applied_many(&[(change.clone(), held)]).await
+    }
+
+    /// As [`applied`](Self::applied) for many entries, in one transaction.
+    pub async fn applied_many(&self, done: &[(Change, Held)]) -> Result<(), JournalError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM pending WHERE category = ? AND path = ? AND seq = ?")
-            .bind(&change.category)
-            .bind(change.path.as_str())
-            .bind(change.seq)
-            .execute(&mut *tx)
-            .await?;
-        match held {
-            Some((size, hash)) => {
-                sqlx::query("INSERT OR REPLACE INTO held (category, path, size, hash) VALUES (?, ?, ?, ?)")
-                    .bind(&change.category)
-                    .bind(change.path.as_str())
-                    .bind(size as i64)
-                    .bind(hash.to_vec())
-                    .execute(&mut *tx)
-                    .await?
-            }
-            None => {
-                sqlx::query("DELETE FROM held WHERE category = ? AND path = ?")
-                    .bind(&change.category)
-                    .bind(change.path.as_str())
-                    .execute(&mut *tx)
-                    .await?
-            }
-        };
+        for (change, held) in done {
+            record_applied(&mut tx, change, *held).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -225,6 +212,38 @@ impl Queue {
             })
             .collect())
     }
+}
+
+async fn record_applied(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    change: &Change,
+    held: Held,
+) -> Result<(), JournalError> {
+    sqlx::query("DELETE FROM pending WHERE category = ? AND path = ? AND seq = ?")
+        .bind(&change.category)
+        .bind(change.path.as_str())
+        .bind(change.seq)
+        .execute(&mut **tx)
+        .await?;
+    match held {
+        Some((size, hash)) => {
+            sqlx::query("INSERT OR REPLACE INTO held (category, path, size, hash) VALUES (?, ?, ?, ?)")
+                .bind(&change.category)
+                .bind(change.path.as_str())
+                .bind(size as i64)
+                .bind(hash.to_vec())
+                .execute(&mut **tx)
+                .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM held WHERE category = ? AND path = ?")
+                .bind(&change.category)
+                .bind(change.path.as_str())
+                .execute(&mut **tx)
+                .await?
+        }
+    };
+    Ok(())
 }
 
 fn pending_from_row(row: Row) -> Option<Pending> {

@@ -16,8 +16,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures_util::StreamExt;
 use lbs_protocol::{
-    ContentQuery, PairRequest, PairResponse, PullRequest, PullResponse, Role, SourceTally, SyncLinkState, TokenRole,
-    WireChange, CONTENT_ENCODING_HEADER,
+    BundleRequest, ContentQuery, PairRequest, PairResponse, PullRequest, PullResponse, Role, SourceTally,
+    SyncLinkState, TokenRole, WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED,
+    BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER,
 };
 use lbs_sync::paths::{resolve, RelPath};
 use tokio::io::BufReader;
@@ -34,6 +35,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/pair", post(pair))
         .route("/changes", post(changes))
         .route("/content", get(content))
+        .route("/bundle", post(bundle))
         .fallback(|| async { HttpError::NotFound("no such partner route".into()) })
 }
 
@@ -280,4 +282,92 @@ async fn content(
     });
     let encoding = if compress { "zstd" } else { "identity" };
     Ok(([(CONTENT_ENCODING_HEADER, encoding)], Body::from_stream(throttled)).into_response())
+}
+
+/// Many small files in one answer (see `lbs_protocol::BUNDLE_OK` for the framing).
+async fn bundle(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    body: Result<Json<BundleRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, HttpError> {
+    require_partner(&state, &cert).await?;
+    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    if req.items.len() > BUNDLE_MAX_ITEMS {
+        return Err(HttpError::BadRequest(format!(
+            "at most {BUNDLE_MAX_ITEMS} files per bundle"
+        )));
+    }
+    let sync = state.sync.clone();
+    if sync.role().await.role != Role::Primary {
+        return Err(HttpError::Conflict("this box is not the primary".into()));
+    }
+    // Which items are current, decided against the journal before reading anything.
+    let mut wanted = Vec::with_capacity(req.items.len());
+    for item in &req.items {
+        let checked = match (
+            sync.sources.get(&item.source),
+            RelPath::parse(&item.path),
+            super::super::sync::backup::decode_hash(&item.hash),
+        ) {
+            (Some(source), Ok(rel), Some(hash)) => match resolve(&source.root, &rel) {
+                Ok(path) => {
+                    let current = sync
+                        .journal
+                        .current_hash(&source.key, &rel)
+                        .await
+                        .map_err(|e| HttpError::Internal(e.to_string()))?;
+                    if current == Some(hash) {
+                        Ok(path)
+                    } else {
+                        Err(BUNDLE_SUPERSEDED)
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(path = %item.path, problem = %e, "sync: refused a bundle item");
+                    Err(BUNDLE_REFUSED)
+                }
+            },
+            (_, Err(e), _) => {
+                tracing::warn!(path = %item.path, problem = %e, "sync: refused a bundle item");
+                Err(BUNDLE_REFUSED)
+            }
+            _ => Err(BUNDLE_REFUSED),
+        };
+        wanted.push(checked);
+    }
+    let (body, compress) = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for w in wanted {
+            let content = w.and_then(|path| {
+                let meta = std::fs::symlink_metadata(&path).map_err(|_| BUNDLE_SUPERSEDED)?;
+                if !meta.is_file() || meta.len() > BUNDLE_MAX_FILE {
+                    return Err(BUNDLE_REFUSED);
+                }
+                std::fs::read(&path).map_err(|_| BUNDLE_SUPERSEDED)
+            });
+            match content {
+                Ok(bytes) => {
+                    out.push(BUNDLE_OK);
+                    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+                    out.extend_from_slice(&bytes);
+                }
+                Err(status) => {
+                    out.push(status);
+                    out.extend_from_slice(&0u64.to_be_bytes());
+                }
+            }
+        }
+        let sample = &out[..out.len().min(64 * 1024)];
+        if worth_compressing(sample) {
+            if let Ok(z) = zstd::bulk::compress(&out, 1) {
+                return (z, true);
+            }
+        }
+        (out, false)
+    })
+    .await
+    .map_err(|e| HttpError::Internal(e.to_string()))?;
+    sync.throttle.take(body.len()).await;
+    let encoding = if compress { "zstd" } else { "identity" };
+    Ok(([(CONTENT_ENCODING_HEADER, encoding)], body).into_response())
 }

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use async_compression::tokio::bufread::ZstdDecoder;
 use futures_util::TryStreamExt;
-use lbs_protocol::{ContentQuery, PullRequest, PullResponse, Role, SourceTally, SyncLinkState};
+use lbs_protocol::{
+    BundleItem, BundleRequest, ContentQuery, PullRequest, PullResponse, Role, SourceTally, SyncLinkState,
+    BUNDLE_MAX_FILE, BUNDLE_OK, BUNDLE_SUPERSEDED,
+};
 use lbs_sync::install::{InstallError, Installer};
 use lbs_sync::journal::{Change, FileMeta};
 use lbs_sync::paths::RelPath;
@@ -25,8 +28,8 @@ use super::SyncEngine;
 use crate::clock::now_unix;
 use crate::peer::{self, Peer};
 
-/// Files up to this size go through the express lane.
-pub const EXPRESS_MAX: u64 = 1 << 20;
+/// Files up to this size go through the express lane (and travel in bundles).
+pub const EXPRESS_MAX: u64 = BUNDLE_MAX_FILE;
 /// How long the primary may hold a pull open when nothing changes.
 const WAIT_MS: u64 = 20_000;
 const PAGE: u32 = 2000;
@@ -41,7 +44,7 @@ pub async fn pull_loop(e: Arc<SyncEngine>) {
     loop {
         e.until_role(Role::Backup).await;
         let Some(peer) = e.peer.read().await.clone() else {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            e.wait_for_change().await;
             continue;
         };
         match pull_once(&e, &peer).await {
@@ -237,55 +240,100 @@ impl From<InstallError> for ApplyError {
     }
 }
 
-/// Takes the most urgent change nobody is applying, marking it in flight.
-async fn claim(e: &SyncEngine, max_size: Option<u64>) -> Option<Pending> {
-    let due = e.queue.due(now_unix(), 32, max_size).await.ok()?;
-    let mut busy = e.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-    let item = due
-        .into_iter()
-        .find(|p| !busy.contains(&(p.change.category.clone(), p.change.path.to_string())))?;
-    busy.insert((item.change.category.clone(), item.change.path.to_string()));
-    Some(item)
+/// Whether a change travels in a bundle (small files and deletions) or alone (resumable).
+fn small(p: &Pending) -> bool {
+    p.change.deleted || p.change.meta.size <= BUNDLE_MAX_FILE
 }
 
-fn release(e: &SyncEngine, c: &Change) {
-    e.in_flight
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&(c.category.clone(), c.path.to_string()));
+/// Most bytes of content one bundle carries.
+const BUNDLE_BYTES: u64 = 8 << 20;
+/// Most changes one worker takes at once.
+const BATCH: usize = 128;
+
+/// Takes work nobody else is doing, most urgent first: one large file alone, or a batch of small
+/// files and deletions (applied together, fetched in one bundle, recorded in one transaction).
+async fn claim(e: &SyncEngine, max_size: Option<u64>) -> Vec<Pending> {
+    let Ok(due) = e.queue.due(now_unix(), BATCH as u32 * 2, max_size).await else {
+        return Vec::new();
+    };
+    let mut busy = e.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out: Vec<Pending> = Vec::new();
+    let mut bytes = 0;
+    for p in due {
+        let key = (p.change.category.clone(), p.change.path.to_string());
+        if busy.contains(&key) {
+            continue;
+        }
+        if !small(&p) {
+            if out.is_empty() {
+                busy.insert(key);
+                out.push(p);
+                break;
+            }
+            continue;
+        }
+        let size = if p.change.deleted { 0 } else { p.change.meta.size };
+        if out.len() >= BATCH || bytes + size > BUNDLE_BYTES {
+            break;
+        }
+        bytes += size;
+        busy.insert(key);
+        out.push(p);
+    }
+    out
+}
+
+fn release(e: &SyncEngine, items: &[Pending]) {
+    let mut busy = e.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+    for p in items {
+        busy.remove(&(p.change.category.clone(), p.change.path.to_string()));
+    }
 }
 
 pub async fn worker(e: Arc<SyncEngine>, max_size: Option<u64>) {
     loop {
         e.until_role(Role::Backup).await;
         let Some(peer) = e.peer.read().await.clone() else {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            e.wait_for_change().await;
             continue;
         };
-        let Some(item) = claim(&e, max_size).await else {
+        let items = claim(&e, max_size).await;
+        if items.is_empty() {
             tokio::select! {
                 _ = e.queued.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
+        }
+        let results = if items.len() == 1 && !small(&items[0]) {
+            vec![apply(&e, &peer, &items[0].change).await]
+        } else {
+            apply_batch(&e, &peer, &items).await
         };
-        let c = &item.change;
-        let category = super::Sources::category_of(&c.category).to_owned();
-        let result = apply(&e, &peer, c).await;
         let now = now_unix();
-        let outcome = match result {
-            Ok(held) => e.queue.applied(c, held).await.map(|_| {
-                e.tracker.success(&category, now);
-            }),
-            Err(ApplyError::Superseded) => e.queue.postpone(c, now + 1).await,
-            Err(ApplyError::Failed(msg)) => {
-                tracing::warn!(%category, path = %c.path, problem = %msg, "sync: could not apply a change");
-                e.tracker.error(&category, msg, now);
-                let wait = 1i64 << item.attempts.clamp(0, 5);
-                e.queue.postpone(c, now + wait).await
-            }
-        };
-        release(&e, c);
+        let mut done = Vec::new();
+        let mut outcome = Ok(());
+        for (item, result) in items.iter().zip(results) {
+            let c = &item.change;
+            let category = super::Sources::category_of(&c.category).to_owned();
+            let step = match result {
+                Ok(held) => {
+                    done.push((c.clone(), held));
+                    e.tracker.success(&category, now);
+                    Ok(())
+                }
+                Err(ApplyError::Superseded) => e.queue.postpone(c, now + 1).await,
+                Err(ApplyError::Failed(msg)) => {
+                    tracing::warn!(%category, path = %c.path, problem = %msg, "sync: could not apply a change");
+                    e.tracker.error(&category, msg, now);
+                    let wait = 1i64 << item.attempts.clamp(0, 5);
+                    e.queue.postpone(c, now + wait).await
+                }
+            };
+            outcome = outcome.and(step);
+        }
+        outcome = outcome.and(e.queue.applied_many(&done).await);
+        release(&e, &items);
         if let Err(err) = outcome {
             tracing::error!(error = %err, "sync: the queue could not be updated");
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -296,18 +344,10 @@ pub async fn worker(e: Arc<SyncEngine>, max_size: Option<u64>) {
     }
 }
 
-/// Runs blocking file work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, InstallError> + Send + 'static,
-) -> Result<T, ApplyError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|err| ApplyError::Failed(format!("interrupted: {err}")))?
-        .map_err(ApplyError::from)
-}
+type Applied = Result<lbs_sync::queue::Held, ApplyError>;
 
-/// Applies one change; returns what the backup now holds at the path.
-async fn apply(e: &SyncEngine, peer: &Peer, c: &Change) -> Result<Option<(u64, [u8; 32])>, ApplyError> {
+/// The installer for a change's root, or why there is none.
+fn installer_for(e: &SyncEngine, c: &Change) -> Result<Installer, ApplyError> {
     let source = e.sources.get(&c.category).ok_or_else(|| {
         ApplyError::Failed(format!(
             "the primary sends files for root {} but this box's config has no such category root; \
@@ -321,7 +361,249 @@ async fn apply(e: &SyncEngine, peer: &Peer, c: &Change) -> Result<Option<(u64, [
             source.root.display()
         )));
     }
-    let installer = Arc::new(Installer::new(&source.root));
+    Ok(Installer::new(&source.root))
+}
+
+/// Applies a batch of small changes: deletions and files already held locally first, then the
+/// rest fetched in one bundle and installed one by one (each verified, fsynced, renamed).
+async fn apply_batch(e: &SyncEngine, peer: &Peer, items: &[Pending]) -> Vec<Applied> {
+    let work: Vec<(Change, Result<Installer, ApplyError>)> = items
+        .iter()
+        .map(|p| (p.change.clone(), installer_for(e, &p.change)))
+        .collect();
+    let now = now_unix();
+    // Step 1, on disk: deletions, and files whose content is already here.
+    let step1 = tokio::task::spawn_blocking(move || {
+        work.into_iter()
+            .map(|(c, inst)| {
+                let inst = match inst {
+                    Ok(i) => i,
+                    Err(err) => return (c, None, Some(Err(err))),
+                };
+                let done = if c.deleted {
+                    Some(
+                        inst.delete_to_trash(&c.path, now)
+                            .map(|_| None)
+                            .map_err(ApplyError::from),
+                    )
+                } else {
+                    match c.hash {
+                        None => Some(Err(ApplyError::Failed(format!("{}: no checksum", c.path)))),
+                        Some(h) => match inst.holds(&c.path, c.meta.size, &h) {
+                            Ok(true) => Some(
+                                inst.set_meta(&c.path, &c.meta)
+                                    .map(|_| Some((c.meta.size, h)))
+                                    .map_err(ApplyError::from),
+                            ),
+                            Ok(false) => None,
+                            Err(err) => Some(Err(err.into())),
+                        },
+                    }
+                };
+                (c, Some(inst), done)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let Ok(step1) = step1 else {
+        return items
+            .iter()
+            .map(|_| Err(ApplyError::Failed("interrupted".into())))
+            .collect();
+    };
+    // Step 2, over the network: one bundle for everything still missing.
+    let missing: Vec<&Change> = step1
+        .iter()
+        .filter(|(_, _, d)| d.is_none())
+        .map(|(c, _, _)| c)
+        .collect();
+    let mut fetched = match missing.is_empty() {
+        true => Ok(Vec::new()),
+        false => fetch_bundle(e, peer, &missing).await,
+    }
+    .map(|v| v.into_iter());
+    // Step 3, on disk: install what arrived, in order.
+    let mut plan = Vec::with_capacity(step1.len());
+    for (c, inst, done) in step1 {
+        let next = match (&done, &mut fetched) {
+            (Some(_), _) => None,
+            (None, Ok(it)) => Some(it.next().unwrap_or(Err(ApplyError::Superseded))),
+            (None, Err(msg)) => Some(Err(ApplyError::Failed(msg.clone()))),
+        };
+        plan.push((c, inst, done, next));
+    }
+    let results = tokio::task::spawn_blocking(move || {
+        // Per change: bytes received, and what it left.
+        let staged: Vec<(Change, u64, Result<Installed, ApplyError>)> = plan
+            .into_iter()
+            .map(|(c, inst, done, content)| {
+                if let Some(done) = done {
+                    // Deletions and files already held: their own steps were durable.
+                    return (c, 0, done.map(Installed::Done));
+                }
+                let (Some(inst), Some(content)) = (inst, content) else {
+                    return (c, 0, Err(ApplyError::Superseded));
+                };
+                let bytes = match content {
+                    Ok(b) => b,
+                    Err(err) => return (c, 0, Err(err)),
+                };
+                let Some(hash) = c.hash else {
+                    return (c, 0, Err(ApplyError::Failed("no checksum".into())));
+                };
+                let n = bytes.len() as u64;
+                let r = inst
+                    .stage_whole(&c.path, &bytes, &hash, &c.meta)
+                    .map(|s| Installed::Staged(s, (c.meta.size, hash)))
+                    .map_err(ApplyError::from);
+                (c, n, r)
+            })
+            .collect();
+        // Content on disk first (one flush per filesystem), then the renames, then flush again:
+        // a rename never exposes content that is not on disk, and the batch is durable before
+        // the queue records it.
+        let roots: Vec<std::path::PathBuf> = staged
+            .iter()
+            .filter_map(|(_, _, r)| match r {
+                Ok(Installed::Staged(s, _)) => Some(s.root().to_owned()),
+                _ => None,
+            })
+            .collect();
+        let flushed = lbs_sync::install::sync_filesystems(roots.iter().map(|p| p.as_path()));
+        let committed: Vec<(Change, u64, Applied)> = staged
+            .into_iter()
+            .map(|(c, n, r)| {
+                let r = match (r, &flushed) {
+                    (Ok(Installed::Done(held)), _) => Ok(held),
+                    (Ok(Installed::Staged(s, held)), Ok(())) => {
+                        s.commit().map(|_| Some(held)).map_err(ApplyError::from)
+                    }
+                    (Ok(Installed::Staged(..)), Err(err)) => Err(ApplyError::Failed(err.to_string())),
+                    (Err(e), _) => Err(e),
+                };
+                (c, n, r)
+            })
+            .collect();
+        match lbs_sync::install::sync_filesystems(roots.iter().map(|p| p.as_path())) {
+            Ok(()) => committed,
+            // Renamed but not known to be durable: applied again (cheaply: the content is held).
+            Err(err) => committed
+                .into_iter()
+                .map(|(c, n, r)| (c, n, r.and(Err(ApplyError::Failed(err.to_string())))))
+                .collect(),
+        }
+    })
+    .await;
+    match results {
+        Ok(results) => results
+            .into_iter()
+            .map(|(c, n, r)| {
+                if n > 0 {
+                    e.tracker.moved(super::Sources::category_of(&c.category), n);
+                }
+                r
+            })
+            .collect(),
+        Err(_) => items
+            .iter()
+            .map(|_| Err(ApplyError::Failed("interrupted".into())))
+            .collect(),
+    }
+}
+
+/// What installing one change of a batch left behind.
+enum Installed {
+    /// Finished and durable (a deletion, or content already held).
+    Done(lbs_sync::queue::Held),
+    /// Written under a temporary name; in place once flushed and committed.
+    Staged(lbs_sync::install::Staged, (u64, [u8; 32])),
+}
+
+/// Fetches the content of `changes` in one bundle; one entry per change, in order.
+async fn fetch_bundle(
+    e: &SyncEngine,
+    peer: &Peer,
+    changes: &[&Change],
+) -> Result<Vec<Result<Vec<u8>, ApplyError>>, String> {
+    let client = e.client_for(peer)?;
+    let request = BundleRequest {
+        items: changes
+            .iter()
+            .map(|c| BundleItem {
+                source: c.category.clone(),
+                path: c.path.to_string(),
+                hash: c.hash.map(hex::encode).unwrap_or_default(),
+            })
+            .collect(),
+    };
+    let response = client
+        .post(peer::url(&peer.address, "/bundle"))
+        .json(&request)
+        .send()
+        .await
+        .map_err(|err| format!("fetching {} files from {}: {err}", changes.len(), peer.name))?;
+    if !response.status().is_success() {
+        let (PullError::Refused(msg) | PullError::Unreachable(msg)) = refusal(peer, response).await;
+        return Err(msg);
+    }
+    let compressed = response
+        .headers()
+        .get(lbs_protocol::CONTENT_ENCODING_HEADER)
+        .is_some_and(|v| v == "zstd");
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| format!("the transfer from {} broke off ({err}); it is tried again", peer.name))?;
+    e.throttle.take(body.len()).await;
+    let body = if compressed {
+        zstd::stream::decode_all(&body[..]).map_err(|err| format!("{} sent a damaged bundle: {err}", peer.name))?
+    } else {
+        body.to_vec()
+    };
+    parse_bundle(&body, changes)
+}
+
+/// Splits a bundle into its frames; any inconsistency refuses the whole bundle.
+fn parse_bundle(mut body: &[u8], changes: &[&Change]) -> Result<Vec<Result<Vec<u8>, ApplyError>>, String> {
+    let damaged = || "the partner sent a damaged bundle; it is fetched again".to_string();
+    let mut out = Vec::with_capacity(changes.len());
+    for c in changes {
+        if body.len() < 9 {
+            return Err(damaged());
+        }
+        let status = body[0];
+        let len = u64::from_be_bytes(body[1..9].try_into().map_err(|_| damaged())?);
+        body = &body[9..];
+        if len > c.meta.size || len as usize > body.len() {
+            return Err(damaged());
+        }
+        let (content, rest) = body.split_at(len as usize);
+        body = rest;
+        out.push(match status {
+            BUNDLE_OK => Ok(content.to_vec()),
+            BUNDLE_SUPERSEDED => Err(ApplyError::Superseded),
+            _ => Err(ApplyError::Failed(format!("the primary refused to send {}", c.path))),
+        });
+    }
+    if !body.is_empty() {
+        return Err(damaged());
+    }
+    Ok(out)
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, InstallError> + Send + 'static,
+) -> Result<T, ApplyError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| ApplyError::Failed(format!("interrupted: {err}")))?
+        .map_err(ApplyError::from)
+}
+
+/// Applies one change alone (a large file: resumable); returns what the backup now holds there.
+async fn apply(e: &SyncEngine, peer: &Peer, c: &Change) -> Applied {
+    let installer = Arc::new(installer_for(e, c)?);
     let rel = c.path.clone();
     if c.deleted {
         let now = now_unix();

@@ -48,6 +48,8 @@ pub struct SyncEngine {
     queued: Notify,
     /// Tells the pull loop that the queue emptied, so it reports that at once.
     drained: Notify,
+    /// Wakes every loop when the role or the partner changes (pairing), instead of a 1 s poll.
+    changed: Notify,
     /// Changes being applied right now, by (source, path): a path is never written twice at once.
     in_flight: Mutex<HashSet<(String, String)>>,
     /// A client for the current partner, rebuilt when the partner changes.
@@ -78,6 +80,7 @@ impl SyncEngine {
             head: watch::channel(head).0,
             queued: Notify::new(),
             drained: Notify::new(),
+            changed: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
             client: Mutex::new(None),
         }))
@@ -113,10 +116,18 @@ impl SyncEngine {
         *self.role.read().await
     }
 
-    /// Waits until the box holds `role` (checked every second).
+    /// Waits until the box holds `role` (woken by a change, checked at least every second).
     async fn until_role(&self, role: Role) {
         while self.role().await.role != role {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.wait_for_change().await;
+        }
+    }
+
+    /// Waits for a role or partner change, or a second at most.
+    async fn wait_for_change(&self) {
+        tokio::select! {
+            _ = self.changed.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 
@@ -137,5 +148,6 @@ impl SyncEngine {
     pub fn peer_changed(&self) {
         self.tracker.forget_link();
         *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.changed.notify_waiters();
     }
 }
