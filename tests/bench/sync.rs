@@ -69,8 +69,8 @@ fn generate(root: &Path, voicemails: usize, recordings: usize, mb: usize) -> (us
     (files, bytes)
 }
 
-fn config(dir: &Path, data: &Path) -> String {
-    let _ = dir;
+/// The `[sync]` section: voicemail and recordings under `data`.
+fn config(data: &Path) -> String {
     format!(
         "\n[sync]\n\
          [[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n\
@@ -193,12 +193,12 @@ async fn main() {
 
     // 2. LBS: A journals the tree, B (empty) pairs and copies it.
     let src = source.clone();
-    let mut a = Agent::init_config("bench A", "5s", move |d| config(d, &src));
+    let mut a = Agent::init_config("bench A", "5s", move |_| config(&src));
     let mut b = Agent::init_config("bench B", "5s", |d| {
         let data = d.join("data");
         std::fs::create_dir_all(data.join("voicemail")).expect("mkdir");
         std::fs::create_dir_all(data.join("monitor")).expect("mkdir");
-        config(d, &data)
+        config(&data)
     });
     a.start();
     b.start();

@@ -180,7 +180,7 @@ async fn every_category_syncs_initially_and_continuously_with_deletes_kept_in_th
         b"[default]\nexten => 100,1,Dial(PJSIP/100)\n",
     );
     write(&a("config"), "queues.conf", b"[support]\nstrategy = ringall\n");
-    for i in 0..300 {
+    for i in 0..1000 {
         let mailbox = 1001 + i % 20;
         write(
             &a("voicemail"),
@@ -245,13 +245,35 @@ async fn every_category_syncs_initially_and_continuously_with_deletes_kept_in_th
         "a delete on the primary moves the backup's copy to the trash"
     );
 
-    // The user-settings database changes: its next dump carries it over.
-    std::fs::write(
-        p.a.dir.path().join("astdb-live.txt"),
-        "INSERT INTO astdb VALUES('/CW/1001','DISABLED');\n",
-    )
-    .unwrap();
+    // The dump command fails (its database is gone): an error with its output, the last good
+    // dump stays; once the database is back, its next dump carries the change over.
+    let live = p.a.dir.path().join("astdb-live.txt");
+    std::fs::remove_file(&live).unwrap();
+    let problem = eventually("the failing dump to be reported", Duration::from_secs(30), || async {
+        let s = status(&p.a).await;
+        s.categories.into_iter().find(|c| c.name == "astdb")?.last_error
+    })
+    .await;
+    assert!(
+        problem.message.contains("dump command") && problem.message.contains("No such file"),
+        "{}",
+        problem.message
+    );
+    assert!(
+        root(&p.b, "astdb").join("astdb.sql").is_file(),
+        "the last good dump stays"
+    );
+    std::fs::write(&live, "INSERT INTO astdb VALUES('/CW/1001','DISABLED');\n").unwrap();
     converged(&p, "the new dump", 30).await;
+    eventually("the dump error to clear", Duration::from_secs(30), || async {
+        let s = status(&p.a).await;
+        s.categories
+            .into_iter()
+            .find(|c| c.name == "astdb")
+            .is_some_and(|c| c.last_error.is_none())
+            .then_some(())
+    })
+    .await;
 
     // The status on both sides agrees and says everything is in sync.
     let (sa, sb) = (status(&p.a).await, status(&p.b).await);
@@ -262,10 +284,10 @@ async fn every_category_syncs_initially_and_continuously_with_deletes_kept_in_th
     assert_eq!(sa.categories[0].priority, 1, "highest priority first");
     let vm = sb.categories.iter().find(|c| c.name == "voicemail").unwrap();
     assert_eq!(
-        vm.local_files, 600,
-        "300 messages with their envelopes, one deleted, one added"
+        vm.local_files, 2000,
+        "1000 messages with their envelopes, one deleted, one added"
     );
-    assert_eq!(vm.peer_files, Some(600));
+    assert_eq!(vm.peer_files, Some(2000));
     assert_eq!((vm.pending_files, vm.lag_secs), (0, None));
     assert!(vm.last_success_unix.is_some() && vm.last_error.is_none(), "{vm:?}");
     eventually(
@@ -546,9 +568,11 @@ async fn a_full_disk_on_the_backup_is_a_clear_error_and_sync_recovers_when_space
     assert!(s.pending_files >= 1);
     assert!(!rec.join("long-call.wav").exists(), "nothing half-written in place");
     let vm = root(&p.b, "voicemail").join("default/1001/INBOX/msg0000.wav");
-    eventually("the voicemail despite the full recordings disk", Duration::from_secs(20), || async {
-        vm.is_file().then_some(())
-    })
+    eventually(
+        "the voicemail despite the full recordings disk",
+        Duration::from_secs(20),
+        || async { vm.is_file().then_some(()) },
+    )
     .await;
     // Space is freed: the transfer resumes and completes.
     mount("remount,size=64m");

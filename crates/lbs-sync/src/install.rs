@@ -175,8 +175,7 @@ impl Installer {
         let disk_full = |e: std::io::Error| disk_error(e, &self.root, rel, &temp);
         let mut file = File::create(&temp).map_err(disk_full)?;
         file.write_all(content).map_err(disk_full)?;
-        drop(file);
-        apply_meta(&temp, meta)?;
+        apply_meta_to(&file, &temp, meta)?;
         Ok(Staged {
             temp,
             target,
@@ -261,7 +260,7 @@ impl Partial {
                 actual: actual.to_hex().to_string(),
             });
         }
-        apply_meta(&self.path, meta)?;
+        apply_meta_to(&self.file, &self.path, meta)?;
         let target = resolve(&self.root, &self.rel)?;
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
@@ -273,21 +272,25 @@ impl Partial {
     }
 }
 
-#[cfg(unix)]
+/// Gives the file at `path` the primary's owner, mode and time.
 fn apply_meta(path: &Path, meta: &FileMeta) -> Result<(), InstallError> {
+    let file = File::open(path).map_err(io("cannot open", path))?;
+    apply_meta_to(&file, path, meta)
+}
+
+/// As [`apply_meta`] on an open file: owner first (a change of owner clears set-id bits), then
+/// mode, then time.
+fn apply_meta_to(file: &File, path: &Path, meta: &FileMeta) -> Result<(), InstallError> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(meta.mode)).map_err(io("cannot set permissions of", path))?;
     // Owners can only be given away by root; as another user the file keeps ours.
-    match std::os::unix::fs::chown(path, Some(meta.uid), Some(meta.gid)) {
+    match std::os::unix::fs::fchown(file, Some(meta.uid), Some(meta.gid)) {
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
         other => other.map_err(io("cannot set the owner of", path)),
     }?;
+    file.set_permissions(fs::Permissions::from_mode(meta.mode))
+        .map_err(io("cannot set permissions of", path))?;
     let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(meta.mtime_ns.max(0) as u64);
-    File::options()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_modified(mtime))
-        .map_err(io("cannot set the time of", path))
+    file.set_modified(mtime).map_err(io("cannot set the time of", path))
 }
 
 /// A file written under a temporary name, waiting for its batch to be flushed and renamed.

@@ -329,6 +329,22 @@ impl Journal {
             .collect())
     }
 
+    /// As [`current_hash`](Self::current_hash) for many files, on one connection.
+    pub async fn current_hashes(&self, files: &[(&str, &RelPath)]) -> Result<Vec<Option<[u8; 32]>>, JournalError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Vec::with_capacity(files.len());
+        for (category, path) in files {
+            let hash: Option<Option<Vec<u8>>> =
+                sqlx::query_scalar("SELECT hash FROM files WHERE category = ? AND path = ? AND deleted = 0")
+                    .bind(category)
+                    .bind(path.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            out.push(hash_of(hash.flatten()));
+        }
+        Ok(out)
+    }
+
     /// The recorded hash of a live file, `None` if it is unknown or deleted.
     pub async fn current_hash(&self, category: &str, path: &RelPath) -> Result<Option<[u8; 32]>, JournalError> {
         let hash: Option<Option<Vec<u8>>> =
@@ -807,6 +823,13 @@ mod tests {
         );
         assert!(j.pending_after(3).await.unwrap().is_empty());
         assert_eq!(j.current_hash("voicemail", &path).await.unwrap(), None);
+        let b = RelPath::parse("b.wav").unwrap();
+        assert_eq!(
+            j.current_hashes(&[("voicemail", &path), ("voicemail", &b)])
+                .await
+                .unwrap(),
+            vec![None, Some(*blake3::hash(b"xy").as_bytes())]
+        );
     }
 
     #[tokio::test]

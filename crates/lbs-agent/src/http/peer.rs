@@ -3,6 +3,7 @@
 //! paired partner's certificate and nothing else.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -284,6 +285,9 @@ async fn content(
     Ok(([(CONTENT_ENCODING_HEADER, encoding)], Body::from_stream(throttled)).into_response())
 }
 
+/// A bundle item that passed the path checks: source key, path, file on disk, version wanted.
+type Wanted<'a> = (&'a str, RelPath, PathBuf, [u8; 32]);
+
 /// Many small files in one answer (see `lbs_protocol::BUNDLE_OK` for the framing).
 async fn bundle(
     State(state): State<Arc<AppState>>,
@@ -302,39 +306,44 @@ async fn bundle(
         return Err(HttpError::Conflict("this box is not the primary".into()));
     }
     // Which items are current, decided against the journal before reading anything.
-    let mut wanted = Vec::with_capacity(req.items.len());
+    let mut checked: Vec<Result<Wanted, u8>> = Vec::with_capacity(req.items.len());
     for item in &req.items {
-        let checked = match (
-            sync.sources.get(&item.source),
-            RelPath::parse(&item.path),
-            super::super::sync::backup::decode_hash(&item.hash),
-        ) {
-            (Some(source), Ok(rel), Some(hash)) => match resolve(&source.root, &rel) {
-                Ok(path) => {
-                    let current = sync
-                        .journal
-                        .current_hash(&source.key, &rel)
-                        .await
-                        .map_err(|e| HttpError::Internal(e.to_string()))?;
-                    if current == Some(hash) {
-                        Ok(path)
-                    } else {
-                        Err(BUNDLE_SUPERSEDED)
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(path = %item.path, problem = %e, "sync: refused a bundle item");
-                    Err(BUNDLE_REFUSED)
-                }
-            },
-            (_, Err(e), _) => {
-                tracing::warn!(path = %item.path, problem = %e, "sync: refused a bundle item");
-                Err(BUNDLE_REFUSED)
-            }
-            _ => Err(BUNDLE_REFUSED),
+        let refused = |why: String| {
+            tracing::warn!(path = %item.path, problem = %why, "sync: refused a bundle item");
+            BUNDLE_REFUSED
         };
-        wanted.push(checked);
+        let one = (|| {
+            let source = sync
+                .sources
+                .get(&item.source)
+                .ok_or_else(|| refused("no such category root".into()))?;
+            let rel = RelPath::parse(&item.path).map_err(|e| refused(e.to_string()))?;
+            let path = resolve(&source.root, &rel).map_err(|e| refused(e.to_string()))?;
+            let hash = super::super::sync::backup::decode_hash(&item.hash).ok_or_else(|| refused("bad hash".into()))?;
+            Ok((source.key.as_str(), rel, path, hash))
+        })();
+        checked.push(one);
     }
+    let lookups: Vec<(&str, &RelPath)> = checked
+        .iter()
+        .filter_map(|c| c.as_ref().ok().map(|(k, rel, _, _)| (*k, rel)))
+        .collect();
+    let mut current = sync
+        .journal
+        .current_hashes(&lookups)
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?
+        .into_iter();
+    let wanted: Vec<Result<PathBuf, u8>> = checked
+        .into_iter()
+        .map(|c| {
+            let (_, _, path, hash) = c?;
+            match current.next().flatten() {
+                Some(h) if h == hash => Ok(path),
+                _ => Err(BUNDLE_SUPERSEDED),
+            }
+        })
+        .collect();
     let (body, compress) = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         for w in wanted {

@@ -154,6 +154,7 @@ async fn dump_pass(e: &SyncEngine) {
         match problems.get(&c.name) {
             Some(msg) => e.tracker.error(&c.name, msg.clone(), now),
             None => {
+                e.tracker.clear_error(&c.name);
                 // Dump files are written atomically; pick the new one up without waiting for inotify.
                 let Some(file) = c.dump_file.as_deref().and_then(|f| RelPath::parse(f).ok()) else {
                     continue;
