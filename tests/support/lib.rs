@@ -105,7 +105,7 @@ impl Agent {
             .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
             .env(
                 "RUST_LOG",
-                std::env::var("LBS_AGENT_LOG").unwrap_or_else(|_| "debug".into()),
+                std::env::var("LBS_AGENT_LOG").unwrap_or_else(|_| "debug,sqlx=warn".into()),
             )
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

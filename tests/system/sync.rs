@@ -157,6 +157,29 @@ async fn converged(pair: &Pair, what: &str, timeout_secs: u64) {
                 .map(|c| format!("{}:{}:{:?}", c.name, c.pending_files, c.last_error))
                 .collect();
             eprintln!("{:?} {counts:?} {:?} {pending:?}", started.elapsed(), s.peer.state);
+            let (ta, tb) = (sizes(&root(&pair.a, "voicemail")), sizes(&root(&pair.b, "voicemail")));
+            let missing: Vec<_> = ta.keys().filter(|k| !tb.contains_key(*k)).take(5).collect();
+            let sa = status(&pair.a).await;
+            let vm = sa
+                .categories
+                .iter()
+                .find(|c| c.name == "voicemail")
+                .map(|c| (c.local_files, c.pending_files));
+            eprintln!("missing on B: {missing:?}; A journal (files, pending): {vm:?}");
+            if started.elapsed() > Duration::from_secs(60) {
+                eprintln!(
+                    "{}",
+                    pair.a
+                        .log()
+                        .lines()
+                        .filter(|l| l.contains("deleted on this box") || l.contains("WARN"))
+                        .take(20)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                let trash = root(&pair.b, "voicemail").join(".lbs-sync/trash");
+                eprintln!("B trash: {:?}", std::fs::read_dir(&trash).map(|d| d.count()));
+            }
         }
         let same = |f: fn(&Path) -> BTreeMap<String, (String, u32)>| {
             CATEGORIES

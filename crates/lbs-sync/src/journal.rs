@@ -107,9 +107,12 @@ pub struct ScanReport {
     pub skipped: Vec<(String, String)>,
 }
 
+/// Write transactions begin `IMMEDIATE`: a read that later upgrades to a write would fail at
+/// once (SQLITE_BUSY, no waiting) whenever another connection wrote in between.
 #[derive(Clone)]
 pub struct Journal {
     pool: SqlitePool,
+    id: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 /// A file seen by the walk that needs recording: its meta and, when new or changed, its hash.
@@ -128,11 +131,18 @@ impl Journal {
 
     /// Over a pool opened by [`crate::db::open`].
     pub fn new(pool: SqlitePool) -> Journal {
-        Journal { pool }
+        Journal {
+            pool,
+            id: Default::default(),
+        }
     }
 
     /// This journal's identity, made on first use; it travels with every page of changes.
     pub async fn id(&self) -> Result<String, JournalError> {
+        self.id.get_or_try_init(|| self.load_id()).await.cloned()
+    }
+
+    async fn load_id(&self) -> Result<String, JournalError> {
         let fresh = format!("{:032x}", rand::random::<u128>());
         sqlx::query("INSERT OR IGNORE INTO journal_meta (id, journal_id) VALUES (1, ?)")
             .bind(&fresh)
@@ -169,14 +179,17 @@ impl Journal {
         verify: bool,
         now_unix: i64,
     ) -> Result<ScanReport, JournalError> {
-        let known = std::sync::Arc::new(self.known(category, under).await?);
-        let (root_owned, known_for_walk, under_owned) = (root.to_owned(), known.clone(), under.cloned());
-        let select = select.clone();
-        let walked = tokio::task::spawn_blocking(move || {
-            walk(&root_owned, &select, under_owned.as_ref(), &known_for_walk, verify)
-        })
-        .await
-        .map_err(|e| JournalError::Interrupted(e.to_string()))??;
+        // The journal's rows and the disk's metadata are read at the same time; only then is it
+        // known which files need hashing.
+        let (root_owned, under_owned, select) = (root.to_owned(), under.cloned(), select.clone());
+        let walking = tokio::task::spawn_blocking(move || walk(&root_owned, &select, under_owned.as_ref()));
+        let (known, walked) = tokio::join!(self.known(category, under, verify), walking);
+        let known = std::sync::Arc::new(known?);
+        let walked = walked.map_err(|e| JournalError::Interrupted(e.to_string()))??;
+        let (root_owned, known_for_hash) = (root.to_owned(), known.clone());
+        let walked = tokio::task::spawn_blocking(move || hash_changed(&root_owned, walked, &known_for_hash, verify))
+            .await
+            .map_err(|e| JournalError::Interrupted(e.to_string()))?;
         let Walked {
             seen,
             mut report,
@@ -187,10 +200,8 @@ impl Journal {
             let inside = |prefix: &str| path == prefix || path.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'));
             under.is_none_or(|u| inside(u.as_str())) && !unreadable.iter().any(|d| inside(d))
         };
-        let mut tx = self.pool.begin().await?;
-        let mut next: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) + 1 FROM files")
-            .fetch_one(&mut *tx)
-            .await?;
+        // What to record, decided first: an unchanged tree writes nothing at all.
+        let mut writes: Vec<(&str, &FileMeta, Option<[u8; 32]>)> = Vec::new();
         for (path, s) in &seen {
             let Some(hash) = s.hash else { continue };
             match known.get(path) {
@@ -198,15 +209,34 @@ impl Journal {
                 None | Some((_, true, _)) => report.added += 1,
                 Some(_) => report.modified += 1,
             }
-            upsert(&mut tx, category, path, &s.meta, Some(&hash), false, next, now_unix).await?;
-            next += 1;
+            writes.push((path, &s.meta, Some(hash)));
         }
         for (path, (meta, deleted, _)) in known.iter() {
             if !deleted && !seen.contains_key(path) && in_scope(path) {
                 report.deleted += 1;
-                upsert(&mut tx, category, path, meta, None, true, next, now_unix).await?;
-                next += 1;
+                writes.push((path, meta, None));
             }
+        }
+        if writes.is_empty() {
+            return Ok(report);
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut next: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) + 1 FROM files")
+            .fetch_one(&mut *tx)
+            .await?;
+        for (path, meta, hash) in writes {
+            upsert(
+                &mut tx,
+                category,
+                path,
+                meta,
+                hash.as_ref(),
+                hash.is_none(),
+                next,
+                now_unix,
+            )
+            .await?;
+            next += 1;
         }
         tx.commit().await?;
         Ok(report)
@@ -216,17 +246,26 @@ impl Journal {
     ///
     /// Only rows at or under `under` are read: a watcher's refresh of one voicemail must not load
     /// the whole category. (`p/` to `p0` is exactly the range of paths below `p`: '0' follows '/'.)
-    async fn known(&self, category: &str, under: Option<&RelPath>) -> Result<Known, JournalError> {
+    /// Hashes are read only for a verify scan: a quick scan compares size and mtime, and a file
+    /// whose meta changed is recorded whatever its hash (its new mtime must travel too).
+    async fn known(&self, category: &str, under: Option<&RelPath>, with_hash: bool) -> Result<Known, JournalError> {
         type Row = (String, i64, i64, i64, i64, i64, bool, Option<Vec<u8>>);
-        const COLUMNS: &str =
-            "SELECT path, size, mtime_ns, mode, uid, gid, deleted, hash FROM files WHERE category = ?1";
+        const COLUMNS: &str = "SELECT path, size, mtime_ns, mode, uid, gid, deleted, \
+             CASE WHEN ?2 THEN hash END FROM files WHERE category = ?1";
         let rows: Vec<Row> = match under {
-            None => sqlx::query_as(COLUMNS).bind(category).fetch_all(&self.pool).await?,
+            None => {
+                sqlx::query_as(COLUMNS)
+                    .bind(category)
+                    .bind(with_hash)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
             Some(u) => {
                 sqlx::query_as(&format!(
-                    "{COLUMNS} AND (path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))"
+                    "{COLUMNS} AND (path = ?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))"
                 ))
                 .bind(category)
+                .bind(with_hash)
                 .bind(u.as_str())
                 .fetch_all(&self.pool)
                 .await?
@@ -397,13 +436,7 @@ struct Walked {
 }
 
 /// Walks the tree under `root` (or only `under` inside it), blocking.
-fn walk(
-    root: &Path,
-    select: &Selector,
-    under: Option<&RelPath>,
-    known: &Known,
-    verify: bool,
-) -> Result<Walked, JournalError> {
+fn walk(root: &Path, select: &Selector, under: Option<&RelPath>) -> Result<Walked, JournalError> {
     let root_error = |reason: String| JournalError::Root {
         path: root.to_owned(),
         reason,
@@ -438,7 +471,7 @@ fn walk(
             return Ok(w);
         }
         Ok(m) if !m.is_dir() => {
-            visit(root, select, &start, &m, known, verify, &mut w);
+            visit(root, select, &start, &m, &mut w);
             return Ok(w);
         }
         Ok(_) => {}
@@ -466,23 +499,14 @@ fn walk(
                 }
                 continue;
             }
-            visit(root, select, &path, &meta, known, verify, &mut w);
+            visit(root, select, &path, &meta, &mut w);
         }
     }
     Ok(w)
 }
 
-/// Records one non-directory entry: a regular file (hashed if new, changed or `verify`), or a
-/// reason for skipping it.
-fn visit(
-    root: &Path,
-    select: &Selector,
-    path: &Path,
-    meta: &std::fs::Metadata,
-    known: &Known,
-    verify: bool,
-    w: &mut Walked,
-) {
+/// Records one non-directory entry: a regular file with its metadata, or a reason for skipping it.
+fn visit(root: &Path, select: &Selector, path: &Path, meta: &std::fs::Metadata, w: &mut Walked) {
     let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
     let kind = meta.file_type();
     if kind.is_symlink() || !kind.is_file() {
@@ -507,27 +531,33 @@ fn visit(
     let file_meta = FileMeta::of(meta);
     w.report.files += 1;
     w.report.bytes += file_meta.size;
-    let unchanged = known
-        .get(rel.as_str())
-        .is_some_and(|(m, deleted, _)| !deleted && *m == file_meta);
-    let hash = if unchanged && !verify {
-        None
-    } else {
-        match hash_settled(path, &file_meta) {
-            Ok(Some(h)) => Some(h),
-            // Changed while being read: left for the next scan.
-            Ok(None) => {
-                w.report.unsettled += 1;
-                None
-            }
-            // Unreadable now is not deleted: kept as seen, the journal's row stays as it is.
-            Err(e) => {
-                w.report.skipped.push((shown, e.to_string()));
-                None
-            }
+    w.seen.insert(
+        rel.as_str().to_owned(),
+        Seen {
+            meta: file_meta,
+            hash: None,
+        },
+    );
+}
+
+/// Hashes what is new or changed since the journal's record (everything when `verify`), blocking.
+fn hash_changed(root: &Path, mut w: Walked, known: &Known, verify: bool) -> Walked {
+    for (rel, seen) in w.seen.iter_mut() {
+        let unchanged = known
+            .get(rel.as_str())
+            .is_some_and(|(m, deleted, _)| !deleted && *m == seen.meta);
+        if unchanged && !verify {
+            continue;
         }
-    };
-    w.seen.insert(rel.as_str().to_owned(), Seen { meta: file_meta, hash });
+        match hash_settled(&root.join(rel), &seen.meta) {
+            Ok(Some(h)) => seen.hash = Some(h),
+            // Changed while being read: left for the next scan.
+            Ok(None) => w.report.unsettled += 1,
+            // Unreadable now is not deleted: kept as seen, the journal's row stays as it is.
+            Err(e) => w.report.skipped.push((rel.clone(), e.to_string())),
+        }
+    }
+    w
 }
 
 /// BLAKE3 of a file, or `None` if it changed while being read.

@@ -69,7 +69,7 @@ impl Queue {
     /// Stores a fetched page and the cursor after it, atomically. A change replaces a pending
     /// one for the same path only if it is newer.
     pub async fn enqueue(&self, changes: &[(Change, i64)], fetched: i64) -> Result<(), JournalError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (c, priority) in changes {
             sqlx::query(
                 "INSERT INTO pending (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix) \
@@ -127,7 +127,7 @@ impl Queue {
 
     /// As [`applied`](Self::applied) for many entries, in one transaction.
     pub async fn applied_many(&self, done: &[(Change, Held)]) -> Result<(), JournalError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (change, held) in done {
             record_applied(&mut tx, change, *held).await?;
         }

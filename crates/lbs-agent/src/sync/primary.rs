@@ -111,7 +111,8 @@ fn start_watch(e: &SyncEngine, current: Option<Watching>) -> Option<Watching> {
     }
 }
 
-/// Refreshes the places a watcher batch names; returns those with files still being written.
+/// Refreshes the places a watcher batch names; returns those to look at again (files still being
+/// written, or a refresh that failed).
 async fn refresh(e: &SyncEngine, batch: Vec<Dirty>) -> Vec<Dirty> {
     let mut unsettled = Vec::new();
     for d in batch {
@@ -119,7 +120,11 @@ async fn refresh(e: &SyncEngine, batch: Vec<Dirty>) -> Vec<Dirty> {
             match scan(e, source, d.under.as_ref(), false).await {
                 Ok(0) => {}
                 Ok(_) => unsettled.push(d),
-                Err(msg) => e.tracker.error(&source.category, msg, now_unix()),
+                // Looked at again shortly: a change must never be lost to a passing error.
+                Err(msg) => {
+                    e.tracker.error(&source.category, msg, now_unix());
+                    unsettled.push(d);
+                }
             }
         }
     }
@@ -191,6 +196,10 @@ async fn scan(e: &SyncEngine, s: &Source, under: Option<&RelPath>, verify: bool)
         Ok(report) => {
             if !report.skipped.is_empty() {
                 tracing::debug!(source = %s.key, skipped = ?report.skipped, "sync: entries not copied");
+            }
+            if report.deleted > 0 {
+                let place = under.map_or_else(|| s.root.display().to_string(), |u| u.to_string());
+                tracing::info!(source = %s.key, %place, files = report.deleted, "sync: files deleted on this box");
             }
             e.tracker.skipped(&s.category, report.skipped, under.is_none());
             Ok(report.unsettled)
