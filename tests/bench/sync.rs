@@ -14,24 +14,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lbs_protocol::SyncStatus;
-use lbs_tests::{free_port, percentile, proc_usage, Agent};
+use lbs_tests::{free_port, noise, percentile, proc_usage, Agent};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Incompressible bytes (like encoded audio), deterministic.
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n + 8);
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
-    while out.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(n);
-    out
 }
 
 fn write(root: &Path, rel: &str, content: &[u8]) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lbs_protocol::{SyncLinkState, SyncStatus};
-use lbs_tests::{eventually, Agent};
+use lbs_tests::{eventually, noise, Agent};
 
 /// (name, priority) of the categories both test boxes sync, as on a stock Asterisk box.
 const CATEGORIES: &[(&str, u32)] = &[
@@ -48,20 +48,6 @@ fn write(root: &Path, rel: &str, content: &[u8]) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, content).unwrap();
-}
-
-/// Deterministic incompressible bytes (like real audio), `n` long.
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    while out.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(n);
-    out
 }
 
 /// Every data file under `root` (the sync folder aside): path → (BLAKE3, mode).

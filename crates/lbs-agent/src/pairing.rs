@@ -67,12 +67,7 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
             }
         })?;
     if !response.status().is_success() {
-        let status = response.status();
-        let message = response
-            .json::<lbs_protocol::ApiError>()
-            .await
-            .map(|e| e.message)
-            .unwrap_or_else(|_| status.to_string());
+        let message = crate::peer::refusal_message(response).await;
         return Err(PairError::Refused(format!(
             "the primary refused the pairing: {message}"
         )));

@@ -85,3 +85,13 @@ pub fn client(identity: &Identity, pin: &str) -> Result<reqwest::Client, String>
 pub fn url(address: &str, route: &str) -> String {
     format!("https://{address}{}{route}", lbs_protocol::PEER_PREFIX)
 }
+
+/// The plain-language reason in a refusal from the partner (its `ApiError`), or the status.
+pub async fn refusal_message(response: reqwest::Response) -> String {
+    let status = response.status();
+    response
+        .json::<lbs_protocol::ApiError>()
+        .await
+        .map(|e| e.message)
+        .unwrap_or_else(|_| status.to_string())
+}

@@ -327,45 +327,25 @@ impl Journal {
 
     /// Live files and bytes per category.
     pub async fn totals(&self) -> Result<HashMap<String, Tally>, JournalError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT category, count(*), coalesce(sum(size), 0) FROM files WHERE deleted = 0 GROUP BY category",
+        let rows = sqlx::query_as(
+            "SELECT category, count(*), coalesce(sum(size), 0), NULL FROM files WHERE deleted = 0 GROUP BY category",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, files, bytes)| {
-                let tally = Tally {
-                    files: files as u64,
-                    bytes: bytes as u64,
-                    oldest_unix: None,
-                };
-                (c, tally)
-            })
-            .collect())
+        Ok(tallies(rows))
     }
 
     /// Changes after `acked` per category (a deletion counts as a file of no bytes), with the
     /// time of the oldest: what the backup still has to apply.
     pub async fn pending_after(&self, acked: i64) -> Result<HashMap<String, Tally>, JournalError> {
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        let rows = sqlx::query_as(
             "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), min(changed_unix) \
              FROM files WHERE seq > ? GROUP BY category",
         )
         .bind(acked)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, files, bytes, oldest)| {
-                let tally = Tally {
-                    files: files as u64,
-                    bytes: bytes as u64,
-                    oldest_unix: Some(oldest),
-                };
-                (c, tally)
-            })
-            .collect())
+        Ok(tallies(rows))
     }
 
     /// As [`current_hash`](Self::current_hash) for many files, on one connection.
@@ -394,6 +374,20 @@ impl Journal {
                 .await?;
         Ok(hash_of(hash.flatten()))
     }
+}
+
+/// Rows of (category, files, bytes, oldest change) as tallies by category.
+pub(crate) fn tallies(rows: Vec<(String, i64, i64, Option<i64>)>) -> HashMap<String, Tally> {
+    rows.into_iter()
+        .map(|(c, files, bytes, oldest_unix)| {
+            let tally = Tally {
+                files: files as u64,
+                bytes: bytes as u64,
+                oldest_unix,
+            };
+            (c, tally)
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]

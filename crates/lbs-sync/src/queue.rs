@@ -175,42 +175,22 @@ impl Queue {
 
     /// Pending files and bytes per category (a deletion is a file of no bytes), oldest first seen.
     pub async fn pending(&self) -> Result<HashMap<String, Tally>, JournalError> {
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        let rows = sqlx::query_as(
             "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), min(changed_unix) \
              FROM pending GROUP BY category",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, files, bytes, oldest)| {
-                let tally = Tally {
-                    files: files as u64,
-                    bytes: bytes as u64,
-                    oldest_unix: Some(oldest),
-                };
-                (c, tally)
-            })
-            .collect())
+        Ok(crate::journal::tallies(rows))
     }
 
     /// What the backup holds, per category.
     pub async fn held(&self) -> Result<HashMap<String, Tally>, JournalError> {
-        let rows: Vec<(String, i64, i64)> =
-            sqlx::query_as("SELECT category, count(*), coalesce(sum(size), 0) FROM held GROUP BY category")
+        let rows =
+            sqlx::query_as("SELECT category, count(*), coalesce(sum(size), 0), NULL FROM held GROUP BY category")
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, files, bytes)| {
-                let tally = Tally {
-                    files: files as u64,
-                    bytes: bytes as u64,
-                    oldest_unix: None,
-                };
-                (c, tally)
-            })
-            .collect())
+        Ok(crate::journal::tallies(rows))
     }
 }
 

@@ -90,12 +90,7 @@ fn describe(peer: &Peer, err: &reqwest::Error) -> PullError {
 }
 
 async fn refusal(peer: &Peer, response: reqwest::Response) -> PullError {
-    let status = response.status();
-    let message = response
-        .json::<lbs_protocol::ApiError>()
-        .await
-        .map(|e| e.message)
-        .unwrap_or_else(|_| status.to_string());
+    let message = peer::refusal_message(response).await;
     PullError::Refused(format!("{} refused the sync request: {message}", peer.name))
 }
 
