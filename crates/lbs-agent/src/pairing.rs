@@ -97,12 +97,9 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
         *role = next;
     }
     state
-        .peers
-        .save(&peer)
+        .set_peer(Some(peer.clone()))
         .await
         .map_err(|e| PairError::Internal(e.to_string()))?;
     tracing::info!(partner = %peer.name, server_id = %peer.server_id, "paired: this box is now the backup");
-    *state.peer.write().await = Some(peer.clone());
-    state.sync.peer_changed();
     Ok(peer)
 }

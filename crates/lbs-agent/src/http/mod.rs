@@ -41,6 +41,20 @@ pub struct AppState {
     pub started: Instant,
 }
 
+impl AppState {
+    /// Makes `peer` this box's partner (`None`: no partner): the durable record first, then the
+    /// running agent and the sync engine, which forgets what it knew of the previous partner.
+    pub async fn set_peer(&self, peer: Option<Peer>) -> Result<(), sqlx::Error> {
+        match &peer {
+            Some(p) => self.peers.save(p).await?,
+            None => self.peers.forget().await?,
+        }
+        *self.peer.write().await = peer;
+        self.sync.peer_changed();
+        Ok(())
+    }
+}
+
 pub fn app(state: Arc<AppState>) -> Router {
     let admin = Router::new()
         .merge(tokens::router())

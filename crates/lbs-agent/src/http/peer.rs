@@ -118,14 +118,12 @@ async fn pair(
         fingerprint,
         paired_unix: now_unix(),
     };
+    let (name, id) = (peer.name.clone(), peer.server_id.clone());
     state
-        .peers
-        .save(&peer)
+        .set_peer(Some(peer))
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
-    tracing::info!(partner = %peer.name, server_id = %peer.server_id, "paired: the partner is now this box's backup");
-    *state.peer.write().await = Some(peer);
-    state.sync.peer_changed();
+    tracing::info!(partner = %name, server_id = %id, "paired: the partner is now this box's backup");
     Ok(Json(PairResponse {
         server_id: state.identity.server_id.clone(),
         name: state.config.server.name.clone(),

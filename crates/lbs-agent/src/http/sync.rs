@@ -45,12 +45,9 @@ async fn pair(
 
 async fn unpair(State(state): State<Arc<AppState>>) -> Result<Json<SyncStatus>, HttpError> {
     state
-        .peers
-        .forget()
+        .set_peer(None)
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
-    *state.peer.write().await = None;
-    state.sync.peer_changed();
     tracing::info!("unpaired: this box has no partner now");
     status(State(state)).await
 }
