@@ -17,9 +17,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures_util::StreamExt;
 use lbs_protocol::{
-    BundleRequest, ContentQuery, PairRequest, PairResponse, PullRequest, PullResponse, Role, SourceTally,
-    SyncLinkState, TokenRole, WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED,
-    BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER,
+    BundleRequest, ContentQuery, PairRequest, PairResponse, PullRequest, PullResponse, Role, SyncLinkState, TokenRole,
+    WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED,
+    CONTENT_ENCODING_HEADER,
 };
 use lbs_sync::paths::{resolve, RelPath};
 use tokio::io::BufReader;
@@ -189,14 +189,7 @@ async fn changes(
                 changed_unix: c.changed_unix,
             })
             .collect(),
-        totals: totals
-            .into_iter()
-            .map(|(source, t)| SourceTally {
-                source,
-                files: t.files,
-                bytes: t.bytes,
-            })
-            .collect(),
+        totals: crate::sync::wire_tallies(totals),
     }))
 }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_compression::tokio::bufread::ZstdDecoder;
 use futures_util::TryStreamExt;
 use lbs_protocol::{
-    BundleItem, BundleRequest, ContentQuery, PullRequest, PullResponse, Role, SourceTally, SyncLinkState,
-    BUNDLE_MAX_FILE, BUNDLE_OK, BUNDLE_SUPERSEDED,
+    BundleItem, BundleRequest, ContentQuery, PullRequest, PullResponse, Role, SyncLinkState, BUNDLE_MAX_FILE,
+    BUNDLE_OK, BUNDLE_SUPERSEDED,
 };
 use lbs_sync::install::{InstallError, Installer};
 use lbs_sync::journal::{Change, FileMeta};
@@ -94,16 +94,6 @@ async fn refusal(peer: &Peer, response: reqwest::Response) -> PullError {
     PullError::Refused(format!("{} refused the sync request: {message}", peer.name))
 }
 
-fn tallies(map: std::collections::HashMap<String, lbs_sync::journal::Tally>) -> Vec<SourceTally> {
-    map.into_iter()
-        .map(|(source, t)| SourceTally {
-            source,
-            files: t.files,
-            bytes: t.bytes,
-        })
-        .collect()
-}
-
 async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
     let client = e.client_for(peer).map_err(PullError::Refused)?;
     let db =
@@ -115,7 +105,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         limit: PAGE,
         wait_ms: WAIT_MS,
         acked: e.queue.acknowledged().await.map_err(db)?,
-        held: tallies(e.queue.held().await.map_err(db)?),
+        held: super::wire_tallies(e.queue.held().await.map_err(db)?),
     };
     let send = client
         .post(peer::url(&peer.address, "/changes"))

@@ -151,3 +151,16 @@ impl SyncEngine {
         self.changed.notify_waiters();
     }
 }
+
+/// Per-source tallies as they travel between the boxes.
+pub fn wire_tallies(
+    map: std::collections::HashMap<String, lbs_sync::journal::Tally>,
+) -> Vec<lbs_protocol::SourceTally> {
+    map.into_iter()
+        .map(|(source, t)| lbs_protocol::SourceTally {
+            source,
+            files: t.files,
+            bytes: t.bytes,
+        })
+        .collect()
+}

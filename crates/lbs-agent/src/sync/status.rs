@@ -25,30 +25,27 @@ fn by_category(map: HashMap<String, Tally>) -> HashMap<String, Tally> {
     out
 }
 
-/// What each side holds and what is pending, per category, as this box knows it.
-pub async fn tallies(e: &SyncEngine) -> Result<(HashMap<String, Tally>, HashMap<String, Tally>), JournalError> {
-    let paired = e.peer.read().await.is_some();
-    Ok(match e.role().await.role {
-        Role::Primary => {
-            let local = by_category(e.journal.totals().await?);
-            let pending = if paired {
-                by_category(e.journal.pending_after(e.tracker.peer_acked()).await?)
-            } else {
-                HashMap::new()
-            };
-            (local, pending)
-        }
-        Role::Backup => (
-            by_category(e.queue.held().await?),
-            by_category(e.queue.pending().await?),
-        ),
-    })
+/// What this box holds, per category: the journal on the primary, the verified files on the backup.
+async fn local(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
+    Ok(by_category(match e.role().await.role {
+        Role::Primary => e.journal.totals().await?,
+        Role::Backup => e.queue.held().await?,
+    }))
+}
+
+/// What the backup still has to apply, per category, as this box knows it.
+async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
+    Ok(by_category(match e.role().await.role {
+        Role::Primary if e.peer.read().await.is_some() => e.journal.pending_after(e.tracker.peer_acked()).await?,
+        Role::Primary => HashMap::new(),
+        Role::Backup => e.queue.pending().await?,
+    }))
 }
 
 pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus, JournalError> {
     let role = e.role().await;
     let peer = e.peer.read().await.clone();
-    let (local, pending) = tallies(e).await?;
+    let (local, pending) = (local(e).await?, pending(e).await?);
     let peer_totals = e.tracker.peer_totals();
     let link = e.tracker.link_view();
     let now = now_unix();
@@ -154,7 +151,7 @@ pub const THROUGHPUT: &str = "sync.throughput";
 /// The sync gauges the sampler records each tick: pending bytes, worst lag, total throughput.
 pub async fn gauges(e: &SyncEngine) -> Vec<crate::sampler::Reading> {
     use lbs_protocol::SeriesKind::Sync;
-    let Ok((_, pending)) = tallies(e).await else {
+    let Ok(pending) = pending(e).await else {
         return Vec::new();
     };
     let now = now_unix();
