@@ -131,6 +131,9 @@ pub struct CategoryConfig {
     pub include: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// `include` and `exclude` compiled, once, while the config is parsed.
+    #[serde(skip, default = "lbs_sync::select::Selector::all")]
+    pub select: lbs_sync::select::Selector,
     /// For a live database: a command whose standard output is a consistent dump. The agent
     /// writes it to `dump_file` in the first root, only when it changed.
     #[serde(default)]
@@ -405,7 +408,11 @@ fn priority<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 /// overlap (a file must belong to one category), valid globs, a dump that says where it goes.
 fn categories<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CategoryConfig>, D::Error> {
     use serde::de::Error;
-    let list = Vec::<CategoryConfig>::deserialize(d)?;
+    let mut list = Vec::<CategoryConfig>::deserialize(d)?;
+    for c in &mut list {
+        c.select = lbs_sync::select::Selector::new(&c.include, &c.exclude)
+            .map_err(|e| D::Error::custom(format!("category \"{}\": {e}", c.name)))?;
+    }
     let mut roots: Vec<(&str, &Path)> = Vec::new();
     for (i, c) in list.iter().enumerate() {
         if list[..i].iter().any(|o| o.name == c.name) {
@@ -425,8 +432,6 @@ fn categories<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CategoryConfig>, D:
             }
             roots.push((&c.name, r));
         }
-        lbs_sync::select::Selector::new(&c.include, &c.exclude)
-            .map_err(|e| D::Error::custom(format!("category \"{}\": {e}", c.name)))?;
         match (&c.dump.is_empty(), &c.dump_file) {
             (false, None) => {
                 return Err(D::Error::custom(format!(
@@ -547,7 +552,11 @@ mod tests {
         };
         let ok = format!(
             "{MINIMAL}[sync]\nbandwidth_limit = \"20 MB/s\"\n{}{}",
-            cat("voicemail", "/var/spool/asterisk/voicemail", "priority = 2"),
+            cat(
+                "voicemail",
+                "/var/spool/asterisk/voicemail",
+                "priority = 2\nexclude = [\"**/tmp/**\"]"
+            ),
             cat(
                 "astdb",
                 "/var/lib/lbs-agent/dumps",
@@ -558,6 +567,8 @@ mod tests {
         assert_eq!(c.sync.bandwidth_limit, 20_000_000);
         assert_eq!(c.sync.categories.len(), 2);
         assert_eq!(c.sync.full_scan_interval, 1800);
+        let vm = &c.sync.categories[0].select;
+        assert!(vm.wants("default/1001/INBOX/msg0000.wav") && !vm.wants("default/1001/tmp/msg0001.wav"));
         let cases = [
             (cat("vm", "/a", "") + &cat("vm", "/b", ""), "defined twice"),
             (cat("a", "/var/spool", "") + &cat("b", "/var/spool/x", ""), "overlaps"),

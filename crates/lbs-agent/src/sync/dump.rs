@@ -151,6 +151,7 @@ mod tests {
             roots: vec![dir.to_owned()],
             include: vec![],
             exclude: vec![],
+            select: lbs_sync::select::Selector::all(),
             dump: dump.iter().map(|s| s.to_string()).collect(),
             dump_file: Some("astdb.sql".into()),
             restore: restore.iter().map(|s| s.to_string()).collect(),

@@ -31,7 +31,7 @@ pub fn key(category: &str, index: usize) -> String {
 }
 
 impl Sources {
-    /// From a validated config (globs were checked while parsing).
+    /// From a validated config (its globs were compiled while parsing).
     pub fn from_config(sync: &SyncConfig) -> Sources {
         let mut categories = sync.categories.clone();
         categories.sort_by_key(|c| c.priority);
@@ -40,13 +40,12 @@ impl Sources {
             ..Default::default()
         };
         for c in &s.categories {
-            let select = Selector::new(&c.include, &c.exclude).unwrap_or_else(|_| Selector::all());
             for (i, root) in c.roots.iter().enumerate() {
                 let source = Source {
                     key: key(&c.name, i),
                     category: c.name.clone(),
                     root: root.clone(),
-                    select: select.clone(),
+                    select: c.select.clone(),
                     priority: c.priority,
                 };
                 s.by_key.insert(source.key.clone(), s.list.len());
