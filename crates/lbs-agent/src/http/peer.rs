@@ -219,7 +219,7 @@ async fn content(
     };
     let rel = RelPath::parse(&q.path).map_err(refused)?;
     let path = resolve(&source.root, &rel).map_err(refused)?;
-    let want = super::super::sync::backup::decode_hash(&q.hash)
+    let want = crate::sync::decode_hash(&q.hash)
         .ok_or_else(|| HttpError::BadRequest("`hash` must be 64 hex digits".into()))?;
     let current = sync
         .journal
@@ -310,7 +310,7 @@ async fn bundle(
                 .ok_or_else(|| refused("no such category root".into()))?;
             let rel = RelPath::parse(&item.path).map_err(|e| refused(e.to_string()))?;
             let path = resolve(&source.root, &rel).map_err(|e| refused(e.to_string()))?;
-            let hash = super::super::sync::backup::decode_hash(&item.hash).ok_or_else(|| refused("bad hash".into()))?;
+            let hash = crate::sync::decode_hash(&item.hash).ok_or_else(|| refused("bad hash".into()))?;
             Ok((source.key.as_str(), rel, path, hash))
         })();
         checked.push(one);

@@ -89,9 +89,10 @@ fn describe(peer: &Peer, err: &reqwest::Error) -> PullError {
     }
 }
 
-async fn refusal(peer: &Peer, response: reqwest::Response) -> PullError {
+/// Why the partner refused a sync request, in words.
+async fn refusal(peer: &Peer, response: reqwest::Response) -> String {
     let message = peer::refusal_message(response).await;
-    PullError::Refused(format!("{} refused the sync request: {message}", peer.name))
+    format!("{} refused the sync request: {message}", peer.name)
 }
 
 async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
@@ -118,7 +119,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         _ = e.drained.notified() => return Ok(()),
     };
     if !response.status().is_success() {
-        return Err(refusal(peer, response).await);
+        return Err(PullError::Refused(refusal(peer, response).await));
     }
     let page: PullResponse = response
         .json()
@@ -188,7 +189,9 @@ fn to_change(w: lbs_protocol::WireChange) -> Result<Change, String> {
         RelPath::parse(&w.path).map_err(|err| format!("refused a path sent by the primary for {}: {err}", w.source))?;
     let hash = match (&w.hash, w.deleted) {
         (_, true) => None,
-        (Some(h), false) => Some(decode_hash(h).ok_or_else(|| format!("refused {path}: its checksum is not valid"))?),
+        (Some(h), false) => {
+            Some(super::decode_hash(h).ok_or_else(|| format!("refused {path}: its checksum is not valid"))?)
+        }
         (None, false) => return Err(format!("refused {path}: no checksum was sent")),
     };
     Ok(Change {
@@ -206,11 +209,6 @@ fn to_change(w: lbs_protocol::WireChange) -> Result<Change, String> {
         deleted: w.deleted,
         changed_unix: w.changed_unix,
     })
-}
-
-pub fn decode_hash(text: &str) -> Option<[u8; 32]> {
-    let bytes = hex::decode(text).ok()?;
-    <[u8; 32]>::try_from(bytes.as_slice()).ok()
 }
 
 enum ApplyError {
@@ -528,8 +526,7 @@ async fn fetch_bundle(
         .await
         .map_err(|err| format!("fetching {} files from {}: {err}", changes.len(), peer.name))?;
     if !response.status().is_success() {
-        let (PullError::Refused(msg) | PullError::Unreachable(msg)) = refusal(peer, response).await;
-        return Err(msg);
+        return Err(refusal(peer, response).await);
     }
     let compressed = response
         .headers()
@@ -634,8 +631,7 @@ async fn apply(e: &SyncEngine, peer: &Peer, c: &Change) -> Applied {
             s if s.is_success() => {}
             reqwest::StatusCode::CONFLICT | reqwest::StatusCode::NOT_FOUND => return Err(ApplyError::Superseded),
             _ => {
-                let (PullError::Refused(msg) | PullError::Unreachable(msg)) = refusal(peer, response).await;
-                return Err(ApplyError::Failed(msg));
+                return Err(ApplyError::Failed(refusal(peer, response).await));
             }
         }
         let compressed = response

@@ -164,3 +164,9 @@ pub fn wire_tallies(
         })
         .collect()
 }
+
+/// A BLAKE3 hash from its hex form on the wire; `None` if it is not 64 hex digits.
+pub fn decode_hash(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+}
