@@ -30,6 +30,7 @@ use super::AppState;
 use crate::clock::now_unix;
 use crate::peer::Peer;
 use crate::serve::ClientCert;
+use crate::sync::bundle;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -346,15 +347,8 @@ async fn bundle(
                 std::fs::read(&path).map_err(|_| BUNDLE_SUPERSEDED)
             });
             match content {
-                Ok(bytes) => {
-                    out.push(BUNDLE_OK);
-                    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-                    out.extend_from_slice(&bytes);
-                }
-                Err(status) => {
-                    out.push(status);
-                    out.extend_from_slice(&0u64.to_be_bytes());
-                }
+                Ok(bytes) => bundle::push(&mut out, BUNDLE_OK, &bytes),
+                Err(status) => bundle::push(&mut out, status, &[]),
             }
         }
         let sample = &out[..out.len().min(64 * 1024)];
@@ -370,4 +364,26 @@ async fn bundle(
     sync.throttle.take(body.len()).await;
     let encoding = if compress { "zstd" } else { "identity" };
     Ok(([(CONTENT_ENCODING_HEADER, encoding)], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_compressing;
+
+    #[test]
+    fn text_is_compressed_and_audio_like_noise_is_not() {
+        let config = "[support]\nstrategy = ringall\nmember => PJSIP/1001\n".repeat(50);
+        assert!(worth_compressing(config.as_bytes()));
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let noise: Vec<u8> = (0..64 * 1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        assert!(!worth_compressing(&noise));
+        assert!(!worth_compressing(b"tiny"), "too small to bother");
+    }
 }

@@ -545,32 +545,20 @@ async fn fetch_bundle(
     parse_bundle(&body, changes)
 }
 
-/// Splits a bundle into its frames; any inconsistency refuses the whole bundle.
-fn parse_bundle(mut body: &[u8], changes: &[&Change]) -> Result<Vec<Result<Vec<u8>, ApplyError>>, String> {
-    let damaged = || "the partner sent a damaged bundle; it is fetched again".to_string();
-    let mut out = Vec::with_capacity(changes.len());
-    for c in changes {
-        if body.len() < 9 {
-            return Err(damaged());
-        }
-        let status = body[0];
-        let len = u64::from_be_bytes(body[1..9].try_into().map_err(|_| damaged())?);
-        body = &body[9..];
-        if len > c.meta.size || len as usize > body.len() {
-            return Err(damaged());
-        }
-        let (content, rest) = body.split_at(len as usize);
-        body = rest;
-        out.push(match status {
+/// The bundle's frames, one per change; a damaged bundle is refused whole.
+fn parse_bundle(body: &[u8], changes: &[&Change]) -> Result<Vec<Result<Vec<u8>, ApplyError>>, String> {
+    let sizes: Vec<u64> = changes.iter().map(|c| c.meta.size).collect();
+    let frames = super::bundle::split(body, &sizes)
+        .ok_or_else(|| "the partner sent a damaged bundle; it is fetched again".to_string())?;
+    Ok(changes
+        .iter()
+        .zip(frames)
+        .map(|(c, (status, content))| match status {
             BUNDLE_OK => Ok(content.to_vec()),
             BUNDLE_SUPERSEDED => Err(ApplyError::Superseded),
             _ => Err(ApplyError::Failed(format!("the primary refused to send {}", c.path))),
-        });
-    }
-    if !body.is_empty() {
-        return Err(damaged());
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// Runs blocking file work off the async threads.

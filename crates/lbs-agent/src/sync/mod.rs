@@ -8,6 +8,7 @@
 //! - [`status`]: what `GET /api/v1/sync` and `lbs-agent status` show.
 
 pub mod backup;
+pub mod bundle;
 pub mod dump;
 pub mod primary;
 pub mod sources;

@@ -1,0 +1,64 @@
+//! The bundle framing, both directions in one place: one frame per requested file, in order — a
+//! status byte (`lbs_protocol::BUNDLE_OK`, `BUNDLE_SUPERSEDED`, `BUNDLE_REFUSED`), the content's
+//! length as 8 bytes big-endian, then the content.
+
+/// Appends one frame; `content` is empty unless the status is `BUNDLE_OK`.
+pub fn push(out: &mut Vec<u8>, status: u8, content: &[u8]) {
+    out.push(status);
+    out.extend_from_slice(&(content.len() as u64).to_be_bytes());
+    out.extend_from_slice(content);
+}
+
+/// Splits a bundle into exactly one frame per expected file, none longer than that file's size.
+/// `None` when anything does not fit: a short, long or padded body is refused whole.
+pub fn split<'a>(mut body: &'a [u8], max_sizes: &[u64]) -> Option<Vec<(u8, &'a [u8])>> {
+    let mut frames = Vec::with_capacity(max_sizes.len());
+    for &max in max_sizes {
+        let (&status, rest) = body.split_first()?;
+        let (len, rest) = rest.split_first_chunk::<8>()?;
+        let len = u64::from_be_bytes(*len);
+        if len > max || len > rest.len() as u64 {
+            return None;
+        }
+        let (content, rest) = rest.split_at(len as usize);
+        frames.push((status, content));
+        body = rest;
+    }
+    body.is_empty().then_some(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lbs_protocol::{BUNDLE_OK, BUNDLE_SUPERSEDED};
+
+    fn two() -> Vec<u8> {
+        let mut out = Vec::new();
+        push(&mut out, BUNDLE_OK, b"voicemail");
+        push(&mut out, BUNDLE_SUPERSEDED, b"");
+        out
+    }
+
+    #[test]
+    fn frames_come_back_as_written() {
+        let body = two();
+        let frames = split(&body, &[9, 100]).unwrap();
+        assert_eq!(
+            frames,
+            vec![(BUNDLE_OK, &b"voicemail"[..]), (BUNDLE_SUPERSEDED, &b""[..])]
+        );
+    }
+
+    #[test]
+    fn a_damaged_bundle_is_refused_whole() {
+        let body = two();
+        assert!(split(&body[..body.len() - 1], &[9, 100]).is_none(), "truncated");
+        assert!(split(&body, &[8, 100]).is_none(), "longer than the file announced");
+        assert!(split(&body, &[9]).is_none(), "a frame more than asked for");
+        assert!(split(&body, &[9, 100, 100]).is_none(), "a frame fewer");
+        let mut huge = Vec::new();
+        huge.push(BUNDLE_OK);
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert!(split(&huge, &[u64::MAX]).is_none(), "a length past the body");
+    }
+}
