@@ -201,6 +201,18 @@ impl Agent {
             .expect("request")
     }
 
+    /// `POST path` with a JSON body over pinned TLS with `token` as the bearer.
+    pub async fn post(&self, path: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http()
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// An HTTPS client that pins this agent's certificate.
     pub fn http(&self) -> reqwest::Client {
         let tls = lbs_tls_config(&self.link.fingerprint);

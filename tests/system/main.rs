@@ -4,5 +4,6 @@
 mod auth;
 mod cli;
 mod console;
+mod failover;
 mod history;
 mod sync;

@@ -102,6 +102,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
     let role = Arc::new(RwLock::new(RoleState::load(&dir)?));
     let pool = open_db(&config).await?;
     let tokens = TokenStore::new(pool.clone());
+    let events = crate::failover::events::EventLog::new(pool.clone(), identity.server_id.clone());
     let peers = crate::peer::PeerStore::new(pool);
     let peer = Arc::new(RwLock::new(
         peers.load().await.context("cannot read the partner record")?,
@@ -124,6 +125,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
         fingerprint = %identity.fingerprint,
         role = %role.read().await.role,
         epoch = role.read().await.epoch,
+        takeover = config.takeover.strategy(),
         %listen,
         "lbs-agent started"
     );
@@ -134,8 +136,18 @@ pub async fn run(config_path: &Path) -> Result<()> {
         sync.clone(),
         stop_rx,
     ));
-    let sync_tasks = sync.spawn();
+    let mut tasks = sync.spawn();
+    let failover = crate::failover::Failover::new(
+        config.clone(),
+        identity.clone(),
+        role.clone(),
+        peer.clone(),
+        sync.clone(),
+        events,
+    );
+    tasks.extend(failover.spawn());
     let state = Arc::new(crate::http::AppState {
+        failover,
         config,
         identity,
         role,
@@ -150,7 +162,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     // Every sync step is durable when it completes; stopping in between loses nothing.
-    for t in sync_tasks {
+    for t in tasks {
         t.abort();
     }
     let _ = sampler.await;
@@ -258,16 +270,153 @@ pub async fn status(config_path: &Path, json: bool) -> Result<()> {
         }
     };
     let sync: lbs_protocol::SyncStatus = api.call(api.get("/sync")).await?;
+    let failover: lbs_protocol::FailoverStatus = api.call(api.get("/failover")).await?;
     if json {
-        // The server status as `GET /status` has it, with the sync status under `sync`.
-        let mut both = serde_json::to_value(&status)?;
-        both["sync"] = serde_json::to_value(&sync)?;
-        println!("{}", serde_json::to_string_pretty(&both)?);
+        // The server status as `GET /status` has it, with the sync and failover status added.
+        let mut all = serde_json::to_value(&status)?;
+        all["sync"] = serde_json::to_value(&sync)?;
+        all["failover"] = serde_json::to_value(&failover)?;
+        println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         print_status(&status);
+        print_failover(&failover);
         print_sync(&sync);
     }
     Ok(())
+}
+
+/// What a role change asks for, from the command line.
+pub enum RoleAction {
+    Promote {
+        force: bool,
+        reason: Option<String>,
+    },
+    Demote {
+        reason: Option<String>,
+    },
+    Switchover {
+        override_guards: bool,
+        reason: Option<String>,
+    },
+}
+
+/// `lbs-agent promote|demote|switchover`: the same guards as the console's, through the local API.
+pub async fn change_role(config_path: &Path, action: RoleAction) -> Result<()> {
+    let config = load_config(config_path)?;
+    let identity = Identity::load(&config.server.state_dir)?;
+    let api = LocalApi::open(&config, &identity)?;
+    let (route, body) = match action {
+        RoleAction::Promote { force, reason } => (
+            "/promote",
+            serde_json::to_value(lbs_protocol::PromoteRequest { force, reason })?,
+        ),
+        RoleAction::Demote { reason } => ("/demote", serde_json::to_value(lbs_protocol::DemoteRequest { reason })?),
+        RoleAction::Switchover {
+            override_guards,
+            reason,
+        } => (
+            "/switchover",
+            serde_json::to_value(lbs_protocol::SwitchoverRequest {
+                override_guards,
+                reason,
+            })?,
+        ),
+    };
+    let request = api
+        .client
+        .post(format!("{}{route}", api.base))
+        .json(&body)
+        .timeout(std::time::Duration::from_secs(30 * 60));
+    let change: lbs_protocol::RoleChange = api.call(request).await.context("refused")?;
+    for step in &change.steps {
+        let mark = if step.ok { "ok  " } else { "FAIL" };
+        println!("  [{mark}] {} ({} ms)", step.label, step.took_ms);
+        if !step.detail.is_empty() {
+            println!("         {}", step.detail);
+        }
+    }
+    println!("\n{}", change.message);
+    println!(
+        "Role: {} (epoch {}), in {} ms.",
+        change.role, change.epoch, change.took_ms
+    );
+    if !change.ok {
+        bail!("some steps failed; fix the cause and run the command again (it only redoes what is needed)");
+    }
+    Ok(())
+}
+
+pub async fn events(config_path: &Path, limit: u32) -> Result<()> {
+    let config = load_config(config_path)?;
+    let identity = Identity::load(&config.server.state_dir)?;
+    let api = LocalApi::open(&config, &identity)?;
+    let list: lbs_protocol::EventList = api.call(api.get(&format!("/events?limit={limit}"))).await?;
+    if list.events.is_empty() {
+        println!("No events yet: no role has changed on this box.");
+    }
+    for e in list.events.iter().rev() {
+        println!(
+            "{}  {:<22} {} epoch {:<3} by {}",
+            rfc3339(e.at_unix),
+            e.kind,
+            e.role,
+            e.epoch,
+            e.actor
+        );
+        println!("    {}", e.message);
+        if let Some(r) = &e.reason {
+            println!("    reason: {r}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn quarantine(config_path: &Path, restore: Option<(i64, bool)>) -> Result<()> {
+    let config = load_config(config_path)?;
+    let identity = Identity::load(&config.server.state_dir)?;
+    let api = LocalApi::open(&config, &identity)?;
+    let list: lbs_protocol::QuarantineList = match restore {
+        Some((id, replace)) => {
+            let body = lbs_protocol::RestoreRequest { id, replace };
+            let list = api
+                .call(api.client.post(format!("{}/quarantine/restore", api.base)).json(&body))
+                .await
+                .context("the restore failed")?;
+            println!("Quarantined file {id} restored on the primary.\n");
+            list
+        }
+        None => api.call(api.get("/quarantine")).await?,
+    };
+    if list.entries.is_empty() {
+        println!("The quarantine is empty: nothing diverged on this box.");
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<20} {:<12} {:>9}  {:<10} path",
+        "id", "set aside", "category", "size", "restored"
+    );
+    for q in &list.entries {
+        let restored = q.restored_unix.map_or("-".to_string(), |_| "yes".into());
+        println!(
+            "{:>5}  {:<20} {:<12} {:>9}  {:<10} {}",
+            q.id,
+            rfc3339(q.quarantined_unix),
+            q.category,
+            human_bytes(q.size),
+            restored,
+            q.path
+        );
+        println!("       kept at {}", q.stored_at);
+    }
+    println!("\nRestore one on the primary with `lbs-agent quarantine restore <id>`.");
+    Ok(())
+}
+
+fn rfc3339(t: i64) -> String {
+    std::time::UNIX_EPOCH
+        .checked_add(std::time::Duration::from_secs(t.max(0) as u64))
+        .map(|st| humantime::format_rfc3339_seconds(st).to_string())
+        .unwrap_or_default()
 }
 
 pub async fn pair(config_path: &Path, link: &str) -> Result<()> {
@@ -298,6 +447,70 @@ pub async fn unpair(config_path: &Path) -> Result<()> {
         .context("unpairing failed")?;
     println!("This box has no partner now. Its role is unchanged; nothing was deleted.");
     Ok(())
+}
+
+fn print_failover(f: &lbs_protocol::FailoverStatus) {
+    use crate::failover::human_secs;
+    if let Some(b) = &f.busy {
+        println!("Now:          {b}");
+    }
+    let p = &f.partner;
+    if p.paired {
+        let name = p.name.clone().unwrap_or_default();
+        match (p.reachable, p.role, p.epoch) {
+            (true, Some(role), Some(epoch)) => println!("Heartbeat:    {name} answers: {role}, epoch {epoch}"),
+            _ => println!(
+                "Heartbeat:    {name} does NOT answer{}",
+                p.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+            ),
+        }
+    }
+    let h = &f.hold;
+    if let (Some(held), Some(left)) = (h.primary_for_secs, h.remaining_secs) {
+        let hold = if left == 0 {
+            "the hold period is over".to_string()
+        } else {
+            format!("{} of the {} hold left", human_secs(left), human_secs(h.hold_secs))
+        };
+        println!("Primary for:  {} ({hold})", human_secs(held));
+    }
+    println!(
+        "Caught up:    {}",
+        if h.caught_up {
+            "yes, the backup has every change".to_string()
+        } else {
+            format!(
+                "no, {} changes ({}) pending",
+                h.pending_files,
+                human_bytes(h.pending_bytes)
+            )
+        }
+    );
+    let pbx = match (f.pbx.managed, f.pbx.running) {
+        (false, _) => "not managed by the agent ([pbx] start/stop not configured)".to_string(),
+        (true, Some(true)) => "running".into(),
+        (true, Some(false)) => "stopped".into(),
+        (true, None) => "managed (no `running` check configured)".into(),
+    };
+    println!("PBX:          {pbx}");
+    if let Some(problem) = &f.pbx.problem {
+        println!("              PROBLEM: {problem}");
+    }
+    println!(
+        "Address:      {} ({}){}",
+        f.address.target,
+        f.address.strategy,
+        if f.address.held { ", held here" } else { "" }
+    );
+    if let Some(problem) = &f.address.problem {
+        println!("              PROBLEM: {problem}");
+    }
+    if f.quarantined_files > 0 {
+        println!(
+            "Quarantine:   {} files set aside; see `lbs-agent quarantine`",
+            f.quarantined_files
+        );
+    }
 }
 
 fn print_sync(s: &lbs_protocol::SyncStatus) {
@@ -352,7 +565,7 @@ fn print_sync(s: &lbs_protocol::SyncStatus) {
     }
 }
 
-fn human_bytes(b: u64) -> String {
+pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = b as f64;
     let mut unit = 0;

@@ -29,6 +29,10 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    #[serde(default)]
+    pub failover: FailoverConfig,
+    #[serde(default)]
+    pub takeover: Takeover,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +83,116 @@ pub struct PbxConfig {
     /// How long the probe may take.
     #[serde(default = "default_probe_timeout", deserialize_with = "probe_timeout")]
     pub probe_timeout: u64,
+    /// Starts the PBX service, e.g. `["systemctl", "start", "asterisk"]`. With `stop`, the agent
+    /// runs the PBX on the primary only.
+    #[serde(default)]
+    pub start: Vec<String>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Exits 0 while the PBX runs, e.g. `["systemctl", "is-active", "--quiet", "asterisk"]`.
+    #[serde(default)]
+    pub running: Vec<String>,
+    /// After a start, the PBX counts as answering when this SIP address (`host:port`) answers
+    /// an OPTIONS request...
+    #[serde(default)]
+    pub sip_check: Option<String>,
+    /// ...or when this command exits 0 (e.g. `["asterisk", "-rx", "core show uptime"]`).
+    #[serde(default)]
+    pub health: Vec<String>,
+    /// How long start, stop and the other PBX commands may take.
+    #[serde(default = "default_command_timeout", deserialize_with = "command_timeout")]
+    pub command_timeout: u64,
+    /// How long the PBX may take to answer after it was started.
+    #[serde(default = "default_ready_timeout", deserialize_with = "command_timeout")]
+    pub ready_timeout: u64,
+    /// How often the agent checks that the PBX runs where it should (and not on the backup).
+    #[serde(default = "default_check_interval", deserialize_with = "check_interval")]
+    pub check_interval: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverConfig {
+    /// After a box becomes the primary, how long before switching back is advised (the original
+    /// product asked for an hour, so recordings, voicemail, prompts and music finish syncing).
+    #[serde(default = "default_hold", deserialize_with = "hold")]
+    pub hold: u64,
+    /// How often the agents check on each other (`heartbeat_interval = "1s"`), in milliseconds.
+    #[serde(
+        rename = "heartbeat_interval",
+        default = "default_heartbeat",
+        deserialize_with = "heartbeat"
+    )]
+    pub heartbeat_interval_ms: u64,
+    /// How long a switchover waits, the old primary's PBX stopped, for the backup to have
+    /// everything before it gives up and starts the old primary's PBX again.
+    #[serde(default = "default_drain", deserialize_with = "command_timeout")]
+    pub drain_timeout: u64,
+}
+
+/// How the phones find the primary: the address that moves to the box that becomes primary.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "strategy", rename_all = "lowercase")]
+pub enum Takeover {
+    /// Nothing moves (phones are pointed by hand, or by something else).
+    #[default]
+    None,
+    /// An RFC 2136 update, signed with TSIG, to the office DNS server.
+    Dns(DnsTakeover),
+    /// A floating IP address on an interface, announced with gratuitous ARP.
+    Vip(VipTakeover),
+    /// The admin's own script, run as `<command...> take` or `<command...> release`.
+    Hook(HookTakeover),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsTakeover {
+    /// The DNS server that accepts updates for the zone, `ip:port`.
+    pub server: SocketAddr,
+    /// e.g. `office.lan.`
+    #[serde(deserialize_with = "dns_name")]
+    pub zone: String,
+    /// The name the phones use, e.g. `pbx.office.lan.`
+    #[serde(deserialize_with = "dns_name")]
+    pub name: String,
+    /// This box's address, which the name points to while it is the primary.
+    pub address: std::net::IpAddr,
+    /// TTL of the record: how long phones may keep the old answer.
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+    /// TSIG key name, e.g. `lbs-update.`
+    #[serde(deserialize_with = "dns_name")]
+    pub key_name: String,
+    /// `hmac-sha256` (default), `hmac-sha512`.
+    #[serde(default = "default_tsig_algorithm", deserialize_with = "tsig_algorithm")]
+    pub key_algorithm: String,
+    /// File holding the key's secret in base64 (as `tsig-keygen` or `keymgr` print it), readable
+    /// by the agent only. Kept out of this file so the config can be shown without the secret.
+    pub key_secret_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VipTakeover {
+    /// The floating address with its prefix length, e.g. `192.168.1.10/24`.
+    #[serde(deserialize_with = "cidr")]
+    pub address: (std::net::IpAddr, u8),
+    /// The interface it goes on, e.g. `eth0`.
+    #[serde(deserialize_with = "non_empty")]
+    pub interface: String,
+    /// Gratuitous ARP announcements sent after taking the address (one a second).
+    #[serde(default = "default_arp_count")]
+    pub arp_count: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookTakeover {
+    /// Program and arguments; the agent appends `take` or `release`.
+    pub command: Vec<String>,
+    #[serde(default = "default_command_timeout", deserialize_with = "command_timeout")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +281,28 @@ impl Default for SyncConfig {
     }
 }
 
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        FailoverConfig {
+            hold: default_hold(),
+            heartbeat_interval_ms: default_heartbeat(),
+            drain_timeout: default_drain(),
+        }
+    }
+}
+
+impl Takeover {
+    /// `dns`, `vip`, `hook` or `none`.
+    pub fn strategy(&self) -> &'static str {
+        match self {
+            Takeover::None => "none",
+            Takeover::Dns(_) => "dns",
+            Takeover::Vip(_) => "vip",
+            Takeover::Hook(_) => "hook",
+        }
+    }
+}
+
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
@@ -230,6 +366,30 @@ fn default_priority() -> u32 {
 fn default_command_timeout() -> u64 {
     60
 }
+fn default_ready_timeout() -> u64 {
+    30
+}
+fn default_check_interval() -> u64 {
+    10
+}
+fn default_hold() -> u64 {
+    3600
+}
+fn default_heartbeat() -> u64 {
+    1000
+}
+fn default_drain() -> u64 {
+    600
+}
+fn default_ttl() -> u32 {
+    10
+}
+fn default_tsig_algorithm() -> String {
+    "hmac-sha256".into()
+}
+fn default_arp_count() -> u32 {
+    3
+}
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -246,6 +406,10 @@ impl Config {
             message: e.to_string(),
         })?;
         config.check_paths(path)?;
+        config.check_failover().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
         Ok(config)
     }
 
@@ -267,6 +431,39 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// What concerns the PBX commands and the takeover together.
+    fn check_failover(&self) -> Result<(), String> {
+        let pbx = &self.pbx;
+        if pbx.start.is_empty() != pbx.stop.is_empty() {
+            return Err(
+                "[pbx] needs both `start` and `stop` (or neither): the agent must be able to stop the PBX \
+                        on the backup as well as start it on the primary"
+                    .into(),
+            );
+        }
+        if let Some(a) = &pbx.sip_check {
+            if a.rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+            {
+                return Err(format!(
+                    "[pbx] sip_check must be host:port, e.g. \"127.0.0.1:5060\", found \"{a}\""
+                ));
+            }
+        }
+        match &self.takeover {
+            Takeover::Hook(h) if h.command.is_empty() => Err("[takeover] strategy \"hook\" needs a `command`".into()),
+            Takeover::Dns(d) if !d.key_secret_file.is_absolute() => Err(format!(
+                "[takeover] key_secret_file must be an absolute path, found \"{}\"",
+                d.key_secret_file.display()
+            )),
+            Takeover::Dns(d) if !(d.name == d.zone || d.name.ends_with(&format!(".{}", d.zone))) => Err(format!(
+                "[takeover] the name {} is not inside the zone {}",
+                d.name, d.zone
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The `host:port` that goes into connection links.
@@ -347,6 +544,71 @@ fn trash_retention<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 }
 fn command_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     duration(d, 1, 3600, "the command timeout")
+}
+
+fn check_interval<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    duration(d, 1, 3600, "the PBX check interval")
+}
+fn hold<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    duration(d, 0, 7 * DAY, "the hold period")
+}
+/// The heartbeat interval, in milliseconds (100 ms to 1 min).
+fn heartbeat<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(d)?;
+    let ms = humantime::parse_duration(&text)
+        .map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration \"{text}\" ({e}); write e.g. \"1s\" or \"500ms\""
+            ))
+        })?
+        .as_millis() as u64;
+    if !(100..=60_000).contains(&ms) {
+        return Err(serde::de::Error::custom(format!(
+            "the heartbeat interval must be between 100ms and 1m, found \"{text}\""
+        )));
+    }
+    Ok(ms)
+}
+
+/// A fully qualified DNS name; the final dot is added if missing.
+fn dns_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let name = if s.ends_with('.') { s.clone() } else { format!("{s}.") };
+    let ok = name.len() > 1
+        && name.len() <= 254
+        && name[..name.len() - 1].split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if !ok {
+        return Err(serde::de::Error::custom(format!("\"{s}\" is not a valid DNS name")));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+fn tsig_algorithm<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "hmac-sha256" | "hmac-sha512" => Ok(s),
+        _ => Err(serde::de::Error::custom(format!(
+            "unsupported TSIG algorithm \"{s}\": use hmac-sha256 or hmac-sha512"
+        ))),
+    }
+}
+
+/// `192.168.1.10/24`.
+fn cidr<'de, D: Deserializer<'de>>(d: D) -> Result<(std::net::IpAddr, u8), D::Error> {
+    let s = String::deserialize(d)?;
+    let parsed = s.split_once('/').and_then(|(ip, len)| {
+        let ip: std::net::IpAddr = ip.trim().parse().ok()?;
+        let len: u8 = len.trim().parse().ok()?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        (len <= max).then_some((ip, len))
+    });
+    parsed.ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "\"{s}\" is not an address with its prefix length, e.g. \"192.168.1.10/24\""
+        ))
+    })
 }
 
 /// `"0"`, `"20 MB/s"`, `"512 KiB/s"`, `"50 Mbit/s"`: bytes per second.

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod failover;
 pub mod fsutil;
 pub mod http;
 pub mod identity;

@@ -53,6 +53,45 @@ enum Command {
     },
     /// Forget the partner box (the role stays; no data is deleted).
     Unpair(ConfigArg),
+    /// Make this backup the primary. If the primary is dead, confirm it is off or unplugged with
+    /// --force and a --reason (an unplanned failover).
+    Promote {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Unplanned failover: the old primary is off or cut off (needs --reason).
+        #[arg(long)]
+        force: bool,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Make this primary a backup: stop the PBX, release the address, final dump.
+    Demote {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Planned handover between the two live boxes with nothing lost (run on either box).
+    Switchover {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Go ahead although the hold period is not over or changes are pending (needs --reason).
+        #[arg(long = "override")]
+        override_guards: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The audit log: role changes, refusals and violations, and who asked.
+    Events {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Files set aside when this box came back as an old primary.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -81,6 +120,21 @@ enum TokenCommand {
         #[command(flatten)]
         config: ConfigArg,
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// List them.
+    List(ConfigArg),
+    /// Put one back on the primary.
+    Restore {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: i64,
+        /// Replace a different file at that path (it goes to the primary's trash).
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -116,7 +170,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    use lbs_agent::commands;
+    use lbs_agent::commands::{self, RoleAction};
     let result = runtime.block_on(async {
         match cli.command {
             Command::Init { config, role } => commands::init(&config.config, role).await,
@@ -124,6 +178,31 @@ fn main() -> std::process::ExitCode {
             Command::Status { config, json } => commands::status(&config.config, json).await,
             Command::Pair { config, link } => commands::pair(&config.config, &link).await,
             Command::Unpair(c) => commands::unpair(&c.config).await,
+            Command::Promote { config, force, reason } => {
+                commands::change_role(&config.config, RoleAction::Promote { force, reason }).await
+            }
+            Command::Demote { config, reason } => {
+                commands::change_role(&config.config, RoleAction::Demote { reason }).await
+            }
+            Command::Switchover {
+                config,
+                override_guards,
+                reason,
+            } => {
+                commands::change_role(
+                    &config.config,
+                    RoleAction::Switchover {
+                        override_guards,
+                        reason,
+                    },
+                )
+                .await
+            }
+            Command::Events { config, limit } => commands::events(&config.config, limit).await,
+            Command::Quarantine(QuarantineCommand::List(c)) => commands::quarantine(&c.config, None).await,
+            Command::Quarantine(QuarantineCommand::Restore { config, id, replace }) => {
+                commands::quarantine(&config.config, Some((id, replace))).await
+            }
             Command::Token(TokenCommand::Create { config, role, label }) => {
                 commands::token_create(&config.config, role, &label).await
             }

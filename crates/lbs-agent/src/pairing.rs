@@ -37,7 +37,7 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
         }
     }
     let client = crate::peer::client(&state.identity, &link.fingerprint).map_err(PairError::Internal)?;
-    let own = *state.role.read().await;
+    let own = state.role.read().await.clone();
     let request = PairRequest {
         server_id: state.identity.server_id.clone(),
         name: state.config.server.name.clone(),
@@ -86,8 +86,10 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
     // The role (fsynced) first: a crash after it leaves a backup that pairs again idempotently.
     {
         let mut role = state.role.write().await;
-        let mut next = *role;
+        let mut next = role.clone();
+        // The primary's epoch, owner included, so both boxes rank the same.
         next.epoch = next.epoch.max(answer.epoch);
+        next.epoch_owner = answer.epoch_owner.clone();
         if next.role != Role::Backup {
             next.role = Role::Backup;
             next.since_unix = now_unix();

@@ -81,6 +81,18 @@ pub fn client(identity: &Identity, pin: &str) -> Result<reqwest::Client, String>
         .map_err(|e| e.to_string())
 }
 
+/// A request error with its causes, e.g. "error sending request: connection refused".
+pub fn error_chain(err: &reqwest::Error) -> String {
+    let mut s = err.to_string();
+    let mut src = std::error::Error::source(err);
+    while let Some(e) = src {
+        s.push_str(": ");
+        s.push_str(&e.to_string());
+        src = e.source();
+    }
+    s
+}
+
 /// The URL of a partner route.
 pub fn url(address: &str, route: &str) -> String {
     format!("https://{address}{}{route}", lbs_protocol::PEER_PREFIX)

@@ -96,3 +96,22 @@ pub fn lower_priority() {
 
 #[cfg(not(target_os = "linux"))]
 pub fn lower_priority() {}
+
+/// Gives a command the agent starts (the PBX above all) normal CPU and I/O priority again,
+/// undoing [`lower_priority`] for it. Runs in the child between fork and exec, so it only makes
+/// async-signal-safe syscalls.
+#[cfg(target_os = "linux")]
+pub fn normal_priority_for(cmd: &mut tokio::process::Command) {
+    // SAFETY: the closure only makes two syscalls with integer arguments.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 0);
+            // Class 0 ("none"): I/O priority follows the CPU priority again.
+            libc::syscall(libc::SYS_ioprio_set, 1, 0, 0);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn normal_priority_for(_cmd: &mut tokio::process::Command) {}

@@ -1,7 +1,8 @@
 //! The box's role and epoch, persisted (fsync) before any change takes effect.
 //!
-//! Architecture Invariant: the epoch only grows. Role changes themselves (promote, demote) arrive
-//! with the failover issue; this module already owns the durable record they will update.
+//! Architecture Invariant: the epoch only grows, and epochs compare as (number, owner): two boxes
+//! that promote at the same moment still have a strict order. Role changes are decided in
+//! `failover`; this module owns the durable record they update.
 
 use std::path::{Path, PathBuf};
 
@@ -11,12 +12,29 @@ use thiserror::Error;
 
 use crate::fsutil;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleState {
     pub role: Role,
     pub epoch: u64,
+    /// The server ID of the box that became primary at this epoch (empty for the first epoch,
+    /// set by `init`, and for files written before epochs had owners).
+    #[serde(default)]
+    pub epoch_owner: String,
     /// When this box took its current role.
     pub since_unix: i64,
+    /// Set while a reintegration is under way: files changed after what the partner had
+    /// acknowledged are moved to the quarantine before this box applies anything from the new
+    /// primary; a restart resumes the move.
+    #[serde(default)]
+    pub reintegrating: Option<Reintegration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reintegration {
+    /// The last journal sequence the partner acknowledged while this box was its primary.
+    pub acked: i64,
+    /// The epoch this box held as primary, and lost.
+    pub lost_epoch: u64,
 }
 
 #[derive(Debug, Error)]
@@ -41,8 +59,15 @@ impl RoleState {
         RoleState {
             role,
             epoch: 1,
+            epoch_owner: String::new(),
             since_unix: crate::clock::now_unix(),
+            reintegrating: None,
         }
+    }
+
+    /// The epoch as it is compared: (number, owner).
+    pub fn rank(&self) -> (u64, &str) {
+        (self.epoch, &self.epoch_owner)
     }
 
     pub fn load(state_dir: &Path) -> Result<RoleState, RoleError> {
@@ -82,10 +107,42 @@ mod tests {
         let state = RoleState {
             role: Role::Backup,
             epoch: 7,
+            epoch_owner: "b".into(),
             since_unix: 1_700_000_000,
+            reintegrating: Some(Reintegration {
+                acked: 41,
+                lost_epoch: 6,
+            }),
         };
         state.save(dir.path()).unwrap();
         assert_eq!(RoleState::load(dir.path()).unwrap(), state);
+    }
+
+    #[test]
+    fn files_from_before_epoch_owners_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("role.json"),
+            br#"{"role":"primary","epoch":3,"since_unix":5}"#,
+        )
+        .unwrap();
+        let s = RoleState::load(dir.path()).unwrap();
+        assert_eq!((s.rank(), s.reintegrating), ((3, ""), None));
+    }
+
+    #[test]
+    fn equal_numbers_are_ordered_by_owner() {
+        let a = RoleState {
+            epoch_owner: "aaa".into(),
+            ..RoleState::initial(Role::Primary)
+        };
+        let b = RoleState {
+            epoch_owner: "bbb".into(),
+            ..a.clone()
+        };
+        assert!(b.rank() > a.rank());
+        let older = RoleState { epoch: 0, ..b.clone() };
+        assert!(a.rank() > older.rank(), "the number comes first");
     }
 
     #[test]

@@ -29,6 +29,18 @@ pub struct TokenStore {
 pub struct Principal {
     pub token_id: String,
     pub role: TokenRole,
+    pub label: String,
+}
+
+impl Principal {
+    /// Who asked, for the audit log: the token's id and label (never its secret).
+    pub fn actor(&self) -> String {
+        if self.label.is_empty() {
+            format!("token {}", self.token_id)
+        } else {
+            format!("token {} ({})", self.token_id, self.label)
+        }
+    }
 }
 
 fn hash(token: &str) -> String {
@@ -72,12 +84,13 @@ impl TokenStore {
 
     /// The principal for a presented token, if it is known and not revoked.
     pub async fn verify(&self, token: &str) -> Result<Option<Principal>, TokenError> {
-        let row: Option<(String, String, Option<i64>)> =
-            sqlx::query_as("SELECT id, role, last_used_unix FROM tokens WHERE hash = ? AND revoked_unix IS NULL")
-                .bind(hash(token))
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((token_id, role, last_used)) = row else {
+        let row: Option<(String, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, role, label, last_used_unix FROM tokens WHERE hash = ? AND revoked_unix IS NULL",
+        )
+        .bind(hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((token_id, role, label, last_used)) = row else {
             return Ok(None);
         };
         let Ok(role) = role.parse() else { return Ok(None) };
@@ -90,7 +103,7 @@ impl TokenStore {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(Some(Principal { token_id, role }))
+        Ok(Some(Principal { token_id, role, label }))
     }
 
     pub async fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {

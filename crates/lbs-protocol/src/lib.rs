@@ -5,11 +5,18 @@
 //! types are generated from these structs by `ts-rs` (`cargo test -p lbs-protocol` writes
 //! `ui/src/generated/`).
 
+mod failover;
 mod metrics;
 mod status;
 mod sync;
 
 pub mod link;
+pub use failover::{
+    AddressStatus, DemoteRequest, Event, EventList, FailoverStatus, ForwardedSwitchover, HandoverRequest,
+    HandoverResponse, HandoverStep, HashesRequest, HashesResponse, Heartbeat, HoldStatus, PartnerStatus, PbxStatus,
+    PromoteRequest, QuarantineEntry, QuarantineList, RestoreQuery, RestoreRequest, RoleChange, StepReport,
+    SwitchoverRequest,
+};
 pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{ApiError, Health, PeerSummary, Role, ServerStatus, TokenCreated, TokenInfo, TokenRole};

@@ -38,6 +38,9 @@ pub struct PairResponse {
     pub name: String,
     pub role: Role,
     pub epoch: u64,
+    /// Who became primary at that epoch (epochs compare as (number, owner)).
+    #[serde(default)]
+    pub epoch_owner: String,
 }
 
 /// What a box has of one source (a category root), by key.

@@ -109,12 +109,23 @@ impl Installer {
 
     /// Moves `rel` into the trash (dated folder), if it exists. Returns where it went.
     pub fn delete_to_trash(&self, rel: &RelPath, now_unix: i64) -> Result<Option<PathBuf>, InstallError> {
+        self.set_aside(rel, "trash", now_unix)
+    }
+
+    /// Moves `rel` into the quarantine (dated folder), if it exists: a file this box wrote while
+    /// it was a primary that had lost its role. Returns where it went.
+    pub fn quarantine(&self, rel: &RelPath, now_unix: i64) -> Result<Option<PathBuf>, InstallError> {
+        self.set_aside(rel, "quarantine", now_unix)
+    }
+
+    /// Moves `rel` to `.lbs-sync/<folder>/<time>/<rel>`, never over an earlier copy.
+    fn set_aside(&self, rel: &RelPath, folder: &str, now_unix: i64) -> Result<Option<PathBuf>, InstallError> {
         let target = resolve(&self.root, rel)?;
         if fs::symlink_metadata(&target).is_err() {
             return Ok(None);
         }
-        let mut dest = self.sync_dir("trash").join(now_unix.to_string()).join(rel.as_str());
-        // Two deletes of one path within a second: the earlier copy is kept too.
+        let mut dest = self.sync_dir(folder).join(now_unix.to_string()).join(rel.as_str());
+        // Two moves of one path within a second: the earlier copy is kept too.
         let base = dest.clone();
         let mut n = 1;
         while fs::symlink_metadata(&dest).is_ok() {
@@ -127,8 +138,9 @@ impl Installer {
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
         }
-        fs::rename(&target, &dest).map_err(io("cannot move to the trash", &target))?;
+        fs::rename(&target, &dest).map_err(io("cannot move aside", &target))?;
         sync_parent(&target)?;
+        sync_parent(&dest)?;
         Ok(Some(dest))
     }
 }

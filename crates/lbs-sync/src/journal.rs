@@ -318,6 +318,25 @@ impl Journal {
         Ok(out)
     }
 
+    /// The highest sequence the partner has acknowledged as applied (0 if it never has).
+    pub async fn peer_acked(&self) -> Result<i64, JournalError> {
+        let acked: Option<i64> = sqlx::query_scalar("SELECT acked FROM peer_ack WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(acked.unwrap_or(0))
+    }
+
+    /// Records the partner's acknowledgement; `None` forgets it (a new partner starts from 0).
+    pub async fn set_peer_acked(&self, acked: Option<i64>) -> Result<(), JournalError> {
+        match acked {
+            Some(a) => sqlx::query("INSERT OR REPLACE INTO peer_ack (id, acked) VALUES (1, ?)").bind(a),
+            None => sqlx::query("DELETE FROM peer_ack"),
+        }
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The highest sequence number given so far (0 for an empty journal).
     pub async fn head(&self) -> Result<i64, JournalError> {
         Ok(sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM files")

@@ -8,6 +8,7 @@
 //! - [`queue`]: the backup's durable to-do list — changes fetched but not yet applied, in
 //!   priority order — and its record of what it holds.
 //! - [`watch`]: inotify on the category roots, events gathered and reduced to places to refresh.
+//! - [`quarantine`]: the record of files set aside by a reintegration (Invariant 3).
 //! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
 //!   place; deletes into a dated trash.
 //!
@@ -18,6 +19,7 @@ pub mod db;
 pub mod install;
 pub mod journal;
 pub mod paths;
+pub mod quarantine;
 pub mod queue;
 pub mod select;
 pub mod watch;

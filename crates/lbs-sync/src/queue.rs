@@ -66,6 +66,23 @@ impl Queue {
         Ok(())
     }
 
+    /// Forgets the cursor: the next pull follows the primary's journal from the start, checking
+    /// every file again (after a reintegration moved files aside, the cursor no longer says what
+    /// this box holds).
+    pub async fn restart(&self) -> Result<(), JournalError> {
+        sqlx::query("DELETE FROM queue_cursor").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Drops every pending change: on promotion, what the old primary never delivered cannot be
+    /// fetched any more (its files are quarantined there when it comes back).
+    pub async fn clear_pending(&self) -> Result<u64, JournalError> {
+        Ok(sqlx::query("DELETE FROM pending")
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Stores a fetched page and the cursor after it, atomically. A change replaces a pending
     /// one for the same path only if it is newer.
     pub async fn enqueue(&self, changes: &[(Change, i64)], fetched: i64) -> Result<(), JournalError> {

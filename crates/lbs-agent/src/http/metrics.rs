@@ -35,7 +35,7 @@ async fn history(
 
 async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, HttpError> {
     let latest = state.history.latest().await?;
-    let role = *state.role.read().await;
+    let role = state.role.read().await.clone();
     let info = crate::prometheus::AgentInfo {
         server_id: &state.identity.server_id,
         name: &state.config.server.name,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod error;
+mod failover;
 mod metrics;
 mod peer;
 mod status;
@@ -22,6 +23,7 @@ use tokio::sync::RwLock;
 pub use error::HttpError;
 
 use crate::config::Config;
+use crate::failover::Failover;
 use crate::identity::Identity;
 use crate::peer::{Peer, PeerStore};
 use crate::role::RoleState;
@@ -36,6 +38,7 @@ pub struct AppState {
     pub peer: Arc<RwLock<Option<Peer>>>,
     pub peers: PeerStore,
     pub sync: Arc<SyncEngine>,
+    pub failover: Arc<Failover>,
     pub tokens: TokenStore,
     pub history: lbs_history::HistoryStore,
     pub started: Instant,
@@ -50,7 +53,12 @@ impl AppState {
             None => self.peers.forget().await?,
         }
         *self.peer.write().await = peer;
+        // What the old partner acknowledged says nothing about the new one.
+        if let Err(e) = self.sync.journal.set_peer_acked(None).await {
+            tracing::warn!(error = %e, "cannot forget the old partner's acknowledgement");
+        }
         self.sync.peer_changed();
+        self.failover.forget_partner();
         Ok(())
     }
 }
@@ -63,6 +71,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(status::router())
         .merge(metrics::router())
         .merge(sync::router())
+        .merge(failover::router())
         .merge(admin)
         .fallback(|| async { HttpError::NotFound("no such API route".into()) })
         .layer(from_fn_with_state(state.clone(), auth::require_token));

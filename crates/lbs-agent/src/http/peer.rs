@@ -17,7 +17,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures_util::StreamExt;
 use lbs_protocol::{
-    BundleRequest, ContentQuery, PairRequest, PairResponse, PullRequest, PullResponse, Role, SyncLinkState, TokenRole,
+    BundleRequest, ContentQuery, ForwardedSwitchover, HandoverRequest, HandoverResponse, HashesRequest, HashesResponse,
+    Heartbeat, PairRequest, PairResponse, PullRequest, PullResponse, RestoreQuery, Role, SyncLinkState, TokenRole,
     WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED,
     CONTENT_ENCODING_HEADER,
 };
@@ -38,8 +39,19 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/changes", post(changes))
         .route("/content", get(content))
         .route("/bundle", post(bundle))
+        .route("/heartbeat", post(heartbeat))
+        .route("/handover", post(handover))
+        .route("/switchover", post(switchover))
+        .route("/hashes", post(hashes))
+        .route(
+            "/restore",
+            post(restore).layer(axum::extract::DefaultBodyLimit::max(RESTORE_MAX)),
+        )
         .fallback(|| async { HttpError::NotFound("no such partner route".into()) })
 }
+
+/// The largest quarantined file sent back in one request.
+const RESTORE_MAX: usize = 1 << 30;
 
 /// The caller must be the paired partner, proven by its certificate.
 async fn require_partner(state: &AppState, cert: &ClientCert) -> Result<Peer, HttpError> {
@@ -106,8 +118,9 @@ async fn pair(
         )));
     }
     if req.epoch > role.epoch {
-        let mut next = *role;
+        let mut next = role.clone();
         next.epoch = req.epoch;
+        next.epoch_owner = state.identity.server_id.clone();
         next.save(&state.config.server.state_dir)
             .map_err(|e| HttpError::Internal(e.to_string()))?;
         *role = next;
@@ -130,6 +143,7 @@ async fn pair(
         name: state.config.server.name.clone(),
         role: role.role,
         epoch: role.epoch,
+        epoch_owner: role.epoch_owner.clone(),
     }))
 }
 
@@ -142,10 +156,16 @@ async fn changes(
     let sync = &state.sync;
     let now = now_unix();
     sync.tracker.link(SyncLinkState::Ok, None, now);
-    sync.tracker.peer_report(
+    let acked_moved = sync.tracker.peer_report(
         req.held.iter().map(|t| (t.source.clone(), t.files, t.bytes)),
         Some(req.acked),
     );
+    if acked_moved {
+        // Kept on disk: after a failover it decides what this box wrote that the partner never got.
+        if let Err(e) = sync.journal.set_peer_acked(Some(req.acked)).await {
+            tracing::warn!(error = %e, "sync: cannot record the partner's acknowledgement");
+        }
+    }
     let internal = |e: lbs_sync::journal::JournalError| HttpError::Internal(e.to_string());
     let journal_id = sync.journal.id().await.map_err(internal)?;
     let role = sync.role().await;
@@ -192,6 +212,137 @@ async fn changes(
             .collect(),
         totals: crate::sync::wire_tallies(totals),
     }))
+}
+
+/// Both ways: the partner says who it is and its role; this box answers the same. A primary
+/// that hears of a higher epoch reintegrates (in the background, so the answer is immediate).
+async fn heartbeat(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    body: Result<Json<Heartbeat>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Heartbeat>, HttpError> {
+    let peer = require_partner(&state, &cert).await?;
+    let Json(hb) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    if hb.server_id != peer.server_id {
+        return Err(HttpError::BadRequest(
+            "the heartbeat names another server than the partner".into(),
+        ));
+    }
+    state.failover.partner_seen(hb.clone());
+    let f = state.failover.clone();
+    tokio::spawn(async move { f.on_heartbeat(hb).await });
+    let own = state.failover.role().await;
+    Ok(Json(crate::failover::Failover::own_heartbeat(
+        &own,
+        &state.identity.server_id,
+    )))
+}
+
+/// The backup runs a switchover; this primary stops, flushes, and hands over.
+async fn handover(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    body: Result<Json<HandoverRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<HandoverResponse>, HttpError> {
+    require_partner(&state, &cert).await?;
+    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    Ok(Json(state.failover.handover(req).await?))
+}
+
+/// A switchover asked of the partner (the primary), which this box (the backup) runs.
+async fn switchover(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    body: Result<Json<ForwardedSwitchover>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<lbs_protocol::RoleChange>, HttpError> {
+    let peer = require_partner(&state, &cert).await?;
+    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    if state.failover.role().await.role == Role::Primary {
+        return Err(HttpError::Conflict(
+            "both boxes say they are the primary; wait a few seconds for the older one to step down".into(),
+        ));
+    }
+    let actor = format!("{} (asked on {})", req.actor, peer.name);
+    Ok(Json(state.failover.switchover(req.request, &actor).await?))
+}
+
+/// The current version of some files in this box's journal.
+async fn hashes(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    body: Result<Json<HashesRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<HashesResponse>, HttpError> {
+    require_partner(&state, &cert).await?;
+    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    if req.files.len() > 10_000 {
+        return Err(HttpError::BadRequest("at most 10000 files per request".into()));
+    }
+    let parsed: Vec<Option<RelPath>> = req.files.iter().map(|(_, p)| RelPath::parse(p).ok()).collect();
+    let lookups: Vec<(&str, &RelPath)> = req
+        .files
+        .iter()
+        .zip(&parsed)
+        .filter_map(|((s, _), p)| p.as_ref().map(|p| (s.as_str(), p)))
+        .collect();
+    let mut found = state
+        .sync
+        .journal
+        .current_hashes(&lookups)
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?
+        .into_iter();
+    let hashes = parsed
+        .iter()
+        .map(|p| p.as_ref().and_then(|_| found.next().flatten()).map(hex::encode))
+        .collect();
+    Ok(Json(HashesResponse { hashes }))
+}
+
+/// A quarantined file sent back by the partner, to be put in place on this primary.
+async fn restore(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    query: Result<Query<RestoreQuery>, axum::extract::rejection::QueryRejection>,
+    body: axum::body::Bytes,
+) -> Result<Json<lbs_protocol::Health>, HttpError> {
+    let peer = require_partner(&state, &cert).await?;
+    let Query(q) = query.map_err(super::bad_query)?;
+    if state.sync.role().await.role != Role::Primary {
+        return Err(HttpError::Conflict(format!(
+            "{} is not the primary; restore on the primary",
+            state.config.server.name
+        )));
+    }
+    let source = state
+        .sync
+        .sources
+        .get(&q.source)
+        .ok_or_else(|| HttpError::NotFound(format!("no category root {} on this box", q.source)))?;
+    let rel = RelPath::parse(&q.path).map_err(|e| HttpError::BadRequest(format!("refused: {e}")))?;
+    let hash = crate::sync::decode_hash(&q.hash)
+        .ok_or_else(|| HttpError::BadRequest("`hash` must be 64 hex digits".into()))?;
+    let meta = lbs_sync::journal::FileMeta {
+        size: body.len() as u64,
+        mtime_ns: q.mtime_ns,
+        mode: q.mode & 0o7777,
+        uid: q.uid,
+        gid: q.gid,
+    };
+    let root = source.root.clone();
+    let (replace, what) = (q.replace, rel.to_string());
+    let placed = tokio::task::spawn_blocking(move || {
+        crate::failover::quarantine::place(&root, &rel, &body, &hash, &meta, replace)
+    })
+    .await
+    .map_err(|e| HttpError::Internal(e.to_string()))?;
+    match placed {
+        Ok(detail) => {
+            tracing::info!(partner = %peer.name, path = %what, %detail, "a quarantined file was restored here");
+            Ok(Json(lbs_protocol::Health { ok: true }))
+        }
+        Err(crate::failover::quarantine::PlaceError::Conflict(m)) => Err(HttpError::Conflict(m)),
+        Err(crate::failover::quarantine::PlaceError::Failed(m)) => Err(HttpError::BadRequest(m)),
+    }
 }
 
 /// Whether compressing `sample` saves at least a tenth: audio mostly does not, text does.

@@ -15,7 +15,7 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Principal>) -> Json<ServerStatus> {
-    let role = *state.role.read().await;
+    let role = state.role.read().await.clone();
     let peer = match state.peer.read().await.clone() {
         None => PeerSummary::Unpaired,
         Some(p) => {

@@ -7,13 +7,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use lbs_protocol::{PairWith, SyncStatus};
 
 use super::auth::require_admin;
 use super::error::HttpError;
 use super::AppState;
 use crate::pairing::PairError;
+use crate::tokens::Principal;
 
 pub fn router() -> Router<Arc<AppState>> {
     let admin = Router::new()
@@ -31,15 +32,17 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Json<SyncStatus>, 
 
 async fn pair(
     State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     body: Result<Json<PairWith>, JsonRejection>,
 ) -> Result<Json<SyncStatus>, HttpError> {
     let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
-    crate::pairing::join(&state, &req.link).await.map_err(|e| match e {
+    let partner = crate::pairing::join(&state, &req.link).await.map_err(|e| match e {
         PairError::BadLink(m) => HttpError::BadRequest(m),
         PairError::Refused(m) => HttpError::Conflict(m),
         PairError::Unreachable(m) => HttpError::BadGateway(m),
         PairError::Internal(m) => HttpError::Internal(m),
     })?;
+    state.failover.joined(&partner.name, &who.actor()).await;
     status(State(state)).await
 }
 

@@ -65,16 +65,7 @@ pub async fn pull_loop(e: Arc<SyncEngine>) {
 
 /// Explains a failed request to the partner in words an office manager can act on.
 fn describe(peer: &Peer, err: &reqwest::Error) -> PullError {
-    let chain = {
-        let mut s = err.to_string();
-        let mut src = std::error::Error::source(err);
-        while let Some(e) = src {
-            s.push_str(": ");
-            s.push_str(&e.to_string());
-            src = e.source();
-        }
-        s
-    };
+    let chain = peer::error_chain(err);
     if chain.contains("certificate") {
         PullError::Refused(format!(
             "{} at {} presented a different certificate than the one it was paired with; \
@@ -117,6 +108,8 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         r = send => r.map_err(|err| describe(peer, &err))?,
         // Everything queued was applied: ask again at once so the primary learns it.
         _ = e.drained.notified() => return Ok(()),
+        // The role changed (a promotion): this answer is no longer wanted.
+        _ = e.changed.notified() => return Ok(()),
     };
     if !response.status().is_success() {
         return Err(PullError::Refused(refusal(peer, response).await));
@@ -126,6 +119,9 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         .await
         .map_err(|err| PullError::Unreachable(format!("{} sent an answer that could not be read: {err}", peer.name)))?;
     let own = e.role().await;
+    if own.role != Role::Backup || own.reintegrating.is_some() {
+        return Ok(());
+    }
     if page.server_id != peer.server_id {
         return Err(PullError::Refused(format!(
             "the server answering at {} is not {} (it says it is {})",
@@ -149,6 +145,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
     e.tracker.link(SyncLinkState::Ok, None, now);
     e.tracker
         .peer_report(page.totals.iter().map(|t| (t.source.clone(), t.files, t.bytes)), None);
+    e.tracker.set_peer_head(&page.journal_id, page.head);
     if request.journal_id.as_deref() != Some(page.journal_id.as_str()) {
         tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
         e.queue.follow(&page.journal_id).await.map_err(db)?;

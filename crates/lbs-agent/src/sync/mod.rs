@@ -38,6 +38,8 @@ pub struct SyncEngine {
     pub sources: Sources,
     pub journal: Journal,
     pub queue: Queue,
+    /// Files set aside by a reintegration (the record; the files are in each root).
+    pub quarantine: lbs_sync::quarantine::QuarantineStore,
     pub tracker: tracker::Tracker,
     pub throttle: throttle::Throttle,
     pub identity: Arc<Identity>,
@@ -68,13 +70,16 @@ impl SyncEngine {
         let pool = lbs_sync::db::open(&state_dir.join("sync.db")).await?;
         let journal = Journal::new(pool.clone());
         let head = journal.head().await.unwrap_or(0);
+        let tracker = tracker::Tracker::default();
+        tracker.peer_report(std::iter::empty(), Some(journal.peer_acked().await.unwrap_or(0)));
         Ok(Arc::new(SyncEngine {
             sources: Sources::from_config(&config),
             throttle: throttle::Throttle::new(config.bandwidth_limit),
             config,
             journal,
+            quarantine: lbs_sync::quarantine::QuarantineStore::new(pool.clone()),
             queue: Queue::new(pool),
-            tracker: tracker::Tracker::default(),
+            tracker,
             identity,
             role,
             peer,
@@ -114,14 +119,24 @@ impl SyncEngine {
     }
 
     pub async fn role(&self) -> RoleState {
-        *self.role.read().await
+        self.role.read().await.clone()
     }
 
-    /// Waits until the box holds `role` (woken by a change, checked at least every second).
+    /// Waits until the box holds `role` (woken by a change, checked at least every second). A
+    /// box that is still setting files aside after a reintegration holds no role for sync yet.
     async fn until_role(&self, role: Role) {
-        while self.role().await.role != role {
+        loop {
+            let r = self.role().await;
+            if r.role == role && r.reintegrating.is_none() {
+                return;
+            }
             self.wait_for_change().await;
         }
+    }
+
+    /// Tells every loop that the role changed, so each starts or stops its part at once.
+    pub fn role_changed(&self) {
+        self.changed.notify_waiters();
     }
 
     /// Waits for a role or partner change, or a second at most.
@@ -133,7 +148,7 @@ impl SyncEngine {
     }
 
     /// The mutual-TLS client for `peer`, built once per partner certificate.
-    fn client_for(&self, peer: &Peer) -> Result<reqwest::Client, String> {
+    pub(crate) fn client_for(&self, peer: &Peer) -> Result<reqwest::Client, String> {
         let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((fp, c)) = guard.as_ref() {
             if *fp == peer.fingerprint {

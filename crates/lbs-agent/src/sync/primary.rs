@@ -151,6 +151,30 @@ async fn full_pass(e: &SyncEngine, verify: bool) {
     }
 }
 
+/// Brings the journal up to date at once: dumps (if `dump`), then a scan of every source. A
+/// switchover and a reintegration call it, so the last changes before a role change are known.
+/// Returns what it found, or the first problem.
+pub async fn flush(e: &SyncEngine, dump: bool) -> Result<String, String> {
+    let mut problems: Vec<String> = Vec::new();
+    if dump {
+        problems.extend(dump_all(e).await.into_values());
+    }
+    for source in e.sources.all() {
+        if let Err(msg) = scan(e, source, None, false).await {
+            problems.push(msg);
+        }
+    }
+    e.refresh_head().await;
+    let head = e.journal.head().await.map_err(|err| err.to_string())?;
+    match problems.first() {
+        Some(p) => Err(p.clone()),
+        None => Ok(format!(
+            "every category is journaled{} (up to change {head})",
+            if dump { " and every database dumped" } else { "" }
+        )),
+    }
+}
+
 /// Runs the dump commands; a changed dump is journaled right away.
 async fn dump_pass(e: &SyncEngine) {
     let now = now_unix();

@@ -59,6 +59,8 @@ struct Inner {
     peer_totals: HashMap<String, (u64, u64)>,
     /// The partner's acknowledged sequence (primary side).
     peer_acked: i64,
+    /// The primary's journal head as last seen (backup side).
+    peer_head: Option<(String, i64)>,
 }
 
 #[derive(Default)]
@@ -145,13 +147,27 @@ impl Tracker {
         })
     }
 
-    pub fn peer_report(&self, totals: impl IntoIterator<Item = (String, u64, u64)>, acked: Option<i64>) {
+    /// Records what the partner reported; returns whether its acknowledged sequence changed.
+    pub fn peer_report(&self, totals: impl IntoIterator<Item = (String, u64, u64)>, acked: Option<i64>) -> bool {
         self.with(|i| {
             i.peer_totals = totals.into_iter().map(|(k, f, b)| (k, (f, b))).collect();
-            if let Some(a) = acked {
-                i.peer_acked = a;
+            match acked {
+                Some(a) if a != i.peer_acked => {
+                    i.peer_acked = a;
+                    true
+                }
+                _ => false,
             }
-        });
+        })
+    }
+
+    /// The primary's journal and its head, as its last answer said (backup side).
+    pub fn set_peer_head(&self, journal_id: &str, head: i64) {
+        self.with(|i| i.peer_head = Some((journal_id.to_owned(), head)));
+    }
+
+    pub fn peer_head(&self) -> Option<(String, i64)> {
+        self.with(|i| i.peer_head.clone())
     }
 
     pub fn peer_acked(&self) -> i64 {
@@ -193,6 +209,7 @@ impl Tracker {
             i.link = None;
             i.peer_totals.clear();
             i.peer_acked = 0;
+            i.peer_head = None;
         });
     }
 }

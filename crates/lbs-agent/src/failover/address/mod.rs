@@ -1,0 +1,93 @@
+//! Address takeover: whatever makes the phones reach the primary moves with the role. One
+//! module per strategy (`[takeover] strategy` in the config); this one dispatches and keeps the
+//! last result for the status.
+
+pub mod dns;
+pub mod hook;
+pub mod vip;
+
+use std::sync::Mutex;
+
+use lbs_protocol::AddressStatus;
+
+use crate::config::Takeover;
+
+pub struct Address {
+    config: Takeover,
+    /// (held, problem) as of the last take or release.
+    state: Mutex<(bool, Option<String>)>,
+}
+
+impl Address {
+    pub fn new(config: Takeover) -> Address {
+        Address {
+            config,
+            state: Mutex::new((false, None)),
+        }
+    }
+
+    pub fn strategy(&self) -> &'static str {
+        self.config.strategy()
+    }
+
+    /// What moves, for people: "pbx.office.lan. → 10.0.0.11".
+    pub fn target(&self) -> String {
+        match &self.config {
+            Takeover::None => "nothing moves (strategy none)".into(),
+            Takeover::Dns(d) => format!("{} → {} at DNS server {}", d.name, d.address, d.server),
+            Takeover::Vip(v) => format!("{}/{} on {}", v.address.0, v.address.1, v.interface),
+            Takeover::Hook(h) => format!("the script `{}`", h.command.join(" ")),
+        }
+    }
+
+    fn remember(&self, held: bool, problem: Option<String>) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (held, problem);
+    }
+
+    /// Makes the address point at this box.
+    pub async fn take(&self, ctx: &hook::Context) -> Result<String, String> {
+        let result = match &self.config {
+            Takeover::None => Ok("nothing to move (takeover strategy none)".into()),
+            Takeover::Dns(d) => dns::take(d).await,
+            Takeover::Vip(v) => vip::take(v).await,
+            Takeover::Hook(h) => hook::run(h, "take", ctx).await,
+        };
+        match &result {
+            Ok(_) => self.remember(!matches!(self.config, Takeover::None), None),
+            Err(e) => self.remember(false, Some(e.clone())),
+        }
+        result
+    }
+
+    /// Lets go of the address. For DNS there is nothing to undo: the next primary points the
+    /// name at itself, and removing the record would leave the phones with no address at all.
+    pub async fn release(&self, ctx: &hook::Context) -> Result<String, String> {
+        let result = match &self.config {
+            Takeover::None => Ok("nothing to release (takeover strategy none)".into()),
+            Takeover::Dns(d) => Ok(format!(
+                "{} is left as it is; the next primary points it at itself",
+                d.name
+            )),
+            Takeover::Vip(v) => vip::release(v).await,
+            Takeover::Hook(h) => hook::run(h, "release", ctx).await,
+        };
+        match &result {
+            Ok(_) => self.remember(false, None),
+            Err(e) => self.remember(true, Some(e.clone())),
+        }
+        result
+    }
+
+    pub async fn status(&self) -> AddressStatus {
+        let (mut held, problem) = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Takeover::Vip(v) = &self.config {
+            held = vip::held(v).await.unwrap_or(held);
+        }
+        AddressStatus {
+            strategy: self.strategy().into(),
+            target: self.target(),
+            held,
+            problem,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The `vip` takeover: a floating address that the primary holds on its interface, announced
+//! with gratuitous ARP so switches and phones learn the new box in milliseconds instead of
+//! waiting for their ARP caches to expire (about 45 s). Uses `ip` (iproute2) and `arping`
+//! (iputils-arping), as an administrator would by hand.
+
+use std::time::Duration;
+
+use crate::config::VipTakeover;
+use crate::failover::command;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn cidr(v: &VipTakeover) -> String {
+    format!("{}/{}", v.address.0, v.address.1)
+}
+
+fn ip(args: &[&str]) -> Vec<String> {
+    std::iter::once("ip")
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect()
+}
+
+pub async fn take(v: &VipTakeover) -> Result<String, String> {
+    let cidr = cidr(v);
+    // `replace` is idempotent: taking an address this box already holds is not an error.
+    command::run_ok(
+        &format!("adding {cidr} to {}", v.interface),
+        &ip(&["addr", "replace", &cidr, "dev", &v.interface]),
+        &[],
+        TIMEOUT,
+    )
+    .await?;
+    if v.address.0.is_ipv4() && v.arp_count > 0 {
+        // The first announcement leaves at once; the rest (one a second) are not waited for.
+        let arping: Vec<String> = [
+            "arping",
+            "-U",
+            "-c",
+            &v.arp_count.to_string(),
+            "-I",
+            &v.interface,
+            &v.address.0.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let count = v.arp_count;
+        tokio::spawn(async move {
+            let wait = TIMEOUT + Duration::from_secs(u64::from(count));
+            if let Err(e) = command::run_ok("the gratuitous ARP (arping)", &arping, &[], wait).await {
+                tracing::warn!(error = %e, "the floating address was taken but not announced; phones may take up to a minute to find it");
+            }
+        });
+    }
+    Ok(format!("{cidr} is on {} and announced", v.interface))
+}
+
+pub async fn release(v: &VipTakeover) -> Result<String, String> {
+    let cidr = cidr(v);
+    let o = command::run(&ip(&["addr", "del", &cidr, "dev", &v.interface]), &[], TIMEOUT).await?;
+    // Not holding it is what we want.
+    if o.success || o.output.contains("Cannot assign requested address") {
+        Ok(format!("{cidr} is no longer on {}", v.interface))
+    } else {
+        Err(format!("removing {cidr} from {} failed: {}", v.interface, o.output))
+    }
+}
+
+/// Whether the interface holds the address now.
+pub async fn held(v: &VipTakeover) -> Option<bool> {
+    let o = command::run(&ip(&["-o", "addr", "show", "dev", &v.interface]), &[], TIMEOUT)
+        .await
+        .ok()?;
+    let needle = format!(" {} ", cidr(v));
+    Some(o.success && format!("{} ", o.output.replace('\n', " ")).contains(&needle))
+}

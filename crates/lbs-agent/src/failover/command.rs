@@ -1,0 +1,131 @@
+//! Running the admin's commands (PBX start/stop/check, takeover hooks, `ip`, `arping`): with a
+//! time limit, and with the output kept for the error message. The output goes to an unnamed
+//! temporary file, not a pipe: a start command that leaves a daemon behind (which inherits the
+//! descriptors) must not make the agent wait for that daemon to exit.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// The last part of a command's output: enough to see why, never a flood.
+pub fn tail(text: &str) -> String {
+    let text = text.trim();
+    let start = text.char_indices().rev().nth(399).map_or(0, |(i, _)| i);
+    text[start..].to_string()
+}
+
+/// What a command did: whether it exited 0, and its output (stdout and stderr together).
+pub struct Outcome {
+    pub success: bool,
+    pub status: String,
+    pub output: String,
+}
+
+/// Runs `command` (program and arguments) with `env`, for at most `timeout`.
+pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) -> Result<Outcome, String> {
+    let Some((program, args)) = command.split_first() else {
+        return Err("no command is configured".into());
+    };
+    let out = tempfile::tempfile().map_err(|e| format!("cannot make a temporary file: {e}"))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let mut capture = out.try_clone().map_err(|e| e.to_string())?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // The agent runs at low priority; the PBX it starts must not inherit that.
+    crate::platform::normal_priority_for(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("`{program}` could not be started: {e}"))?;
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("`{program}` could not be waited for: {e}")),
+        Err(_) => {
+            let _ = child.kill().await;
+            return Err(format!(
+                "`{program}` did not finish within {} s and was stopped",
+                timeout.as_secs()
+            ));
+        }
+    };
+    let mut output = String::new();
+    let _ = capture.seek(SeekFrom::Start(0));
+    let _ = (&mut capture).take(64 * 1024).read_to_string(&mut output);
+    Ok(Outcome {
+        success: status.success(),
+        status: status.to_string(),
+        output: tail(&output),
+    })
+}
+
+/// Runs `command` and turns a non-zero exit into an error naming what `what` is.
+pub async fn run_ok(
+    what: &str,
+    command: &[String],
+    env: &[(&str, String)],
+    timeout: Duration,
+) -> Result<String, String> {
+    let o = run(command, env, timeout).await.map_err(|e| format!("{what}: {e}"))?;
+    if o.success {
+        Ok(o.output)
+    } else if o.output.is_empty() {
+        Err(format!("{what} failed ({})", o.status))
+    } else {
+        Err(format!("{what} failed ({}): {}", o.status, o.output))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    #[tokio::test]
+    async fn output_and_status_are_kept() {
+        let o = run(&sh("echo out; echo err >&2; exit 3"), &[], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(!o.success);
+        assert!(o.output.contains("out") && o.output.contains("err"), "{}", o.output);
+        let e = run_ok("the PBX start", &sh("echo nope; exit 1"), &[], Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(e.starts_with("the PBX start failed") && e.contains("nope"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_daemon_left_behind_does_not_hold_the_agent() {
+        let started = std::time::Instant::now();
+        let o = run(&sh("sleep 30 & echo started"), &[], Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(o.success && o.output.contains("started"));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "waited for the background child"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hanging_command_is_stopped() {
+        let e = run(&sh("sleep 30"), &[], Duration::from_millis(300))
+            .await
+            .err()
+            .unwrap();
+        assert!(e.contains("did not finish within"), "{e}");
+        let e = run(&["/nonexistent/program".to_string()], &[], Duration::from_secs(1))
+            .await
+            .err()
+            .unwrap();
+        assert!(e.contains("could not be started"), "{e}");
+    }
+}

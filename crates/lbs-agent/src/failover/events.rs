@@ -1,0 +1,109 @@
+//! The audit log (`GET /api/v1/events`): every role change, refusal and violation, who asked for
+//! it and why, in `agent.db`. Also written to the log, so `journalctl` tells the same story.
+
+use lbs_protocol::{Event, Role};
+use sqlx::SqlitePool;
+
+use crate::clock::now_unix;
+
+#[derive(Clone)]
+pub struct EventLog {
+    pool: SqlitePool,
+    server_id: String,
+}
+
+/// What is recorded; the time, the box and the id are added by the log.
+pub struct NewEvent<'a> {
+    pub kind: &'a str,
+    pub role: Role,
+    pub epoch: u64,
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+    pub message: String,
+}
+
+impl EventLog {
+    pub fn new(pool: SqlitePool, server_id: String) -> Self {
+        EventLog { pool, server_id }
+    }
+
+    /// Records an event. A failure to record is logged, never allowed to stop a role change.
+    pub async fn record(&self, e: NewEvent<'_>) {
+        tracing::info!(kind = e.kind, role = %e.role, epoch = e.epoch, actor = e.actor, reason = ?e.reason, "{}", e.message);
+        let result = sqlx::query(
+            "INSERT INTO events (at_unix, kind, role, epoch, actor, reason, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now_unix())
+        .bind(e.kind)
+        .bind(e.role.to_string())
+        .bind(e.epoch as i64)
+        .bind(e.actor)
+        .bind(e.reason)
+        .bind(&e.message)
+        .execute(&self.pool)
+        .await;
+        if let Err(err) = result {
+            tracing::error!(error = %err, "cannot write to the audit log");
+        }
+    }
+
+    /// Newest first: up to `limit` events with an id below `before`.
+    pub async fn list(&self, limit: u32, before: Option<i64>) -> Result<Vec<Event>, sqlx::Error> {
+        type Row = (i64, i64, String, String, i64, String, Option<String>, String);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, at_unix, kind, role, epoch, actor, reason, message FROM events \
+             WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at_unix, kind, role, epoch, actor, reason, message)| Event {
+                id,
+                at_unix,
+                server_id: self.server_id.clone(),
+                kind,
+                role: if role == "primary" { Role::Primary } else { Role::Backup },
+                epoch: epoch.max(0) as u64,
+                actor,
+                reason,
+                message,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn events_are_listed_newest_first_and_paged() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::new(
+            crate::db::open(&dir.path().join("agent.db")).await.unwrap(),
+            "id-a".into(),
+        );
+        for (i, kind) in ["promoted", "refused", "demoted"].iter().enumerate() {
+            log.record(NewEvent {
+                kind,
+                role: Role::Primary,
+                epoch: i as u64 + 1,
+                actor: "lbs-agent CLI",
+                reason: Some("test"),
+                message: format!("event {i}"),
+            })
+            .await;
+        }
+        let all = log.list(10, None).await.unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["demoted", "refused", "promoted"]
+        );
+        let older = log.list(10, Some(all[0].id)).await.unwrap();
+        assert_eq!(older.len(), 2);
+        assert_eq!(log.list(1, None).await.unwrap()[0].server_id, "id-a");
+    }
+}

@@ -1,0 +1,254 @@
+//! Reintegration's safety net (Invariant 3: nothing diverged is deleted). A primary that lost its
+//! role while away may have written files the new primary never got: every file it changed after
+//! the partner's last acknowledgement, and that differs from the new primary's copy, is moved to
+//! `<root>/.lbs-sync/quarantine/<time>/` and listed in `/api/v1/quarantine`. Moving (rather than
+//! copying) matters: the box is about to mirror the new primary, and a stray file left in place
+//! would sit beside the mirror as if it belonged there.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use lbs_protocol::{HashesRequest, HashesResponse};
+use lbs_sync::install::Installer;
+use lbs_sync::journal::Change;
+use lbs_sync::quarantine::Quarantined;
+
+use super::Failover;
+use crate::clock::now_unix;
+use crate::role::Reintegration;
+
+/// Moves aside what this box changed after `r.acked`; returns a summary.
+pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, String> {
+    // Whatever was written up to the moment the PBX stopped must be in the journal first.
+    if let Err(e) = crate::sync::primary::flush(&f.sync, false).await {
+        tracing::warn!(problem = %e, "reintegration: the journal could not be brought fully up to date");
+    }
+    let mut changed: Vec<Change> = Vec::new();
+    let mut after = r.acked;
+    loop {
+        let page = f
+            .sync
+            .journal
+            .changes_after(after, 2000)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        changed.extend(page.into_iter().filter(|c| !c.deleted));
+    }
+    if changed.is_empty() {
+        return Ok("nothing was written here after the partner's last copy; nothing set aside".into());
+    }
+    let theirs = partner_hashes(f, &changed).await;
+    let now = now_unix();
+    let (mut files, mut bytes, mut same) = (0u64, 0u64, 0u64);
+    for c in changed {
+        let key = (c.category.clone(), c.path.to_string());
+        if let Some(Some(h)) = theirs.as_ref().and_then(|t| t.get(&key)) {
+            if Some(*h) == c.hash {
+                same += 1;
+                continue;
+            }
+        }
+        let Some(source) = f.sync.sources.get(&c.category) else {
+            continue;
+        };
+        let installer = Installer::new(&source.root);
+        let rel = c.path.clone();
+        let moved = tokio::task::spawn_blocking(move || installer.quarantine(&rel, now))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let Some(dest) = moved else { continue };
+        let entry = Quarantined {
+            id: 0,
+            source: c.category.clone(),
+            path: c.path.to_string(),
+            size: c.meta.size,
+            hash: c.hash,
+            stored_at: dest.display().to_string(),
+            quarantined_unix: now,
+            lost_epoch: r.lost_epoch,
+            restored_unix: None,
+        };
+        f.quarantine.add(&entry).await.map_err(|e| e.to_string())?;
+        tracing::warn!(source = %c.category, path = %c.path, to = %dest.display(), "reintegration: file set aside in quarantine");
+        files += 1;
+        bytes += c.meta.size;
+    }
+    Ok(match (files, same) {
+        (0, _) => format!("{same} files written here are identical on the primary; nothing set aside"),
+        _ => format!(
+            "{files} files ({}) written here after the partner's last copy were set aside in quarantine; \
+             see `lbs-agent quarantine` or the console to restore them",
+            crate::commands::human_bytes(bytes)
+        ),
+    })
+}
+
+/// The new primary's current version of each file, or `None` if it cannot say (then every file
+/// is set aside: moving an identical copy aside loses nothing).
+async fn partner_hashes(f: &Failover, changed: &[Change]) -> Option<HashMap<(String, String), Option<[u8; 32]>>> {
+    let peer = f.peer.read().await.clone()?;
+    let client = f.sync.client_for(&peer).ok()?;
+    let mut out = HashMap::new();
+    for chunk in changed.chunks(1000) {
+        let files: Vec<(String, String)> = chunk.iter().map(|c| (c.category.clone(), c.path.to_string())).collect();
+        let response = client
+            .post(crate::peer::url(&peer.address, "/hashes"))
+            .json(&HashesRequest { files: files.clone() })
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let answer: HashesResponse = response.json().await.ok()?;
+        if answer.hashes.len() != files.len() {
+            return None;
+        }
+        for (key, h) in files.into_iter().zip(answer.hashes) {
+            out.insert(key, h.as_deref().and_then(crate::sync::decode_hash));
+        }
+    }
+    Some(out)
+}
+
+/// Why a file could not be put back.
+#[derive(Debug)]
+pub enum PlaceError {
+    /// A different file is at that path and `replace` was not asked for.
+    Conflict(String),
+    Failed(String),
+}
+
+/// Puts `content` (verified against `hash`) at `rel` under `root`: atomically, durably, with
+/// `meta`. If a different file is there, it goes to the trash first — only with `replace`.
+pub fn place(
+    root: &std::path::Path,
+    rel: &lbs_sync::paths::RelPath,
+    content: &[u8],
+    hash: &[u8; 32],
+    meta: &lbs_sync::journal::FileMeta,
+    replace: bool,
+) -> Result<String, PlaceError> {
+    let failed = |e: lbs_sync::install::InstallError| PlaceError::Failed(e.to_string());
+    let installer = Installer::new(root);
+    let target = lbs_sync::paths::resolve(root, rel).map_err(|e| PlaceError::Failed(e.to_string()))?;
+    if target.exists() {
+        if installer.holds(rel, content.len() as u64, hash).map_err(failed)? {
+            return Ok(format!("{rel} is already there with the same content"));
+        }
+        if !replace {
+            return Err(PlaceError::Conflict(format!(
+                "a different file is at {rel} now; restore with \"replace\" to put this one in its place \
+                 (the current one goes to the trash)"
+            )));
+        }
+        installer.delete_to_trash(rel, now_unix()).map_err(failed)?;
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| PlaceError::Failed(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    let staged = installer.stage_whole(rel, content, hash, meta).map_err(failed)?;
+    lbs_sync::install::sync_filesystems([root]).map_err(failed)?;
+    staged.commit().map_err(failed)?;
+    lbs_sync::install::sync_filesystems([root]).map_err(failed)?;
+    Ok(format!("{rel} is back in place"))
+}
+
+/// Restores quarantined file `id` on the primary: here if this box is the primary, through the
+/// partner otherwise. The quarantined copy stays where it is (never deleted); the entry is marked.
+pub async fn restore(f: &Failover, id: i64, replace: bool) -> Result<String, super::FailoverError> {
+    use super::FailoverError as E;
+    let entry = f
+        .quarantine
+        .get(id)
+        .await
+        .map_err(|e| E::Internal(e.to_string()))?
+        .ok_or_else(|| E::BadRequest(format!("there is no quarantined file with id {id}")))?;
+    let source = f.sync.sources.get(&entry.source).ok_or_else(|| {
+        E::Refused(format!(
+            "the category root {} is no longer in this box's config; copy the file by hand from {}",
+            entry.source, entry.stored_at
+        ))
+    })?;
+    let rel = lbs_sync::paths::RelPath::parse(&entry.path).map_err(|e| E::Internal(e.to_string()))?;
+    let stored = std::path::PathBuf::from(&entry.stored_at);
+    let content = tokio::fs::read(&stored)
+        .await
+        .map_err(|e| E::Refused(format!("the quarantined copy {} cannot be read: {e}", stored.display())))?;
+    let meta = std::fs::metadata(&stored)
+        .map(|m| lbs_sync::journal::FileMeta::of(&m))
+        .map_err(|e| E::Internal(e.to_string()))?;
+    let hash = *blake3::hash(&content).as_bytes();
+    let detail = if f.role().await.role == lbs_protocol::Role::Primary {
+        let root = source.root.clone();
+        tokio::task::spawn_blocking(move || place(&root, &rel, &content, &hash, &meta, replace))
+            .await
+            .map_err(|e| E::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                PlaceError::Conflict(m) => E::Refused(m),
+                PlaceError::Failed(m) => E::Internal(m),
+            })?
+    } else {
+        send_to_primary(f, &entry.source, &rel, content, &hash, &meta, replace).await?
+    };
+    f.quarantine
+        .mark_restored(id, now_unix())
+        .await
+        .map_err(|e| E::Internal(e.to_string()))?;
+    Ok(detail)
+}
+
+async fn send_to_primary(
+    f: &Failover,
+    source: &str,
+    rel: &lbs_sync::paths::RelPath,
+    content: Vec<u8>,
+    hash: &[u8; 32],
+    meta: &lbs_sync::journal::FileMeta,
+    replace: bool,
+) -> Result<String, super::FailoverError> {
+    use super::FailoverError as E;
+    let peer =
+        f.peer.read().await.clone().ok_or_else(|| {
+            E::Refused("this box is a backup with no partner; there is no primary to restore to".into())
+        })?;
+    let client = f.sync.client_for(&peer).map_err(E::Internal)?;
+    let query = lbs_protocol::RestoreQuery {
+        source: source.to_owned(),
+        path: rel.to_string(),
+        hash: hex::encode(hash),
+        replace,
+        mode: meta.mode,
+        uid: meta.uid,
+        gid: meta.gid,
+        mtime_ns: meta.mtime_ns,
+    };
+    let response = client
+        .post(crate::peer::url(&peer.address, "/restore"))
+        .query(&query)
+        .body(content)
+        .timeout(Duration::from_secs(600))
+        .send()
+        .await
+        .map_err(|e| {
+            E::Unreachable(format!(
+                "{} does not answer ({})",
+                peer.name,
+                crate::peer::error_chain(&e)
+            ))
+        })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(format!("{rel} was restored on {}", peer.name));
+    }
+    let why = crate::peer::refusal_message(response).await;
+    Err(match status {
+        reqwest::StatusCode::CONFLICT => E::Refused(format!("{}: {why}", peer.name)),
+        _ => E::Unreachable(format!("{} could not restore the file: {why}", peer.name)),
+    })
+}

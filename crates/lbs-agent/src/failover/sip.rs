@@ -1,0 +1,156 @@
+//! A SIP OPTIONS ping: the way to ask a SIP server "are you there?" that every PBX answers. Used
+//! after a promotion to check the PBX answers, and by the tests as the phone's probe.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+
+/// A SIP server's answer to OPTIONS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipAnswer {
+    /// e.g. `SIP/2.0 200 OK`
+    pub status_line: String,
+    /// The whole answer, for tests that look at a header.
+    pub message: String,
+    pub from: SocketAddr,
+}
+
+impl SipAnswer {
+    /// A header's value, by (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.message.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Sends OPTIONS over UDP to `target`, resending every 200 ms, until an answer with the same
+/// Call-ID arrives or `timeout` passes. Any final answer (even 404 or 483) proves the server is
+/// up; provisional answers (1xx) are waited past.
+pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAnswer, String> {
+    let bind: SocketAddr = if target.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(bind)
+        .await
+        .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(|e| format!("cannot reach {target}: {e}"))?;
+    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let call_id = format!("{}@lbs-agent", token());
+    let request = format!(
+        "OPTIONS sip:{target} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK{branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:lbs-agent@{local}>;tag={tag}\r\n\
+         To: <sip:{target}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Contact: <sip:lbs-agent@{local}>\r\n\
+         Accept: application/sdp\r\n\
+         User-Agent: lbs-agent\r\n\
+         Content-Length: 0\r\n\r\n",
+        branch = token(),
+        tag = token(),
+    );
+    let deadline = Instant::now() + timeout;
+    let mut buf = vec![0u8; 8192];
+    let mut last_error = String::from("no answer");
+    while Instant::now() < deadline {
+        if let Err(e) = socket.send(request.as_bytes()).await {
+            // e.g. "connection refused" from an ICMP port-unreachable: nothing listens yet.
+            last_error = e.to_string();
+        }
+        let resend = (Instant::now() + Duration::from_millis(200)).min(deadline);
+        loop {
+            let n = match tokio::time::timeout_at(resend.into(), socket.recv(&mut buf)).await {
+                Err(_) => break,
+                Ok(Err(e)) => {
+                    last_error = e.to_string();
+                    tokio::time::sleep_until(resend.into()).await;
+                    break;
+                }
+                Ok(Ok(n)) => n,
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let Some(status_line) = text.lines().next().filter(|l| l.starts_with("SIP/2.0 ")) else {
+                continue;
+            };
+            let same_call = text.lines().any(|l| {
+                l.split_once(':').is_some_and(|(k, v)| {
+                    (k.trim().eq_ignore_ascii_case("call-id") || k.trim() == "i") && v.trim() == call_id
+                })
+            });
+            let provisional = status_line
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|c| c.starts_with('1'));
+            if same_call && !provisional {
+                return Ok(SipAnswer {
+                    status_line: status_line.trim().to_string(),
+                    message: text,
+                    from: target,
+                });
+            }
+        }
+    }
+    Err(format!(
+        "the SIP server at {target} did not answer OPTIONS within {} ms ({last_error})",
+        timeout.as_millis()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny SIP server: answers every request with 200 and the request's Call-ID.
+    async fn fake_server(drop_first: usize) -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut seen = 0;
+            loop {
+                let (n, from) = socket.recv_from(&mut buf).await.unwrap();
+                seen += 1;
+                if seen <= drop_first {
+                    continue;
+                }
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let call = req.lines().find(|l| l.starts_with("Call-ID:")).unwrap().to_string();
+                let reply = format!("SIP/2.0 100 Trying\r\n{call}\r\n\r\n");
+                socket.send_to(reply.as_bytes(), from).await.unwrap();
+                let reply = format!("SIP/2.0 200 OK\r\n{call}\r\nX-LBS-Box: a\r\nContent-Length: 0\r\n\r\n");
+                socket.send_to(reply.as_bytes(), from).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_recognised_after_a_lost_request() {
+        let addr = fake_server(1).await;
+        let a = options_ping(addr, Duration::from_secs(3)).await.unwrap();
+        assert_eq!(a.status_line, "SIP/2.0 200 OK");
+        assert_eq!(a.header("x-lbs-box"), Some("a"));
+    }
+
+    #[tokio::test]
+    async fn silence_is_an_error_that_names_the_target() {
+        let quiet = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = quiet.local_addr().unwrap();
+        let e = options_ping(addr, Duration::from_millis(500)).await.unwrap_err();
+        assert!(e.contains(&addr.to_string()) && e.contains("did not answer"), "{e}");
+    }
+}

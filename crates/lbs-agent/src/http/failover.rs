@@ -1,0 +1,155 @@
+//! `GET /failover`, `GET /events`, `GET /quarantine` (any token); `POST /promote`, `/demote`,
+//! `/switchover` and `/quarantine/restore` (admin). Thin: the decisions live in `failover`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::middleware::from_fn;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use lbs_protocol::{
+    DemoteRequest, EventList, FailoverStatus, PromoteRequest, QuarantineEntry, QuarantineList, RestoreRequest,
+    RoleChange, SwitchoverRequest,
+};
+use serde::Deserialize;
+
+use super::auth::require_admin;
+use super::error::HttpError;
+use super::AppState;
+use crate::failover::FailoverError;
+use crate::tokens::Principal;
+
+pub fn router() -> Router<Arc<AppState>> {
+    let admin = Router::new()
+        .route("/promote", post(promote))
+        .route("/demote", post(demote))
+        .route("/switchover", post(switchover))
+        .route("/quarantine/restore", post(restore))
+        .layer(from_fn(require_admin));
+    Router::new()
+        .route("/failover", get(status))
+        .route("/events", get(events))
+        .route("/quarantine", get(quarantine))
+        .merge(admin)
+}
+
+impl From<FailoverError> for HttpError {
+    fn from(e: FailoverError) -> Self {
+        match e {
+            FailoverError::Refused(m) => HttpError::Conflict(m),
+            FailoverError::BadRequest(m) => HttpError::BadRequest(m),
+            FailoverError::Unreachable(m) => HttpError::BadGateway(m),
+            FailoverError::Internal(m) => HttpError::Internal(m),
+        }
+    }
+}
+
+/// A JSON body, with a readable reason when it is not valid; an empty body is the default.
+fn body<T: Default>(b: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
+    match b {
+        Ok(Json(v)) => Ok(v),
+        Err(JsonRejection::MissingJsonContentType(_)) => Ok(T::default()),
+        Err(e) => Err(HttpError::BadRequest(format!(
+            "the request is not valid: {}",
+            e.body_text()
+        ))),
+    }
+}
+
+async fn status(State(state): State<Arc<AppState>>) -> Result<Json<FailoverStatus>, HttpError> {
+    Ok(Json(state.failover.status().await?))
+}
+
+async fn promote(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    req: Result<Json<PromoteRequest>, JsonRejection>,
+) -> Result<Json<RoleChange>, HttpError> {
+    Ok(Json(state.failover.promote(body(req)?, &who.actor()).await?))
+}
+
+async fn demote(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    req: Result<Json<DemoteRequest>, JsonRejection>,
+) -> Result<Json<RoleChange>, HttpError> {
+    Ok(Json(state.failover.demote(body(req)?, &who.actor()).await?))
+}
+
+async fn switchover(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    req: Result<Json<SwitchoverRequest>, JsonRejection>,
+) -> Result<Json<RoleChange>, HttpError> {
+    Ok(Json(state.failover.switchover(body(req)?, &who.actor()).await?))
+}
+
+#[derive(Deserialize)]
+struct EventQuery {
+    limit: Option<u32>,
+    before: Option<i64>,
+}
+
+async fn events(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EventList>, HttpError> {
+    let Query(q) = query.map_err(super::bad_query)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state
+        .failover
+        .events
+        .list(limit, q.before)
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    Ok(Json(EventList { events }))
+}
+
+async fn quarantine(State(state): State<Arc<AppState>>) -> Result<Json<QuarantineList>, HttpError> {
+    let list = state
+        .failover
+        .quarantine
+        .list()
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    Ok(Json(QuarantineList {
+        entries: list
+            .into_iter()
+            .map(|q| QuarantineEntry {
+                id: q.id,
+                category: crate::sync::Sources::category_of(&q.source).to_owned(),
+                source: q.source,
+                path: q.path,
+                size: q.size,
+                quarantined_unix: q.quarantined_unix,
+                lost_epoch: q.lost_epoch,
+                stored_at: q.stored_at,
+                restored_unix: q.restored_unix,
+            })
+            .collect(),
+    }))
+}
+
+async fn restore(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    req: Result<Json<RestoreRequest>, JsonRejection>,
+) -> Result<Json<QuarantineList>, HttpError> {
+    let Json(req) = req.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let detail = crate::failover::quarantine::restore(&state.failover, req.id, req.replace).await?;
+    let own = state.failover.role().await;
+    state
+        .failover
+        .events
+        .record(crate::failover::events::NewEvent {
+            kind: "quarantine_restored",
+            role: own.role,
+            epoch: own.epoch,
+            actor: &who.actor(),
+            reason: None,
+            message: format!("quarantined file {} restored: {detail}", req.id),
+        })
+        .await;
+    quarantine(State(state)).await
+}

@@ -1,0 +1,543 @@
+//! Roles and failover between two real agents on loopback: the promotion guards, an unplanned
+//! failover and the old primary's reintegration with its quarantine, planned switchovers (the
+//! hold, the override, nothing lost while a PBX keeps writing), concurrent promotions, a PBX
+//! found running on the backup, and who may ask. The same flows on a simulated office network
+//! (DNS, floating IP, a real SIP server) are in `office.rs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lbs_protocol::{EventList, FailoverStatus, QuarantineList, Role, RoleChange};
+use lbs_tests::{eventually, Agent};
+use serde_json::json;
+
+/// A stand-in PBX: `start` runs a background process (its own process group) that, when
+/// `writer.on` exists, writes a numbered file into the voicemail root every 50 ms, each written
+/// aside and renamed in — like a PBX recording voicemail only while it runs. It ends when the
+/// test's directory is removed.
+const FAKE_PBX: &str = r#"#!/bin/sh
+dir=$(dirname "$0"); pidf="$dir/pbx.pid"
+# A killed process may linger as a zombie until reaped: it does not count as running.
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[^)]*) Z' "/proc/$1/stat"; }
+case "$1" in
+start)
+  if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then exit 0; fi
+  mkdir -p "$dir/tmp"
+  setsid sh -c '
+    d="$1"; n=0; stamp=$(date +%s%N)
+    while [ -d "$d/data" ]; do
+      if [ -f "$d/writer.on" ]; then
+        n=$((n+1)); f="w-$stamp-$n.txt"
+        echo "voicemail $n from $d" > "$d/tmp/$f" && mv "$d/tmp/$f" "$d/data/voicemail/$f"
+      fi
+      sleep 0.05
+    done' pbx "$dir" >/dev/null 2>&1 &
+  echo $! > "$pidf" ;;
+stop)
+  if [ -f "$pidf" ]; then
+    pid=$(cat "$pidf"); kill -TERM "-$pid" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do alive "$pid" || break; sleep 0.05; done
+    if alive "$pid"; then echo "pid $pid did not stop" >&2; exit 1; fi
+    rm -f "$pidf"
+  fi ;;
+running)
+  [ -f "$pidf" ] && alive "$(cat "$pidf")" ;;
+esac
+"#;
+
+/// Records each takeover call: `<take|release> <role> <epoch>`.
+const HOOK: &str = "#!/bin/sh\necho \"$1 $LBS_ROLE $LBS_EPOCH\" >> \"$(dirname \"$0\")/hook.log\"\n";
+
+fn script(dir: &Path, name: &str, text: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
+
+/// The rest of the `[pbx]` section (init writes its header), then failover, takeover and sync.
+fn box_config(dir: &Path, hold: &str) -> String {
+    let pbx = script(dir, "pbx.sh", FAKE_PBX);
+    let hook = script(dir, "hook.sh", HOOK);
+    let root = dir.join("data").join("voicemail");
+    std::fs::create_dir_all(&root).unwrap();
+    format!(
+        "start = [\"{pbx}\", \"start\"]\nstop = [\"{pbx}\", \"stop\"]\nrunning = [\"{pbx}\", \"running\"]\n\
+         health = [\"{pbx}\", \"running\"]\ncheck_interval = \"1s\"\ncommand_timeout = \"10s\"\n\n\
+         [failover]\nhold = \"{hold}\"\nheartbeat_interval = \"300ms\"\ndrain_timeout = \"60s\"\n\n\
+         [takeover]\nstrategy = \"hook\"\ncommand = [\"{hook}\"]\n\n\
+         [sync]\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n",
+        root.display()
+    )
+}
+
+struct Pair {
+    a: Agent,
+    b: Agent,
+}
+
+fn voicemail(agent: &Agent) -> PathBuf {
+    agent.dir.path().join("data").join("voicemail")
+}
+
+fn paired(hold: &str) -> Pair {
+    let h = hold.to_owned();
+    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, &h));
+    let h = hold.to_owned();
+    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, &h));
+    a.start();
+    b.start();
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    Pair { a, b }
+}
+
+async fn failover(agent: &Agent) -> FailoverStatus {
+    let r = agent.get("/api/v1/failover", &agent.link.token).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn events(agent: &Agent) -> Vec<String> {
+    let list: EventList = agent
+        .get("/api/v1/events", &agent.link.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    list.events
+        .into_iter()
+        .map(|e| format!("{}: {} [{}]", e.kind, e.message, e.actor))
+        .collect()
+}
+
+/// POSTs a role change; returns the status code and the body (a `RoleChange` or an error).
+async fn ask(agent: &Agent, route: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = agent.post(&format!("/api/v1/{route}"), &agent.link.token, body).await;
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The agent's log without debug lines: what a test failure should show.
+fn trail(agent: &Agent) -> String {
+    let lines: Vec<String> = agent
+        .log()
+        .lines()
+        .filter(|l| !l.contains(" DEBUG "))
+        .map(String::from)
+        .collect();
+    lines[lines.len().saturating_sub(80)..].join("\n")
+}
+
+fn pbx_running(agent: &Agent) -> bool {
+    std::process::Command::new(agent.dir.path().join("pbx.sh"))
+        .arg("running")
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn files(root: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(root)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, std::fs::read_to_string(e.path()).unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn role_of(agent: &Agent) -> (Role, u64) {
+    let f = failover(agent).await;
+    (f.role, f.epoch)
+}
+
+async fn same_files(pair: &Pair, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (a, b) = (files(&voicemail(&pair.a)), files(&voicemail(&pair.b)));
+        if a == b {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            if let Ok(dir) = std::env::var("LBS_TEST_KEEP_LOGS") {
+                let _ = std::fs::write(format!("{dir}/a.log"), pair.a.log());
+                let _ = std::fs::write(format!("{dir}/b.log"), pair.b.log());
+            }
+            let only = |x: &BTreeMap<String, String>, y: &BTreeMap<String, String>| -> Vec<String> {
+                x.iter()
+                    .filter(|(k, v)| y.get(*k) != Some(v))
+                    .map(|(k, _)| k.clone())
+                    .take(10)
+                    .collect()
+            };
+            panic!(
+                "timed out waiting for {what}: differing on A {:?}, on B {:?}\nA:\n{}\nB:\n{}",
+                only(&a, &b),
+                only(&b, &a),
+                trail(&pair.a),
+                trail(&pair.b)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn unplanned_failover_is_guarded_and_the_old_primary_comes_back_as_backup_with_a_quarantine() {
+    let mut pair = paired("1h");
+    std::fs::write(voicemail(&pair.a).join("msg0001.txt"), "hello from 1001").unwrap();
+    std::fs::write(voicemail(&pair.a).join("msg0002.txt"), "call me back").unwrap();
+    same_files(&pair, "the first voicemails on the backup").await;
+    assert!(
+        pbx_running(&pair.a) && !pbx_running(&pair.b),
+        "the PBX runs on the primary only: {}",
+        pair.a
+            .log()
+            .lines()
+            .filter(|l| l.contains("PBX"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    // While the primary answers, promotion is refused, forced or not.
+    let (code, body) = ask(&pair.b, "promote", json!({})).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("answers and is the primary"),
+        "{body}"
+    );
+    let (code, body) = ask(&pair.b, "promote", json!({"force": true, "reason": "test"})).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("two primaries"), "{body}");
+
+    // The primary dies. Without force the backup still refuses, and says what to do.
+    pair.a.kill9();
+    let (code, body) = ask(&pair.b, "promote", json!({})).await;
+    assert_eq!(code, 409, "{body}");
+    let msg = body["message"].as_str().unwrap();
+    assert!(
+        msg.contains("does not answer") && msg.contains("switched off or unplugged"),
+        "{msg}"
+    );
+    let (code, body) = ask(&pair.b, "promote", json!({"force": true})).await;
+    assert_eq!(code, 400, "a forced promotion needs a reason: {body}");
+
+    // While it was cut off, the old primary kept writing (a new message, a changed one, and one
+    // that happens to equal what the new primary gets).
+    std::fs::write(voicemail(&pair.a).join("split.txt"), "left on A after the cut").unwrap();
+    std::fs::write(voicemail(&pair.a).join("msg0002.txt"), "changed on A after the cut").unwrap();
+    std::fs::write(voicemail(&pair.a).join("same.txt"), "identical").unwrap();
+
+    let (code, body) = ask(
+        &pair.b,
+        "promote",
+        json!({"force": true, "reason": "PBX A power supply died"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let change: RoleChange = serde_json::from_value(body).unwrap();
+    assert!(change.ok, "{change:?}");
+    assert_eq!((change.role, change.epoch), (Role::Primary, 2));
+    let steps: Vec<&str> = change.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps, ["persist", "start_pbx", "take_address", "check_pbx"]);
+    assert!(pbx_running(&pair.b));
+    let hook = std::fs::read_to_string(pair.b.dir.path().join("hook.log")).unwrap();
+    assert!(hook.contains("take primary 2"), "{hook}");
+    // Promoting again is idempotent: nothing changes, the steps are checked.
+    let (code, body) = ask(&pair.b, "promote", json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["already"], true);
+    assert_eq!(body["epoch"], 2);
+    std::fs::write(voicemail(&pair.b).join("after.txt"), "recorded on B").unwrap();
+    std::fs::write(voicemail(&pair.b).join("same.txt"), "identical").unwrap();
+
+    // The old primary comes back: it learns of epoch 2, stops its PBX, sets aside what diverged.
+    pair.a.start();
+    eventually("A to reintegrate as the backup", Duration::from_secs(20), || async {
+        let f = failover(&pair.a).await;
+        (f.role == Role::Backup && f.epoch == 2 && f.busy.is_none() && f.quarantined_files == 2).then_some(())
+    })
+    .await;
+    assert!(!pbx_running(&pair.a), "the old primary's PBX must be stopped");
+    let list: QuarantineList = pair
+        .a
+        .get("/api/v1/quarantine", &pair.a.link.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = list.entries.iter().map(|q| q.path.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["msg0002.txt", "split.txt"],
+        "the identical file is not quarantined"
+    );
+    for q in &list.entries {
+        let kept = std::fs::read_to_string(&q.stored_at).unwrap();
+        assert!(kept.contains("after the cut"), "{kept}");
+        assert_eq!(q.lost_epoch, 1);
+    }
+    // Nothing the old primary holds overwrote the new primary; it now mirrors the new primary.
+    let b_files = files(&voicemail(&pair.b));
+    assert_eq!(b_files["msg0002.txt"], "call me back");
+    assert!(!b_files.contains_key("split.txt"));
+    same_files(&pair, "A to mirror B").await;
+    assert_eq!(role_of(&pair.b).await, (Role::Primary, 2));
+
+    // A quarantined file is restored onto the primary, from the backup that keeps it.
+    let split = list.entries.iter().find(|q| q.path == "split.txt").unwrap();
+    let r = pair
+        .a
+        .post(
+            "/api/v1/quarantine/restore",
+            &pair.a.link.token,
+            json!({"id": split.id}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        std::fs::read_to_string(voicemail(&pair.b).join("split.txt")).unwrap(),
+        "left on A after the cut"
+    );
+    // The changed message conflicts with the primary's version: refused unless replaced.
+    let changed = list.entries.iter().find(|q| q.path == "msg0002.txt").unwrap();
+    let r = pair
+        .a
+        .post(
+            "/api/v1/quarantine/restore",
+            &pair.a.link.token,
+            json!({"id": changed.id}),
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("replace"), "{text}");
+    same_files(&pair, "the restored file back on A").await;
+    assert!(
+        std::path::Path::new(&split.stored_at).exists(),
+        "a restored file stays in the quarantine too"
+    );
+
+    let b_events = events(&pair.b).await.join("\n");
+    assert!(
+        b_events.contains("promoted: promoted (unplanned failover)"),
+        "{b_events}"
+    );
+    assert!(b_events.contains("refused: promotion refused"), "{b_events}");
+    assert!(
+        b_events.contains("(local CLI)") || b_events.contains("token "),
+        "{b_events}"
+    );
+    let a_events = events(&pair.a).await.join("\n");
+    assert!(
+        a_events.contains("reintegrated") && a_events.contains("quarantine_restored"),
+        "{a_events}"
+    );
+}
+
+#[tokio::test]
+async fn switchover_honours_the_hold_and_loses_nothing_while_the_pbx_writes() {
+    let pair = paired("8s");
+    for agent in [&pair.a, &pair.b] {
+        std::fs::write(agent.dir.path().join("writer.on"), "").unwrap();
+    }
+    // A is the primary since init; the hold of 8 s is over once it has run a little.
+    eventually("A's hold to end", Duration::from_secs(15), || async {
+        (failover(&pair.a).await.hold.remaining_secs == Some(0)).then_some(())
+    })
+    .await;
+    eventually("voicemail flowing to B", Duration::from_secs(15), || async {
+        (files(&voicemail(&pair.b)).len() > 10).then_some(())
+    })
+    .await;
+
+    // Asked of the primary: it is run by the backup. Everything written before the PBX stopped
+    // reaches B before B starts its own PBX.
+    let (code, body) = ask(&pair.a, "switchover", json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    let change: RoleChange = serde_json::from_value(body).unwrap();
+    assert!(change.ok, "{change:?}");
+    assert_eq!(role_of(&pair.b).await, (Role::Primary, 2));
+    assert_eq!(role_of(&pair.a).await.0, Role::Backup);
+    assert!(pbx_running(&pair.b) && !pbx_running(&pair.a));
+
+    // Switching straight back: refused, the new primary has not held the role for the hold.
+    let (code, body) = ask(&pair.a, "switchover", json!({})).await;
+    assert_eq!(code, 409, "{body}\nA:\n{}\nB:\n{}", trail(&pair.a), trail(&pair.b));
+    let msg = body["message"].as_str().unwrap();
+    assert!(msg.contains("hold period") && msg.contains("override"), "{msg}");
+    let (code, _) = ask(&pair.a, "switchover", json!({"override_guards": true})).await;
+    assert_eq!(code, 400, "an override needs a reason");
+    // After the hold, allowed.
+    eventually("B's hold to end", Duration::from_secs(20), || async {
+        (failover(&pair.b).await.hold.remaining_secs == Some(0)).then_some(())
+    })
+    .await;
+    let (code, body) = ask(&pair.a, "switchover", json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(role_of(&pair.a).await, (Role::Primary, 3));
+    // And an override with a reason goes ahead at once; the audit log keeps the reason.
+    let (code, body) = ask(
+        &pair.b,
+        "switchover",
+        json!({"override_guards": true, "reason": "maintenance window ends"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["ok"],
+        true,
+        "{body}\nA:\n{}\nB:\n{}",
+        trail(&pair.a),
+        trail(&pair.b)
+    );
+    assert_eq!(role_of(&pair.b).await, (Role::Primary, 4));
+
+    // Stop writing; both boxes end with exactly the same files: none lost in three handovers.
+    for agent in [&pair.a, &pair.b] {
+        std::fs::remove_file(agent.dir.path().join("writer.on")).unwrap();
+    }
+    same_files(&pair, "both boxes to hold the same voicemail").await;
+    let all = files(&voicemail(&pair.b));
+    let from_a = all
+        .values()
+        .filter(|v| v.contains(&*pair.a.dir.path().to_string_lossy()))
+        .count();
+    let from_b = all
+        .values()
+        .filter(|v| v.contains(&*pair.b.dir.path().to_string_lossy()))
+        .count();
+    assert!(
+        from_a > 10 && from_b > 10,
+        "both PBXs wrote ({from_a} from A, {from_b} from B)"
+    );
+    for agent in [&pair.a, &pair.b] {
+        assert_eq!(failover(agent).await.quarantined_files, 0, "nothing diverged");
+    }
+    let log = events(&pair.b).await.join("\n");
+    assert!(
+        log.contains("guards overridden") && log.contains("hold period"),
+        "{log}"
+    );
+    let reasons: EventList = pair
+        .b
+        .get("/api/v1/events", &pair.b.link.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(reasons
+        .events
+        .iter()
+        .any(|e| e.reason.as_deref() == Some("maintenance window ends")));
+}
+
+#[tokio::test]
+async fn concurrent_promotions_leave_exactly_one_primary() {
+    let pair = paired("0s");
+    let (code, body) = ask(&pair.a, "demote", json!({"reason": "both will be promoted at once"})).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(!pbx_running(&pair.a));
+    for round in 0..3 {
+        let (ra, rb) = tokio::join!(ask(&pair.a, "promote", json!({})), ask(&pair.b, "promote", json!({})));
+        assert!(
+            ra.0 == 200 || rb.0 == 200,
+            "round {round}: one promotion goes through: {ra:?} {rb:?}"
+        );
+        let settled = eventually("one primary", Duration::from_secs(15), || async {
+            let (a, b) = (failover(&pair.a).await, failover(&pair.b).await);
+            let primaries = [a.role, b.role].iter().filter(|r| **r == Role::Primary).count();
+            (primaries == 1 && a.busy.is_none() && b.busy.is_none() && a.epoch == b.epoch).then_some((a, b))
+        })
+        .await;
+        let (a, b) = settled;
+        let primary = if a.role == Role::Primary { &pair.a } else { &pair.b };
+        let backup = if a.role == Role::Primary { &pair.b } else { &pair.a };
+        // The PBX follows the role.
+        eventually("the PBX only on the primary", Duration::from_secs(10), || async {
+            (pbx_running(primary) && !pbx_running(backup)).then_some(())
+        })
+        .await;
+        let _ = b;
+        // Back to two backups for the next round.
+        let (code, body) = ask(primary, "demote", json!({})).await;
+        assert_eq!(code, 200, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_pbx_running_on_the_backup_is_stopped_and_reported() {
+    let pair = paired("1h");
+    let pbx = pair.b.dir.path().join("pbx.sh");
+    assert!(std::process::Command::new(&pbx)
+        .arg("start")
+        .status()
+        .unwrap()
+        .success());
+    let f = eventually("the violation to be seen", Duration::from_secs(10), || async {
+        let f = failover(&pair.b).await;
+        f.pbx.problem.is_some().then_some(f)
+    })
+    .await;
+    assert!(f.pbx.problem.unwrap().contains("running on this backup"));
+    assert!(!pbx_running(&pair.b), "the agent stopped it");
+    let log = events(&pair.b).await.join("\n");
+    assert!(log.contains("pbx_violation"), "{log}");
+}
+
+#[tokio::test]
+async fn role_changes_need_an_admin_token_and_a_valid_request() {
+    let pair = paired("1h");
+    let out = pair
+        .a
+        .cli(&["token", "create", "--role", "viewer", "--label", "wallboard"]);
+    let viewer = lbs_tests::parse_link(&String::from_utf8_lossy(&out.stdout)).token;
+    for route in ["promote", "demote", "switchover", "quarantine/restore"] {
+        let r = pair.a.post(&format!("/api/v1/{route}"), &viewer, json!({})).await;
+        assert_eq!(r.status(), 403, "{route}");
+    }
+    let r = pair.a.get("/api/v1/failover", &viewer).await;
+    assert_eq!(r.status(), 200, "a viewer sees the failover status");
+    let r = pair
+        .a
+        .http()
+        .post(pair.a.url("/api/v1/promote"))
+        .bearer_auth(&pair.a.link.token)
+        .header("content-type", "application/json")
+        .body("{\"force\": \"yes\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = pair
+        .a
+        .post("/api/v1/quarantine/restore", &pair.a.link.token, json!({"id": 999}))
+        .await;
+    assert_eq!(r.status(), 400);
+    // A stranger presenting its own certificate cannot send heartbeats or hand over.
+    let stranger = Agent::init("stranger");
+    for route in ["heartbeat", "handover", "switchover"] {
+        let r = stranger
+            .as_partner_of(&pair.a)
+            .post(pair.a.url(&format!("/peer/v1/{route}")))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{route}");
+    }
+    // The CLI: status shows the heartbeat and the hold; events list the pairing-era history.
+    let out = pair.b.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Heartbeat:    PBX A answers: primary, epoch 1"), "{text}");
+    let out = pair.b.cli(&["promote"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("answers and is the primary"));
+}
