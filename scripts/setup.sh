@@ -19,6 +19,9 @@ DEBS=(
   # promtool validates the agent's Prometheus output in the system tests
   prometheus
   rsync
+  # The simulated office for the failover tests: namespaces, a DNS server taking signed
+  # updates, a SIP server as the PBX, gratuitous ARP for the floating address
+  iproute2 knot knot-dnsutils bind9-dnsutils kamailio iputils-arping
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   curl ca-certificates

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::ConnectionLink;
 
+pub mod lab;
+
 /// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).
 pub fn agent_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("LBS_AGENT_BIN") {
@@ -47,6 +49,10 @@ pub struct Agent {
     pub config: PathBuf,
     pub port: u16,
     pub link: ConnectionLink,
+    /// The network namespace it runs in (the simulated office), if any.
+    pub netns: Option<String>,
+    /// Extra environment for the agent process (and so for the PBX it starts).
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -63,18 +69,31 @@ impl Agent {
 
     /// As `init_with`, with more TOML appended; `extra` gets the agent's directory (for roots).
     pub fn init_config(name: &str, interval: &str, extra: impl FnOnce(&std::path::Path) -> String) -> Agent {
-        let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
+        Agent::init_raw("primary", None, port, |dir| {
+            let text = format!(
+                "[server]\nname = \"{name}\"\nlisten = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n\n\
+                 [metrics]\ninterval = \"{interval}\"\nmounts = [\"/\"]\n\n\
+                 [pbx]\nprobe = [\"/bin/sh\", \"-c\", \"echo '{{\\\"calls\\\": 4, \\\"phones\\\": 17}}'\"]\n",
+                dir.join("state").display()
+            );
+            text + &extra(dir)
+        })
+    }
+
+    /// Writes the config `text` makes (given the agent's directory; its state dir must be
+    /// `<dir>/state`) and runs `lbs-agent init --role <role>`. With `netns`, the agent later runs
+    /// in that namespace, answering on `port` there.
+    pub fn init_raw(
+        role: &str,
+        netns: Option<String>,
+        port: u16,
+        text: impl FnOnce(&std::path::Path) -> String,
+    ) -> Agent {
+        let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("agent.toml");
-        let text = format!(
-            "[server]\nname = \"{name}\"\nlisten = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n\n\
-             [metrics]\ninterval = \"{interval}\"\nmounts = [\"/\"]\n\n\
-             [pbx]\nprobe = [\"/bin/sh\", \"-c\", \"echo '{{\\\"calls\\\": 4, \\\"phones\\\": 17}}'\"]\n",
-            dir.path().join("state").display()
-        );
-        let text = text + &extra(dir.path());
-        std::fs::write(&config, text).expect("write config");
-        let out = run_cli(&["init", "--config", config.to_str().expect("utf-8 path")]);
+        std::fs::write(&config, text(dir.path())).expect("write config");
+        let out = run_cli(&["init", "--role", role, "--config", config.to_str().expect("utf-8 path")]);
         assert!(
             out.status.success(),
             "init failed: {}",
@@ -86,7 +105,21 @@ impl Agent {
             config,
             port,
             link,
+            netns,
+            env: Vec::new(),
             child: None,
+        }
+    }
+
+    /// The command for `program`, inside the agent's namespace if it has one.
+    fn command(&self, program: &std::path::Path) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(program);
+                c
+            }
+            None => Command::new(program),
         }
     }
 
@@ -101,8 +134,10 @@ impl Agent {
     /// Starts `lbs-agent run` and waits until `/healthz` answers.
     pub fn start(&mut self) {
         let log = std::fs::File::create(self.log_path()).expect("log file");
-        let child = Command::new(agent_bin())
+        let child = self
+            .command(&agent_bin())
             .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "RUST_LOG",
                 std::env::var("LBS_AGENT_LOG").unwrap_or_else(|_| "debug,sqlx=warn".into()),
@@ -114,7 +149,11 @@ impl Agent {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            let up = match &self.netns {
+                None => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
+                Some(_) => self.cli(&["status"]).status.success(),
+            };
+            if up {
                 return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -180,7 +219,11 @@ impl Agent {
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--config", self.config.to_str().expect("utf-8 path")]);
-        run_cli(&all)
+        self.command(&agent_bin())
+            .args(&all)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lbs-agent")
     }
 
     pub fn address(&self) -> String {

@@ -6,4 +6,5 @@ mod cli;
 mod console;
 mod failover;
 mod history;
+mod office;
 mod sync;

@@ -24,7 +24,7 @@ pub async fn run(f: Arc<Failover>) {
             Ok(hb) => {
                 // A reintegration takes a while; the heartbeat keeps beating meanwhile.
                 let f = f.clone();
-                tokio::spawn(async move { f.on_heartbeat(hb).await });
+                tokio::spawn(async move { f.on_heartbeat(hb, true).await });
             }
             Err(msg) => tracing::debug!(peer = %peer.name, problem = %msg, "heartbeat: no answer"),
         }

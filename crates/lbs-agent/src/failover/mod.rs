@@ -61,6 +61,11 @@ pub struct PartnerView {
     pub reachable: bool,
     pub last_contact: Option<i64>,
     pub message: Option<String>,
+    /// When the last heartbeat exchange ended (answered or not).
+    checked: Option<Instant>,
+    /// The partner was out of reach: once it is back as a backup, the primary announces its
+    /// address again (the partner may have held the floating address while it was away).
+    announce: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -341,10 +346,32 @@ impl Failover {
             Err(msg) => {
                 let mut p = lock(&self.partner);
                 p.reachable = false;
+                p.announce = true;
                 p.message = Some(msg.clone());
+                p.checked = Some(Instant::now());
             }
         }
         result
+    }
+
+    /// The partner's role for a promotion's guard: a heartbeat that just went unanswered stands
+    /// (a dead box would only make the office wait for another timeout); otherwise ask now.
+    async fn ask_partner(&self, peer: &Peer) -> Result<Heartbeat, String> {
+        let beat = Duration::from_millis(self.config.failover.heartbeat_interval_ms);
+        let recent_silence = {
+            let p = lock(&self.partner);
+            p.checked
+                .is_some_and(|t| t.elapsed() < beat * 2 + Duration::from_millis(500))
+                && !p.reachable
+        };
+        if recent_silence {
+            let p = lock(&self.partner);
+            return Err(p
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("{} does not answer", peer.name)));
+        }
+        self.heartbeat_now(peer, Duration::from_millis(1500)).await
     }
 
     /// Records a heartbeat from the partner (sent or answered).
@@ -354,6 +381,7 @@ impl Failover {
         p.reachable = true;
         p.last_contact = Some(now_unix());
         p.message = None;
+        p.checked = Some(Instant::now());
     }
 
     pub fn forget_partner(&self) {
@@ -366,8 +394,19 @@ impl Failover {
 
     /// Acts on what the partner said: a primary that learns of a higher epoch reintegrates (it
     /// demotes itself at once); a backup just adopts the higher epoch.
-    pub async fn on_heartbeat(self: &Arc<Self>, hb: Heartbeat) {
+    ///
+    /// `answer` says the heartbeat is the partner's answer to ours, so it is current. A heartbeat
+    /// the partner sent can be old: one sent while the network was cut may arrive after it heals
+    /// (TCP keeps retransmitting), so it never makes this box announce its address.
+    pub async fn on_heartbeat(self: &Arc<Self>, hb: Heartbeat, answer: bool) {
         let own = self.role().await;
+        let partner_below = (hb.epoch, hb.epoch_owner.as_str()) <= own.rank();
+        if answer && own.role == Role::Primary && hb.role == Role::Backup && partner_below {
+            let announce = std::mem::take(&mut lock(&self.partner).announce);
+            if announce {
+                self.announce_again(&own).await;
+            }
+        }
         if (hb.epoch, hb.epoch_owner.as_str()) <= own.rank() {
             return;
         }
@@ -388,6 +427,16 @@ impl Failover {
                     }
                 }
             }
+        }
+    }
+
+    /// The partner is back (as a backup): take the address again, so that anything that learned
+    /// the partner's hardware address for it while both claimed it learns this box's again.
+    async fn announce_again(&self, own: &RoleState) {
+        let _g = self.changing.lock().await;
+        match self.address.take(&self.hook_context(own)).await {
+            Ok(detail) => tracing::info!(%detail, "the partner is back: address announced again"),
+            Err(e) => tracing::warn!(error = %e, "the partner is back, but the address could not be announced again"),
         }
     }
 
@@ -434,7 +483,7 @@ impl Failover {
                 .await;
         }
         if let Some(peer) = self.peer().await {
-            match self.heartbeat_now(&peer, Duration::from_secs(2)).await {
+            match self.ask_partner(&peer).await {
                 Ok(hb) if hb.role == Role::Primary => {
                     let why = if req.force {
                         format!(

@@ -230,7 +230,7 @@ async fn heartbeat(
     }
     state.failover.partner_seen(hb.clone());
     let f = state.failover.clone();
-    tokio::spawn(async move { f.on_heartbeat(hb).await });
+    tokio::spawn(async move { f.on_heartbeat(hb, false).await });
     let own = state.failover.role().await;
     Ok(Json(crate::failover::Failover::own_heartbeat(
         &own,

@@ -1,0 +1,298 @@
+//! The simulated office (`tests/lab/office.sh`): network namespaces for a DNS server (knot), two
+//! PBX boxes running real agents that start and stop a real SIP server (kamailio), and a phone
+//! that keeps asking "who answers?" by SIP OPTIONS. Used by the office system tests and the
+//! failover benchmark. Needs root.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::Agent;
+
+/// How the phones find the primary in a lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Dns,
+    Vip,
+}
+
+fn lab_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("lab")
+}
+
+/// Wall-clock milliseconds (the phone runs in another process; both read the same clock).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Checks what a lab needs, with a message that says how to get it.
+pub fn require() {
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    assert!(
+        root,
+        "the office tests build network namespaces and need root; run them as root (scripts/test.sh does)"
+    );
+    for tool in ["knotd", "kamailio", "arping", "dig", "ip"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            found,
+            "`{tool}` is missing: run scripts/setup.sh (it installs knot, kamailio, iputils-arping, bind9-dnsutils)"
+        );
+    }
+}
+
+pub struct Lab {
+    pub n: u32,
+    pub dir: tempfile::TempDir,
+    pub env: HashMap<String, String>,
+}
+
+impl Lab {
+    /// Builds lab `n` (each test its own `n`, so labs can run side by side).
+    pub fn up(n: u32) -> Lab {
+        require();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(lab_dir().join("office.sh"))
+            .args(["up", &dir.path().display().to_string(), &n.to_string()])
+            .output()
+            .expect("run office.sh");
+        assert!(
+            out.status.success(),
+            "office.sh up failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = std::fs::read_to_string(dir.path().join("lab.env"))
+            .expect("lab.env")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+            .collect();
+        Lab { n, dir, env }
+    }
+
+    pub fn var(&self, key: &str) -> String {
+        self.env
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} missing from lab.env"))
+    }
+
+    pub fn ns(&self, host: &str) -> String {
+        format!("lbs{}-{host}", self.n)
+    }
+
+    pub fn ip(&self, host: &str) -> String {
+        self.var(&format!("LAB_IP_{}", host.to_uppercase()))
+    }
+
+    fn office(&self, action: &str, host: &str) {
+        let ok = Command::new(lab_dir().join("office.sh"))
+            .args([action, &self.n.to_string(), host])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "office.sh {action} {host} failed");
+    }
+
+    /// Unplugs `host` from the office switch.
+    pub fn cut(&self, host: &str) {
+        self.office("cut", host);
+    }
+
+    pub fn heal(&self, host: &str) {
+        self.office("heal", host);
+    }
+
+    /// Whether the PBX (kamailio) runs on box `host`.
+    pub fn pbx_running(&self, host: &str) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(host)])
+            .arg(lab_dir().join("pbx.sh"))
+            .args(["running", &self.dir.path().display().to_string(), host])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// An agent for box `host` ("a" or "b") in its namespace, managing kamailio through
+    /// `pbx.sh`, moving the address with `strategy`, syncing one voicemail folder that the PBX
+    /// writes into while it runs.
+    pub fn agent(&self, host: &str, name: &str, role: &str, strategy: Strategy, hold: &str) -> Agent {
+        let ip = self.ip(host);
+        let lab = self.dir.path().display().to_string();
+        let pbx = lab_dir().join("pbx.sh").display().to_string();
+        let takeover = match strategy {
+            Strategy::Dns => format!(
+                "strategy = \"dns\"\nserver = \"{}:53\"\nzone = \"{}\"\nname = \"{}\"\naddress = \"{ip}\"\nttl = 5\n\
+                 key_name = \"{}\"\nkey_algorithm = \"{}\"\nkey_secret_file = \"{lab}/tsig.secret\"\n",
+                self.ip("dns"),
+                self.var("LAB_ZONE"),
+                self.var("LAB_NAME"),
+                self.var("LAB_TSIG_NAME"),
+                self.var("LAB_TSIG_ALG"),
+            ),
+            Strategy::Vip => format!(
+                "strategy = \"vip\"\naddress = \"{}/{}\"\ninterface = \"eth0\"\narp_count = 2\n",
+                self.var("LAB_VIP"),
+                self.var("LAB_PREFIX")
+            ),
+        };
+        let mut agent = Agent::init_raw(role, Some(self.ns(host)), 7443, |dir| {
+            let voicemail = dir.join("voicemail");
+            std::fs::create_dir_all(&voicemail).expect("voicemail dir");
+            format!(
+                "[server]\nname = \"{name}\"\nlisten = \"0.0.0.0:7443\"\nadvertise = \"{ip}:7443\"\nstate_dir = \"{}\"\n\n\
+                 [metrics]\ninterval = \"5s\"\n\n\
+                 [pbx]\nstart = [\"{pbx}\", \"start\", \"{lab}\", \"{host}\"]\nstop = [\"{pbx}\", \"stop\", \"{lab}\", \"{host}\"]\n\
+                 running = [\"{pbx}\", \"running\", \"{lab}\", \"{host}\"]\nsip_check = \"{ip}:5060\"\ncheck_interval = \"2s\"\n\n\
+                 [failover]\nhold = \"{hold}\"\nheartbeat_interval = \"500ms\"\ndrain_timeout = \"60s\"\n\n\
+                 [takeover]\n{takeover}\n\
+                 [sync]\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n",
+                dir.join("state").display(),
+                voicemail.display()
+            )
+        });
+        let voicemail = agent.dir.path().join("voicemail").display().to_string();
+        agent.env.push(("LBS_LAB_WRITER_DIR".into(), voicemail));
+        agent
+    }
+
+    /// Starts the phone: it asks `pbx.office.lan` (through the lab's DNS server) or the floating
+    /// address every 20 ms who answers SIP OPTIONS.
+    pub fn phone(&self, strategy: Strategy) -> Phone {
+        let target = match strategy {
+            Strategy::Dns => vec![
+                "--dns".to_string(),
+                format!("{}:53", self.ip("dns")),
+                "--name".into(),
+                self.var("LAB_NAME"),
+            ],
+            Strategy::Vip => vec!["--target".to_string(), format!("{}:5060", self.var("LAB_VIP"))],
+        };
+        let bin = crate::agent_bin().with_file_name("lbs-lab-phone");
+        assert!(
+            bin.exists(),
+            "{} is missing: build it (`cargo build -p lbs-tests --bins`)",
+            bin.display()
+        );
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns("phone")])
+            .arg(bin)
+            .args(target)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the phone");
+        let stdout = child.stdout.take().expect("phone stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(p) = Probe::parse(&line) {
+                    if tx.send(p).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Phone {
+            child,
+            rx,
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(lab_dir().join("office.sh"))
+            .args(["down", &self.dir.path().display().to_string(), &self.n.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// One probe of the phone: when, and which box answered (`None`: nobody).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub t_ms: u64,
+    pub answered_by: Option<String>,
+    /// The address the phone asked (after the DNS lookup, with the dns strategy).
+    pub asked: Option<String>,
+}
+
+impl Probe {
+    /// `<t_ms> <box or -> <address or ->`, as the phone prints it.
+    fn parse(line: &str) -> Option<Probe> {
+        let mut parts = line.split_whitespace();
+        let t_ms = parts.next()?.parse().ok()?;
+        let known = |s: Option<&str>| s.filter(|s| *s != "-").map(str::to_owned);
+        Some(Probe {
+            t_ms,
+            answered_by: known(parts.next()),
+            asked: known(parts.next()),
+        })
+    }
+}
+
+pub struct Phone {
+    child: Child,
+    rx: mpsc::Receiver<Probe>,
+    /// Every probe so far.
+    pub seen: Vec<Probe>,
+}
+
+impl Phone {
+    fn drain(&mut self, wait: Duration) {
+        if let Ok(p) = self.rx.recv_timeout(wait) {
+            self.seen.push(p);
+        }
+        while let Ok(p) = self.rx.try_recv() {
+            self.seen.push(p);
+        }
+    }
+
+    /// Waits until `who` answers a probe sent at or after `since_ms`; returns that probe's time.
+    pub fn answered_by(&mut self, who: &str, since_ms: u64, timeout: Duration) -> u64 {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(p) = self
+                .seen
+                .iter()
+                .find(|p| p.t_ms >= since_ms && p.answered_by.as_deref() == Some(who))
+            {
+                return p.t_ms;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the phone never reached box {who} (last probes: {:?})",
+                &self.seen[self.seen.len().saturating_sub(5)..]
+            );
+            self.drain(Duration::from_millis(100));
+        }
+    }
+
+    /// Probes sent at or after `since_ms` (after letting `settle` pass).
+    pub fn since(&mut self, since_ms: u64, settle: Duration) -> Vec<Probe> {
+        self.drain(settle);
+        std::thread::sleep(settle);
+        self.drain(Duration::from_millis(50));
+        self.seen.iter().filter(|p| p.t_ms >= since_ms).cloned().collect()
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
