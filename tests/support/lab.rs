@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Agent;
+use lbs_protocol::FailoverStatus;
 
 /// How the phones find the primary in a lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,7 @@ impl Lab {
         self.var(&format!("LAB_IP_{}", host.to_uppercase()))
     }
 
-    fn office(&self, action: &str, host: &str) {
+    fn office_sh(&self, action: &str, host: &str) {
         let ok = Command::new(lab_dir().join("office.sh"))
             .args([action, &self.n.to_string(), host])
             .status()
@@ -106,11 +107,11 @@ impl Lab {
 
     /// Unplugs `host` from the office switch.
     pub fn cut(&self, host: &str) {
-        self.office("cut", host);
+        self.office_sh("cut", host);
     }
 
     pub fn heal(&self, host: &str) {
-        self.office("heal", host);
+        self.office_sh("heal", host);
     }
 
     /// Whether the PBX (kamailio) runs on box `host`.
@@ -208,6 +209,69 @@ impl Lab {
             rx,
             seen: Vec::new(),
         }
+    }
+}
+
+impl Lab {
+    /// A paired office: A the primary (PBX running, address held), B its backup (PBX stopped).
+    pub fn office(&self, strategy: Strategy, hold: &str) -> (Agent, Agent) {
+        let mut a = self.agent("a", "PBX A", "primary", strategy, hold);
+        let mut b = self.agent("b", "PBX B", "backup", strategy, hold);
+        a.start();
+        b.start();
+        cli_ok(&b, &["pair", &a.link.to_string()]);
+        wait_for("A's PBX to run", Duration::from_secs(15), || self.pbx_running("a"));
+        assert!(!self.pbx_running("b"), "the backup's PBX stays stopped");
+        (a, b)
+    }
+}
+
+/// Runs the agent's CLI; panics with its output (and the agent's log) if it fails.
+pub fn cli_ok(agent: &Agent, args: &[&str]) -> String {
+    let out = agent.cli(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "lbs-agent {args:?} failed:\n{text}\n{}",
+        agent.log()
+    );
+    text
+}
+
+/// The agent's failover status, through its CLI (`status --json`).
+pub fn failover_status(agent: &Agent) -> FailoverStatus {
+    let out = agent.cli(&["status", "--json"]);
+    assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status json");
+    serde_json::from_value(all["failover"].clone()).expect("failover status")
+}
+
+/// The files directly in `root`, by name, with their content.
+pub fn files(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(root)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !ok() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -3,74 +3,21 @@
 //! floating address with gratuitous ARP, and a phone that keeps sending SIP OPTIONS. Each test
 //! asserts what the phone and the data see. Runs as root (namespaces).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use lbs_protocol::{FailoverStatus, Role};
-use lbs_tests::lab::{now_ms, Lab, Strategy};
+use lbs_protocol::Role;
+use lbs_tests::lab::{cli_ok, failover_status as failover, files, now_ms, wait_for, Lab, Strategy};
 use lbs_tests::Agent;
-
-fn failover(agent: &Agent) -> FailoverStatus {
-    let out = agent.cli(&["status", "--json"]);
-    assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status json");
-    serde_json::from_value(all["failover"].clone()).expect("failover status")
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !ok() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn voicemail(agent: &Agent) -> PathBuf {
     agent.dir.path().join("voicemail")
 }
 
-fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(root)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| {
-                    (
-                        e.file_name().to_string_lossy().into_owned(),
-                        std::fs::read(e.path()).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn cli_ok(agent: &Agent, args: &[&str]) -> String {
-    let out = agent.cli(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "lbs-agent {args:?} failed:\n{text}\n{}",
-        agent.log()
-    );
-    text
-}
-
-/// A paired office: A the primary (PBX running, address held), B its backup; the phone reaches A.
+/// A paired office in lab `n`.
 fn office(n: u32, strategy: Strategy, hold: &str) -> (Lab, Agent, Agent) {
     let lab = Lab::up(n);
-    let mut a = lab.agent("a", "PBX A", "primary", strategy, hold);
-    let mut b = lab.agent("b", "PBX B", "backup", strategy, hold);
-    a.start();
-    b.start();
-    cli_ok(&b, &["pair", &a.link.to_string()]);
-    wait_for("A's PBX to run", Duration::from_secs(15), || lab.pbx_running("a"));
-    assert!(!lab.pbx_running("b"), "the backup's PBX stays stopped");
+    let (a, b) = lab.office(strategy, hold);
     (lab, a, b)
 }
 

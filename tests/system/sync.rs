@@ -448,27 +448,46 @@ async fn a_partner_with_another_certificate_is_refused_and_the_status_says_why()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_stale_primary_with_a_lower_epoch_is_refused() {
+async fn a_stale_primary_steps_down_and_what_it_wrote_meanwhile_is_quarantined() {
     let mut p = paired("", "");
     write(&root(&p.a, "config"), "a.conf", b"1");
     converged(&p, "the first copy", 30).await;
-    // The backup has since been through a failover elsewhere: its epoch is higher than A's.
+    // The backup has since been through a failover elsewhere: its epoch is higher than A's. A,
+    // still a primary, writes a file the backup never gets.
     p.b.stop();
+    write(&root(&p.a, "config"), "stale.conf", b"written by a stale primary");
     let role_file = p.b.state_dir().join("role.json");
     let mut role: serde_json::Value = serde_json::from_slice(&std::fs::read(&role_file).unwrap()).unwrap();
     role["epoch"] = 5.into();
     std::fs::write(&role_file, serde_json::to_vec(&role).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     p.b.start();
-    write(&root(&p.a, "config"), "stale.conf", b"written by a stale primary");
-    let s = eventually("the backup to refuse", Duration::from_secs(30), || async {
-        let s = status(&p.b).await;
-        (s.peer.state == SyncLinkState::Refused).then_some(s)
+    // Whichever comes first, the backup refusing A's data or A hearing of epoch 5 and stepping
+    // down, A's file never reaches B; A ends as a backup with the file in its quarantine.
+    let f = eventually("A to step down", Duration::from_secs(30), || async {
+        let f: lbs_protocol::FailoverStatus = p.a.get("/api/v1/failover", &p.a.link.token).await.json().await.ok()?;
+        (f.role == lbs_protocol::Role::Backup && f.busy.is_none()).then_some(f)
     })
     .await;
-    let msg = s.peer.message.unwrap_or_default();
-    assert!(msg.contains("epoch 1") && msg.contains("epoch 5"), "{msg}");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(f.epoch, 5);
+    let q: lbs_protocol::QuarantineList =
+        p.a.get("/api/v1/quarantine", &p.a.link.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        q.entries
+            .iter()
+            .any(|e| e.path == "stale.conf" && e.category == "config"),
+        "{q:?}"
+    );
     assert!(!root(&p.b, "config").join("stale.conf").exists());
+    assert!(
+        !root(&p.a, "config").join("stale.conf").exists(),
+        "moved aside, not left in place"
+    );
+    converged(&p, "A to mirror B again", 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

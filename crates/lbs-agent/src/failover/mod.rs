@@ -105,6 +105,23 @@ fn clean(reason: Option<String>) -> Option<String> {
     reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty())
 }
 
+/// A UDP socket connected to `target` (for the SIP and DNS exchanges).
+pub(crate) async fn udp_to(target: std::net::SocketAddr) -> Result<tokio::net::UdpSocket, String> {
+    let bind: std::net::SocketAddr = if target.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = tokio::net::UdpSocket::bind(bind)
+        .await
+        .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(|e| format!("cannot reach {target}: {e}"))?;
+    Ok(socket)
+}
+
 pub fn human_secs(secs: u64) -> String {
     let rounded = if secs >= 3600 { secs / 60 * 60 } else { secs };
     humantime::format_duration(Duration::from_secs(rounded)).to_string()
@@ -211,6 +228,15 @@ impl Failover {
 
     pub async fn role(&self) -> RoleState {
         self.role.read().await.clone()
+    }
+
+    /// A new list of steps for the role change `action` ("Promoting", …).
+    fn steps(&self, action: &'static str) -> Steps<'_> {
+        Steps {
+            failover: self,
+            action,
+            list: Vec::new(),
+        }
     }
 
     async fn peer(&self) -> Option<Peer> {
@@ -452,11 +478,7 @@ impl Failover {
         let _g = self.changing.lock().await;
         let started = (now_unix(), Instant::now());
         let own = self.role().await;
-        let mut steps = Steps {
-            failover: self,
-            action: "Promoting",
-            list: Vec::new(),
-        };
+        let mut steps = self.steps("Promoting");
         if own.role == Role::Primary {
             // Idempotent: check that the PBX runs and the address is here, without a restore
             // (that would load an old dump over the live database).
@@ -606,11 +628,7 @@ impl Failover {
     pub async fn joined(&self, partner: &str, actor: &str) {
         let _g = self.changing.lock().await;
         let own = self.role().await;
-        let mut steps = Steps {
-            failover: self,
-            action: "Joining as the backup",
-            list: Vec::new(),
-        };
+        let mut steps = self.steps("Joining as the backup");
         self.stop_steps(&mut steps, &own).await;
         *lock(&self.busy) = None;
         let failed: Vec<String> = steps.list.iter().filter(|s| !s.ok).map(|s| s.detail.clone()).collect();
@@ -631,11 +649,7 @@ impl Failover {
         let _g = self.changing.lock().await;
         let started = (now_unix(), Instant::now());
         let own = self.role().await;
-        let mut steps = Steps {
-            failover: self,
-            action: "Demoting",
-            list: Vec::new(),
-        };
+        let mut steps = self.steps("Demoting");
         if own.role == Role::Backup {
             self.stop_steps(&mut steps, &own).await;
             let message = format!(
@@ -723,11 +737,7 @@ impl Failover {
             let why = format!("{} Wait, or override with a reason.", problems.join(" "));
             return self.refuse("switchover", actor, reason.as_deref(), why).await;
         }
-        let mut steps = Steps {
-            failover: self,
-            action: "Switching over",
-            list: Vec::new(),
-        };
+        let mut steps = self.steps("Switching over");
         let change = self.run_switchover(&peer, &mut steps, actor, reason.as_deref()).await;
         let now = self.role().await;
         let message = match change {
@@ -948,11 +958,7 @@ impl Failover {
         let _g = self.changing.lock().await;
         let own = self.role().await;
         let actor = format!("{} (switchover run by the partner)", req.actor);
-        let mut steps = Steps {
-            failover: self,
-            action: "Handing over",
-            list: Vec::new(),
-        };
+        let mut steps = self.steps("Handing over");
         match req.step {
             HandoverStep::Prepare => {
                 if own.role != Role::Primary {
@@ -1043,11 +1049,7 @@ impl Failover {
         if own.role != Role::Primary {
             return;
         }
-        let mut steps = Steps {
-            failover: self,
-            action: "Calling off the switchover",
-            list: Vec::new(),
-        };
+        let mut steps = self.steps("Calling off the switchover");
         self.primary_steps(&mut steps, &own, false).await;
         *lock(&self.busy) = None;
         self.record(
@@ -1073,12 +1075,9 @@ impl Failover {
         if own.role != Role::Primary || (hb.epoch, hb.epoch_owner.as_str()) <= own.rank() {
             return;
         }
+        let started = (now_unix(), Instant::now());
         let acked = self.sync.journal.peer_acked().await.unwrap_or(0);
-        let mut steps = Steps {
-            failover: self,
-            action: "Reintegrating",
-            list: Vec::new(),
-        };
+        let mut steps = self.steps("Reintegrating");
         self.stop_steps(&mut steps, &own).await;
         let next = RoleState {
             role: Role::Backup,
@@ -1111,7 +1110,7 @@ impl Failover {
             .find(|s| s.step == "quarantine")
             .map(|s| s.detail.clone())
             .unwrap_or_default();
-        self.finish("reintegrate", false, &now, steps, (now_unix(), Instant::now()), message);
+        self.finish("reintegrate", false, &now, steps, started, message);
     }
 
     /// The quarantine part of a reintegration (also resumed at start after a crash).
@@ -1162,11 +1161,7 @@ impl Failover {
         let own = self.role().await;
         if own.reintegrating.is_some() {
             let _g = self.changing.lock().await;
-            let mut steps = Steps {
-                failover: self,
-                action: "Reintegrating",
-                list: Vec::new(),
-            };
+            let mut steps = self.steps("Reintegrating");
             self.finish_reintegration(&mut steps).await;
             *lock(&self.busy) = None;
             return;
@@ -1182,11 +1177,7 @@ impl Failover {
                     }
                 }
                 let _g = self.changing.lock().await;
-                let mut steps = Steps {
-                    failover: self,
-                    action: "Starting as the primary",
-                    list: Vec::new(),
-                };
+                let mut steps = self.steps("Starting as the primary");
                 self.primary_steps(&mut steps, &own, false).await;
                 *lock(&self.busy) = None;
                 if !steps.ok() {
@@ -1203,11 +1194,7 @@ impl Failover {
             Role::Backup => {
                 if self.pbx.managed() {
                     let _g = self.changing.lock().await;
-                    let mut steps = Steps {
-                        failover: self,
-                        action: "Starting as the backup",
-                        list: Vec::new(),
-                    };
+                    let mut steps = self.steps("Starting as the backup");
                     self.stop_steps(&mut steps, &own).await;
                     *lock(&self.busy) = None;
                 }

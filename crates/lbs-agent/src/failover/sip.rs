@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
-
 /// A SIP server's answer to OPTIONS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipAnswer {
@@ -34,18 +32,7 @@ fn token() -> String {
 /// Call-ID arrives or `timeout` passes. Any final answer (even 404 or 483) proves the server is
 /// up; provisional answers (1xx) are waited past.
 pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAnswer, String> {
-    let bind: SocketAddr = if target.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(bind)
-        .await
-        .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-    socket
-        .connect(target)
-        .await
-        .map_err(|e| format!("cannot reach {target}: {e}"))?;
+    let socket = crate::failover::udp_to(target).await?;
     let local = socket.local_addr().map_err(|e| e.to_string())?;
     let call_id = format!("{}@lbs-agent", token());
     let request = format!(
@@ -113,6 +100,7 @@ pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAn
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::UdpSocket;
 
     /// A tiny SIP server: answers every request with 200 and the request's Call-ID.
     async fn fake_server(drop_first: usize) -> SocketAddr {

@@ -19,14 +19,13 @@ async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Pr
     let peer = match state.peer.read().await.clone() {
         None => PeerSummary::Unpaired,
         Some(p) => {
-            let link = state.sync.tracker.link_view();
+            // The heartbeat knows best: it runs both ways whatever the role.
+            let seen = state.failover.partner_view();
             PeerSummary::Paired {
                 server_id: p.server_id,
                 address: p.address,
-                reachable: link
-                    .as_ref()
-                    .is_some_and(|l| l.state == lbs_protocol::SyncLinkState::Ok),
-                last_contact_unix: link.and_then(|l| l.last_contact),
+                reachable: seen.reachable,
+                last_contact_unix: seen.last_contact,
             }
         }
     };

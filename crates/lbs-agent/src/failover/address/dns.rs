@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use ring::hmac;
-use tokio::net::UdpSocket;
 
 use crate::config::DnsTakeover;
 
@@ -282,18 +281,7 @@ fn verify(key: &Key, answer: &[u8], request_mac: &[u8]) -> Result<(), String> {
 
 /// Sends `msg` and waits for the answer with the same ID, resending twice.
 async fn exchange(server: SocketAddr, msg: &[u8]) -> Result<Vec<u8>, String> {
-    let bind: SocketAddr = if server.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(bind)
-        .await
-        .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-    socket
-        .connect(server)
-        .await
-        .map_err(|e| format!("cannot reach {server}: {e}"))?;
+    let socket = crate::failover::udp_to(server).await?;
     let mut buf = vec![0u8; 4096];
     let mut last = "no answer".to_string();
     for _ in 0..3 {
