@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use super::Failover;
 
+/// How long one heartbeat waits for its answer: long enough for a busy partner, short enough
+/// that "unreachable" shows within seconds.
+pub fn timeout(interval: Duration) -> Duration {
+    (interval * 2).max(Duration::from_millis(1500))
+}
+
 pub async fn run(f: Arc<Failover>) {
     let interval = Duration::from_millis(f.config.failover.heartbeat_interval_ms);
-    // Long enough for a busy partner, short enough that "unreachable" shows within seconds.
-    let timeout = (interval * 2).max(Duration::from_millis(1500));
+    let timeout = timeout(interval);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

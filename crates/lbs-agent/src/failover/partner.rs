@@ -1,0 +1,150 @@
+//! The partner as the heartbeat sees it, and what its heartbeats make this box do: a primary
+//! that hears of a higher epoch reintegrates; a backup adopts it; a primary whose partner comes
+//! back as a backup announces its address again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lbs_protocol::{Heartbeat, Role};
+
+use super::{lock, Failover, PartnerView};
+use crate::clock::now_unix;
+use crate::peer::Peer;
+use crate::role::RoleState;
+
+impl Failover {
+    /// Exchanges heartbeats with the partner now; records what it said (or that it is silent).
+    pub async fn heartbeat_now(&self, peer: &Peer, timeout: Duration) -> Result<Heartbeat, String> {
+        let own = Self::own_heartbeat(&self.role().await, &self.identity.server_id);
+        let result = async {
+            let client = self.sync.client_for(peer)?;
+            let response = client
+                .post(crate::peer::url(&peer.address, "/heartbeat"))
+                .json(&own)
+                .timeout(timeout)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "{} at {} does not answer ({})",
+                        peer.name,
+                        peer.address,
+                        crate::peer::error_chain(&e)
+                    )
+                })?;
+            if !response.status().is_success() {
+                let why = crate::peer::refusal_message(response).await;
+                return Err(format!("{} refused the heartbeat: {why}", peer.name));
+            }
+            let hb: Heartbeat = response
+                .json()
+                .await
+                .map_err(|e| format!("{} sent an answer that could not be read: {e}", peer.name))?;
+            if hb.server_id != peer.server_id {
+                return Err(format!(
+                    "the server answering at {} is not {} (it says it is {})",
+                    peer.address, peer.name, hb.server_id
+                ));
+            }
+            Ok(hb)
+        }
+        .await;
+        match &result {
+            Ok(hb) => self.partner_seen(hb.clone()),
+            Err(msg) => {
+                let mut p = lock(&self.partner);
+                p.reachable = false;
+                p.announce = true;
+                p.message = Some(msg.clone());
+                p.checked = Some(Instant::now());
+            }
+        }
+        result
+    }
+
+    /// The partner's role for a promotion's guard: a heartbeat that just went unanswered stands
+    /// (a dead box would only make the office wait for another timeout); otherwise ask now.
+    pub(super) async fn ask_partner(&self, peer: &Peer) -> Result<Heartbeat, String> {
+        let beat = Duration::from_millis(self.config.failover.heartbeat_interval_ms);
+        // The next heartbeat is due within an interval and ends within its timeout.
+        let fresh = super::heartbeat::timeout(beat) + beat * 2;
+        let recent_silence = {
+            let p = lock(&self.partner);
+            p.checked.is_some_and(|t| t.elapsed() < fresh) && !p.reachable
+        };
+        if recent_silence {
+            let p = lock(&self.partner);
+            return Err(p
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("{} does not answer", peer.name)));
+        }
+        self.heartbeat_now(peer, Duration::from_millis(1500)).await
+    }
+
+    /// Records a heartbeat from the partner (sent or answered).
+    pub fn partner_seen(&self, hb: Heartbeat) {
+        let mut p = lock(&self.partner);
+        p.last = Some(hb);
+        p.reachable = true;
+        p.last_contact = Some(now_unix());
+        p.message = None;
+        p.checked = Some(Instant::now());
+    }
+
+    pub fn forget_partner(&self) {
+        *lock(&self.partner) = PartnerView::default();
+    }
+
+    pub fn partner_view(&self) -> PartnerView {
+        lock(&self.partner).clone()
+    }
+
+    /// Acts on what the partner said: a primary that learns of a higher epoch reintegrates (it
+    /// demotes itself at once); a backup just adopts the higher epoch.
+    ///
+    /// `answer` says the heartbeat is the partner's answer to ours, so it is current. A heartbeat
+    /// the partner sent can be old: one sent while the network was cut may arrive after it heals
+    /// (TCP keeps retransmitting), so it never makes this box announce its address.
+    pub async fn on_heartbeat(self: &Arc<Self>, hb: Heartbeat, answer: bool) {
+        let own = self.role().await;
+        let partner_below = (hb.epoch, hb.epoch_owner.as_str()) <= own.rank();
+        if answer && own.role == Role::Primary && hb.role == Role::Backup && partner_below {
+            let announce = std::mem::take(&mut lock(&self.partner).announce);
+            if announce {
+                self.announce_again(&own).await;
+            }
+        }
+        if (hb.epoch, hb.epoch_owner.as_str()) <= own.rank() {
+            return;
+        }
+        match own.role {
+            Role::Primary => self.reintegrate(hb).await,
+            Role::Backup => {
+                let _g = self.changing.lock().await;
+                let own = self.role().await;
+                if (hb.epoch, hb.epoch_owner.as_str()) > own.rank() && own.role == Role::Backup {
+                    let next = RoleState {
+                        epoch: hb.epoch,
+                        epoch_owner: hb.epoch_owner.clone(),
+                        ..own
+                    };
+                    match self.set_role(next).await {
+                        Ok(_) => tracing::info!(epoch = hb.epoch, "learned the partner's newer epoch"),
+                        Err(e) => tracing::error!(error = %e, "cannot record the partner's newer epoch"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The partner is back (as a backup): take the address again, so that anything that learned
+    /// the partner's hardware address for it while both claimed it learns this box's again.
+    pub(super) async fn announce_again(&self, own: &RoleState) {
+        let _g = self.changing.lock().await;
+        match self.address.take(&self.hook_context(own)).await {
+            Ok(detail) => tracing::info!(%detail, "the partner is back: address announced again"),
+            Err(e) => tracing::warn!(error = %e, "the partner is back, but the address could not be announced again"),
+        }
+    }
+}

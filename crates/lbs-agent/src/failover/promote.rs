@@ -1,0 +1,234 @@
+//! Promote and demote, and the steps they share: the primary's (restore, start the PBX, take the
+//! address, check the PBX answers) and their reverse.
+
+use std::time::Instant;
+
+use lbs_protocol::{DemoteRequest, PromoteRequest, Role, RoleChange};
+
+use super::{clean, lock, Failover, FailoverError, Steps};
+use crate::clock::now_unix;
+use crate::role::RoleState;
+
+impl Failover {
+    pub async fn promote(&self, req: PromoteRequest, actor: &str) -> Result<RoleChange, FailoverError> {
+        let reason = clean(req.reason);
+        if req.force && reason.is_none() {
+            return Err(FailoverError::BadRequest(
+                "a forced promotion (unplanned failover) needs a reason, e.g. \"PBX A does not start; unplugged at 10:40\"".into(),
+            ));
+        }
+        let _g = self.changing.lock().await;
+        let started = (now_unix(), Instant::now());
+        let own = self.role().await;
+        let mut steps = self.steps("Promoting");
+        if own.role == Role::Primary {
+            // Idempotent: check that the PBX runs and the address is here, without a restore
+            // (that would load an old dump over the live database).
+            self.primary_steps(&mut steps, &own, false).await;
+            let message = if steps.ok() {
+                format!(
+                    "{} is already the primary; the PBX and the address were checked.",
+                    self.name()
+                )
+            } else {
+                format!("{} is already the primary, but a step failed: see below.", self.name())
+            };
+            return Ok(self.finish("promote", true, &own, steps, started, message));
+        }
+        if own.reintegrating.is_some() {
+            return self
+                .refuse(
+                    "promotion",
+                    actor,
+                    reason.as_deref(),
+                    "this box is still setting aside the files it wrote as an old primary; wait until that finishes"
+                        .into(),
+                )
+                .await;
+        }
+        if let Some(peer) = self.peer().await {
+            match self.ask_partner(&peer).await {
+                Ok(hb) if hb.role == Role::Primary => {
+                    let why = if req.force {
+                        format!(
+                            "{} answers and is the primary (epoch {}): forcing a promotion now would make two primaries. \
+                             Switch {} off or unplug it first, or use a planned switchover",
+                            peer.name, hb.epoch, peer.name
+                        )
+                    } else {
+                        format!(
+                            "{} answers and is the primary; for a planned handover use switchover, which loses nothing",
+                            peer.name
+                        )
+                    };
+                    return self.refuse("promotion", actor, reason.as_deref(), why).await;
+                }
+                Ok(_) => {}
+                Err(msg) if !req.force => {
+                    let why = format!(
+                        "{msg}. If {} is broken, make sure it is switched off or unplugged, then promote again \
+                         confirming that (force) with a reason",
+                        peer.name
+                    );
+                    return self.refuse("promotion", actor, reason.as_deref(), why).await;
+                }
+                Err(_) => {}
+            }
+        }
+        let change = self.become_primary(&mut steps, &own).await;
+        let kind = if req.force {
+            "promoted (unplanned failover)"
+        } else {
+            "promoted"
+        };
+        let message = self.primary_message(&steps, change);
+        self.record("promoted", actor, reason.as_deref(), format!("{kind}: {message}"))
+            .await;
+        let now = self.role().await;
+        Ok(self.finish("promote", false, &now, steps, started, message))
+    }
+
+    /// Takes the primary role at a new epoch (above any seen), then runs the primary's steps.
+    /// Returns the pending changes dropped (data the old primary never delivered).
+    pub(super) async fn become_primary(&self, steps: &mut Steps<'_>, own: &RoleState) -> u64 {
+        let seen = lock(&self.partner).last.as_ref().map_or(0, |hb| hb.epoch);
+        let next = RoleState {
+            role: Role::Primary,
+            epoch: own.epoch.max(seen) + 1,
+            epoch_owner: self.identity.server_id.clone(),
+            since_unix: now_unix(),
+            reintegrating: None,
+        };
+        let label = format!("Record the new role: primary at epoch {}", next.epoch);
+        if !steps.run("persist", label, self.set_role(next.clone())).await {
+            return 0;
+        }
+        // What the old primary never delivered cannot be fetched any more; it is quarantined
+        // there when that box comes back.
+        let dropped = self.sync.queue.clear_pending().await.unwrap_or(0);
+        self.primary_steps(steps, &next, true).await;
+        dropped
+    }
+
+    pub(super) fn primary_message(&self, steps: &Steps, dropped: u64) -> String {
+        let mut m = if steps.ok() {
+            format!("{} is now the primary and the PBX answers.", self.name())
+        } else {
+            let failed: Vec<&str> = steps.list.iter().filter(|s| !s.ok).map(|s| s.label.as_str()).collect();
+            format!(
+                "{} is now the primary, but some steps failed ({}); fix the cause, then promote again to retry them.",
+                self.name(),
+                failed.join(", ")
+            )
+        };
+        if dropped > 0 {
+            m.push_str(&format!(
+                " {dropped} changes had not reached this box from the old primary; they will be kept in its quarantine when it comes back."
+            ));
+        }
+        m
+    }
+
+    /// Restore (on a real promotion), start the PBX, take the address, check the PBX answers.
+    pub(super) async fn primary_steps(&self, steps: &mut Steps<'_>, role: &RoleState, restore: bool) {
+        if restore {
+            for c in self.sync.sources.categories.iter().filter(|c| !c.restore.is_empty()) {
+                let label = format!("Load the latest {} dump", c.label());
+                steps
+                    .run("restore", label, async {
+                        crate::sync::dump::restore(c)
+                            .await
+                            .map(|_| "loaded".to_string())
+                            .map_err(|e| e.to_string())
+                    })
+                    .await;
+            }
+        }
+        steps.run("start_pbx", "Start the PBX".into(), self.pbx.start()).await;
+        let ctx = self.hook_context(role);
+        let label = format!("Move the address to this box ({})", self.address.target());
+        steps.run("take_address", label, self.address.take(&ctx)).await;
+        steps
+            .run(
+                "check_pbx",
+                "Check that the PBX answers".into(),
+                self.pbx.wait_answering(),
+            )
+            .await;
+    }
+
+    /// Stop the PBX and let the address go (demotion, handover, reintegration).
+    pub(super) async fn stop_steps(&self, steps: &mut Steps<'_>, role: &RoleState) {
+        steps.run("stop_pbx", "Stop the PBX".into(), self.pbx.stop()).await;
+        let ctx = self.hook_context(role);
+        let label = format!("Release the address ({})", self.address.target());
+        steps.run("release_address", label, self.address.release(&ctx)).await;
+    }
+
+    /// This box just joined a primary as its backup (pairing): its PBX must not run beside the
+    /// primary's, and the address is not its to hold.
+    pub async fn joined(&self, partner: &str, actor: &str) {
+        let _g = self.changing.lock().await;
+        let own = self.role().await;
+        let mut steps = self.steps("Joining as the backup");
+        self.stop_steps(&mut steps, &own).await;
+        *lock(&self.busy) = None;
+        let failed: Vec<String> = steps.list.iter().filter(|s| !s.ok).map(|s| s.detail.clone()).collect();
+        let mut message = format!(
+            "paired with {partner}: this box is now its backup (epoch {})",
+            own.epoch
+        );
+        if !failed.is_empty() {
+            message.push_str(&format!("; but {}", failed.join("; ")));
+        }
+        self.record("paired", actor, None, message).await;
+    }
+
+    // ---- Demote ---------------------------------------------------------------------------
+
+    pub async fn demote(&self, req: DemoteRequest, actor: &str) -> Result<RoleChange, FailoverError> {
+        let reason = clean(req.reason);
+        let _g = self.changing.lock().await;
+        let started = (now_unix(), Instant::now());
+        let own = self.role().await;
+        let mut steps = self.steps("Demoting");
+        if own.role == Role::Backup {
+            self.stop_steps(&mut steps, &own).await;
+            let message = format!(
+                "{} is already a backup; the PBX is stopped and the address released.",
+                self.name()
+            );
+            return Ok(self.finish("demote", true, &own, steps, started, message));
+        }
+        self.stop_steps(&mut steps, &own).await;
+        steps
+            .run(
+                "final_dump",
+                "Final dump of the databases and journal of every change".into(),
+                crate::sync::primary::flush(&self.sync, true),
+            )
+            .await;
+        let next = RoleState {
+            role: Role::Backup,
+            since_unix: now_unix(),
+            ..own
+        };
+        steps
+            .run(
+                "persist",
+                "Record the new role: backup".into(),
+                self.set_role(next.clone()),
+            )
+            .await;
+        let message = if steps.ok() {
+            format!(
+                "{} is now a backup: the PBX is stopped. Promote the partner to make it the primary.",
+                self.name()
+            )
+        } else {
+            format!("{} was demoted but some steps failed: see below.", self.name())
+        };
+        self.record("demoted", actor, reason.as_deref(), message.clone()).await;
+        Ok(self.finish("demote", false, &next, steps, started, message))
+    }
+}

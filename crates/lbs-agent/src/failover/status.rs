@@ -1,0 +1,133 @@
+//! What `GET /api/v1/failover` shows, and the PBX watch that feeds part of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lbs_protocol::{FailoverStatus, HoldStatus, PbxStatus, Role};
+
+use super::{lock, Backlog, Failover, FailoverError};
+use crate::clock::now_unix;
+
+impl Failover {
+    pub async fn status(&self) -> Result<FailoverStatus, FailoverError> {
+        let own = self.role().await;
+        let partner = self.partner_view();
+        let peer = self.peer().await;
+        let now = now_unix();
+        let internal = |e: lbs_sync::journal::JournalError| FailoverError::Internal(e.to_string());
+        let (primary_since, pending, caught_up) = match own.role {
+            Role::Primary => {
+                let acked = self.sync.tracker.peer_acked();
+                let pending = self.sync.journal.pending_after(acked).await.map_err(internal)?;
+                let caught_up = peer.is_some() && partner.reachable && Backlog::of(&pending).is_none();
+                (Some(own.since_unix), pending, caught_up)
+            }
+            Role::Backup => {
+                let pending = self.sync.queue.pending().await.map_err(internal)?;
+                let since = partner
+                    .last
+                    .as_ref()
+                    .filter(|hb| hb.role == Role::Primary)
+                    .map(|hb| hb.role_since_unix);
+                let link_ok = self
+                    .sync
+                    .tracker
+                    .link_view()
+                    .is_some_and(|l| l.state == lbs_protocol::SyncLinkState::Ok);
+                let caught_up = Backlog::of(&pending).is_none() && link_ok;
+                (since, pending, caught_up)
+            }
+        };
+        let (files, bytes) = pending.values().fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes));
+        let hold = self.config.failover.hold;
+        let held = primary_since.map(|s| (now - s).max(0) as u64);
+        let pbx = lock(&self.pbx_view).clone();
+        let handing_over = lock(&self.handover).is_some();
+        let busy = lock(&self.busy).clone();
+        let last_change = lock(&self.last_change).clone();
+        let address = self.address.status().await;
+        let quarantined_files = self.quarantine.open_count().await.map_err(internal)?;
+        Ok(FailoverStatus {
+            role: own.role,
+            epoch: own.epoch,
+            epoch_owner: own.epoch_owner.clone(),
+            role_since_unix: own.since_unix,
+            busy,
+            hold: HoldStatus {
+                hold_secs: hold,
+                primary_for_secs: held,
+                remaining_secs: held.map(|h| hold.saturating_sub(h)),
+                caught_up,
+                pending_files: files,
+                pending_bytes: bytes,
+            },
+            pbx: PbxStatus {
+                managed: self.pbx.managed(),
+                running: pbx.running,
+                should_run: own.role == Role::Primary && !handing_over,
+                problem: pbx.problem,
+                checked_unix: pbx.checked,
+            },
+            address,
+            partner: lbs_protocol::PartnerStatus {
+                paired: peer.is_some(),
+                name: peer.as_ref().map(|p| p.name.clone()),
+                server_id: peer.as_ref().map(|p| p.server_id.clone()),
+                address: peer.as_ref().map(|p| p.address.clone()),
+                reachable: peer.is_some() && partner.reachable,
+                role: partner.last.as_ref().map(|h| h.role),
+                epoch: partner.last.as_ref().map(|h| h.epoch),
+                role_since_unix: partner.last.as_ref().map(|h| h.role_since_unix),
+                last_contact_unix: partner.last_contact,
+                message: partner.message.clone(),
+            },
+            quarantined_files,
+            last_change,
+        })
+    }
+}
+
+/// Checks, every `check_interval`, that the PBX runs where it should: on the backup it must not
+/// (it could answer phones or register trunks beside the primary), so the agent stops it and
+/// records the violation; on the primary a stopped PBX is reported.
+pub(super) async fn watch_pbx(f: Arc<Failover>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(f.config.pbx.check_interval));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if f.config.pbx.running.is_empty() {
+            continue;
+        }
+        // Not while a role change is starting or stopping it.
+        let Ok(guard) = f.changing.try_lock() else { continue };
+        let own = f.role().await;
+        let running = f.pbx.running().await;
+        let handing_over = lock(&f.handover).is_some();
+        let problem = match (own.role, running) {
+            (Role::Backup, Some(true)) => {
+                let stopped = f.pbx.stop().await;
+                let what = match &stopped {
+                    Ok(_) => "the agent stopped it".to_string(),
+                    Err(e) => format!("the agent could not stop it ({e}); stop it by hand"),
+                };
+                let message = format!(
+                    "The PBX was running on this backup box, beside the primary: it could answer phones or register \
+                     trunks twice. {what}."
+                );
+                f.record("pbx_violation", "the agent", None, message.clone()).await;
+                Some(message)
+            }
+            (Role::Primary, Some(false)) if !handing_over => Some(
+                "The PBX is not running on the primary, so phones cannot call. Start it (`lbs-agent promote` checks \
+                 and starts it) and look at the PBX's own log."
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        drop(guard);
+        let mut view = lock(&f.pbx_view);
+        view.running = running;
+        view.problem = problem;
+        view.checked = Some(now_unix());
+    }
+}

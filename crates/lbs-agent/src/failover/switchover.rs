@@ -1,0 +1,387 @@
+//! A planned switchover: run by the backup (a primary forwards it), which asks the primary to
+//! stop and flush (the handover, the primary's side, below), waits until it holds every change,
+//! then promotes itself. Nothing is lost: the PBX is stopped before the last changes are collected.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lbs_protocol::{HandoverRequest, HandoverResponse, HandoverStep, Heartbeat, Role, RoleChange, SwitchoverRequest};
+
+use super::{clean, human_secs, lock, Backlog, Failover, FailoverError, Steps};
+use crate::clock::now_unix;
+use crate::peer::Peer;
+use crate::role::RoleState;
+
+impl Failover {
+    pub async fn switchover(&self, req: SwitchoverRequest, actor: &str) -> Result<RoleChange, FailoverError> {
+        let reason = clean(req.reason.clone());
+        if req.override_guards && reason.is_none() {
+            return Err(FailoverError::BadRequest(
+                "overriding the switchover's guards needs a reason, which goes into the audit log".into(),
+            ));
+        }
+        let own = self.role().await;
+        let Some(peer) = self.peer().await else {
+            return self
+                .refuse(
+                    "switchover",
+                    actor,
+                    reason.as_deref(),
+                    "this box has no partner; a switchover hands over between two paired boxes".into(),
+                )
+                .await;
+        };
+        if own.role == Role::Primary {
+            return self.forward_switchover(&peer, req, actor).await;
+        }
+        let _g = self.changing.lock().await;
+        let started = (now_unix(), Instant::now());
+        let hb = match self.heartbeat_now(&peer, Duration::from_secs(3)).await {
+            Ok(hb) => hb,
+            Err(msg) => {
+                let why = format!(
+                    "{msg}. A planned switchover needs both boxes; if {} is broken, use an unplanned failover (promote with force)",
+                    peer.name
+                );
+                return self.refuse("switchover", actor, reason.as_deref(), why).await;
+            }
+        };
+        if hb.role != Role::Primary {
+            let why = format!(
+                "{} is not the primary (it is a backup); promote this box instead (no force needed)",
+                peer.name
+            );
+            return self.refuse("switchover", actor, reason.as_deref(), why).await;
+        }
+        let problems = self.switchover_guards(&peer, &hb).await;
+        if !problems.is_empty() && !req.override_guards {
+            let why = format!("{} Wait, or override with a reason.", problems.join(" "));
+            return self.refuse("switchover", actor, reason.as_deref(), why).await;
+        }
+        let mut steps = self.steps("Switching over");
+        let change = self.run_switchover(&peer, &mut steps, actor, reason.as_deref()).await;
+        let now = self.role().await;
+        let message = match change {
+            Ok(dropped) => self.primary_message(&steps, dropped),
+            Err(why) => why,
+        };
+        let overridden = if problems.is_empty() {
+            String::new()
+        } else {
+            format!(" (guards overridden: {})", problems.join(" "))
+        };
+        self.record(
+            "switchover",
+            actor,
+            reason.as_deref(),
+            format!("switchover from {}: {message}{overridden}", peer.name),
+        )
+        .await;
+        Ok(self.finish("switchover", false, &now, steps, started, message))
+    }
+
+    /// Why switching over now is not advised: the hold period, changes still to copy.
+    pub(super) async fn switchover_guards(&self, peer: &Peer, hb: &Heartbeat) -> Vec<String> {
+        let mut problems = Vec::new();
+        let held = (now_unix() - hb.role_since_unix).max(0) as u64;
+        let hold = self.config.failover.hold;
+        if held < hold {
+            problems.push(format!(
+                "{} became the primary {} ago; the hold period is {} so that recordings, voicemail, prompts and \
+                 music on hold finish copying back: {} left.",
+                peer.name,
+                human_secs(held),
+                human_secs(hold),
+                human_secs(hold - held)
+            ));
+        }
+        let link = self.sync.tracker.link_view();
+        match link {
+            Some(l) if l.state == lbs_protocol::SyncLinkState::Ok => {}
+            Some(l) => problems.push(format!(
+                "this box is not receiving from {}: {}.",
+                peer.name,
+                l.message.unwrap_or_else(|| "no contact yet".into())
+            )),
+            None => problems.push(format!("this box has not received anything from {} yet.", peer.name)),
+        }
+        let pending = self.sync.queue.pending().await.unwrap_or_default();
+        if let Some(backlog) = Backlog::of(&pending) {
+            problems.push(format!(
+                "{} changes ({}) are still to copy from {}, the oldest for {}.",
+                backlog.files,
+                crate::commands::human_bytes(backlog.bytes),
+                peer.name,
+                human_secs(backlog.oldest_secs)
+            ));
+        }
+        problems
+    }
+
+    pub(super) async fn run_switchover(
+        &self,
+        peer: &Peer,
+        steps: &mut Steps<'_>,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<u64, String> {
+        let ask = |step| HandoverRequest {
+            step,
+            actor: actor.to_owned(),
+            reason: reason.map(str::to_owned),
+        };
+        // 1. The primary stops its PBX and journals its last changes.
+        let mut prepared: Option<HandoverResponse> = None;
+        let label = format!("Stop the PBX on {} and collect its last changes", peer.name);
+        let ok = steps
+            .run("prepare", label, async {
+                let r = self.call_handover(peer, ask(HandoverStep::Prepare)).await?;
+                let detail = r
+                    .steps
+                    .iter()
+                    .map(|s| format!("{}: {}", s.label, s.detail))
+                    .collect::<Vec<_>>();
+                let failed = r.steps.iter().any(|s| !s.ok);
+                prepared = Some(r);
+                if failed {
+                    Err(detail.join("; "))
+                } else {
+                    Ok(detail.join("; "))
+                }
+            })
+            .await;
+        let Some(prepared) = prepared.filter(|_| ok) else {
+            let _ = self.call_handover(peer, ask(HandoverStep::Abort)).await;
+            return Err(format!(
+                "The switchover was stopped before anything changed: {} could not prepare. It stays the primary.",
+                peer.name
+            ));
+        };
+        // 2. Every change reaches this box.
+        let label = format!("Copy every last change from {}", peer.name);
+        let drained = steps.run("drain", label, self.drain(&prepared)).await;
+        if !drained {
+            let _ = self.call_handover(peer, ask(HandoverStep::Abort)).await;
+            return Err(format!(
+                "The switchover was called off: not every change reached this box in time. {} started its PBX again and stays the primary.",
+                peer.name
+            ));
+        }
+        // 3. The primary becomes a backup.
+        let label = format!("Make {} the backup", peer.name);
+        if !steps
+            .run("complete", label, async {
+                self.call_handover(peer, ask(HandoverStep::Complete))
+                    .await
+                    .map(|_| "done".to_string())
+            })
+            .await
+        {
+            let _ = self.call_handover(peer, ask(HandoverStep::Abort)).await;
+            return Err(format!(
+                "The switchover was called off: {} did not confirm it became the backup, so this box did not take over.",
+                peer.name
+            ));
+        }
+        // 4. This box becomes the primary.
+        let own = self.role().await;
+        Ok(self.become_primary(steps, &own).await)
+    }
+
+    /// Waits until this box follows the primary's journal up to `head` with nothing pending.
+    pub(super) async fn drain(&self, p: &HandoverResponse) -> Result<String, String> {
+        let t = Instant::now();
+        let deadline = t + Duration::from_secs(self.config.failover.drain_timeout);
+        loop {
+            let cursor = self.sync.queue.cursor().await.map_err(|e| e.to_string())?;
+            let empty = self.sync.queue.is_empty().await.map_err(|e| e.to_string())?;
+            if let Some((journal, fetched)) = cursor {
+                if journal == p.journal_id && fetched >= p.head && empty {
+                    return Ok(format!("every change is here ({} ms)", t.elapsed().as_millis()));
+                }
+            }
+            if Instant::now() > deadline {
+                let pending = self.sync.queue.pending().await.unwrap_or_default();
+                let files: u64 = pending.values().map(|t| t.files).sum();
+                return Err(format!(
+                    "after {}, {files} changes were still missing",
+                    human_secs(self.config.failover.drain_timeout)
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub(super) async fn call_handover(&self, peer: &Peer, req: HandoverRequest) -> Result<HandoverResponse, String> {
+        let client = self.sync.client_for(peer)?;
+        let response = client
+            .post(crate::peer::url(&peer.address, "/handover"))
+            .json(&req)
+            .timeout(Duration::from_secs(self.config.pbx.command_timeout * 3 + 60))
+            .send()
+            .await
+            .map_err(|e| format!("{} does not answer ({})", peer.name, crate::peer::error_chain(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "{} refused: {}",
+                peer.name,
+                crate::peer::refusal_message(response).await
+            ));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| format!("{} sent an answer that could not be read: {e}", peer.name))
+    }
+
+    /// A switchover asked of the primary: the backup runs it.
+    pub(super) async fn forward_switchover(
+        &self,
+        peer: &Peer,
+        req: SwitchoverRequest,
+        actor: &str,
+    ) -> Result<RoleChange, FailoverError> {
+        let client = self.sync.client_for(peer).map_err(FailoverError::Internal)?;
+        let body = lbs_protocol::ForwardedSwitchover {
+            request: req,
+            actor: actor.to_owned(),
+        };
+        let response = client
+            .post(crate::peer::url(&peer.address, "/switchover"))
+            .json(&body)
+            .timeout(Duration::from_secs(self.config.failover.drain_timeout + 300))
+            .send()
+            .await
+            .map_err(|e| {
+                FailoverError::Unreachable(format!(
+                    "{} does not answer ({}); a planned switchover needs both boxes",
+                    peer.name,
+                    crate::peer::error_chain(&e)
+                ))
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().await.map_err(|e| {
+                FailoverError::Internal(format!("{} sent an answer that could not be read: {e}", peer.name))
+            });
+        }
+        let why = crate::peer::refusal_message(response).await;
+        Err(match status {
+            reqwest::StatusCode::BAD_REQUEST => FailoverError::BadRequest(why),
+            reqwest::StatusCode::CONFLICT => FailoverError::Refused(why),
+            _ => FailoverError::Unreachable(format!("{}: {why}", peer.name)),
+        })
+    }
+
+    // ---- Handover (the primary's side of a switchover) -----------------------------------
+
+    pub async fn handover(self: &Arc<Self>, req: HandoverRequest) -> Result<HandoverResponse, FailoverError> {
+        let _g = self.changing.lock().await;
+        let own = self.role().await;
+        let actor = format!("{} (switchover run by the partner)", req.actor);
+        let mut steps = self.steps("Handing over");
+        match req.step {
+            HandoverStep::Prepare => {
+                if own.role != Role::Primary {
+                    return Err(FailoverError::Refused(format!("{} is not the primary", self.name())));
+                }
+                let since = Instant::now();
+                *lock(&self.handover) = Some(since);
+                self.stop_steps(&mut steps, &own).await;
+                steps
+                    .run(
+                        "final_dump",
+                        "Final dump of the databases and journal of every change".into(),
+                        crate::sync::primary::flush(&self.sync, true),
+                    )
+                    .await;
+                // If the backup never finishes the handover, the phones must not stay down.
+                let f = self.clone();
+                let patience = Duration::from_secs(self.config.failover.drain_timeout + 120);
+                tokio::spawn(async move {
+                    tokio::time::sleep(patience).await;
+                    if *lock(&f.handover) == Some(since) {
+                        f.abort_handover("the agent (the partner never finished the switchover)")
+                            .await;
+                    }
+                });
+            }
+            HandoverStep::Complete => {
+                if own.role != Role::Primary || lock(&self.handover).is_none() {
+                    return Err(FailoverError::Refused(format!(
+                        "{} is not handing over; the switchover must start again",
+                        self.name()
+                    )));
+                }
+                let next = RoleState {
+                    role: Role::Backup,
+                    since_unix: now_unix(),
+                    ..own
+                };
+                let ok = steps
+                    .run("persist", "Record the new role: backup".into(), self.set_role(next))
+                    .await;
+                if !ok {
+                    return Err(FailoverError::Internal("cannot record the new role".into()));
+                }
+                *lock(&self.handover) = None;
+                *lock(&self.busy) = None;
+                self.record(
+                    "switchover",
+                    &actor,
+                    req.reason.as_deref(),
+                    format!(
+                        "{} handed the primary role over to its partner and is now the backup",
+                        self.name()
+                    ),
+                )
+                .await;
+            }
+            HandoverStep::Abort => {
+                drop(_g);
+                self.abort_handover(&actor).await;
+            }
+        }
+        *lock(&self.busy) = None;
+        Ok(HandoverResponse {
+            journal_id: self
+                .sync
+                .journal
+                .id()
+                .await
+                .map_err(|e| FailoverError::Internal(e.to_string()))?,
+            head: self
+                .sync
+                .journal
+                .head()
+                .await
+                .map_err(|e| FailoverError::Internal(e.to_string()))?,
+            steps: steps.list,
+        })
+    }
+
+    /// The switchover was called off: run the PBX and hold the address again.
+    pub(super) async fn abort_handover(&self, actor: &str) {
+        let _g = self.changing.lock().await;
+        if lock(&self.handover).take().is_none() {
+            return;
+        }
+        let own = self.role().await;
+        if own.role != Role::Primary {
+            return;
+        }
+        let mut steps = self.steps("Calling off the switchover");
+        self.primary_steps(&mut steps, &own, false).await;
+        *lock(&self.busy) = None;
+        self.record(
+            "switchover_called_off",
+            actor,
+            None,
+            format!(
+                "the switchover was called off; {} runs the PBX again as the primary",
+                self.name()
+            ),
+        )
+        .await;
+    }
+}
