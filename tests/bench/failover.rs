@@ -45,8 +45,14 @@ fn failovers(n: u32, strategy: Strategy, rounds: usize) -> Vec<f64> {
         });
         let t0 = now_ms();
         cli_ok(new.1, &["promote", "--force", "--reason", "benchmark"]);
+        let promoted = now_ms() - t0;
         let answered = phone.answered_by(new.0, t0, Duration::from_secs(60));
         times.push((answered - t0) as f64);
+        eprintln!(
+            "  {strategy:?} round {round}: promote returned after {promoted} ms, the phone reached box {} after {} ms",
+            new.0,
+            answered - t0
+        );
         lab.heal(old.0);
         wait_for("the old primary to reintegrate", Duration::from_secs(60), || {
             let f = failover_status(old.1);

@@ -63,13 +63,24 @@ fn box_config(dir: &Path, hold: &str) -> String {
     let hook = script(dir, "hook.sh", HOOK);
     let root = dir.join("data").join("voicemail");
     std::fs::create_dir_all(&root).unwrap();
+    // The user-settings database: dumped on the primary, loaded by the restore command on promotion.
+    let astdb = dir.join("data").join("astdb");
+    std::fs::create_dir_all(&astdb).unwrap();
+    let live = dir.join("astdb-live.txt");
+    std::fs::write(&live, format!("FindMe for 1001 set on {}\n", dir.display())).unwrap();
+    let restored = dir.join("restored.sql");
     format!(
         "start = [\"{pbx}\", \"start\"]\nstop = [\"{pbx}\", \"stop\"]\nrunning = [\"{pbx}\", \"running\"]\n\
          health = [\"{pbx}\", \"running\"]\ncheck_interval = \"1s\"\ncommand_timeout = \"10s\"\n\n\
          [failover]\nhold = \"{hold}\"\nheartbeat_interval = \"300ms\"\ndrain_timeout = \"60s\"\n\n\
          [takeover]\nstrategy = \"hook\"\ncommand = [\"{hook}\"]\n\n\
-         [sync]\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n",
-        root.display()
+         [sync]\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n\
+         [[sync.category]]\nname = \"astdb\"\npriority = 1\nroots = [\"{}\"]\ndump = [\"cat\", \"{}\"]\n\
+         dump_file = \"astdb.sql\"\nrestore = [\"sh\", \"-c\", \"cp \\\"$LBS_DUMP_FILE\\\" {}\"]\n",
+        root.display(),
+        astdb.display(),
+        live.display(),
+        restored.display()
     )
 }
 
@@ -194,6 +205,12 @@ async fn unplanned_failover_is_guarded_and_the_old_primary_comes_back_as_backup_
     std::fs::write(voicemail(&pair.a).join("msg0001.txt"), "hello from 1001").unwrap();
     std::fs::write(voicemail(&pair.a).join("msg0002.txt"), "call me back").unwrap();
     same_files(&pair, "the first voicemails on the backup").await;
+    eventually(
+        "the user settings dump on the backup",
+        Duration::from_secs(20),
+        || async { pair.b.dir.path().join("data/astdb/astdb.sql").exists().then_some(()) },
+    )
+    .await;
     assert!(
         pbx_running(&pair.a) && !pbx_running(&pair.b),
         "the PBX runs on the primary only: {}",
@@ -245,7 +262,10 @@ async fn unplanned_failover_is_guarded_and_the_old_primary_comes_back_as_backup_
     assert!(change.ok, "{change:?}");
     assert_eq!((change.role, change.epoch), (Role::Primary, 2));
     let steps: Vec<&str> = change.steps.iter().map(|s| s.step.as_str()).collect();
-    assert_eq!(steps, ["persist", "start_pbx", "take_address", "check_pbx"]);
+    assert_eq!(steps, ["persist", "restore", "start_pbx", "take_address", "check_pbx"]);
+    // The restore command loaded the user settings A had dumped, before the PBX started.
+    let restored = std::fs::read_to_string(pair.b.dir.path().join("restored.sql")).unwrap();
+    assert!(restored.contains(&*pair.a.dir.path().to_string_lossy()), "{restored}");
     assert!(pbx_running(&pair.b));
     let hook = std::fs::read_to_string(pair.b.dir.path().join("hook.log")).unwrap();
     assert!(hook.contains("take primary 2"), "{hook}");
