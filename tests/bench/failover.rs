@@ -39,13 +39,20 @@ fn failovers(n: u32, strategy: Strategy, rounds: usize) -> Vec<f64> {
         } else {
             (boxes[1], boxes[0])
         };
+        // As in an office: the boxes have been talking for a while when the primary fails.
+        wait_for("the heartbeat", Duration::from_secs(10), || {
+            failover_status(new.1).partner.reachable
+        });
         lab.cut(old.0);
         wait_for("the backup to notice", Duration::from_secs(10), || {
             !failover_status(new.1).partner.reachable
         });
         let t0 = now_ms();
-        cli_ok(new.1, &["promote", "--force", "--reason", "benchmark"]);
+        let out = cli_ok(new.1, &["promote", "--force", "--reason", "benchmark"]);
         let promoted = now_ms() - t0;
+        if promoted > 1000 {
+            eprintln!("  a slow promotion, step by step:\n{out}");
+        }
         let answered = phone.answered_by(new.0, t0, Duration::from_secs(60));
         times.push((answered - t0) as f64);
         eprintln!(

@@ -32,6 +32,9 @@ fn failover_and_reintegration(n: u32, strategy: Strategy) -> (Lab, Agent, Agent,
         files(&voicemail(&b)).len() >= 5
     });
 
+    wait_for("the heartbeat", Duration::from_secs(10), || {
+        failover(&b).partner.reachable
+    });
     lab.cut("a");
     // The heartbeat notices within a few beats; the office manager then fails over.
     wait_for("B to see A unreachable", Duration::from_secs(10), || {

@@ -218,14 +218,15 @@ impl Failover {
         })
     }
 
-    /// Starts the heartbeat and the PBX watch; first settles the role found at start.
+    /// Settles the role found at start, and starts the heartbeat and the PBX watch.
     pub fn spawn(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let f = self.clone();
-        let settle_then_beat = tokio::spawn(async move {
-            f.settle_at_start().await;
-            heartbeat::run(f).await;
-        });
-        vec![settle_then_beat, tokio::spawn(status::watch_pbx(self.clone()))]
+        let settle = tokio::spawn(async move { f.settle_at_start().await });
+        vec![
+            settle,
+            tokio::spawn(heartbeat::run(self.clone())),
+            tokio::spawn(status::watch_pbx(self.clone())),
+        ]
     }
 
     pub async fn role(&self) -> RoleState {

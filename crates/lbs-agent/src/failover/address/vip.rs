@@ -58,9 +58,12 @@ pub async fn take(v: &VipTakeover) -> Result<String, String> {
 
 pub async fn release(v: &VipTakeover) -> Result<String, String> {
     let cidr = cidr(v);
+    if held(v).await == Some(false) {
+        return Ok(format!("{cidr} is not on {}", v.interface));
+    }
     let o = command::run(&ip(&["addr", "del", &cidr, "dev", &v.interface]), &[], TIMEOUT).await?;
-    // Not holding it is what we want.
-    if o.success || o.output.contains("Cannot assign requested address") {
+    // Not holding it is what we want (iproute2 words it differently across versions).
+    if o.success || o.output.contains("Cannot assign requested address") || o.output.contains("Address not found") {
         Ok(format!("{cidr} is no longer on {}", v.interface))
     } else {
         Err(format!("removing {cidr} from {} failed: {}", v.interface, o.output))
