@@ -1,6 +1,8 @@
 //! `lbs-lab-phone`: the phone of the simulated office. Every 20 ms it finds the PBX (by asking
 //! the DNS server for its name, or at a fixed address) and sends it SIP OPTIONS, printing one
-//! line per probe: `<unix ms when sent> <X-LBS-Box of the answer, or -> <address asked, or ->`. Run it inside the
+//! line per probe: `<unix ms when sent> <X-LBS-Box of the answer, or -> <address asked, or ->
+//! <unix ms when it ended>` (an answer may come to a resent request, so it can end well after it
+//! was sent). Run it inside the
 //! phone's namespace; the tests read its output.
 
 use std::io::Write;
@@ -59,8 +61,9 @@ async fn main() {
                 .and_then(|answer| answer.header("X-LBS-Box").map(str::to_owned)),
             None => None,
         };
+        let done = lbs_tests::lab::now_ms();
         let at = addr.map_or("-".to_string(), |a| a.ip().to_string());
-        if writeln!(out, "{sent} {} {at}", who.as_deref().unwrap_or("-"))
+        if writeln!(out, "{sent} {} {at} {done}", who.as_deref().unwrap_or("-"))
             .and_then(|_| out.flush())
             .is_err()
         {

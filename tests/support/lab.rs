@@ -292,10 +292,12 @@ pub struct Probe {
     pub answered_by: Option<String>,
     /// The address the phone asked (after the DNS lookup, with the dns strategy).
     pub asked: Option<String>,
+    /// When the probe ended: the answer arrived, or it gave up.
+    pub done_ms: u64,
 }
 
 impl Probe {
-    /// `<t_ms> <box or -> <address or ->`, as the phone prints it.
+    /// `<t_ms> <box or -> <address or -> <done_ms>`, as the phone prints it.
     fn parse(line: &str) -> Option<Probe> {
         let mut parts = line.split_whitespace();
         let t_ms = parts.next()?.parse().ok()?;
@@ -304,6 +306,7 @@ impl Probe {
             t_ms,
             answered_by: known(parts.next()),
             asked: known(parts.next()),
+            done_ms: parts.next()?.parse().ok()?,
         })
     }
 }
@@ -325,7 +328,8 @@ impl Phone {
         }
     }
 
-    /// Waits until `who` answers a probe sent at or after `since_ms`; returns that probe's time.
+    /// Waits until `who` answers a probe sent at or after `since_ms`; returns when that answer
+    /// arrived.
     pub fn answered_by(&mut self, who: &str, since_ms: u64, timeout: Duration) -> u64 {
         let deadline = std::time::Instant::now() + timeout;
         loop {
@@ -334,7 +338,7 @@ impl Phone {
                 .iter()
                 .find(|p| p.t_ms >= since_ms && p.answered_by.as_deref() == Some(who))
             {
-                return p.t_ms;
+                return p.done_ms;
             }
             assert!(
                 std::time::Instant::now() < deadline,
