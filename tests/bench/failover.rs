@@ -93,10 +93,11 @@ fn switchovers(n: u32, rounds: usize) -> (Vec<f64>, Vec<f64>, usize) {
         took.push((now_ms() - t0) as f64);
         phone.answered_by(new.0, t0, Duration::from_secs(30));
         let probes = phone.since(t0.saturating_sub(2000), Duration::from_millis(500));
+        // The longest time between two answers the phone received.
         let answered: Vec<u64> = probes
             .iter()
             .filter(|p| p.answered_by.is_some())
-            .map(|p| p.t_ms)
+            .map(|p| p.done_ms)
             .collect();
         let gap = answered.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
         gaps.push(gap as f64);
