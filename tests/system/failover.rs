@@ -58,7 +58,7 @@ fn script(dir: &Path, name: &str, text: &str) -> String {
 }
 
 /// The rest of the `[pbx]` section (init writes its header), then failover, takeover and sync.
-fn box_config(dir: &Path, hold: &str) -> String {
+fn box_config(dir: &Path, hold: &str, sync_extra: &str) -> String {
     let pbx = script(dir, "pbx.sh", FAKE_PBX);
     let hook = script(dir, "hook.sh", HOOK);
     let root = dir.join("data").join("voicemail");
@@ -74,7 +74,7 @@ fn box_config(dir: &Path, hold: &str) -> String {
          health = [\"{pbx}\", \"running\"]\ncheck_interval = \"1s\"\ncommand_timeout = \"10s\"\n\n\
          [failover]\nhold = \"{hold}\"\nheartbeat_interval = \"300ms\"\ndrain_timeout = \"60s\"\n\n\
          [takeover]\nstrategy = \"hook\"\ncommand = [\"{hook}\"]\n\n\
-         [sync]\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n\
+         [sync]\n{sync_extra}\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n\
          [[sync.category]]\nname = \"astdb\"\npriority = 1\nroots = [\"{}\"]\ndump = [\"cat\", \"{}\"]\n\
          dump_file = \"astdb.sql\"\nrestore = [\"sh\", \"-c\", \"cp \\\"$LBS_DUMP_FILE\\\" {}\"]\n",
         root.display(),
@@ -94,10 +94,15 @@ fn voicemail(agent: &Agent) -> PathBuf {
 }
 
 fn paired(hold: &str) -> Pair {
+    paired_with(hold, "")
+}
+
+/// As [`paired`], with more `[sync]` keys for B (e.g. a bandwidth cap).
+fn paired_with(hold: &str, b_sync: &str) -> Pair {
     let h = hold.to_owned();
-    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, &h));
+    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, &h, ""));
     let h = hold.to_owned();
-    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, &h));
+    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, &h, b_sync));
     a.start();
     b.start();
     let out = b.cli(&["pair", &a.link.to_string()]);
@@ -457,6 +462,48 @@ async fn switchover_honours_the_hold_and_loses_nothing_while_the_pbx_writes() {
         .events
         .iter()
         .any(|e| e.reason.as_deref() == Some("maintenance window ends")));
+}
+
+#[tokio::test]
+async fn a_switchover_is_refused_while_the_backup_has_a_backlog_it_has_not_even_fetched() {
+    // B copies at 6 MB/s; A gets a 60 MB recording (a backlog: more than 50 MB) while B is down.
+    let mut pair = paired_with("0s", "bandwidth_limit = \"6 MB/s\"");
+    same_files(&pair, "the first copy").await;
+    pair.b.stop();
+    std::fs::write(
+        voicemail(&pair.a).join("recording.wav"),
+        lbs_tests::noise(7, 60_000_000),
+    )
+    .unwrap();
+    eventually("A to journal the recording", Duration::from_secs(20), || async {
+        (failover(&pair.a).await.hold.pending_bytes >= 60_000_000).then_some(())
+    })
+    .await;
+    pair.b.start();
+    eventually("B to hear from A", Duration::from_secs(10), || async {
+        failover(&pair.b).await.partner.reachable.then_some(())
+    })
+    .await;
+    // The primary counts what B has not applied, fetched or not; B's switchover asks it.
+    let (code, body) = ask(&pair.b, "switchover", json!({})).await;
+    assert_eq!(code, 409, "{body}");
+    let msg = body["message"].as_str().unwrap();
+    assert!(msg.contains("still to copy") && msg.contains("MB"), "{msg}");
+    let a = failover(&pair.a).await;
+    assert!(!a.hold.caught_up && a.hold.pending_bytes >= 60_000_000, "{:?}", a.hold);
+    // Once it is copied, the same switchover goes through, and nothing is lost.
+    eventually("the recording on B", Duration::from_secs(60), || async {
+        failover(&pair.b).await.hold.caught_up.then_some(())
+    })
+    .await;
+    let (code, body) = ask(&pair.b, "switchover", json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        std::fs::metadata(voicemail(&pair.b).join("recording.wav"))
+            .unwrap()
+            .len(),
+        60_000_000
+    );
 }
 
 #[tokio::test]

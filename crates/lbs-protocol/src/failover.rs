@@ -257,6 +257,15 @@ pub struct Heartbeat {
     pub epoch: u64,
     pub epoch_owner: String,
     pub role_since_unix: i64,
+    /// From a primary: what its partner has not yet applied (fetched or not), by the primary's
+    /// journal and the partner's acknowledgement — the backup's own queue cannot see what it
+    /// has not fetched yet.
+    #[serde(default)]
+    pub unapplied_files: u64,
+    #[serde(default)]
+    pub unapplied_bytes: u64,
+    #[serde(default)]
+    pub unapplied_oldest_unix: Option<i64>,
 }
 
 /// `POST /peer/v1/handover`: the backup runs a switchover and tells the primary each step.

@@ -57,12 +57,16 @@ impl Queue {
     }
 
     /// Starts following another journal (another primary, or one started afresh): fetching starts
-    /// over from 0. What is pending stays; newer changes replace it path by path.
+    /// over from 0. What is pending belonged to the old journal (its sequence numbers mean nothing
+    /// in the new one) and goes: the new journal lists every file again.
     pub async fn follow(&self, journal_id: &str) -> Result<(), JournalError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM pending").execute(&mut *tx).await?;
         sqlx::query("INSERT OR REPLACE INTO queue_cursor (id, journal_id, fetched) VALUES (1, ?, 0)")
             .bind(journal_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -70,7 +74,10 @@ impl Queue {
     /// every file again (after a reintegration moved files aside, the cursor no longer says what
     /// this box holds).
     pub async fn restart(&self) -> Result<(), JournalError> {
-        sqlx::query("DELETE FROM queue_cursor").execute(&self.pool).await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM pending").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM queue_cursor").execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -394,5 +401,25 @@ mod tests {
         assert_eq!(q.due(100, 10, None).await.unwrap().len(), 1);
         q.follow("journal-2").await.unwrap();
         assert_eq!(q.cursor().await.unwrap(), Some(("journal-2".into(), 0)));
+        assert!(
+            q.is_empty().await.unwrap(),
+            "what was pending from the old journal goes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_restart_forgets_the_cursor_and_what_is_pending_but_not_what_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        let held = change(3, "config", "held.conf", 1, 1);
+        q.enqueue(&[(held.clone(), 1), (change(4, "config", "y", 1, 1), 1)], 4)
+            .await
+            .unwrap();
+        q.applied(&held, Some((1, [1; 32]))).await.unwrap();
+        q.restart().await.unwrap();
+        assert_eq!(q.cursor().await.unwrap(), None);
+        assert!(q.is_empty().await.unwrap());
+        assert_eq!(q.held().await.unwrap()["config"].files, 1);
+        assert_eq!(q.clear_pending().await.unwrap(), 0);
     }
 }

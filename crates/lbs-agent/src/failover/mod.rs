@@ -30,7 +30,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lbs_protocol::{Heartbeat, RoleChange, StepReport};
+use lbs_protocol::{Heartbeat, Role, RoleChange, StepReport};
 use thiserror::Error;
 use tokio::sync::RwLock;
 
@@ -143,11 +143,13 @@ struct Backlog {
 
 impl Backlog {
     fn of(pending: &std::collections::HashMap<String, lbs_sync::journal::Tally>) -> Option<Backlog> {
-        let now = now_unix();
         let files = pending.values().map(|t| t.files).sum();
         let bytes = pending.values().map(|t| t.bytes).sum();
-        let oldest = pending.values().filter_map(|t| t.oldest_unix).min();
-        let oldest_secs = oldest.map_or(0, |o| (now - o).max(0) as u64);
+        Backlog::from(files, bytes, pending.values().filter_map(|t| t.oldest_unix).min())
+    }
+
+    fn from(files: u64, bytes: u64, oldest: Option<i64>) -> Option<Backlog> {
+        let oldest_secs = oldest.map_or(0, |o| (now_unix() - o).max(0) as u64);
         (files > 0 && (oldest_secs > LIVE_LAG_SECS || bytes > LIVE_BYTES)).then_some(Backlog {
             files,
             bytes,
@@ -250,13 +252,26 @@ impl Failover {
         &self.config.server.name
     }
 
-    pub fn own_heartbeat(role: &RoleState, server_id: &str) -> Heartbeat {
+    /// This box's heartbeat: who it is, its role and epoch, and (as the primary) what the
+    /// partner has not applied yet.
+    pub async fn own_heartbeat(&self) -> Heartbeat {
+        let role = self.role().await;
+        let unapplied = match role.role {
+            Role::Primary => {
+                let acked = self.sync.tracker.peer_acked();
+                self.sync.journal.pending_after(acked).await.unwrap_or_default()
+            }
+            Role::Backup => Default::default(),
+        };
         Heartbeat {
-            server_id: server_id.to_owned(),
+            server_id: self.identity.server_id.clone(),
             role: role.role,
             epoch: role.epoch,
             epoch_owner: role.epoch_owner.clone(),
             role_since_unix: role.since_unix,
+            unapplied_files: unapplied.values().map(|t| t.files).sum(),
+            unapplied_bytes: unapplied.values().map(|t| t.bytes).sum(),
+            unapplied_oldest_unix: unapplied.values().filter_map(|t| t.oldest_unix).min(),
         }
     }
 

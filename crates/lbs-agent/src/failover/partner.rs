@@ -15,7 +15,7 @@ use crate::role::RoleState;
 impl Failover {
     /// Exchanges heartbeats with the partner now; records what it said (or that it is silent).
     pub async fn heartbeat_now(&self, peer: &Peer, timeout: Duration) -> Result<Heartbeat, String> {
-        let own = Self::own_heartbeat(&self.role().await, &self.identity.server_id);
+        let own = self.own_heartbeat().await;
         let result = async {
             let client = self.sync.client_for(peer)?;
             let response = client

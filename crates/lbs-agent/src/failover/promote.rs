@@ -75,13 +75,19 @@ impl Failover {
                 Err(_) => {}
             }
         }
-        let change = self.become_primary(&mut steps, &own).await;
+        let Some(dropped) = self.become_primary(&mut steps, &own).await else {
+            let why = steps.list.last().map(|s| s.detail.clone()).unwrap_or_default();
+            return Err(FailoverError::Refused(format!(
+                "this box could not write its new role to disk ({why}); nothing changed. Check the disk holding {}, then promote again",
+                self.config.server.state_dir.display()
+            )));
+        };
         let kind = if req.force {
             "promoted (unplanned failover)"
         } else {
             "promoted"
         };
-        let message = self.primary_message(&steps, change);
+        let message = self.primary_message(&steps, dropped);
         self.record("promoted", actor, reason.as_deref(), format!("{kind}: {message}"))
             .await;
         let now = self.role().await;
@@ -89,8 +95,9 @@ impl Failover {
     }
 
     /// Takes the primary role at a new epoch (above any seen), then runs the primary's steps.
-    /// Returns the pending changes dropped (data the old primary never delivered).
-    pub(super) async fn become_primary(&self, steps: &mut Steps<'_>, own: &RoleState) -> u64 {
+    /// Returns the pending changes dropped (data the old primary never delivered), or `None` if
+    /// the new role could not be recorded (then nothing changed).
+    pub(super) async fn become_primary(&self, steps: &mut Steps<'_>, own: &RoleState) -> Option<u64> {
         let seen = lock(&self.partner).last.as_ref().map_or(0, |hb| hb.epoch);
         let next = RoleState {
             role: Role::Primary,
@@ -101,13 +108,13 @@ impl Failover {
         };
         let label = format!("Record the new role: primary at epoch {}", next.epoch);
         if !steps.run("persist", label, self.set_role(next.clone())).await {
-            return 0;
+            return None;
         }
         // What the old primary never delivered cannot be fetched any more; it is quarantined
         // there when that box comes back.
         let dropped = self.sync.queue.clear_pending().await.unwrap_or(0);
         self.primary_steps(steps, &next, true).await;
-        dropped
+        Some(dropped)
     }
 
     pub(super) fn primary_message(&self, steps: &Steps, dropped: u64) -> String {

@@ -59,6 +59,18 @@ impl Failover {
         self.finish("reintegrate", false, &now, steps, started, message);
     }
 
+    /// Tries again to finish a reintegration whose quarantine step failed (the heartbeat calls
+    /// it); does nothing while another role change runs.
+    pub(super) async fn resume_reintegration(&self) {
+        let Ok(_g) = self.changing.try_lock() else { return };
+        if self.role().await.reintegrating.is_none() {
+            return;
+        }
+        let mut steps = self.steps("Reintegrating");
+        self.finish_reintegration(&mut steps).await;
+        *lock(&self.busy) = None;
+    }
+
     /// The quarantine part of a reintegration (also resumed at start after a crash).
     pub(super) async fn finish_reintegration(&self, steps: &mut Steps<'_>) {
         let own = self.role().await;
@@ -66,7 +78,8 @@ impl Failover {
         let label = "Set aside the files written here since the partner's last copy".to_string();
         let moved = steps.run("quarantine", label, quarantine::set_aside(self, r)).await;
         if !moved {
-            // Nothing is applied from the new primary until the move succeeded; retried at start.
+            // Nothing is applied from the new primary until the move succeeded; the heartbeat
+            // tries again.
             return;
         }
         if let Err(e) = self.sync.queue.restart().await {

@@ -15,30 +15,37 @@ impl Failover {
         let peer = self.peer().await;
         let now = now_unix();
         let internal = |e: lbs_sync::journal::JournalError| FailoverError::Internal(e.to_string());
-        let (primary_since, pending, caught_up) = match own.role {
+        // (since when the current primary holds the role, files and bytes not yet on the
+        // backup, whether the backup is caught up)
+        let (primary_since, files, bytes, caught_up) = match own.role {
             Role::Primary => {
                 let acked = self.sync.tracker.peer_acked();
                 let pending = self.sync.journal.pending_after(acked).await.map_err(internal)?;
                 let caught_up = peer.is_some() && partner.reachable && Backlog::of(&pending).is_none();
-                (Some(own.since_unix), pending, caught_up)
+                let (files, bytes) = totals(&pending);
+                (Some(own.since_unix), files, bytes, caught_up)
             }
             Role::Backup => {
                 let pending = self.sync.queue.pending().await.map_err(internal)?;
-                let since = partner
-                    .last
-                    .as_ref()
-                    .filter(|hb| hb.role == Role::Primary)
-                    .map(|hb| hb.role_since_unix);
+                let primary = partner.last.as_ref().filter(|hb| hb.role == Role::Primary);
                 let link_ok = self
                     .sync
                     .tracker
                     .link_view()
                     .is_some_and(|l| l.state == lbs_protocol::SyncLinkState::Ok);
-                let caught_up = Backlog::of(&pending).is_none() && link_ok;
-                (since, pending, caught_up)
+                // The primary also counts what this box has not fetched yet.
+                let (mut files, mut bytes) = totals(&pending);
+                let mut theirs_ok = true;
+                if let Some(hb) = primary {
+                    files = files.max(hb.unapplied_files);
+                    bytes = bytes.max(hb.unapplied_bytes);
+                    theirs_ok =
+                        Backlog::from(hb.unapplied_files, hb.unapplied_bytes, hb.unapplied_oldest_unix).is_none();
+                }
+                let caught_up = Backlog::of(&pending).is_none() && theirs_ok && link_ok;
+                (primary.map(|hb| hb.role_since_unix), files, bytes, caught_up)
             }
         };
-        let (files, bytes) = pending.values().fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes));
         let hold = self.config.failover.hold;
         let held = primary_since.map(|s| (now - s).max(0) as u64);
         let pbx = lock(&self.pbx_view).clone();
@@ -90,6 +97,11 @@ impl Failover {
 /// Checks, every `check_interval`, that the PBX runs where it should: on the backup it must not
 /// (it could answer phones or register trunks beside the primary), so the agent stops it and
 /// records the violation; on the primary a stopped PBX is reported.
+/// Files and bytes over all categories.
+fn totals(pending: &std::collections::HashMap<String, lbs_sync::journal::Tally>) -> (u64, u64) {
+    pending.values().fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes))
+}
+
 pub(super) async fn watch_pbx(f: Arc<Failover>) {
     let mut tick = tokio::time::interval(Duration::from_secs(f.config.pbx.check_interval));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -105,8 +105,16 @@ impl Failover {
             )),
             None => problems.push(format!("this box has not received anything from {} yet.", peer.name)),
         }
+        // What this box has fetched but not applied, or what the primary says it has not applied
+        // (which also counts what it has not fetched yet), whichever is more.
         let pending = self.sync.queue.pending().await.unwrap_or_default();
-        if let Some(backlog) = Backlog::of(&pending) {
+        let theirs = Backlog::from(hb.unapplied_files, hb.unapplied_bytes, hb.unapplied_oldest_unix);
+        let ours = Backlog::of(&pending);
+        let worst = match (ours, theirs) {
+            (Some(a), Some(b)) => Some(if b.files > a.files { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        if let Some(backlog) = worst {
             problems.push(format!(
                 "{} changes ({}) are still to copy from {}, the oldest for {}.",
                 backlog.files,
@@ -185,7 +193,14 @@ impl Failover {
         }
         // 4. This box becomes the primary.
         let own = self.role().await;
-        Ok(self.become_primary(steps, &own).await)
+        self.become_primary(steps, &own).await.ok_or_else(|| {
+            format!(
+                "{} is now a backup, but this box could not write its new role to disk, so both boxes are backups and \
+                 the phones are down: check the disk holding {}, then run `lbs-agent promote` on this box",
+                peer.name,
+                self.config.server.state_dir.display()
+            )
+        })
     }
 
     /// Waits until this box follows the primary's journal up to `head` with nothing pending.

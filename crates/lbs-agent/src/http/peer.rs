@@ -231,11 +231,7 @@ async fn heartbeat(
     state.failover.partner_seen(hb.clone());
     let f = state.failover.clone();
     tokio::spawn(async move { f.on_heartbeat(hb, false).await });
-    let own = state.failover.role().await;
-    Ok(Json(crate::failover::Failover::own_heartbeat(
-        &own,
-        &state.identity.server_id,
-    )))
+    Ok(Json(state.failover.own_heartbeat().await))
 }
 
 /// The backup runs a switchover; this primary stops, flushes, and hands over.
