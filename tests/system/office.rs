@@ -154,3 +154,57 @@ fn office_failover_by_floating_ip_then_a_planned_switch_back() {
     assert!(events.contains("A repaired, switching back tonight"), "{events}");
     drop((a, b));
 }
+
+#[test]
+fn a_refused_dns_update_is_explained_and_a_second_promote_finishes_the_job() {
+    let lab = Lab::up(43);
+    let mut a = lab.agent("a", "PBX A", "primary", Strategy::Dns, "1h");
+    let mut b = lab.agent("b", "PBX B", "backup", Strategy::Dns, "1h");
+    // B was set up with a wrong TSIG secret.
+    let wrong = b.dir.path().join("wrong.secret");
+    std::fs::write(&wrong, "d3Jvbmcgc2VjcmV0IGZvciB0aGUgb2ZmaWNlIGRucw==").unwrap();
+    let right = lab.dir.path().join("tsig.secret");
+    let config = std::fs::read_to_string(&b.config).unwrap();
+    std::fs::write(
+        &b.config,
+        config.replace(&right.display().to_string(), &wrong.display().to_string()),
+    )
+    .unwrap();
+    a.start();
+    b.start();
+    cli_ok(&b, &["pair", &a.link.to_string()]);
+    wait_for("the heartbeat", Duration::from_secs(10), || {
+        failover(&b).partner.reachable
+    });
+    lab.cut("a");
+    wait_for("B to see A unreachable", Duration::from_secs(10), || {
+        !failover(&b).partner.reachable
+    });
+    let out = b.cli(&["promote", "--force", "--reason", "PBX A lost its network"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "a failed step makes the command fail: {text}");
+    assert!(
+        text.contains("did not accept the signature") && text.contains("secret"),
+        "{text}"
+    );
+    assert!(text.contains("promote again"), "{text}");
+    let f = failover(&b);
+    assert_eq!(f.role, Role::Primary, "the role changed; only the address step failed");
+    assert!(f
+        .address
+        .problem
+        .is_some_and(|p| p.contains("BADSIG") || p.contains("BADKEY")));
+    // Fixed, the same command finishes the job: the PBX keeps running, the name moves.
+    std::fs::copy(&right, &wrong).unwrap();
+    let out = cli_ok(&b, &["promote"]);
+    assert!(out.contains("already the primary"), "{out}");
+    let mut phone = lab.phone(Strategy::Dns);
+    phone.answered_by("b", now_ms(), Duration::from_secs(10));
+    let events = cli_ok(&b, &["events"]);
+    assert!(events.contains("PBX A lost its network"), "{events}");
+    drop((a, b));
+}

@@ -852,6 +852,74 @@ mod tests {
     }
 
     #[test]
+    fn failover_settings_are_checked() {
+        let dns = "[takeover]\nstrategy = \"dns\"\nserver = \"192.168.1.53:53\"\nzone = \"office.lan\"\n\
+                   name = \"pbx.office.lan\"\naddress = \"192.168.1.11\"\nkey_name = \"lbs-update\"\n\
+                   key_secret_file = \"/etc/lbs-agent/tsig.secret\"\n";
+        let c = parse(&format!("{MINIMAL}{dns}")).unwrap();
+        match &c.takeover {
+            Takeover::Dns(d) => {
+                assert_eq!(
+                    (d.zone.as_str(), d.name.as_str(), d.ttl),
+                    ("office.lan.", "pbx.office.lan.", 10)
+                );
+                assert_eq!(d.key_algorithm, "hmac-sha256");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.failover.hold, 3600);
+        assert_eq!(c.failover.heartbeat_interval_ms, 1000);
+        let vip = "[takeover]\nstrategy = \"vip\"\naddress = \"192.168.1.10/24\"\ninterface = \"eth0\"\n";
+        assert!(matches!(
+            parse(&format!("{MINIMAL}{vip}")).unwrap().takeover,
+            Takeover::Vip(_)
+        ));
+        assert!(matches!(parse(MINIMAL).unwrap().takeover, Takeover::None));
+        let cases = [
+            (
+                "[takeover]\nstrategy = \"carrier-pigeon\"\n".to_string(),
+                "unknown variant",
+            ),
+            (
+                "[takeover]\nstrategy = \"hook\"\ncommand = []\n".into(),
+                "needs a `command`",
+            ),
+            (vip.replace("/24", ""), "prefix length"),
+            (vip.replace("/24", "/40"), "prefix length"),
+            (
+                dns.replace("pbx.office.lan", "pbx.elsewhere.lan"),
+                "not inside the zone",
+            ),
+            (
+                dns.replace("office.lan\"\nname", "office lan\"\nname"),
+                "not a valid DNS name",
+            ),
+            (
+                dns.replace("/etc/lbs-agent/tsig.secret", "tsig.secret"),
+                "absolute path",
+            ),
+            (
+                format!("{dns}key_algorithm = \"hmac-md5\"\n"),
+                "unsupported TSIG algorithm",
+            ),
+            (
+                "[pbx]\nstart = [\"systemctl\", \"start\", \"asterisk\"]\n".into(),
+                "both `start` and `stop`",
+            ),
+            ("[pbx]\nsip_check = \"localhost\"\n".into(), "host:port"),
+            (
+                "[failover]\nheartbeat_interval = \"10ms\"\n".into(),
+                "between 100ms and 1m",
+            ),
+            ("[failover]\nhold = \"30d\"\n".into(), "hold period must be between"),
+        ];
+        for (extra, expected) in cases {
+            let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+            assert!(msg.contains(expected), "expected {expected:?} in {msg}");
+        }
+    }
+
+    #[test]
     fn bandwidth_units() {
         assert_eq!(parse_bandwidth("0"), Some(0));
         assert_eq!(parse_bandwidth("512 KiB/s"), Some(512 * 1024));
