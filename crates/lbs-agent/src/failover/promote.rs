@@ -172,6 +172,19 @@ impl Failover {
         steps.run("release_address", label, self.address.release(&ctx)).await;
     }
 
+    /// What a primary does before it hands over (a demotion, a switchover's prepare): stop the
+    /// PBX, let the address go, then dump the databases and journal every last change.
+    pub(super) async fn stand_down(&self, steps: &mut Steps<'_>, role: &RoleState) {
+        self.stop_steps(steps, role).await;
+        steps
+            .run(
+                "final_dump",
+                "Final dump of the databases and journal of every change".into(),
+                crate::sync::primary::flush(&self.sync, true),
+            )
+            .await;
+    }
+
     /// This box just joined a primary as its backup (pairing): its PBX must not run beside the
     /// primary's, and the address is not its to hold.
     pub async fn joined(&self, partner: &str, actor: &str) {
@@ -207,14 +220,7 @@ impl Failover {
             );
             return Ok(self.finish("demote", true, &own, steps, started, message));
         }
-        self.stop_steps(&mut steps, &own).await;
-        steps
-            .run(
-                "final_dump",
-                "Final dump of the databases and journal of every change".into(),
-                crate::sync::primary::flush(&self.sync, true),
-            )
-            .await;
+        self.stand_down(&mut steps, &own).await;
         let next = RoleState {
             role: Role::Backup,
             since_unix: now_unix(),

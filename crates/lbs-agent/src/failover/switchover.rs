@@ -302,14 +302,7 @@ impl Failover {
                 }
                 let since = Instant::now();
                 *lock(&self.handover) = Some(since);
-                self.stop_steps(&mut steps, &own).await;
-                steps
-                    .run(
-                        "final_dump",
-                        "Final dump of the databases and journal of every change".into(),
-                        crate::sync::primary::flush(&self.sync, true),
-                    )
-                    .await;
+                self.stand_down(&mut steps, &own).await;
                 // If the backup never finishes the handover, the phones must not stay down.
                 let f = self.clone();
                 let patience = Duration::from_secs(self.config.failover.drain_timeout + 120);
