@@ -130,3 +130,82 @@ async fn refused_tokens_unreachable_agents_and_bad_input_get_plain_messages() {
         );
     }
 }
+
+/// Two paired agents with short heartbeats and a one-hour hold, added to a console.
+async fn office_pair(dir: &tempfile::TempDir) -> (Agent, Agent, Console, String, String) {
+    let failover = |_: &std::path::Path| "\n[failover]\nhold = \"1h\"\nheartbeat_interval = \"300ms\"\n".to_string();
+    let mut a = Agent::init_config("PBX A", "1s", failover);
+    let mut b = Agent::init_config("PBX B", "1s", failover);
+    a.start();
+    b.start();
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    let (console, _) = console(dir).await;
+    let ea = console.add_by_link(&a.link.to_string()).await.unwrap();
+    let eb = console.add_by_link(&b.link.to_string()).await.unwrap();
+    (a, b, console, ea.id, eb.id)
+}
+
+#[tokio::test]
+async fn the_failover_wizard_guards_live_in_the_console_core() {
+    use lbs_console_core::pair::{Confirmation, PairLevel, WizardKind};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, b, console, ia, ib) = office_pair(&dir).await;
+    let state = lbs_tests::eventually(
+        "the pair to be protected",
+        std::time::Duration::from_secs(20),
+        || async {
+            let s = console.pair_state(&ia, &ib).await.ok()?;
+            (s.level == PairLevel::Protected).then_some(s)
+        },
+    )
+    .await;
+    assert!(state.sentence.starts_with("Protected"), "{}", state.sentence);
+    // Both alive: the wizard offers a planned switchover, but the new primary's hold (it has
+    // been primary since it was set up, seconds ago) asks for a reason.
+    let x = console.assess(&ia, &ib).await.unwrap();
+    assert_eq!(x.kind, Some(WizardKind::Planned));
+    assert!(
+        x.warnings.iter().any(|w| w.contains("became the primary only")),
+        "{:?}",
+        x.warnings
+    );
+    let refused = console.fail_over(&ia, &ib, &Confirmation::default()).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+    assert!(refused.to_string().contains("give a reason"), "{refused}");
+
+    // The primary dies: the pair is down, and the wizard turns into an unplanned failover that
+    // needs the old primary confirmed off and the backup's name typed.
+    a.kill9();
+    let state = lbs_tests::eventually("the pair to be down", std::time::Duration::from_secs(20), || async {
+        let s = console.pair_state(&ia, &ib).await.ok()?;
+        (s.level == PairLevel::Down).then_some(s)
+    })
+    .await;
+    assert!(
+        state.sentence.starts_with("Primary PBX A unreachable"),
+        "{}",
+        state.sentence
+    );
+    let x = console.assess(&ia, &ib).await.unwrap();
+    assert_eq!(x.kind, Some(WizardKind::Unplanned));
+    assert_eq!(x.confirm_name, "PBX B");
+    let mut c = Confirmation {
+        typed_name: "PBX B".into(),
+        ..Default::default()
+    };
+    let e = console.fail_over(&ia, &ib, &c).await.unwrap_err();
+    assert!(e.to_string().contains("switched off or unplugged"), "{e}");
+    let f: lbs_protocol::FailoverStatus = b.get("/api/v1/failover", &b.link.token).await.json().await.unwrap();
+    assert_eq!(f.role, lbs_protocol::Role::Backup, "nothing was asked of the backup");
+    c.old_primary_off = true;
+    let change = console.fail_over(&ia, &ib, &c).await.unwrap();
+    assert!(change.ok, "{change:?}");
+    assert_eq!((change.role, change.epoch), (lbs_protocol::Role::Primary, 2));
+    // The audit log on B names the console's token and the confirmed reason.
+    let events: lbs_protocol::EventList = b.get("/api/v1/events", &b.link.token).await.json().await.unwrap();
+    assert!(events
+        .events
+        .iter()
+        .any(|e| e.kind == "promoted" && e.reason.as_deref().unwrap_or_default().contains("confirmed off")));
+}

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lbs_protocol::{ApiError, HistoryQuery, HistoryResponse, SeriesList, ServerStatus, API_PREFIX};
+use lbs_protocol::{
+    ApiError, DemoteRequest, EventList, FailoverStatus, HistoryQuery, HistoryResponse, PromoteRequest, QuarantineList,
+    RestoreRequest, RoleChange, SeriesList, ServerStatus, SwitchoverRequest, SyncStatus, API_PREFIX,
+};
 use lbs_tls::Presented;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -12,6 +15,9 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// A role change runs commands on the box (restore, PBX start, address) and a switchover waits
+/// for the last changes: it may take minutes, and must not be cut off by the read timeout.
+const ROLE_CHANGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Connection details of one agent. The token is only ever sent to the pinned certificate.
 pub struct AgentClient {
@@ -97,11 +103,60 @@ impl AgentClient {
         self.get("/metrics/history", &params).await
     }
 
+    pub async fn sync(&self) -> Result<SyncStatus, Error> {
+        self.get("/sync", &[]).await
+    }
+
+    pub async fn failover(&self) -> Result<FailoverStatus, Error> {
+        self.get("/failover", &[]).await
+    }
+
+    pub async fn events(&self, limit: u32) -> Result<EventList, Error> {
+        self.get("/events", &[("limit", limit.to_string())]).await
+    }
+
+    pub async fn quarantine(&self) -> Result<QuarantineList, Error> {
+        self.get("/quarantine", &[]).await
+    }
+
+    pub async fn restore_quarantined(&self, req: &RestoreRequest) -> Result<QuarantineList, Error> {
+        self.post("/quarantine/restore", req, TIMEOUT * 12).await
+    }
+
+    pub async fn promote(&self, req: &PromoteRequest) -> Result<RoleChange, Error> {
+        self.post("/promote", req, ROLE_CHANGE_TIMEOUT).await
+    }
+
+    pub async fn demote(&self, req: &DemoteRequest) -> Result<RoleChange, Error> {
+        self.post("/demote", req, ROLE_CHANGE_TIMEOUT).await
+    }
+
+    pub async fn switchover(&self, req: &SwitchoverRequest) -> Result<RoleChange, Error> {
+        self.post("/switchover", req, ROLE_CHANGE_TIMEOUT).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, Error> {
-        let response = self
+        let request = self.http.get(format!("{}{path}", self.base)).query(query);
+        self.send(request).await
+    }
+
+    async fn post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T, Error> {
+        let request = self
             .http
-            .get(format!("{}{path}", self.base))
-            .query(query)
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .timeout(timeout);
+        self.send(request).await
+    }
+
+    /// Sends with the token and turns the answer into the value or an error a person can act on.
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, Error> {
+        let response = request
             .bearer_auth(&self.token)
             .send()
             .await
@@ -123,6 +178,11 @@ impl AgentClient {
                 "{} allows this access token to look, not to change anything ({message}).",
                 self.name
             )),
+            // The agent's guards: the reason says why and what to do.
+            StatusCode::CONFLICT | StatusCode::BAD_REQUEST | StatusCode::BAD_GATEWAY => Error::Refused {
+                name: self.name.clone(),
+                message,
+            },
             _ => Error::Agent {
                 name: self.name.clone(),
                 message,

@@ -15,6 +15,9 @@ use crate::view::{ProbeResult, ServerEntry};
 pub struct Console {
     store: Store,
     credentials: Credentials,
+    /// When each server last answered (unix seconds) and its role then, for "Primary PBX A
+    /// unreachable for 3 min".
+    seen: std::sync::Mutex<std::collections::HashMap<String, (i64, lbs_protocol::Role)>>,
 }
 
 fn now_unix() -> i64 {
@@ -29,6 +32,7 @@ impl Console {
         Ok(Console {
             store: Store::open(db_path).await?,
             credentials,
+            seen: Default::default(),
         })
     }
 
@@ -125,5 +129,66 @@ impl Console {
 
     pub async fn history(&self, id: &str, query: &HistoryQuery) -> Result<HistoryResponse, Error> {
         self.client(id).await?.1.history(query).await
+    }
+
+    /// What the console sees of one machine now (its failover and sync status, or that it does
+    /// not answer), for the pair's sentence and the wizard.
+    pub async fn machine(&self, id: &str) -> Result<crate::pair::Machine, Error> {
+        let (entry, client) = self.client(id).await?;
+        let now = now_unix();
+        let answer = async { Ok::<_, Error>((client.failover().await?, client.sync().await?)) }.await;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let machine = match answer {
+            Ok((failover, sync)) => {
+                seen.insert(id.to_owned(), (now, failover.role));
+                crate::pair::Machine {
+                    name: entry.name,
+                    last_answer_unix: Some(now),
+                    reachable: true,
+                    last_role: Some(failover.role),
+                    failover: Some(failover),
+                    sync: Some(sync),
+                }
+            }
+            Err(Error::Unreachable { .. }) => crate::pair::Machine {
+                name: entry.name,
+                last_answer_unix: seen.get(id).map(|s| s.0),
+                reachable: false,
+                last_role: seen.get(id).map(|s| s.1),
+                failover: None,
+                sync: None,
+            },
+            Err(other) => return Err(other),
+        };
+        Ok(machine)
+    }
+
+    /// The dashboard's sentence for two servers of one office.
+    pub async fn pair_state(&self, a: &str, b: &str) -> Result<crate::pair::PairState, Error> {
+        let (ma, mb) = (self.machine(a).await?, self.machine(b).await?);
+        Ok(crate::pair::pair_state(&ma, &mb, now_unix()))
+    }
+
+    /// The wizard's first step: make `backup` the primary instead of `primary`.
+    pub async fn assess(&self, primary: &str, backup: &str) -> Result<crate::pair::Assessment, Error> {
+        let (p, b) = (self.machine(primary).await?, self.machine(backup).await?);
+        Ok(crate::pair::assess(&p, &b, now_unix()))
+    }
+
+    /// The wizard's last step: assesses again (the situation may have changed while the manager
+    /// read), checks the confirmation, and asks the backup for exactly one role change.
+    pub async fn fail_over(
+        &self,
+        primary: &str,
+        backup: &str,
+        confirmation: &crate::pair::Confirmation,
+    ) -> Result<lbs_protocol::RoleChange, Error> {
+        let assessment = self.assess(primary, backup).await?;
+        let action = crate::pair::check(&assessment, confirmation)?;
+        let (_, client) = self.client(backup).await?;
+        match action {
+            crate::pair::Action::Promote(req) => client.promote(&req).await,
+            crate::pair::Action::Switchover(req) => client.switchover(&req).await,
+        }
     }
 }

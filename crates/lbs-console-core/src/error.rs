@@ -29,6 +29,10 @@ pub enum Error {
     Storage(String),
     #[error("{name} answered with an error: {message}")]
     Agent { name: String, message: String },
+    /// A request the server understood and turned down, with its reason (a failover guard, a
+    /// partner that does not answer, a request that is not valid).
+    #[error("{name} refused: {message}")]
+    Refused { name: String, message: String },
 }
 
 impl Error {
@@ -44,6 +48,7 @@ impl Error {
             Error::Keyring { .. } => ErrorKind::Keyring,
             Error::Storage(_) => ErrorKind::Storage,
             Error::Agent { .. } => ErrorKind::Agent,
+            Error::Refused { .. } => ErrorKind::Refused,
         }
     }
 

@@ -62,4 +62,6 @@ pub enum ErrorKind {
     Storage,
     /// The agent answered with an error of its own.
     Agent,
+    /// The server turned the request down and said why (e.g. a failover guard).
+    Refused,
 }

@@ -65,6 +65,8 @@ export function statusAdvice(kind: ErrorKind): Advice {
         action: "Retrying every few seconds. If this keeps happening, contact your IT contractor.",
         severity: "warning",
       };
+    case "refused":
+      return { title: "The server said no", action: "", severity: "warning" };
     case "invalid_input":
     case "already_added":
       return { title: "Something is not right", action: "", severity: "warning" };

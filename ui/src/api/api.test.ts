@@ -63,6 +63,10 @@ describe("toConsoleError", () => {
       message: "No answer.",
     });
   });
+  it("keeps a refusal from a server's failover guards as a refusal", () => {
+    const refusal = { kind: "refused", message: "PBX B refused: the hold period is not over." };
+    expect(toConsoleError(refusal)).toMatchObject(refusal);
+  });
   it("wraps strings and unknown shapes", () => {
     expect(toConsoleError("command not found")).toMatchObject({ kind: "agent", message: "command not found" });
     expect(toConsoleError({ kind: "bogus", message: "Odd." })).toMatchObject({ kind: "agent", message: "Odd." });

@@ -14,6 +14,7 @@ const KINDS: readonly ErrorKind[] = [
   "keyring",
   "storage",
   "agent",
+  "refused",
 ];
 
 /** A rejected command: an Error (so it can be thrown) that is also a ConsoleError. */
