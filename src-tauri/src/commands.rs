@@ -1,9 +1,13 @@
 //! The `#[tauri::command]` functions the front end invokes. Each is one call into
 //! `lbs_console_core::Console`; errors become `{kind, message}` for the UI.
 
+use lbs_console_core::pair::{Assessment, Confirmation, PairState};
 use lbs_console_core::view::{ConsoleError, ProbeResult, ServerEntry};
 use lbs_console_core::Console;
-use lbs_protocol::{HistoryQuery, HistoryResponse, SeriesList, ServerStatus};
+use lbs_protocol::{
+    EventList, FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RoleChange, SeriesList, ServerStatus,
+    SyncStatus,
+};
 use tauri::State;
 
 type Result<T> = std::result::Result<T, ConsoleError>;
@@ -73,4 +77,45 @@ pub async fn metrics_history(
         )
         .await
         .map_err(view)
+}
+
+#[tauri::command]
+pub async fn sync_status(console: State<'_, Console>, id: String) -> Result<SyncStatus> {
+    console.sync(&id).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn failover_status(console: State<'_, Console>, id: String) -> Result<FailoverStatus> {
+    console.failover(&id).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn server_events(console: State<'_, Console>, id: String, limit: u32) -> Result<EventList> {
+    console.events(&id, limit).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn quarantine_list(console: State<'_, Console>, id: String) -> Result<QuarantineList> {
+    console.quarantine(&id).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn pair_state(console: State<'_, Console>, a: String, b: String) -> Result<PairState> {
+    console.pair_state(&a, &b).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn failover_assess(console: State<'_, Console>, primary: String, backup: String) -> Result<Assessment> {
+    console.assess(&primary, &backup).await.map_err(view)
+}
+
+/// The wizard's last step; the guards are checked again in `Console::fail_over`.
+#[tauri::command]
+pub async fn failover_run(
+    console: State<'_, Console>,
+    primary: String,
+    backup: String,
+    confirmation: Confirmation,
+) -> Result<RoleChange> {
+    console.fail_over(&primary, &backup, &confirmation).await.map_err(view)
 }

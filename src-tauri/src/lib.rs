@@ -61,6 +61,13 @@ pub fn run() {
             commands::server_status,
             commands::metrics_series,
             commands::metrics_history,
+            commands::sync_status,
+            commands::failover_status,
+            commands::server_events,
+            commands::quarantine_list,
+            commands::pair_state,
+            commands::failover_assess,
+            commands::failover_run,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

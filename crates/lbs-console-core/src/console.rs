@@ -131,6 +131,22 @@ impl Console {
         self.client(id).await?.1.history(query).await
     }
 
+    pub async fn sync(&self, id: &str) -> Result<lbs_protocol::SyncStatus, Error> {
+        self.client(id).await?.1.sync().await
+    }
+
+    pub async fn failover(&self, id: &str) -> Result<lbs_protocol::FailoverStatus, Error> {
+        self.client(id).await?.1.failover().await
+    }
+
+    pub async fn events(&self, id: &str, limit: u32) -> Result<lbs_protocol::EventList, Error> {
+        self.client(id).await?.1.events(limit).await
+    }
+
+    pub async fn quarantine(&self, id: &str) -> Result<lbs_protocol::QuarantineList, Error> {
+        self.client(id).await?.1.quarantine().await
+    }
+
     /// What the console sees of one machine now (its failover and sync status, or that it does
     /// not answer), for the pair's sentence and the wizard.
     pub async fn machine(&self, id: &str) -> Result<crate::pair::Machine, Error> {
