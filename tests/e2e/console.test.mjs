@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -15,6 +15,7 @@ const shots = join(root, "artifacts", "screenshots");
 mkdirSync(shots, { recursive: true });
 
 let driverProc;
+let consoleEnv;
 let wd;
 let agentA;
 let agentB;
@@ -36,9 +37,13 @@ before(async () => {
     LBS_CONSOLE_DATA_DIR: mkdtempSync(join(tmpdir(), "lbs-e2e-console-")),
     LBS_CONSOLE_KEYRING_SERVICE: `lbs-console-e2e-${process.pid}`,
   };
+  consoleEnv = env;
+  // The driver's output (and the app's, which it starts) goes to a file, not to this process's
+  // output: an app left running would otherwise hold the test runner's pipe open forever.
+  const log = openSync(join(root, "artifacts", "e2e-driver.log"), "w");
   driverProc = spawn("tauri-driver", ["--port", String(port), "--native-driver", "/usr/bin/WebKitWebDriver"], {
     env,
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", log, log],
   });
   wd = new WebDriver(`http://127.0.0.1:${port}`);
   const deadline = Date.now() + 20000;
@@ -53,9 +58,35 @@ before(async () => {
   }
 });
 
+/** Processes started with this run's console data directory in their environment: the app. */
+function ourConsoles() {
+  if (!consoleEnv) return [];
+  const marker = `LBS_CONSOLE_DATA_DIR=${consoleEnv.LBS_CONSOLE_DATA_DIR}\0`;
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, "latin1").includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 after(async () => {
   await wd?.quit();
   driverProc?.kill();
+  // Quitting the session normally closes the app; if it did not, it must not outlive the tests.
+  const deadline = Date.now() + 5000;
+  while (ourConsoles().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of ourConsoles()) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   await agentA?.stop();
   await agentB?.stop();
 });
