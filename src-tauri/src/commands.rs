@@ -2,7 +2,7 @@
 //! `lbs_console_core::Console`; errors become `{kind, message}` for the UI.
 
 use lbs_console_core::pair::{Assessment, Confirmation, PairState};
-use lbs_console_core::view::{ConsoleError, ProbeResult, ServerEntry};
+use lbs_console_core::view::{ConsoleError, PairEntry, ProbeResult, ServerEntry};
 use lbs_console_core::Console;
 use lbs_protocol::{
     EventList, FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RoleChange, SeriesList, ServerStatus,
@@ -118,4 +118,29 @@ pub async fn failover_run(
     confirmation: Confirmation,
 ) -> Result<RoleChange> {
     console.fail_over(&primary, &backup, &confirmation).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn list_pairs(console: State<'_, Console>) -> Result<Vec<PairEntry>> {
+    console.pairs().await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn create_pair(console: State<'_, Console>, name: String, servers: Vec<String>) -> Result<PairEntry> {
+    console.create_pair(&name, &servers).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn add_to_pair(console: State<'_, Console>, pair: String, server: String) -> Result<PairEntry> {
+    console.add_to_pair(&pair, &server).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn rename_pair(console: State<'_, Console>, pair: String, name: String) -> Result<PairEntry> {
+    console.rename_pair(&pair, &name).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn remove_pair(console: State<'_, Console>, pair: String) -> Result<()> {
+    console.remove_pair(&pair).await.map_err(view)
 }

@@ -68,6 +68,11 @@ pub fn run() {
             commands::pair_state,
             commands::failover_assess,
             commands::failover_run,
+            commands::list_pairs,
+            commands::create_pair,
+            commands::add_to_pair,
+            commands::rename_pair,
+            commands::remove_pair,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

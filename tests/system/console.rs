@@ -209,3 +209,50 @@ async fn the_failover_wizard_guards_live_in_the_console_core() {
         .iter()
         .any(|e| e.kind == "promoted" && e.reason.as_deref().unwrap_or_default().contains("confirmed off")));
 }
+
+#[tokio::test]
+async fn an_office_is_a_named_pair_and_removing_it_removes_its_servers_and_tokens() {
+    let (mut a, mut b) = (Agent::init("PBX A"), Agent::init("PBX B"));
+    a.start();
+    b.start();
+    let dir = tempfile::tempdir().unwrap();
+    let (console, creds) = console(&dir).await;
+    let ea = console.add_by_link(&a.link.to_string()).await.unwrap();
+    // A single server first, its partner later.
+    let pair = console
+        .create_pair("  Main office ", std::slice::from_ref(&ea.id))
+        .await
+        .unwrap();
+    assert_eq!((pair.name.as_str(), pair.servers.len()), ("Main office", 1));
+    let eb = console.add_by_link(&b.link.to_string()).await.unwrap();
+    let pair = console.add_to_pair(&pair.id, &eb.id).await.unwrap();
+    assert_eq!(pair.servers, vec![ea.id.clone(), eb.id.clone()]);
+    let third = console.add_to_pair(&pair.id, "no-such-server").await.unwrap_err();
+    assert_eq!(third.kind(), ErrorKind::NotFound);
+    let bad = console
+        .create_pair(" ", std::slice::from_ref(&ea.id))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::InvalidInput);
+    let twice = console
+        .create_pair("Twice", &[ea.id.clone(), ea.id.clone()])
+        .await
+        .unwrap_err();
+    assert!(twice.to_string().contains("two different servers"), "{twice}");
+    let pair = console.rename_pair(&pair.id, "Head office").await.unwrap();
+    assert_eq!(pair.name, "Head office");
+    // Survives a restart of the console.
+    drop(console);
+    let (console, _) = self::console(&dir).await;
+    assert_eq!(console.pairs().await.unwrap(), vec![pair.clone()]);
+    console.remove_pair(&pair.id).await.unwrap();
+    assert!(console.pairs().await.unwrap().is_empty());
+    assert!(console.list().await.unwrap().is_empty(), "its servers went with it");
+    for id in [&ea.id, &eb.id] {
+        assert_eq!(
+            creds.load(id).await.unwrap_err().kind(),
+            ErrorKind::Keyring,
+            "and their tokens"
+        );
+    }
+}

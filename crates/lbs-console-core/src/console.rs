@@ -27,6 +27,17 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// A pair's name as typed, trimmed, or why it cannot be used.
+fn pair_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(Error::InvalidInput(
+            "Give the pair a name of 1 to 80 characters, for example \"Main office\".".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 impl Console {
     pub async fn open(db_path: &Path, credentials: Credentials) -> Result<Console, Error> {
         Ok(Console {
@@ -91,6 +102,65 @@ impl Console {
         }
         tracing::info!(id = %entry.id, address = %entry.address, "server added");
         Ok(entry)
+    }
+
+    pub async fn pairs(&self) -> Result<Vec<crate::view::PairEntry>, Error> {
+        self.store.pairs().await
+    }
+
+    /// Creates an office from one or two servers already in the list.
+    pub async fn create_pair(&self, name: &str, servers: &[String]) -> Result<crate::view::PairEntry, Error> {
+        let name = pair_name(name)?;
+        if servers.is_empty() || servers.len() > 2 || (servers.len() == 2 && servers[0] == servers[1]) {
+            return Err(Error::InvalidInput(
+                "A pair is one server, or two different servers: the primary and its backup.".into(),
+            ));
+        }
+        for s in servers {
+            self.store.get(s).await?;
+        }
+        let pair = crate::view::PairEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            name,
+            servers: Vec::new(),
+            created_unix: now_unix(),
+        };
+        self.store.insert_pair(&pair).await?;
+        for s in servers {
+            self.store.join_pair(&pair.id, s).await?;
+        }
+        self.store.pair(&pair.id).await
+    }
+
+    /// Adds the partner to a pair that has one server.
+    pub async fn add_to_pair(&self, pair: &str, server: &str) -> Result<crate::view::PairEntry, Error> {
+        let p = self.store.pair(pair).await?;
+        self.store.get(server).await?;
+        if p.servers.iter().any(|s| s == server) {
+            return Ok(p);
+        }
+        if p.servers.len() >= 2 {
+            return Err(Error::InvalidInput(format!(
+                "\"{}\" already has two servers; remove one first.",
+                p.name
+            )));
+        }
+        self.store.join_pair(pair, server).await?;
+        self.store.pair(pair).await
+    }
+
+    pub async fn rename_pair(&self, pair: &str, name: &str) -> Result<crate::view::PairEntry, Error> {
+        self.store.rename_pair(pair, &pair_name(name)?).await?;
+        self.store.pair(pair).await
+    }
+
+    /// Removes the pair and its servers, with their tokens in the keyring.
+    pub async fn remove_pair(&self, pair: &str) -> Result<(), Error> {
+        let p = self.store.pair(pair).await?;
+        for s in &p.servers {
+            self.remove(s).await?;
+        }
+        self.store.remove_pair(pair).await
     }
 
     /// Removes the server and its keyring entry.

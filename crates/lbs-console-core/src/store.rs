@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
 use crate::error::Error;
-use crate::view::ServerEntry;
+use crate::view::{PairEntry, ServerEntry};
 
 #[derive(Clone)]
 pub struct Store {
@@ -101,13 +101,109 @@ impl Store {
     }
 
     pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pair_members WHERE server_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM servers WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every pair with its servers (by the console's ids), by name.
+    pub async fn pairs(&self) -> Result<Vec<PairEntry>, Error> {
+        let pairs: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT id, name, created_unix FROM pairs ORDER BY name COLLATE NOCASE, id")
+                .fetch_all(&self.pool)
+                .await?;
+        let members: Vec<(String, String)> = sqlx::query_as(
+            "SELECT m.pair_id, m.server_id FROM pair_members m JOIN servers s ON s.id = m.server_id ORDER BY s.added_unix, s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(pairs
+            .into_iter()
+            .map(|(id, name, created_unix)| PairEntry {
+                servers: members
+                    .iter()
+                    .filter(|(p, _)| *p == id)
+                    .map(|(_, s)| s.clone())
+                    .collect(),
+                id,
+                name,
+                created_unix,
+            })
+            .collect())
+    }
+
+    pub async fn pair(&self, id: &str) -> Result<PairEntry, Error> {
+        self.pairs()
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or(Error::NotFound)
+    }
+
+    pub async fn insert_pair(&self, p: &PairEntry) -> Result<(), Error> {
+        sqlx::query("INSERT INTO pairs (id, name, created_unix) VALUES (?, ?, ?)")
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(p.created_unix)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn rename_pair(&self, id: &str, name: &str) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE pairs SET name = ? WHERE id = ?")
+            .bind(name)
             .bind(id)
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
+        Ok(())
+    }
+
+    /// Puts a server into a pair (out of any other).
+    pub async fn join_pair(&self, pair: &str, server: &str) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pair_members WHERE server_id = ?")
+            .bind(server)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO pair_members (pair_id, server_id) VALUES (?, ?)")
+            .bind(pair)
+            .bind(server)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes the pair; its servers stay (the caller removes them if it wants).
+    pub async fn remove_pair(&self, id: &str) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pair_members WHERE pair_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM pairs WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

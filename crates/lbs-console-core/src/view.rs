@@ -20,6 +20,19 @@ pub struct ServerEntry {
     pub added_unix: i64,
 }
 
+/// An office: two servers that back each other up (one while the second is still to be added).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PairEntry {
+    pub id: String,
+    /// The office's name, e.g. "Main office".
+    pub name: String,
+    /// The console's ids of its servers (`ServerEntry::id`), the first added first.
+    pub servers: Vec<String>,
+    #[ts(type = "number")]
+    pub created_unix: i64,
+}
+
 /// What the console saw when it first knocked on an address (trust on first use).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
