@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use lbs_protocol::Role;
-use lbs_tests::lab::{cli_ok, failover_status, files, now_ms, wait_for, Lab, Strategy};
+use lbs_tests::files;
+use lbs_tests::lab::{cli_ok, failover_status, now_ms, wait_for, Lab, Strategy};
 use lbs_tests::{percentile, Agent};
 
 fn stats(name: &str, ms: &mut [f64]) -> String {

@@ -250,23 +250,6 @@ pub fn failover_status(agent: &Agent) -> FailoverStatus {
     serde_json::from_value(all["failover"].clone()).expect("failover status")
 }
 
-/// The files directly in `root`, by name, with their content.
-pub fn files(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(root)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| {
-                    (
-                        e.file_name().to_string_lossy().into_owned(),
-                        std::fs::read(e.path()).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + timeout;
     while !ok() {

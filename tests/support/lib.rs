@@ -297,6 +297,23 @@ pub fn parse_link(stdout: &str) -> ConnectionLink {
     ConnectionLink::parse(line).expect("a valid link")
 }
 
+/// The files directly in `root`, by name, with their content.
+pub fn files(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(root)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Polls `f` until it returns `Some` or the time is up.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
 where

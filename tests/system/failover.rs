@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lbs_protocol::{EventList, FailoverStatus, QuarantineList, Role, RoleChange};
-use lbs_tests::{eventually, Agent};
+use lbs_tests::{eventually, files, Agent};
 use serde_json::json;
 
 /// A stand-in PBX: `start` runs a background process (its own process group) that, when
@@ -154,20 +154,6 @@ fn pbx_running(agent: &Agent) -> bool {
         .success()
 }
 
-fn files(root: &Path) -> BTreeMap<String, String> {
-    std::fs::read_dir(root)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    (name, std::fs::read_to_string(e.path()).unwrap_or_default())
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn role_of(agent: &Agent) -> (Role, u64) {
     let f = failover(agent).await;
     (f.role, f.epoch)
@@ -185,7 +171,7 @@ async fn same_files(pair: &Pair, what: &str) {
                 let _ = std::fs::write(format!("{dir}/a.log"), pair.a.log());
                 let _ = std::fs::write(format!("{dir}/b.log"), pair.b.log());
             }
-            let only = |x: &BTreeMap<String, String>, y: &BTreeMap<String, String>| -> Vec<String> {
+            let only = |x: &BTreeMap<String, Vec<u8>>, y: &BTreeMap<String, Vec<u8>>| -> Vec<String> {
                 x.iter()
                     .filter(|(k, v)| y.get(*k) != Some(v))
                     .map(|(k, _)| k.clone())
@@ -311,7 +297,7 @@ async fn unplanned_failover_is_guarded_and_the_old_primary_comes_back_as_backup_
     }
     // Nothing the old primary holds overwrote the new primary; it now mirrors the new primary.
     let b_files = files(&voicemail(&pair.b));
-    assert_eq!(b_files["msg0002.txt"], "call me back");
+    assert_eq!(b_files["msg0002.txt"], b"call me back");
     assert!(!b_files.contains_key("split.txt"));
     same_files(&pair, "A to mirror B").await;
     assert_eq!(role_of(&pair.b).await, (Role::Primary, 2));
@@ -433,11 +419,11 @@ async fn switchover_honours_the_hold_and_loses_nothing_while_the_pbx_writes() {
     let all = files(&voicemail(&pair.b));
     let from_a = all
         .values()
-        .filter(|v| v.contains(&*pair.a.dir.path().to_string_lossy()))
+        .filter(|v| String::from_utf8_lossy(v).contains(&*pair.a.dir.path().to_string_lossy()))
         .count();
     let from_b = all
         .values()
-        .filter(|v| v.contains(&*pair.b.dir.path().to_string_lossy()))
+        .filter(|v| String::from_utf8_lossy(v).contains(&*pair.b.dir.path().to_string_lossy()))
         .count();
     assert!(
         from_a > 10 && from_b > 10,

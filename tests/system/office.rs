@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lbs_protocol::Role;
-use lbs_tests::lab::{cli_ok, failover_status as failover, files, now_ms, wait_for, Lab, Strategy};
+use lbs_tests::files;
+use lbs_tests::lab::{cli_ok, failover_status as failover, now_ms, wait_for, Lab, Strategy};
 use lbs_tests::Agent;
 
 fn voicemail(agent: &Agent) -> PathBuf {

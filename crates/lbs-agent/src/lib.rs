@@ -4,6 +4,7 @@
 //! library so the integration tests can reach it.
 
 pub mod clock;
+pub mod command;
 pub mod commands;
 pub mod config;
 pub mod db;

@@ -98,6 +98,26 @@ pub fn url(address: &str, route: &str) -> String {
     format!("https://{address}{}{route}", lbs_protocol::PEER_PREFIX)
 }
 
+/// How a request to the partner failed; each caller puts it into its own words.
+pub enum CallError {
+    /// No answer (no connection, a timeout, a transfer that broke off): the chain of causes.
+    Silent(String),
+    /// It answered with an error status and this reason.
+    Refused(reqwest::StatusCode, String),
+    /// It answered, but the body could not be read.
+    Unreadable(String),
+}
+
+/// Sends a request to the partner and decodes its JSON answer.
+pub async fn call<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, CallError> {
+    let response = request.send().await.map_err(|e| CallError::Silent(error_chain(&e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(CallError::Refused(status, refusal_message(response).await));
+    }
+    response.json().await.map_err(|e| CallError::Unreadable(e.to_string()))
+}
+
 /// The plain-language reason in a refusal from the partner (its `ApiError`), or the status.
 pub async fn refusal_message(response: reqwest::Response) -> String {
     let status = response.status();

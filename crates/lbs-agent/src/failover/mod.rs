@@ -14,7 +14,6 @@
 //! log ([`events`]) with who asked.
 
 pub mod address;
-pub mod command;
 pub mod events;
 pub mod heartbeat;
 mod partner;

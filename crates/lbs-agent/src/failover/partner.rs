@@ -9,7 +9,7 @@ use lbs_protocol::{Heartbeat, Role};
 
 use super::{lock, Failover, PartnerView};
 use crate::clock::now_unix;
-use crate::peer::Peer;
+use crate::peer::{CallError, Peer};
 use crate::role::RoleState;
 
 impl Failover {
@@ -18,28 +18,15 @@ impl Failover {
         let own = self.own_heartbeat().await;
         let result = async {
             let client = self.sync.client_for(peer)?;
-            let response = client
+            let request = client
                 .post(crate::peer::url(&peer.address, "/heartbeat"))
                 .json(&own)
-                .timeout(timeout)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "{} at {} does not answer ({})",
-                        peer.name,
-                        peer.address,
-                        crate::peer::error_chain(&e)
-                    )
-                })?;
-            if !response.status().is_success() {
-                let why = crate::peer::refusal_message(response).await;
-                return Err(format!("{} refused the heartbeat: {why}", peer.name));
-            }
-            let hb: Heartbeat = response
-                .json()
-                .await
-                .map_err(|e| format!("{} sent an answer that could not be read: {e}", peer.name))?;
+                .timeout(timeout);
+            let hb: Heartbeat = crate::peer::call(request).await.map_err(|e| match e {
+                CallError::Silent(why) => format!("{} at {} does not answer ({why})", peer.name, peer.address),
+                CallError::Refused(_, why) => format!("{} refused the heartbeat: {why}", peer.name),
+                CallError::Unreadable(why) => format!("{} sent an answer that could not be read: {why}", peer.name),
+            })?;
             if hb.server_id != peer.server_id {
                 return Err(format!(
                     "the server answering at {} is not {} (it says it is {})",

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::command;
+use crate::command;
 use crate::config::PbxConfig;
 
 pub struct Pbx {

@@ -15,6 +15,7 @@ use lbs_sync::quarantine::Quarantined;
 
 use super::Failover;
 use crate::clock::now_unix;
+use crate::peer::CallError;
 use crate::role::Reintegration;
 
 /// Moves aside what this box changed after `r.acked`; returns a summary.
@@ -94,17 +95,11 @@ async fn partner_hashes(f: &Failover, changed: &[Change]) -> Option<HashMap<(Str
     let mut out = HashMap::new();
     for chunk in changed.chunks(1000) {
         let files: Vec<(String, String)> = chunk.iter().map(|c| (c.category.clone(), c.path.to_string())).collect();
-        let response = client
+        let request = client
             .post(crate::peer::url(&peer.address, "/hashes"))
             .json(&HashesRequest { files: files.clone() })
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        let answer: HashesResponse = response.json().await.ok()?;
+            .timeout(Duration::from_secs(30));
+        let answer: HashesResponse = crate::peer::call(request).await.ok()?;
         if answer.hashes.len() != files.len() {
             return None;
         }
@@ -228,27 +223,17 @@ async fn send_to_primary(
         gid: meta.gid,
         mtime_ns: meta.mtime_ns,
     };
-    let response = client
+    let request = client
         .post(crate::peer::url(&peer.address, "/restore"))
         .query(&query)
         .body(content)
-        .timeout(Duration::from_secs(600))
-        .send()
-        .await
-        .map_err(|e| {
-            E::Unreachable(format!(
-                "{} does not answer ({})",
-                peer.name,
-                crate::peer::error_chain(&e)
-            ))
-        })?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(format!("{rel} was restored on {}", peer.name));
-    }
-    let why = crate::peer::refusal_message(response).await;
-    Err(match status {
-        reqwest::StatusCode::CONFLICT => E::Refused(format!("{}: {why}", peer.name)),
-        _ => E::Unreachable(format!("{} could not restore the file: {why}", peer.name)),
-    })
+        .timeout(Duration::from_secs(600));
+    let _: lbs_protocol::Health = crate::peer::call(request).await.map_err(|e| match e {
+        CallError::Silent(why) => E::Unreachable(format!("{} does not answer ({why})", peer.name)),
+        CallError::Refused(reqwest::StatusCode::CONFLICT, why) => E::Refused(format!("{}: {why}", peer.name)),
+        CallError::Refused(_, why) | CallError::Unreadable(why) => {
+            E::Unreachable(format!("{} could not restore the file: {why}", peer.name))
+        }
+    })?;
+    Ok(format!("{rel} was restored on {}", peer.name))
 }

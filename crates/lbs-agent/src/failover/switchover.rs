@@ -9,7 +9,7 @@ use lbs_protocol::{HandoverRequest, HandoverResponse, HandoverStep, Heartbeat, R
 
 use super::{clean, human_secs, lock, Backlog, Failover, FailoverError, Steps};
 use crate::clock::now_unix;
-use crate::peer::Peer;
+use crate::peer::{CallError, Peer};
 use crate::role::RoleState;
 
 impl Failover {
@@ -229,24 +229,15 @@ impl Failover {
 
     pub(super) async fn call_handover(&self, peer: &Peer, req: HandoverRequest) -> Result<HandoverResponse, String> {
         let client = self.sync.client_for(peer)?;
-        let response = client
+        let request = client
             .post(crate::peer::url(&peer.address, "/handover"))
             .json(&req)
-            .timeout(Duration::from_secs(self.config.pbx.command_timeout * 3 + 60))
-            .send()
-            .await
-            .map_err(|e| format!("{} does not answer ({})", peer.name, crate::peer::error_chain(&e)))?;
-        if !response.status().is_success() {
-            return Err(format!(
-                "{} refused: {}",
-                peer.name,
-                crate::peer::refusal_message(response).await
-            ));
-        }
-        response
-            .json()
-            .await
-            .map_err(|e| format!("{} sent an answer that could not be read: {e}", peer.name))
+            .timeout(Duration::from_secs(self.config.pbx.command_timeout * 3 + 60));
+        crate::peer::call(request).await.map_err(|e| match e {
+            CallError::Silent(why) => format!("{} does not answer ({why})", peer.name),
+            CallError::Refused(_, why) => format!("{} refused: {why}", peer.name),
+            CallError::Unreadable(why) => format!("{} sent an answer that could not be read: {why}", peer.name),
+        })
     }
 
     /// A switchover asked of the primary: the backup runs it.
@@ -261,30 +252,21 @@ impl Failover {
             request: req,
             actor: actor.to_owned(),
         };
-        let response = client
+        let request = client
             .post(crate::peer::url(&peer.address, "/switchover"))
             .json(&body)
-            .timeout(Duration::from_secs(self.config.failover.drain_timeout + 300))
-            .send()
-            .await
-            .map_err(|e| {
-                FailoverError::Unreachable(format!(
-                    "{} does not answer ({}); a planned switchover needs both boxes",
-                    peer.name,
-                    crate::peer::error_chain(&e)
-                ))
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return response.json().await.map_err(|e| {
-                FailoverError::Internal(format!("{} sent an answer that could not be read: {e}", peer.name))
-            });
-        }
-        let why = crate::peer::refusal_message(response).await;
-        Err(match status {
-            reqwest::StatusCode::BAD_REQUEST => FailoverError::BadRequest(why),
-            reqwest::StatusCode::CONFLICT => FailoverError::Refused(why),
-            _ => FailoverError::Unreachable(format!("{}: {why}", peer.name)),
+            .timeout(Duration::from_secs(self.config.failover.drain_timeout + 300));
+        crate::peer::call(request).await.map_err(|e| match e {
+            CallError::Silent(why) => FailoverError::Unreachable(format!(
+                "{} does not answer ({why}); a planned switchover needs both boxes",
+                peer.name
+            )),
+            CallError::Refused(reqwest::StatusCode::BAD_REQUEST, why) => FailoverError::BadRequest(why),
+            CallError::Refused(reqwest::StatusCode::CONFLICT, why) => FailoverError::Refused(why),
+            CallError::Refused(_, why) => FailoverError::Unreachable(format!("{}: {why}", peer.name)),
+            CallError::Unreadable(why) => {
+                FailoverError::Internal(format!("{} sent an answer that could not be read: {why}", peer.name))
+            }
         })
     }
 

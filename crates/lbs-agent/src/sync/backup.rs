@@ -145,7 +145,6 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
     e.tracker.link(SyncLinkState::Ok, None, now);
     e.tracker
         .peer_report(page.totals.iter().map(|t| (t.source.clone(), t.files, t.bytes)), None);
-    e.tracker.set_peer_head(&page.journal_id, page.head);
     if request.journal_id.as_deref() != Some(page.journal_id.as_str()) {
         tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
         e.queue.follow(&page.journal_id).await.map_err(db)?;

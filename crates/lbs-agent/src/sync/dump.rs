@@ -51,13 +51,11 @@ pub fn dump_path(c: &CategoryConfig) -> Option<PathBuf> {
 
 /// The last part of a command's output, for an error message: enough to see why, never a flood.
 fn tail(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    let start = text.char_indices().rev().nth(499).map_or(0, |(i, _)| i);
+    let text = crate::command::tail(&String::from_utf8_lossy(bytes), 500);
     if text.is_empty() {
         "no output".into()
     } else {
-        text[start..].to_string()
+        text
     }
 }
 

@@ -59,8 +59,6 @@ struct Inner {
     peer_totals: HashMap<String, (u64, u64)>,
     /// The partner's acknowledged sequence (primary side).
     peer_acked: i64,
-    /// The primary's journal head as last seen (backup side).
-    peer_head: Option<(String, i64)>,
 }
 
 #[derive(Default)]
@@ -161,15 +159,6 @@ impl Tracker {
         })
     }
 
-    /// The primary's journal and its head, as its last answer said (backup side).
-    pub fn set_peer_head(&self, journal_id: &str, head: i64) {
-        self.with(|i| i.peer_head = Some((journal_id.to_owned(), head)));
-    }
-
-    pub fn peer_head(&self) -> Option<(String, i64)> {
-        self.with(|i| i.peer_head.clone())
-    }
-
     pub fn peer_acked(&self) -> i64 {
         self.with(|i| i.peer_acked)
     }
@@ -209,7 +198,6 @@ impl Tracker {
             i.link = None;
             i.peer_totals.clear();
             i.peer_acked = 0;
-            i.peer_head = None;
         });
     }
 }

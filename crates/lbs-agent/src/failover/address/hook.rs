@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use crate::command;
 use crate::config::HookTakeover;
-use crate::failover::command;
 
 pub struct Context {
     pub role: String,

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use crate::command;
 use crate::config::VipTakeover;
-use crate::failover::command;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

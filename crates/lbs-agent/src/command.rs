@@ -1,4 +1,5 @@
-//! Running the admin's commands (PBX start/stop/check, takeover hooks, `ip`, `arping`): with a
+//! Running the admin's commands (PBX start/stop/check, takeover hooks, `ip`, `arping`; the sync's
+//! dump commands capture their own output but share [`tail`]): with a
 //! time limit, and with the output kept for the error message. The output goes to an unnamed
 //! temporary file, not a pipe: a start command that leaves a daemon behind (which inherits the
 //! descriptors) must not make the agent wait for that daemon to exit.
@@ -7,10 +8,14 @@ use std::io::{Read, Seek, SeekFrom};
 use std::process::Stdio;
 use std::time::Duration;
 
-/// The last part of a command's output: enough to see why, never a flood.
-pub fn tail(text: &str) -> String {
+/// The last `chars` characters of a command's output: enough to see why, never a flood.
+pub fn tail(text: &str, chars: usize) -> String {
     let text = text.trim();
-    let start = text.char_indices().rev().nth(399).map_or(0, |(i, _)| i);
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(chars.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
     text[start..].to_string()
 }
 
@@ -60,7 +65,7 @@ pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) 
     Ok(Outcome {
         success: status.success(),
         status: status.to_string(),
-        output: tail(&output),
+        output: tail(&output, 400),
     })
 }
 
