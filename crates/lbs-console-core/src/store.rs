@@ -124,7 +124,8 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         let members: Vec<(String, String)> = sqlx::query_as(
-            "SELECT m.pair_id, m.server_id FROM pair_members m JOIN servers s ON s.id = m.server_id ORDER BY s.added_unix, s.id",
+            // rowid: the order servers joined the pair (added_unix ties within a second).
+            "SELECT m.pair_id, m.server_id FROM pair_members m JOIN servers s ON s.id = m.server_id ORDER BY m.rowid",
         )
         .fetch_all(&self.pool)
         .await?;

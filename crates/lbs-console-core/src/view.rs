@@ -27,7 +27,7 @@ pub struct PairEntry {
     pub id: String,
     /// The office's name, e.g. "Main office".
     pub name: String,
-    /// The console's ids of its servers (`ServerEntry::id`), the first added first.
+    /// The console's ids of its servers (`ServerEntry::id`), in the order they joined the pair.
     pub servers: Vec<String>,
     #[ts(type = "number")]
     pub created_unix: i64,

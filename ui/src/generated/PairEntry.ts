@@ -9,6 +9,6 @@ export type PairEntry = { id: string,
  */
 name: string, 
 /**
- * The console's ids of its servers (`ServerEntry::id`), the first added first.
+ * The console's ids of its servers (`ServerEntry::id`), in the order they joined the pair.
  */
 servers: Array<string>, created_unix: number, };
