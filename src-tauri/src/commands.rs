@@ -1,16 +1,19 @@
 //! The `#[tauri::command]` functions the front end invokes. Each is one call into
 //! `lbs_console_core::Console`; errors become `{kind, message}` for the UI.
 
+use lbs_console_core::overview::{OfficeEvents, Overview};
 use lbs_console_core::pair::{Assessment, Confirmation, PairState};
 use lbs_console_core::view::{ConsoleError, PairEntry, ProbeResult, ServerEntry};
 use lbs_console_core::Console;
 use lbs_protocol::{
-    EventList, FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RoleChange, SeriesList, ServerStatus,
-    SyncStatus,
+    EventList, FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RestoreRequest, RoleChange, SeriesList,
+    ServerStatus, SyncStatus,
 };
 use tauri::State;
 
-type Result<T> = std::result::Result<T, ConsoleError>;
+use crate::watch::Watch;
+
+pub type Result<T> = std::result::Result<T, ConsoleError>;
 
 fn view(e: lbs_console_core::Error) -> ConsoleError {
     e.to_view()
@@ -22,8 +25,15 @@ pub async fn list_servers(console: State<'_, Console>) -> Result<Vec<ServerEntry
 }
 
 #[tauri::command]
-pub async fn add_server_link(console: State<'_, Console>, link: String) -> Result<ServerEntry> {
-    console.add_by_link(&link).await.map_err(view)
+pub async fn add_server_link(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    link: String,
+    office: Option<String>,
+) -> Result<ServerEntry> {
+    let added = console.add_by_link(&link, office.as_deref()).await.map_err(view)?;
+    watch.poke();
+    Ok(added)
 }
 
 #[tauri::command]
@@ -34,16 +44,25 @@ pub async fn probe_server(console: State<'_, Console>, address: String) -> Resul
 #[tauri::command]
 pub async fn add_server_manual(
     console: State<'_, Console>,
+    watch: State<'_, Watch>,
     address: String,
     token: String,
     fingerprint: String,
+    office: Option<String>,
 ) -> Result<ServerEntry> {
-    console.add_manual(&address, &token, &fingerprint).await.map_err(view)
+    let added = console
+        .add_manual(&address, &token, &fingerprint, office.as_deref())
+        .await
+        .map_err(view)?;
+    watch.poke();
+    Ok(added)
 }
 
 #[tauri::command]
-pub async fn remove_server(console: State<'_, Console>, id: String) -> Result<()> {
-    console.remove(&id).await.map_err(view)
+pub async fn remove_server(console: State<'_, Console>, watch: State<'_, Watch>, id: String) -> Result<()> {
+    console.remove(&id).await.map_err(view)?;
+    watch.poke();
+    Ok(())
 }
 
 #[tauri::command]
@@ -116,8 +135,11 @@ pub async fn failover_run(
     primary: String,
     backup: String,
     confirmation: Confirmation,
+    watch: State<'_, Watch>,
 ) -> Result<RoleChange> {
-    console.fail_over(&primary, &backup, &confirmation).await.map_err(view)
+    let change = console.fail_over(&primary, &backup, &confirmation).await;
+    watch.poke();
+    change.map_err(view)
 }
 
 #[tauri::command]
@@ -126,21 +148,84 @@ pub async fn list_pairs(console: State<'_, Console>) -> Result<Vec<PairEntry>> {
 }
 
 #[tauri::command]
-pub async fn create_pair(console: State<'_, Console>, name: String, servers: Vec<String>) -> Result<PairEntry> {
-    console.create_pair(&name, &servers).await.map_err(view)
+pub async fn create_pair(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    name: String,
+    servers: Vec<String>,
+) -> Result<PairEntry> {
+    let pair = console.create_pair(&name, &servers).await.map_err(view)?;
+    watch.poke();
+    Ok(pair)
 }
 
 #[tauri::command]
-pub async fn add_to_pair(console: State<'_, Console>, pair: String, server: String) -> Result<PairEntry> {
-    console.add_to_pair(&pair, &server).await.map_err(view)
+pub async fn add_to_pair(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    pair: String,
+    server: String,
+) -> Result<PairEntry> {
+    let pair = console.add_to_pair(&pair, &server).await.map_err(view)?;
+    watch.poke();
+    Ok(pair)
 }
 
 #[tauri::command]
-pub async fn rename_pair(console: State<'_, Console>, pair: String, name: String) -> Result<PairEntry> {
-    console.rename_pair(&pair, &name).await.map_err(view)
+pub async fn rename_pair(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    pair: String,
+    name: String,
+) -> Result<PairEntry> {
+    let pair = console.rename_pair(&pair, &name).await.map_err(view)?;
+    watch.poke();
+    Ok(pair)
 }
 
 #[tauri::command]
-pub async fn remove_pair(console: State<'_, Console>, pair: String) -> Result<()> {
-    console.remove_pair(&pair).await.map_err(view)
+pub async fn remove_pair(console: State<'_, Console>, watch: State<'_, Watch>, pair: String) -> Result<()> {
+    console.remove_pair(&pair).await.map_err(view)?;
+    watch.poke();
+    Ok(())
+}
+
+/// The dashboard's first snapshot: the poller's latest, or a fresh one if it has none yet.
+#[tauri::command]
+pub async fn overview(console: State<'_, Console>, watch: State<'_, Watch>) -> Result<Overview> {
+    match watch.latest() {
+        Some(o) => Ok(o),
+        None => console.overview().await.map_err(view),
+    }
+}
+
+#[tauri::command]
+pub async fn office_events(console: State<'_, Console>, office: String, limit: u32) -> Result<OfficeEvents> {
+    console.office_events(&office, limit).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn restore_quarantined(
+    console: State<'_, Console>,
+    id: String,
+    file: i64,
+    replace: bool,
+) -> Result<QuarantineList> {
+    console
+        .restore_quarantined(&id, &RestoreRequest { id: file, replace })
+        .await
+        .map_err(view)
+}
+
+/// Saves `contents` where the manager picks in the native save dialog. `None`: cancelled.
+#[tauri::command]
+pub async fn save_file(window: tauri::WebviewWindow, name: String, contents: String) -> Result<Option<String>> {
+    crate::save::save(&window, &name, contents.as_bytes()).await
+}
+
+/// Like `save_file`, for binary data (a graph's PNG) sent as base64.
+#[tauri::command]
+pub async fn save_png(window: tauri::WebviewWindow, name: String, base64: String) -> Result<Option<String>> {
+    let bytes = crate::save::from_base64(&base64)?;
+    crate::save::save(&window, &name, &bytes).await
 }

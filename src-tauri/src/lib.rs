@@ -2,10 +2,14 @@
 //! servers given as `--connect <link>` on the command line. All logic is in `lbs-console-core`.
 
 mod commands;
+mod save;
+mod watch;
 
 use std::path::PathBuf;
 
 use lbs_console_core::{Console, Credentials};
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::Manager;
 
 /// Where the console keeps its database: `LBS_CONSOLE_DATA_DIR` if set (tests, demo), else the
@@ -28,6 +32,46 @@ fn links_from_args() -> Vec<String> {
         .collect()
 }
 
+fn show_window(app: &tauri::AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+/// The tray icon: its colour is the worst office's state (set by the poller); a click opens the
+/// window.
+fn tray(app: &tauri::App) -> tauri::Result<()> {
+    let open = MenuItem::with_id(app, "open", "Open LBS Console", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &quit])?;
+    TrayIconBuilder::with_id(watch::TRAY_ID)
+        .icon(tauri::image::Image::from_bytes(include_bytes!(
+            "../../icons/tray-at-risk.png"
+        ))?)
+        .tooltip("LBS Console")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            "open" => show_window(app),
+            "quit" => app.exit(0),
+            _ => {}
+        })
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
+                show_window(tray.app_handle());
+            }
+        })
+        .build(app)?;
+    Ok(())
+}
+
 pub fn run() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -35,6 +79,7 @@ pub fn run() {
         )
         .try_init();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let db = data_dir(app)?.join("console.db");
             let credentials = match std::env::var("LBS_CONSOLE_KEYRING_SERVICE") {
@@ -43,13 +88,19 @@ pub fn run() {
             };
             let console = tauri::async_runtime::block_on(Console::open(&db, credentials)).map_err(|e| e.to_string())?;
             for link in links_from_args() {
-                match tauri::async_runtime::block_on(console.add_by_link(&link)) {
+                match tauri::async_runtime::block_on(console.add_by_link(&link, None)) {
                     Ok(entry) => tracing::info!(name = %entry.name, "added from --connect"),
                     Err(lbs_console_core::Error::AlreadyAdded { .. }) => {}
                     Err(e) => tracing::warn!(error = %e, "could not add a server from --connect"),
                 }
             }
             app.manage(console);
+            app.manage(watch::Watch::default());
+            if let Err(e) = tray(app) {
+                // No tray on this desktop: the window and notifications still say it all.
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            watch::start(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -73,6 +124,11 @@ pub fn run() {
             commands::add_to_pair,
             commands::rename_pair,
             commands::remove_pair,
+            commands::overview,
+            commands::office_events,
+            commands::restore_quarantined,
+            commands::save_file,
+            commands::save_png,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -23,7 +23,7 @@ async fn a_pasted_link_adds_the_server_and_its_token_goes_to_the_keyring() {
     agent.start();
     let dir = tempfile::tempdir().unwrap();
     let (console, creds) = console(&dir).await;
-    let entry = console.add_by_link(&agent.link.to_string()).await.expect("added");
+    let entry = console.add_by_link(&agent.link.to_string(), None).await.expect("added");
     assert_eq!(entry.name, "PBX A");
     assert_eq!(entry.fingerprint, agent.link.fingerprint);
     assert_eq!(creds.load(&entry.id).await.unwrap(), agent.link.token);
@@ -36,7 +36,7 @@ async fn a_pasted_link_adds_the_server_and_its_token_goes_to_the_keyring() {
     }
     let status = console.status(&entry.id).await.unwrap();
     assert_eq!(status.server_id, entry.server_id);
-    let again = console.add_by_link(&agent.link.to_string()).await.unwrap_err();
+    let again = console.add_by_link(&agent.link.to_string(), None).await.unwrap_err();
     assert_eq!(again.kind(), ErrorKind::AlreadyAdded);
 
     console.remove(&entry.id).await.unwrap();
@@ -57,7 +57,7 @@ async fn trust_on_first_use_shows_the_real_fingerprint_and_pins_it() {
     let probe = console.probe(&agent.address()).await.unwrap();
     assert_eq!(probe.fingerprint, agent.link.fingerprint);
     let entry = console
-        .add_manual(&agent.address(), &agent.link.token, &probe.fingerprint)
+        .add_manual(&agent.address(), &agent.link.token, &probe.fingerprint, None)
         .await
         .unwrap();
     assert_eq!(entry.name, "PBX B");
@@ -72,13 +72,13 @@ async fn a_changed_certificate_is_refused_with_a_warning_not_reported_as_down() 
     let (console, _) = console(&dir).await;
     let mut link = real.link.clone();
     link.fingerprint = "ab".repeat(32);
-    let err = console.add_by_link(&link.to_string()).await.unwrap_err();
+    let err = console.add_by_link(&link.to_string(), None).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CertificateMismatch, "{err}");
     assert!(err.to_string().contains("different certificate"), "{err}");
     assert!(console.list().await.unwrap().is_empty(), "nothing stored on a mismatch");
 
     // A pinned server that is replaced by another box on the same address.
-    let entry = console.add_by_link(&real.link.to_string()).await.unwrap();
+    let entry = console.add_by_link(&real.link.to_string(), None).await.unwrap();
     let port = real.port;
     drop(real);
     let mut impostor = Agent::init("impostor");
@@ -102,11 +102,11 @@ async fn refused_tokens_unreachable_agents_and_bad_input_get_plain_messages() {
 
     let mut link = agent.link.clone();
     link.token = "lbs_00000000_not-a-real-token".into();
-    let err = console.add_by_link(&link.to_string()).await.unwrap_err();
+    let err = console.add_by_link(&link.to_string(), None).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert!(err.to_string().contains("lbs-agent token create"), "{err}");
 
-    let entry = console.add_by_link(&agent.link.to_string()).await.unwrap();
+    let entry = console.add_by_link(&agent.link.to_string(), None).await.unwrap();
     drop(agent);
     let err = console.status(&entry.id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable);
@@ -117,7 +117,7 @@ async fn refused_tokens_unreachable_agents_and_bad_input_get_plain_messages() {
     assert_eq!(err.kind(), ErrorKind::Unreachable);
     for bad in ["not a link", "https://x:1", "lbs://x:1/?token=t"] {
         assert_eq!(
-            console.add_by_link(bad).await.unwrap_err().kind(),
+            console.add_by_link(bad, None).await.unwrap_err().kind(),
             ErrorKind::InvalidInput,
             "{bad}"
         );
@@ -141,8 +141,8 @@ async fn office_pair(dir: &tempfile::TempDir) -> (Agent, Agent, Console, String,
     let out = b.cli(&["pair", &a.link.to_string()]);
     assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
     let (console, _) = console(dir).await;
-    let ea = console.add_by_link(&a.link.to_string()).await.unwrap();
-    let eb = console.add_by_link(&b.link.to_string()).await.unwrap();
+    let ea = console.add_by_link(&a.link.to_string(), None).await.unwrap();
+    let eb = console.add_by_link(&b.link.to_string(), None).await.unwrap();
     (a, b, console, ea.id, eb.id)
 }
 
@@ -217,14 +217,14 @@ async fn an_office_is_a_named_pair_and_removing_it_removes_its_servers_and_token
     b.start();
     let dir = tempfile::tempdir().unwrap();
     let (console, creds) = console(&dir).await;
-    let ea = console.add_by_link(&a.link.to_string()).await.unwrap();
+    let ea = console.add_by_link(&a.link.to_string(), None).await.unwrap();
     // A single server first, its partner later.
     let pair = console
         .create_pair("  Main office ", std::slice::from_ref(&ea.id))
         .await
         .unwrap();
     assert_eq!((pair.name.as_str(), pair.servers.len()), ("Main office", 1));
-    let eb = console.add_by_link(&b.link.to_string()).await.unwrap();
+    let eb = console.add_by_link(&b.link.to_string(), None).await.unwrap();
     let pair = console.add_to_pair(&pair.id, &eb.id).await.unwrap();
     assert_eq!(pair.servers, vec![ea.id.clone(), eb.id.clone()]);
     let third = console.add_to_pair(&pair.id, "no-such-server").await.unwrap_err();

@@ -2,23 +2,35 @@
 //! confirming its fingerprint), list, remove, and read a server's status and history. The Tauri
 //! commands are one-line calls into these.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use lbs_protocol::{ConnectionLink, HistoryQuery, HistoryResponse, SeriesList, ServerStatus};
+use lbs_protocol::{ConnectionLink, HistoryQuery, HistoryResponse, PeerSummary, Role, SeriesList, ServerStatus};
 
 use crate::client::{self, AgentClient};
 use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::overview::{MachineView, Overview};
 use crate::store::Store;
 use crate::view::{ProbeResult, ServerEntry};
 
 pub struct Console {
     store: Store,
     credentials: Credentials,
-    /// When each server last answered (unix seconds) and its role then, for "Primary PBX A
-    /// unreachable for 3 min".
-    seen: std::sync::Mutex<std::collections::HashMap<String, (i64, lbs_protocol::Role)>>,
+    /// When each server last answered and its role then, for "Primary PBX A unreachable for
+    /// 3 min"; loaded from the store and written back when the role changes or every 30 s.
+    seen: std::sync::Mutex<HashMap<String, Seen>>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at: i64,
+    role: Role,
+    stored_at: i64,
+}
+
+/// How often a server's "last seen" reaches the disk while it keeps answering.
+const SEEN_WRITE_SECS: i64 = 30;
 
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -40,10 +52,31 @@ fn pair_name(name: &str) -> Result<String, Error> {
 
 impl Console {
     pub async fn open(db_path: &Path, credentials: Credentials) -> Result<Console, Error> {
+        let store = Store::open(db_path).await?;
+        let seen = store
+            .seen()
+            .await?
+            .into_iter()
+            .filter_map(|(id, at, role)| {
+                let role = match role.as_str() {
+                    "primary" => Role::Primary,
+                    "backup" => Role::Backup,
+                    _ => return None,
+                };
+                Some((
+                    id,
+                    Seen {
+                        at,
+                        role,
+                        stored_at: at,
+                    },
+                ))
+            })
+            .collect();
         Ok(Console {
-            store: Store::open(db_path).await?,
+            store,
             credentials,
-            seen: Default::default(),
+            seen: std::sync::Mutex::new(seen),
         })
     }
 
@@ -53,11 +86,11 @@ impl Console {
 
     /// Adds the server a pasted connection link points to. The link carries the pin, so nothing
     /// needs confirming by eye.
-    pub async fn add_by_link(&self, link: &str) -> Result<ServerEntry, Error> {
+    pub async fn add_by_link(&self, link: &str, office: Option<&str>) -> Result<ServerEntry, Error> {
         let link = ConnectionLink::parse(link)?;
         let address = client::check_address(&link.address)?;
         let name = link.name.clone().unwrap_or_else(|| address.clone());
-        self.add(&address, &link.fingerprint, &link.token, &name).await
+        self.add(&address, &link.fingerprint, &link.token, &name, office).await
     }
 
     /// Step one of adding by address: what certificate does it present?
@@ -68,7 +101,13 @@ impl Console {
     }
 
     /// Step two: the person confirmed `fingerprint`; it is pinned from now on.
-    pub async fn add_manual(&self, address: &str, token: &str, fingerprint: &str) -> Result<ServerEntry, Error> {
+    pub async fn add_manual(
+        &self,
+        address: &str,
+        token: &str,
+        fingerprint: &str,
+        office: Option<&str>,
+    ) -> Result<ServerEntry, Error> {
         let address = client::check_address(address)?;
         let fingerprint = lbs_protocol::link::normalize_fingerprint(fingerprint)?;
         let token = token.trim();
@@ -77,10 +116,21 @@ impl Console {
                 "Enter the access token printed by the server.".into(),
             ));
         }
-        self.add(&address, &fingerprint, token, &address).await
+        self.add(&address, &fingerprint, token, &address, office).await
     }
 
-    async fn add(&self, address: &str, fingerprint: &str, token: &str, name: &str) -> Result<ServerEntry, Error> {
+    /// Adds a server to `office`, or else to the office of its partner, or else to a new office.
+    async fn add(
+        &self,
+        address: &str,
+        fingerprint: &str,
+        token: &str,
+        name: &str,
+        office: Option<&str>,
+    ) -> Result<ServerEntry, Error> {
+        if let Some(office) = office {
+            self.check_room(office).await?;
+        }
         // Prove the token and the pin before storing anything.
         let status = AgentClient::new(address, fingerprint, token, name)?.status().await?;
         if let Some(existing) = self.store.find_by_server_id(&status.server_id).await? {
@@ -101,7 +151,51 @@ impl Console {
             return Err(e);
         }
         tracing::info!(id = %entry.id, address = %entry.address, "server added");
+        self.place(&entry, &status.peer, office).await?;
         Ok(entry)
+    }
+
+    /// Refuses early when an office cannot take another server.
+    async fn check_room(&self, office: &str) -> Result<(), Error> {
+        let p = self.store.pair(office).await?;
+        if p.servers.len() >= 2 {
+            return Err(Error::InvalidInput(format!(
+                "\"{}\" already has two servers; remove one first.",
+                p.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Puts a newly added server into an office: the one asked for; else its partner's, when the
+    /// agent says it is paired with a server that is alone in its office; else a new office.
+    async fn place(&self, entry: &ServerEntry, peer: &PeerSummary, office: Option<&str>) -> Result<(), Error> {
+        if let Some(office) = office {
+            self.add_to_pair(office, &entry.id).await?;
+            return Ok(());
+        }
+        if let PeerSummary::Paired { server_id, .. } = peer {
+            if let Some(partner) = self.store.find_by_server_id(server_id).await? {
+                let pairs = self.store.pairs().await?;
+                if let Some(p) = pairs.iter().find(|p| p.servers == [partner.id.clone()]) {
+                    self.store.join_pair(&p.id, &entry.id).await?;
+                    return Ok(());
+                }
+            }
+        }
+        let taken: Vec<String> = self.store.pairs().await?.into_iter().map(|p| p.name).collect();
+        let name = (1..)
+            .map(|n| {
+                if n == 1 {
+                    "Office".to_owned()
+                } else {
+                    format!("Office {n}")
+                }
+            })
+            .find(|n| !taken.contains(n))
+            .unwrap_or_else(|| "Office".into());
+        self.create_pair(&name, std::slice::from_ref(&entry.id)).await?;
+        Ok(())
     }
 
     pub async fn pairs(&self) -> Result<Vec<crate::view::PairEntry>, Error> {
@@ -129,6 +223,7 @@ impl Console {
         for s in servers {
             self.store.join_pair(&pair.id, s).await?;
         }
+        self.store.drop_empty_pairs().await?;
         self.store.pair(&pair.id).await
     }
 
@@ -146,6 +241,7 @@ impl Console {
             )));
         }
         self.store.join_pair(pair, server).await?;
+        self.store.drop_empty_pairs().await?;
         self.store.pair(pair).await
     }
 
@@ -158,7 +254,8 @@ impl Console {
     pub async fn remove_pair(&self, pair: &str) -> Result<(), Error> {
         let p = self.store.pair(pair).await?;
         for s in &p.servers {
-            self.remove(s).await?;
+            self.credentials.delete(s).await?;
+            self.store.remove(s).await?;
         }
         self.store.remove_pair(pair).await
     }
@@ -167,7 +264,9 @@ impl Console {
     pub async fn remove(&self, id: &str) -> Result<(), Error> {
         self.store.get(id).await?;
         self.credentials.delete(id).await?;
-        self.store.remove(id).await
+        self.store.remove(id).await?;
+        // An office is one or two servers: one left with none goes too.
+        self.store.drop_empty_pairs().await
     }
 
     async fn client(&self, id: &str) -> Result<(ServerEntry, AgentClient), Error> {
@@ -217,36 +316,137 @@ impl Console {
         self.client(id).await?.1.quarantine().await
     }
 
-    /// What the console sees of one machine now (its failover and sync status, or that it does
-    /// not answer), for the pair's sentence and the wizard.
-    pub async fn machine(&self, id: &str) -> Result<crate::pair::Machine, Error> {
-        let (entry, client) = self.client(id).await?;
+    /// The audit logs of an office's servers, merged; a server that cannot be read is named.
+    pub async fn office_events(&self, office: &str, limit: u32) -> Result<crate::overview::OfficeEvents, Error> {
+        let pair = self.store.pair(office).await?;
+        let mut logs = Vec::new();
+        let mut unreadable = Vec::new();
+        for id in &pair.servers {
+            let entry = self.store.get(id).await?;
+            match self.events(id, limit).await {
+                Ok(list) => logs.push((entry.name, list.events)),
+                Err(e) => unreadable.push(format!("{}: {}", entry.name, e)),
+            }
+        }
+        Ok(crate::overview::OfficeEvents {
+            events: crate::overview::merge_events(logs, limit as usize),
+            unreadable,
+        })
+    }
+
+    /// Puts a quarantined file back on the primary (through `id`, the box that holds it).
+    pub async fn restore_quarantined(
+        &self,
+        id: &str,
+        request: &lbs_protocol::RestoreRequest,
+    ) -> Result<lbs_protocol::QuarantineList, Error> {
+        self.client(id).await?.1.restore_quarantined(request).await
+    }
+
+    /// What the console sees of one server now: its status, failover and sync, or why it does
+    /// not answer (with when it last did). Never fails: a server that cannot be read is shown so.
+    pub async fn look(&self, entry: ServerEntry) -> MachineView {
         let now = now_unix();
-        let answer = async { Ok::<_, Error>((client.failover().await?, client.sync().await?)) }.await;
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let machine = match answer {
-            Ok((failover, sync)) => {
-                seen.insert(id.to_owned(), (now, failover.role));
-                crate::pair::Machine {
-                    name: entry.name,
-                    last_answer_unix: Some(now),
+        let answer = async {
+            let token = self.credentials.load(&entry.id).await?;
+            let client = AgentClient::new(&entry.address, &entry.fingerprint, &token, &entry.name)?;
+            let (status, failover, sync) = tokio::join!(client.status(), client.failover(), client.sync());
+            let status = status?;
+            if status.server_id != entry.server_id {
+                // Same certificate, different identity: cannot happen short of a copied state dir.
+                return Err(Error::CertificateMismatch {
+                    address: entry.address.clone(),
+                    presented: None,
+                });
+            }
+            Ok((status, failover?, sync.ok()))
+        }
+        .await;
+        let mut entry = entry;
+        match answer {
+            Ok((status, failover, sync)) => {
+                if status.name != entry.name {
+                    if let Err(e) = self.store.rename(&entry.id, &status.name).await {
+                        tracing::warn!(error = %e, "could not store a server's new name");
+                    }
+                    entry.name = status.name.clone();
+                }
+                self.saw(&entry.id, now, failover.role).await;
+                MachineView {
+                    entry,
                     reachable: true,
+                    last_answer_unix: Some(now),
                     last_role: Some(failover.role),
+                    status: Some(status),
                     failover: Some(failover),
-                    sync: Some(sync),
+                    sync,
+                    error: None,
                 }
             }
-            Err(Error::Unreachable { .. }) => crate::pair::Machine {
-                name: entry.name,
-                last_answer_unix: seen.get(id).map(|s| s.0),
-                reachable: false,
-                last_role: seen.get(id).map(|s| s.1),
-                failover: None,
-                sync: None,
-            },
-            Err(other) => return Err(other),
+            Err(e) => {
+                let seen = self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&entry.id)
+                    .copied();
+                MachineView {
+                    entry,
+                    reachable: false,
+                    last_answer_unix: seen.map(|s| s.at),
+                    last_role: seen.map(|s| s.role),
+                    status: None,
+                    failover: None,
+                    sync: None,
+                    error: Some(e.to_view()),
+                }
+            }
+        }
+    }
+
+    /// Records that a server answered, writing it to the store when it says something new.
+    async fn saw(&self, id: &str, at: i64, role: Role) {
+        let write = {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let old = seen.get(id).copied();
+            let write = old.is_none_or(|o| o.role != role || at - o.stored_at >= SEEN_WRITE_SECS);
+            let stored_at = if write { at } else { old.map_or(at, |o| o.stored_at) };
+            seen.insert(id.to_owned(), Seen { at, role, stored_at });
+            write
         };
-        Ok(machine)
+        if write {
+            if let Err(e) = self.store.set_seen(id, at, &role.to_string()).await {
+                tracing::warn!(error = %e, "could not store when a server was last seen");
+            }
+        }
+    }
+
+    /// What the console sees of one machine now, for the pair's sentence and the wizard.
+    pub async fn machine(&self, id: &str) -> Result<crate::pair::Machine, Error> {
+        let entry = self.store.get(id).await?;
+        Ok(self.look(entry).await.machine())
+    }
+
+    /// Every office with its servers as they are now, and each office's sentence. Servers are
+    /// read concurrently, so one that does not answer costs its time-out once, not per server.
+    pub async fn overview(&self) -> Result<Overview, Error> {
+        let pairs = self.store.pairs().await?;
+        let entries = self.store.list().await?;
+        let looks = entries.into_iter().map(|e| self.look(e));
+        let mut machines: HashMap<String, MachineView> = futures_util::future::join_all(looks)
+            .await
+            .into_iter()
+            .map(|m| (m.entry.id.clone(), m))
+            .collect();
+        let now = now_unix();
+        let offices = pairs
+            .into_iter()
+            .map(|p| {
+                let members = p.servers.iter().filter_map(|id| machines.remove(id)).collect();
+                crate::overview::office(p, members, now)
+            })
+            .collect();
+        Ok(Overview { at_unix: now, offices })
     }
 
     /// The dashboard's sentence for two servers of one office.

@@ -8,6 +8,7 @@ pub mod client;
 mod console;
 pub mod credentials;
 mod error;
+pub mod overview;
 pub mod pair;
 pub mod store;
 pub mod view;

@@ -117,6 +117,25 @@ impl Store {
         Ok(())
     }
 
+    /// When each server last answered and in which role (`primary`/`backup`), by the console's id.
+    pub async fn seen(&self) -> Result<Vec<(String, i64, String)>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT id, last_seen_unix, last_role FROM servers WHERE last_seen_unix IS NOT NULL AND last_role IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_seen(&self, id: &str, at_unix: i64, role: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE servers SET last_seen_unix = ?, last_role = ? WHERE id = ?")
+            .bind(at_unix)
+            .bind(role)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Every pair with its servers (by the console's ids), by name.
     pub async fn pairs(&self) -> Result<Vec<PairEntry>, Error> {
         let pairs: Vec<(String, String, i64)> =
@@ -187,6 +206,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes every pair with no server left.
+    pub async fn drop_empty_pairs(&self) -> Result<(), Error> {
+        sqlx::query("DELETE FROM pairs WHERE id NOT IN (SELECT pair_id FROM pair_members)")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -1,0 +1,415 @@
+//! Everything the dashboard shows, in one snapshot: every office, its servers as last seen, and
+//! the office's one sentence. The Tauri side polls [`crate::Console::overview`] and pushes each
+//! snapshot to the window; [`alerts`] says which changes between two snapshots deserve a desktop
+//! notification. Pure data and pure functions here; the fetching is in `console.rs`.
+
+use lbs_protocol::{FailoverStatus, Role, ServerStatus, SyncStatus};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::pair::{self, Machine, PairLevel, PairState, AT_RISK_LAG_SECS};
+use crate::view::{ConsoleError, PairEntry, ServerEntry};
+
+/// One server as the console saw it at the last poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MachineView {
+    pub entry: ServerEntry,
+    /// It answered the last poll.
+    pub reachable: bool,
+    /// When it last answered (unix seconds), kept across console restarts.
+    #[ts(type = "number | null")]
+    pub last_answer_unix: Option<i64>,
+    /// Its role when it last answered.
+    pub last_role: Option<Role>,
+    pub status: Option<ServerStatus>,
+    pub failover: Option<FailoverStatus>,
+    pub sync: Option<SyncStatus>,
+    /// Why it did not answer, in plain words.
+    pub error: Option<ConsoleError>,
+}
+
+impl MachineView {
+    /// The shape the pair rules read.
+    pub fn machine(&self) -> Machine {
+        Machine {
+            name: self.entry.name.clone(),
+            last_answer_unix: self.last_answer_unix,
+            reachable: self.reachable,
+            failover: self.failover.clone(),
+            sync: self.sync.clone(),
+            last_role: self.last_role,
+        }
+    }
+
+    /// Its role now, or as last seen.
+    pub fn role(&self) -> Option<Role> {
+        self.failover.as_ref().map(|f| f.role).or(self.last_role)
+    }
+}
+
+/// An office on the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OfficeView {
+    pub pair: PairEntry,
+    pub state: PairState,
+    /// In the order they joined the office.
+    pub machines: Vec<MachineView>,
+    /// The console id of the server that is (or was last seen as) the primary, and of the other
+    /// one: the failover wizard's direction.
+    pub primary: Option<String>,
+    pub backup: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Overview {
+    #[ts(type = "number")]
+    pub at_unix: i64,
+    pub offices: Vec<OfficeView>,
+}
+
+/// Builds an office from its servers as just seen.
+pub fn office(pair: PairEntry, machines: Vec<MachineView>, now: i64) -> OfficeView {
+    let state = match machines.as_slice() {
+        [a, b] => pair::pair_state(&a.machine(), &b.machine(), now),
+        [only] => PairState {
+            level: PairLevel::AtRisk,
+            sentence: format!("Not protected: {} has no partner in this office yet", only.entry.name),
+            next: Some(
+                "Add its partner with \"Add the partner\", using the connection link the other server printed.".into(),
+            ),
+        },
+        _ => PairState {
+            level: PairLevel::AtRisk,
+            sentence: "This office has no servers".into(),
+            next: Some("Add a server to it, or remove the office.".into()),
+        },
+    };
+    let primary = machines
+        .iter()
+        .find(|m| m.reachable && m.role() == Some(Role::Primary))
+        .or_else(|| machines.iter().find(|m| m.role() == Some(Role::Primary)));
+    let primary_id = primary.map(|m| m.entry.id.clone());
+    let backup_id = match (&primary_id, machines.as_slice()) {
+        (Some(p), [a, b]) => Some(if &a.entry.id == p { b } else { a }.entry.id.clone()),
+        _ => None,
+    };
+    OfficeView {
+        pair,
+        state,
+        machines,
+        primary: primary_id,
+        backup: backup_id,
+    }
+}
+
+/// A desktop notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub title: String,
+    pub body: String,
+}
+
+fn lag(m: &MachineView) -> u64 {
+    m.sync
+        .as_ref()
+        .map(|s| s.categories.iter().filter_map(|c| c.lag_secs).max().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// What changed between two snapshots that the manager should hear about even with the window
+/// closed: a primary that stops answering, a role change, a backup that falls behind.
+pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for office in &after.offices {
+        let Some(old) = before.offices.iter().find(|o| o.pair.id == office.pair.id) else {
+            continue;
+        };
+        let name = &office.pair.name;
+        for m in &office.machines {
+            let Some(was) = old.machines.iter().find(|x| x.entry.id == m.entry.id) else {
+                continue;
+            };
+            let server = &m.entry.name;
+            if was.reachable && was.role() == Some(Role::Primary) && !m.reachable {
+                out.push(Alert {
+                    title: format!("{name}: the primary {server} does not answer"),
+                    body: "The phones may be down. Open LBS Console: if it does not come back, the failover wizard makes the backup the primary.".into(),
+                });
+            }
+            if let (Some(a), Some(b)) = (&was.failover, &m.failover) {
+                if a.role != b.role || a.epoch != b.epoch {
+                    let now = match b.role {
+                        Role::Primary => "is now the primary: it runs the phones",
+                        Role::Backup => "is now the backup",
+                    };
+                    out.push(Alert {
+                        title: format!("{name}: {server} {now}"),
+                        body: format!("Role change {} → {}.", a.role, b.role),
+                    });
+                }
+            }
+            if m.reachable
+                && m.role() == Some(Role::Backup)
+                && lag(m) > AT_RISK_LAG_SECS
+                && lag(was) <= AT_RISK_LAG_SECS
+            {
+                out.push(Alert {
+                    title: format!("{name}: the backup {server} is {} behind", pair::span(lag(m))),
+                    body: "A failover now would lose the newest changes. Open Sync in LBS Console to see why.".into(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The worst level of all offices, for the tray icon; `None` with no office.
+pub fn worst(overview: &Overview) -> Option<PairLevel> {
+    let rank = |l: PairLevel| match l {
+        PairLevel::Protected => 0,
+        PairLevel::AtRisk => 1,
+        PairLevel::Down => 2,
+    };
+    overview.offices.iter().map(|o| o.state.level).max_by_key(|l| rank(*l))
+}
+
+/// One entry of an office's merged audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OfficeEvent {
+    /// The name of the server that wrote it.
+    pub server: String,
+    pub event: lbs_protocol::Event,
+}
+
+/// The audit logs of an office's servers, merged, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OfficeEvents {
+    pub events: Vec<OfficeEvent>,
+    /// Servers whose log could not be read, and why, in plain words.
+    pub unreadable: Vec<String>,
+}
+
+/// Merges per-server logs, newest first (ties: the later entry of one log first).
+pub fn merge_events(logs: Vec<(String, Vec<lbs_protocol::Event>)>, limit: usize) -> Vec<OfficeEvent> {
+    let mut all: Vec<OfficeEvent> = logs
+        .into_iter()
+        .flat_map(|(server, events)| {
+            events.into_iter().map(move |event| OfficeEvent {
+                server: server.clone(),
+                event,
+            })
+        })
+        .collect();
+    all.sort_by(|a, b| (b.event.at_unix, b.event.id).cmp(&(a.event.at_unix, a.event.id)));
+    all.truncate(limit);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lbs_protocol::{AddressStatus, HoldStatus, PartnerStatus, PbxStatus};
+
+    fn failover(role: Role, epoch: u64) -> FailoverStatus {
+        FailoverStatus {
+            role,
+            epoch,
+            epoch_owner: String::new(),
+            role_since_unix: 0,
+            busy: None,
+            hold: HoldStatus {
+                hold_secs: 3600,
+                primary_for_secs: None,
+                remaining_secs: None,
+                caught_up: true,
+                pending_files: 0,
+                pending_bytes: 0,
+            },
+            pbx: PbxStatus {
+                managed: false,
+                running: None,
+                should_run: role == Role::Primary,
+                problem: None,
+                checked_unix: None,
+            },
+            address: AddressStatus {
+                strategy: "none".into(),
+                target: String::new(),
+                held: false,
+                problem: None,
+            },
+            partner: PartnerStatus {
+                paired: true,
+                name: None,
+                server_id: None,
+                address: None,
+                reachable: true,
+                role: None,
+                epoch: None,
+                role_since_unix: None,
+                last_contact_unix: None,
+                message: None,
+            },
+            quarantined_files: 0,
+            last_change: None,
+        }
+    }
+
+    fn machine(id: &str, role: Role, epoch: u64, reachable: bool) -> MachineView {
+        MachineView {
+            entry: ServerEntry {
+                id: id.into(),
+                name: format!("PBX {id}"),
+                address: "192.0.2.1:7443".into(),
+                fingerprint: String::new(),
+                server_id: id.into(),
+                added_unix: 0,
+            },
+            reachable,
+            last_answer_unix: Some(100),
+            last_role: Some(role),
+            status: None,
+            failover: reachable.then(|| failover(role, epoch)),
+            sync: None,
+            error: None,
+        }
+    }
+
+    fn snapshot(machines: Vec<MachineView>) -> Overview {
+        let pair = PairEntry {
+            id: "p".into(),
+            name: "Main office".into(),
+            servers: machines.iter().map(|m| m.entry.id.clone()).collect(),
+            created_unix: 0,
+        };
+        Overview {
+            at_unix: 200,
+            offices: vec![office(pair, machines, 200)],
+        }
+    }
+
+    #[test]
+    fn the_wizard_direction_follows_the_primary_even_when_it_is_silent() {
+        let o = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        let office = &o.offices[0];
+        assert_eq!(office.primary.as_deref(), Some("A"));
+        assert_eq!(office.backup.as_deref(), Some("B"));
+        assert_eq!(office.state.level, PairLevel::Down);
+        assert_eq!(worst(&o), Some(PairLevel::Down));
+    }
+
+    #[test]
+    fn an_office_with_one_server_says_it_is_not_protected() {
+        let o = snapshot(vec![machine("A", Role::Primary, 1, true)]);
+        assert_eq!(o.offices[0].state.level, PairLevel::AtRisk);
+        assert!(
+            o.offices[0].state.sentence.contains("no partner"),
+            "{:?}",
+            o.offices[0].state
+        );
+        assert_eq!(o.offices[0].backup, None);
+    }
+
+    #[test]
+    fn a_silent_primary_and_a_role_change_each_raise_one_alert() {
+        let healthy = snapshot(vec![
+            machine("A", Role::Primary, 1, true),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        let silent = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        let promoted = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            machine("B", Role::Primary, 2, true),
+        ]);
+
+        assert!(alerts(&healthy, &healthy).is_empty());
+        let a = alerts(&healthy, &silent);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert!(a[0].title.contains("primary PBX A does not answer"), "{a:?}");
+        // Still silent: no second alert.
+        assert!(alerts(&silent, &silent).is_empty());
+        let b = alerts(&silent, &promoted);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(b[0].title.contains("PBX B is now the primary"), "{b:?}");
+    }
+
+    #[test]
+    fn two_logs_merge_newest_first() {
+        let ev = |id: i64, at: i64, server: &str| lbs_protocol::Event {
+            id,
+            at_unix: at,
+            server_id: server.into(),
+            kind: "promoted".into(),
+            role: Role::Primary,
+            epoch: 1,
+            actor: "the agent".into(),
+            reason: None,
+            message: String::new(),
+        };
+        let merged = merge_events(
+            vec![
+                ("A".into(), vec![ev(1, 10, "a"), ev(2, 30, "a")]),
+                ("B".into(), vec![ev(1, 20, "b"), ev(2, 30, "b")]),
+            ],
+            3,
+        );
+        let order: Vec<(String, i64)> = merged.iter().map(|e| (e.server.clone(), e.event.at_unix)).collect();
+        assert_eq!(order.len(), 3);
+        assert_eq!(order[2], ("B".into(), 20));
+        assert!(order[..2].iter().all(|(_, at)| *at == 30));
+    }
+
+    #[test]
+    fn a_backup_falling_behind_raises_an_alert_once() {
+        let healthy = snapshot(vec![
+            machine("A", Role::Primary, 1, true),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        let mut behind = healthy.clone();
+        let b = &mut behind.offices[0].machines[1];
+        b.sync = Some(SyncStatus {
+            role: Role::Backup,
+            epoch: 1,
+            peer: lbs_protocol::SyncPeer {
+                state: lbs_protocol::SyncLinkState::Ok,
+                server_id: None,
+                name: None,
+                address: None,
+                last_contact_unix: None,
+                message: None,
+            },
+            categories: vec![lbs_protocol::CategorySync {
+                name: "voicemail".into(),
+                label: "Voicemail".into(),
+                priority: 1,
+                local_files: 0,
+                local_bytes: 0,
+                peer_files: None,
+                peer_bytes: None,
+                pending_files: 3,
+                pending_bytes: 10,
+                lag_secs: Some(AT_RISK_LAG_SECS + 60),
+                last_success_unix: None,
+                last_error: None,
+                throughput_bps: 0.0,
+                skipped: vec![],
+            }],
+            history: vec![],
+        });
+        let a = alerts(&healthy, &behind);
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert!(a[0].title.contains("is 6 min behind"), "{a:?}");
+        assert!(alerts(&behind, &behind).is_empty());
+    }
+}

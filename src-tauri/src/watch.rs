@@ -1,0 +1,125 @@
+//! The background poller: reads every office every two seconds, pushes the snapshot to the window
+//! (event `overview`), raises desktop notifications for what `overview::alerts` picks out, and
+//! keeps the tray icon at the worst office's colour. The window never polls by itself.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use lbs_console_core::overview::{self, Overview};
+use lbs_console_core::pair::PairLevel;
+use lbs_console_core::Console;
+use tauri::image::Image;
+use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_notification::NotificationExt;
+use tokio::sync::Notify;
+
+const EVERY: Duration = Duration::from_secs(2);
+pub const EVENT: &str = "overview";
+pub const TRAY_ID: &str = "lbs-tray";
+
+/// The latest snapshot, and a way to ask for a fresh one now (after an add, a removal, a failover).
+#[derive(Default)]
+pub struct Watch {
+    latest: Mutex<Option<Overview>>,
+    wake: Notify,
+}
+
+impl Watch {
+    pub fn latest(&self) -> Option<Overview> {
+        self.latest.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Makes the poller read again without waiting out its interval.
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    fn store(&self, o: Overview) -> Option<Overview> {
+        self.latest.lock().unwrap_or_else(|p| p.into_inner()).replace(o)
+    }
+}
+
+pub fn start(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let console = app.state::<Console>();
+            let watch = app.state::<Watch>();
+            match console.overview().await {
+                Ok(now) => {
+                    if let Err(e) = app.emit(EVENT, &now) {
+                        tracing::warn!(error = %e, "could not send the overview to the window");
+                    }
+                    set_tray(&app, &now);
+                    if let Some(before) = watch.store(now.clone()) {
+                        for alert in overview::alerts(&before, &now) {
+                            notify(&app, &alert);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read the console's store"),
+            }
+            let _ = tokio::time::timeout(EVERY, watch.wake.notified()).await;
+        }
+    });
+}
+
+fn notify(app: &AppHandle, alert: &overview::Alert) {
+    tracing::info!(title = %alert.title, "notification");
+    let shown = app
+        .notification()
+        .builder()
+        .title(&alert.title)
+        .body(&alert.body)
+        .show();
+    if let Err(e) = shown {
+        // No notification service (a bare X session): the window still shows it all.
+        tracing::warn!(error = %e, "could not show a desktop notification");
+    }
+}
+
+/// The icon and tooltip for the worst office.
+pub fn tray_look(o: &Overview) -> (&'static [u8], String) {
+    let names = |level: PairLevel| -> Vec<&str> {
+        o.offices
+            .iter()
+            .filter(|x| x.state.level == level)
+            .map(|x| x.pair.name.as_str())
+            .collect()
+    };
+    match overview::worst(o) {
+        None => (
+            include_bytes!("../../icons/tray-at-risk.png"),
+            "LBS Console: no servers added yet".into(),
+        ),
+        Some(PairLevel::Protected) => (
+            include_bytes!("../../icons/tray-protected.png"),
+            "LBS Console: every office is protected".into(),
+        ),
+        Some(PairLevel::AtRisk) => (
+            include_bytes!("../../icons/tray-at-risk.png"),
+            format!("LBS Console: at risk: {}", names(PairLevel::AtRisk).join(", ")),
+        ),
+        Some(PairLevel::Down) => (
+            include_bytes!("../../icons/tray-down.png"),
+            format!("LBS Console: phones may be down: {}", names(PairLevel::Down).join(", ")),
+        ),
+    }
+}
+
+fn set_tray(app: &AppHandle, o: &Overview) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    let (png, tip) = tray_look(o);
+    match Image::from_bytes(png) {
+        Ok(icon) => {
+            if let Err(e) = tray.set_icon(Some(icon)) {
+                tracing::debug!(error = %e, "could not change the tray icon");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "tray icon image"),
+    }
+    if let Err(e) = tray.set_tooltip(Some(&tip)) {
+        tracing::debug!(error = %e, "could not change the tray tooltip");
+    }
+}
