@@ -205,7 +205,7 @@ pub fn merge_events(logs: Vec<(String, Vec<lbs_protocol::Event>)>, limit: usize)
             })
         })
         .collect();
-    all.sort_by(|a, b| (b.event.at_unix, b.event.id).cmp(&(a.event.at_unix, a.event.id)));
+    all.sort_by_key(|e| std::cmp::Reverse((e.event.at_unix, e.event.id)));
     all.truncate(limit);
     all
 }
