@@ -1,4 +1,5 @@
-// Component tests of the shell, the add dialog and the server card, against a fake command module.
+// Component tests of the shell, the add dialog, the office screens and the failover wizard,
+// against a fake command module.
 
 import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
@@ -22,7 +23,10 @@ import { App } from "./App";
 import { ApiContext } from "./api/context";
 import { CommandError } from "./api/errors";
 import type { Commands } from "./api/commands";
-import { ENTRY, STATUS, fakeApi } from "./test/fakeApi";
+import type { Overview } from "./generated/Overview";
+import { BACKUP_ENTRY, ENTRY, fakeApi, machine, overviewOf } from "./test/fakeApi";
+
+const PAIR = () => overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup")]);
 
 function renderApp(api: Commands, props: Parameters<typeof App>[0] = {}) {
   return render(
@@ -35,7 +39,7 @@ function renderApp(api: Commands, props: Parameters<typeof App>[0] = {}) {
 describe("empty state", () => {
   it("explains what to do and offers the add button", async () => {
     renderApp(fakeApi());
-    expect(await screen.findByText(/Add your phone servers to watch them here/)).toBeTruthy();
+    expect(await screen.findByText(/Add your office's two phone servers/)).toBeTruthy();
     const buttons = screen.getAllByTestId("add-server");
     expect(buttons.length).toBeGreaterThanOrEqual(1);
     fireEvent.click(buttons[0]!);
@@ -54,7 +58,7 @@ describe("add server dialog", () => {
     fireEvent.click(screen.getByTestId("link-submit"));
     const error = await screen.findByTestId("dialog-error");
     expect(error.textContent).toContain("This is not an LBS connection link");
-    expect(api.addServerLink).toHaveBeenCalledWith("https://example");
+    expect(api.addServerLink).toHaveBeenCalledWith("https://example", undefined);
     expect(screen.getByRole("dialog")).toBeTruthy();
   });
 
@@ -86,12 +90,18 @@ describe("add server dialog", () => {
       "00:00:00:00:00:00:00:00",
     ]);
     expect(screen.getByText(/someone may be in between/)).toBeTruthy();
-    api.listServers.mockResolvedValue([ENTRY]);
+    api.overview.mockResolvedValue(overviewOf([machine(ENTRY, "primary")], { level: "at_risk" }));
     fireEvent.click(screen.getByTestId("fingerprint-confirm"));
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
     expect(api.probeServer).toHaveBeenCalledWith("192.0.2.10:7443");
-    expect(api.addServerManual).toHaveBeenCalledWith("192.0.2.10:7443", "secret", fingerprint);
-    expect(await screen.findByTestId("server-card")).toBeTruthy();
+    expect(api.addServerManual).toHaveBeenCalledWith("192.0.2.10:7443", "secret", fingerprint, undefined);
+    expect(await screen.findByTestId("machine-card")).toBeTruthy();
+    // One server: the office offers to add its partner, into this office.
+    fireEvent.click(screen.getByTestId("add-partner"));
+    expect(screen.getByRole("dialog", { name: "Add the partner to Head office" })).toBeTruthy();
+    fireEvent.change(screen.getByTestId("link-input"), { target: { value: "lbs://b" } });
+    fireEvent.click(screen.getByTestId("link-submit"));
+    await waitFor(() => expect(api.addServerLink).toHaveBeenCalledWith("lbs://b", "office-1"));
   });
 
   it("shows a probe failure inline", async () => {
@@ -118,8 +128,7 @@ describe("add server dialog", () => {
 describe("charts", () => {
   it("draws history per panel, reports the drawn points, and refetches for a new range", async () => {
     const api = fakeApi({
-      listServers: () => Promise.resolve([ENTRY]),
-      serverStatus: () => Promise.resolve(STATUS),
+      overview: () => Promise.resolve(overviewOf([machine(ENTRY, "primary")])),
       metricsSeries: () =>
         Promise.resolve({
           series: [
@@ -140,6 +149,7 @@ describe("charts", () => {
         }),
     });
     renderApp(api);
+    fireEvent.click(await screen.findByTestId("tab-history"));
     const pbx = await screen.findByTestId("chart-pbx_activity");
     await waitFor(() => expect(pbx.dataset.points).toBe("8"));
     expect(screen.getByTestId("chart-resources").dataset.points).toBe("4");
@@ -160,62 +170,176 @@ describe("charts", () => {
   });
 });
 
-describe("server card", () => {
-  it("shows the server's facts in words", async () => {
-    const api = fakeApi({
-      listServers: () => Promise.resolve([ENTRY]),
-      serverStatus: () => Promise.resolve(STATUS),
-    });
-    renderApp(api);
-    const card = await screen.findByTestId("server-card");
-    await waitFor(() => expect(within(card).getByTestId("server-reachable").dataset.state).toBe("reachable"));
-    expect(within(card).getByTestId("server-name").textContent).toBe("Main office");
-    expect(within(card).getByTestId("server-role").textContent).toBe("Primary");
-    expect(within(card).getByText("3 days 4 hours")).toBeTruthy();
-    expect(within(card).getByText("5 minutes")).toBeTruthy();
-    expect(within(card).getByText("Administrator")).toBeTruthy();
-    expect(within(card).getByText("Not paired yet")).toBeTruthy();
-    expect(within(card).getByText("550e8400").getAttribute("title")).toBe(ENTRY.server_id);
-    const item = screen.getByTestId("server-list-item");
-    expect(item.dataset.serverId).toBe(ENTRY.id);
-    expect(screen.getByTestId("chart-resources")).toBeTruthy();
+describe("office dashboard", () => {
+  it("shows both servers side by side with their facts and the office's sentence", async () => {
+    renderApp(fakeApi({ overview: () => Promise.resolve(PAIR()) }));
+    const cards = await screen.findAllByTestId("machine-card");
+    expect(cards.map((c) => c.dataset.server)).toEqual(["Main office", "Backup"]);
+    expect(cards.map((c) => c.dataset.role)).toEqual(["primary", "backup"]);
+    expect(screen.getByTestId("pair-sentence").textContent).toBe("Protected: the backup is up to date");
+    const first = cards[0]!;
+    expect(within(first).getByTestId("machine-role").textContent).toBe("Primary");
+    expect(within(first).getByTestId("pbx-state").textContent).toBe("Running");
+    expect(within(first).getByText("5 minutes")).toBeTruthy();
+    expect(within(first).getByText("550e8400").getAttribute("title")).toBe(ENTRY.server_id);
+    expect(within(cards[1]!).getByTestId("pbx-state").textContent).toBe("Stopped, as a backup should be");
+    expect(screen.getByTestId("start-failover").textContent).toBe("Switch over to Backup…");
   });
 
-  it("shows a banner with advice when the token is refused", async () => {
+  it("updates live from the poller's snapshots, without a reload", async () => {
+    let push: ((o: Overview) => void) | null = null;
     const api = fakeApi({
-      listServers: () => Promise.resolve([ENTRY]),
-      serverStatus: () =>
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-        Promise.reject({
-          kind: "unauthorized",
-          // As the Rust side words it: what went wrong and what to do.
-          message:
-            "Main office refused the access token. It may have been revoked or mistyped: create a new one on the server with `lbs-agent token create` and add the server again.",
+      overview: () => Promise.resolve(PAIR()),
+      watchOverview: (listener) => {
+        push = listener;
+        return Promise.resolve(() => {});
+      },
+    });
+    renderApp(api);
+    expect((await screen.findByTestId("pair-sentence")).textContent).toContain("Protected");
+    const down = overviewOf([machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")], {
+      level: "down",
+      sentence: "Primary Main office unreachable for 2 min",
+    });
+    down.at_unix += 2;
+    act(() => push?.(down));
+    expect(screen.getByTestId("pair-sentence").textContent).toBe("Primary Main office unreachable for 2 min");
+    expect(screen.getByTestId("start-failover").textContent).toBe("Fail over to Backup…");
+    expect(screen.getByTestId("office-list-item").dataset.level).toBe("down");
+    expect(api.overview).toHaveBeenCalledTimes(1);
+  });
+
+  it("explains a server that refuses the token, with advice", async () => {
+    const refused = machine(BACKUP_ENTRY, "backup", {
+      reachable: false,
+      error: { kind: "unauthorized", message: "Backup refused the access token. Create a new one with `lbs-agent token create`." },
+    });
+    renderApp(fakeApi({ overview: () => Promise.resolve(overviewOf([machine(ENTRY, "primary"), refused])) }));
+    const banner = await screen.findByTestId("machine-error");
+    expect(banner.dataset.kind).toBe("unauthorized");
+    expect(banner.textContent).toContain("Backup refused the access token.");
+    const card = screen.getAllByTestId("machine-card")[1]!;
+    expect(within(card).getByTestId("machine-reach").textContent).toBe("Access refused");
+    expect(screen.getByTestId("failover-disabled-reason").textContent).toContain("does not answer");
+  });
+
+  it("disables the failover for a view-only token and says why", async () => {
+    const o = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup", { access: "viewer" })]);
+    renderApp(fakeApi({ overview: () => Promise.resolve(o) }));
+    const button = await screen.findByTestId("start-failover");
+    expect(button.hasAttribute("disabled")).toBe(true);
+    const reason = screen.getByTestId("failover-disabled-reason");
+    expect(reason.textContent).toContain("view-only");
+    expect(button.getAttribute("aria-describedby")).toBe(reason.id);
+  });
+
+  it("renames and removes an office after confirmation", async () => {
+    const api = fakeApi({
+      overview: () => Promise.resolve(PAIR()),
+      renameOffice: (_id, name) => Promise.resolve({ id: "office-1", name, servers: [], created_unix: 0 }),
+    });
+    renderApp(api);
+    fireEvent.click(await screen.findByTestId("rename-office"));
+    fireEvent.change(screen.getByTestId("office-name-input"), { target: { value: "Annex" } });
+    fireEvent.click(screen.getByTestId("office-name-save"));
+    await waitFor(() => expect(api.renameOffice).toHaveBeenCalledWith("office-1", "Annex"));
+    fireEvent.click(await screen.findByTestId("remove-office"));
+    expect(api.removeOffice).not.toHaveBeenCalled();
+    api.overview.mockResolvedValue({ at_unix: 1_800_000_000, offices: [] });
+    await act(async () => {
+      fireEvent.click(screen.getByTestId("remove-office-confirm"));
+      await Promise.resolve();
+    });
+    expect(api.removeOffice).toHaveBeenCalledWith("office-1");
+    expect(await screen.findByText(/Add your office's two phone servers/)).toBeTruthy();
+  });
+});
+
+describe("failover wizard", () => {
+  const ASSESSMENT = {
+    primary_name: "Main office",
+    backup_name: "Backup",
+    facts: [{ ok: false, text: "Main office has not answered for 2 min." }],
+    categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1 }],
+    blockers: [],
+    warnings: [],
+    hold_remaining_secs: null,
+    confirm_name: "Backup",
+  };
+  const CHANGE = {
+    action: "promote",
+    already: false,
+    role: "primary" as const,
+    epoch: 2,
+    ok: true,
+    message: "Backup is the primary now.",
+    steps: [{ step: "start_pbx", label: "Start the PBX", ok: true, detail: "started", took_ms: 40 }],
+    started_unix: 1_700_000_100,
+    took_ms: 500,
+  };
+
+  it("asks for the old primary off and the typed name before an unplanned failover", async () => {
+    const o = overviewOf([machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")], {
+      level: "down",
+    });
+    const api = fakeApi({
+      overview: () => Promise.resolve(o),
+      failoverAssess: () => Promise.resolve({ ...ASSESSMENT, kind: "unplanned" }),
+      failoverRun: () => Promise.resolve(CHANGE),
+      saveFile: () => Promise.resolve("/tmp/report.txt"),
+    });
+    renderApp(api);
+    fireEvent.click(await screen.findByTestId("start-failover"));
+    expect(await screen.findByText("Main office has not answered for 2 min.")).toBeTruthy();
+    expect(api.failoverAssess).toHaveBeenCalledWith(ENTRY.id, BACKUP_ENTRY.id);
+    fireEvent.click(screen.getByTestId("wizard-next"));
+    const run = screen.getByTestId("wizard-run");
+    expect(run.hasAttribute("disabled")).toBe(true);
+    fireEvent.click(screen.getByTestId("confirm-off"));
+    fireEvent.change(screen.getByTestId("confirm-name"), { target: { value: "backup" } });
+    expect(run.hasAttribute("disabled")).toBe(true);
+    fireEvent.change(screen.getByTestId("confirm-name"), { target: { value: "Backup" } });
+    expect(run.hasAttribute("disabled")).toBe(false);
+    fireEvent.click(run);
+    const result = await screen.findByTestId("wizard-result");
+    expect(api.failoverRun).toHaveBeenCalledWith(ENTRY.id, BACKUP_ENTRY.id, {
+      typed_name: "Backup",
+      old_primary_off: true,
+      override_reason: null,
+    });
+    // Downtime: from the primary's last answer (…000) to the end of the promotion (…100.5).
+    expect(within(result).getByTestId("downtime").textContent).toContain("1 min 41 s");
+    fireEvent.click(screen.getByTestId("save-report"));
+    expect((await screen.findByTestId("report-saved")).textContent).toBe("Saved to /tmp/report.txt");
+    const report = api.saveFile.mock.calls[0]?.[1] ?? "";
+    expect(report).toContain("Unplanned failover: Main office → Backup");
+    expect(report).toContain("[ok] Start the PBX");
+  });
+
+  it("needs a reason to switch back during the hold, and can be cancelled", async () => {
+    const api = fakeApi({
+      overview: () => Promise.resolve(PAIR()),
+      failoverAssess: () =>
+        Promise.resolve({
+          ...ASSESSMENT,
+          kind: "planned",
+          warnings: ["Backup became the primary only 12 min ago; wait 48 min."],
+          hold_remaining_secs: 2880,
         }),
     });
     renderApp(api);
-    const banner = await screen.findByTestId("status-error");
-    expect(banner.dataset.kind).toBe("unauthorized");
-    expect(banner.textContent).toContain("Main office refused the access token.");
-    expect(banner.textContent).toContain("lbs-agent token create");
-    expect(screen.getByTestId("server-reachable").dataset.state).toBe("unreachable");
-    expect(screen.getByTestId("server-name").textContent).toBe("Main office");
-  });
-
-  it("removes a server after confirmation", async () => {
-    const api = fakeApi({
-      listServers: () => Promise.resolve([ENTRY]),
-      serverStatus: () => Promise.resolve(STATUS),
-    });
-    renderApp(api);
-    fireEvent.click(await screen.findByTestId("remove-server"));
-    expect(api.removeServer).not.toHaveBeenCalled();
-    api.listServers.mockResolvedValue([]);
-    await act(async () => {
-      fireEvent.click(screen.getByTestId("remove-confirm"));
-      await Promise.resolve();
-    });
-    expect(api.removeServer).toHaveBeenCalledWith(ENTRY.id);
-    expect(await screen.findByText(/Add your phone servers/)).toBeTruthy();
+    fireEvent.click(await screen.findByTestId("start-failover"));
+    await waitFor(() => expect(screen.getByTestId("wizard-next").hasAttribute("disabled")).toBe(false));
+    fireEvent.click(screen.getByTestId("wizard-next"));
+    expect(screen.getByTestId("no-data-lost").textContent).toContain("No data will be lost");
+    expect(screen.getByTestId("wizard-warnings").textContent).toContain("only 12 min ago");
+    const run = screen.getByTestId("wizard-run");
+    expect(run.textContent).toBe("Switch over anyway");
+    expect(run.hasAttribute("disabled")).toBe(true);
+    fireEvent.change(screen.getByTestId("override-reason"), { target: { value: "   " } });
+    expect(run.hasAttribute("disabled")).toBe(true);
+    fireEvent.click(screen.getByTestId("wizard-cancel"));
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(api.failoverRun).not.toHaveBeenCalled();
   });
 });

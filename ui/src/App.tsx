@@ -1,95 +1,79 @@
-// The app shell: header, server list on the left, the selected server (or the welcome) on the right.
+// The app shell: header, the offices on the left, the selected office (or the welcome) on the
+// right; the add dialog and the failover wizard above them.
 
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 
-import { useApi } from "./api/context";
-import { toConsoleError, type CommandError } from "./api/errors";
 import { DEFAULT_RANGE, type RangeKey } from "./charts/ranges";
 import { AddServerDialog, type AddTab } from "./components/AddServerDialog";
 import { EmptyState } from "./components/EmptyState";
 import { Logo } from "./components/Logo";
-import { ServerView } from "./components/ServerView";
 import { Sidebar } from "./components/Sidebar";
+import { ThemePicker } from "./components/ThemePicker";
 import type { ServerEntry } from "./generated/ServerEntry";
-import { useServerStatuses } from "./hooks/useServerStatuses";
+import { useOverview } from "./hooks/useOverview";
+import { FailoverWizard } from "./office/FailoverWizard";
+import { OfficeView, type OfficeTab } from "./office/OfficeView";
 
 export interface AppProps {
   /** Opens the add dialog on start (dev switch `?mock&dialog=link|manual`). */
   initialDialog?: AddTab | null;
-  /** Selects the n-th server (1-based) once the list arrives (dev switch `?mock&select=2`). */
+  /** Selects the n-th office (1-based) once the list arrives (dev switch `?mock&select=2`). */
   initialSelect?: number;
 }
 
+interface Dialog {
+  tab: AddTab;
+  /** Adding the partner of this office. */
+  office: { id: string; name: string } | null;
+}
+
 export function App({ initialDialog = null, initialSelect }: AppProps) {
-  const api = useApi();
-  const [servers, setServers] = useState<ServerEntry[] | null>(null);
-  const [listError, setListError] = useState<CommandError | null>(null);
+  const { overview, error, reload } = useOverview();
   const [selectedId, setSelectedId] = useState<string | null>(null);
-  const [dialog, setDialog] = useState<AddTab | null>(initialDialog);
+  const [tab, setTab] = useState<OfficeTab>("servers");
+  const [dialog, setDialog] = useState<Dialog | null>(initialDialog ? { tab: initialDialog, office: null } : null);
+  const [wizard, setWizard] = useState(false);
   const [range, setRange] = useState<RangeKey>(DEFAULT_RANGE);
-  const statuses = useServerStatuses(servers ? servers.map((s) => s.id) : []);
+  /** An office id picked after an add, before the next snapshot includes it. */
+  const [pendingServer, setPendingServer] = useState<string | null>(null);
 
-  /** Applies a freshly loaded list; `select` picks a server in it (e.g. the one just added). */
-  const applyList = useCallback((list: ServerEntry[], select?: string | ((list: ServerEntry[]) => string | undefined)) => {
-    setServers(list);
-    setListError(null);
-    const wanted = typeof select === "function" ? select(list) : select;
-    if (wanted) setSelectedId(wanted);
-  }, []);
+  const offices = overview?.offices ?? [];
+  const byPending = pendingServer ? offices.find((o) => o.pair.servers.includes(pendingServer)) : undefined;
+  const selected =
+    offices.find((o) => o.pair.id === selectedId) ??
+    byPending ??
+    (initialSelect ? offices[initialSelect - 1] : undefined) ??
+    offices[0] ??
+    null;
 
-  const applyError = useCallback((error: unknown) => {
-    setListError(toConsoleError(error));
-    setServers((prev) => prev ?? []);
-  }, []);
-
-  const reload = useCallback(
-    (select?: string | ((list: ServerEntry[]) => string | undefined)) =>
-      api.listServers().then((list) => applyList(list, select), applyError),
-    [api, applyList, applyError],
-  );
-
-  useEffect(() => {
-    let cancelled = false;
-    api.listServers().then(
-      (list) => {
-        if (!cancelled) applyList(list, (l) => (initialSelect ? l[initialSelect - 1]?.id : undefined));
-      },
-      (error: unknown) => {
-        if (!cancelled) applyError(error);
-      },
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [api, applyList, applyError, initialSelect]);
-
-  const selected = servers?.find((s) => s.id === selectedId) ?? servers?.[0] ?? null;
-  const openAdd = () => setDialog("link");
-
+  const openAdd = () => setDialog({ tab: "link", office: null });
   const onAdded = (entry: ServerEntry) => {
     setDialog(null);
-    void reload(entry.id);
+    setSelectedId(null);
+    setPendingServer(entry.id);
+    reload();
   };
-  const onRemoved = (id: string) => {
-    void reload((list) => (selectedId === id ? list[0]?.id : undefined));
+  const select = (id: string) => {
+    setSelectedId(id);
+    setPendingServer(null);
   };
 
   let main;
-  if (servers === null) {
+  if (overview === null && !error) {
     main = (
       <div className="main-loading" aria-busy="true">
         <span className="skeleton skeleton-card" />
-        <p className="muted">Loading your servers…</p>
+        <p className="muted">Loading your offices…</p>
       </div>
     );
-  } else if (listError && servers.length === 0) {
+  } else if (overview === null && error) {
     main = (
       <div className="banner banner-danger" role="alert">
         <div className="banner-body">
-          <p className="banner-title">The console could not load its list of servers</p>
-          <p>{listError.message}</p>
+          <p className="banner-title">The console could not load its list of offices</p>
+          <p>{error.message}</p>
           <p>
-            <button type="button" className="btn btn-secondary" onClick={() => void reload()}>
+            <button type="button" className="btn btn-secondary" onClick={reload}>
               Try again
             </button>
           </p>
@@ -100,13 +84,20 @@ export function App({ initialDialog = null, initialSelect }: AppProps) {
     main = <EmptyState onAdd={openAdd} />;
   } else {
     main = (
-      <ServerView
-        key={selected.id}
-        entry={selected}
-        state={statuses[selected.id]}
+      <OfficeView
+        key={selected.pair.id}
+        office={selected}
+        tab={tab}
+        onTab={setTab}
         range={range}
         onRangeChange={setRange}
-        onRemoved={onRemoved}
+        onStartWizard={() => setWizard(true)}
+        onAddPartner={() => setDialog({ tab: "link", office: { id: selected.pair.id, name: selected.pair.name } })}
+        onRemoved={() => {
+          setSelectedId(null);
+          setPendingServer(null);
+          reload();
+        }}
       />
     );
   }
@@ -117,18 +108,30 @@ export function App({ initialDialog = null, initialSelect }: AppProps) {
         <Logo />
         <span className="app-name">LBS Console</span>
         <span className="app-tagline">Live Backup Server</span>
+        <span className="app-header-spacer" />
+        <ThemePicker />
       </header>
       <div className="app-body">
-        <Sidebar
-          servers={servers}
-          statuses={statuses}
-          selectedId={selected?.id ?? null}
-          onSelect={setSelectedId}
-          onAdd={openAdd}
-        />
+        <Sidebar overview={overview} selectedOffice={selected?.pair.id ?? null} onSelect={select} onAdd={openAdd} />
         <main className="main">{main}</main>
       </div>
-      {dialog && <AddServerDialog initialTab={dialog} onClose={() => setDialog(null)} onAdded={onAdded} />}
+      {dialog && (
+        <AddServerDialog
+          initialTab={dialog.tab}
+          office={dialog.office}
+          onClose={() => setDialog(null)}
+          onAdded={onAdded}
+        />
+      )}
+      {wizard && selected && (
+        <FailoverWizard
+          office={selected}
+          onClose={() => {
+            setWizard(false);
+            reload();
+          }}
+        />
+      )}
     </div>
   );
 }

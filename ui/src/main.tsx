@@ -8,6 +8,7 @@ import { createRoot } from "react-dom/client";
 
 import { App, type AppProps } from "./App";
 import { isMockMode } from "./api/commands";
+import { initTheme } from "./hooks/theme";
 import "./styles/theme.css";
 import "./styles/app.css";
 
@@ -21,6 +22,8 @@ function devSwitches(): AppProps {
     initialSelect: Number.isInteger(select) && select > 0 ? select : undefined,
   };
 }
+
+initTheme();
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root element");

@@ -30,9 +30,9 @@ describe("tauriCommands", () => {
     await tauriCommands.metricsHistory({ id: "id1", series: "cpu.usage", from: 1, to: 2, points: 300 });
     expect(invoke.mock.calls).toEqual([
       ["list_servers", undefined],
-      ["add_server_link", { link: "lbs://h:1/?fp=x&token=y" }],
+      ["add_server_link", { link: "lbs://h:1/?fp=x&token=y", office: null }],
       ["probe_server", { address: "h:1" }],
-      ["add_server_manual", { address: "h:1", token: "tok", fingerprint: "ff" }],
+      ["add_server_manual", { address: "h:1", token: "tok", fingerprint: "ff", office: null }],
       ["remove_server", { id: "id1" }],
       ["server_status", { id: "id1" }],
       ["metrics_series", { id: "id1" }],

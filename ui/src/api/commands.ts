@@ -1,8 +1,18 @@
 // Typed wrappers for every Tauri command: the only place the UI calls `invoke`.
 
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 
+import type { Assessment } from "../generated/Assessment";
+import type { Confirmation } from "../generated/Confirmation";
+import type { FailoverStatus } from "../generated/FailoverStatus";
 import type { HistoryResponse } from "../generated/HistoryResponse";
+import type { OfficeEvents } from "../generated/OfficeEvents";
+import type { Overview } from "../generated/Overview";
+import type { PairEntry } from "../generated/PairEntry";
+import type { QuarantineList } from "../generated/QuarantineList";
+import type { RoleChange } from "../generated/RoleChange";
+import type { SyncStatus } from "../generated/SyncStatus";
 import type { ProbeResult } from "../generated/ProbeResult";
 import type { SeriesList } from "../generated/SeriesList";
 import type { ServerEntry } from "../generated/ServerEntry";
@@ -23,13 +33,31 @@ export interface HistoryRequest {
 /** Everything the UI can ask the Rust side. Every method rejects with a CommandError. */
 export interface Commands {
   listServers(): Promise<ServerEntry[]>;
-  addServerLink(link: string): Promise<ServerEntry>;
+  /** `office`: the office to add it to; none: its partner's office, or a new one. */
+  addServerLink(link: string, office?: string | null): Promise<ServerEntry>;
   probeServer(address: string): Promise<ProbeResult>;
-  addServerManual(address: string, token: string, fingerprint: string): Promise<ServerEntry>;
+  addServerManual(address: string, token: string, fingerprint: string, office?: string | null): Promise<ServerEntry>;
   removeServer(id: string): Promise<void>;
   serverStatus(id: string): Promise<ServerStatus>;
   metricsSeries(id: string): Promise<SeriesList>;
   metricsHistory(request: HistoryRequest): Promise<HistoryResponse>;
+  /** Every office as last polled. */
+  overview(): Promise<Overview>;
+  /** Calls `listener` with every new snapshot the background poller takes; resolves to "stop". */
+  watchOverview(listener: (overview: Overview) => void): Promise<() => void>;
+  renameOffice(office: string, name: string): Promise<PairEntry>;
+  removeOffice(office: string): Promise<void>;
+  syncStatus(id: string): Promise<SyncStatus>;
+  failoverStatus(id: string): Promise<FailoverStatus>;
+  quarantineList(id: string): Promise<QuarantineList>;
+  restoreQuarantined(id: string, file: number, replace: boolean): Promise<QuarantineList>;
+  officeEvents(office: string, limit: number): Promise<OfficeEvents>;
+  failoverAssess(primary: string, backup: string): Promise<Assessment>;
+  failoverRun(primary: string, backup: string, confirmation: Confirmation): Promise<RoleChange>;
+  /** Saves text where the manager picks; resolves to the path, or null when cancelled. */
+  saveFile(name: string, contents: string): Promise<string | null>;
+  /** Saves a PNG (base64) the same way. */
+  savePng(name: string, base64: string): Promise<string | null>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -53,15 +81,28 @@ function insideTauri(): boolean {
 /** The real commands, answered by the Tauri back end. */
 export const tauriCommands: Commands = {
   listServers: () => call<ServerEntry[]>("list_servers"),
-  addServerLink: (link) => call<ServerEntry>("add_server_link", { link }),
+  addServerLink: (link, office) => call<ServerEntry>("add_server_link", { link, office: office ?? null }),
   probeServer: (address) => call<ProbeResult>("probe_server", { address }),
-  addServerManual: (address, token, fingerprint) =>
-    call<ServerEntry>("add_server_manual", { address, token, fingerprint }),
+  addServerManual: (address, token, fingerprint, office) =>
+    call<ServerEntry>("add_server_manual", { address, token, fingerprint, office: office ?? null }),
   removeServer: (id) => call<void>("remove_server", { id }),
   serverStatus: (id) => call<ServerStatus>("server_status", { id }),
   metricsSeries: (id) => call<SeriesList>("metrics_series", { id }),
   metricsHistory: ({ id, series, from, to, points }) =>
     call<HistoryResponse>("metrics_history", { id, series, from, to, points }),
+  overview: () => call<Overview>("overview"),
+  watchOverview: (listener) => listen<Overview>("overview", (event) => listener(event.payload)),
+  renameOffice: (office, name) => call<PairEntry>("rename_pair", { pair: office, name }),
+  removeOffice: (office) => call<void>("remove_pair", { pair: office }),
+  syncStatus: (id) => call<SyncStatus>("sync_status", { id }),
+  failoverStatus: (id) => call<FailoverStatus>("failover_status", { id }),
+  quarantineList: (id) => call<QuarantineList>("quarantine_list", { id }),
+  restoreQuarantined: (id, file, replace) => call<QuarantineList>("restore_quarantined", { id, file, replace }),
+  officeEvents: (office, limit) => call<OfficeEvents>("office_events", { office, limit }),
+  failoverAssess: (primary, backup) => call<Assessment>("failover_assess", { primary, backup }),
+  failoverRun: (primary, backup, confirmation) => call<RoleChange>("failover_run", { primary, backup, confirmation }),
+  saveFile: (name, contents) => call<string | null>("save_file", { name, contents }),
+  savePng: (name, base64) => call<string | null>("save_png", { name, base64 }),
 };
 
 /** True in a plain browser opened with `?mock` (never inside the Tauri app). */
@@ -77,17 +118,17 @@ function lazyMockCommands(): Commands {
     loaded ??= import("./mock").then((m) => m.createMockCommands(window.location.search));
     return loaded;
   };
-  return {
-    listServers: async () => (await mock()).listServers(),
-    addServerLink: async (link) => (await mock()).addServerLink(link),
-    probeServer: async (address) => (await mock()).probeServer(address),
-    addServerManual: async (address, token, fingerprint) =>
-      (await mock()).addServerManual(address, token, fingerprint),
-    removeServer: async (id) => (await mock()).removeServer(id),
-    serverStatus: async (id) => (await mock()).serverStatus(id),
-    metricsSeries: async (id) => (await mock()).metricsSeries(id),
-    metricsHistory: async (request) => (await mock()).metricsHistory(request),
-  };
+  // Every method forwards to the fake once it has loaded.
+  return new Proxy({} as Commands, {
+    get:
+      (_target, name: string) =>
+      async (...args: unknown[]) => {
+        const m = (await mock()) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+        const method = m[name];
+        if (!method) throw new CommandError("agent", `The sample servers cannot do "${name}".`);
+        return method(...args);
+      },
+  });
 }
 
 /** The commands the app uses: the Tauri back end, or the fake in a browser with `?mock`. */

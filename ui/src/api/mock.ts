@@ -15,6 +15,7 @@ import type { ServerEntry } from "../generated/ServerEntry";
 import type { ServerStatus } from "../generated/ServerStatus";
 import type { Commands, HistoryRequest } from "./commands";
 import { CommandError } from "./errors";
+import { mockOffice } from "./mockOffice";
 
 interface FakeServer {
   entry: ServerEntry;
@@ -267,7 +268,8 @@ export function createMockCommands(search: string): Commands {
     return server.entry;
   };
 
-  return {
+  const since = new Map<string, number>();
+  const commands: Omit<Commands, keyof ReturnType<typeof mockOffice>> = {
     async listServers() {
       await wait();
       return servers.map((s) => ({ ...s.entry }));
@@ -358,4 +360,28 @@ export function createMockCommands(search: string): Commands {
       return { series, from, to, bucket_secs: secs, resolution, points: out };
     },
   };
+  const office = mockOffice(
+    () =>
+      servers.map((s) => ({
+        entry: s.entry,
+        get role() {
+          return s.role;
+        },
+        set role(r: Role) {
+          s.role = r;
+        },
+        get since() {
+          return since.get(s.entry.id) ?? started - 3 * DAY;
+        },
+        set since(t: number) {
+          since.set(s.entry.id, t);
+        },
+      })),
+    (id) => commands.serverStatus(id),
+    (id) => {
+      const i = servers.findIndex((s) => s.entry.id === id);
+      if (i !== -1) servers.splice(i, 1);
+    },
+  );
+  return { ...commands, ...office };
 }

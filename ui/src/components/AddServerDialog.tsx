@@ -14,6 +14,8 @@ export type AddTab = "link" | "manual";
 interface AddServerDialogProps {
   onClose: () => void;
   onAdded: (entry: ServerEntry) => void;
+  /** Adds the server to this office (the partner of its one server); none: its own office. */
+  office?: { id: string; name: string } | null;
   initialTab?: AddTab;
 }
 
@@ -24,7 +26,7 @@ const TABS: readonly { key: AddTab; label: string }[] = [
   { key: "manual", label: "Address and token" },
 ];
 
-export function AddServerDialog({ onClose, onAdded, initialTab = "link" }: AddServerDialogProps) {
+export function AddServerDialog({ onClose, onAdded, initialTab = "link", office = null }: AddServerDialogProps) {
   const api = useApi();
   const ids = useId();
   const [tab, setTab] = useState<AddTab>(initialTab);
@@ -90,7 +92,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link" }: AddSe
       setError("Paste the connection link first. It starts with lbs://");
       return;
     }
-    void run("link", async () => onAdded(await api.addServerLink(text)));
+    void run("link", async () => onAdded(await api.addServerLink(text, office?.id)));
   };
 
   const submitProbe = (event: FormEvent) => {
@@ -112,7 +114,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link" }: AddSe
 
   const confirm = () => {
     if (!probe || busy) return;
-    void run("confirm", async () => onAdded(await api.addServerManual(probe.address, token.trim(), probe.fingerprint)));
+    void run("confirm", async () => onAdded(await api.addServerManual(probe.address, token.trim(), probe.fingerprint, office?.id)));
   };
 
   const cancelConfirm = () => {
@@ -127,7 +129,11 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link" }: AddSe
   ) : null;
 
   return (
-    <Modal title="Add a server" onClose={onClose} className="add-dialog">
+    <Modal
+      title={office ? `Add the partner to ${office.name}` : "Add a server"}
+      onClose={onClose}
+      className="add-dialog"
+    >
       <div className="tabs" role="tablist" aria-label="How to add the server">
         {TABS.map((t) => (
           <button

@@ -1,22 +1,22 @@
-// Left column: the list of servers with their state and role, and the "Add a server" button.
+// Left column: every office with its state in a word and a colour, its servers with their roles,
+// and "Add an office".
 
-import type { ServerEntry } from "../generated/ServerEntry";
-import { reachability, type StatusState } from "../hooks/useServerStatuses";
-import { ReachabilityMark, RoleBadge } from "./Badges";
+import type { Overview } from "../generated/Overview";
+import { levelWord } from "../office/rules";
+import { RoleBadge } from "./Badges";
 
 interface SidebarProps {
-  servers: ServerEntry[] | null;
-  statuses: Record<string, StatusState>;
-  selectedId: string | null;
-  onSelect: (id: string) => void;
+  overview: Overview | null;
+  selectedOffice: string | null;
+  onSelect: (office: string) => void;
   onAdd: () => void;
 }
 
-export function Sidebar({ servers, statuses, selectedId, onSelect, onAdd }: SidebarProps) {
+export function Sidebar({ overview, selectedOffice, onSelect, onAdd }: SidebarProps) {
   return (
-    <nav className="sidebar" aria-label="Servers">
-      <h2 className="sidebar-title">Servers</h2>
-      {servers === null ? (
+    <nav className="sidebar" aria-label="Offices">
+      <h2 className="sidebar-title">Offices</h2>
+      {overview === null ? (
         <ul className="server-list" aria-busy="true">
           {[0, 1].map((i) => (
             <li key={i} className="server-item skeleton-item">
@@ -26,29 +26,41 @@ export function Sidebar({ servers, statuses, selectedId, onSelect, onAdd }: Side
           ))}
           <li className="visually-hidden">Loading…</li>
         </ul>
-      ) : servers.length === 0 ? (
-        <p className="sidebar-empty">No servers yet.</p>
+      ) : overview.offices.length === 0 ? (
+        <p className="sidebar-empty">No offices yet.</p>
       ) : (
         <ul className="server-list">
-          {servers.map((server) => {
-            const state = statuses[server.id];
-            const role = state?.status?.role;
-            const selected = server.id === selectedId;
+          {overview.offices.map((office) => {
+            const selected = office.pair.id === selectedOffice;
             return (
-              <li key={server.id}>
+              <li key={office.pair.id}>
                 <button
                   type="button"
-                  className={`server-item${selected ? " selected" : ""}`}
+                  className={`server-item office-item${selected ? " selected" : ""}`}
                   aria-current={selected ? "page" : undefined}
-                  data-testid="server-list-item"
-                  data-server-id={server.id}
-                  onClick={() => onSelect(server.id)}
+                  data-testid="office-list-item"
+                  data-office-id={office.pair.id}
+                  data-level={office.state.level}
+                  onClick={() => onSelect(office.pair.id)}
                 >
                   <span className="server-item-top">
-                    <span className="server-item-name">{server.name}</span>
-                    {role && <RoleBadge role={role} />}
+                    <span className="server-item-name">{office.pair.name}</span>
+                    <span className={`level level-${office.state.level} level-compact`}>
+                      <span className="level-dot" aria-hidden="true" />
+                      {levelWord(office.state.level)}
+                    </span>
                   </span>
-                  <ReachabilityMark state={reachability(state)} error={state?.error ?? null} compact />
+                  {office.machines.map((m) => {
+                    const role = m.failover?.role ?? m.last_role;
+                    return (
+                      <span key={m.entry.id} className="office-item-server" data-testid="server-list-item">
+                        <span className={`mini-dot mini-dot-${m.reachable ? "ok" : "bad"}`} aria-hidden="true" />
+                        <span className="office-item-server-name">{m.entry.name}</span>
+                        {role && <RoleBadge role={role} />}
+                        {!m.reachable && <span className="visually-hidden">(not answering)</span>}
+                      </span>
+                    );
+                  })}
                 </button>
               </li>
             );
@@ -60,7 +72,7 @@ export function Sidebar({ servers, statuses, selectedId, onSelect, onAdd }: Side
           <span aria-hidden="true" className="btn-plus">
             +
           </span>
-          Add a server
+          Add an office
         </button>
       </div>
     </nav>

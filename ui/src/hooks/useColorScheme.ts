@@ -1,21 +1,19 @@
-// The operating system's light or dark preference, following changes live.
+// The colour scheme now applied (light or dark), following changes live, for the charts.
 
 import { useSyncExternalStore } from "react";
 
-export type ColorScheme = "light" | "dark";
+import { appliedScheme, THEME_EVENT, type ColorScheme } from "./theme";
 
-const QUERY = "(prefers-color-scheme: dark)";
+export type { ColorScheme };
 
 function subscribe(onChange: () => void): () => void {
-  if (typeof window === "undefined" || !window.matchMedia) return () => {};
-  const mq = window.matchMedia(QUERY);
-  mq.addEventListener("change", onChange);
-  return () => mq.removeEventListener("change", onChange);
+  if (typeof window === "undefined") return () => {};
+  window.addEventListener(THEME_EVENT, onChange);
+  return () => window.removeEventListener(THEME_EVENT, onChange);
 }
 
 function snapshot(): ColorScheme {
-  if (typeof window === "undefined" || !window.matchMedia) return "light";
-  return window.matchMedia(QUERY).matches ? "dark" : "light";
+  return typeof document === "undefined" ? "light" : appliedScheme();
 }
 
 export function useColorScheme(): ColorScheme {

@@ -3,6 +3,11 @@
 import { vi } from "vitest";
 
 import type { Commands } from "../api/commands";
+import type { FailoverStatus } from "../generated/FailoverStatus";
+import type { MachineView } from "../generated/MachineView";
+import type { OfficeView } from "../generated/OfficeView";
+import type { Overview } from "../generated/Overview";
+import type { Role } from "../generated/Role";
 import type { ServerEntry } from "../generated/ServerEntry";
 import type { ServerStatus } from "../generated/ServerStatus";
 
@@ -18,6 +23,19 @@ export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
     serverStatus: vi.fn<Commands["serverStatus"]>(() => new Promise(() => {})),
     metricsSeries: vi.fn<Commands["metricsSeries"]>(() => Promise.resolve({ series: [] })),
     metricsHistory: vi.fn<Commands["metricsHistory"]>(() => new Promise(() => {})),
+    overview: vi.fn<Commands["overview"]>(() => Promise.resolve({ at_unix: 0, offices: [] })),
+    watchOverview: vi.fn<Commands["watchOverview"]>(() => Promise.resolve(() => {})),
+    renameOffice: vi.fn<Commands["renameOffice"]>(() => Promise.reject(new Error("not set up"))),
+    removeOffice: vi.fn<Commands["removeOffice"]>(() => Promise.resolve()),
+    syncStatus: vi.fn<Commands["syncStatus"]>(() => new Promise(() => {})),
+    failoverStatus: vi.fn<Commands["failoverStatus"]>(() => new Promise(() => {})),
+    quarantineList: vi.fn<Commands["quarantineList"]>(() => Promise.resolve({ entries: [] })),
+    restoreQuarantined: vi.fn<Commands["restoreQuarantined"]>(() => Promise.reject(new Error("not set up"))),
+    officeEvents: vi.fn<Commands["officeEvents"]>(() => Promise.resolve({ events: [], unreadable: [] })),
+    failoverAssess: vi.fn<Commands["failoverAssess"]>(() => new Promise(() => {})),
+    failoverRun: vi.fn<Commands["failoverRun"]>(() => Promise.reject(new Error("not set up"))),
+    saveFile: vi.fn<Commands["saveFile"]>(() => Promise.resolve(null)),
+    savePng: vi.fn<Commands["savePng"]>(() => Promise.resolve(null)),
   };
   for (const [key, impl] of Object.entries(overrides)) {
     const k = key as keyof Commands;
@@ -51,3 +69,78 @@ export const STATUS: ServerStatus = {
   peer: { state: "unpaired" },
   sample_interval_secs: 10,
 };
+
+export const BACKUP_ENTRY: ServerEntry = {
+  id: "entry-2",
+  name: "Backup",
+  address: "192.0.2.11:7443",
+  fingerprint: "cd".repeat(32),
+  server_id: "660e8400-e29b-41d4-a716-446655440001",
+  added_unix: 1_700_000_100,
+};
+
+function failover(role: Role, overrides: Partial<FailoverStatus> = {}): FailoverStatus {
+  return {
+    role,
+    epoch: 1,
+    epoch_owner: ENTRY.server_id,
+    role_since_unix: 1_700_000_000,
+    busy: null,
+    hold: { hold_secs: 3600, primary_for_secs: 7200, remaining_secs: 0, caught_up: true, pending_files: 0, pending_bytes: 0 },
+    pbx: { managed: true, running: role === "primary", should_run: role === "primary", problem: null, checked_unix: 1 },
+    address: { strategy: "none", target: "", held: false, problem: null },
+    partner: {
+      paired: true,
+      name: null,
+      server_id: null,
+      address: null,
+      reachable: true,
+      role: null,
+      epoch: 1,
+      role_since_unix: null,
+      last_contact_unix: null,
+      message: null,
+    },
+    quarantined_files: 0,
+    last_change: null,
+    ...overrides,
+  };
+}
+
+export function machine(
+  entry: ServerEntry,
+  role: Role,
+  opts: { reachable?: boolean; access?: ServerStatus["access"]; error?: MachineView["error"] } = {},
+): MachineView {
+  const reachable = opts.reachable ?? true;
+  return {
+    entry,
+    reachable,
+    last_answer_unix: 1_700_000_000,
+    last_role: role,
+    status: reachable
+      ? { ...STATUS, server_id: entry.server_id, name: entry.name, role, access: opts.access ?? "admin" }
+      : null,
+    failover: reachable ? failover(role) : null,
+    sync: null,
+    error: reachable ? null : (opts.error ?? { kind: "unreachable", message: `${entry.name} did not answer.` }),
+  };
+}
+
+/** One office "Head office" with ENTRY as the primary and BACKUP_ENTRY as the backup. */
+export function overviewOf(machines: MachineView[], state: Partial<OfficeView["state"]> = {}): Overview {
+  const primary = machines.find((m) => m.last_role === "primary") ?? null;
+  const backup = machines.find((m) => m !== primary) ?? null;
+  return {
+    at_unix: 1_700_000_000,
+    offices: [
+      {
+        pair: { id: "office-1", name: "Head office", servers: machines.map((m) => m.entry.id), created_unix: 0 },
+        state: { level: "protected", sentence: "Protected: the backup is up to date", next: null, ...state },
+        machines,
+        primary: primary?.entry.id ?? null,
+        backup: machines.length === 2 ? (backup?.entry.id ?? null) : null,
+      },
+    ],
+  };
+}

@@ -1,0 +1,267 @@
+// The office half of the in-browser fake (`?mock`): the sample servers as one office, with
+// made-up failover and sync reports, a merged audit log, and a wizard that swaps the roles.
+
+/* The fake answers at once; `async` keeps every method a Promise like the real commands. */
+/* eslint-disable @typescript-eslint/require-await */
+
+import type { Assessment } from "../generated/Assessment";
+import type { Event } from "../generated/Event";
+import type { FailoverStatus } from "../generated/FailoverStatus";
+import type { MachineView } from "../generated/MachineView";
+import type { Overview } from "../generated/Overview";
+import type { PairEntry } from "../generated/PairEntry";
+import type { Role } from "../generated/Role";
+import type { ServerEntry } from "../generated/ServerEntry";
+import type { ServerStatus } from "../generated/ServerStatus";
+import type { SyncStatus } from "../generated/SyncStatus";
+import type { Commands } from "./commands";
+import { CommandError } from "./errors";
+
+export interface OfficeServer {
+  entry: ServerEntry;
+  role: Role;
+  since: number;
+}
+
+type OfficeCommands = Pick<
+  Commands,
+  | "overview"
+  | "watchOverview"
+  | "renameOffice"
+  | "removeOffice"
+  | "syncStatus"
+  | "failoverStatus"
+  | "quarantineList"
+  | "restoreQuarantined"
+  | "officeEvents"
+  | "failoverAssess"
+  | "failoverRun"
+  | "saveFile"
+  | "savePng"
+>;
+
+const CATEGORIES = [
+  ["voicemail", "Voicemail", 214, 880e6],
+  ["config", "Configuration", 38, 2.1e6],
+  ["recordings", "Call recordings", 1960, 18.4e9],
+  ["prompts", "Voice prompts", 122, 96e6],
+] as const;
+
+/**
+ * `servers()` gives the sample servers in order; `status(id)` their status (throws when the
+ * scenario makes one fail); `remove(id)` drops one.
+ */
+export function mockOffice(
+  servers: () => OfficeServer[],
+  status: (id: string) => Promise<ServerStatus>,
+  remove: (id: string) => void,
+): OfficeCommands {
+  const now = () => Math.floor(Date.now() / 1000);
+  const office: PairEntry = { id: "office-1", name: "Main office", servers: [], created_unix: now() - 40 * 86400 };
+  let epoch = 3;
+  const events: Event[] = [];
+  const log = (s: OfficeServer, kind: string, message: string, reason: string | null = null) =>
+    events.push({
+      id: events.length + 1,
+      at_unix: now(),
+      server_id: s.entry.server_id,
+      kind,
+      role: s.role,
+      epoch,
+      actor: "token 3f2a… (this console)",
+      reason,
+      message,
+    });
+
+  const failover = (s: OfficeServer): FailoverStatus => ({
+    role: s.role,
+    epoch,
+    epoch_owner: s.entry.server_id,
+    role_since_unix: s.since,
+    busy: null,
+    hold: {
+      hold_secs: 3600,
+      primary_for_secs: now() - (servers().find((x) => x.role === "primary")?.since ?? now()),
+      remaining_secs: Math.max(0, 3600 - (now() - (servers().find((x) => x.role === "primary")?.since ?? 0))),
+      caught_up: true,
+      pending_files: 0,
+      pending_bytes: 0,
+    },
+    pbx: { managed: true, running: s.role === "primary", should_run: s.role === "primary", problem: null, checked_unix: now() },
+    address: { strategy: "dns", target: `pbx.office.lan → ${s.entry.address.split(":")[0] ?? ""}`, held: s.role === "primary", problem: null },
+    partner: {
+      paired: true,
+      name: null,
+      server_id: null,
+      address: null,
+      reachable: true,
+      role: s.role === "primary" ? "backup" : "primary",
+      epoch,
+      role_since_unix: null,
+      last_contact_unix: now(),
+      message: null,
+    },
+    quarantined_files: 0,
+    last_change: null,
+  });
+
+  const sync = (s: OfficeServer): SyncStatus => ({
+    role: s.role,
+    epoch,
+    peer: { state: "ok", server_id: null, name: null, address: null, last_contact_unix: now(), message: null },
+    categories: CATEGORIES.map(([name, label, files, bytes], i) => ({
+      name,
+      label,
+      priority: i + 1,
+      local_files: files,
+      local_bytes: bytes,
+      peer_files: files,
+      peer_bytes: bytes,
+      pending_files: 0,
+      pending_bytes: 0,
+      lag_secs: null,
+      last_success_unix: now() - 4,
+      last_error: null,
+      throughput_bps: i === 0 ? 48_000 : 0,
+      skipped: [],
+    })),
+    history: Array.from({ length: 60 }, (_, i) => ({
+      t: now() - (60 - i) * 60,
+      pending_bytes: 0,
+      lag_secs: 0,
+      throughput_bps: 20_000 + 30_000 * Math.abs(Math.sin(i / 6)),
+    })),
+  });
+
+  const find = (id: string) => {
+    const s = servers().find((x) => x.entry.id === id);
+    if (!s) throw new CommandError("not_found", "This server is no longer in the console's list.");
+    return s;
+  };
+
+  const look = async (s: OfficeServer): Promise<MachineView> => {
+    try {
+      const st = await status(s.entry.id);
+      return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null };
+    } catch (e) {
+      const err = e instanceof CommandError ? e : new CommandError("agent", String(e));
+      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message } };
+    }
+  };
+
+  const overview = async (): Promise<Overview> => {
+    const list = servers();
+    if (list.length === 0) return { at_unix: now(), offices: [] };
+    const machines = await Promise.all(list.map(look));
+    const primary = machines.find((m) => m.last_role === "primary") ?? null;
+    const backup = machines.find((m) => m !== primary) ?? null;
+    const down = primary !== null && !primary.reachable;
+    const single = machines.length < 2;
+    return {
+      at_unix: now(),
+      offices: [
+        {
+          pair: { ...office, servers: list.map((s) => s.entry.id) },
+          state: single
+            ? { level: "at_risk", sentence: `Not protected: ${list[0]?.entry.name ?? ""} has no partner in this office yet`, next: null }
+            : down
+              ? { level: "down", sentence: `Primary ${primary.entry.name} unreachable for 2 min`, next: "If it does not come back, start the failover wizard to make the backup the primary." }
+              : backup && !backup.reachable
+                ? { level: "at_risk", sentence: `At risk: the backup ${backup.entry.name} does not answer`, next: null }
+                : { level: "protected", sentence: "Protected: the backup is up to date", next: null },
+          machines,
+          primary: primary?.entry.id ?? null,
+          backup: single ? null : (backup?.entry.id ?? null),
+        },
+      ],
+    };
+  };
+
+  return {
+    overview,
+    async watchOverview(listener) {
+      const timer = setInterval(() => void overview().then(listener), 2000);
+      return () => clearInterval(timer);
+    },
+    async renameOffice(_id, name) {
+      if (!name.trim()) throw new CommandError("invalid_input", 'Give the office a name, for example "Main office".');
+      office.name = name.trim();
+      return { ...office, servers: servers().map((s) => s.entry.id) };
+    },
+    async removeOffice() {
+      for (const s of servers()) remove(s.entry.id);
+    },
+    async syncStatus(id) {
+      return sync(find(id));
+    },
+    async failoverStatus(id) {
+      return failover(find(id));
+    },
+    async quarantineList() {
+      return { entries: [] };
+    },
+    async restoreQuarantined() {
+      throw new CommandError("not_found", "No such file is set aside.");
+    },
+    async officeEvents(_office, limit) {
+      const names = new Map(servers().map((s) => [s.entry.server_id, s.entry.name]));
+      return {
+        events: [...events]
+          .reverse()
+          .slice(0, limit)
+          .map((event) => ({ server: names.get(event.server_id) ?? "?", event })),
+        unreadable: [],
+      };
+    },
+    async failoverAssess(primaryId, backupId): Promise<Assessment> {
+      const p = await look(find(primaryId));
+      const b = find(backupId);
+      const held = now() - b.since;
+      return {
+        kind: p.reachable ? "planned" : "unplanned",
+        primary_name: p.entry.name,
+        backup_name: b.entry.name,
+        facts: [
+          { ok: p.reachable, text: p.reachable ? `${p.entry.name} answers and runs the phones.` : `${p.entry.name} does not answer.` },
+          { ok: true, text: `${b.entry.name} answers and has every change.` },
+        ],
+        categories: CATEGORIES.map(([, label]) => ({ label, behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: now() })),
+        blockers: [],
+        warnings: [],
+        hold_remaining_secs: Math.max(0, 3600 - held),
+        confirm_name: b.entry.name,
+      };
+    },
+    async failoverRun(primaryId, backupId, confirmation) {
+      const p = find(primaryId);
+      const b = find(backupId);
+      await new Promise((r) => setTimeout(r, 1200));
+      epoch += 1;
+      p.role = "backup";
+      b.role = "primary";
+      b.since = now();
+      log(b, "promoted", `${b.entry.name} became the primary`, confirmation.override_reason);
+      return {
+        action: "switchover",
+        already: false,
+        role: "primary",
+        epoch,
+        ok: true,
+        message: `${b.entry.name} is the primary now.`,
+        steps: [
+          { step: "drain", label: "Copy the last changes", ok: true, detail: "nothing was pending", took_ms: 120 },
+          { step: "start_pbx", label: "Start the PBX", ok: true, detail: "started", took_ms: 240 },
+          { step: "take_address", label: "Move pbx.office.lan to this box", ok: true, detail: "moved", took_ms: 30 },
+        ],
+        started_unix: now() - 1,
+        took_ms: 420,
+      };
+    },
+    async saveFile(name) {
+      return `~/Documents/${name}`;
+    },
+    async savePng(name) {
+      return `~/Pictures/${name}`;
+    },
+  };
+}

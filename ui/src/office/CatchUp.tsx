@@ -1,0 +1,38 @@
+// Under the server cards while the backup catches up (after a failover, a reintegration or a
+// long outage): how much of each category it holds, and what is left.
+
+import { formatBytes } from "../format/bytes";
+import type { OfficeView } from "../generated/OfficeView";
+import { wizardPair } from "./rules";
+import { catchingUp, categoryRows } from "./sync";
+
+export function CatchUp({ office }: { office: OfficeView }) {
+  const pair = wizardPair(office);
+  const rows = categoryRows(office);
+  if (!pair || !pair.backup.reachable || !catchingUp(rows)) return null;
+  const files = rows.reduce((n, r) => n + r.pendingFiles, 0);
+  const bytes = rows.reduce((n, r) => n + r.pendingBytes, 0);
+  const reintegrating = pair.backup.failover?.last_change?.action === "reintegrate";
+  return (
+    <section className="card catch-up" data-testid="catch-up" aria-label="Catching up">
+      <h2 className="card-title">
+        {reintegrating ? `${pair.backup.entry.name} is rejoining as the backup` : `${pair.backup.entry.name} is catching up`}
+      </h2>
+      <p className="muted">
+        {files} {files === 1 ? "file" : "files"} ({formatBytes(bytes)}) still to copy from {pair.primary.entry.name}. The
+        office is fully protected again when this reaches zero; the phones keep working meanwhile.
+      </p>
+      <ul className="progress-list">
+        {rows.map((r) => (
+          <li key={r.name}>
+            <span className="progress-label">{r.label}</span>
+            <progress max={1} value={r.progress ?? 0} aria-label={`${r.label} copied`} />
+            <span className="progress-value">
+              {r.pendingFiles > 0 ? `${r.pendingFiles} to copy` : "Up to date"}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

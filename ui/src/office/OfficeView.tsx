@@ -1,0 +1,246 @@
+// One office: its state in one sentence, what to do next, both servers side by side, and the
+// office's tabs (servers, sync, events, history). The failover wizard starts here.
+
+import { useState } from "react";
+
+import { useApi } from "../api/context";
+import { toConsoleError } from "../api/errors";
+import type { RangeKey } from "../charts/ranges";
+import { ServerCharts } from "../components/ServerCharts";
+import type { OfficeView as Office } from "../generated/OfficeView";
+import { useNow } from "../hooks/useNow";
+import { CatchUp } from "./CatchUp";
+import { EventsPanel } from "./EventsPanel";
+import { MachineCard } from "./MachineCard";
+import { failoverBlocked, isUnplanned, levelWord, wizardPair } from "./rules";
+import { SyncPanel } from "./SyncPanel";
+
+export type OfficeTab = "servers" | "sync" | "events" | "history";
+
+const TABS: { key: OfficeTab; label: string }[] = [
+  { key: "servers", label: "Servers" },
+  { key: "sync", label: "Sync" },
+  { key: "events", label: "Events" },
+  { key: "history", label: "History" },
+];
+
+interface OfficeViewProps {
+  office: Office;
+  tab: OfficeTab;
+  onTab: (tab: OfficeTab) => void;
+  range: RangeKey;
+  onRangeChange: (range: RangeKey) => void;
+  onStartWizard: () => void;
+  onAddPartner: () => void;
+  onRemoved: () => void;
+}
+
+export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWizard, onAddPartner, onRemoved }: OfficeViewProps) {
+  const nowMs = useNow(5_000);
+  const pair = wizardPair(office);
+  const blocked = failoverBlocked(office);
+  const unplanned = isUnplanned(office);
+  const wizardLabel = pair ? `${unplanned ? "Fail over" : "Switch over"} to ${pair.backup.entry.name}` : "Fail over";
+  const reasonId = `failover-blocked-${office.pair.id}`;
+
+  return (
+    <div className="office-view" data-testid="office-view" data-office={office.pair.name}>
+      <OfficeHeader office={office} onRemoved={onRemoved} />
+
+      <section
+        className={`state-banner state-${office.state.level}`}
+        data-testid="pair-state"
+        data-level={office.state.level}
+        aria-live="polite"
+      >
+        <span className={`level level-${office.state.level}`}>
+          <span className="level-dot" aria-hidden="true" />
+          {levelWord(office.state.level)}
+        </span>
+        <div className="state-text">
+          <p className="state-sentence" data-testid="pair-sentence">
+            {office.state.sentence}
+          </p>
+          {office.state.next && <p className="state-next">{office.state.next}</p>}
+        </div>
+        <div className="state-actions">
+          {office.machines.length < 2 ? (
+            <button type="button" className="btn btn-primary" data-testid="add-partner" onClick={onAddPartner}>
+              Add the partner
+            </button>
+          ) : (
+            <>
+              <button
+                type="button"
+                className={`btn ${unplanned ? "btn-danger" : "btn-secondary"}`}
+                data-testid="start-failover"
+                disabled={blocked !== null}
+                aria-describedby={blocked ? reasonId : undefined}
+                onClick={onStartWizard}
+              >
+                {wizardLabel}…
+              </button>
+              {blocked && (
+                <p className="disabled-reason" id={reasonId} data-testid="failover-disabled-reason">
+                  {blocked}
+                </p>
+              )}
+            </>
+          )}
+        </div>
+      </section>
+
+      <div className="tabs office-tabs" role="tablist" aria-label={`${office.pair.name} views`}>
+        {TABS.map((t) => (
+          <button
+            key={t.key}
+            type="button"
+            role="tab"
+            className="tab"
+            aria-selected={tab === t.key}
+            data-testid={`tab-${t.key}`}
+            onClick={() => onTab(t.key)}
+          >
+            {t.label}
+          </button>
+        ))}
+      </div>
+
+      <div role="tabpanel" className="office-panel">
+        {tab === "servers" && (
+          <>
+            <div className="machine-grid">
+              {office.machines.map((m) => (
+                <MachineCard key={m.entry.id} m={m} nowMs={nowMs} />
+              ))}
+            </div>
+            <CatchUp office={office} />
+          </>
+        )}
+        {tab === "sync" && <SyncPanel office={office} />}
+        {tab === "events" && <EventsPanel office={office} />}
+        {tab === "history" && (
+          <div className="history-stack">
+            <p className="muted">
+              Both servers on the same time range, one above the other. Drag across a graph to zoom in.
+            </p>
+            {office.machines.map((m) => (
+              <section key={m.entry.id} className="card history-machine" aria-label={`${m.entry.name} history`}>
+                <h2 className="history-machine-title">
+                  {m.entry.name}
+                  {!m.reachable && <span className="muted"> — not answering; its history returns when it does</span>}
+                </h2>
+                <ServerCharts serverId={m.entry.id} range={range} onRangeChange={onRangeChange} />
+              </section>
+            ))}
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function OfficeHeader({ office, onRemoved }: { office: Office; onRemoved: () => void }) {
+  const api = useApi();
+  const [mode, setMode] = useState<"view" | "rename" | "remove">("view");
+  const [name, setName] = useState(office.pair.name);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const act = async (what: () => Promise<unknown>, after: () => void) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await what();
+      after();
+    } catch (e) {
+      setError(toConsoleError(e).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <header className="office-head">
+      {mode === "rename" ? (
+        <form
+          className="rename-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act(() => api.renameOffice(office.pair.id, name), () => setMode("view"));
+          }}
+        >
+          <label className="visually-hidden" htmlFor="office-name">
+            Office name
+          </label>
+          <input
+            id="office-name"
+            className="input"
+            data-testid="office-name-input"
+            value={name}
+            maxLength={80}
+            autoFocus
+            onChange={(e) => setName(e.target.value)}
+          />
+          <button type="submit" className="btn btn-primary" disabled={busy} data-testid="office-name-save">
+            Save
+          </button>
+          <button type="button" className="btn btn-ghost" onClick={() => setMode("view")} disabled={busy}>
+            Cancel
+          </button>
+        </form>
+      ) : (
+        <div className="office-title-row">
+          <h1 data-testid="office-name">{office.pair.name}</h1>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            data-testid="rename-office"
+            onClick={() => {
+              setName(office.pair.name);
+              setMode("rename");
+            }}
+          >
+            Rename
+          </button>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small btn-danger-text"
+            data-testid="remove-office"
+            onClick={() => setMode("remove")}
+          >
+            Remove…
+          </button>
+        </div>
+      )}
+      {mode === "remove" && (
+        <div className="confirm-box" role="group" aria-label="Confirm removal">
+          <p>
+            Remove <strong>{office.pair.name}</strong> and its {office.machines.length === 1 ? "server" : "two servers"}{" "}
+            from this console? The servers keep running and keep each other in sync; only this console stops watching
+            them, and their access tokens are deleted from this computer.
+          </p>
+          <div className="confirm-actions">
+            <button type="button" className="btn btn-ghost" onClick={() => setMode("view")} disabled={busy}>
+              Keep it
+            </button>
+            <button
+              type="button"
+              className="btn btn-danger"
+              data-testid="remove-office-confirm"
+              disabled={busy}
+              onClick={() => void act(() => api.removeOffice(office.pair.id), onRemoved)}
+            >
+              {busy ? "Removing…" : "Remove office"}
+            </button>
+          </div>
+        </div>
+      )}
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+    </header>
+  );
+}

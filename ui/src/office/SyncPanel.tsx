@@ -1,0 +1,238 @@
+// The Sync tab: every category on the primary and on the backup, what is still to copy, how far
+// behind and how fast, the last problem in words; the throughput of the last hour; and the files
+// set aside by a reintegration, with a way to put each one back.
+
+import { useCallback, useEffect, useMemo, useState } from "react";
+
+import { useApi } from "../api/context";
+import { toConsoleError } from "../api/errors";
+import { Chart } from "../components/Chart";
+import { formatBytes, formatRate } from "../format/bytes";
+import { formatAgo, formatDuration } from "../format/duration";
+import type { MachineView } from "../generated/MachineView";
+import type { OfficeView } from "../generated/OfficeView";
+import type { QuarantineEntry } from "../generated/QuarantineEntry";
+import { useNow } from "../hooks/useNow";
+import { restoreBlocked, wizardPair } from "./rules";
+import { categoryRows } from "./sync";
+
+export function SyncPanel({ office }: { office: OfficeView }) {
+  const nowMs = useNow(5_000);
+  const rows = categoryRows(office);
+  const pair = wizardPair(office);
+  const link = pair?.backup.sync?.peer ?? null;
+  const history = pair?.backup.sync?.history ?? pair?.primary.sync?.history;
+  const chart = useMemo(() => {
+    const points = history ?? [];
+    const x = points.map((h) => h.t);
+    const col = points.map((h) => h.throughput_bps);
+    return { x, avg: [col], min: [col], max: [col] };
+  }, [history]);
+  const nowSecs = Math.floor(nowMs / 1000);
+
+  if (!pair) {
+    return <p className="panel-empty">Sync needs both servers of the office, and one of them seen as the primary.</p>;
+  }
+  return (
+    <div className="sync-panel">
+      {link && link.state !== "ok" && (
+        <div className="banner banner-warning" role="alert" data-testid="sync-link-problem">
+          <div className="banner-body">
+            <p className="banner-title">The backup is not receiving changes</p>
+            <p>{link.message ?? "It has lost contact with the primary."}</p>
+          </div>
+        </div>
+      )}
+      <section className="card">
+        <h2 className="card-title">
+          From {pair.primary.entry.name} (primary) to {pair.backup.entry.name} (backup)
+        </h2>
+        {rows.length === 0 ? (
+          <p className="muted">Neither server has reported its sync yet.</p>
+        ) : (
+          <div className="table-scroll">
+            <table className="data-table" data-testid="sync-table">
+              <thead>
+                <tr>
+                  <th scope="col">What</th>
+                  <th scope="col">On the primary</th>
+                  <th scope="col">On the backup</th>
+                  <th scope="col">Still to copy</th>
+                  <th scope="col">Behind by</th>
+                  <th scope="col">Speed</th>
+                  <th scope="col">Last in sync</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r) => (
+                  <tr key={r.name} data-testid="sync-row" data-category={r.name}>
+                    <th scope="row">
+                      {r.label}
+                      {r.lastError && (
+                        <p className="cell-error" role="note">
+                          {r.lastError}
+                        </p>
+                      )}
+                    </th>
+                    <td>{r.primaryFiles === null ? "—" : `${r.primaryFiles} files, ${formatBytes(r.primaryBytes ?? 0)}`}</td>
+                    <td>{r.backupFiles === null ? "—" : `${r.backupFiles} files, ${formatBytes(r.backupBytes ?? 0)}`}</td>
+                    <td className={r.pendingFiles > 0 ? "tone-warn" : "tone-ok"} data-testid="sync-pending">
+                      {r.pendingFiles > 0 ? `${r.pendingFiles} (${formatBytes(r.pendingBytes)})` : "Nothing"}
+                    </td>
+                    <td>{r.lagSecs === null ? "Up to date" : formatDuration(r.lagSecs)}</td>
+                    <td>{r.throughputBps > 0 ? formatRate(r.throughputBps) : "Idle"}</td>
+                    <td>{r.lastSuccessUnix === null ? "Not yet" : formatAgo(Math.max(0, nowSecs - r.lastSuccessUnix))}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section className="card">
+        <h2 className="card-title">Copy speed, last hour</h2>
+        {!history || history.length === 0 ? (
+          <p className="muted">No copy activity recorded yet.</p>
+        ) : (
+          <Chart
+            lines={[{ label: "Copied" }]}
+            data={chart}
+            unit="bytes_per_sec"
+            window={{ from: nowSecs - 3600, to: nowSecs }}
+            height={160}
+          />
+        )}
+      </section>
+      {office.machines.map((m) => (
+        <Quarantine key={m.entry.id} machine={m} />
+      ))}
+    </div>
+  );
+}
+
+/** Files a server set aside when it rejoined as the backup, with "Put back". */
+function Quarantine({ machine }: { machine: MachineView }) {
+  const api = useApi();
+  const [files, setFiles] = useState<QuarantineEntry[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState<number | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  /** The file the primary refused because a different one is in its place. */
+  const [conflict, setConflict] = useState<number | null>(null);
+  const blocked = restoreBlocked(machine);
+  const count = machine.failover?.quarantined_files ?? 0;
+
+  const load = useCallback(() => {
+    api.quarantineList(machine.entry.id).then(
+      (list) => {
+        setFiles(list.entries);
+        setError(null);
+      },
+      (e: unknown) => setError(toConsoleError(e).message),
+    );
+  }, [api, machine.entry.id]);
+
+  useEffect(() => {
+    if (machine.reachable && count > 0) load();
+  }, [load, machine.reachable, count]);
+
+  if (count === 0 && !files?.length) return null;
+
+  const restore = async (file: QuarantineEntry, replace: boolean) => {
+    setBusy(file.id);
+    setError(null);
+    setDone(null);
+    try {
+      const list = await api.restoreQuarantined(machine.entry.id, file.id, replace);
+      setFiles(list.entries);
+      setDone(`${file.path} is back on the primary.`);
+      setConflict(null);
+    } catch (e) {
+      const err = toConsoleError(e);
+      setError(err.message);
+      setConflict(err.kind === "refused" ? file.id : null);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section className="card" data-testid="quarantine" data-server={machine.entry.name}>
+      <h2 className="card-title">Set aside on {machine.entry.name}</h2>
+      <p className="muted">
+        {machine.entry.name} wrote these files while it was cut off from its partner, after the other server had taken
+        over. They differ from the primary's copies, so they were kept aside rather than lost. Put back the ones you
+        need; nothing here is ever deleted by LBS.
+      </p>
+      {blocked && <p className="disabled-reason">{blocked}</p>}
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+      {done && (
+        <p className="inline-ok" role="status">
+          {done}
+        </p>
+      )}
+      {files === null ? (
+        <p className="muted" aria-busy="true">
+          Loading the list…
+        </p>
+      ) : (
+        <table className="data-table">
+          <thead>
+            <tr>
+              <th scope="col">File</th>
+              <th scope="col">What</th>
+              <th scope="col">Size</th>
+              <th scope="col">Set aside</th>
+              <th scope="col">
+                <span className="visually-hidden">Action</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {files.map((f) => (
+              <tr key={f.id} data-testid="quarantine-row" data-path={f.path}>
+                <td className="mono">{f.path}</td>
+                <td>{f.category}</td>
+                <td>{formatBytes(f.size)}</td>
+                <td>{new Date(f.quarantined_unix * 1000).toLocaleString()}</td>
+                <td className="cell-actions">
+                  {f.restored_unix !== null ? (
+                    <span className="tone-ok">Put back</span>
+                  ) : (
+                    <>
+                      <button
+                        type="button"
+                        className="btn btn-secondary btn-small"
+                        data-testid="quarantine-restore"
+                        disabled={blocked !== null || busy !== null}
+                        title={blocked ?? undefined}
+                        onClick={() => void restore(f, false)}
+                      >
+                        {busy === f.id ? "Putting back…" : "Put back"}
+                      </button>
+                      {conflict === f.id && (
+                        <button
+                          type="button"
+                          className="btn btn-ghost btn-small"
+                          disabled={blocked !== null || busy !== null}
+                          data-testid="quarantine-replace"
+                          onClick={() => void restore(f, true)}
+                        >
+                          Replace the primary's copy
+                        </button>
+                      )}
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,156 @@
+// The office screens' rules, without React: who is who, what is blocked and why, the sync rows,
+// the events filter, and the report.
+
+import { describe, expect, it } from "vitest";
+
+import type { SyncStatus } from "../generated/SyncStatus";
+import { BACKUP_ENTRY, ENTRY, machine, overviewOf } from "../test/fakeApi";
+import { filterEvents, kindLabel } from "./events";
+import { downtimeSecs, formatDowntime, reportText } from "./report";
+import { failoverBlocked, isUnplanned, restoreBlocked, wizardPair } from "./rules";
+import { catchingUp, categoryRows } from "./sync";
+
+function sync(role: "primary" | "backup", local: number, peer: number, pending: number): SyncStatus {
+  return {
+    role,
+    epoch: 1,
+    peer: { state: "ok", server_id: null, name: null, address: null, last_contact_unix: null, message: null },
+    categories: [
+      {
+        name: "voicemail",
+        label: "Voicemail",
+        priority: 1,
+        local_files: local,
+        local_bytes: local * 10,
+        peer_files: peer,
+        peer_bytes: peer * 10,
+        pending_files: pending,
+        pending_bytes: pending * 10,
+        lag_secs: pending > 0 ? 30 : null,
+        last_success_unix: 5,
+        last_error: null,
+        throughput_bps: 100,
+        skipped: [],
+      },
+    ],
+    history: [],
+  };
+}
+
+describe("rules", () => {
+  it("directs the wizard from the primary to the other server", () => {
+    const office = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup")]).offices[0]!;
+    const pair = wizardPair(office);
+    expect([pair?.primary.entry.name, pair?.backup.entry.name]).toEqual(["Main office", "Backup"]);
+    expect(failoverBlocked(office)).toBeNull();
+    expect(isUnplanned(office)).toBe(false);
+  });
+
+  it("names the reason a change is blocked", () => {
+    const single = overviewOf([machine(ENTRY, "primary")]).offices[0]!;
+    expect(failoverBlocked(single)).toMatch(/add its partner/);
+    const viewer = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup", { access: "viewer" })]).offices[0]!;
+    expect(failoverBlocked(viewer)).toMatch(/view-only/);
+    const silentBackup = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup", { reachable: false })])
+      .offices[0]!;
+    expect(failoverBlocked(silentBackup)).toMatch(/Backup does not answer/);
+    expect(restoreBlocked(machine(ENTRY, "backup", { access: "viewer" }))).toMatch(/view-only/);
+    expect(restoreBlocked(machine(ENTRY, "backup"))).toBeNull();
+    const down = overviewOf([machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")]).offices[0]!;
+    expect(isUnplanned(down)).toBe(true);
+    expect(failoverBlocked(down)).toBeNull();
+  });
+});
+
+describe("sync rows", () => {
+  it("merges what both servers report and measures the catch-up", () => {
+    const p = machine(ENTRY, "primary");
+    const b = machine(BACKUP_ENTRY, "backup");
+    p.sync = sync("primary", 200, 150, 50);
+    b.sync = sync("backup", 150, 200, 50);
+    const office = overviewOf([p, b]).offices[0]!;
+    const [row] = categoryRows(office);
+    expect(row).toMatchObject({ primaryFiles: 200, backupFiles: 150, pendingFiles: 50, lagSecs: 30, progress: 0.75 });
+    expect(catchingUp(categoryRows(office))).toBe(true);
+    b.sync = sync("backup", 200, 200, 0);
+    p.sync = sync("primary", 200, 200, 0);
+    expect(catchingUp(categoryRows(overviewOf([p, b]).offices[0]!))).toBe(false);
+  });
+
+  it("has no rows before either server reported", () => {
+    expect(categoryRows(overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup")]).offices[0]!)).toEqual([]);
+  });
+});
+
+describe("events", () => {
+  const ev = (server: string, kind: string, message: string, reason: string | null = null) => ({
+    server,
+    event: { id: 1, at_unix: 1, server_id: server, kind, role: "primary" as const, epoch: 1, actor: "the agent", reason, message },
+  });
+  const all = [
+    ev("PBX A", "promoted", "became the primary"),
+    ev("PBX B", "refused", "switchover refused", "hold"),
+    ev("PBX B", "switchover", "switched over", "Maintenance window tonight"),
+  ];
+
+  it("filters by server, kind and words in the message or reason", () => {
+    expect(filterEvents(all, { server: "PBX B", kind: "", text: "" })).toHaveLength(2);
+    expect(filterEvents(all, { server: "", kind: "refused", text: "" })).toHaveLength(1);
+    expect(filterEvents(all, { server: "", kind: "", text: "maintenance TONIGHT" })).toHaveLength(1);
+    expect(filterEvents(all, { server: "", kind: "", text: "nothing like this" })).toHaveLength(0);
+  });
+
+  it("has words for every kind, and a readable fallback", () => {
+    expect(kindLabel("epoch_learned")).toBe("Learned of a newer primary");
+    expect(kindLabel("something_new")).toBe("something new");
+  });
+});
+
+describe("report", () => {
+  const change = {
+    action: "switchover",
+    already: false,
+    role: "primary" as const,
+    epoch: 4,
+    ok: true,
+    message: "done",
+    steps: [{ step: "drain", label: "Copy the last changes", ok: true, detail: "3 files", took_ms: 120 }],
+    started_unix: 1000,
+    took_ms: 2500,
+  };
+
+  it("measures the downtime of a planned switchover by its own length, an unplanned one from the last answer", () => {
+    expect(downtimeSecs(change, true, 990)).toBe(2.5);
+    expect(downtimeSecs(change, false, 990)).toBe(12.5);
+    expect(downtimeSecs(change, false, null)).toBeNull();
+    expect(formatDowntime(2.5)).toBe("2.5 seconds");
+    expect(formatDowntime(75)).toBe("1 min 15 s");
+    expect(formatDowntime(null)).toMatch(/not known/);
+  });
+
+  it("writes what was seen, overridden and done", () => {
+    const text = reportText({
+      office: "Head office",
+      assessment: {
+        kind: "planned",
+        primary_name: "A",
+        backup_name: "B",
+        facts: [{ ok: true, text: "A answers." }],
+        categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1 }],
+        blockers: [],
+        warnings: ["B became the primary only 5 min ago."],
+        hold_remaining_secs: 3300,
+        confirm_name: "B",
+      },
+      change,
+      downtime: 2.5,
+      overrideReason: "Planned maintenance",
+      at: new Date(0),
+    });
+    expect(text).toContain("Planned switchover: A → B");
+    expect(text).toContain("Phones without a primary: 2.5 seconds");
+    expect(text).toContain("Voicemail: up to date");
+    expect(text).toContain("Overridden by the manager, reason: Planned maintenance");
+    expect(text).toContain("[ok] Copy the last changes (120 ms) — 3 files");
+  });
+});
