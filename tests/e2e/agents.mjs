@@ -1,7 +1,7 @@
 // Starts real lbs-agent processes for the end-to-end tests, each in its own directory.
 
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,8 +51,12 @@ export class Agent {
     writeFileSync(
       a.config,
       `[server]\nname = "${name}"\nlisten = "127.0.0.1:${a.port}"\nstate_dir = "${join(a.dir, "state")}"\n\n` +
-        `[metrics]\ninterval = "1s"\n\n[pbx]\nprobe = ["/bin/sh", "-c", ${JSON.stringify(probe)}]\n`,
+        `[metrics]\ninterval = "1s"\n\n[pbx]\nprobe = ["/bin/sh", "-c", ${JSON.stringify(probe)}]\n\n` +
+        `[[sync.category]]\nname = "voicemail"\nlabel = "Voicemail"\npriority = 1\nroots = ["${join(a.dir, "voicemail")}"]\n`,
     );
+    // A few voicemails on each box, so the sync has something to show.
+    mkdirSync(join(a.dir, "voicemail", "1001"), { recursive: true });
+    for (let i = 0; i < 3; i++) writeFileSync(join(a.dir, "voicemail", "1001", `msg${i}.txt`), `${name} message ${i}\n`);
     const out = execFileSync(agentBin, ["init", "--config", a.config, "--role", role], { encoding: "utf8" });
     a.link = out.split("\n").map((l) => l.trim()).find((l) => l.startsWith("lbs://"));
     a.token = new URL(a.link.replace("lbs://", "https://")).searchParams.get("token");
@@ -72,6 +76,23 @@ export class Agent {
     const exited = new Promise((r) => this.proc.once("exit", r));
     this.proc.kill("SIGTERM");
     await exited;
+  }
+
+  /** Runs `lbs-agent <args…> --config <this agent's config>`; returns its output. */
+  cli(...args) {
+    return execFileSync(agentBin, [...args, "--config", this.config], { encoding: "utf8" });
+  }
+
+  /** A new token's connection link (`viewer` may only look). */
+  newLink(role) {
+    return this.cli("token", "create", "--role", role)
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l.startsWith("lbs://"));
+  }
+
+  kill9() {
+    this.proc?.kill("SIGKILL");
   }
 
   fingerprint() {

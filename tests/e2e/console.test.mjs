@@ -30,6 +30,8 @@ before(async () => {
   agentB = await Agent.create("PBX B (backup)", { role: "backup" });
   await agentA.start();
   await agentB.start();
+  // A paired office: B copies A and they exchange heartbeats.
+  agentB.cli("pair", agentA.link);
 
   const port = await freePort();
   const env = {
@@ -91,6 +93,45 @@ after(async () => {
   await agentB?.stop();
 });
 
+/** Waits until the office's sentence matches `re`; returns it. */
+async function sentence(re, timeout = 30000) {
+  const el = await wd.waitFor('[data-testid="pair-sentence"]', {
+    timeout,
+    predicate: async (id) => re.test(await wd.text(id)),
+  });
+  return wd.text(el);
+}
+
+/** The machine cards' [name, role, reachable] in order. */
+async function cards() {
+  const out = [];
+  for (const id of await wd.findAll('[data-testid="machine-card"]')) {
+    out.push([await wd.attr(id, "data-server"), await wd.attr(id, "data-role"), await wd.attr(id, "data-reachable")]);
+  }
+  return out;
+}
+
+async function waitCards(expected, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    last = await cards().catch(() => []);
+    if (JSON.stringify(last) === JSON.stringify(expected)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.deepEqual(last, expected);
+}
+
+async function tab(name) {
+  await wd.click(await wd.waitFor(`[data-testid="tab-${name}"]`));
+}
+
+async function escape() {
+  await wd.cmd("POST", "/actions", {
+    actions: [{ type: "key", id: "kbd", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],
+  });
+}
+
 test("an empty console explains what to do", async () => {
   const title = await wd.waitFor("#empty-title");
   assert.equal(await wd.text(title), "Welcome to LBS Console");
@@ -99,32 +140,27 @@ test("an empty console explains what to do", async () => {
   await shot("01-empty");
 });
 
-test("a pasted connection link adds the server and its graphs fill with history", async () => {
+test("a pasted link adds the primary as an office that is not protected yet", async () => {
   await wd.click(await wd.waitFor('[data-testid="add-server"]'));
-  const tab = await wd.waitFor('[data-testid="tab-link"]');
-  await wd.click(tab);
+  await wd.click(await wd.waitFor('[data-testid="tab-link"]'));
   await wd.type(await wd.waitFor('[data-testid="link-input"]'), agentA.link);
   await shot("02-add-dialog");
   await wd.click(await wd.waitFor('[data-testid="link-submit"]'));
-  const name = await wd.waitFor('[data-testid="server-name"]', {
-    predicate: async (id) => (await wd.text(id)).includes("PBX A"),
-  });
-  assert.match(await wd.text(name), /PBX A/);
-  const role = await wd.waitFor('[data-testid="server-role"]');
-  assert.equal(await wd.text(role), "Primary");
-  await wd.waitFor('[data-testid="server-reachable"]', {
-    predicate: async (id) => (await wd.attr(id, "data-state")) === "reachable",
-  });
+  await waitCards([["PBX A (server room)", "primary", "true"]]);
+  assert.match(await sentence(/no partner/), /Not protected: PBX A \(server room\) has no partner/);
+  await wd.waitFor('[data-testid="add-partner"]');
+  await shot("03-office-one-server");
+});
+
+test("the history tab fills both graphs and a longer range asks for more", async () => {
+  await tab("history");
   for (const kind of ["resources", "network", "pbx_activity"]) {
     await wd.waitFor(`[data-testid="chart-${kind}"]`, {
       timeout: 20000,
       predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
     });
   }
-  await shot("03-server-graphs");
-});
-
-test("the time range picker asks for a longer range", async () => {
+  await shot("04-history");
   const chart = await wd.waitFor('[data-testid="chart-pbx_activity"]');
   const before = Number(await wd.attr(chart, "data-points"));
   await wd.click(await wd.waitFor('[data-testid="range-24h"]'));
@@ -132,11 +168,11 @@ test("the time range picker asks for a longer range", async () => {
     timeout: 20000,
     predicate: async (id) => Number(await wd.attr(id, "data-points")) > before,
   });
-  await shot("04-range-24h");
+  await tab("servers");
 });
 
-test("manual add shows the fingerprint to confirm, then pins it", async () => {
-  await wd.click(await wd.waitFor('[data-testid="add-server"]'));
+test("the partner added by address shows its fingerprint, is pinned, and the office is protected live", async () => {
+  await wd.click(await wd.waitFor('[data-testid="add-partner"]'));
   await wd.click(await wd.waitFor('[data-testid="tab-manual"]'));
   await wd.type(await wd.waitFor('[data-testid="address-input"]'), `127.0.0.1:${agentB.port}`);
   await wd.type(await wd.waitFor('[data-testid="token-input"]'), agentB.token);
@@ -146,12 +182,13 @@ test("manual add shows the fingerprint to confirm, then pins it", async () => {
   assert.equal(shown, agentB.fingerprint());
   await shot("05-confirm-fingerprint");
   await wd.click(await wd.waitFor('[data-testid="fingerprint-confirm"]'));
-  await wd.waitFor('[data-testid="server-name"]', {
-    predicate: async (id) => (await wd.text(id)).includes("PBX B"),
-  });
-  const items = await wd.findAll('[data-testid="server-list-item"]');
-  assert.equal(items.length, 2);
-  await wd.waitFor('[data-testid="server-role"]', { predicate: async (id) => (await wd.text(id)) === "Backup" });
+  await waitCards([
+    ["PBX A (server room)", "primary", "true"],
+    ["PBX B (backup)", "backup", "true"],
+  ]);
+  assert.match(await sentence(/^Protected/), /^Protected/);
+  assert.equal((await wd.findAll('[data-testid="office-list-item"]')).length, 1, "one office of two servers");
+  await shot("06-dashboard-protected");
 });
 
 test("a link with the wrong certificate fingerprint is refused with a warning", async () => {
@@ -162,18 +199,112 @@ test("a link with the wrong certificate fingerprint is refused with a warning", 
   await wd.click(await wd.waitFor('[data-testid="link-submit"]'));
   const err = await wd.waitFor('[data-testid="dialog-error"]');
   assert.match(await wd.text(err), /different certificate/);
-  await shot("06-certificate-mismatch");
-  await wd.cmd("POST", "/actions", {
-    actions: [{ type: "key", id: "kbd", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],
-  });
+  await shot("07-certificate-mismatch");
+  await escape();
 });
 
-test("an agent that stops answering is shown as unreachable in plain words", async () => {
-  await agentB.stop();
-  const banner = await wd.waitFor('[data-testid="status-error"]', {
-    timeout: 30000,
-    predicate: async (id) => (await wd.attr(id, "data-kind")) === "unreachable",
+test("the sync tab lists every category on both servers", async () => {
+  await tab("sync");
+  const rows = await wd.waitFor('[data-testid="sync-row"]', { timeout: 20000 });
+  assert.ok(rows);
+  assert.ok((await wd.findAll('[data-testid="sync-row"]')).length >= 1);
+  await shot("08-sync");
+  await tab("servers");
+});
+
+test("an early switchover is held back until a reason is typed, then runs and is logged", async () => {
+  await wd.click(await wd.waitFor('[data-testid="start-failover"]'));
+  await wd.waitFor('[data-testid="wizard-facts"]', { timeout: 20000 });
+  await shot("09-wizard-assess");
+  await wd.click(await wd.waitFor('[data-testid="wizard-next"]'));
+  const warn = await wd.waitFor('[data-testid="wizard-warnings"]');
+  assert.match(await wd.text(warn), /became the primary only/);
+  const run = await wd.waitFor('[data-testid="wizard-run"]');
+  assert.equal(await wd.attr(run, "disabled"), "true", "refused without a reason");
+  await shot("10-wizard-hold-warning");
+  await wd.type(await wd.waitFor('[data-testid="override-reason"]'), "Planned maintenance of PBX A tonight");
+  await wd.click(run);
+  const result = await wd.waitFor('[data-testid="wizard-result"]', { timeout: 60000 });
+  assert.equal(await wd.attr(result, "data-ok"), "true", await wd.text(result));
+  assert.match(await wd.text(await wd.waitFor('[data-testid="downtime"]')), /Phones without a primary/);
+  await shot("11-wizard-result");
+  await wd.click(await wd.waitFor('[data-testid="wizard-done"]'));
+  await waitCards([
+    ["PBX A (server room)", "backup", "true"],
+    ["PBX B (backup)", "primary", "true"],
+  ]);
+  await tab("events");
+  await wd.waitFor('[data-testid="event-row"]', {
+    timeout: 20000,
+    predicate: async (id) => (await wd.text(id)).includes("Planned maintenance of PBX A tonight"),
   });
-  assert.match(await wd.text(banner), /switched on/);
-  await shot("07-unreachable");
+  await shot("12-events");
+  await tab("servers");
+});
+
+test("an unplanned failover: the primary is killed, confirmed off and the backup takes over", async () => {
+  agentB.kill9();
+  assert.match(await sentence(/^Primary PBX B \(backup\) unreachable/, 40000), /unreachable/);
+  const err = await wd.waitFor('[data-testid="machine-error"]');
+  assert.equal(await wd.attr(err, "data-kind"), "unreachable");
+  await shot("13-primary-down");
+  await wd.click(await wd.waitFor('[data-testid="start-failover"]'));
+  await wd.waitFor('[data-testid="wizard"][data-kind="unplanned"]', { timeout: 20000 });
+  await wd.click(await wd.waitFor('[data-testid="wizard-next"]'));
+  const run = await wd.waitFor('[data-testid="wizard-run"]');
+  assert.equal(await wd.attr(run, "disabled"), "true");
+  await wd.click(await wd.waitFor('[data-testid="confirm-off"]'));
+  await wd.type(await wd.waitFor('[data-testid="confirm-name"]'), "PBX A (server room)");
+  await shot("14-wizard-confirm-unplanned");
+  await wd.click(run);
+  const result = await wd.waitFor('[data-testid="wizard-result"]', { timeout: 60000 });
+  assert.equal(await wd.attr(result, "data-ok"), "true", await wd.text(result));
+  await shot("15-failover-result");
+  await wd.click(await wd.waitFor('[data-testid="wizard-done"]'));
+  await waitCards([
+    ["PBX A (server room)", "primary", "true"],
+    ["PBX B (backup)", "primary", "false"],
+  ]);
+});
+
+test("the repaired box rejoins as the backup and the office is protected again", async () => {
+  await agentB.start();
+  await waitCards(
+    [
+      ["PBX A (server room)", "primary", "true"],
+      ["PBX B (backup)", "backup", "true"],
+    ],
+    60000,
+  );
+  assert.match(await sentence(/^Protected/, 60000), /^Protected/);
+  await shot("16-reintegrated");
+});
+
+test("view-only tokens see everything and the failover button says why it is disabled", async () => {
+  await wd.click(await wd.waitFor('[data-testid="remove-office"]'));
+  await shot("17-remove-office");
+  await wd.click(await wd.waitFor('[data-testid="remove-office-confirm"]'));
+  await wd.waitFor("#empty-title");
+  for (const agent of [agentA, agentB]) {
+    await wd.click(await wd.waitFor('[data-testid="add-server"]'));
+    await wd.click(await wd.waitFor('[data-testid="tab-link"]'));
+    await wd.type(await wd.waitFor('[data-testid="link-input"]'), agent.newLink("viewer"));
+    await wd.click(await wd.waitFor('[data-testid="link-submit"]'));
+    await wd.waitFor('[data-testid="machine-card"]');
+  }
+  await waitCards([
+    ["PBX A (server room)", "primary", "true"],
+    ["PBX B (backup)", "backup", "true"],
+  ]);
+  const button = await wd.waitFor('[data-testid="start-failover"]');
+  assert.equal(await wd.attr(button, "disabled"), "true");
+  const reason = await wd.waitFor('[data-testid="failover-disabled-reason"]');
+  assert.match(await wd.text(reason), /view-only/);
+  await shot("18-viewer");
+});
+
+test("the dark theme", async () => {
+  await wd.click(await wd.waitFor('[data-testid="theme-dark"]'));
+  await shot("19-dark");
+  await wd.click(await wd.waitFor('[data-testid="theme-system"]'));
 });
