@@ -270,6 +270,14 @@ export function FailoverWizard({ office, onClose }: { office: OfficeView; onClos
           </div>
         )}
 
+        {step === "confirm" && assessment && !canConfirm && (
+          <p className="disabled-reason" data-testid="run-disabled-reason">
+            {unplanned
+              ? `To go ahead, tick the box and type ${assessment.confirm_name} exactly.`
+              : "To go ahead, type a reason above."}
+          </p>
+        )}
+
         {step === "run" && (
           <div className="run-steps" aria-live="polite" data-testid="wizard-running">
             <p>
