@@ -1,13 +1,13 @@
 //! The `#[tauri::command]` functions the front end invokes. Each is one call into
-//! `lbs_console_core::Console`; errors become `{kind, message}` for the UI.
+//! `lbs_console_core::Console`; errors become `{kind, message}` for the UI. A command that
+//! changes something also makes the poller read again, so the dashboard shows it at once.
 
 use lbs_console_core::overview::{OfficeEvents, Overview};
-use lbs_console_core::pair::{Assessment, Confirmation, PairState};
+use lbs_console_core::pair::{Assessment, Confirmation};
 use lbs_console_core::view::{ConsoleError, PairEntry, ProbeResult, ServerEntry};
 use lbs_console_core::Console;
 use lbs_protocol::{
-    EventList, FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RestoreRequest, RoleChange, SeriesList,
-    ServerStatus, SyncStatus,
+    FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RestoreRequest, RoleChange, SeriesList,
 };
 use tauri::State;
 
@@ -19,9 +19,20 @@ fn view(e: lbs_console_core::Error) -> ConsoleError {
     e.to_view()
 }
 
+/// The answer of a command that may have changed something (even if it failed halfway):
+/// the poller reads again.
+fn changed<T>(watch: &Watch, answer: std::result::Result<T, lbs_console_core::Error>) -> Result<T> {
+    watch.poke();
+    answer.map_err(view)
+}
+
+/// The dashboard's first snapshot: the poller's latest, or a fresh one if it has none yet.
 #[tauri::command]
-pub async fn list_servers(console: State<'_, Console>) -> Result<Vec<ServerEntry>> {
-    console.list().await.map_err(view)
+pub async fn overview(console: State<'_, Console>, watch: State<'_, Watch>) -> Result<Overview> {
+    match watch.latest() {
+        Some(o) => Ok(o),
+        None => console.overview().await.map_err(view),
+    }
 }
 
 #[tauri::command]
@@ -31,9 +42,7 @@ pub async fn add_server_link(
     link: String,
     office: Option<String>,
 ) -> Result<ServerEntry> {
-    let added = console.add_by_link(&link, office.as_deref()).await.map_err(view)?;
-    watch.poke();
-    Ok(added)
+    changed(&watch, console.add_by_link(&link, office.as_deref()).await)
 }
 
 #[tauri::command]
@@ -52,22 +61,23 @@ pub async fn add_server_manual(
 ) -> Result<ServerEntry> {
     let added = console
         .add_manual(&address, &token, &fingerprint, office.as_deref())
-        .await
-        .map_err(view)?;
-    watch.poke();
-    Ok(added)
+        .await;
+    changed(&watch, added)
 }
 
 #[tauri::command]
-pub async fn remove_server(console: State<'_, Console>, watch: State<'_, Watch>, id: String) -> Result<()> {
-    console.remove(&id).await.map_err(view)?;
-    watch.poke();
-    Ok(())
+pub async fn rename_pair(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    pair: String,
+    name: String,
+) -> Result<PairEntry> {
+    changed(&watch, console.rename_pair(&pair, &name).await)
 }
 
 #[tauri::command]
-pub async fn server_status(console: State<'_, Console>, id: String) -> Result<ServerStatus> {
-    console.status(&id).await.map_err(view)
+pub async fn remove_pair(console: State<'_, Console>, watch: State<'_, Watch>, pair: String) -> Result<()> {
+    changed(&watch, console.remove_pair(&pair).await)
 }
 
 #[tauri::command]
@@ -99,18 +109,13 @@ pub async fn metrics_history(
 }
 
 #[tauri::command]
-pub async fn sync_status(console: State<'_, Console>, id: String) -> Result<SyncStatus> {
-    console.sync(&id).await.map_err(view)
-}
-
-#[tauri::command]
 pub async fn failover_status(console: State<'_, Console>, id: String) -> Result<FailoverStatus> {
     console.failover(&id).await.map_err(view)
 }
 
 #[tauri::command]
-pub async fn server_events(console: State<'_, Console>, id: String, limit: u32) -> Result<EventList> {
-    console.events(&id, limit).await.map_err(view)
+pub async fn office_events(console: State<'_, Console>, office: String, limit: u32) -> Result<OfficeEvents> {
+    console.office_events(&office, limit).await.map_err(view)
 }
 
 #[tauri::command]
@@ -119,8 +124,15 @@ pub async fn quarantine_list(console: State<'_, Console>, id: String) -> Result<
 }
 
 #[tauri::command]
-pub async fn pair_state(console: State<'_, Console>, a: String, b: String) -> Result<PairState> {
-    console.pair_state(&a, &b).await.map_err(view)
+pub async fn restore_quarantined(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    id: String,
+    file: i64,
+    replace: bool,
+) -> Result<QuarantineList> {
+    let request = RestoreRequest { id: file, replace };
+    changed(&watch, console.restore_quarantined(&id, &request).await)
 }
 
 #[tauri::command]
@@ -132,100 +144,16 @@ pub async fn failover_assess(console: State<'_, Console>, primary: String, backu
 #[tauri::command]
 pub async fn failover_run(
     console: State<'_, Console>,
+    watch: State<'_, Watch>,
     primary: String,
     backup: String,
     confirmation: Confirmation,
-    watch: State<'_, Watch>,
 ) -> Result<RoleChange> {
-    let change = console.fail_over(&primary, &backup, &confirmation).await;
-    watch.poke();
-    change.map_err(view)
-}
-
-#[tauri::command]
-pub async fn list_pairs(console: State<'_, Console>) -> Result<Vec<PairEntry>> {
-    console.pairs().await.map_err(view)
-}
-
-#[tauri::command]
-pub async fn create_pair(
-    console: State<'_, Console>,
-    watch: State<'_, Watch>,
-    name: String,
-    servers: Vec<String>,
-) -> Result<PairEntry> {
-    let pair = console.create_pair(&name, &servers).await.map_err(view)?;
-    watch.poke();
-    Ok(pair)
-}
-
-#[tauri::command]
-pub async fn add_to_pair(
-    console: State<'_, Console>,
-    watch: State<'_, Watch>,
-    pair: String,
-    server: String,
-) -> Result<PairEntry> {
-    let pair = console.add_to_pair(&pair, &server).await.map_err(view)?;
-    watch.poke();
-    Ok(pair)
-}
-
-#[tauri::command]
-pub async fn rename_pair(
-    console: State<'_, Console>,
-    watch: State<'_, Watch>,
-    pair: String,
-    name: String,
-) -> Result<PairEntry> {
-    let pair = console.rename_pair(&pair, &name).await.map_err(view)?;
-    watch.poke();
-    Ok(pair)
-}
-
-#[tauri::command]
-pub async fn remove_pair(console: State<'_, Console>, watch: State<'_, Watch>, pair: String) -> Result<()> {
-    console.remove_pair(&pair).await.map_err(view)?;
-    watch.poke();
-    Ok(())
-}
-
-/// The dashboard's first snapshot: the poller's latest, or a fresh one if it has none yet.
-#[tauri::command]
-pub async fn overview(console: State<'_, Console>, watch: State<'_, Watch>) -> Result<Overview> {
-    match watch.latest() {
-        Some(o) => Ok(o),
-        None => console.overview().await.map_err(view),
-    }
-}
-
-#[tauri::command]
-pub async fn office_events(console: State<'_, Console>, office: String, limit: u32) -> Result<OfficeEvents> {
-    console.office_events(&office, limit).await.map_err(view)
-}
-
-#[tauri::command]
-pub async fn restore_quarantined(
-    console: State<'_, Console>,
-    id: String,
-    file: i64,
-    replace: bool,
-) -> Result<QuarantineList> {
-    console
-        .restore_quarantined(&id, &RestoreRequest { id: file, replace })
-        .await
-        .map_err(view)
+    changed(&watch, console.fail_over(&primary, &backup, &confirmation).await)
 }
 
 /// Saves `contents` where the manager picks in the native save dialog. `None`: cancelled.
 #[tauri::command]
 pub async fn save_file(window: tauri::WebviewWindow, name: String, contents: String) -> Result<Option<String>> {
     crate::save::save(&window, &name, contents.as_bytes()).await
-}
-
-/// Like `save_file`, for binary data (a graph's PNG) sent as base64.
-#[tauri::command]
-pub async fn save_png(window: tauri::WebviewWindow, name: String, base64: String) -> Result<Option<String>> {
-    let bytes = crate::save::from_base64(&base64)?;
-    crate::save::save(&window, &name, &bytes).await
 }

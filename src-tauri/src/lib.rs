@@ -104,31 +104,21 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            commands::list_servers,
+            commands::overview,
             commands::add_server_link,
             commands::probe_server,
             commands::add_server_manual,
-            commands::remove_server,
-            commands::server_status,
-            commands::metrics_series,
-            commands::metrics_history,
-            commands::sync_status,
-            commands::failover_status,
-            commands::server_events,
-            commands::quarantine_list,
-            commands::pair_state,
-            commands::failover_assess,
-            commands::failover_run,
-            commands::list_pairs,
-            commands::create_pair,
-            commands::add_to_pair,
             commands::rename_pair,
             commands::remove_pair,
-            commands::overview,
+            commands::metrics_series,
+            commands::metrics_history,
+            commands::failover_status,
             commands::office_events,
+            commands::quarantine_list,
             commands::restore_quarantined,
+            commands::failover_assess,
+            commands::failover_run,
             commands::save_file,
-            commands::save_png,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

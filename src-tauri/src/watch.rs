@@ -78,7 +78,7 @@ fn notify(app: &AppHandle, alert: &overview::Alert) {
 }
 
 /// The icon and tooltip for the worst office.
-pub fn tray_look(o: &Overview) -> (&'static [u8], String) {
+fn tray_look(o: &Overview) -> (&'static [u8], String) {
     let names = |level: PairLevel| -> Vec<&str> {
         o.offices
             .iter()

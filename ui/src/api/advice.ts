@@ -12,7 +12,7 @@ export interface Advice {
   severity: Severity;
 }
 
-/** Advice for a server that stopped answering `server_status` (the card's banner). */
+/** Advice for a server that stopped answering (the banner on its card). */
 export function statusAdvice(kind: ErrorKind): Advice {
   switch (kind) {
     case "unreachable":

@@ -20,21 +20,21 @@ describe("tauriCommands", () => {
   });
 
   it("calls each command with camelCase arguments", async () => {
-    await tauriCommands.listServers();
+    await tauriCommands.overview();
     await tauriCommands.addServerLink("lbs://h:1/?fp=x&token=y");
     await tauriCommands.probeServer("h:1");
     await tauriCommands.addServerManual("h:1", "tok", "ff");
-    await tauriCommands.removeServer("id1");
-    await tauriCommands.serverStatus("id1");
+    await tauriCommands.removeOffice("o1");
+    await tauriCommands.failoverStatus("id1");
     await tauriCommands.metricsSeries("id1");
     await tauriCommands.metricsHistory({ id: "id1", series: "cpu.usage", from: 1, to: 2, points: 300 });
     expect(invoke.mock.calls).toEqual([
-      ["list_servers", undefined],
+      ["overview", undefined],
       ["add_server_link", { link: "lbs://h:1/?fp=x&token=y", office: null }],
       ["probe_server", { address: "h:1" }],
       ["add_server_manual", { address: "h:1", token: "tok", fingerprint: "ff", office: null }],
-      ["remove_server", { id: "id1" }],
-      ["server_status", { id: "id1" }],
+      ["remove_pair", { pair: "o1" }],
+      ["failover_status", { id: "id1" }],
       ["metrics_series", { id: "id1" }],
       ["metrics_history", { id: "id1", series: "cpu.usage", from: 1, to: 2, points: 300 }],
     ]);
@@ -42,7 +42,7 @@ describe("tauriCommands", () => {
 
   it("rejects with a CommandError carrying kind and message", async () => {
     invoke.mockRejectedValueOnce({ kind: "unauthorized", message: "The token was refused." });
-    const error: unknown = await tauriCommands.serverStatus("id1").catch((e: unknown) => e);
+    const error: unknown = await tauriCommands.failoverStatus("id1").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandError);
     expect(error).toMatchObject({ kind: "unauthorized", message: "The token was refused." });
   });
@@ -50,7 +50,7 @@ describe("tauriCommands", () => {
   it("explains itself when opened in a plain browser", async () => {
     delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
     invoke.mockRejectedValueOnce(new TypeError("window.__TAURI_INTERNALS__ is undefined"));
-    const error: unknown = await tauriCommands.listServers().catch((e: unknown) => e);
+    const error: unknown = await tauriCommands.overview().catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "agent" });
     expect((error as Error).message).toMatch(/outside the LBS Console app/);
   });

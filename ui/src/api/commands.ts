@@ -12,11 +12,9 @@ import type { Overview } from "../generated/Overview";
 import type { PairEntry } from "../generated/PairEntry";
 import type { QuarantineList } from "../generated/QuarantineList";
 import type { RoleChange } from "../generated/RoleChange";
-import type { SyncStatus } from "../generated/SyncStatus";
 import type { ProbeResult } from "../generated/ProbeResult";
 import type { SeriesList } from "../generated/SeriesList";
 import type { ServerEntry } from "../generated/ServerEntry";
-import type { ServerStatus } from "../generated/ServerStatus";
 import { CommandError, toConsoleError } from "./errors";
 
 export interface HistoryRequest {
@@ -32,13 +30,10 @@ export interface HistoryRequest {
 
 /** Everything the UI can ask the Rust side. Every method rejects with a CommandError. */
 export interface Commands {
-  listServers(): Promise<ServerEntry[]>;
   /** `office`: the office to add it to; none: its partner's office, or a new one. */
   addServerLink(link: string, office?: string | null): Promise<ServerEntry>;
   probeServer(address: string): Promise<ProbeResult>;
   addServerManual(address: string, token: string, fingerprint: string, office?: string | null): Promise<ServerEntry>;
-  removeServer(id: string): Promise<void>;
-  serverStatus(id: string): Promise<ServerStatus>;
   metricsSeries(id: string): Promise<SeriesList>;
   metricsHistory(request: HistoryRequest): Promise<HistoryResponse>;
   /** Every office as last polled. */
@@ -47,7 +42,6 @@ export interface Commands {
   watchOverview(listener: (overview: Overview) => void): Promise<() => void>;
   renameOffice(office: string, name: string): Promise<PairEntry>;
   removeOffice(office: string): Promise<void>;
-  syncStatus(id: string): Promise<SyncStatus>;
   failoverStatus(id: string): Promise<FailoverStatus>;
   quarantineList(id: string): Promise<QuarantineList>;
   restoreQuarantined(id: string, file: number, replace: boolean): Promise<QuarantineList>;
@@ -56,8 +50,6 @@ export interface Commands {
   failoverRun(primary: string, backup: string, confirmation: Confirmation): Promise<RoleChange>;
   /** Saves text where the manager picks; resolves to the path, or null when cancelled. */
   saveFile(name: string, contents: string): Promise<string | null>;
-  /** Saves a PNG (base64) the same way. */
-  savePng(name: string, base64: string): Promise<string | null>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -80,13 +72,10 @@ function insideTauri(): boolean {
 
 /** The real commands, answered by the Tauri back end. */
 export const tauriCommands: Commands = {
-  listServers: () => call<ServerEntry[]>("list_servers"),
   addServerLink: (link, office) => call<ServerEntry>("add_server_link", { link, office: office ?? null }),
   probeServer: (address) => call<ProbeResult>("probe_server", { address }),
   addServerManual: (address, token, fingerprint, office) =>
     call<ServerEntry>("add_server_manual", { address, token, fingerprint, office: office ?? null }),
-  removeServer: (id) => call<void>("remove_server", { id }),
-  serverStatus: (id) => call<ServerStatus>("server_status", { id }),
   metricsSeries: (id) => call<SeriesList>("metrics_series", { id }),
   metricsHistory: ({ id, series, from, to, points }) =>
     call<HistoryResponse>("metrics_history", { id, series, from, to, points }),
@@ -94,7 +83,6 @@ export const tauriCommands: Commands = {
   watchOverview: (listener) => listen<Overview>("overview", (event) => listener(event.payload)),
   renameOffice: (office, name) => call<PairEntry>("rename_pair", { pair: office, name }),
   removeOffice: (office) => call<void>("remove_pair", { pair: office }),
-  syncStatus: (id) => call<SyncStatus>("sync_status", { id }),
   failoverStatus: (id) => call<FailoverStatus>("failover_status", { id }),
   quarantineList: (id) => call<QuarantineList>("quarantine_list", { id }),
   restoreQuarantined: (id, file, replace) => call<QuarantineList>("restore_quarantined", { id, file, replace }),
@@ -102,7 +90,6 @@ export const tauriCommands: Commands = {
   failoverAssess: (primary, backup) => call<Assessment>("failover_assess", { primary, backup }),
   failoverRun: (primary, backup, confirmation) => call<RoleChange>("failover_run", { primary, backup, confirmation }),
   saveFile: (name, contents) => call<string | null>("save_file", { name, contents }),
-  savePng: (name, base64) => call<string | null>("save_png", { name, base64 }),
 };
 
 /** True in a plain browser opened with `?mock` (never inside the Tauri app). */

@@ -268,12 +268,35 @@ export function createMockCommands(search: string): Commands {
     return server.entry;
   };
 
+  /** The sample servers' status; the scenario makes the backup fail after a few calls. */
+  const serverStatus = async (id: string): Promise<ServerStatus> => {
+    await wait();
+    const s = find(id);
+    if (failing(s)) {
+      s.statusFailures += 1;
+      throw failure(s);
+    }
+    s.statusCalls += 1;
+    const elapsed = Math.floor(now() - started);
+    return {
+      server_id: s.entry.server_id,
+      name: s.entry.name,
+      role: s.role,
+      epoch: 3,
+      version: "0.1.0",
+      api_version: 1,
+      uptime_secs: 3 * DAY + 4 * 3600 + 120 + elapsed,
+      host_uptime_secs: 41 * DAY + 7 * 3600 + elapsed,
+      hostname: s.hostname,
+      fingerprint: s.entry.fingerprint,
+      access: s.role === "primary" ? "admin" : "viewer",
+      peer: { state: "unpaired" },
+      sample_interval_secs: 10,
+    };
+  };
+
   const since = new Map<string, number>();
   const commands: Omit<Commands, keyof ReturnType<typeof mockOffice>> = {
-    async listServers() {
-      await wait();
-      return servers.map((s) => ({ ...s.entry }));
-    },
     async addServerLink(link) {
       await wait();
       if (allWrong) throw new CommandError("unreachable", "The server at 192.0.2.99:7443 did not answer.");
@@ -296,37 +319,6 @@ export function createMockCommands(search: string): Commands {
         throw new CommandError("unauthorized", "The server refused this access token. Check it and try again.");
       }
       return add(address, fingerprint, null);
-    },
-    async removeServer(id) {
-      await wait();
-      const i = servers.findIndex((s) => s.entry.id === id);
-      if (i === -1) throw new CommandError("not_found", "This server is no longer in the console's list.");
-      servers.splice(i, 1);
-    },
-    async serverStatus(id): Promise<ServerStatus> {
-      await wait();
-      const s = find(id);
-      if (failing(s)) {
-        s.statusFailures += 1;
-        throw failure(s);
-      }
-      s.statusCalls += 1;
-      const elapsed = Math.floor(now() - started);
-      return {
-        server_id: s.entry.server_id,
-        name: s.entry.name,
-        role: s.role,
-        epoch: 3,
-        version: "0.1.0",
-        api_version: 1,
-        uptime_secs: 3 * DAY + 4 * 3600 + 120 + elapsed,
-        host_uptime_secs: 41 * DAY + 7 * 3600 + elapsed,
-        hostname: s.hostname,
-        fingerprint: s.entry.fingerprint,
-        access: s.role === "primary" ? "admin" : "viewer",
-        peer: { state: "unpaired" },
-        sample_interval_secs: 10,
-      };
     },
     async metricsSeries(id): Promise<SeriesList> {
       await wait();
@@ -377,7 +369,7 @@ export function createMockCommands(search: string): Commands {
           since.set(s.entry.id, t);
         },
       })),
-    (id) => commands.serverStatus(id),
+    serverStatus,
     (id) => {
       const i = servers.findIndex((s) => s.entry.id === id);
       if (i !== -1) servers.splice(i, 1);

@@ -29,7 +29,6 @@ type OfficeCommands = Pick<
   | "watchOverview"
   | "renameOffice"
   | "removeOffice"
-  | "syncStatus"
   | "failoverStatus"
   | "quarantineList"
   | "restoreQuarantined"
@@ -37,7 +36,6 @@ type OfficeCommands = Pick<
   | "failoverAssess"
   | "failoverRun"
   | "saveFile"
-  | "savePng"
 >;
 
 const CATEGORIES = [
@@ -191,9 +189,6 @@ export function mockOffice(
     async removeOffice() {
       for (const s of servers()) remove(s.entry.id);
     },
-    async syncStatus(id) {
-      return sync(find(id));
-    },
     async failoverStatus(id) {
       return failover(find(id));
     },
@@ -259,9 +254,6 @@ export function mockOffice(
     },
     async saveFile(name) {
       return `~/Documents/${name}`;
-    },
-    async savePng(name) {
-      return `~/Pictures/${name}`;
     },
   };
 }

@@ -19,24 +19,22 @@ export function useOverview(): OverviewState {
   const [overview, setOverview] = useState<Overview | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
 
+  /** Keeps the newer snapshot: an answer to `overview()` may arrive after a pushed one. */
+  const accept = useCallback((o: Overview) => {
+    setOverview((prev) => (prev && prev.at_unix > o.at_unix ? prev : o));
+    setError(null);
+  }, []);
+
   const reload = useCallback(() => {
-    api.overview().then(
-      (o) => {
-        setOverview((prev) => (prev && prev.at_unix > o.at_unix ? prev : o));
-        setError(null);
-      },
-      (e: unknown) => setError(toConsoleError(e)),
-    );
-  }, [api]);
+    api.overview().then(accept, (e: unknown) => setError(toConsoleError(e)));
+  }, [api, accept]);
 
   useEffect(() => {
     let stop: (() => void) | null = null;
     let cancelled = false;
     api
       .watchOverview((o) => {
-        if (cancelled) return;
-        setOverview((prev) => (prev && prev.at_unix > o.at_unix ? prev : o));
-        setError(null);
+        if (!cancelled) accept(o);
       })
       .then(
         (unlisten) => {
@@ -50,7 +48,7 @@ export function useOverview(): OverviewState {
       cancelled = true;
       stop?.();
     };
-  }, [api, reload]);
+  }, [api, accept, reload]);
 
   return { overview, error, reload };
 }

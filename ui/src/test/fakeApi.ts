@@ -15,19 +15,15 @@ export type FakeCommands = { [K in keyof Commands]: ReturnType<typeof vi.fn<Comm
 
 export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
   const api: FakeCommands = {
-    listServers: vi.fn<Commands["listServers"]>(() => Promise.resolve([])),
     addServerLink: vi.fn<Commands["addServerLink"]>(() => Promise.reject(new Error("not set up"))),
     probeServer: vi.fn<Commands["probeServer"]>(() => Promise.reject(new Error("not set up"))),
     addServerManual: vi.fn<Commands["addServerManual"]>(() => Promise.reject(new Error("not set up"))),
-    removeServer: vi.fn<Commands["removeServer"]>(() => Promise.resolve()),
-    serverStatus: vi.fn<Commands["serverStatus"]>(() => new Promise(() => {})),
     metricsSeries: vi.fn<Commands["metricsSeries"]>(() => Promise.resolve({ series: [] })),
     metricsHistory: vi.fn<Commands["metricsHistory"]>(() => new Promise(() => {})),
     overview: vi.fn<Commands["overview"]>(() => Promise.resolve({ at_unix: 0, offices: [] })),
     watchOverview: vi.fn<Commands["watchOverview"]>(() => Promise.resolve(() => {})),
     renameOffice: vi.fn<Commands["renameOffice"]>(() => Promise.reject(new Error("not set up"))),
     removeOffice: vi.fn<Commands["removeOffice"]>(() => Promise.resolve()),
-    syncStatus: vi.fn<Commands["syncStatus"]>(() => new Promise(() => {})),
     failoverStatus: vi.fn<Commands["failoverStatus"]>(() => new Promise(() => {})),
     quarantineList: vi.fn<Commands["quarantineList"]>(() => Promise.resolve({ entries: [] })),
     restoreQuarantined: vi.fn<Commands["restoreQuarantined"]>(() => Promise.reject(new Error("not set up"))),
@@ -35,7 +31,6 @@ export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
     failoverAssess: vi.fn<Commands["failoverAssess"]>(() => new Promise(() => {})),
     failoverRun: vi.fn<Commands["failoverRun"]>(() => Promise.reject(new Error("not set up"))),
     saveFile: vi.fn<Commands["saveFile"]>(() => Promise.resolve(null)),
-    savePng: vi.fn<Commands["savePng"]>(() => Promise.resolve(null)),
   };
   for (const [key, impl] of Object.entries(overrides)) {
     const k = key as keyof Commands;
