@@ -12,7 +12,7 @@ use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::overview::{MachineView, Overview};
 use crate::store::Store;
-use crate::view::{ProbeResult, ServerEntry};
+use crate::view::{PairEntry, ProbeResult, ServerEntry};
 
 pub struct Console {
     store: Store,
@@ -37,6 +37,29 @@ fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Refuses a third server for an office.
+fn room_in(p: &PairEntry) -> Result<(), Error> {
+    if p.servers.len() >= 2 {
+        return Err(Error::InvalidInput(format!(
+            "\"{}\" already has two servers; remove one first.",
+            p.name
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an agent that presents the pinned certificate but another server ID: cannot happen
+/// short of a copied state directory.
+fn same_server(entry: &ServerEntry, status: &ServerStatus) -> Result<(), Error> {
+    if status.server_id != entry.server_id {
+        return Err(Error::CertificateMismatch {
+            address: entry.address.clone(),
+            presented: None,
+        });
+    }
+    Ok(())
 }
 
 /// A pair's name as typed, trimmed, or why it cannot be used.
@@ -129,7 +152,7 @@ impl Console {
         office: Option<&str>,
     ) -> Result<ServerEntry, Error> {
         if let Some(office) = office {
-            self.check_room(office).await?;
+            room_in(&self.store.pair(office).await?)?;
         }
         // Prove the token and the pin before storing anything.
         let status = AgentClient::new(address, fingerprint, token, name)?.status().await?;
@@ -153,18 +176,6 @@ impl Console {
         tracing::info!(id = %entry.id, address = %entry.address, "server added");
         self.place(&entry, &status.peer, office).await?;
         Ok(entry)
-    }
-
-    /// Refuses early when an office cannot take another server.
-    async fn check_room(&self, office: &str) -> Result<(), Error> {
-        let p = self.store.pair(office).await?;
-        if p.servers.len() >= 2 {
-            return Err(Error::InvalidInput(format!(
-                "\"{}\" already has two servers; remove one first.",
-                p.name
-            )));
-        }
-        Ok(())
     }
 
     /// Puts a newly added server into an office: the one asked for; else its partner's, when the
@@ -198,12 +209,12 @@ impl Console {
         Ok(())
     }
 
-    pub async fn pairs(&self) -> Result<Vec<crate::view::PairEntry>, Error> {
+    pub async fn pairs(&self) -> Result<Vec<PairEntry>, Error> {
         self.store.pairs().await
     }
 
     /// Creates an office from one or two servers already in the list.
-    pub async fn create_pair(&self, name: &str, servers: &[String]) -> Result<crate::view::PairEntry, Error> {
+    pub async fn create_pair(&self, name: &str, servers: &[String]) -> Result<PairEntry, Error> {
         let name = pair_name(name)?;
         if servers.is_empty() || servers.len() > 2 || (servers.len() == 2 && servers[0] == servers[1]) {
             return Err(Error::InvalidInput(
@@ -213,7 +224,7 @@ impl Console {
         for s in servers {
             self.store.get(s).await?;
         }
-        let pair = crate::view::PairEntry {
+        let pair = PairEntry {
             id: uuid::Uuid::new_v4().to_string(),
             name,
             servers: Vec::new(),
@@ -228,24 +239,19 @@ impl Console {
     }
 
     /// Adds the partner to a pair that has one server.
-    pub async fn add_to_pair(&self, pair: &str, server: &str) -> Result<crate::view::PairEntry, Error> {
+    pub async fn add_to_pair(&self, pair: &str, server: &str) -> Result<PairEntry, Error> {
         let p = self.store.pair(pair).await?;
         self.store.get(server).await?;
         if p.servers.iter().any(|s| s == server) {
             return Ok(p);
         }
-        if p.servers.len() >= 2 {
-            return Err(Error::InvalidInput(format!(
-                "\"{}\" already has two servers; remove one first.",
-                p.name
-            )));
-        }
+        room_in(&p)?;
         self.store.join_pair(pair, server).await?;
         self.store.drop_empty_pairs().await?;
         self.store.pair(pair).await
     }
 
-    pub async fn rename_pair(&self, pair: &str, name: &str) -> Result<crate::view::PairEntry, Error> {
+    pub async fn rename_pair(&self, pair: &str, name: &str) -> Result<PairEntry, Error> {
         self.store.rename_pair(pair, &pair_name(name)?).await?;
         self.store.pair(pair).await
     }
@@ -255,7 +261,6 @@ impl Console {
         let p = self.store.pair(pair).await?;
         for s in &p.servers {
             self.credentials.delete(s).await?;
-            self.store.remove(s).await?;
         }
         self.store.remove_pair(pair).await
     }
@@ -279,13 +284,7 @@ impl Console {
     pub async fn status(&self, id: &str) -> Result<ServerStatus, Error> {
         let (entry, client) = self.client(id).await?;
         let status = client.status().await?;
-        if status.server_id != entry.server_id {
-            // Same certificate, different identity: cannot happen short of a copied state dir.
-            return Err(Error::CertificateMismatch {
-                address: entry.address,
-                presented: None,
-            });
-        }
+        same_server(&entry, &status)?;
         if status.name != entry.name {
             self.store.rename(id, &status.name).await?;
         }
@@ -298,10 +297,6 @@ impl Console {
 
     pub async fn history(&self, id: &str, query: &HistoryQuery) -> Result<HistoryResponse, Error> {
         self.client(id).await?.1.history(query).await
-    }
-
-    pub async fn sync(&self, id: &str) -> Result<lbs_protocol::SyncStatus, Error> {
-        self.client(id).await?.1.sync().await
     }
 
     pub async fn failover(&self, id: &str) -> Result<lbs_protocol::FailoverStatus, Error> {
@@ -319,13 +314,17 @@ impl Console {
     /// The audit logs of an office's servers, merged; a server that cannot be read is named.
     pub async fn office_events(&self, office: &str, limit: u32) -> Result<crate::overview::OfficeEvents, Error> {
         let pair = self.store.pair(office).await?;
+        // Both at once: a server that does not answer costs its time-out once.
+        let reads = pair.servers.iter().map(|id| async move {
+            let entry = self.store.get(id).await?;
+            Ok::<_, Error>((entry.name, self.events(id, limit).await))
+        });
         let mut logs = Vec::new();
         let mut unreadable = Vec::new();
-        for id in &pair.servers {
-            let entry = self.store.get(id).await?;
-            match self.events(id, limit).await {
-                Ok(list) => logs.push((entry.name, list.events)),
-                Err(e) => unreadable.push(format!("{}: {}", entry.name, e)),
+        for read in futures_util::future::join_all(reads).await {
+            match read? {
+                (name, Ok(list)) => logs.push((name, list.events)),
+                (name, Err(e)) => unreadable.push(format!("{name}: {e}")),
             }
         }
         Ok(crate::overview::OfficeEvents {
@@ -352,14 +351,8 @@ impl Console {
             let client = AgentClient::new(&entry.address, &entry.fingerprint, &token, &entry.name)?;
             let (status, failover, sync) = tokio::join!(client.status(), client.failover(), client.sync());
             let status = status?;
-            if status.server_id != entry.server_id {
-                // Same certificate, different identity: cannot happen short of a copied state dir.
-                return Err(Error::CertificateMismatch {
-                    address: entry.address.clone(),
-                    presented: None,
-                });
-            }
-            Ok((status, failover?, sync.ok()))
+            same_server(&entry, &status)?;
+            Ok::<_, Error>((status, failover?, sync.ok()))
         }
         .await;
         let mut entry = entry;
@@ -447,12 +440,6 @@ impl Console {
             })
             .collect();
         Ok(Overview { at_unix: now, offices })
-    }
-
-    /// The dashboard's sentence for two servers of one office.
-    pub async fn pair_state(&self, a: &str, b: &str) -> Result<crate::pair::PairState, Error> {
-        let (ma, mb) = (self.machine(a).await?, self.machine(b).await?);
-        Ok(crate::pair::pair_state(&ma, &mb, now_unix()))
     }
 
     /// The wizard's first step: make `backup` the primary instead of `primary`.

@@ -113,10 +113,7 @@ pub struct Alert {
 }
 
 fn lag(m: &MachineView) -> u64 {
-    m.sync
-        .as_ref()
-        .map(|s| s.categories.iter().filter_map(|c| c.lag_secs).max().unwrap_or(0))
-        .unwrap_or(0)
+    m.sync.as_ref().map_or(0, pair::lag_secs)
 }
 
 /// What changed between two snapshots that the manager should hear about even with the window
@@ -213,50 +210,12 @@ pub fn merge_events(logs: Vec<(String, Vec<lbs_protocol::Event>)>, limit: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lbs_protocol::{AddressStatus, HoldStatus, PartnerStatus, PbxStatus};
+    use lbs_protocol::SyncLinkState;
 
     fn failover(role: Role, epoch: u64) -> FailoverStatus {
         FailoverStatus {
-            role,
             epoch,
-            epoch_owner: String::new(),
-            role_since_unix: 0,
-            busy: None,
-            hold: HoldStatus {
-                hold_secs: 3600,
-                primary_for_secs: None,
-                remaining_secs: None,
-                caught_up: true,
-                pending_files: 0,
-                pending_bytes: 0,
-            },
-            pbx: PbxStatus {
-                managed: false,
-                running: None,
-                should_run: role == Role::Primary,
-                problem: None,
-                checked_unix: None,
-            },
-            address: AddressStatus {
-                strategy: "none".into(),
-                target: String::new(),
-                held: false,
-                problem: None,
-            },
-            partner: PartnerStatus {
-                paired: true,
-                name: None,
-                server_id: None,
-                address: None,
-                reachable: true,
-                role: None,
-                epoch: None,
-                role_since_unix: None,
-                last_contact_unix: None,
-                message: None,
-            },
-            quarantined_files: 0,
-            last_change: None,
+            ..crate::pair::tests::failover(role, true, 0, true)
         }
     }
 
@@ -378,35 +337,7 @@ mod tests {
         ]);
         let mut behind = healthy.clone();
         let b = &mut behind.offices[0].machines[1];
-        b.sync = Some(SyncStatus {
-            role: Role::Backup,
-            epoch: 1,
-            peer: lbs_protocol::SyncPeer {
-                state: lbs_protocol::SyncLinkState::Ok,
-                server_id: None,
-                name: None,
-                address: None,
-                last_contact_unix: None,
-                message: None,
-            },
-            categories: vec![lbs_protocol::CategorySync {
-                name: "voicemail".into(),
-                label: "Voicemail".into(),
-                priority: 1,
-                local_files: 0,
-                local_bytes: 0,
-                peer_files: None,
-                peer_bytes: None,
-                pending_files: 3,
-                pending_bytes: 10,
-                lag_secs: Some(AT_RISK_LAG_SECS + 60),
-                last_success_unix: None,
-                last_error: None,
-                throughput_bps: 0.0,
-                skipped: vec![],
-            }],
-            history: vec![],
-        });
+        b.sync = Some(crate::pair::tests::sync(SyncLinkState::Ok, Some(AT_RISK_LAG_SECS + 60)));
         let a = alerts(&healthy, &behind);
         assert_eq!(a.len(), 1, "{a:?}");
         assert!(a[0].title.contains("is 6 min behind"), "{a:?}");

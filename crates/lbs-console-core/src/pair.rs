@@ -79,10 +79,14 @@ fn silent_for(m: &Machine, now: i64) -> String {
     }
 }
 
-/// How far behind the backup is: the oldest change it has not applied, by category.
+/// How far behind a backup's sync report is: the oldest change it has not applied, by category.
+pub(crate) fn lag_secs(sync: &SyncStatus) -> u64 {
+    sync.categories.iter().filter_map(|c| c.lag_secs).max().unwrap_or(0)
+}
+
+/// How far behind the backup is, when it reported its sync.
 fn behind_secs(backup: &Machine) -> Option<u64> {
-    let sync = backup.sync.as_ref()?;
-    Some(sync.categories.iter().filter_map(|c| c.lag_secs).max().unwrap_or(0))
+    backup.sync.as_ref().map(lag_secs)
 }
 
 /// The dashboard's sentence for the pair of `a` and `b` (in any order).
@@ -432,13 +436,13 @@ pub fn check(a: &Assessment, c: &Confirmation) -> Result<Action, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use lbs_protocol::{AddressStatus, CategorySync, HoldStatus, PartnerStatus, PbxStatus, SyncPeer};
 
     const NOW: i64 = 1_800_000_000;
 
-    fn failover(role: Role, paired: bool, remaining: u64, caught_up: bool) -> FailoverStatus {
+    pub(crate) fn failover(role: Role, paired: bool, remaining: u64, caught_up: bool) -> FailoverStatus {
         FailoverStatus {
             role,
             epoch: 2,
@@ -483,7 +487,7 @@ mod tests {
         }
     }
 
-    fn sync(link: SyncLinkState, lag: Option<u64>) -> SyncStatus {
+    pub(crate) fn sync(link: SyncLinkState, lag: Option<u64>) -> SyncStatus {
         SyncStatus {
             role: Role::Backup,
             epoch: 2,

@@ -217,13 +217,23 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the pair; its servers stay (the caller removes them if it wants).
+    /// Removes the pair and its servers, at once.
     pub async fn remove_pair(&self, id: &str) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
+        let members: Vec<(String,)> = sqlx::query_as("SELECT server_id FROM pair_members WHERE pair_id = ?")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM pair_members WHERE pair_id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        for (server,) in members {
+            sqlx::query("DELETE FROM servers WHERE id = ?")
+                .bind(server)
+                .execute(&mut *tx)
+                .await?;
+        }
         let done = sqlx::query("DELETE FROM pairs WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
