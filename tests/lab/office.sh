@@ -72,23 +72,32 @@ render() {
     sed "${args[@]}" "$in" >"$out"
 }
 
-# alive <pid>: the process exists and is not a zombie (kill -0 succeeds on zombies, and an
-# init that does not reap leaves killed daemons as zombies forever).
-alive() {
-    local stat state
-    [[ $1 =~ ^[0-9]+$ ]] || return 1
-    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-    state=${stat##*) }
-    [[ ${state%% *} != Z ]]
-}
+# shellcheck source=tests/lab/proc.sh
+source "$LAB_HOME/proc.sh"
 
 ns_exists() {
     [[ -e /run/netns/$1 ]]
 }
 
+# wait_gone: waits up to 2 s for the processes in the caller's `pids` to exit; returns 0 once
+# all are gone, else 1 with the survivors left in `pids`.
+wait_gone() {
+    local i pid left
+    for ((i = 0; i < 100; i++)); do
+        left=()
+        for pid in "${pids[@]}"; do
+            alive "$pid" && left+=("$pid")
+        done
+        ((${#left[@]})) || return 0
+        pids=("${left[@]}")
+        sleep 0.02
+    done
+    return 1
+}
+
 # kill_ns_pids <ns>...: TERM then KILL every process living in the given namespaces.
 kill_ns_pids() {
-    local ns pids=() left=() i pid
+    local ns pids=()
     for ns in "$@"; do
         ns_exists "$ns" || continue
         # shellcheck disable=SC2207
@@ -96,25 +105,9 @@ kill_ns_pids() {
     done
     ((${#pids[@]})) || return 0
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        left=()
-        for pid in "${pids[@]}"; do
-            alive "$pid" && left+=("$pid")
-        done
-        ((${#left[@]})) || return 0
-        pids=("${left[@]}")
-        sleep 0.02
-    done
+    wait_gone && return 0
     kill -KILL "${pids[@]}" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        left=()
-        for pid in "${pids[@]}"; do
-            alive "$pid" && left+=("$pid")
-        done
-        ((${#left[@]})) || return 0
-        pids=("${left[@]}")
-        sleep 0.02
-    done
+    wait_gone || true
 }
 
 do_down() {

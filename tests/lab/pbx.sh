@@ -29,14 +29,8 @@ usage() {
     exit 2
 }
 
-# alive <pid>: the process exists and is not a zombie.
-alive() {
-    local stat state
-    [[ $1 =~ ^[0-9]+$ ]] || return 1
-    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-    state=${stat##*) }
-    [[ ${state%% *} != Z ]]
-}
+# shellcheck source=tests/lab/proc.sh
+source "$LAB_HOME/proc.sh"
 
 # comm_of <pid>: the process's command name.
 comm_of() {
