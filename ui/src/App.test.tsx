@@ -295,7 +295,11 @@ describe("failover wizard", () => {
     fireEvent.click(screen.getByTestId("wizard-next"));
     const run = screen.getByTestId("wizard-run");
     expect(run.hasAttribute("disabled")).toBe(true);
+    // The right name alone is not enough: the old primary must be confirmed off too.
+    fireEvent.change(screen.getByTestId("confirm-name"), { target: { value: "Backup" } });
+    expect(run.hasAttribute("disabled")).toBe(true);
     fireEvent.click(screen.getByTestId("confirm-off"));
+    expect(run.hasAttribute("disabled")).toBe(false);
     fireEvent.change(screen.getByTestId("confirm-name"), { target: { value: "backup" } });
     expect(run.hasAttribute("disabled")).toBe(true);
     fireEvent.change(screen.getByTestId("confirm-name"), { target: { value: "Backup" } });
