@@ -4,11 +4,9 @@
 
 use lbs_console_core::overview::{OfficeEvents, Overview};
 use lbs_console_core::pair::{Assessment, Confirmation};
-use lbs_console_core::view::{ConsoleError, PairEntry, ProbeResult, ServerEntry};
+use lbs_console_core::view::{ConsoleError, MachineSeries, PairEntry, ProbeResult, ServerEntry};
 use lbs_console_core::Console;
-use lbs_protocol::{
-    FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RestoreRequest, RoleChange, SeriesList,
-};
+use lbs_protocol::{FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RestoreRequest, RoleChange};
 use tauri::State;
 
 use crate::watch::Watch;
@@ -80,32 +78,50 @@ pub async fn remove_pair(console: State<'_, Console>, watch: State<'_, Watch>, p
     changed(&watch, console.remove_pair(&pair).await)
 }
 
+/// A machine's series (by server ID): from the machine, or this computer's copy of its history.
 #[tauri::command]
-pub async fn metrics_series(console: State<'_, Console>, id: String) -> Result<SeriesList> {
-    console.series(&id).await.map_err(view)
+pub async fn metrics_series(console: State<'_, Console>, machine: String) -> Result<MachineSeries> {
+    console.machine_series(&machine).await.map_err(view)
 }
 
 #[tauri::command]
 pub async fn metrics_history(
     console: State<'_, Console>,
-    id: String,
+    machine: String,
     series: String,
     from: i64,
     to: i64,
     points: u32,
 ) -> Result<HistoryResponse> {
-    console
-        .history(
-            &id,
-            &HistoryQuery {
-                series,
-                from,
-                to,
-                points,
-            },
-        )
-        .await
-        .map_err(view)
+    let query = HistoryQuery {
+        series,
+        from,
+        to,
+        points,
+    };
+    console.machine_history(&machine, &query).await.map_err(view)
+}
+
+/// Takes one server out of its office (a box being replaced); its history stays.
+#[tauri::command]
+pub async fn remove_server(console: State<'_, Console>, watch: State<'_, Watch>, id: String) -> Result<()> {
+    changed(&watch, console.remove_server(&id).await)
+}
+
+#[tauri::command]
+pub async fn change_address(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    id: String,
+    address: String,
+) -> Result<ServerEntry> {
+    changed(&watch, console.change_address(&id, &address).await)
+}
+
+/// Deletes a replaced machine's history from this computer.
+#[tauri::command]
+pub async fn forget_former(console: State<'_, Console>, watch: State<'_, Watch>, machine: String) -> Result<()> {
+    changed(&watch, console.forget_former(&machine).await)
 }
 
 #[tauri::command]
@@ -136,6 +152,23 @@ pub async fn restore_quarantined(
 }
 
 #[tauri::command]
+pub async fn trash_list(console: State<'_, Console>, id: String) -> Result<lbs_protocol::TrashList> {
+    console.trash_list(&id).await.map_err(view)
+}
+
+/// Puts `entry` from the trash of server `id` back on the primary.
+#[tauri::command]
+pub async fn restore_trash(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    id: String,
+    entry: lbs_protocol::TrashEntry,
+    replace: bool,
+) -> Result<lbs_protocol::TrashRestored> {
+    changed(&watch, console.restore_trash(&id, &entry, replace).await)
+}
+
+#[tauri::command]
 pub async fn failover_assess(console: State<'_, Console>, primary: String, backup: String) -> Result<Assessment> {
     console.assess(&primary, &backup).await.map_err(view)
 }
@@ -154,6 +187,6 @@ pub async fn failover_run(
 
 /// Saves `contents` where the manager picks in the native save dialog. `None`: cancelled.
 #[tauri::command]
-pub async fn save_file(window: tauri::WebviewWindow, name: String, contents: String) -> Result<Option<String>> {
-    crate::save::save(&window, &name, contents.as_bytes()).await
+pub async fn save_file(window: tauri::WebviewWindow, name: String, contents: Vec<u8>) -> Result<Option<String>> {
+    crate::save::save(&window, &name, &contents).await
 }

@@ -1,6 +1,7 @@
 //! The background poller: reads every office every two seconds, pushes the snapshot to the window
 //! (event `overview`), raises desktop notifications for what `overview::alerts` picks out, and
-//! keeps the tray icon at the worst office's colour. The window never polls by itself.
+//! keeps the tray icon at the worst office's colour. The window never polls by itself. A second
+//! loop copies each machine's new history to this computer every minute.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use tauri_plugin_notification::NotificationExt;
 use tokio::sync::Notify;
 
 const EVERY: Duration = Duration::from_secs(2);
+const COPY_EVERY: Duration = Duration::from_secs(60);
 pub const EVENT: &str = "overview";
 pub const TRAY_ID: &str = "lbs-tray";
 
@@ -22,6 +24,7 @@ pub const TRAY_ID: &str = "lbs-tray";
 pub struct Watch {
     latest: Mutex<Option<Overview>>,
     wake: Notify,
+    wake_copy: Notify,
 }
 
 impl Watch {
@@ -32,6 +35,8 @@ impl Watch {
     /// Makes the poller read again without waiting out its interval.
     pub fn poke(&self) {
         self.wake.notify_one();
+        // A server just added gets its history copied now, not in a minute.
+        self.wake_copy.notify_one();
     }
 
     fn store(&self, o: Overview) -> Option<Overview> {
@@ -40,6 +45,15 @@ impl Watch {
 }
 
 pub fn start(app: AppHandle) {
+    let copier = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            if let Err(e) = copier.state::<Console>().copy_histories().await {
+                tracing::warn!(error = %e, "could not copy the machines' history");
+            }
+            let _ = tokio::time::timeout(COPY_EVERY, copier.state::<Watch>().wake_copy.notified()).await;
+        }
+    });
     tauri::async_runtime::spawn(async move {
         loop {
             let console = app.state::<Console>();

@@ -17,6 +17,16 @@ async fn console(dir: &tempfile::TempDir) -> (Console, Credentials) {
     )
 }
 
+/// Removes a server added alone, with the office it landed in.
+async fn remove(console: &Console, id: &str) {
+    let pairs = console.pairs().await.unwrap();
+    let pair = pairs
+        .iter()
+        .find(|p| p.servers.iter().any(|s| s == id))
+        .expect("its office");
+    console.remove_pair(&pair.id).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_pasted_link_adds_the_server_and_its_token_goes_to_the_keyring() {
     let mut agent = Agent::init("PBX A");
@@ -39,7 +49,7 @@ async fn a_pasted_link_adds_the_server_and_its_token_goes_to_the_keyring() {
     let again = console.add_by_link(&agent.link.to_string(), None).await.unwrap_err();
     assert_eq!(again.kind(), ErrorKind::AlreadyAdded);
 
-    console.remove(&entry.id).await.unwrap();
+    remove(&console, &entry.id).await;
     assert!(console.list().await.unwrap().is_empty());
     assert_eq!(
         creds.load(&entry.id).await.unwrap_err().kind(),
@@ -61,7 +71,7 @@ async fn trust_on_first_use_shows_the_real_fingerprint_and_pins_it() {
         .await
         .unwrap();
     assert_eq!(entry.name, "PBX B");
-    console.remove(&entry.id).await.unwrap();
+    remove(&console, &entry.id).await;
 }
 
 #[tokio::test]
@@ -90,7 +100,7 @@ async fn a_changed_certificate_is_refused_with_a_warning_not_reported_as_down() 
     impostor.start();
     let err = console.status(&entry.id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CertificateMismatch, "{err}");
-    console.remove(&entry.id).await.unwrap();
+    remove(&console, &entry.id).await;
 }
 
 #[tokio::test]
@@ -111,7 +121,7 @@ async fn refused_tokens_unreachable_agents_and_bad_input_get_plain_messages() {
     let err = console.status(&entry.id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable);
     assert!(err.to_string().contains("switched on"), "{err}");
-    console.remove(&entry.id).await.unwrap();
+    remove(&console, &entry.id).await;
 
     let err = console.probe(&format!("127.0.0.1:{}", free_port())).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable);
@@ -264,4 +274,147 @@ async fn an_office_is_a_named_pair_and_removing_it_removes_its_servers_and_token
             "and their tokens"
         );
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn a_machine_that_stops_answering_or_is_replaced_still_shows_its_history() {
+    use lbs_protocol::{HistoryQuery, SeriesKind};
+    let (mut a, mut b) = (Agent::init("PBX A"), Agent::init("PBX B"));
+    for x in [&a, &b] {
+        let out = x.cli(&["demo", "seed-history", "--days", "3"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    a.start();
+    b.start();
+    let dir = tempfile::tempdir().unwrap();
+    let (console, _) = console(&dir).await;
+    let ea = console.add_by_link(&a.link.to_string(), None).await.unwrap();
+    let office = console.pairs().await.unwrap()[0].id.clone();
+    let eb = console.add_by_link(&b.link.to_string(), Some(&office)).await.unwrap();
+    console.copy_histories().await.unwrap();
+
+    let live = console.machine_series(&ea.server_id).await.unwrap();
+    assert!(!live.from_copy);
+    let role = live
+        .series
+        .iter()
+        .find(|s| s.name == "role.primary")
+        .expect("the role is recorded");
+    assert_eq!(role.kind, SeriesKind::Role);
+    let t = now();
+    let q = HistoryQuery {
+        series: "cpu.usage".into(),
+        from: t - 86_400,
+        to: t - 3_600,
+        points: 100,
+    };
+    let from_agent = console.machine_history(&ea.server_id, &q).await.unwrap();
+    assert!(from_agent.points.len() > 50, "{} points", from_agent.points.len());
+
+    // A stops answering: the History tab is served from this computer's copy, the same figures.
+    a.kill9();
+    let copy = console.machine_series(&ea.server_id).await.unwrap();
+    assert!(copy.from_copy);
+    assert_eq!(copy.live_error.map(|e| e.kind), Some(ErrorKind::Unreachable));
+    assert!(
+        copy.copy_until_unix.unwrap() > t - 600,
+        "the copy reaches the last minutes"
+    );
+    assert!(copy.series.iter().any(|s| s.name == "cpu.usage"));
+    let from_copy = console.machine_history(&ea.server_id, &q).await.unwrap();
+    assert_eq!(
+        (from_copy.resolution, from_copy.bucket_secs),
+        (from_agent.resolution, from_agent.bucket_secs)
+    );
+    assert_eq!(from_copy.points.len(), from_agent.points.len());
+    for (c, l) in from_copy.points.iter().zip(&from_agent.points) {
+        assert_eq!(c.t, l.t);
+        assert!(
+            (c.avg - l.avg).abs() < 1e-6 && c.min == l.min && c.max == l.max,
+            "{c:?} vs {l:?}"
+        );
+    }
+    // A short range is answered by minutes, as the copy holds no raw samples.
+    let hour = HistoryQuery {
+        from: t - 7_200,
+        to: t - 3_600,
+        points: 1_000,
+        ..q.clone()
+    };
+    let minutes = console.machine_history(&ea.server_id, &hour).await.unwrap();
+    assert_eq!(minutes.bucket_secs, 60);
+    assert!(minutes.points.len() >= 59, "{} points", minutes.points.len());
+
+    // A is replaced: taken out of the office, it is listed there as a former machine with its
+    // history; the office's last server cannot be taken out on its own.
+    console.remove_server(&ea.id).await.unwrap();
+    let o = console.overview().await.unwrap();
+    assert_eq!(o.offices.len(), 1);
+    assert_eq!(o.offices[0].machines.len(), 1);
+    assert_eq!(o.offices[0].former.len(), 1);
+    assert_eq!(o.offices[0].former[0].server_id, ea.server_id);
+    let former = console.machine_series(&ea.server_id).await.unwrap();
+    assert!(former.from_copy && former.live_error.is_none());
+    assert_eq!(
+        console.machine_history(&ea.server_id, &q).await.unwrap().points.len(),
+        from_agent.points.len()
+    );
+    let last = console.remove_server(&eb.id).await.unwrap_err();
+    assert!(last.to_string().contains("remove the office instead"), "{last}");
+
+    // Removing the office deletes the copies of its machines, current and former.
+    let copies = dir.path().join("history");
+    assert_eq!(
+        std::fs::read_dir(&copies)
+            .unwrap()
+            .filter(|f| f.as_ref().unwrap().path().extension().is_some_and(|e| e == "db"))
+            .count(),
+        2
+    );
+    console.remove_pair(&office).await.unwrap();
+    let left: Vec<_> = std::fs::read_dir(&copies)
+        .unwrap()
+        .map(|f| f.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        console.machine_series(&ea.server_id).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_moved_is_followed_only_to_the_same_machine() {
+    let (mut a, mut b) = (Agent::init("PBX A"), Agent::init("PBX B"));
+    a.start();
+    b.start();
+    let dir = tempfile::tempdir().unwrap();
+    let (console, _) = console(&dir).await;
+    let ea = console.add_by_link(&a.link.to_string(), None).await.unwrap();
+    // A moves to another port.
+    a.stop();
+    let port = free_port();
+    let text = std::fs::read_to_string(&a.config)
+        .unwrap()
+        .replace(&a.port.to_string(), &port.to_string());
+    std::fs::write(&a.config, text).unwrap();
+    a.port = port;
+    a.start();
+    assert_eq!(console.status(&ea.id).await.unwrap_err().kind(), ErrorKind::Unreachable);
+    // Another box's address is refused: it is not the pinned machine.
+    let wrong = console.change_address(&ea.id, &b.address()).await.unwrap_err();
+    assert_eq!(wrong.kind(), ErrorKind::CertificateMismatch, "{wrong}");
+    let bad = console.change_address(&ea.id, "not an address").await.unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::InvalidInput);
+    assert_eq!(console.list().await.unwrap()[0].address, ea.address, "nothing changed");
+    let moved = console.change_address(&ea.id, &a.address()).await.unwrap();
+    assert_eq!(moved.address, a.address());
+    assert_eq!(console.status(&ea.id).await.unwrap().server_id, ea.server_id);
 }

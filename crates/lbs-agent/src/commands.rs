@@ -653,7 +653,8 @@ pub async fn token_revoke(config_path: &Path, id: &str) -> Result<()> {
 pub async fn seed_history(config_path: &Path, days: u32) -> Result<()> {
     let config = load_config(config_path)?;
     let history = open_history(&config).await?;
-    let rows = crate::sampler::demo::seed(&config, &history, days).await?;
+    let primary = RoleState::load(&config.server.state_dir)?.role == lbs_protocol::Role::Primary;
+    let rows = crate::sampler::demo::seed(&config, &history, days, primary).await?;
     println!("Seeded {rows} samples over {days} days.");
     Ok(())
 }

@@ -5,18 +5,20 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use lbs_protocol::{ConnectionLink, HistoryQuery, HistoryResponse, PeerSummary, Role, SeriesList, ServerStatus};
+use lbs_protocol::{ConnectionLink, HistoryQuery, HistoryResponse, PeerSummary, Role, ServerStatus};
 
 use crate::client::{self, AgentClient};
 use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::history_copy::HistoryCopy;
 use crate::overview::{MachineView, Overview};
 use crate::store::Store;
-use crate::view::{PairEntry, ProbeResult, ServerEntry};
+use crate::view::{MachineSeries, PairEntry, ProbeResult, ServerEntry};
 
 pub struct Console {
     store: Store,
     credentials: Credentials,
+    history: HistoryCopy,
     /// When each server last answered and its role then, for "Primary PBX A unreachable for
     /// 3 min"; loaded from the store and written back when the role changes or every 30 s.
     seen: std::sync::Mutex<HashMap<String, Seen>>,
@@ -74,8 +76,10 @@ fn pair_name(name: &str) -> Result<String, Error> {
 }
 
 impl Console {
+    /// Opens the console's database at `db_path`; the history copies go beside it, in `history/`.
     pub async fn open(db_path: &Path, credentials: Credentials) -> Result<Console, Error> {
         let store = Store::open(db_path).await?;
+        let history = HistoryCopy::new(&db_path.with_file_name("history"));
         let seen = store
             .seen()
             .await?
@@ -99,6 +103,7 @@ impl Console {
         Ok(Console {
             store,
             credentials,
+            history,
             seen: std::sync::Mutex::new(seen),
         })
     }
@@ -174,6 +179,8 @@ impl Console {
             return Err(e);
         }
         tracing::info!(id = %entry.id, address = %entry.address, "server added");
+        // A box added again is no longer a former machine; its history copy carries on.
+        self.store.forget_former(&entry.server_id).await?;
         self.place(&entry, &status.peer, office).await?;
         Ok(entry)
     }
@@ -256,22 +263,73 @@ impl Console {
         self.store.pair(pair).await
     }
 
-    /// Removes the pair and its servers, with their tokens in the keyring.
+    /// Removes the pair and its servers, with their tokens in the keyring and the history copies
+    /// of its machines, current and former.
     pub async fn remove_pair(&self, pair: &str) -> Result<(), Error> {
         let p = self.store.pair(pair).await?;
+        let mut machines: Vec<String> = self
+            .store
+            .former(pair)
+            .await?
+            .into_iter()
+            .map(|f| f.server_id)
+            .collect();
         for s in &p.servers {
             self.credentials.delete(s).await?;
+            machines.push(self.store.get(s).await?.server_id);
         }
-        self.store.remove_pair(pair).await
+        self.store.remove_pair(pair).await?;
+        for m in machines {
+            if let Err(e) = self.history.forget(&m).await {
+                tracing::warn!(error = %e, "could not delete a removed machine's history copy");
+            }
+        }
+        Ok(())
     }
 
-    /// Removes the server and its keyring entry.
-    pub async fn remove(&self, id: &str) -> Result<(), Error> {
-        self.store.get(id).await?;
+    /// Takes one server out of its office (a box being replaced), deleting its keyring entry.
+    /// Its history stays on this computer, shown in the office as a former machine.
+    pub async fn remove_server(&self, id: &str) -> Result<(), Error> {
+        let entry = self.store.get(id).await?;
+        let pair = self
+            .store
+            .pairs()
+            .await?
+            .into_iter()
+            .find(|p| p.servers.iter().any(|s| s == id))
+            .ok_or(Error::NotFound)?;
+        if pair.servers.len() < 2 {
+            return Err(Error::InvalidInput(format!(
+                "{} is the only server of \"{}\": remove the office instead.",
+                entry.name, pair.name
+            )));
+        }
         self.credentials.delete(id).await?;
-        self.store.remove(id).await?;
-        // An office is one or two servers: one left with none goes too.
-        self.store.drop_empty_pairs().await
+        self.store.retire(&entry, &pair.id, now_unix()).await?;
+        tracing::info!(id, server_id = %entry.server_id, "server taken out of its office");
+        Ok(())
+    }
+
+    /// Points a server's entry at a new address (the box moved), after checking that the same
+    /// machine answers there with the pinned certificate and the stored token.
+    pub async fn change_address(&self, id: &str, address: &str) -> Result<ServerEntry, Error> {
+        let mut entry = self.store.get(id).await?;
+        let address = client::check_address(address)?;
+        let token = self.credentials.load(id).await?;
+        let status = AgentClient::new(&address, &entry.fingerprint, &token, &entry.name)?
+            .status()
+            .await?;
+        same_server(&entry, &status)?;
+        self.store.set_address(id, &address).await?;
+        tracing::info!(id, %address, "server address changed");
+        entry.address = address;
+        Ok(entry)
+    }
+
+    /// Deletes a former machine's history copy and forgets it.
+    pub async fn forget_former(&self, server_id: &str) -> Result<(), Error> {
+        self.history.forget(server_id).await?;
+        self.store.forget_former(server_id).await
     }
 
     async fn client(&self, id: &str) -> Result<(ServerEntry, AgentClient), Error> {
@@ -291,12 +349,67 @@ impl Console {
         Ok(status)
     }
 
-    pub async fn series(&self, id: &str) -> Result<SeriesList, Error> {
-        self.client(id).await?.1.series().await
+    /// The current server entry of a machine, if it is still in an office.
+    async fn current(&self, server_id: &str) -> Result<Option<ServerEntry>, Error> {
+        self.store.find_by_server_id(server_id).await
     }
 
-    pub async fn history(&self, id: &str, query: &HistoryQuery) -> Result<HistoryResponse, Error> {
-        self.client(id).await?.1.history(query).await
+    /// A machine's series: from the machine; from this computer's copy when it does not answer
+    /// or is no longer in an office.
+    pub async fn machine_series(&self, server_id: &str) -> Result<MachineSeries, Error> {
+        let live_error = match self.current(server_id).await? {
+            Some(entry) => match self.client(&entry.id).await?.1.series().await {
+                Ok(list) => {
+                    return Ok(MachineSeries {
+                        series: list.series,
+                        from_copy: false,
+                        copy_until_unix: None,
+                        live_error: None,
+                    })
+                }
+                Err(e) => Some(e),
+            },
+            None => None,
+        };
+        match self.history.series(server_id).await? {
+            Some(series) => Ok(MachineSeries {
+                copy_until_unix: series.iter().filter_map(|s| s.last_unix).max(),
+                series,
+                from_copy: true,
+                live_error: live_error.map(|e| e.to_view()),
+            }),
+            None => Err(live_error.unwrap_or(Error::NotFound)),
+        }
+    }
+
+    /// A range of one series, from the machine or else from the copy (see [`Self::machine_series`]).
+    pub async fn machine_history(&self, server_id: &str, query: &HistoryQuery) -> Result<HistoryResponse, Error> {
+        if let Some(entry) = self.current(server_id).await? {
+            match self.client(&entry.id).await?.1.history(query).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) if !self.history.exists(server_id) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        self.history.query(server_id, query).await
+    }
+
+    /// Copies what each machine recorded since the last time into this computer's copy. A machine
+    /// that does not answer is skipped: its copy keeps what it had.
+    pub async fn copy_histories(&self) -> Result<(), Error> {
+        let now = now_unix();
+        for entry in self.store.list().await? {
+            let copied = async {
+                let (_, client) = self.client(&entry.id).await?;
+                self.history.refresh(&entry.server_id, &client, now).await
+            }
+            .await;
+            match copied {
+                Ok(rows) => tracing::debug!(server = %entry.name, rows, "history copied"),
+                Err(e) => tracing::debug!(server = %entry.name, error = %e, "history not copied this time"),
+            }
+        }
+        Ok(())
     }
 
     pub async fn failover(&self, id: &str) -> Result<lbs_protocol::FailoverStatus, Error> {
@@ -340,6 +453,28 @@ impl Console {
         request: &lbs_protocol::RestoreRequest,
     ) -> Result<lbs_protocol::QuarantineList, Error> {
         self.client(id).await?.1.restore_quarantined(request).await
+    }
+
+    /// The files deleted on the primary that server `id` (normally the backup) keeps in its trash.
+    pub async fn trash_list(&self, id: &str) -> Result<lbs_protocol::TrashList, Error> {
+        self.client(id).await?.1.trash().await
+    }
+
+    /// Puts `entry`, kept in the trash of server `id`, back on the primary (through `id`, which
+    /// sends it to its partner when it is the backup). `replace`: over a different file there.
+    pub async fn restore_trash(
+        &self,
+        id: &str,
+        entry: &lbs_protocol::TrashEntry,
+        replace: bool,
+    ) -> Result<lbs_protocol::TrashRestored, Error> {
+        let request = lbs_protocol::TrashRestoreRequest {
+            source: entry.source.clone(),
+            deleted_unix: entry.deleted_unix,
+            stored: entry.stored.clone(),
+            replace,
+        };
+        self.client(id).await?.1.restore_trash(&request).await
     }
 
     /// What the console sees of one server now: its status, failover and sync, or why it does
@@ -425,6 +560,10 @@ impl Console {
     pub async fn overview(&self) -> Result<Overview, Error> {
         let pairs = self.store.pairs().await?;
         let entries = self.store.list().await?;
+        let mut formers = HashMap::new();
+        for p in &pairs {
+            formers.insert(p.id.clone(), self.store.former(&p.id).await?);
+        }
         let looks = entries.into_iter().map(|e| self.look(e));
         let mut machines: HashMap<String, MachineView> = futures_util::future::join_all(looks)
             .await
@@ -436,7 +575,8 @@ impl Console {
             .into_iter()
             .map(|p| {
                 let members = p.servers.iter().filter_map(|id| machines.remove(id)).collect();
-                crate::overview::office(p, members, now)
+                let former = formers.remove(&p.id).unwrap_or_default();
+                crate::overview::office(p, members, former, now)
             })
             .collect();
         Ok(Overview { at_unix: now, offices })

@@ -8,6 +8,7 @@ pub mod client;
 mod console;
 pub mod credentials;
 mod error;
+mod history_copy;
 pub mod overview;
 pub mod pair;
 pub mod store;

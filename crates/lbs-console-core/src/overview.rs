@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::pair::{self, Machine, PairLevel, PairState, AT_RISK_LAG_SECS};
-use crate::view::{ConsoleError, PairEntry, ServerEntry};
+use crate::view::{ConsoleError, FormerMachine, PairEntry, ServerEntry};
 
 /// One server as the console saw it at the last poll.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -60,6 +60,8 @@ pub struct OfficeView {
     /// one: the failover wizard's direction.
     pub primary: Option<String>,
     pub backup: Option<String>,
+    /// Machines replaced in this office, whose history this computer keeps.
+    pub former: Vec<FormerMachine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -71,7 +73,7 @@ pub struct Overview {
 }
 
 /// Builds an office from its servers as just seen.
-pub fn office(pair: PairEntry, machines: Vec<MachineView>, now: i64) -> OfficeView {
+pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMachine>, now: i64) -> OfficeView {
     let state = match machines.as_slice() {
         [a, b] => pair::pair_state(&a.machine(), &b.machine(), now),
         [only] => PairState {
@@ -102,6 +104,7 @@ pub fn office(pair: PairEntry, machines: Vec<MachineView>, now: i64) -> OfficeVi
         machines,
         primary: primary_id,
         backup: backup_id,
+        former,
     }
 }
 
@@ -248,7 +251,7 @@ mod tests {
         };
         Overview {
             at_unix: 200,
-            offices: vec![office(pair, machines, 200)],
+            offices: vec![office(pair, machines, Vec::new(), 200)],
         }
     }
 

@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
 use crate::error::Error;
-use crate::view::{PairEntry, ServerEntry};
+use crate::view::{FormerMachine, PairEntry, ServerEntry};
 
 #[derive(Clone)]
 pub struct Store {
@@ -100,20 +100,66 @@ impl Store {
         Ok(())
     }
 
-    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+    /// Takes a server out of its office, remembering it there as a former machine.
+    pub async fn retire(&self, e: &ServerEntry, pair: &str, at_unix: i64) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO former_machines (server_id, name, pair_id, removed_unix) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&e.server_id)
+        .bind(&e.name)
+        .bind(pair)
+        .bind(at_unix)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM pair_members WHERE server_id = ?")
-            .bind(id)
+            .bind(&e.id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM servers WHERE id = ?")
-            .bind(id)
+        sqlx::query("DELETE FROM servers WHERE id = ?")
+            .bind(&e.id)
             .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Machines that left `pair`, most recent first.
+    pub async fn former(&self, pair: &str) -> Result<Vec<FormerMachine>, Error> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT server_id, name, removed_unix FROM former_machines WHERE pair_id = ? ORDER BY removed_unix DESC",
+        )
+        .bind(pair)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(server_id, name, removed_unix)| FormerMachine {
+                server_id,
+                name,
+                removed_unix,
+            })
+            .collect())
+    }
+
+    /// Forgets a former machine (it was added again, or its history was deleted).
+    pub async fn forget_former(&self, server_id: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM former_machines WHERE server_id = ?")
+            .bind(server_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_address(&self, id: &str, address: &str) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE servers SET address = ? WHERE id = ?")
+            .bind(address)
+            .bind(id)
+            .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -209,11 +255,16 @@ impl Store {
         Ok(())
     }
 
-    /// Removes every pair with no server left.
+    /// Removes every pair with no server left (and its former machines).
     pub async fn drop_empty_pairs(&self) -> Result<(), Error> {
-        sqlx::query("DELETE FROM pairs WHERE id NOT IN (SELECT pair_id FROM pair_members)")
-            .execute(&self.pool)
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM former_machines WHERE pair_id NOT IN (SELECT pair_id FROM pair_members)")
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM pairs WHERE id NOT IN (SELECT pair_id FROM pair_members)")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -225,6 +276,10 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM pair_members WHERE pair_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM former_machines WHERE pair_id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;

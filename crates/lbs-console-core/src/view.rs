@@ -33,6 +33,31 @@ pub struct PairEntry {
     pub created_unix: i64,
 }
 
+/// A machine taken out of an office (replaced): its history stays on this computer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FormerMachine {
+    pub server_id: String,
+    pub name: String,
+    #[ts(type = "number")]
+    pub removed_unix: i64,
+}
+
+/// A machine's series for the History tab, and where they come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MachineSeries {
+    pub series: Vec<lbs_protocol::SeriesInfo>,
+    /// True when they come from this computer's copy: the machine did not answer, or it is no
+    /// longer in the office.
+    pub from_copy: bool,
+    /// The copy's newest period, when `from_copy`.
+    #[ts(type = "number | null")]
+    pub copy_until_unix: Option<i64>,
+    /// Why the machine itself could not be asked, when it is still in the office.
+    pub live_error: Option<ConsoleError>,
+}
+
 /// What the console saw when it first knocked on an address (trust on first use).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -77,4 +102,6 @@ pub enum ErrorKind {
     Agent,
     /// The server turned the request down and said why (e.g. a failover guard).
     Refused,
+    /// A file to put back would replace a different one; asking again with "replace" does it.
+    DifferentFile,
 }

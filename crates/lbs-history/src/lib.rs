@@ -5,8 +5,10 @@
 //! clock. Callers pass every time (unix seconds, `i64`) in, so it is deterministic under test.
 //!
 //! Layout: [`HistoryStore::open`] and the shared types live here; writes in `write`, roll-ups and
-//! retention in `rollup`, reads in `read`; the schema in `migrations/`.
+//! retention in `rollup`, reads in `read`, copies of another store's roll-ups in `copy`; the schema
+//! in `migrations/`.
 
+mod copy;
 mod error;
 mod read;
 mod rollup;
@@ -91,6 +93,11 @@ impl HistoryStore {
         Ok(Self { pool, retention })
     }
 
+    /// Closes the connections (before the file is deleted).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Starts a write transaction that takes the write lock at once, so a transaction that reads
     /// before writing never fails to upgrade its lock while another connection writes.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, HistoryError> {
@@ -105,6 +112,7 @@ fn kind_to_str(kind: SeriesKind) -> &'static str {
         SeriesKind::Network => "network",
         SeriesKind::PbxActivity => "pbx_activity",
         SeriesKind::Sync => "sync",
+        SeriesKind::Role => "role",
     }
 }
 
@@ -119,6 +127,7 @@ impl FromStr for StoredKind {
             "network" => Ok(Self(SeriesKind::Network)),
             "pbx_activity" => Ok(Self(SeriesKind::PbxActivity)),
             "sync" => Ok(Self(SeriesKind::Sync)),
+            "role" => Ok(Self(SeriesKind::Role)),
             other => Err(HistoryError::Corrupt(format!("unknown series kind `{other}`"))),
         }
     }

@@ -76,11 +76,7 @@ impl HistoryStore {
     /// resolution fits the bucket width. Empty buckets are omitted.
     pub async fn query(&self, q: &HistoryQuery) -> Result<HistoryResponse, HistoryError> {
         let (bucket_secs, resolution) = plan(q)?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM series WHERE name = ?1")
-            .bind(&q.series)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| HistoryError::UnknownSeries(q.series.clone()))?;
+        let id = self.series_id(&q.series).await?;
         let sql = match resolution {
             Resolution::Raw => RAW_SQL,
             Resolution::Minute => MINUTE_SQL,

@@ -16,6 +16,9 @@ pub enum SeriesKind {
     PbxActivity,
     /// Pending bytes, lag and throughput of the sync between the two boxes.
     Sync,
+    /// The box's role: `role.primary` is 1 while it is the primary, 0 otherwise. The console
+    /// draws it as bands behind the graphs, not as a graph.
+    Role,
 }
 
 /// One recorded series, as listed by `GET /api/v1/metrics/series`.

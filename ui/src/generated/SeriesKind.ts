@@ -3,4 +3,4 @@
 /**
  * How a series is meant to be read; the console groups its charts by this.
  */
-export type SeriesKind = "resources" | "network" | "pbx_activity" | "sync";
+export type SeriesKind = "resources" | "network" | "pbx_activity" | "sync" | "role";

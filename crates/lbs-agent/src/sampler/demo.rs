@@ -45,6 +45,7 @@ fn value(r: &Reading, t: i64, salt: usize, progress: f64) -> f64 {
         "processes" => r.value + 15.0 * f + 3.0 * n,
         "pbx.calls" => (14.0 * f + 2.0 * n).round(),
         "pbx.phones" => (38.0 + 6.0 * f + n).round(),
+        "role.primary" => r.value,
         name if name.starts_with("load.") => 0.15 + 1.6 * f + 0.1 * n,
         name if name.ends_with(".used_percent") => r.value - 3.0 * (1.0 - progress),
         name if name.starts_with("disk.") => 40_000.0 + 2_500_000.0 * f * (1.0 + 0.5 * n),
@@ -56,9 +57,16 @@ fn value(r: &Reading, t: i64, salt: usize, progress: f64) -> f64 {
 }
 
 /// Writes `days` of samples ending now; returns how many were written.
-pub async fn seed(config: &Config, history: &HistoryStore, days: u32) -> Result<u64, HistoryError> {
+/// Start and length of the demo's past switchover drill: the backup held the role for three hours
+/// two days before the seeding ended, so the graphs show both boxes' primary periods.
+const DRILL_BEFORE_END: i64 = 2 * 86_400;
+const DRILL_SECS: i64 = 3 * 3_600;
+
+/// `primary_now`: the box's role today; it held the other one during the drill.
+pub async fn seed(config: &Config, history: &HistoryStore, days: u32, primary_now: bool) -> Result<u64, HistoryError> {
     let mut reader = SystemReader::new(&config.metrics);
     let mut now_readings = reader.read();
+    now_readings.push(super::role_reading(primary_now));
     now_readings.push(Reading::new(
         "pbx.calls",
         "Active calls",
@@ -84,8 +92,11 @@ pub async fn seed(config: &Config, history: &HistoryStore, days: u32) -> Result<
         let mut rows: Vec<(i64, &str, f64)> = Vec::new();
         while t < chunk_end {
             let progress = (t - start) as f64 / (end - start).max(1) as f64;
+            let drill = (end - DRILL_BEFORE_END..end - DRILL_BEFORE_END + DRILL_SECS).contains(&t);
             for (salt, r) in now_readings.iter().enumerate() {
-                rows.push((t, r.name.as_str(), value(r, t, salt, progress)));
+                let v = value(r, t, salt, progress);
+                let v = if drill && r.name == "role.primary" { 1.0 - v } else { v };
+                rows.push((t, r.name.as_str(), v));
             }
             t += STEP;
         }

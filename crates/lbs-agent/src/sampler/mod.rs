@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use lbs_history::{HistoryStore, SeriesDef, SeriesKind};
+use lbs_protocol::Role;
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -51,6 +52,17 @@ impl Reading {
             kind: self.kind,
         }
     }
+}
+
+/// Whether the box is the primary at this tick: the console draws the primary's periods as bands.
+pub fn role_reading(primary: bool) -> Reading {
+    Reading::new(
+        "role.primary",
+        "Primary",
+        "flag",
+        SeriesKind::Role,
+        if primary { 1.0 } else { 0.0 },
+    )
 }
 
 /// Runs until `shutdown` flips to true.
@@ -104,6 +116,7 @@ pub async fn run(
             Err(_) => {}
         }
         readings.extend(crate::sync::status::gauges(&sync).await);
+        readings.push(role_reading(sync.role().await.role == Role::Primary));
         if let Err(e) = record(&history, &mut known, &readings).await {
             tracing::error!(error = %e, "could not record resource samples");
         }

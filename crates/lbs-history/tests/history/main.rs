@@ -1,5 +1,6 @@
 //! Integration tests of `lbs-history` against real SQLite files in temporary directories.
 
+mod copy;
 mod query;
 mod rollup;
 mod store;

@@ -1,0 +1,95 @@
+//! A store filled from another store's answers instead of samples: the console keeps a copy of
+//! each machine's roll-ups so that a machine that is down, or has been replaced, still shows its
+//! past. Rows arrive already rolled up (one answer bucket per minute, ten minutes or hour) and
+//! go straight into the matching table; [`HistoryStore::trim`] applies the retention.
+
+use crate::{HistoryError, HistoryPoint, HistoryStore, Resolution};
+
+fn table(resolution: Resolution) -> Result<&'static str, HistoryError> {
+    match resolution {
+        Resolution::Minute => Ok("rollup_minute"),
+        Resolution::TenMinute => Ok("rollup_ten_minute"),
+        Resolution::Hour => Ok("rollup_hour"),
+        Resolution::Raw => Err(HistoryError::InvalidQuery(
+            "only roll-ups (minute, ten-minute, hour) can be copied".into(),
+        )),
+    }
+}
+
+impl HistoryStore {
+    /// Writes `points` (one per roll-up period, as answered at that resolution) into the roll-up
+    /// table of `resolution`, replacing rows already there. Non-finite values are skipped. Fails
+    /// with [`HistoryError::UnknownSeries`], writing nothing, if `series` is not registered.
+    pub async fn copy_rollups(
+        &self,
+        series: &str,
+        resolution: Resolution,
+        points: &[HistoryPoint],
+    ) -> Result<usize, HistoryError> {
+        let table = table(resolution)?;
+        let id = self.series_id(series).await?;
+        let sql =
+            format!("INSERT OR REPLACE INTO {table} (series_id, t, min, avg, max, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)");
+        let mut tx = self.begin_write().await?;
+        let mut written = 0;
+        for p in points
+            .iter()
+            .filter(|p| [p.min, p.avg, p.max].iter().all(|v| v.is_finite()))
+        {
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(p.t)
+                .bind(p.min)
+                .bind(p.avg)
+                .bind(p.max)
+                .execute(&mut *tx)
+                .await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Start of the newest roll-up row of `series` at `resolution`, if any.
+    pub async fn last_rollup(&self, series: &str, resolution: Resolution) -> Result<Option<i64>, HistoryError> {
+        let table = table(resolution)?;
+        let id = self.series_id(series).await?;
+        Ok(
+            sqlx::query_scalar(&format!("SELECT max(t) FROM {table} WHERE series_id = ?1"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Deletes roll-up rows past their retention, for a store filled by [`copy_rollups`]
+    /// (a sampled store trims in [`roll_up`](Self::roll_up)).
+    ///
+    /// [`copy_rollups`]: Self::copy_rollups
+    pub async fn trim(&self, now: i64) -> Result<u64, HistoryError> {
+        let r = &self.retention;
+        let mut tx = self.begin_write().await?;
+        let mut deleted = 0;
+        for (table, keep) in [
+            ("rollup_minute", r.minute_secs),
+            ("rollup_ten_minute", r.minute_secs),
+            ("rollup_hour", r.hour_secs),
+        ] {
+            deleted += sqlx::query(&format!("DELETE FROM {table} WHERE t < ?1"))
+                .bind(now - keep)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    pub(crate) async fn series_id(&self, name: &str) -> Result<i64, HistoryError> {
+        sqlx::query_scalar("SELECT id FROM series WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| HistoryError::UnknownSeries(name.to_owned()))
+    }
+}
