@@ -8,3 +8,4 @@ mod failover;
 mod history;
 mod office;
 mod sync;
+mod trash;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use lbs_protocol::{
     ApiError, DemoteRequest, EventList, FailoverStatus, HistoryQuery, HistoryResponse, PromoteRequest, QuarantineList,
-    RestoreRequest, RoleChange, SeriesList, ServerStatus, SwitchoverRequest, SyncStatus, API_PREFIX,
+    RestoreRequest, RoleChange, SeriesList, ServerStatus, SwitchoverRequest, SyncStatus, TrashList,
+    TrashRestoreRequest, TrashRestored, API_PREFIX,
 };
 use lbs_tls::Presented;
 use reqwest::StatusCode;
@@ -123,6 +124,15 @@ impl AgentClient {
         self.post("/quarantine/restore", req, TIMEOUT * 12).await
     }
 
+    pub async fn trash(&self) -> Result<TrashList, Error> {
+        self.get("/trash", &[]).await
+    }
+
+    /// The file travels to the primary (up to 1 GiB): allowed ten minutes.
+    pub async fn restore_trash(&self, req: &TrashRestoreRequest) -> Result<TrashRestored, Error> {
+        self.post("/trash/restore", req, TIMEOUT * 120).await
+    }
+
     pub async fn promote(&self, req: &PromoteRequest) -> Result<RoleChange, Error> {
         self.post("/promote", req, ROLE_CHANGE_TIMEOUT).await
     }
@@ -180,6 +190,10 @@ impl AgentClient {
             )),
             // The agent's guards: the reason says why and what to do.
             StatusCode::CONFLICT | StatusCode::BAD_REQUEST | StatusCode::BAD_GATEWAY => Error::Refused {
+                name: self.name.clone(),
+                message,
+            },
+            StatusCode::PRECONDITION_FAILED => Error::DifferentFile {
                 name: self.name.clone(),
                 message,
             },

@@ -33,6 +33,9 @@ pub enum Error {
     /// partner that does not answer, a request that is not valid).
     #[error("{name} refused: {message}")]
     Refused { name: String, message: String },
+    /// A file to put back would replace a different one (the agent's 412 `different_file`).
+    #[error("{name} refused: {message}")]
+    DifferentFile { name: String, message: String },
 }
 
 impl Error {
@@ -49,6 +52,7 @@ impl Error {
             Error::Storage(_) => ErrorKind::Storage,
             Error::Agent { .. } => ErrorKind::Agent,
             Error::Refused { .. } => ErrorKind::Refused,
+            Error::DifferentFile { .. } => ErrorKind::DifferentFile,
         }
     }
 

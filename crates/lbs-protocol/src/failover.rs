@@ -185,7 +185,7 @@ pub struct Event {
     /// The box that wrote it.
     pub server_id: String,
     /// `promoted`, `demoted`, `switchover`, `reintegrated`, `refused`, `epoch_learned`,
-    /// `pbx_violation`, `quarantine_restored`, `step_failed`.
+    /// `pbx_violation`, `quarantine_restored`, `trash_restored`, `step_failed`.
     pub kind: String,
     /// Role after the event.
     pub role: Role,
@@ -315,8 +315,9 @@ pub struct HashesResponse {
     pub hashes: Vec<Option<String>>,
 }
 
-/// `POST /peer/v1/restore?source=&path=&hash=&replace=`: a quarantined file sent back to the
-/// primary (the body is the content).
+/// `POST /peer/v1/restore?source=&path=&hash=&replace=`: a quarantined file, or a deleted one
+/// from the trash, sent back to the primary (the body is the content, at most [`RESTORE_MAX`]).
+/// A different file at that path without `replace` is refused with 412 (`different_file`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreQuery {
     pub source: String,
@@ -329,3 +330,6 @@ pub struct RestoreQuery {
     pub gid: u32,
     pub mtime_ns: i64,
 }
+
+/// The largest file put back through `/peer/v1/restore` in one request.
+pub const RESTORE_MAX: u64 = 1 << 30;

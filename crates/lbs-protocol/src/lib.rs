@@ -9,13 +9,14 @@ mod failover;
 mod metrics;
 mod status;
 mod sync;
+mod trash;
 
 pub mod link;
 pub use failover::{
     AddressStatus, DemoteRequest, Event, EventList, FailoverStatus, ForwardedSwitchover, HandoverRequest,
     HandoverResponse, HandoverStep, HashesRequest, HashesResponse, Heartbeat, HoldStatus, PartnerStatus, PbxStatus,
     PromoteRequest, QuarantineEntry, QuarantineList, RestoreQuery, RestoreRequest, RoleChange, StepReport,
-    SwitchoverRequest,
+    SwitchoverRequest, RESTORE_MAX,
 };
 pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
@@ -26,6 +27,7 @@ pub use sync::{
     WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED,
     CONTENT_ENCODING_HEADER, PEER_PREFIX,
 };
+pub use trash::{TrashEntry, TrashList, TrashRestoreRequest, TrashRestored, TRASH_LIST_MAX};
 
 /// Version of the HTTP API served under `/api/v1`. Bumped on any incompatible change.
 pub const API_VERSION: u32 = 1;

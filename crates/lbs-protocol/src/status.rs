@@ -133,7 +133,8 @@ pub struct TokenCreated {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ApiError {
-    /// Stable machine-readable code, e.g. `unauthorized`, `forbidden`, `bad_request`.
+    /// Stable machine-readable code, e.g. `unauthorized`, `forbidden`, `bad_request`;
+    /// `different_file` (412) when a file to put back would replace a different one.
     pub code: String,
     /// Plain-language explanation for a person.
     pub message: String,

@@ -40,7 +40,7 @@ pub enum InstallError {
     },
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> InstallError + 'a {
+pub(crate) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> InstallError + 'a {
     move |source| InstallError::Io {
         action,
         path: path.display().to_string(),
@@ -107,7 +107,8 @@ impl Installer {
         })
     }
 
-    /// Moves `rel` into the trash (dated folder), if it exists. Returns where it went.
+    /// Moves `rel` into the trash (dated folder), if it exists. Returns where it went. The
+    /// [`crate::trash`] module reads this layout back.
     pub fn delete_to_trash(&self, rel: &RelPath, now_unix: i64) -> Result<Option<PathBuf>, InstallError> {
         self.set_aside(rel, "trash", now_unix)
     }

@@ -11,6 +11,7 @@
 //! - [`quarantine`]: the record of files set aside by a reintegration (Invariant 3).
 //! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
 //!   place; deletes into a dated trash.
+//! - [`trash`]: reading that trash back — what is kept, and where a kept file lived.
 //!
 //! Architecture Invariant: no sockets and no axum here; the agent serves and pulls, this crate
 //! decides what is safe and what changed.
@@ -22,4 +23,5 @@ pub mod paths;
 pub mod quarantine;
 pub mod queue;
 pub mod select;
+pub mod trash;
 pub mod watch;

@@ -66,6 +66,7 @@ export function statusAdvice(kind: ErrorKind): Advice {
         severity: "warning",
       };
     case "refused":
+    case "different_file":
       return { title: "The server said no", action: "", severity: "warning" };
     case "invalid_input":
     case "already_added":

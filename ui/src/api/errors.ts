@@ -15,6 +15,7 @@ const KINDS: readonly ErrorKind[] = [
   "storage",
   "agent",
   "refused",
+  "different_file",
 ];
 
 /** A rejected command: an Error (so it can be thrown) that is also a ConsoleError. */

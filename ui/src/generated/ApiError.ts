@@ -5,7 +5,8 @@
  */
 export type ApiError = { 
 /**
- * Stable machine-readable code, e.g. `unauthorized`, `forbidden`, `bad_request`.
+ * Stable machine-readable code, e.g. `unauthorized`, `forbidden`, `bad_request`;
+ * `different_file` (412) when a file to put back would replace a different one.
  */
 code: string, 
 /**

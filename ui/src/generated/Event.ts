@@ -11,7 +11,7 @@ export type Event = { id: number, at_unix: number,
 server_id: string, 
 /**
  * `promoted`, `demoted`, `switchover`, `reintegrated`, `refused`, `epoch_learned`,
- * `pbx_violation`, `quarantine_restored`, `step_failed`.
+ * `pbx_violation`, `quarantine_restored`, `trash_restored`, `step_failed`.
  */
 kind: string, 
 /**

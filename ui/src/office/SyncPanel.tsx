@@ -1,6 +1,7 @@
 // The Sync tab: every category on the primary and on the backup, what is still to copy, how far
-// behind and how fast, the last problem in words; the throughput of the last hour; and the files
-// set aside by a reintegration, with a way to put each one back.
+// behind and how fast, the last problem in words; the throughput of the last hour; the files
+// deleted on the primary that the backup keeps; and the files set aside by a reintegration, with
+// a way to put each one back.
 
 import { useCallback, useEffect, useMemo, useState } from "react";
 
@@ -13,6 +14,7 @@ import type { MachineView } from "../generated/MachineView";
 import type { OfficeView } from "../generated/OfficeView";
 import type { QuarantineEntry } from "../generated/QuarantineEntry";
 import { useNow } from "../hooks/useNow";
+import { DeletedFiles } from "./DeletedFiles";
 import { restoreBlocked, wizardPair } from "./rules";
 import { categoryRows } from "./sync";
 
@@ -103,6 +105,7 @@ export function SyncPanel({ office }: { office: OfficeView }) {
           />
         )}
       </section>
+      <DeletedFiles primary={pair.primary} backup={pair.backup} nowSecs={nowSecs} />
       {office.machines.map((m) => (
         <Quarantine key={m.entry.id} machine={m} />
       ))}

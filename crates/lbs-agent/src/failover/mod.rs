@@ -8,6 +8,7 @@
 //! - The heartbeat ([`heartbeat`]) and reintegration ([`Failover::on_heartbeat`]): a primary
 //!   that learns of a higher epoch demotes itself at once and quarantines what it wrote since the
 //!   partner last acknowledged ([`quarantine`]).
+//! - [`trash`]: files deleted on the primary, kept by the backup, put back on the primary.
 //!
 //! Architecture Invariant: the new role is persisted (fsync) before any step acts on it, and one
 //! role change runs at a time (`changing`). Every change, refusal and violation goes to the audit
@@ -24,6 +25,7 @@ mod reintegrate;
 pub mod sip;
 mod status;
 mod switchover;
+pub mod trash;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

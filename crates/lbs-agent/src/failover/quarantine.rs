@@ -6,17 +6,20 @@
 //! would sit beside the mirror as if it belonged there.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use lbs_protocol::{HashesRequest, HashesResponse};
 use lbs_sync::install::Installer;
 use lbs_sync::journal::Change;
+use lbs_sync::paths::RelPath;
 use lbs_sync::quarantine::Quarantined;
 
 use super::Failover;
 use crate::clock::now_unix;
 use crate::peer::CallError;
 use crate::role::Reintegration;
+use crate::sync::Source;
 
 /// Moves aside what this box changed after `r.acked`; returns a summary.
 pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, String> {
@@ -170,27 +173,14 @@ pub async fn restore(f: &Failover, id: i64, replace: bool) -> Result<String, sup
             entry.source, entry.stored_at
         ))
     })?;
-    let rel = lbs_sync::paths::RelPath::parse(&entry.path).map_err(|e| E::Internal(e.to_string()))?;
-    let stored = std::path::PathBuf::from(&entry.stored_at);
-    let content = tokio::fs::read(&stored)
+    let rel = RelPath::parse(&entry.path).map_err(|e| E::Internal(e.to_string()))?;
+    let detail = put_back(f, source, &rel, Path::new(&entry.stored_at), replace)
         .await
-        .map_err(|e| E::Refused(format!("the quarantined copy {} cannot be read: {e}", stored.display())))?;
-    let meta = std::fs::metadata(&stored)
-        .map(|m| lbs_sync::journal::FileMeta::of(&m))
-        .map_err(|e| E::Internal(e.to_string()))?;
-    let hash = *blake3::hash(&content).as_bytes();
-    let detail = if f.role().await.role == lbs_protocol::Role::Primary {
-        let root = source.root.clone();
-        tokio::task::spawn_blocking(move || place(&root, &rel, &content, &hash, &meta, replace))
-            .await
-            .map_err(|e| E::Internal(e.to_string()))?
-            .map_err(|e| match e {
-                PlaceError::Conflict(m) => E::Refused(m),
-                PlaceError::Failed(m) => E::Internal(m),
-            })?
-    } else {
-        send_to_primary(f, &entry.source, &rel, content, &hash, &meta, replace).await?
-    };
+        .map_err(|e| match e {
+            PutBackError::Different(m) | PutBackError::Refused(m) => E::Refused(m),
+            PutBackError::Unreachable(m) => E::Unreachable(m),
+            PutBackError::Internal(m) => E::Internal(m),
+        })?;
     f.quarantine
         .mark_restored(id, now_unix())
         .await
@@ -198,16 +188,65 @@ pub async fn restore(f: &Failover, id: i64, replace: bool) -> Result<String, sup
     Ok(detail)
 }
 
+/// Why a file could not be put back on the primary.
+#[derive(Debug)]
+pub enum PutBackError {
+    /// A different file is at that path on the primary and `replace` was not asked for.
+    Different(String),
+    /// Not possible now; the message says why and what to do.
+    Refused(String),
+    /// The primary did not answer, or could not write the file.
+    Unreachable(String),
+    Internal(String),
+}
+
+/// Puts the file kept at `kept` (in a quarantine or a trash) back at `rel` of `source` on the
+/// primary: here if this box is the primary, through the partner otherwise. Only a copy is sent;
+/// `kept` stays where it is.
+pub async fn put_back(
+    f: &Failover,
+    source: &Source,
+    rel: &RelPath,
+    kept: &Path,
+    replace: bool,
+) -> Result<String, PutBackError> {
+    use PutBackError as E;
+    let unreadable = |e: std::io::Error| E::Refused(format!("the copy kept at {} cannot be read: {e}", kept.display()));
+    let meta = tokio::fs::metadata(kept).await.map_err(unreadable)?;
+    if meta.len() > lbs_protocol::RESTORE_MAX {
+        return Err(E::Refused(format!(
+            "{rel} is {}, more than the {} that can be put back at once; copy it by hand from {}",
+            crate::commands::human_bytes(meta.len()),
+            crate::commands::human_bytes(lbs_protocol::RESTORE_MAX),
+            kept.display()
+        )));
+    }
+    let content = tokio::fs::read(kept).await.map_err(unreadable)?;
+    let meta = lbs_sync::journal::FileMeta::of(&meta);
+    let hash = *blake3::hash(&content).as_bytes();
+    if f.role().await.role == lbs_protocol::Role::Primary {
+        let (root, rel) = (source.root.clone(), rel.clone());
+        return tokio::task::spawn_blocking(move || place(&root, &rel, &content, &hash, &meta, replace))
+            .await
+            .map_err(|e| E::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                PlaceError::Conflict(m) => E::Different(m),
+                PlaceError::Failed(m) => E::Internal(m),
+            });
+    }
+    send_to_primary(f, &source.key, rel, content, &hash, &meta, replace).await
+}
+
 async fn send_to_primary(
     f: &Failover,
     source: &str,
-    rel: &lbs_sync::paths::RelPath,
+    rel: &RelPath,
     content: Vec<u8>,
     hash: &[u8; 32],
     meta: &lbs_sync::journal::FileMeta,
     replace: bool,
-) -> Result<String, super::FailoverError> {
-    use super::FailoverError as E;
+) -> Result<String, PutBackError> {
+    use PutBackError as E;
     let peer =
         f.peer.read().await.clone().ok_or_else(|| {
             E::Refused("this box is a backup with no partner; there is no primary to restore to".into())
@@ -230,6 +269,9 @@ async fn send_to_primary(
         .timeout(Duration::from_secs(600));
     let _: lbs_protocol::Health = crate::peer::call(request).await.map_err(|e| match e {
         CallError::Silent(why) => E::Unreachable(format!("{} does not answer ({why})", peer.name)),
+        CallError::Refused(reqwest::StatusCode::PRECONDITION_FAILED, why) => {
+            E::Different(format!("{}: {why}", peer.name))
+        }
         CallError::Refused(reqwest::StatusCode::CONFLICT, why) => E::Refused(format!("{}: {why}", peer.name)),
         CallError::Refused(_, why) | CallError::Unreadable(why) => {
             E::Unreachable(format!("{} could not restore the file: {why}", peer.name))

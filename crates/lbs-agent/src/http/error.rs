@@ -14,6 +14,8 @@ pub enum HttpError {
     NotFound(String),
     /// The request is understood but the box's state does not allow it now.
     Conflict(String),
+    /// A file to put back would replace a different one; asking again with `replace` does that.
+    DifferentFile(String),
     /// A box this one had to talk to did not answer or refused.
     BadGateway(String),
     Internal(String),
@@ -27,6 +29,7 @@ impl IntoResponse for HttpError {
             HttpError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
             HttpError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
             HttpError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            HttpError::DifferentFile(m) => (StatusCode::PRECONDITION_FAILED, "different_file", m),
             HttpError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "partner_unavailable", m),
             HttpError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");

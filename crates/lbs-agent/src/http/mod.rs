@@ -9,6 +9,7 @@ mod peer;
 mod status;
 mod sync;
 mod tokens;
+mod trash;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,6 +73,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(metrics::router())
         .merge(sync::router())
         .merge(failover::router())
+        .merge(trash::router())
         .merge(admin)
         .fallback(|| async { HttpError::NotFound("no such API route".into()) })
         .layer(from_fn_with_state(state.clone(), auth::require_token));

@@ -45,13 +45,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/hashes", post(hashes))
         .route(
             "/restore",
-            post(restore).layer(axum::extract::DefaultBodyLimit::max(RESTORE_MAX)),
+            post(restore).layer(axum::extract::DefaultBodyLimit::max(lbs_protocol::RESTORE_MAX as usize)),
         )
         .fallback(|| async { HttpError::NotFound("no such partner route".into()) })
 }
-
-/// The largest quarantined file sent back in one request.
-const RESTORE_MAX: usize = 1 << 30;
 
 /// The caller must be the paired partner, proven by its certificate.
 async fn require_partner(state: &AppState, cert: &ClientCert) -> Result<Peer, HttpError> {
@@ -294,7 +291,8 @@ async fn hashes(
     Ok(Json(HashesResponse { hashes }))
 }
 
-/// A quarantined file sent back by the partner, to be put in place on this primary.
+/// A file sent back by the partner (from its quarantine or its trash), to be put in place on
+/// this primary.
 async fn restore(
     State(state): State<Arc<AppState>>,
     Extension(cert): Extension<ClientCert>,
@@ -333,10 +331,10 @@ async fn restore(
     .map_err(|e| HttpError::Internal(e.to_string()))?;
     match placed {
         Ok(detail) => {
-            tracing::info!(partner = %peer.name, path = %what, %detail, "a quarantined file was restored here");
+            tracing::info!(partner = %peer.name, path = %what, %detail, "a file sent back by the partner was put in place here");
             Ok(Json(lbs_protocol::Health { ok: true }))
         }
-        Err(crate::failover::quarantine::PlaceError::Conflict(m)) => Err(HttpError::Conflict(m)),
+        Err(crate::failover::quarantine::PlaceError::Conflict(m)) => Err(HttpError::DifferentFile(m)),
         Err(crate::failover::quarantine::PlaceError::Failed(m)) => Err(HttpError::BadRequest(m)),
     }
 }

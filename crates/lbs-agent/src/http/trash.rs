@@ -1,0 +1,70 @@
+//! `GET /trash` (any token): the files deleted on the primary that this box keeps.
+//! `POST /trash/restore` (admin): put one back on the primary. Thin: `failover::trash` decides.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::middleware::from_fn;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use lbs_protocol::{TrashList, TrashRestoreRequest, TrashRestored};
+
+use super::auth::require_admin;
+use super::error::HttpError;
+use super::AppState;
+use crate::failover::trash::TrashError;
+use crate::tokens::Principal;
+
+pub fn router() -> Router<Arc<AppState>> {
+    let admin = Router::new()
+        .route("/trash/restore", post(restore))
+        .layer(from_fn(require_admin));
+    Router::new().route("/trash", get(list)).merge(admin)
+}
+
+impl From<TrashError> for HttpError {
+    fn from(e: TrashError) -> Self {
+        match e {
+            TrashError::BadRequest(m) => HttpError::BadRequest(m),
+            TrashError::NotFound(m) => HttpError::NotFound(m),
+            TrashError::Different(m) => HttpError::DifferentFile(m),
+            TrashError::Refused(m) => HttpError::Conflict(m),
+            TrashError::Unreachable(m) => HttpError::BadGateway(m),
+            TrashError::Internal(m) => HttpError::Internal(m),
+        }
+    }
+}
+
+async fn list(State(state): State<Arc<AppState>>) -> Json<TrashList> {
+    Json(crate::failover::trash::list(&state.sync).await)
+}
+
+async fn restore(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    req: Result<Json<TrashRestoreRequest>, JsonRejection>,
+) -> Result<Json<TrashRestored>, HttpError> {
+    let Json(req) = req.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let (path, detail) = crate::failover::trash::restore(&state.failover, &req).await?;
+    let own = state.failover.role().await;
+    state
+        .failover
+        .events
+        .record(crate::failover::events::NewEvent {
+            kind: "trash_restored",
+            role: own.role,
+            epoch: own.epoch,
+            actor: &who.actor(),
+            reason: None,
+            message: format!(
+                "deleted file {path} ({}) put back on the primary: {detail}",
+                crate::sync::Sources::category_of(&req.source)
+            ),
+        })
+        .await;
+    Ok(Json(TrashRestored {
+        path: path.to_string(),
+        message: detail,
+    }))
+}

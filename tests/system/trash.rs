@@ -1,0 +1,272 @@
+//! The backup's trash between two real agents: a file deleted on the primary is listed on the
+//! backup and put back from there onto the primary, then copied to the backup again; a different
+//! file on the primary is replaced only when asked (and kept in the primary's trash); view-only
+//! tokens, paths that try to leave the root and a primary that does not answer are refused in
+//! plain words, with nothing touched. The console's side runs against the same agents.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lbs_console_core::view::ErrorKind;
+use lbs_console_core::{Console, Credentials};
+use lbs_protocol::{ApiError, EventList, TrashList, TrashRestored};
+use lbs_tests::{eventually, Agent};
+use serde_json::json;
+
+const MSG: &str = "default/1001/INBOX/msg0001.txt";
+const OTHER: &str = "default/1001/INBOX/msg0002.txt";
+
+fn voicemail(agent: &Agent) -> PathBuf {
+    agent.dir.path().join("data").join("voicemail")
+}
+
+/// One voicemail root; deleted files kept three days.
+fn config(dir: &Path) -> String {
+    let root = dir.join("data").join("voicemail");
+    std::fs::create_dir_all(&root).unwrap();
+    format!(
+        "\n[sync]\ntrash_retention = \"3d\"\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n",
+        root.display()
+    )
+}
+
+struct Pair {
+    a: Agent,
+    b: Agent,
+}
+
+/// A (primary) and B, paired with the CLI as a technician does.
+fn paired() -> Pair {
+    let mut a = Agent::init_config("PBX A", "1s", config);
+    let mut b = Agent::init_config("PBX B", "1s", config);
+    a.start();
+    b.start();
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    Pair { a, b }
+}
+
+fn write(root: &Path, rel: &str, content: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+/// Waits until `root/rel` holds `content`.
+async fn holds(root: &Path, rel: &str, content: &[u8], what: &str) {
+    let path = root.join(rel);
+    eventually(what, Duration::from_secs(30), || async {
+        (std::fs::read(&path).ok()? == content).then_some(())
+    })
+    .await;
+}
+
+async fn trash(agent: &Agent, token: &str) -> TrashList {
+    let r = agent.get("/api/v1/trash", token).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Waits until `path` is in the trash of `agent`; returns the list.
+async fn trashed(agent: &Agent, path: &str) -> TrashList {
+    eventually(
+        &format!("{path} in the trash of {}", agent.link.address),
+        Duration::from_secs(30),
+        || async {
+            let list = trash(agent, &agent.link.token).await;
+            list.entries.iter().any(|e| e.path == path).then_some(list)
+        },
+    )
+    .await
+}
+
+fn viewer_token(agent: &Agent) -> String {
+    let out = agent.cli(&["token", "create", "--role", "viewer", "--label", "wallboard"]);
+    assert!(out.status.success());
+    lbs_tests::parse_link(&String::from_utf8_lossy(&out.stdout)).token
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_deleted_on_the_primary_is_put_back_on_the_primary_from_the_backups_trash() {
+    let p = paired();
+    let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
+    write(&ra, MSG, b"please call me back");
+    holds(&rb, MSG, b"please call me back", "the message on the backup").await;
+    let before = now();
+    std::fs::remove_file(ra.join(MSG)).unwrap();
+
+    // Listed on the backup, for any token.
+    let viewer = viewer_token(&p.b);
+    let list = trashed(&p.b, MSG).await;
+    assert!(!rb.join(MSG).exists(), "the delete reached the backup");
+    assert_eq!(list, trash(&p.b, &viewer).await, "a viewer sees the same list");
+    assert_eq!((list.total_files, list.retention_secs), (1, 3 * 86400));
+    let entry = list.entries[0].clone();
+    assert_eq!(
+        (
+            entry.category.as_str(),
+            entry.source.as_str(),
+            entry.stored.as_str(),
+            entry.size
+        ),
+        ("voicemail", "voicemail:0", MSG, 19)
+    );
+    assert!((before - 1..=now()).contains(&entry.deleted_unix), "{entry:?}");
+    assert_eq!(entry.expires_unix, entry.deleted_unix + 3 * 86400);
+    let key = json!({"source": entry.source, "deleted_unix": entry.deleted_unix, "stored": entry.stored});
+
+    // A view-only token may look, not put back.
+    let r = p.b.post("/api/v1/trash/restore", &viewer, key.clone()).await;
+    assert_eq!(r.status(), 403);
+    // Names that try to leave the root, or are not in the trash, touch nothing.
+    for stored in ["../../etc/passwd", "/etc/passwd", "a/../../x", "a\\..\\b", ""] {
+        let r =
+            p.b.post(
+                "/api/v1/trash/restore",
+                &p.b.link.token,
+                json!({"source": "voicemail:0", "deleted_unix": entry.deleted_unix, "stored": stored}),
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{stored}");
+        let e: ApiError = r.json().await.unwrap();
+        assert!(e.message.starts_with("refused"), "{stored}: {}", e.message);
+    }
+    let r =
+        p.b.post(
+            "/api/v1/trash/restore",
+            &p.b.link.token,
+            json!({"source": "../voicemail:0", "deleted_unix": entry.deleted_unix, "stored": MSG}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r =
+        p.b.post(
+            "/api/v1/trash/restore",
+            &p.b.link.token,
+            json!({"source": "voicemail:0", "deleted_unix": entry.deleted_unix - 100, "stored": MSG}),
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    assert!(!ra.join(MSG).exists(), "nothing was put back by a refused request");
+
+    // Put back: on the primary once the answer comes, then on the backup by the sync.
+    let r = p.b.post("/api/v1/trash/restore", &p.b.link.token, key.clone()).await;
+    assert_eq!(r.status(), 200);
+    let done: TrashRestored = r.json().await.unwrap();
+    assert_eq!(done.path, MSG);
+    assert!(done.message.contains("PBX A"), "{}", done.message);
+    assert_eq!(std::fs::read(ra.join(MSG)).unwrap(), b"please call me back");
+    holds(
+        &rb,
+        MSG,
+        b"please call me back",
+        "the restored message back on the backup",
+    )
+    .await;
+    // The trash keeps its copy until it expires.
+    assert_eq!(trash(&p.b, &viewer).await.entries, vec![entry.clone()]);
+    // Asked again: the same file is there already, nothing changes.
+    let r = p.b.post("/api/v1/trash/restore", &p.b.link.token, key.clone()).await;
+    assert_eq!(r.status(), 200);
+    let events: EventList = p.b.get("/api/v1/events", &viewer).await.json().await.unwrap();
+    assert!(
+        events
+            .events
+            .iter()
+            .any(|e| e.kind == "trash_restored" && e.message.contains(MSG) && e.actor.contains("token")),
+        "{events:?}"
+    );
+
+    // A newer, different file at that path on the primary: refused unless replaced.
+    write(&ra, OTHER, b"the old message");
+    holds(&rb, OTHER, b"the old message", "the second message on the backup").await;
+    std::fs::remove_file(ra.join(OTHER)).unwrap();
+    let list = trashed(&p.b, OTHER).await;
+    let old = list.entries.iter().find(|e| e.path == OTHER).unwrap();
+    write(&ra, OTHER, b"a newer message");
+    holds(&rb, OTHER, b"a newer message", "the newer message on the backup").await;
+    let key = json!({"source": old.source, "deleted_unix": old.deleted_unix, "stored": old.stored});
+    let r = p.b.post("/api/v1/trash/restore", &p.b.link.token, key.clone()).await;
+    assert_eq!(r.status(), 412);
+    let e: ApiError = r.json().await.unwrap();
+    assert_eq!(e.code, "different_file");
+    assert!(e.message.contains("replace"), "{}", e.message);
+    assert_eq!(
+        std::fs::read(ra.join(OTHER)).unwrap(),
+        b"a newer message",
+        "not overwritten"
+    );
+
+    let mut replace = key;
+    replace["replace"] = json!(true);
+    let r = p.b.post("/api/v1/trash/restore", &p.b.link.token, replace).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(std::fs::read(ra.join(OTHER)).unwrap(), b"the old message");
+    // The primary's newer file went to the primary's own trash, not away.
+    let on_a = trash(&p.a, &p.a.link.token).await;
+    assert!(on_a.entries.iter().any(|e| e.path == OTHER && e.size == 15), "{on_a:?}");
+    holds(&rb, OTHER, b"the old message", "the replaced message on the backup").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn putting_a_file_back_while_the_primary_is_down_is_refused_in_plain_words_and_the_copy_stays() {
+    let mut p = paired();
+    let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
+    write(&ra, MSG, b"please call me back");
+    holds(&rb, MSG, b"please call me back", "the message on the backup").await;
+    std::fs::remove_file(ra.join(MSG)).unwrap();
+    let entry = trashed(&p.b, MSG).await.entries[0].clone();
+    p.a.stop();
+
+    let key = json!({"source": entry.source, "deleted_unix": entry.deleted_unix, "stored": entry.stored});
+    let r = p.b.post("/api/v1/trash/restore", &p.b.link.token, key).await;
+    assert_eq!(r.status(), 502);
+    let e: ApiError = r.json().await.unwrap();
+    assert!(
+        e.message.contains("PBX A does not answer") && e.message.contains("still kept here"),
+        "{}",
+        e.message
+    );
+    assert!(!ra.join(MSG).exists());
+    assert_eq!(trash(&p.b, &p.b.link.token).await.entries, vec![entry]);
+}
+
+/// The console's calls (`trash_list`, `restore_trash`) against the same agents: the list, the
+/// "different file" refusal as its own kind (the UI offers "Replace" on it), and the replace.
+/// Needs the Secret Service, as the other console tests do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_lists_the_backups_trash_and_replaces_only_when_asked() {
+    let p = paired();
+    let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
+    write(&ra, MSG, b"the old message");
+    holds(&rb, MSG, b"the old message", "the message on the backup").await;
+    std::fs::remove_file(ra.join(MSG)).unwrap();
+    trashed(&p.b, MSG).await;
+    write(&ra, MSG, b"a newer message");
+    holds(&rb, MSG, b"a newer message", "the newer message on the backup").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let service = format!("lbs-console-trash-test-{}", std::process::id());
+    let creds = Credentials::with_service(&service);
+    let console = Console::open(&dir.path().join("console.db"), creds.clone())
+        .await
+        .expect("console store");
+    let b = console.add_by_link(&p.b.link.to_string(), None).await.unwrap();
+    let list = console.trash_list(&b.id).await.unwrap();
+    let entry = list.entries.iter().find(|e| e.path == MSG).unwrap();
+    let err = console.restore_trash(&b.id, entry, false).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DifferentFile, "{err}");
+    assert!(err.to_string().contains("replace"), "{err}");
+    assert_eq!(std::fs::read(ra.join(MSG)).unwrap(), b"a newer message");
+    let done = console.restore_trash(&b.id, entry, true).await.unwrap();
+    assert_eq!(done.path, MSG);
+    assert_eq!(std::fs::read(ra.join(MSG)).unwrap(), b"the old message");
+    creds.delete(&b.id).await.unwrap();
+}

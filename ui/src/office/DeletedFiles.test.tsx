@@ -1,0 +1,122 @@
+// The Sync tab's "Deleted files" card against a fake command module: the backup's trash listed
+// in words, "Put back", the replace offered only when the primary holds a different file, the
+// empty state, and view-only tokens.
+
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+
+vi.mock("uplot", () => ({ default: class {} }));
+
+import { ApiContext } from "../api/context";
+import { CommandError } from "../api/errors";
+import type { Commands } from "../api/commands";
+import type { TrashEntry } from "../generated/TrashEntry";
+import type { TrashList } from "../generated/TrashList";
+import { BACKUP_ENTRY, ENTRY, fakeApi, machine, overviewOf } from "../test/fakeApi";
+import { SyncPanel } from "./SyncPanel";
+
+const DAY = 86400;
+const now = () => Math.floor(Date.now() / 1000);
+
+function entry(path: string, daysAgo: number): TrashEntry {
+  const deleted = now() - daysAgo * DAY;
+  return {
+    category: "voicemail",
+    source: "voicemail:0",
+    path,
+    stored: path,
+    size: 2048,
+    deleted_unix: deleted,
+    expires_unix: deleted + 30 * DAY,
+  };
+}
+
+function trash(entries: TrashEntry[]): TrashList {
+  return { entries, total_files: entries.length, total_bytes: 2048 * entries.length, retention_secs: 30 * DAY, unreadable: [] };
+}
+
+function renderSync(api: Commands, backupAccess: "admin" | "viewer" = "admin") {
+  const office = overviewOf([
+    machine(ENTRY, "primary"),
+    machine(BACKUP_ENTRY, "backup", { access: backupAccess }),
+  ]).offices[0]!;
+  return render(
+    <ApiContext value={api}>
+      <SyncPanel office={office} />
+    </ApiContext>,
+  );
+}
+
+describe("deleted files", () => {
+  it("lists the backup's trash in words and puts a file back on the primary", async () => {
+    const msg = entry("default/1001/INBOX/msg0004.wav", 3);
+    const api = fakeApi({
+      trashList: () => Promise.resolve(trash([msg, entry("default/1002/INBOX/msg0001.wav", 1)])),
+      restoreTrash: (_id, e) => Promise.resolve({ path: e.path, message: `${e.path} was restored on Main office` }),
+    });
+    renderSync(api);
+    const card = await screen.findByTestId("trash");
+    expect(within(card).getByRole("heading").textContent).toBe("Deleted files (kept 30 days)");
+    const rows = await within(card).findAllByTestId("trash-row");
+    expect(rows.map((r) => r.getAttribute("data-path"))).toEqual([
+      "default/1001/INBOX/msg0004.wav",
+      "default/1002/INBOX/msg0001.wav",
+    ]);
+    expect(rows[0]!.textContent).toContain("Deleted on the primary 3 days ago");
+    expect(api.trashList).toHaveBeenCalledWith(BACKUP_ENTRY.id);
+
+    fireEvent.click(within(rows[0]!).getByTestId("trash-restore"));
+    expect((await within(card).findByRole("status")).textContent).toMatch(
+      /msg0004\.wav is back on Main office\. It will be copied to Backup again/,
+    );
+    expect(api.restoreTrash).toHaveBeenCalledWith(BACKUP_ENTRY.id, msg, false);
+    expect(within(rows[0]!).queryByTestId("trash-restore")).toBeNull();
+    expect(within(rows[1]!).getByTestId("trash-restore")).toBeTruthy();
+  });
+
+  it("offers to replace the primary's copy only when the primary holds a different file", async () => {
+    const msg = entry("default/1001/INBOX/msg0004.wav", 2);
+    const restoreTrash = vi.fn<Commands["restoreTrash"]>((_id, e, replace) =>
+      replace
+        ? Promise.resolve({ path: e.path, message: "restored" })
+        : Promise.reject(new CommandError("different_file", 'Backup refused: a different file is there; restore with "replace"')),
+    );
+    const api = fakeApi({ trashList: () => Promise.resolve(trash([msg])), restoreTrash });
+    renderSync(api);
+    const card = await screen.findByTestId("trash");
+    fireEvent.click(await within(card).findByTestId("trash-restore"));
+    expect((await within(card).findByRole("alert")).textContent).toContain("a different file is there");
+    fireEvent.click(within(card).getByTestId("trash-replace"));
+    await within(card).findByRole("status");
+    expect(restoreTrash).toHaveBeenLastCalledWith(BACKUP_ENTRY.id, msg, true);
+
+    // A primary that does not answer is said so, with no "replace" to offer.
+    const down = fakeApi({
+      trashList: () => Promise.resolve(trash([msg])),
+      restoreTrash: () => Promise.reject(new CommandError("refused", "Backup refused: the primary must take the file back and it did not")),
+    });
+    renderSync(down);
+    const cards = await screen.findAllByTestId("trash");
+    const second = cards[cards.length - 1]!;
+    fireEvent.click(await within(second).findByTestId("trash-restore"));
+    expect((await within(second).findByRole("alert")).textContent).toContain("did not");
+    expect(within(second).queryByTestId("trash-replace")).toBeNull();
+  });
+
+  it("says when nothing was deleted, never a blank card", async () => {
+    renderSync(fakeApi());
+    const empty = await screen.findByTestId("trash-empty");
+    expect(empty.textContent).toBe("Nothing has been deleted in the last 30 days.");
+  });
+
+  it("disables Put back for a view-only token and says why", async () => {
+    const api = fakeApi({ trashList: () => Promise.resolve(trash([entry("a.wav", 1)])) });
+    renderSync(api, "viewer");
+    const card = await screen.findByTestId("trash");
+    const button = await within(card).findByTestId("trash-restore");
+    expect((button as HTMLButtonElement).disabled).toBe(true);
+    expect(within(card).getByText(/view-only/).textContent).toContain("Backup");
+    fireEvent.click(button);
+    await waitFor(() => expect(api.restoreTrash).not.toHaveBeenCalled());
+  });
+});

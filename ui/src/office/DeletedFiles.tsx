@@ -1,0 +1,190 @@
+// The Sync tab's "Deleted files" card: what the backup keeps of the files deleted on the primary
+// (for the trash retention), with "Put back". A file goes back on the primary — the backup only
+// mirrors it — and the sync then copies it to the backup again.
+
+import { useCallback, useEffect, useState } from "react";
+
+import { useApi } from "../api/context";
+import { toConsoleError } from "../api/errors";
+import { formatBytes } from "../format/bytes";
+import { formatAgo } from "../format/duration";
+import type { MachineView } from "../generated/MachineView";
+import type { TrashEntry } from "../generated/TrashEntry";
+import type { TrashList } from "../generated/TrashList";
+import { restoreBlocked } from "./rules";
+
+/** One trashed file's identity: the same path may be deleted more than once. */
+export function trashKey(e: TrashEntry): string {
+  return `${e.source}/${e.deleted_unix}/${e.stored}`;
+}
+
+/** "30 days", "1 day": the retention in whole days. */
+export function retentionWords(secs: number): string {
+  const days = Math.max(1, Math.round(secs / 86400));
+  return days === 1 ? "1 day" : `${days} days`;
+}
+
+export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineView; backup: MachineView; nowSecs: number }) {
+  const api = useApi();
+  const [list, setList] = useState<TrashList | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  /** The file the primary refused because a different one is in its place. */
+  const [conflict, setConflict] = useState<string | null>(null);
+  /** Files put back since the list was shown (the trash keeps its copy, so the list is unchanged). */
+  const [restored, setRestored] = useState<ReadonlySet<string>>(new Set());
+  const blocked = restoreBlocked(backup);
+  const id = backup.entry.id;
+  const reachable = backup.reachable;
+
+  const load = useCallback(() => {
+    api.trashList(id).then(
+      (l) => {
+        setList(l);
+        setError(null);
+      },
+      (e: unknown) => setError(toConsoleError(e).message),
+    );
+  }, [api, id]);
+
+  useEffect(() => {
+    if (reachable) load();
+  }, [load, reachable]);
+
+  const labels = new Map((backup.sync?.categories ?? primary.sync?.categories ?? []).map((c) => [c.name, c.label]));
+  const kept = list ? retentionWords(list.retention_secs) : null;
+
+  const restore = async (file: TrashEntry, replace: boolean) => {
+    const key = trashKey(file);
+    setBusy(key);
+    setError(null);
+    setDone(null);
+    try {
+      await api.restoreTrash(id, file, replace);
+      setDone(
+        `${file.path} is back on ${primary.entry.name}. It will be copied to ${backup.entry.name} again in a moment.`,
+      );
+      setConflict(null);
+      setRestored((s) => new Set(s).add(key));
+    } catch (e) {
+      const err = toConsoleError(e);
+      setError(err.message);
+      setConflict(err.kind === "different_file" ? key : null);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section className="card" data-testid="trash" data-server={backup.entry.name}>
+      <h2 className="card-title">{kept ? `Deleted files (kept ${kept})` : "Deleted files"}</h2>
+      <p className="muted">
+        When a file is deleted on {primary.entry.name}, {backup.entry.name} keeps its copy
+        {kept ? ` for ${kept}` : ""}. If something was deleted by mistake, put it back: it returns to{" "}
+        {primary.entry.name}, and from there to {backup.entry.name}.
+      </p>
+      {blocked && <p className="disabled-reason">{blocked}</p>}
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+      {done && (
+        <p className="inline-ok" role="status">
+          {done}
+        </p>
+      )}
+      {list === null ? (
+        !reachable ? (
+          <p className="muted">{backup.entry.name} does not answer, so its deleted files cannot be listed now.</p>
+        ) : error ? (
+          <button type="button" className="btn btn-secondary btn-small" onClick={load}>
+            Try again
+          </button>
+        ) : (
+          <p className="muted" aria-busy="true">
+            Loading the list…
+          </p>
+        )
+      ) : list.entries.length === 0 ? (
+        <p className="muted" data-testid="trash-empty">
+          Nothing has been deleted in the last {kept}.
+        </p>
+      ) : (
+        <>
+          {list.total_files > list.entries.length && (
+            <p className="muted">
+              Showing the newest {list.entries.length} of {list.total_files} deleted files (
+              {formatBytes(list.total_bytes)}).
+            </p>
+          )}
+          <div className="table-scroll">
+            <table className="data-table">
+              <thead>
+                <tr>
+                  <th scope="col">File</th>
+                  <th scope="col">What</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">When</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Action</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.entries.map((f) => {
+                  const key = trashKey(f);
+                  return (
+                    <tr key={key} data-testid="trash-row" data-path={f.path}>
+                      <td className="mono">{f.path}</td>
+                      <td>{labels.get(f.category) ?? f.category}</td>
+                      <td>{formatBytes(f.size)}</td>
+                      <td title={new Date(f.deleted_unix * 1000).toLocaleString()}>
+                        Deleted on the primary {formatAgo(Math.max(0, nowSecs - f.deleted_unix))}
+                      </td>
+                      <td className="cell-actions">
+                        {restored.has(key) ? (
+                          <span className="tone-ok">Put back</span>
+                        ) : (
+                          <>
+                            <button
+                              type="button"
+                              className="btn btn-secondary btn-small"
+                              data-testid="trash-restore"
+                              disabled={blocked !== null || busy !== null}
+                              title={blocked ?? undefined}
+                              onClick={() => void restore(f, false)}
+                            >
+                              {busy === key ? "Putting back…" : "Put back"}
+                            </button>
+                            {conflict === key && (
+                              <button
+                                type="button"
+                                className="btn btn-ghost btn-small"
+                                disabled={blocked !== null || busy !== null}
+                                data-testid="trash-replace"
+                                onClick={() => void restore(f, true)}
+                              >
+                                Replace the primary's copy
+                              </button>
+                            )}
+                          </>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+      {list && list.unreadable.length > 0 && (
+        <p className="cell-error" role="note">
+          Some deleted files could not be listed: {list.unreadable.join("; ")}
+        </p>
+      )}
+    </section>
+  );
+}
