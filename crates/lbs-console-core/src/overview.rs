@@ -140,7 +140,9 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
                 });
             }
             if let (Some(a), Some(b)) = (&was.failover, &m.failover) {
-                if a.role != b.role || a.epoch != b.epoch {
+                // A new epoch with the same role (a backup re-pairing with the new primary) is
+                // not news to the manager.
+                if a.role != b.role {
                     let now = match b.role {
                         Role::Primary => "is now the primary: it runs the phones",
                         Role::Backup => "is now the backup",
@@ -304,6 +306,16 @@ mod tests {
         let b = alerts(&silent, &promoted);
         assert_eq!(b.len(), 1, "{b:?}");
         assert!(b[0].title.contains("PBX B is now the primary"), "{b:?}");
+        // A backup that follows the new epoch keeps its role: nothing to tell.
+        let rejoined = snapshot(vec![
+            machine("A", Role::Backup, 2, true),
+            machine("B", Role::Primary, 2, true),
+        ]);
+        let followed = snapshot(vec![
+            machine("A", Role::Backup, 3, true),
+            machine("B", Role::Primary, 3, true),
+        ]);
+        assert!(alerts(&rejoined, &followed).is_empty());
     }
 
     #[test]
