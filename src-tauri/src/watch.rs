@@ -137,3 +137,59 @@ fn set_tray(app: &AppHandle, o: &Overview) {
         tracing::debug!(error = %e, "could not change the tray tooltip");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lbs_console_core::overview::OfficeView;
+    use lbs_console_core::pair::PairState;
+    use lbs_console_core::view::PairEntry;
+
+    use super::*;
+
+    fn office(name: &str, level: PairLevel) -> OfficeView {
+        OfficeView {
+            pair: PairEntry {
+                id: name.into(),
+                name: name.into(),
+                servers: Vec::new(),
+                created_unix: 0,
+            },
+            state: PairState {
+                level,
+                sentence: String::new(),
+                next: None,
+            },
+            machines: Vec::new(),
+            primary: None,
+            backup: None,
+            former: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_tray_shows_the_worst_office_and_names_it() {
+        let of = |offices| Overview { at_unix: 0, offices };
+        let (icon, tip) = tray_look(&of(vec![]));
+        assert_eq!(icon, include_bytes!("../../icons/tray-at-risk.png"));
+        assert!(tip.contains("no servers"), "{tip}");
+
+        let (icon, tip) = tray_look(&of(vec![office("Main", PairLevel::Protected)]));
+        assert_eq!(icon, include_bytes!("../../icons/tray-protected.png"));
+        assert!(tip.contains("every office is protected"), "{tip}");
+
+        let (icon, tip) = tray_look(&of(vec![
+            office("Main", PairLevel::Protected),
+            office("Annex", PairLevel::AtRisk),
+            office("Depot", PairLevel::Down),
+        ]));
+        assert_eq!(icon, include_bytes!("../../icons/tray-down.png"));
+        assert_eq!(tip, "LBS Console: phones may be down: Depot");
+
+        let (icon, tip) = tray_look(&of(vec![
+            office("Main", PairLevel::AtRisk),
+            office("Annex", PairLevel::AtRisk),
+        ]));
+        assert_eq!(icon, include_bytes!("../../icons/tray-at-risk.png"));
+        assert_eq!(tip, "LBS Console: at risk: Main, Annex");
+    }
+}
