@@ -12,6 +12,10 @@ DEBS=(
   libayatana-appindicator3-dev pkg-config
   # The window under Xvfb, screenshots, the WebDriver for end-to-end tests
   xvfb x11-utils imagemagick webkit2gtk-driver
+  # Driving the native save dialog (GTK) in the end-to-end tests
+  xdotool
+  # A real notification service for the desktop notifications in the end-to-end tests
+  notification-daemon
   # The OS keyring (Secret Service) in tests and the headless demo
   dbus dbus-x11 gnome-keyring libsecret-tools
   # Proving the console builds for Windows

@@ -10,6 +10,7 @@ import { join } from "node:path";
 
 import { WebDriver } from "./webdriver.mjs";
 import { Agent, consoleBin, root, freePort } from "./agents.mjs";
+import { Notifications, saveAs, screenShot } from "./desktop.mjs";
 
 const shots = join(root, "artifacts", "screenshots");
 mkdirSync(shots, { recursive: true });
@@ -19,6 +20,9 @@ let consoleEnv;
 let wd;
 let agentA;
 let agentB;
+let notifications;
+/** Where the tests save files through the native dialog. */
+const saved = mkdtempSync(join(tmpdir(), "lbs-e2e-saved-"));
 
 async function shot(name) {
   writeFileSync(join(shots, `${name}.png`), await wd.screenshot());
@@ -26,6 +30,7 @@ async function shot(name) {
 
 before(async () => {
   assert.ok(existsSync(consoleBin), `${consoleBin} is missing: build the workspace first`);
+  notifications = new Notifications(join(root, "artifacts", "e2e-notifications.log"));
   agentA = await Agent.create("PBX A (server room)");
   agentB = await Agent.create("PBX B (backup)", { role: "backup" });
   await agentA.start();
@@ -91,7 +96,18 @@ after(async () => {
   }
   await agentA?.stop();
   await agentB?.stop();
+  notifications?.stop();
 });
+
+/** Waits until `file` exists and is not empty; returns its bytes. */
+async function savedFile(file, timeout = 20000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (existsSync(file) && readFileSync(file).length > 0) return readFileSync(file);
+    if (Date.now() > deadline) throw new Error(`${file} was not saved`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 /** Waits until the office's sentence matches `re`; returns it. */
 async function sentence(re, timeout = 30000) {
@@ -168,6 +184,31 @@ test("the history tab fills both graphs and a longer range asks for more", async
     timeout: 20000,
     predicate: async (id) => Number(await wd.attr(id, "data-points")) > before,
   });
+  // A is the primary: its primary period is shaded behind its graphs.
+  const charts = await wd.waitFor('[data-testid="history-charts"]');
+  assert.ok(Number(await wd.attr(charts, "data-bands")) >= 1, "a primary band");
+  await tab("servers");
+});
+
+test("a range is exported as CSV and the graphs as a picture, through the native save dialog", async () => {
+  await tab("history");
+  await wd.click(await wd.waitFor('[data-testid="export-csv"]:not([disabled])', { timeout: 20000 }));
+  const csv = join(saved, "history.csv");
+  await new Promise((r) => setTimeout(r, 1500));
+  screenShot(join(shots, "04b-save-dialog.png"));
+  await saveAs(csv);
+  const lines = (await savedFile(csv)).toString("utf8").trimEnd().split("\r\n");
+  assert.match(lines[0], /^Time,Unix time,Active calls,Registered phones,.*CPU use \(%\)/);
+  assert.ok(lines.length > 100, `${lines.length} lines for 24 hours`);
+  const result = await wd.waitFor('[data-testid="export-result"]');
+  assert.equal(await wd.text(result), `Saved to ${csv}`);
+
+  await wd.click(await wd.waitFor('[data-testid="export-png"]:not([disabled])'));
+  const png = join(saved, "graphs.png");
+  await saveAs(png);
+  const bytes = await savedFile(png);
+  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG file");
+  assert.ok(bytes.length > 20000, `${bytes.length} bytes: the graphs, not an empty picture`);
   await tab("servers");
 });
 
@@ -245,6 +286,8 @@ test("an early switchover is held back until a reason is typed, then runs and is
 test("an unplanned failover: the primary is killed, confirmed off and the backup takes over", async () => {
   agentB.kill9();
   assert.match(await sentence(/^Primary PBX B \(backup\) unreachable/, 40000), /unreachable/);
+  // The manager is told even with the window in the background.
+  await notifications.waitFor(/the primary PBX B \(backup\) does not answer/);
   const err = await wd.waitFor('[data-testid="machine-error"]');
   assert.equal(await wd.attr(err, "data-kind"), "unreachable");
   await shot("13-primary-down");
@@ -265,6 +308,21 @@ test("an unplanned failover: the primary is killed, confirmed off and the backup
     ["PBX A (server room)", "primary", "true"],
     ["PBX B (backup)", "primary", "false"],
   ]);
+  await notifications.waitFor(/PBX A \(server room\) is now the primary/);
+});
+
+test("the history of a server that does not answer comes from this computer's copy", async () => {
+  await tab("history");
+  const section = '[data-testid="history-machine"][data-server="PBX B (backup)"]';
+  const note = await wd.waitFor(`${section} [data-testid="history-copy-note"]`, { timeout: 30000 });
+  assert.match(await wd.text(note), /PBX B \(backup\) is not answering\. These graphs are this computer's copy/);
+  await wd.waitFor(`${section} [data-testid="chart-resources"]`, {
+    timeout: 20000,
+    predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
+  });
+  await wd.scrollTo(await wd.waitFor(section));
+  await shot("15b-history-copy");
+  await tab("servers");
 });
 
 test("the repaired box rejoins as the backup and the office is protected again", async () => {
@@ -278,6 +336,54 @@ test("the repaired box rejoins as the backup and the office is protected again",
   );
   assert.match(await sentence(/^Protected/, 60000), /^Protected/);
   await shot("16-reintegrated");
+});
+
+test("a server followed to a new address: only the same machine is accepted", async () => {
+  const card = '[data-testid="machine-card"][data-server="PBX B (backup)"]';
+  await wd.click(await wd.waitFor(`${card} [data-testid="change-address"]`));
+  const input = await wd.waitFor(`${card} [data-testid="address-input"]`);
+  await wd.type(input, `127.0.0.1:${agentA.port}`);
+  await wd.click(await wd.waitFor(`${card} [data-testid="address-save"]`));
+  const refusal = await wd.waitFor(`${card} [role="alert"]`, { timeout: 20000 });
+  assert.match(await wd.text(refusal), /different certificate/);
+  await shot("16b-address-refused");
+  await wd.type(input, `localhost:${agentB.port}`);
+  await wd.click(await wd.waitFor(`${card} [data-testid="address-save"]`));
+  await wd.waitFor(card, {
+    timeout: 20000,
+    predicate: async (id) => (await wd.text(id)).includes(`localhost:${agentB.port}`),
+  });
+  assert.match(await sentence(/^Protected/, 30000), /^Protected/);
+});
+
+test("a replaced machine leaves the office but its history stays; added again, it is back", async () => {
+  const card = '[data-testid="machine-card"][data-server="PBX B (backup)"]';
+  await wd.click(await wd.waitFor(`${card} [data-testid="remove-server"]`));
+  await shot("16c-replace-machine");
+  await wd.click(await wd.waitFor(`${card} [data-testid="remove-server-confirm"]`));
+  await waitCards([["PBX A (server room)", "primary", "true"]]);
+  await tab("history");
+  const former = await wd.waitFor('[data-testid="history-former"]', { timeout: 20000 });
+  assert.match(await wd.text(former), /PBX B \(backup\) — replaced on/);
+  await wd.waitFor('[data-testid="history-former"] [data-testid="chart-resources"]', {
+    timeout: 20000,
+    predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
+  });
+  await wd.scrollTo(former);
+  await shot("16d-former-history");
+  await tab("servers");
+  await wd.click(await wd.waitFor('[data-testid="add-partner"]'));
+  await wd.click(await wd.waitFor('[data-testid="tab-link"]'));
+  await wd.type(await wd.waitFor('[data-testid="link-input"]'), agentB.link);
+  await wd.click(await wd.waitFor('[data-testid="link-submit"]'));
+  await waitCards([
+    ["PBX A (server room)", "primary", "true"],
+    ["PBX B (backup)", "backup", "true"],
+  ]);
+  await tab("history");
+  await wd.waitFor('[data-testid="history-machine"][data-server="PBX B (backup)"]', { timeout: 20000 });
+  assert.equal((await wd.findAll('[data-testid="history-former"]')).length, 0, "no longer a former machine");
+  await tab("servers");
 });
 
 test("view-only tokens see everything and the failover button says why it is disabled", async () => {

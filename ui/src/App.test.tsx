@@ -135,7 +135,11 @@ describe("charts", () => {
             { name: "pbx.calls", label: "Calls", unit: "count", kind: "pbx_activity", first_unix: 0, last_unix: 0 },
             { name: "pbx.phones", label: "Phones", unit: "count", kind: "pbx_activity", first_unix: 0, last_unix: 0 },
             { name: "cpu.usage", label: "CPU use", unit: "percent", kind: "resources", first_unix: 0, last_unix: 0 },
+            { name: "role.primary", label: "Primary", unit: "flag", kind: "role", first_unix: 0, last_unix: 0 },
           ],
+          from_copy: false,
+          copy_until_unix: null,
+          live_error: null,
         }),
       metricsHistory: ({ series, from, to }) =>
         Promise.resolve({
@@ -144,14 +148,21 @@ describe("charts", () => {
           to,
           bucket_secs: 10,
           resolution: "raw",
-          // Four buckets with one missing (t+20) between them: a gap, not a point.
-          points: [0, 10, 30, 40].map((dt) => ({ t: from + dt, min: 1, avg: 2, max: 3 })),
+          // Four buckets with one missing (t+20) between them: a gap, not a point. The role: primary
+          // in the first two buckets, then again in the last.
+          points: [0, 10, 30, 40].map((dt) => {
+            const v = series === "role.primary" ? (dt === 30 ? 0 : 1) : 2;
+            return { t: from + dt, min: v === 2 ? 1 : v, avg: v, max: v === 2 ? 3 : v };
+          }),
         }),
     });
     renderApp(api);
     fireEvent.click(await screen.findByTestId("tab-history"));
     const pbx = await screen.findByTestId("chart-pbx_activity");
     await waitFor(() => expect(pbx.dataset.points).toBe("8"));
+    // The role is drawn as shaded spans, not as a chart: two of them.
+    expect(screen.getByTestId("history-charts").dataset.bands).toBe("2");
+    expect(api.metricsSeries).toHaveBeenCalledWith(ENTRY.server_id);
     expect(screen.getByTestId("chart-resources").dataset.points).toBe("4");
     expect(screen.getByTestId("chart-network").dataset.points).toBe("0");
     expect(screen.getByText("This server has not recorded any network activity yet.")).toBeTruthy();
@@ -161,7 +172,7 @@ describe("charts", () => {
     expect(first && first.to - first.from).toBe(3600);
     api.metricsHistory.mockClear();
     fireEvent.click(screen.getByTestId("range-6h"));
-    await waitFor(() => expect(api.metricsHistory).toHaveBeenCalledTimes(3));
+    await waitFor(() => expect(api.metricsHistory).toHaveBeenCalledTimes(4));
     const call = api.metricsHistory.mock.calls[0]?.[0];
     expect(call && call.to - call.from).toBe(6 * 3600);
     expect(call?.points).toBeGreaterThan(0);

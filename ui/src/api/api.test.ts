@@ -26,8 +26,13 @@ describe("tauriCommands", () => {
     await tauriCommands.addServerManual("h:1", "tok", "ff");
     await tauriCommands.removeOffice("o1");
     await tauriCommands.failoverStatus("id1");
-    await tauriCommands.metricsSeries("id1");
-    await tauriCommands.metricsHistory({ id: "id1", series: "cpu.usage", from: 1, to: 2, points: 300 });
+    await tauriCommands.metricsSeries("m1");
+    await tauriCommands.metricsHistory({ machine: "m1", series: "cpu.usage", from: 1, to: 2, points: 300 });
+    await tauriCommands.removeServer("id1");
+    await tauriCommands.changeAddress("id1", "h:2");
+    await tauriCommands.forgetFormer("m1");
+    await tauriCommands.saveFile("a.csv", "é,1");
+    await tauriCommands.saveFile("a.png", new Uint8Array([137, 80]));
     expect(invoke.mock.calls).toEqual([
       ["overview", undefined],
       ["add_server_link", { link: "lbs://h:1/?fp=x&token=y", office: null }],
@@ -35,8 +40,14 @@ describe("tauriCommands", () => {
       ["add_server_manual", { address: "h:1", token: "tok", fingerprint: "ff", office: null }],
       ["remove_pair", { pair: "o1" }],
       ["failover_status", { id: "id1" }],
-      ["metrics_series", { id: "id1" }],
-      ["metrics_history", { id: "id1", series: "cpu.usage", from: 1, to: 2, points: 300 }],
+      ["metrics_series", { machine: "m1" }],
+      ["metrics_history", { machine: "m1", series: "cpu.usage", from: 1, to: 2, points: 300 }],
+      ["remove_server", { id: "id1" }],
+      ["change_address", { id: "id1", address: "h:2" }],
+      ["forget_former", { machine: "m1" }],
+      // Text goes as its UTF-8 bytes, bytes as they are.
+      ["save_file", { name: "a.csv", contents: [0xc3, 0xa9, 0x2c, 0x31] }],
+      ["save_file", { name: "a.png", contents: [137, 80] }],
     ]);
   });
 

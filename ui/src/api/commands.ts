@@ -13,12 +13,16 @@ import type { PairEntry } from "../generated/PairEntry";
 import type { QuarantineList } from "../generated/QuarantineList";
 import type { RoleChange } from "../generated/RoleChange";
 import type { ProbeResult } from "../generated/ProbeResult";
-import type { SeriesList } from "../generated/SeriesList";
+import type { MachineSeries } from "../generated/MachineSeries";
 import type { ServerEntry } from "../generated/ServerEntry";
+import type { TrashEntry } from "../generated/TrashEntry";
+import type { TrashList } from "../generated/TrashList";
+import type { TrashRestored } from "../generated/TrashRestored";
 import { CommandError, toConsoleError } from "./errors";
 
 export interface HistoryRequest {
-  id: string;
+  /** The machine's server ID (its history outlives the console's entry for it). */
+  machine: string;
   series: string;
   /** Unix seconds, inclusive. */
   from: number;
@@ -34,7 +38,8 @@ export interface Commands {
   addServerLink(link: string, office?: string | null): Promise<ServerEntry>;
   probeServer(address: string): Promise<ProbeResult>;
   addServerManual(address: string, token: string, fingerprint: string, office?: string | null): Promise<ServerEntry>;
-  metricsSeries(id: string): Promise<SeriesList>;
+  /** A machine's series, from the machine or else from this computer's copy of its history. */
+  metricsSeries(machine: string): Promise<MachineSeries>;
   metricsHistory(request: HistoryRequest): Promise<HistoryResponse>;
   /** Every office as last polled. */
   overview(): Promise<Overview>;
@@ -42,14 +47,24 @@ export interface Commands {
   watchOverview(listener: (overview: Overview) => void): Promise<() => void>;
   renameOffice(office: string, name: string): Promise<PairEntry>;
   removeOffice(office: string): Promise<void>;
+  /** Takes one server out of its office (a box being replaced); its history stays here. */
+  removeServer(id: string): Promise<void>;
+  /** Follows a server that moved; only the same machine, with the pinned certificate, is accepted. */
+  changeAddress(id: string, address: string): Promise<ServerEntry>;
+  /** Deletes a replaced machine's history from this computer. */
+  forgetFormer(machine: string): Promise<void>;
   failoverStatus(id: string): Promise<FailoverStatus>;
   quarantineList(id: string): Promise<QuarantineList>;
   restoreQuarantined(id: string, file: number, replace: boolean): Promise<QuarantineList>;
+  /** The files deleted on the primary that server `id` (the backup) keeps in its trash. */
+  trashList(id: string): Promise<TrashList>;
+  /** Puts `entry` from the trash of server `id` back on the primary; `replace`: over a different file. */
+  restoreTrash(id: string, entry: TrashEntry, replace: boolean): Promise<TrashRestored>;
   officeEvents(office: string, limit: number): Promise<OfficeEvents>;
   failoverAssess(primary: string, backup: string): Promise<Assessment>;
   failoverRun(primary: string, backup: string, confirmation: Confirmation): Promise<RoleChange>;
-  /** Saves text where the manager picks; resolves to the path, or null when cancelled. */
-  saveFile(name: string, contents: string): Promise<string | null>;
+  /** Saves text or bytes where the manager picks; resolves to the path, or null when cancelled. */
+  saveFile(name: string, contents: string | Uint8Array): Promise<string | null>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -76,20 +91,30 @@ export const tauriCommands: Commands = {
   probeServer: (address) => call<ProbeResult>("probe_server", { address }),
   addServerManual: (address, token, fingerprint, office) =>
     call<ServerEntry>("add_server_manual", { address, token, fingerprint, office: office ?? null }),
-  metricsSeries: (id) => call<SeriesList>("metrics_series", { id }),
-  metricsHistory: ({ id, series, from, to, points }) =>
-    call<HistoryResponse>("metrics_history", { id, series, from, to, points }),
+  metricsSeries: (machine) => call<MachineSeries>("metrics_series", { machine }),
+  metricsHistory: ({ machine, series, from, to, points }) =>
+    call<HistoryResponse>("metrics_history", { machine, series, from, to, points }),
   overview: () => call<Overview>("overview"),
   watchOverview: (listener) => listen<Overview>("overview", (event) => listener(event.payload)),
   renameOffice: (office, name) => call<PairEntry>("rename_pair", { pair: office, name }),
   removeOffice: (office) => call<void>("remove_pair", { pair: office }),
+  removeServer: (id) => call<void>("remove_server", { id }),
+  changeAddress: (id, address) => call<ServerEntry>("change_address", { id, address }),
+  forgetFormer: (machine) => call<void>("forget_former", { machine }),
   failoverStatus: (id) => call<FailoverStatus>("failover_status", { id }),
   quarantineList: (id) => call<QuarantineList>("quarantine_list", { id }),
   restoreQuarantined: (id, file, replace) => call<QuarantineList>("restore_quarantined", { id, file, replace }),
+  trashList: (id) => call<TrashList>("trash_list", { id }),
+  restoreTrash: (id, entry, replace) => call<TrashRestored>("restore_trash", { id, entry, replace }),
   officeEvents: (office, limit) => call<OfficeEvents>("office_events", { office, limit }),
   failoverAssess: (primary, backup) => call<Assessment>("failover_assess", { primary, backup }),
   failoverRun: (primary, backup, confirmation) => call<RoleChange>("failover_run", { primary, backup, confirmation }),
-  saveFile: (name, contents) => call<string | null>("save_file", { name, contents }),
+  saveFile: (name, contents) =>
+    call<string | null>("save_file", {
+      name,
+      // Bytes cross to Rust as a plain array of numbers (`Vec<u8>`).
+      contents: Array.from(typeof contents === "string" ? new TextEncoder().encode(contents) : contents),
+    }),
 };
 
 /** True in a plain browser opened with `?mock` (never inside the Tauri app). */

@@ -10,7 +10,7 @@ import type { HistoryResponse } from "../generated/HistoryResponse";
 import type { ProbeResult } from "../generated/ProbeResult";
 import type { Role } from "../generated/Role";
 import type { SeriesInfo } from "../generated/SeriesInfo";
-import type { SeriesList } from "../generated/SeriesList";
+import type { MachineSeries } from "../generated/MachineSeries";
 import type { ServerEntry } from "../generated/ServerEntry";
 import type { ServerStatus } from "../generated/ServerStatus";
 import type { Commands, HistoryRequest } from "./commands";
@@ -102,7 +102,14 @@ const SERIES: readonly Omit<SeriesInfo, "first_unix" | "last_unix">[] = [
   { name: "processes", label: "Processes", unit: "count", kind: "resources" },
   { name: "pbx.calls", label: "Calls in progress", unit: "count", kind: "pbx_activity" },
   { name: "pbx.phones", label: "Phones connected", unit: "count", kind: "pbx_activity" },
+  { name: "role.primary", label: "Primary", unit: "flag", kind: "role" },
 ];
+
+/** A switchover drill two days ago: for three hours the backup held the primary's role. */
+function inDrill(t: number): boolean {
+  const start = Math.floor(Date.now() / 1000) - 2 * DAY;
+  return t >= start && t < start + 3 * 3600;
+}
 
 /** The made-up value of one series at one instant. */
 function sample(server: FakeServer, name: string, t: number): number {
@@ -151,6 +158,8 @@ function sample(server: FakeServer, name: string, t: number): number {
       return calls;
     case "pbx.phones":
       return server.role === "primary" ? (busy > 0.1 ? 24 - Math.round(noise(15) * 1.2) : 22) : 0;
+    case "role.primary":
+      return (server.role === "primary") !== inDrill(t) ? 1 : 0;
     default:
       return noise(16) * 100;
   }
@@ -243,6 +252,13 @@ export function createMockCommands(search: string): Commands {
     if (!s) throw new CommandError("not_found", "This server is no longer in the console's list.");
     return s;
   };
+  /** Servers taken out of the office: their history is still "on this computer". */
+  const retired: FakeServer[] = [];
+  const findMachine = (serverId: string): FakeServer => {
+    const s = [...servers, ...retired].find((x) => x.entry.server_id === serverId);
+    if (!s) throw new CommandError("not_found", "This computer holds no history of that machine.");
+    return s;
+  };
   const failing = (s: FakeServer) => s.failAfter !== null && s.statusCalls >= s.failAfter;
   const historyFailing = (s: FakeServer) => s.failAfter === 0 || s.statusFailures > 0;
   const failure = (s: FakeServer): CommandError => {
@@ -320,16 +336,18 @@ export function createMockCommands(search: string): Commands {
       }
       return add(address, fingerprint, null);
     },
-    async metricsSeries(id): Promise<SeriesList> {
+    async metricsSeries(machine): Promise<MachineSeries> {
       await wait();
-      const s = find(id);
+      const s = findMachine(machine);
       if (historyFailing(s)) throw failure(s);
       const last = Math.floor(now());
-      return { series: SERIES.map((x) => ({ ...x, first_unix: s.firstUnix, last_unix: last })) };
+      const series = SERIES.map((x) => ({ ...x, first_unix: s.firstUnix, last_unix: last }));
+      const copy = retired.includes(s);
+      return { series, from_copy: copy, copy_until_unix: copy ? last : null, live_error: null };
     },
-    async metricsHistory({ id, series, from, to, points }: HistoryRequest): Promise<HistoryResponse> {
+    async metricsHistory({ machine, series, from, to, points }: HistoryRequest): Promise<HistoryResponse> {
       await wait();
-      const s = find(id);
+      const s = findMachine(machine);
       if (historyFailing(s)) throw failure(s);
       const { secs, resolution } = bucketFor(to - from, points);
       const end = Math.min(to, now());
@@ -372,7 +390,7 @@ export function createMockCommands(search: string): Commands {
     serverStatus,
     (id) => {
       const i = servers.findIndex((s) => s.entry.id === id);
-      if (i !== -1) servers.splice(i, 1);
+      if (i !== -1) retired.push(...servers.splice(i, 1));
     },
   );
   return { ...commands, ...office };

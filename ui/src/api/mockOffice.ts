@@ -7,6 +7,7 @@
 import type { Assessment } from "../generated/Assessment";
 import type { Event } from "../generated/Event";
 import type { FailoverStatus } from "../generated/FailoverStatus";
+import type { FormerMachine } from "../generated/FormerMachine";
 import type { MachineView } from "../generated/MachineView";
 import type { Overview } from "../generated/Overview";
 import type { PairEntry } from "../generated/PairEntry";
@@ -14,6 +15,7 @@ import type { Role } from "../generated/Role";
 import type { ServerEntry } from "../generated/ServerEntry";
 import type { ServerStatus } from "../generated/ServerStatus";
 import type { SyncStatus } from "../generated/SyncStatus";
+import type { TrashEntry } from "../generated/TrashEntry";
 import type { Commands } from "./commands";
 import { CommandError } from "./errors";
 
@@ -29,14 +31,22 @@ type OfficeCommands = Pick<
   | "watchOverview"
   | "renameOffice"
   | "removeOffice"
+  | "removeServer"
+  | "changeAddress"
+  | "forgetFormer"
   | "failoverStatus"
   | "quarantineList"
   | "restoreQuarantined"
+  | "trashList"
+  | "restoreTrash"
   | "officeEvents"
   | "failoverAssess"
   | "failoverRun"
   | "saveFile"
 >;
+
+/** How long the sample backup keeps deleted files. */
+const TRASH_DAYS = 30;
 
 const CATEGORIES = [
   ["voicemail", "Voicemail", 214, 880e6],
@@ -57,7 +67,27 @@ export function mockOffice(
   const now = () => Math.floor(Date.now() / 1000);
   const office: PairEntry = { id: "office-1", name: "Main office", servers: [], created_unix: now() - 40 * 86400 };
   let epoch = 3;
+  const former: FormerMachine[] = [];
   const events: Event[] = [];
+  /** The backup's trash: category, path, size, deleted how many seconds ago. */
+  const deletedFiles: [string, string, number, number][] = [
+    ["voicemail", "default/1001/INBOX/msg0004.wav", 184_320, 2 * 3600],
+    ["voicemail", "default/1002/INBOX/msg0001.wav", 96_256, 26 * 3600],
+    ["voicemail", "default/1002/INBOX/msg0001.txt", 212, 26 * 3600],
+    ["prompts", "custom/holiday-greeting.wav", 1_310_720, 9 * 86400],
+  ];
+  const trash: TrashEntry[] = deletedFiles.map(([category, path, size, ago]) => {
+    const deleted = now() - ago;
+    return {
+      category,
+      source: `${category}:0`,
+      path,
+      stored: path,
+      size,
+      deleted_unix: deleted,
+      expires_unix: deleted + TRASH_DAYS * 86400,
+    };
+  });
   const log = (s: OfficeServer, kind: string, message: string, reason: string | null = null) =>
     events.push({
       id: events.length + 1,
@@ -170,6 +200,7 @@ export function mockOffice(
           machines,
           primary: primary?.entry.id ?? null,
           backup: single ? null : (backup?.entry.id ?? null),
+          former: [...former],
         },
       ],
     };
@@ -188,6 +219,27 @@ export function mockOffice(
     },
     async removeOffice() {
       for (const s of servers()) remove(s.entry.id);
+      former.length = 0;
+    },
+    async removeServer(id) {
+      const s = find(id);
+      if (servers().length < 2) {
+        throw new CommandError("invalid_input", `${s.entry.name} is the only server of "${office.name}": remove the office instead.`);
+      }
+      former.unshift({ server_id: s.entry.server_id, name: s.entry.name, removed_unix: now() });
+      remove(id);
+    },
+    async changeAddress(id, address) {
+      const s = find(id);
+      if (!/^[^:\s]+:\d+$/.test(address.trim())) {
+        throw new CommandError("invalid_input", "Type the address as host:port, for example 192.0.2.10:7443.");
+      }
+      s.entry.address = address.trim();
+      return s.entry;
+    },
+    async forgetFormer(machine) {
+      const i = former.findIndex((f) => f.server_id === machine);
+      if (i !== -1) former.splice(i, 1);
     },
     async failoverStatus(id) {
       return failover(find(id));
@@ -197,6 +249,30 @@ export function mockOffice(
     },
     async restoreQuarantined() {
       throw new CommandError("not_found", "No such file is set aside.");
+    },
+    async trashList(id) {
+      // The backup keeps what the primary deleted; the primary's own trash is empty here.
+      const entries = find(id).role === "primary" ? [] : trash;
+      return {
+        entries,
+        total_files: entries.length,
+        total_bytes: entries.reduce((sum, e) => sum + e.size, 0),
+        retention_secs: TRASH_DAYS * 86400,
+        unreadable: [],
+      };
+    },
+    async restoreTrash(id, entry, replace) {
+      const s = find(id);
+      const primary = servers().find((x) => x.role === "primary");
+      if (!primary) throw new CommandError("refused", `${s.entry.name} refused: there is no primary to put the file back on.`);
+      // One sample file has a newer version on the primary: it needs "replace".
+      if (entry.path === trash[1]?.path && !replace) {
+        throw new CommandError(
+          "different_file",
+          `${s.entry.name} refused: ${primary.entry.name}: a different file is at ${entry.path} now; restore with "replace" to put this one in its place (the current one goes to the trash)`,
+        );
+      }
+      return { path: entry.path, message: `${entry.path} was restored on ${primary.entry.name}` };
     },
     async officeEvents(_office, limit) {
       const names = new Map(servers().map((s) => [s.entry.server_id, s.entry.name]));

@@ -5,6 +5,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
 import { countPoints, latestReading, type AlignedSeries, type Column } from "../charts/align";
+import type { Band } from "../charts/export";
 import { zoomWindow, type TimeWindow } from "../charts/ranges";
 import { incrementsFor, yRange } from "../charts/scales";
 import { formatAxisValue, formatValue } from "../format/units";
@@ -30,6 +31,8 @@ export interface ChartProps {
   onZoom?: (window: TimeWindow) => void;
   /** Called after each redraw with the number of drawn (non-null) samples. */
   onDrawn?: (points: number) => void;
+  /** Time spans shaded behind the lines (when the machine was the primary). */
+  bands?: readonly Band[];
 }
 
 const PALETTE_SIZE = 6;
@@ -39,6 +42,7 @@ interface Theme {
   grid: string;
   font: string;
   colors: string[];
+  band: string;
 }
 
 /** Reads the chart colours of the theme now applied (`scheme` names it, so callers re-read on change). */
@@ -47,7 +51,13 @@ function readTheme(_scheme: ColorScheme): Theme {
   const v = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
   const colors = Array.from({ length: PALETTE_SIZE }, (_, i) => v(`--series-${i + 1}`, "#3b82f6"));
   const family = getComputedStyle(document.body).fontFamily || "system-ui, sans-serif";
-  return { axis: v("--chart-axis", "#5b6675"), grid: v("--chart-grid", "#e3e7ec"), font: `12px ${family}`, colors };
+  return {
+    axis: v("--chart-axis", "#5b6675"),
+    grid: v("--chart-grid", "#e3e7ec"),
+    font: `12px ${family}`,
+    colors,
+    band: v("--primary-band", "rgba(37, 99, 235, 0.08)"),
+  };
 }
 
 /** `#rrggbb` + alpha → `#rrggbbaa`; other colour syntaxes are returned unchanged. */
@@ -76,10 +86,12 @@ interface Hover {
   values: (number | null)[];
 }
 
-export function Chart({ lines, data, unit, window, height = 180, syncKey, onZoom, onDrawn }: ChartProps) {
+const NO_BANDS: readonly Band[] = [];
+
+export function Chart({ lines, data, unit, window, height = 180, syncKey, onZoom, onDrawn, bands = NO_BANDS }: ChartProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const plotRef = useRef<uPlot | null>(null);
-  const latest = useRef({ data, window, onZoom, onDrawn });
+  const latest = useRef({ data, window, onZoom, onDrawn, bands });
   const [hover, setHover] = useState<Hover | null>(null);
   const scheme = useColorScheme();
   // Colours come from the CSS variables of the current theme; re-read when the theme flips.
@@ -88,7 +100,7 @@ export function Chart({ lines, data, unit, window, height = 180, syncKey, onZoom
   const labels = lines.map((l) => l.label).join("\n");
 
   useLayoutEffect(() => {
-    latest.current = { data, window, onZoom, onDrawn };
+    latest.current = { data, window, onZoom, onDrawn, bands };
   });
 
   // Create the plot; again only when its shape (series, unit, size, theme) changes.
@@ -149,6 +161,20 @@ export function Chart({ lines, data, unit, window, height = 180, syncKey, onZoom
         ...(syncKey ? { sync: { key: syncKey, setSeries: false } } : {}),
       },
       hooks: {
+        // Under the grid and the lines: the spans the machine was the primary.
+        drawClear: [
+          (u) => {
+            const { top, height: h } = u.bbox;
+            u.ctx.save();
+            u.ctx.fillStyle = theme.band;
+            for (const [from, to] of latest.current.bands) {
+              const x0 = Math.max(u.valToPos(from, "x", true), u.bbox.left);
+              const x1 = Math.min(u.valToPos(to, "x", true), u.bbox.left + u.bbox.width);
+              if (x1 > x0) u.ctx.fillRect(x0, top, x1 - x0, h);
+            }
+            u.ctx.restore();
+          },
+        ],
         setSelect: [
           (u) => {
             const { left, width } = u.select;
@@ -206,7 +232,7 @@ export function Chart({ lines, data, unit, window, height = 180, syncKey, onZoom
       });
     }
     latest.current.onDrawn?.(countPoints(data));
-  }, [data, window]);
+  }, [data, window, bands]);
 
   const latestValues = useMemo(() => data.avg.map((col) => latestReading(col, unit)), [data, unit]);
   const [nowMs] = useState(() => Date.now());

@@ -3,6 +3,7 @@
 import { useCallback, useMemo, useState } from "react";
 
 import { alignHistory } from "../charts/align";
+import type { Band } from "../charts/export";
 import type { ChartGroup, PanelSpec } from "../charts/panels";
 import type { TimeWindow } from "../charts/ranges";
 import type { HistoryData } from "../hooks/useHistory";
@@ -17,6 +18,8 @@ interface ChartPanelProps {
   state: PanelState;
   syncKey: string;
   onZoom: (window: TimeWindow) => void;
+  /** Spans shaded behind every chart: when the machine was the primary. */
+  bands: readonly Band[];
 }
 
 function GroupChart({
@@ -26,6 +29,7 @@ function GroupChart({
   height,
   onZoom,
   onDrawn,
+  bands,
 }: {
   group: ChartGroup;
   data: HistoryData;
@@ -33,6 +37,7 @@ function GroupChart({
   height: number;
   onZoom: (window: TimeWindow) => void;
   onDrawn: (key: string, points: number) => void;
+  bands: readonly Band[];
 }) {
   const aligned = useMemo(
     () => alignHistory(group.series.map((s) => data.responses[s.name])),
@@ -53,12 +58,13 @@ function GroupChart({
         syncKey={syncKey}
         onZoom={onZoom}
         onDrawn={drawn}
+        bands={bands}
       />
     </figure>
   );
 }
 
-export function ChartPanel({ spec, groups, data, state, syncKey, onZoom }: ChartPanelProps) {
+export function ChartPanel({ spec, groups, data, state, syncKey, onZoom, bands }: ChartPanelProps) {
   const [counts, setCounts] = useState<Record<string, number>>({});
   const onDrawn = useCallback((key: string, n: number) => {
     setCounts((prev) => (prev[key] === n ? prev : { ...prev, [key]: n }));
@@ -91,6 +97,7 @@ export function ChartPanel({ spec, groups, data, state, syncKey, onZoom }: Chart
             height={multi ? 150 : 200}
             onZoom={onZoom}
             onDrawn={onDrawn}
+            bands={bands}
           />
         ))}
       </div>

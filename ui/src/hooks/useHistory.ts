@@ -1,4 +1,6 @@
-// Loads a server's series list and the history of every series for the chosen time window.
+// Loads a machine's series list and the history of every series for the chosen time window. The
+// answers come from the machine, or from this computer's copy of its history when it does not
+// answer or has been replaced (`copy` says so).
 
 import { useEffect, useState } from "react";
 
@@ -21,9 +23,19 @@ export interface HistoryData {
   responses: Record<string, HistoryResponse>;
 }
 
+/** Where the shown history comes from, when it is this computer's copy rather than the machine. */
+export interface CopySource {
+  /** Unix seconds of the copy's newest period. */
+  until: number | null;
+  /** Why the machine itself was not asked (null for a machine no longer in the office). */
+  reason: CommandError | null;
+}
+
 export interface HistoryState {
   /** null until the list first arrives. */
   series: SeriesInfo[] | null;
+  /** null while the machine answers for itself. */
+  copy: CopySource | null;
   /** null until the first history arrives; then the last one, kept through errors. */
   data: HistoryData | null;
   /** Error of the latest attempt (series list or history); null after a success. */
@@ -37,13 +49,14 @@ export function requestKey(range: RangeKey, zoom: TimeWindow | null): string {
 }
 
 export function useHistory(
-  serverId: string,
+  machine: string,
   range: RangeKey,
   zoom: TimeWindow | null,
   points: number,
 ): HistoryState {
   const api = useApi();
   const [series, setSeries] = useState<SeriesInfo[] | null>(null);
+  const [copy, setCopy] = useState<CopySource | null>(null);
   const [seriesError, setSeriesError] = useState<CommandError | null>(null);
   const [data, setData] = useState<HistoryData | null>(null);
   const [historyError, setHistoryError] = useState<CommandError | null>(null);
@@ -55,9 +68,16 @@ export function useHistory(
     const load = async () => {
       let wait = SERIES_REFRESH_MS;
       try {
-        const list = await api.metricsSeries(serverId);
+        const list = await api.metricsSeries(machine);
         if (cancelled) return;
         setSeries((prev) => (prev && sameSeries(prev, list.series) ? prev : list.series));
+        setCopy(
+          list.from_copy
+            ? { until: list.copy_until_unix, reason: list.live_error ? toConsoleError(list.live_error) : null }
+            : null,
+        );
+        // While the copy answers, ask the machine again soon: it may be back.
+        if (list.from_copy && list.live_error) wait = SERIES_RETRY_MS;
         setSeriesError(null);
       } catch (error) {
         if (cancelled) return;
@@ -71,7 +91,7 @@ export function useHistory(
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [api, serverId]);
+  }, [api, machine]);
 
   const names = series ? series.map((s) => s.name).join("\n") : null;
   const key = requestKey(range, zoom);
@@ -89,7 +109,7 @@ export function useHistory(
       const window =
         zoomFrom !== undefined && zoomTo !== undefined ? { from: zoomFrom, to: zoomTo } : rangeWindow(range, Date.now());
       const results = await Promise.allSettled(
-        list.map((name) => api.metricsHistory({ id: serverId, series: name, ...window, points })),
+        list.map((name) => api.metricsHistory({ machine, series: name, ...window, points })),
       );
       if (cancelled) return;
       const responses: Record<string, HistoryResponse> = {};
@@ -120,10 +140,11 @@ export function useHistory(
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [api, serverId, names, range, zoomFrom, zoomTo, points, key]);
+  }, [api, machine, names, range, zoomFrom, zoomTo, points, key]);
 
   return {
     series,
+    copy,
     data,
     error: seriesError ?? historyError,
     updating: data !== null && data.key !== key,

@@ -7,6 +7,7 @@ import { formatAgo, formatDuration } from "../format/duration";
 import { shortId } from "../format/ids";
 import { formatPointTime } from "../format/time";
 import type { MachineView } from "../generated/MachineView";
+import { MachineActions } from "./MachineActions";
 
 interface Fact {
   label: string;
@@ -54,7 +55,15 @@ function holdFact(m: MachineView): Fact | null {
   };
 }
 
-export function MachineCard({ m, nowMs }: { m: MachineView; nowMs: number }) {
+interface MachineCardProps {
+  m: MachineView;
+  nowMs: number;
+  /** The office's name, and whether this is its only server (for the card's actions). */
+  office: string;
+  alone: boolean;
+}
+
+export function MachineCard({ m, nowMs, office, alone }: MachineCardProps) {
   const role = m.failover?.role ?? m.last_role;
   const lastSeen = m.last_answer_unix;
   const facts: Fact[] = [
@@ -115,6 +124,7 @@ export function MachineCard({ m, nowMs }: { m: MachineView; nowMs: number }) {
           </div>
         ))}
       </dl>
+      <MachineActions m={m} office={office} alone={alone} />
     </section>
   );
 }

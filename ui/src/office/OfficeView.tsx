@@ -7,6 +7,7 @@ import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
 import type { RangeKey } from "../charts/ranges";
 import { ServerCharts } from "../components/ServerCharts";
+import type { FormerMachine } from "../generated/FormerMachine";
 import type { OfficeView as Office } from "../generated/OfficeView";
 import { useNow } from "../hooks/useNow";
 import { CatchUp } from "./CatchUp";
@@ -111,7 +112,13 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
           <>
             <div className="machine-grid">
               {office.machines.map((m) => (
-                <MachineCard key={m.entry.id} m={m} nowMs={nowMs} />
+                <MachineCard
+                  key={m.entry.id}
+                  m={m}
+                  nowMs={nowMs}
+                  office={office.pair.name}
+                  alone={office.machines.length < 2}
+                />
               ))}
             </div>
             <CatchUp office={office} />
@@ -125,18 +132,77 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
               Both servers on the same time range, one above the other. Drag across a graph to zoom in.
             </p>
             {office.machines.map((m) => (
-              <section key={m.entry.id} className="card history-machine" aria-label={`${m.entry.name} history`}>
+              <section
+                key={m.entry.id}
+                className="card history-machine"
+                aria-label={`${m.entry.name} history`}
+                data-testid="history-machine"
+                data-server={m.entry.name}
+              >
                 <h2 className="history-machine-title">
                   {m.entry.name}
-                  {!m.reachable && <span className="muted"> — not answering; its history returns when it does</span>}
+                  {!m.reachable && <span className="muted"> — not answering</span>}
                 </h2>
-                <ServerCharts serverId={m.entry.id} range={range} onRangeChange={onRangeChange} />
+                <ServerCharts machine={m.entry.server_id} name={m.entry.name} range={range} onRangeChange={onRangeChange} />
               </section>
+            ))}
+            {office.former.map((f) => (
+              <FormerHistory key={f.server_id} former={f} range={range} onRangeChange={onRangeChange} />
             ))}
           </div>
         )}
       </div>
     </div>
+  );
+}
+
+/** A replaced machine's history, kept on this computer until the manager deletes it. */
+function FormerHistory({
+  former,
+  range,
+  onRangeChange,
+}: {
+  former: FormerMachine;
+  range: RangeKey;
+  onRangeChange: (range: RangeKey) => void;
+}) {
+  const api = useApi();
+  const [confirm, setConfirm] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const when = new Date(former.removed_unix * 1000).toLocaleDateString(undefined, { dateStyle: "medium" });
+  return (
+    <section className="card history-machine history-former" aria-label={`${former.name} history`} data-testid="history-former">
+      <div className="history-former-head">
+        <h2 className="history-machine-title">
+          {former.name} <span className="muted">— replaced on {when}</span>
+        </h2>
+        {confirm ? (
+          <span className="confirm-actions">
+            <button type="button" className="btn btn-ghost btn-small" onClick={() => setConfirm(false)}>
+              Keep it
+            </button>
+            <button
+              type="button"
+              className="btn btn-danger btn-small"
+              data-testid="forget-former-confirm"
+              onClick={() => void api.forgetFormer(former.server_id).catch((e) => setError(toConsoleError(e).message))}
+            >
+              Delete its history
+            </button>
+          </span>
+        ) : (
+          <button type="button" className="btn btn-ghost btn-small btn-danger-text" onClick={() => setConfirm(true)}>
+            Delete its history…
+          </button>
+        )}
+      </div>
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+      <ServerCharts machine={former.server_id} name={former.name} range={range} onRangeChange={onRangeChange} />
+    </section>
   );
 }
 
@@ -218,7 +284,7 @@ function OfficeHeader({ office, onRemoved }: { office: Office; onRemoved: () => 
           <p>
             Remove <strong>{office.pair.name}</strong> and its {office.machines.length === 1 ? "server" : "two servers"}{" "}
             from this console? The servers keep running and keep each other in sync; only this console stops watching
-            them, and their access tokens are deleted from this computer.
+            them. Their access tokens, and the history this computer kept of them, are deleted from this computer.
           </p>
           <div className="confirm-actions">
             <button type="button" className="btn btn-ghost" onClick={() => setMode("view")} disabled={busy}>

@@ -1,0 +1,130 @@
+// The foot of a server's card: follow the box to a new address, or take it out of the office
+// when it is being replaced (its history stays on this computer).
+
+import { useState } from "react";
+
+import { useApi } from "../api/context";
+import { toConsoleError } from "../api/errors";
+import type { MachineView } from "../generated/MachineView";
+
+interface MachineActionsProps {
+  m: MachineView;
+  office: string;
+  /** The office's only server cannot be taken out on its own. */
+  alone: boolean;
+}
+
+export function MachineActions({ m, office, alone }: MachineActionsProps) {
+  const api = useApi();
+  const [mode, setMode] = useState<"idle" | "address" | "remove">("idle");
+  const [address, setAddress] = useState(m.entry.address);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const name = m.entry.name;
+  const aloneId = `alone-${m.entry.id}`;
+
+  const act = async (what: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await what();
+      setMode("idle");
+    } catch (e) {
+      setError(toConsoleError(e).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const open = (next: "address" | "remove") => {
+    setError(null);
+    setAddress(m.entry.address);
+    setMode(next);
+  };
+
+  return (
+    <div className="machine-actions">
+      {mode === "idle" && (
+        <div className="machine-actions-row">
+          <button type="button" className="btn btn-ghost btn-small" data-testid="change-address" onClick={() => open("address")}>
+            Change address…
+          </button>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small btn-danger-text"
+            data-testid="remove-server"
+            disabled={alone}
+            aria-describedby={alone ? aloneId : undefined}
+            onClick={() => open("remove")}
+          >
+            Replace this machine…
+          </button>
+          {alone && (
+            <p className="disabled-reason" id={aloneId}>
+              The office&apos;s only server: to stop watching it, remove the office.
+            </p>
+          )}
+        </div>
+      )}
+      {mode === "address" && (
+        <form
+          className="machine-address-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act(() => api.changeAddress(m.entry.id, address));
+          }}
+        >
+          <label htmlFor={`address-${m.entry.id}`}>New address of {name} (host:port)</label>
+          <p className="muted field-help">
+            For a server that moved to another network address. The console checks that the same machine answers
+            there, with the certificate it trusts.
+          </p>
+          <div className="machine-address-row">
+            <input
+              id={`address-${m.entry.id}`}
+              className="input"
+              data-testid="address-input"
+              value={address}
+              autoFocus
+              spellCheck={false}
+              onChange={(e) => setAddress(e.target.value)}
+            />
+            <button type="submit" className="btn btn-primary btn-small" disabled={busy} data-testid="address-save">
+              {busy ? "Checking…" : "Save"}
+            </button>
+            <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => setMode("idle")}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+      {mode === "remove" && (
+        <div className="confirm-box" role="group" aria-label={`Replace ${name}`}>
+          <p>
+            Take <strong>{name}</strong> out of {office}? Do this when the machine is being replaced. The console stops
+            watching it and deletes its access token from this computer. Its history stays here, under History. Then add
+            the new machine with &ldquo;Add the partner&rdquo;.
+          </p>
+          <div className="confirm-actions">
+            <button type="button" className="btn btn-ghost" disabled={busy} onClick={() => setMode("idle")}>
+              Keep it
+            </button>
+            <button
+              type="button"
+              className="btn btn-danger"
+              data-testid="remove-server-confirm"
+              disabled={busy}
+              onClick={() => void act(() => api.removeServer(m.entry.id))}
+            >
+              {busy ? "Taking it out…" : `Take ${name} out`}
+            </button>
+          </div>
+        </div>
+      )}
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
