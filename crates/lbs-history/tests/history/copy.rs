@@ -90,7 +90,9 @@ async fn bad_copies_are_refused_and_write_nothing() {
         Err(HistoryError::UnknownSeries(name)) if name == "nope"
     ));
     assert!(matches!(
-        copy.store.copy_rollups("cpu", Resolution::Raw, std::slice::from_ref(&p)).await,
+        copy.store
+            .copy_rollups("cpu", Resolution::Raw, std::slice::from_ref(&p))
+            .await,
         Err(HistoryError::InvalidQuery(_))
     ));
     let nan = HistoryPoint { avg: f64::NAN, ..p };
