@@ -142,11 +142,15 @@ async function tab(name) {
   await wd.click(await wd.waitFor(`[data-testid="tab-${name}"]`));
 }
 
-async function escape() {
+/** Presses one key (a WebDriver key code) on whatever has the focus. */
+async function press(value) {
   await wd.cmd("POST", "/actions", {
-    actions: [{ type: "key", id: "kbd", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],
+    actions: [{ type: "key", id: "kbd", actions: [{ type: "keyDown", value }, { type: "keyUp", value }] }],
   });
 }
+
+const escape = () => press("\uE00C");
+const arrowRight = () => press("\uE014");
 
 test("an empty console explains what to do", async () => {
   const title = await wd.waitFor("#empty-title");
@@ -244,8 +248,13 @@ test("a link with the wrong certificate fingerprint is refused with a warning", 
   await escape();
 });
 
-test("the sync tab lists every category on both servers", async () => {
-  await tab("sync");
+test("the sync tab, reached with the keyboard, lists every category on both servers", async () => {
+  await tab("servers");
+  await arrowRight();
+  const sync = await wd.waitFor('[data-testid="tab-sync"]', {
+    predicate: async (id) => (await wd.attr(id, "aria-selected")) === "true",
+  });
+  assert.ok(sync);
   const rows = await wd.waitFor('[data-testid="sync-row"]', { timeout: 20000 });
   assert.ok(rows);
   assert.ok((await wd.findAll('[data-testid="sync-row"]')).length >= 1);
@@ -411,6 +420,9 @@ test("view-only tokens see everything and the failover button says why it is dis
 
 test("the dark theme", async () => {
   await wd.click(await wd.waitFor('[data-testid="theme-dark"]'));
+  await wd.waitFor('html[data-theme="dark"]');
+  // Buttons fade to their new colours (0.12 s): shoot once they are there.
+  await new Promise((r) => setTimeout(r, 500));
   await shot("19-dark");
   await wd.click(await wd.waitFor('[data-testid="theme-system"]'));
 });

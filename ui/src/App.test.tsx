@@ -4,20 +4,7 @@
 import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 
-vi.mock("uplot", () => {
-  class FakePlot {
-    width = 0;
-    setData() {}
-    setScale() {}
-    setSize() {}
-    setSelect() {}
-    batch(fn: () => void) {
-      fn();
-    }
-    destroy() {}
-  }
-  return { default: FakePlot };
-});
+vi.mock("uplot", () => import("./test/fakeUplot"));
 
 import { App } from "./App";
 import { ApiContext } from "./api/context";

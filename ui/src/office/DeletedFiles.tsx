@@ -11,6 +11,7 @@ import { formatAgo } from "../format/duration";
 import type { MachineView } from "../generated/MachineView";
 import type { TrashEntry } from "../generated/TrashEntry";
 import type { TrashList } from "../generated/TrashList";
+import { PutBack } from "./PutBack";
 import { restoreBlocked } from "./rules";
 
 /** One trashed file's identity: the same path may be deleted more than once. */
@@ -144,33 +145,15 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
                         Deleted on the primary {formatAgo(Math.max(0, nowSecs - f.deleted_unix))}
                       </td>
                       <td className="cell-actions">
-                        {restored.has(key) ? (
-                          <span className="tone-ok">Put back</span>
-                        ) : (
-                          <>
-                            <button
-                              type="button"
-                              className="btn btn-secondary btn-small"
-                              data-testid="trash-restore"
-                              disabled={blocked !== null || busy !== null}
-                              title={blocked ?? undefined}
-                              onClick={() => void restore(f, false)}
-                            >
-                              {busy === key ? "Putting back…" : "Put back"}
-                            </button>
-                            {conflict === key && (
-                              <button
-                                type="button"
-                                className="btn btn-ghost btn-small"
-                                disabled={blocked !== null || busy !== null}
-                                data-testid="trash-replace"
-                                onClick={() => void restore(f, true)}
-                              >
-                                Replace the primary's copy
-                              </button>
-                            )}
-                          </>
-                        )}
+                        <PutBack
+                          done={restored.has(key)}
+                          blocked={blocked}
+                          busy={busy === key}
+                          othersBusy={busy !== null && busy !== key}
+                          conflict={conflict === key}
+                          testPrefix="trash"
+                          onRestore={(replace) => void restore(f, replace)}
+                        />
                       </td>
                     </tr>
                   );

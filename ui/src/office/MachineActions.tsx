@@ -5,6 +5,7 @@ import { useState } from "react";
 
 import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
+import { ConfirmBox } from "../components/ConfirmBox";
 import type { MachineView } from "../generated/MachineView";
 
 interface MachineActionsProps {
@@ -98,27 +99,19 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
         </form>
       )}
       {mode === "remove" && (
-        <div className="confirm-box" role="group" aria-label={`Replace ${name}`}>
-          <p>
-            Take <strong>{name}</strong> out of {office}? Do this when the machine is being replaced. The console stops
-            watching it and deletes its access token from this computer. Its history stays here, under History. Then add
-            the new machine with &ldquo;Add the partner&rdquo;.
-          </p>
-          <div className="confirm-actions">
-            <button type="button" className="btn btn-ghost" disabled={busy} onClick={() => setMode("idle")}>
-              Keep it
-            </button>
-            <button
-              type="button"
-              className="btn btn-danger"
-              data-testid="remove-server-confirm"
-              disabled={busy}
-              onClick={() => void act(() => api.removeServer(m.entry.id))}
-            >
-              {busy ? "Taking it out…" : `Take ${name} out`}
-            </button>
-          </div>
-        </div>
+        <ConfirmBox
+          label={`Replace ${name}`}
+          action={`Take ${name} out`}
+          running="Taking it out…"
+          busy={busy}
+          testId="remove-server-confirm"
+          onCancel={() => setMode("idle")}
+          onConfirm={() => void act(() => api.removeServer(m.entry.id))}
+        >
+          Take <strong>{name}</strong> out of {office}? Do this when the machine is being replaced. The console stops
+          watching it and deletes its access token from this computer. Its history stays here, under History. Then add
+          the new machine with &ldquo;Add the partner&rdquo;.
+        </ConfirmBox>
       )}
       {error && (
         <p className="inline-error" role="alert">

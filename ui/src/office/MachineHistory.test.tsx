@@ -4,20 +4,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 
-vi.mock("uplot", () => {
-  class FakePlot {
-    width = 0;
-    setData() {}
-    setScale() {}
-    setSize() {}
-    setSelect() {}
-    batch(fn: () => void) {
-      fn();
-    }
-    destroy() {}
-  }
-  return { default: FakePlot };
-});
+vi.mock("uplot", () => import("../test/fakeUplot"));
 
 import { App } from "../App";
 import { ApiContext } from "../api/context";
@@ -149,5 +136,25 @@ describe("a server's card actions", () => {
     expect(button.disabled).toBe(true);
     const reason = document.getElementById(button.getAttribute("aria-describedby") ?? "");
     expect(reason?.textContent).toMatch(/only server: to stop watching it, remove the office/);
+  });
+});
+
+describe("keyboard", () => {
+  it("moves between an office's views with the arrow keys, Home and End", async () => {
+    renderApp(fakeApi({ overview: () => Promise.resolve(overviewOf([machine(ENTRY, "primary")])) }));
+    const servers = await screen.findByTestId("tab-servers");
+    expect(servers.tabIndex).toBe(0);
+    expect(screen.getByTestId("tab-sync").tabIndex).toBe(-1);
+    fireEvent.keyDown(servers, { key: "ArrowRight" });
+    const sync = screen.getByTestId("tab-sync");
+    expect(sync.getAttribute("aria-selected")).toBe("true");
+    expect(document.activeElement).toBe(sync);
+    expect(screen.getByRole("tabpanel").getAttribute("aria-labelledby")).toBe(sync.id);
+    fireEvent.keyDown(sync, { key: "End" });
+    expect(screen.getByTestId("tab-history").getAttribute("aria-selected")).toBe("true");
+    fireEvent.keyDown(document.activeElement ?? sync, { key: "ArrowRight" });
+    expect(screen.getByTestId("tab-servers").getAttribute("aria-selected")).toBe("true");
+    fireEvent.keyDown(document.activeElement ?? sync, { key: "ArrowLeft" });
+    expect(screen.getByTestId("tab-history").getAttribute("aria-selected")).toBe("true");
   });
 });

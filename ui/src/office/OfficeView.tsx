@@ -6,6 +6,7 @@ import { useState } from "react";
 import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
 import type { RangeKey } from "../charts/ranges";
+import { ConfirmBox } from "../components/ConfirmBox";
 import { ServerCharts } from "../components/ServerCharts";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { OfficeView as Office } from "../generated/OfficeView";
@@ -24,6 +25,14 @@ const TABS: { key: OfficeTab; label: string }[] = [
   { key: "events", label: "Events" },
   { key: "history", label: "History" },
 ];
+
+/** The view the arrow keys, Home and End lead to from `current` (the ARIA tabs pattern). */
+export function tabByKey(current: OfficeTab, key: string): OfficeTab | null {
+  const i = TABS.findIndex((t) => t.key === current);
+  const n = TABS.length;
+  const to = { ArrowRight: (i + 1) % n, ArrowLeft: (i - 1 + n) % n, Home: 0, End: n - 1 }[key];
+  return to === undefined ? null : (TABS[to]?.key ?? null);
+}
 
 interface OfficeViewProps {
   office: Office;
@@ -91,14 +100,29 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
         </div>
       </section>
 
-      <div className="tabs office-tabs" role="tablist" aria-label={`${office.pair.name} views`}>
+      <div
+        className="tabs office-tabs"
+        role="tablist"
+        aria-label={`${office.pair.name} views`}
+        onKeyDown={(e) => {
+          const next = tabByKey(tab, e.key);
+          if (!next) return;
+          e.preventDefault();
+          onTab(next);
+          document.getElementById(`office-tab-${next}`)?.focus();
+        }}
+      >
         {TABS.map((t) => (
           <button
             key={t.key}
+            id={`office-tab-${t.key}`}
             type="button"
             role="tab"
             className="tab"
             aria-selected={tab === t.key}
+            aria-controls="office-panel"
+            // One stop in the Tab order; the arrow keys move between the views.
+            tabIndex={tab === t.key ? 0 : -1}
             data-testid={`tab-${t.key}`}
             onClick={() => onTab(t.key)}
           >
@@ -107,7 +131,7 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
         ))}
       </div>
 
-      <div role="tabpanel" className="office-panel">
+      <div role="tabpanel" id="office-panel" className="office-panel" aria-labelledby={`office-tab-${tab}`}>
         {tab === "servers" && (
           <>
             <div className="machine-grid">
@@ -280,27 +304,19 @@ function OfficeHeader({ office, onRemoved }: { office: Office; onRemoved: () => 
         </div>
       )}
       {mode === "remove" && (
-        <div className="confirm-box" role="group" aria-label="Confirm removal">
-          <p>
-            Remove <strong>{office.pair.name}</strong> and its {office.machines.length === 1 ? "server" : "two servers"}{" "}
-            from this console? The servers keep running and keep each other in sync; only this console stops watching
-            them. Their access tokens, and the history this computer kept of them, are deleted from this computer.
-          </p>
-          <div className="confirm-actions">
-            <button type="button" className="btn btn-ghost" onClick={() => setMode("view")} disabled={busy}>
-              Keep it
-            </button>
-            <button
-              type="button"
-              className="btn btn-danger"
-              data-testid="remove-office-confirm"
-              disabled={busy}
-              onClick={() => void act(() => api.removeOffice(office.pair.id), onRemoved)}
-            >
-              {busy ? "Removing…" : "Remove office"}
-            </button>
-          </div>
-        </div>
+        <ConfirmBox
+          label="Confirm removal"
+          action="Remove office"
+          running="Removing…"
+          busy={busy}
+          testId="remove-office-confirm"
+          onCancel={() => setMode("view")}
+          onConfirm={() => void act(() => api.removeOffice(office.pair.id), onRemoved)}
+        >
+          Remove <strong>{office.pair.name}</strong> and its {office.machines.length === 1 ? "server" : "two servers"}{" "}
+          from this console? The servers keep running and keep each other in sync; only this console stops watching
+          them. Their access tokens, and the history this computer kept of them, are deleted from this computer.
+        </ConfirmBox>
       )}
       {error && (
         <p className="inline-error" role="alert">

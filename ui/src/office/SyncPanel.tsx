@@ -15,6 +15,7 @@ import type { OfficeView } from "../generated/OfficeView";
 import type { QuarantineEntry } from "../generated/QuarantineEntry";
 import { useNow } from "../hooks/useNow";
 import { DeletedFiles } from "./DeletedFiles";
+import { PutBack } from "./PutBack";
 import { restoreBlocked, wizardPair } from "./rules";
 import { categoryRows } from "./sync";
 
@@ -203,33 +204,15 @@ function Quarantine({ machine }: { machine: MachineView }) {
                 <td>{formatBytes(f.size)}</td>
                 <td>{new Date(f.quarantined_unix * 1000).toLocaleString()}</td>
                 <td className="cell-actions">
-                  {f.restored_unix !== null ? (
-                    <span className="tone-ok">Put back</span>
-                  ) : (
-                    <>
-                      <button
-                        type="button"
-                        className="btn btn-secondary btn-small"
-                        data-testid="quarantine-restore"
-                        disabled={blocked !== null || busy !== null}
-                        title={blocked ?? undefined}
-                        onClick={() => void restore(f, false)}
-                      >
-                        {busy === f.id ? "Putting back…" : "Put back"}
-                      </button>
-                      {conflict === f.id && (
-                        <button
-                          type="button"
-                          className="btn btn-ghost btn-small"
-                          disabled={blocked !== null || busy !== null}
-                          data-testid="quarantine-replace"
-                          onClick={() => void restore(f, true)}
-                        >
-                          Replace the primary's copy
-                        </button>
-                      )}
-                    </>
-                  )}
+                  <PutBack
+                    done={f.restored_unix !== null}
+                    blocked={blocked}
+                    busy={busy === f.id}
+                    othersBusy={busy !== null && busy !== f.id}
+                    conflict={conflict === f.id}
+                    testPrefix="quarantine"
+                    onRestore={(replace) => void restore(f, replace)}
+                  />
                 </td>
               </tr>
             ))}

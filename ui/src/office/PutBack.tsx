@@ -1,0 +1,48 @@
+// The actions cell of a set-aside or deleted file: "Put back" onto the primary, and, once the
+// primary turned it down because it holds a different file there, "Replace the primary's copy".
+
+interface PutBackProps {
+  /** Already put back: says so instead of offering it again. */
+  done: boolean;
+  /** Why restoring is not allowed (a view-only token), or null. */
+  blocked: string | null;
+  /** This file is being put back now. */
+  busy: boolean;
+  /** Another file is: one at a time. */
+  othersBusy: boolean;
+  /** The primary holds a different file at this path. */
+  conflict: boolean;
+  /** `quarantine` or `trash`: the buttons' test ids. */
+  testPrefix: string;
+  onRestore: (replace: boolean) => void;
+}
+
+export function PutBack({ done, blocked, busy, othersBusy, conflict, testPrefix, onRestore }: PutBackProps) {
+  if (done) return <span className="tone-ok">Put back</span>;
+  const disabled = blocked !== null || busy || othersBusy;
+  return (
+    <>
+      <button
+        type="button"
+        className="btn btn-secondary btn-small"
+        data-testid={`${testPrefix}-restore`}
+        disabled={disabled}
+        title={blocked ?? undefined}
+        onClick={() => onRestore(false)}
+      >
+        {busy ? "Putting back…" : "Put back"}
+      </button>
+      {conflict && (
+        <button
+          type="button"
+          className="btn btn-ghost btn-small"
+          disabled={disabled}
+          data-testid={`${testPrefix}-replace`}
+          onClick={() => onRestore(true)}
+        >
+          Replace the primary's copy
+        </button>
+      )}
+    </>
+  );
+}
