@@ -325,11 +325,13 @@ test("the history of a server that does not answer comes from this computer's co
   const section = '[data-testid="history-machine"][data-server="PBX B (backup)"]';
   const note = await wd.waitFor(`${section} [data-testid="history-copy-note"]`, { timeout: 30000 });
   assert.match(await wd.text(note), /PBX B \(backup\) is not answering\. These graphs are this computer's copy/);
-  await wd.waitFor(`${section} [data-testid="chart-resources"]`, {
-    timeout: 20000,
-    predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
-  });
-  await wd.scrollTo(await wd.waitFor(section));
+  for (const kind of ["pbx_activity", "network", "resources"]) {
+    await wd.waitFor(`${section} [data-testid="chart-${kind}"]`, {
+      timeout: 20000,
+      predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
+    });
+  }
+  await wd.scrollTo(section);
   await shot("15b-history-copy");
   await tab("servers");
 });
@@ -378,7 +380,7 @@ test("a replaced machine leaves the office but its history stays; added again, i
     timeout: 20000,
     predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
   });
-  await wd.scrollTo(former);
+  await wd.scrollTo('[data-testid="history-former"]');
   await shot("16d-former-history");
   await tab("servers");
   await wd.click(await wd.waitFor('[data-testid="add-partner"]'));

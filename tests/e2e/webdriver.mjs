@@ -77,10 +77,12 @@ export class WebDriver {
     return this.cmd("GET", `/element/${id}/attribute/${name}`);
   }
 
-  /** Scrolls the element to the top of the window (for screenshots of what is below). */
-  scrollTo(id) {
-    const element = { "element-6066-11e4-a4e6-66ec02a8a1f1": id };
-    return this.cmd("POST", "/execute/sync", { script: "arguments[0].scrollIntoView({block: 'start'})", args: [element] });
+  /** Scrolls the first element matching `css` to the top of the window (for screenshots of what is below). */
+  scrollTo(css) {
+    return this.cmd("POST", "/execute/sync", {
+      script: "document.querySelector(arguments[0]).scrollIntoView({ block: 'start' })",
+      args: [css],
+    });
   }
 
   /** PNG screenshot of the window, as a Buffer. */

@@ -341,6 +341,29 @@ async fn a_machine_that_stops_answering_or_is_replaced_still_shows_its_history()
             "{c:?} vs {l:?}"
         );
     }
+    // Every series that recorded the last day is in the copy too.
+    for s in live
+        .series
+        .iter()
+        .filter(|s| s.first_unix.is_some_and(|f| f < t - 3_600))
+    {
+        let day = HistoryQuery {
+            series: s.name.clone(),
+            from: t - 86_400,
+            to: t,
+            points: 1_000,
+        };
+        assert!(
+            !console
+                .machine_history(&ea.server_id, &day)
+                .await
+                .unwrap()
+                .points
+                .is_empty(),
+            "{} has no copied history",
+            s.name
+        );
+    }
     // A short range is answered by minutes, as the copy holds no raw samples.
     let hour = HistoryQuery {
         from: t - 7_200,

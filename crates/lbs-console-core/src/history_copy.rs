@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use futures_util::{StreamExt, TryStreamExt};
 use lbs_history::{HistoryStore, Resolution, Retention, SeriesDef};
 use lbs_protocol::{HistoryQuery, HistoryResponse, SeriesInfo};
 use tokio::sync::Mutex;
@@ -48,6 +49,9 @@ const MAX_POINTS: i64 = lbs_history::MAX_POINTS as i64;
 /// Questions per series and table in one refresh: enough for a first copy, bounded if a
 /// misbehaving agent keeps answering short.
 const MAX_ASKS: usize = 4;
+
+/// Series copied at once from one machine.
+const PARALLEL: usize = 4;
 
 pub struct HistoryCopy {
     dir: PathBuf,
@@ -115,15 +119,24 @@ impl HistoryCopy {
             })
             .collect();
         store.register(&defs).await.map_err(storage)?;
-        let mut copied = 0;
-        for s in &list {
-            let Some(first) = s.first_unix else { continue };
-            for level in &LEVELS {
-                copied += copy_level(&store, agent, s, first, level, now).await?;
+        // A few series at a time: the agent answers them in parallel, and the copy writes while
+        // the next answer is on its way.
+        let copies = list.iter().filter_map(|s| Some((s, s.first_unix?))).map(|(s, first)| {
+            let store = &store;
+            async move {
+                let mut copied = 0;
+                for level in &LEVELS {
+                    copied += copy_level(store, agent, s, first, level, now).await?;
+                }
+                Ok::<_, Error>(copied)
             }
-        }
+        });
+        let copied: Vec<usize> = futures_util::stream::iter(copies)
+            .buffer_unordered(PARALLEL)
+            .try_collect()
+            .await?;
         store.trim(now).await.map_err(storage)?;
-        Ok(copied)
+        Ok(copied.into_iter().sum())
     }
 
     /// The series of the copy, newest time included; `None` when there is no copy.

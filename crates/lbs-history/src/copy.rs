@@ -5,6 +5,9 @@
 
 use crate::{HistoryError, HistoryPoint, HistoryStore, Resolution};
 
+/// Rows per multi-row `INSERT` (5 bound parameters each).
+const ROWS_PER_STATEMENT: usize = 400;
+
 fn table(resolution: Resolution) -> Result<&'static str, HistoryError> {
     match resolution {
         Resolution::Minute => Ok("rollup_minute"),
@@ -28,24 +31,22 @@ impl HistoryStore {
     ) -> Result<usize, HistoryError> {
         let table = table(resolution)?;
         let id = self.series_id(series).await?;
-        let sql =
-            format!("INSERT OR REPLACE INTO {table} (series_id, t, min, avg, max, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)");
-        let mut tx = self.begin_write().await?;
-        let mut written = 0;
-        for p in points
+        let rows: Vec<&HistoryPoint> = points
             .iter()
             .filter(|p| [p.min, p.avg, p.max].iter().all(|v| v.is_finite()))
-        {
-            sqlx::query(&sql)
-                .bind(id)
-                .bind(p.t)
-                .bind(p.min)
-                .bind(p.avg)
-                .bind(p.max)
-                .execute(&mut *tx)
-                .await?;
-            written += 1;
+            .collect();
+        let mut tx = self.begin_write().await?;
+        // Many rows per statement: a first copy writes thousands per series.
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let values = vec!["(?, ?, ?, ?, ?, 1)"; chunk.len()].join(", ");
+            let sql = format!("INSERT OR REPLACE INTO {table} (series_id, t, min, avg, max, n) VALUES {values}");
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                q = q.bind(id).bind(p.t).bind(p.min).bind(p.avg).bind(p.max);
+            }
+            q.execute(&mut *tx).await?;
         }
+        let written = rows.len();
         tx.commit().await?;
         Ok(written)
     }
