@@ -121,16 +121,9 @@ impl HistoryCopy {
         store.register(&defs).await.map_err(storage)?;
         // A few series at a time: the agent answers them in parallel, and the copy writes while
         // the next answer is on its way.
-        let copies = list.iter().filter_map(|s| Some((s, s.first_unix?))).map(|(s, first)| {
-            let store = &store;
-            async move {
-                let mut copied = 0;
-                for level in &LEVELS {
-                    copied += copy_level(store, agent, s, first, level, now).await?;
-                }
-                Ok::<_, Error>(copied)
-            }
-        });
+        // Futures collected first: a stream built from closures over borrowed series is not
+        // `Send` for every lifetime, which the app's spawned poller needs.
+        let copies: Vec<_> = list.iter().map(|s| copy_series(&store, agent, s, now)).collect();
         let copied: Vec<usize> = futures_util::stream::iter(copies)
             .buffer_unordered(PARALLEL)
             .try_collect()
@@ -182,6 +175,18 @@ impl HistoryCopy {
         }
         Ok(())
     }
+}
+
+/// Copies one series, every table.
+async fn copy_series(store: &HistoryStore, agent: &AgentClient, s: &SeriesInfo, now: i64) -> Result<usize, Error> {
+    let Some(first) = s.first_unix else {
+        return Ok(0);
+    };
+    let mut copied = 0;
+    for level in &LEVELS {
+        copied += copy_level(store, agent, s, first, level, now).await?;
+    }
+    Ok(copied)
 }
 
 /// Copies one series' completed periods of one table, oldest first, from where the copy ends.
