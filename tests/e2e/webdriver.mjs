@@ -77,12 +77,9 @@ export class WebDriver {
     return this.cmd("GET", `/element/${id}/attribute/${name}`);
   }
 
-  /** Scrolls the first element matching `css` to the top of the window (for screenshots of what is below). */
-  scrollTo(css) {
-    return this.cmd("POST", "/execute/sync", {
-      script: "document.querySelector(arguments[0]).scrollIntoView({ block: 'start' })",
-      args: [css],
-    });
+  /** PNG screenshot of one element (scrolled into view), as a Buffer. */
+  async elementScreenshot(id) {
+    return Buffer.from(await this.cmd("GET", `/element/${id}/screenshot`), "base64");
   }
 
   /** PNG screenshot of the window, as a Buffer. */
