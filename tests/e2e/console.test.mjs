@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -262,6 +262,32 @@ test("the sync tab, reached with the keyboard, lists every category on both serv
   await tab("servers");
 });
 
+test("a voicemail deleted on the primary is put back from the backup's deleted files", async () => {
+  const file = join(agentA.dir, "voicemail", "1001", "msg0.txt");
+  const content = readFileSync(file, "utf8");
+  rmSync(file);
+  // The backup follows the delete by moving its copy into its trash.
+  const trash = join(agentB.dir, "voicemail", ".lbs-sync", "trash");
+  const deadline = Date.now() + 30000;
+  while (!(existsSync(trash) && readdirSync(trash, { recursive: true }).some((f) => String(f).endsWith("msg0.txt")))) {
+    assert.ok(Date.now() < deadline, "the backup did not keep the deleted file");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await tab("sync");
+  const row = '[data-testid="trash-row"][data-path="1001/msg0.txt"]';
+  await wd.waitFor(row, { timeout: 20000 });
+  assert.ok((await wd.scrollTo('[data-testid="trash"]')) > 0, "scrolled down to the deleted files");
+  await new Promise((r) => setTimeout(r, 300));
+  await shot("08b-deleted-files");
+  await wd.click(await wd.waitFor(`${row} [data-testid="trash-restore"]`));
+  await wd.waitFor('[data-testid="trash"] [role="status"]', {
+    timeout: 20000,
+    predicate: async (id) => /is back on PBX A/.test(await wd.text(id)),
+  });
+  assert.equal(readFileSync(file, "utf8"), content, "the voicemail is back on the primary, unchanged");
+  await tab("servers");
+});
+
 test("an early switchover is held back until a reason is typed, then runs and is logged", async () => {
   await wd.click(await wd.waitFor('[data-testid="start-failover"]'));
   await wd.waitFor('[data-testid="wizard-facts"]', { timeout: 20000 });
@@ -331,7 +357,9 @@ test("the history of a server that does not answer comes from this computer's co
       predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
     });
   }
-  writeFileSync(join(shots, "15b-history-copy.png"), await wd.elementScreenshot(await wd.waitFor(section)));
+  await wd.scrollTo(section);
+  await new Promise((r) => setTimeout(r, 300));
+  await shot("15b-history-copy");
   await tab("servers");
 });
 
@@ -379,7 +407,9 @@ test("a replaced machine leaves the office but its history stays; added again, i
     timeout: 20000,
     predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
   });
-  writeFileSync(join(shots, "16d-former-history.png"), await wd.elementScreenshot(former));
+  await wd.scrollTo('[data-testid="history-former"]');
+  await new Promise((r) => setTimeout(r, 300));
+  await shot("16d-former-history");
   await tab("servers");
   await wd.click(await wd.waitFor('[data-testid="add-partner"]'));
   await wd.click(await wd.waitFor('[data-testid="tab-link"]'));

@@ -77,9 +77,18 @@ export class WebDriver {
     return this.cmd("GET", `/element/${id}/attribute/${name}`);
   }
 
-  /** PNG screenshot of one element (scrolled into view), as a Buffer. */
-  async elementScreenshot(id) {
-    return Buffer.from(await this.cmd("GET", `/element/${id}/screenshot`), "base64");
+  /**
+   * Scrolls the app's main pane so the first element matching `css` is at its top (for a
+   * screenshot of what is below); resolves to the pane's new scroll offset.
+   */
+  scrollTo(css) {
+    return this.cmd("POST", "/execute/sync", {
+      script: `const el = document.querySelector(arguments[0]);
+        const pane = el.closest(".main") ?? document.scrollingElement;
+        pane.scrollTop += el.getBoundingClientRect().top - pane.getBoundingClientRect().top - 16;
+        return pane.scrollTop;`,
+      args: [css],
+    });
   }
 
   /** PNG screenshot of the window, as a Buffer. */

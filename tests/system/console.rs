@@ -320,6 +320,8 @@ async fn a_machine_that_stops_answering_or_is_replaced_still_shows_its_history()
 
     // A stops answering: the History tab is served from this computer's copy, the same figures.
     a.kill9();
+    // The poller's look marks A silent: its graphs then go straight to the copy.
+    console.overview().await.unwrap();
     let copy = console.machine_series(&ea.server_id).await.unwrap();
     assert!(copy.from_copy);
     assert_eq!(copy.live_error.map(|e| e.kind), Some(ErrorKind::Unreachable));

@@ -22,6 +22,8 @@ pub struct Console {
     /// When each server last answered and its role then, for "Primary PBX A unreachable for
     /// 3 min"; loaded from the store and written back when the role changes or every 30 s.
     seen: std::sync::Mutex<HashMap<String, Seen>>,
+    /// Servers whose last look failed (by the console's id).
+    silent: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +107,7 @@ impl Console {
             credentials,
             history,
             seen: std::sync::Mutex::new(seen),
+            silent: Default::default(),
         })
     }
 
@@ -382,9 +385,29 @@ impl Console {
         }
     }
 
+    /// Whether the server's last look failed. Such a server is not asked again for each graph
+    /// while a copy can answer: an unplugged box costs a connection time-out per question.
+    fn silent(&self, id: &str) -> bool {
+        self.silent.lock().unwrap_or_else(|p| p.into_inner()).contains(id)
+    }
+
+    fn set_silent(&self, id: &str, silent: bool) {
+        let mut set = self.silent.lock().unwrap_or_else(|p| p.into_inner());
+        if silent {
+            set.insert(id.to_owned());
+        } else {
+            set.remove(id);
+        }
+    }
+
     /// A range of one series, from the machine or else from the copy (see [`Self::machine_series`]).
     pub async fn machine_history(&self, server_id: &str, query: &HistoryQuery) -> Result<HistoryResponse, Error> {
-        if let Some(entry) = self.current(server_id).await? {
+        let entry = self.current(server_id).await?;
+        let ask_machine = match &entry {
+            Some(e) => !self.silent(&e.id) || !self.history.exists(server_id),
+            None => false,
+        };
+        if let (Some(entry), true) = (entry, ask_machine) {
             match self.client(&entry.id).await?.1.history(query).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) if !self.history.exists(server_id) => return Err(e),
@@ -500,6 +523,7 @@ impl Console {
                     entry.name = status.name.clone();
                 }
                 self.saw(&entry.id, now, failover.role).await;
+                self.set_silent(&entry.id, false);
                 MachineView {
                     entry,
                     reachable: true,
@@ -512,6 +536,7 @@ impl Console {
                 }
             }
             Err(e) => {
+                self.set_silent(&entry.id, true);
                 let seen = self
                     .seen
                     .lock()
