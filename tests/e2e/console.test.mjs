@@ -357,9 +357,7 @@ test("the history of a server that does not answer comes from this computer's co
       predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
     });
   }
-  await wd.scrollTo(section);
-  await new Promise((r) => setTimeout(r, 300));
-  await shot("15b-history-copy");
+  writeFileSync(join(shots, "15b-history-copy.png"), await wd.elementScreenshot(await wd.waitFor(section)));
   await tab("servers");
 });
 
@@ -407,9 +405,7 @@ test("a replaced machine leaves the office but its history stays; added again, i
     timeout: 20000,
     predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
   });
-  await wd.scrollTo('[data-testid="history-former"]');
-  await new Promise((r) => setTimeout(r, 300));
-  await shot("16d-former-history");
+  writeFileSync(join(shots, "16d-former-history.png"), await wd.elementScreenshot(former));
   await tab("servers");
   await wd.click(await wd.waitFor('[data-testid="add-partner"]'));
   await wd.click(await wd.waitFor('[data-testid="tab-link"]'));

@@ -91,6 +91,11 @@ export class WebDriver {
     });
   }
 
+  /** PNG screenshot of one element (as much of it as fits the window), as a Buffer. */
+  async elementScreenshot(id) {
+    return Buffer.from(await this.cmd("GET", `/element/${id}/screenshot`), "base64");
+  }
+
   /** PNG screenshot of the window, as a Buffer. */
   async screenshot() {
     return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");

@@ -443,3 +443,25 @@ async fn a_server_that_moved_is_followed_only_to_the_same_machine() {
     assert_eq!(moved.address, a.address());
     assert_eq!(console.status(&ea.id).await.unwrap().server_id, ea.server_id);
 }
+
+#[tokio::test]
+async fn a_history_copy_that_cannot_be_written_costs_only_the_copy() {
+    let mut a = Agent::init("PBX A");
+    a.start();
+    let dir = tempfile::tempdir().unwrap();
+    // Where the copies go is taken by a file: nothing can be written there (as on a full or
+    // read-only disk).
+    std::fs::write(dir.path().join("history"), b"in the way").unwrap();
+    let (console, _) = console(&dir).await;
+    let ea = console.add_by_link(&a.link.to_string(), None).await.unwrap();
+    console
+        .copy_histories()
+        .await
+        .expect("a failed copy is logged, not fatal");
+    let live = console.machine_series(&ea.server_id).await.unwrap();
+    assert!(!live.from_copy && !live.series.is_empty());
+    a.kill9();
+    let err = console.machine_series(&ea.server_id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+    assert_eq!(std::fs::read(dir.path().join("history")).unwrap(), b"in the way");
+}

@@ -429,6 +429,11 @@ impl Console {
             .await;
             match copied {
                 Ok(rows) => tracing::debug!(server = %entry.name, rows, "history copied"),
+                // This computer's own disk failing matters; a server that does not answer is
+                // shown on the dashboard already.
+                Err(e) if e.kind() == crate::view::ErrorKind::Storage => {
+                    tracing::warn!(server = %entry.name, error = %e, "history not copied")
+                }
                 Err(e) => tracing::debug!(server = %entry.name, error = %e, "history not copied this time"),
             }
         }

@@ -120,9 +120,8 @@ impl HistoryCopy {
             .collect();
         store.register(&defs).await.map_err(storage)?;
         // A few series at a time: the agent answers them in parallel, and the copy writes while
-        // the next answer is on its way.
-        // Futures collected first: a stream built from closures over borrowed series is not
-        // `Send` for every lifetime, which the app's spawned poller needs.
+        // the next answer is on its way. (The futures are collected first: a stream of closures
+        // over borrowed series is not `Send` for every lifetime, which the app's poller needs.)
         let copies: Vec<_> = list.iter().map(|s| copy_series(&store, agent, s, now)).collect();
         let copied: Vec<usize> = futures_util::stream::iter(copies)
             .buffer_unordered(PARALLEL)
