@@ -276,7 +276,7 @@ test("a voicemail deleted on the primary is put back from the backup's deleted f
   await tab("sync");
   const row = '[data-testid="trash-row"][data-path="1001/msg0.txt"]';
   await wd.waitFor(row, { timeout: 20000 });
-  assert.ok((await wd.scrollTo('[data-testid="trash"]')) > 0, "scrolled down to the deleted files");
+  await wd.scrollTo('[data-testid="trash"]');
   await new Promise((r) => setTimeout(r, 300));
   await shot("08b-deleted-files");
   await wd.click(await wd.waitFor(`${row} [data-testid="trash-restore"]`));
@@ -357,7 +357,9 @@ test("the history of a server that does not answer comes from this computer's co
       predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
     });
   }
-  writeFileSync(join(shots, "15b-history-copy.png"), await wd.elementScreenshot(await wd.waitFor(section)));
+  await wd.alone(section);
+  await shot("15b-history-copy");
+  await wd.alone(section, false);
   await tab("servers");
 });
 
@@ -405,7 +407,9 @@ test("a replaced machine leaves the office but its history stays; added again, i
     timeout: 20000,
     predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
   });
-  writeFileSync(join(shots, "16d-former-history.png"), await wd.elementScreenshot(former));
+  await wd.alone('[data-testid="history-former"]');
+  await shot("16d-former-history");
+  await wd.alone('[data-testid="history-former"]', false);
   await tab("servers");
   await wd.click(await wd.waitFor('[data-testid="add-partner"]'));
   await wd.click(await wd.waitFor('[data-testid="tab-link"]'));

@@ -78,22 +78,29 @@ export class WebDriver {
   }
 
   /**
-   * Scrolls the app's main pane so the first element matching `css` is at its top (for a
-   * screenshot of what is below); resolves to the pane's new scroll offset.
+   * Scrolls the app's main pane so the first element matching `css` is at its top, as far as
+   * the pane scrolls (for a screenshot of what is below).
    */
   scrollTo(css) {
     return this.cmd("POST", "/execute/sync", {
       script: `const el = document.querySelector(arguments[0]);
         const pane = el.closest(".main") ?? document.scrollingElement;
-        pane.scrollTop += el.getBoundingClientRect().top - pane.getBoundingClientRect().top - 16;
-        return pane.scrollTop;`,
+        pane.scrollTop += el.getBoundingClientRect().top - pane.getBoundingClientRect().top - 16;`,
       args: [css],
     });
   }
 
-  /** PNG screenshot of one element (as much of it as fits the window), as a Buffer. */
-  async elementScreenshot(id) {
-    return Buffer.from(await this.cmd("GET", `/element/${id}/screenshot`), "base64");
+  /**
+   * Hides the siblings of the first element matching `css` (for a screenshot of that element
+   * alone, at the top of its pane), or shows them again with `false`.
+   */
+  alone(css, on = true) {
+    return this.cmd("POST", "/execute/sync", {
+      script: `const el = document.querySelector(arguments[0]);
+        for (const s of el.parentElement.children) if (s !== el) s.style.display = arguments[1] ? "none" : "";
+        (el.closest(".main") ?? document.scrollingElement).scrollTop = 0;`,
+      args: [css, on],
+    });
   }
 
   /** PNG screenshot of the window, as a Buffer. */
