@@ -16,6 +16,8 @@ DEBS=(
   xdotool
   # A real notification service for the desktop notifications in the end-to-end tests
   notification-daemon
+  # A real system tray (XEmbed) for the tray icon in the end-to-end tests
+  trayer
   # The OS keyring (Secret Service) in tests and the headless demo
   dbus dbus-x11 gnome-keyring libsecret-tools
   # Proving the console builds for Windows

@@ -10,7 +10,7 @@ import { join } from "node:path";
 
 import { WebDriver } from "./webdriver.mjs";
 import { Agent, consoleBin, root, freePort } from "./agents.mjs";
-import { Notifications, saveAs, screenShot } from "./desktop.mjs";
+import { Notifications, Tray, saveAs, screenShot } from "./desktop.mjs";
 
 const shots = join(root, "artifacts", "screenshots");
 mkdirSync(shots, { recursive: true });
@@ -21,6 +21,7 @@ let wd;
 let agentA;
 let agentB;
 let notifications;
+let tray;
 /** Where the tests save files through the native dialog. */
 const saved = mkdtempSync(join(tmpdir(), "lbs-e2e-saved-"));
 
@@ -31,6 +32,7 @@ async function shot(name) {
 before(async () => {
   assert.ok(existsSync(consoleBin), `${consoleBin} is missing: build the workspace first`);
   notifications = new Notifications(join(root, "artifacts", "e2e-notifications.log"));
+  tray = new Tray();
   agentA = await Agent.create("PBX A (server room)");
   agentB = await Agent.create("PBX B (backup)", { role: "backup" });
   await agentA.start();
@@ -97,6 +99,7 @@ after(async () => {
   await agentA?.stop();
   await agentB?.stop();
   notifications?.stop();
+  tray?.stop();
 });
 
 /** Waits until `file` exists and is not empty; returns its bytes. */
@@ -158,6 +161,8 @@ test("an empty console explains what to do", async () => {
   const buttons = await wd.findAll('[data-testid="add-server"]');
   assert.equal(buttons.length, 2, "one add button in the sidebar, one in the welcome");
   await shot("01-empty");
+  // No office yet: the tray icon is amber (nothing is protected).
+  await tray.waitFor("at_risk");
 });
 
 test("a pasted link adds the primary as an office that is not protected yet", async () => {
@@ -234,6 +239,7 @@ test("the partner added by address shows its fingerprint, is pinned, and the off
   assert.match(await sentence(/^Protected/), /^Protected/);
   assert.equal((await wd.findAll('[data-testid="office-list-item"]')).length, 1, "one office of two servers");
   await shot("06-dashboard-protected");
+  await tray.waitFor("protected");
 });
 
 test("a link with the wrong certificate fingerprint is refused with a warning", async () => {
@@ -326,6 +332,8 @@ test("an unplanned failover: the primary is killed, confirmed off and the backup
   const err = await wd.waitFor('[data-testid="machine-error"]');
   assert.equal(await wd.attr(err, "data-kind"), "unreachable");
   await shot("13-primary-down");
+  await tray.waitFor("down");
+  screenShot(join(shots, "13b-tray-down.png"));
   await wd.click(await wd.waitFor('[data-testid="start-failover"]'));
   await wd.waitFor('[data-testid="wizard"][data-kind="unplanned"]', { timeout: 20000 });
   await wd.click(await wd.waitFor('[data-testid="wizard-next"]'));
@@ -374,6 +382,7 @@ test("the repaired box rejoins as the backup and the office is protected again",
   );
   assert.match(await sentence(/^Protected/, 60000), /^Protected/);
   await shot("16-reintegrated");
+  await tray.waitFor("protected");
 });
 
 test("a server followed to a new address: only the same machine is accepted", async () => {

@@ -71,3 +71,58 @@ export class Notifications {
     this.daemon.kill();
   }
 }
+
+/** The dot colour of each tray icon (icons/tray-*.png), by the state it shows. */
+const TRAY_DOTS = { protected: [31, 136, 61], at_risk: [212, 167, 44], down: [207, 34, 46] };
+
+/**
+ * A real system tray (trayer, an XEmbed tray) at the bottom right of the screen. The app's tray
+ * icon lands in it; its state is read from the colour of the icon's dot.
+ */
+export class Tray {
+  constructor() {
+    this.proc = spawn(
+      "trayer",
+      ["--edge", "bottom", "--align", "right", "--widthtype", "pixel", "--width", "64", "--height", "32",
+        "--transparent", "false", "--tint", "0xffffff"],
+      { stdio: "ignore" },
+    );
+  }
+
+  /** `protected`, `at_risk` or `down`: the state whose dot colour covers most pixels of the tray. */
+  async state() {
+    const win = await waitWindow("panel");
+    // From the screen, not the panel's own window: the icon is a child window of another depth.
+    const geometry = xdotool("getwindowgeometry", "--shell", win);
+    const g = Object.fromEntries(geometry.split("\n").map((l) => l.split("=")));
+    const crop = `${g.WIDTH}x${g.HEIGHT}+${g.X}+${g.Y}`;
+    const pixels = execFileSync("import", ["-window", "root", "-crop", crop, "txt:-"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 24,
+    });
+    const counts = Object.fromEntries(Object.keys(TRAY_DOTS).map((k) => [k, 0]));
+    // One line per pixel, with its colour as #RRGGBB (or #RRRRGGGGBBBB from a 16-bit build).
+    for (const [, hex] of pixels.matchAll(/#([0-9A-Fa-f]{12}|[0-9A-Fa-f]{6})\b/g)) {
+      const step = hex.length / 3;
+      const rgb = [0, 1, 2].map((i) => parseInt(hex.slice(i * step, i * step + 2), 16));
+      for (const [state, dot] of Object.entries(TRAY_DOTS)) {
+        if (Math.hypot(...rgb.map((c, i) => c - dot[i])) < 40) counts[state] += 1;
+      }
+    }
+    const [best, n] = Object.entries(counts).sort((a, b) => b[1] - a[1])[0];
+    return n >= 4 ? best : null;
+  }
+
+  async waitFor(state, timeout = 20000) {
+    const deadline = Date.now() + timeout;
+    let last;
+    while ((last = await this.state()) !== state) {
+      if (Date.now() > deadline) throw new Error(`the tray shows ${last}, not ${state}`);
+      await sleep(500);
+    }
+  }
+
+  stop() {
+    this.proc.kill();
+  }
+}
