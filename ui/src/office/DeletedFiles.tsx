@@ -11,7 +11,7 @@ import { formatAgo } from "../format/duration";
 import type { MachineView } from "../generated/MachineView";
 import type { TrashEntry } from "../generated/TrashEntry";
 import type { TrashList } from "../generated/TrashList";
-import { PutBack } from "./PutBack";
+import { PutBack, PutBackNotes } from "./PutBack";
 import { restoreBlocked } from "./rules";
 
 /** One trashed file's identity: the same path may be deleted more than once. */
@@ -85,17 +85,7 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
         {kept ? ` for ${kept}` : ""}. If something was deleted by mistake, put it back: it returns to{" "}
         {primary.entry.name}, and from there to {backup.entry.name}.
       </p>
-      {blocked && <p className="disabled-reason">{blocked}</p>}
-      {error && (
-        <p className="inline-error" role="alert">
-          {error}
-        </p>
-      )}
-      {done && (
-        <p className="inline-ok" role="status">
-          {done}
-        </p>
-      )}
+      <PutBackNotes blocked={blocked} error={error} done={done} />
       {list === null ? (
         !reachable ? (
           <p className="muted">{backup.entry.name} does not answer, so its deleted files cannot be listed now.</p>

@@ -46,3 +46,22 @@ export function PutBack({ done, blocked, busy, othersBusy, conflict, testPrefix,
     </>
   );
 }
+
+/** Above a list of files to put back: why it is not allowed, what went wrong, what was done. */
+export function PutBackNotes({ blocked, error, done }: { blocked: string | null; error: string | null; done: string | null }) {
+  return (
+    <>
+      {blocked && <p className="disabled-reason">{blocked}</p>}
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+      {done && (
+        <p className="inline-ok" role="status">
+          {done}
+        </p>
+      )}
+    </>
+  );
+}

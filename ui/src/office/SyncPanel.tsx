@@ -15,7 +15,7 @@ import type { OfficeView } from "../generated/OfficeView";
 import type { QuarantineEntry } from "../generated/QuarantineEntry";
 import { useNow } from "../hooks/useNow";
 import { DeletedFiles } from "./DeletedFiles";
-import { PutBack } from "./PutBack";
+import { PutBack, PutBackNotes } from "./PutBack";
 import { restoreBlocked, wizardPair } from "./rules";
 import { categoryRows } from "./sync";
 
@@ -168,17 +168,7 @@ function Quarantine({ machine }: { machine: MachineView }) {
         over. They differ from the primary's copies, so they were kept aside rather than lost. Put back the ones you
         need; nothing here is ever deleted by LBS.
       </p>
-      {blocked && <p className="disabled-reason">{blocked}</p>}
-      {error && (
-        <p className="inline-error" role="alert">
-          {error}
-        </p>
-      )}
-      {done && (
-        <p className="inline-ok" role="status">
-          {done}
-        </p>
-      )}
+      <PutBackNotes blocked={blocked} error={error} done={done} />
       {files === null ? (
         <p className="muted" aria-busy="true">
           Loading the list…
