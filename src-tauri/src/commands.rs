@@ -118,6 +118,17 @@ pub async fn change_address(
     changed(&watch, console.change_address(&id, &address).await)
 }
 
+/// Replaces a server's access token; the same machine must accept the new one.
+#[tauri::command]
+pub async fn change_token(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    id: String,
+    token: String,
+) -> Result<()> {
+    changed(&watch, console.change_token(&id, &token).await)
+}
+
 /// Deletes a replaced machine's history from this computer.
 #[tauri::command]
 pub async fn forget_former(console: State<'_, Console>, watch: State<'_, Watch>, machine: String) -> Result<()> {

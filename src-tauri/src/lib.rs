@@ -114,6 +114,7 @@ pub fn run() {
             commands::metrics_history,
             commands::remove_server,
             commands::change_address,
+            commands::change_token,
             commands::forget_former,
             commands::failover_status,
             commands::office_events,

@@ -455,6 +455,17 @@ test("view-only tokens see everything and the failover button says why it is dis
   const reason = await wd.waitFor('[data-testid="failover-disabled-reason"]');
   assert.match(await wd.text(reason), /view-only/);
   await shot("18-viewer");
+  // An administrator's token entered on the backup's card lifts it.
+  const card = '[data-testid="machine-card"][data-server="PBX B (backup)"]';
+  await wd.click(await wd.waitFor(`${card} [data-testid="change-token"]`));
+  await wd.type(await wd.waitFor(`${card} [data-testid="token-change-input"]`), agentB.token);
+  await shot("18b-new-token");
+  await wd.click(await wd.waitFor(`${card} [data-testid="token-save"]`));
+  await wd.waitFor('[data-testid="start-failover"]', {
+    timeout: 20000,
+    predicate: async (id) => (await wd.attr(id, "disabled")) === null,
+  });
+  assert.equal((await wd.findAll('[data-testid="failover-disabled-reason"]')).length, 0);
 });
 
 test("the dark theme", async () => {

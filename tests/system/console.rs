@@ -465,3 +465,39 @@ async fn a_history_copy_that_cannot_be_written_costs_only_the_copy() {
     assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
     assert_eq!(std::fs::read(dir.path().join("history")).unwrap(), b"in the way");
 }
+
+#[tokio::test]
+async fn a_new_access_token_replaces_the_old_only_if_the_server_accepts_it() {
+    use lbs_protocol::TokenRole;
+    let mut a = Agent::init("PBX A");
+    a.start();
+    let dir = tempfile::tempdir().unwrap();
+    let (console, creds) = console(&dir).await;
+    let viewer = lbs_tests::parse_link(&String::from_utf8_lossy(
+        &a.cli(&["token", "create", "--role", "viewer"]).stdout,
+    ));
+    let entry = console.add_by_link(&viewer.to_string(), None).await.unwrap();
+    assert_eq!(console.status(&entry.id).await.unwrap().access, TokenRole::Viewer);
+
+    for bad in ["", "  ", "lbs_00000000_not-a-real-token"] {
+        assert!(console.change_token(&entry.id, bad).await.is_err(), "{bad:?}");
+    }
+    let refused = console
+        .change_token(&entry.id, "lbs_00000000_not-a-real-token")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Unauthorized, "{refused}");
+    assert_eq!(
+        creds.load(&entry.id).await.unwrap(),
+        viewer.token,
+        "a refused token is not kept"
+    );
+
+    // The administrator token from `init` upgrades the console's access.
+    console
+        .change_token(&entry.id, &format!(" {} ", a.link.token))
+        .await
+        .unwrap();
+    assert_eq!(creds.load(&entry.id).await.unwrap(), a.link.token);
+    assert_eq!(console.status(&entry.id).await.unwrap().access, TokenRole::Admin);
+}

@@ -329,6 +329,25 @@ impl Console {
         Ok(entry)
     }
 
+    /// Replaces a server's access token (revoked, or a view-only one traded for an
+    /// administrator's) after checking that the same machine accepts it.
+    pub async fn change_token(&self, id: &str, token: &str) -> Result<(), Error> {
+        let entry = self.store.get(id).await?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::InvalidInput(
+                "Enter the access token printed by `lbs-agent token create` on the server.".into(),
+            ));
+        }
+        let status = AgentClient::new(&entry.address, &entry.fingerprint, token, &entry.name)?
+            .status()
+            .await?;
+        same_server(&entry, &status)?;
+        self.credentials.store(id, token).await?;
+        tracing::info!(id, access = ?status.access, "server access token replaced");
+        Ok(())
+    }
+
     /// Deletes a former machine's history copy and forgets it.
     pub async fn forget_former(&self, server_id: &str) -> Result<(), Error> {
         self.history.forget(server_id).await?;

@@ -9,7 +9,7 @@ use crate::view::{ConsoleError, ErrorKind};
 pub enum Error {
     #[error("{name} did not answer at {address}. Check that the server is switched on and connected to the network, and that the address is right.")]
     Unreachable { name: String, address: String },
-    #[error("{name} refused the access token. It may have been revoked or mistyped: create a new one on the server with `lbs-agent token create` and add the server again.")]
+    #[error("{name} refused the access token. It may have been revoked or mistyped: create a new one on the server with `lbs-agent token create` and enter it with \"New access token…\" on the server's card.")]
     Unauthorized { name: String },
     #[error("{0}")]
     Forbidden(String),

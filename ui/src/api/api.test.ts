@@ -30,6 +30,7 @@ describe("tauriCommands", () => {
     await tauriCommands.metricsHistory({ machine: "m1", series: "cpu.usage", from: 1, to: 2, points: 300 });
     await tauriCommands.removeServer("id1");
     await tauriCommands.changeAddress("id1", "h:2");
+    await tauriCommands.changeToken("id1", "lbs_x");
     await tauriCommands.forgetFormer("m1");
     await tauriCommands.saveFile("a.csv", "é,1");
     await tauriCommands.saveFile("a.png", new Uint8Array([137, 80]));
@@ -44,6 +45,7 @@ describe("tauriCommands", () => {
       ["metrics_history", { machine: "m1", series: "cpu.usage", from: 1, to: 2, points: 300 }],
       ["remove_server", { id: "id1" }],
       ["change_address", { id: "id1", address: "h:2" }],
+      ["change_token", { id: "id1", token: "lbs_x" }],
       ["forget_former", { machine: "m1" }],
       // Text goes as its UTF-8 bytes, bytes as they are.
       ["save_file", { name: "a.csv", contents: [0xc3, 0xa9, 0x2c, 0x31] }],

@@ -51,6 +51,8 @@ export interface Commands {
   removeServer(id: string): Promise<void>;
   /** Follows a server that moved; only the same machine, with the pinned certificate, is accepted. */
   changeAddress(id: string, address: string): Promise<ServerEntry>;
+  /** Replaces a server's access token (kept in the OS keyring) once the server accepts it. */
+  changeToken(id: string, token: string): Promise<void>;
   /** Deletes a replaced machine's history from this computer. */
   forgetFormer(machine: string): Promise<void>;
   failoverStatus(id: string): Promise<FailoverStatus>;
@@ -100,6 +102,7 @@ export const tauriCommands: Commands = {
   removeOffice: (office) => call<void>("remove_pair", { pair: office }),
   removeServer: (id) => call<void>("remove_server", { id }),
   changeAddress: (id, address) => call<ServerEntry>("change_address", { id, address }),
+  changeToken: (id, token) => call<void>("change_token", { id, token }),
   forgetFormer: (machine) => call<void>("forget_former", { machine }),
   failoverStatus: (id) => call<FailoverStatus>("failover_status", { id }),
   quarantineList: (id) => call<QuarantineList>("quarantine_list", { id }),

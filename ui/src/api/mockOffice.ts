@@ -33,6 +33,7 @@ type OfficeCommands = Pick<
   | "removeOffice"
   | "removeServer"
   | "changeAddress"
+  | "changeToken"
   | "forgetFormer"
   | "failoverStatus"
   | "quarantineList"
@@ -236,6 +237,12 @@ export function mockOffice(
       }
       s.entry.address = address.trim();
       return s.entry;
+    },
+    async changeToken(id, token) {
+      find(id);
+      if (!token.trim() || token.includes("wrong")) {
+        throw new CommandError("unauthorized", "The server refused this access token. Check it and try again.");
+      }
     },
     async forgetFormer(machine) {
       const i = former.findIndex((f) => f.server_id === machine);

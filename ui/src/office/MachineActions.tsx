@@ -1,5 +1,5 @@
-// The foot of a server's card: follow the box to a new address, or take it out of the office
-// when it is being replaced (its history stays on this computer).
+// The foot of a server's card: follow the box to a new address, give the console a new access
+// token, or take the box out of the office when it is being replaced (its history stays here).
 
 import { useState } from "react";
 
@@ -17,8 +17,9 @@ interface MachineActionsProps {
 
 export function MachineActions({ m, office, alone }: MachineActionsProps) {
   const api = useApi();
-  const [mode, setMode] = useState<"idle" | "address" | "remove">("idle");
+  const [mode, setMode] = useState<"idle" | "address" | "token" | "remove">("idle");
   const [address, setAddress] = useState(m.entry.address);
+  const [token, setToken] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const name = m.entry.name;
@@ -36,9 +37,10 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
       setBusy(false);
     }
   };
-  const open = (next: "address" | "remove") => {
+  const open = (next: "address" | "token" | "remove") => {
     setError(null);
     setAddress(m.entry.address);
+    setToken("");
     setMode(next);
   };
 
@@ -48,6 +50,9 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
         <div className="machine-actions-row">
           <button type="button" className="btn btn-ghost btn-small" data-testid="change-address" onClick={() => open("address")}>
             Change address…
+          </button>
+          <button type="button" className="btn btn-ghost btn-small" data-testid="change-token" onClick={() => open("token")}>
+            New access token…
           </button>
           <button
             type="button"
@@ -90,6 +95,41 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
               onChange={(e) => setAddress(e.target.value)}
             />
             <button type="submit" className="btn btn-primary btn-small" disabled={busy} data-testid="address-save">
+              {busy ? "Checking…" : "Save"}
+            </button>
+            <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => setMode("idle")}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+      {mode === "token" && (
+        <form
+          className="machine-address-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act(() => api.changeToken(m.entry.id, token));
+          }}
+        >
+          <label htmlFor={`token-${m.entry.id}`}>New access token for {name}</label>
+          <p className="muted field-help">
+            For a token that was revoked, or to trade a view-only token for an administrator&apos;s. Create one on the
+            server with <code>lbs-agent token create</code>. The console checks it with {name} before keeping it in this
+            computer&apos;s keyring.
+          </p>
+          <div className="machine-address-row">
+            <input
+              id={`token-${m.entry.id}`}
+              className="input"
+              type="password"
+              autoComplete="off"
+              data-testid="token-change-input"
+              value={token}
+              autoFocus
+              spellCheck={false}
+              onChange={(e) => setToken(e.target.value)}
+            />
+            <button type="submit" className="btn btn-primary btn-small" disabled={busy || !token.trim()} data-testid="token-save">
               {busy ? "Checking…" : "Save"}
             </button>
             <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => setMode("idle")}>

@@ -158,3 +158,31 @@ describe("keyboard", () => {
     expect(screen.getByTestId("tab-history").getAttribute("aria-selected")).toBe("true");
   });
 });
+
+describe("a new access token", () => {
+  it("is sent only once typed, and a refusal is shown in words", async () => {
+    const api = fakeApi({
+      overview: () => Promise.resolve(overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup")])),
+      changeToken: vi
+        .fn<Commands["changeToken"]>()
+        .mockRejectedValueOnce(new CommandError("unauthorized", "Main office refused the access token."))
+        .mockResolvedValueOnce(undefined),
+    });
+    renderApp(api);
+    const card = (await screen.findAllByTestId("machine-card"))[0]!;
+    fireEvent.click(within(card).getByTestId("change-token"));
+    const input = within(card).getByTestId<HTMLInputElement>("token-change-input");
+    expect(input.type).toBe("password");
+    expect(within(card).getByTestId<HTMLButtonElement>("token-save").disabled).toBe(true);
+    fireEvent.change(input, { target: { value: "lbs_wrong" } });
+    fireEvent.click(within(card).getByTestId("token-save"));
+    expect((await within(card).findByRole("alert")).textContent).toMatch(/refused the access token/);
+    fireEvent.change(input, { target: { value: "lbs_right" } });
+    fireEvent.click(within(card).getByTestId("token-save"));
+    await waitFor(() => expect(within(card).queryByTestId("token-change-input")).toBeNull());
+    expect(api.changeToken.mock.calls).toEqual([
+      [ENTRY.id, "lbs_wrong"],
+      [ENTRY.id, "lbs_right"],
+    ]);
+  });
+});

@@ -27,7 +27,7 @@ export function failoverBlocked(office: OfficeView): string | null {
   const { backup } = pair;
   if (!backup.reachable) return `${backup.entry.name} does not answer, so it cannot take over.`;
   if (backup.status?.access === "viewer") {
-    return `The access token for ${backup.entry.name} is view-only: it can see everything but change nothing. Add the server again with an administrator token to fail over from this console.`;
+    return `The access token for ${backup.entry.name} is view-only: it can see everything but change nothing. To fail over from this console, enter an administrator token with "New access token…" on its card.`;
   }
   if (backup.failover?.busy) return `${backup.entry.name} is busy: ${backup.failover.busy}.`;
   return null;

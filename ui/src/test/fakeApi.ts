@@ -28,6 +28,7 @@ export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
     removeOffice: vi.fn<Commands["removeOffice"]>(() => Promise.resolve()),
     removeServer: vi.fn<Commands["removeServer"]>(() => Promise.resolve()),
     changeAddress: vi.fn<Commands["changeAddress"]>(() => Promise.reject(new Error("not set up"))),
+    changeToken: vi.fn<Commands["changeToken"]>(() => Promise.reject(new Error("not set up"))),
     forgetFormer: vi.fn<Commands["forgetFormer"]>(() => Promise.resolve()),
     failoverStatus: vi.fn<Commands["failoverStatus"]>(() => new Promise(() => {})),
     quarantineList: vi.fn<Commands["quarantineList"]>(() => Promise.resolve({ entries: [] })),
