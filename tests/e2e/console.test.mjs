@@ -460,7 +460,7 @@ test("view-only tokens see everything and the failover button says why it is dis
   await wd.click(await wd.waitFor(`${card} [data-testid="change-token"]`));
   await wd.type(await wd.waitFor(`${card} [data-testid="token-change-input"]`), agentB.token);
   await shot("18b-new-token");
-  await wd.click(await wd.waitFor(`${card} [data-testid="token-save"]`));
+  await wd.click(await wd.waitFor(`${card} [data-testid="token-change-save"]`));
   await wd.waitFor('[data-testid="start-failover"]', {
     timeout: 20000,
     predicate: async (id) => (await wd.attr(id, "disabled")) === null,

@@ -1,7 +1,7 @@
 // The foot of a server's card: follow the box to a new address, give the console a new access
 // token, or take the box out of the office when it is being replaced (its history stays here).
 
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 
 import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
@@ -18,8 +18,8 @@ interface MachineActionsProps {
 export function MachineActions({ m, office, alone }: MachineActionsProps) {
   const api = useApi();
   const [mode, setMode] = useState<"idle" | "address" | "token" | "remove">("idle");
-  const [address, setAddress] = useState(m.entry.address);
-  const [token, setToken] = useState("");
+  /** What is typed in the open form: the new address, or the new token. */
+  const [value, setValue] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const name = m.entry.name;
@@ -39,8 +39,7 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
   };
   const open = (next: "address" | "token" | "remove") => {
     setError(null);
-    setAddress(m.entry.address);
-    setToken("");
+    setValue(next === "address" ? m.entry.address : "");
     setMode(next);
   };
 
@@ -72,71 +71,39 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
         </div>
       )}
       {mode === "address" && (
-        <form
-          className="machine-address-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void act(() => api.changeAddress(m.entry.id, address));
-          }}
-        >
-          <label htmlFor={`address-${m.entry.id}`}>New address of {name} (host:port)</label>
-          <p className="muted field-help">
-            For a server that moved to another network address. The console checks that the same machine answers
-            there, with the certificate it trusts.
-          </p>
-          <div className="machine-address-row">
-            <input
-              id={`address-${m.entry.id}`}
-              className="input"
-              data-testid="address-input"
-              value={address}
-              autoFocus
-              spellCheck={false}
-              onChange={(e) => setAddress(e.target.value)}
-            />
-            <button type="submit" className="btn btn-primary btn-small" disabled={busy} data-testid="address-save">
-              {busy ? "Checking…" : "Save"}
-            </button>
-            <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => setMode("idle")}>
-              Cancel
-            </button>
-          </div>
-        </form>
+        <OneFieldForm
+          id={`address-${m.entry.id}`}
+          label={`New address of ${name} (host:port)`}
+          help="For a server that moved to another network address. The console checks that the same machine answers there, with the certificate it trusts."
+          value={value}
+          onChange={setValue}
+          testId="address"
+          canSave={!busy}
+          busy={busy}
+          onSubmit={() => void act(() => api.changeAddress(m.entry.id, value))}
+          onCancel={() => setMode("idle")}
+        />
       )}
       {mode === "token" && (
-        <form
-          className="machine-address-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void act(() => api.changeToken(m.entry.id, token));
-          }}
-        >
-          <label htmlFor={`token-${m.entry.id}`}>New access token for {name}</label>
-          <p className="muted field-help">
-            For a token that was revoked, or to trade a view-only token for an administrator&apos;s. Create one on the
-            server with <code>lbs-agent token create</code>. The console checks it with {name} before keeping it in this
-            computer&apos;s keyring.
-          </p>
-          <div className="machine-address-row">
-            <input
-              id={`token-${m.entry.id}`}
-              className="input"
-              type="password"
-              autoComplete="off"
-              data-testid="token-change-input"
-              value={token}
-              autoFocus
-              spellCheck={false}
-              onChange={(e) => setToken(e.target.value)}
-            />
-            <button type="submit" className="btn btn-primary btn-small" disabled={busy || !token.trim()} data-testid="token-save">
-              {busy ? "Checking…" : "Save"}
-            </button>
-            <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => setMode("idle")}>
-              Cancel
-            </button>
-          </div>
-        </form>
+        <OneFieldForm
+          id={`token-${m.entry.id}`}
+          label={`New access token for ${name}`}
+          help={
+            <>
+              For a token that was revoked, or to trade a view-only token for an administrator&apos;s. Create one on the
+              server with <code>lbs-agent token create</code>. The console checks it with {name} before keeping it in
+              this computer&apos;s keyring.
+            </>
+          }
+          secret
+          value={value}
+          onChange={setValue}
+          testId="token-change"
+          canSave={!busy && value.trim() !== ""}
+          busy={busy}
+          onSubmit={() => void act(() => api.changeToken(m.entry.id, value))}
+          onCancel={() => setMode("idle")}
+        />
       )}
       {mode === "remove" && (
         <ConfirmBox
@@ -159,5 +126,61 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
         </p>
       )}
     </div>
+  );
+}
+
+interface OneFieldFormProps {
+  id: string;
+  label: string;
+  help: ReactNode;
+  value: string;
+  onChange: (value: string) => void;
+  /** A secret is typed without showing it, and never autocompleted. */
+  secret?: boolean;
+  /** Test ids: `<testId>-input` and `<testId>-save`. */
+  testId: string;
+  canSave: boolean;
+  busy: boolean;
+  onSubmit: () => void;
+  onCancel: () => void;
+}
+
+/** One field to change on the card, with what it is for, Save and Cancel. */
+function OneFieldForm({ id, label, help, value, onChange, secret = false, testId, canSave, busy, onSubmit, onCancel }: OneFieldFormProps) {
+  return (
+    <form
+      className="machine-address-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSubmit();
+      }}
+    >
+      <label htmlFor={id}>{label}</label>
+      <p className="muted field-help">{help}</p>
+      <div className="machine-address-row">
+        <input
+          id={id}
+          className="input"
+          type={secret ? "password" : "text"}
+          autoComplete={secret ? "off" : undefined}
+          data-testid={`${testId}-input`}
+          value={value}
+          autoFocus
+          spellCheck={false}
+          onChange={(e) => onChange(e.target.value)}
+        />
+        <button
+          type="submit"
+          className="btn btn-primary btn-small"
+          disabled={!canSave}
+          data-testid={`${testId}-save`}
+        >
+          {busy ? "Checking…" : "Save"}
+        </button>
+        <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }

@@ -173,12 +173,12 @@ describe("a new access token", () => {
     fireEvent.click(within(card).getByTestId("change-token"));
     const input = within(card).getByTestId<HTMLInputElement>("token-change-input");
     expect(input.type).toBe("password");
-    expect(within(card).getByTestId<HTMLButtonElement>("token-save").disabled).toBe(true);
+    expect(within(card).getByTestId<HTMLButtonElement>("token-change-save").disabled).toBe(true);
     fireEvent.change(input, { target: { value: "lbs_wrong" } });
-    fireEvent.click(within(card).getByTestId("token-save"));
+    fireEvent.click(within(card).getByTestId("token-change-save"));
     expect((await within(card).findByRole("alert")).textContent).toMatch(/refused the access token/);
     fireEvent.change(input, { target: { value: "lbs_right" } });
-    fireEvent.click(within(card).getByTestId("token-save"));
+    fireEvent.click(within(card).getByTestId("token-change-save"));
     await waitFor(() => expect(within(card).queryByTestId("token-change-input")).toBeNull());
     expect(api.changeToken.mock.calls).toEqual([
       [ENTRY.id, "lbs_wrong"],
