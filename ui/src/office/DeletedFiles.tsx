@@ -139,7 +139,7 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
                           done={restored.has(key)}
                           blocked={blocked}
                           busy={busy === key}
-                          othersBusy={busy !== null && busy !== key}
+                          anyBusy={busy !== null}
                           conflict={conflict === key}
                           testPrefix="trash"
                           onRestore={(replace) => void restore(f, replace)}

@@ -8,8 +8,8 @@ interface PutBackProps {
   blocked: string | null;
   /** This file is being put back now. */
   busy: boolean;
-  /** Another file is: one at a time. */
-  othersBusy: boolean;
+  /** A file (this one or another) is: one at a time. */
+  anyBusy: boolean;
   /** The primary holds a different file at this path. */
   conflict: boolean;
   /** `quarantine` or `trash`: the buttons' test ids. */
@@ -17,9 +17,9 @@ interface PutBackProps {
   onRestore: (replace: boolean) => void;
 }
 
-export function PutBack({ done, blocked, busy, othersBusy, conflict, testPrefix, onRestore }: PutBackProps) {
+export function PutBack({ done, blocked, busy, anyBusy, conflict, testPrefix, onRestore }: PutBackProps) {
   if (done) return <span className="tone-ok">Put back</span>;
-  const disabled = blocked !== null || busy || othersBusy;
+  const disabled = blocked !== null || anyBusy;
   return (
     <>
       <button

@@ -198,7 +198,7 @@ function Quarantine({ machine }: { machine: MachineView }) {
                     done={f.restored_unix !== null}
                     blocked={blocked}
                     busy={busy === f.id}
-                    othersBusy={busy !== null && busy !== f.id}
+                    anyBusy={busy !== null}
                     conflict={conflict === f.id}
                     testPrefix="quarantine"
                     onRestore={(replace) => void restore(f, replace)}
