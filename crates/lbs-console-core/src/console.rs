@@ -272,8 +272,10 @@ impl Console {
         let p = self.store.pair(pair).await?;
         let mut machines: Vec<String> = self
             .store
-            .former(pair)
+            .formers()
             .await?
+            .remove(pair)
+            .unwrap_or_default()
             .into_iter()
             .map(|f| f.server_id)
             .collect();
@@ -609,10 +611,7 @@ impl Console {
     pub async fn overview(&self) -> Result<Overview, Error> {
         let pairs = self.store.pairs().await?;
         let entries = self.store.list().await?;
-        let mut formers = HashMap::new();
-        for p in &pairs {
-            formers.insert(p.id.clone(), self.store.former(&p.id).await?);
-        }
+        let mut formers = self.store.formers().await?;
         let looks = entries.into_iter().map(|e| self.look(e));
         let mut machines: HashMap<String, MachineView> = futures_util::future::join_all(looks)
             .await

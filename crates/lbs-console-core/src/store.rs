@@ -1,5 +1,6 @@
 //! The console's own SQLite database: the list of servers (never their tokens).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -124,22 +125,22 @@ impl Store {
         Ok(())
     }
 
-    /// Machines that left `pair`, most recent first.
-    pub async fn former(&self, pair: &str) -> Result<Vec<FormerMachine>, Error> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT server_id, name, removed_unix FROM former_machines WHERE pair_id = ? ORDER BY removed_unix DESC",
+    /// The machines that left each office, by office id, most recent first.
+    pub async fn formers(&self) -> Result<HashMap<String, Vec<FormerMachine>>, Error> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT pair_id, server_id, name, removed_unix FROM former_machines ORDER BY removed_unix DESC",
         )
-        .bind(pair)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(server_id, name, removed_unix)| FormerMachine {
+        let mut by_pair: HashMap<String, Vec<FormerMachine>> = HashMap::new();
+        for (pair, server_id, name, removed_unix) in rows {
+            by_pair.entry(pair).or_default().push(FormerMachine {
                 server_id,
                 name,
                 removed_unix,
-            })
-            .collect())
+            });
+        }
+        Ok(by_pair)
     }
 
     /// Forgets a former machine (it was added again, or its history was deleted).
