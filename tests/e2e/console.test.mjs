@@ -396,9 +396,12 @@ test("a server followed to a new address: only the same machine is accepted", as
   await shot("16b-address-refused");
   await wd.type(input, `localhost:${agentB.port}`);
   await wd.click(await wd.waitFor(`${card} [data-testid="address-save"]`));
-  await wd.waitFor(card, {
+  // The form closes on success; a refusal stays in the card as an alert.
+  const after = await wd.waitFor(`${card} [data-testid="change-address"], ${card} [role="alert"]`, { timeout: 20000 });
+  assert.equal(await wd.attr(after, "data-testid"), "change-address", `refused: ${await wd.text(after)}`);
+  await wd.waitFor(`${card} [data-testid="machine-address"]`, {
     timeout: 20000,
-    predicate: async (id) => (await wd.text(id)).includes(`localhost:${agentB.port}`),
+    predicate: async (id) => (await wd.text(id)) === `localhost:${agentB.port}`,
   });
   assert.match(await sentence(/^Protected/, 30000), /^Protected/);
 });

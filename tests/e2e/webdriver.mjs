@@ -64,9 +64,20 @@ export class WebDriver {
     return this.cmd("POST", `/element/${id}/click`, {});
   }
 
+  /**
+   * Replaces what a field holds with `text`, and checks that it does: a clear that the page's
+   * script did not see would leave the old text in front of the new.
+   */
   async type(id, text) {
     await this.cmd("POST", `/element/${id}/clear`, {});
-    return this.cmd("POST", `/element/${id}/value`, { text });
+    await this.cmd("POST", `/element/${id}/value`, { text });
+    let holds = await this.cmd("GET", `/element/${id}/property/value`);
+    if (holds !== text) {
+      // Select all and delete, as a person would (Control+A, Backspace), then type again.
+      await this.cmd("POST", `/element/${id}/value`, { text: `\uE009a\uE009\uE003${text}` });
+      holds = await this.cmd("GET", `/element/${id}/property/value`);
+    }
+    if (holds !== text) throw new Error(`the field holds "${holds}" after typing "${text}"`);
   }
 
   text(id) {

@@ -42,13 +42,25 @@ fn build(pin: Option<String>, presented: Arc<Presented>) -> Result<reqwest::Clie
         .map_err(|e| Error::Storage(format!("cannot build the HTTPS client: {e}")))
 }
 
-/// Checks that an address looks like `host:port` before anything is sent to it.
+/// Checks that an address looks like `host:port` before anything is sent to it. The host is a
+/// name, an IPv4 address or a bracketed IPv6 address; anything else (two addresses run together,
+/// a path, a user name) is refused here, in words, rather than by the HTTP stack later.
 pub fn check_address(address: &str) -> Result<String, Error> {
     let address = address.trim().trim_start_matches("https://").trim_end_matches('/');
+    let host_ok = |host: &str| match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }
+    };
     let valid = address
         .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
-    if !valid || address.contains(['/', ' ', '?', '#', '@']) {
+        .is_some_and(|(host, port)| host_ok(host) && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !valid {
         return Err(Error::InvalidInput(format!(
             "\"{address}\" is not a server address. Write it as host:port, for example 192.168.1.10:7443."
         )));
@@ -219,6 +231,51 @@ impl AgentClient {
                     address: self.address.clone(),
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_address;
+
+    #[test]
+    fn addresses_are_host_and_port() {
+        for ok in [
+            "192.168.1.10:7443",
+            "pbx-a.office.lan:7443",
+            "localhost:1",
+            "[::1]:7443",
+            " https://10.0.0.2:7443/ ",
+        ] {
+            assert!(check_address(ok).is_ok(), "{ok} should be accepted");
+        }
+        assert_eq!(
+            check_address(" https://10.0.0.2:7443/ ").ok().as_deref(),
+            Some("10.0.0.2:7443")
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused_in_words() {
+        for bad in [
+            "",
+            "10.0.0.2",
+            "10.0.0.2:",
+            "10.0.0.2:0",
+            "10.0.0.2:70000",
+            ":7443",
+            // Two addresses run together, as a field that was not cleared leaves them.
+            "127.0.0.1:7443localhost:7444",
+            "::1:7443",
+            "[not-v6]:7443",
+            "user@host:7443",
+            "host/path:7443",
+            "host name:7443",
+            "host:7443/api",
+        ] {
+            let err = check_address(bad).expect_err(bad).to_string();
+            assert!(err.contains("is not a server address"), "{bad}: {err}");
         }
     }
 }

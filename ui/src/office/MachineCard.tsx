@@ -68,7 +68,7 @@ export function MachineCard({ m, nowMs, office, alone }: MachineCardProps) {
   const lastSeen = m.last_answer_unix;
   const facts: Fact[] = [
     { label: "Server ID", value: shortId(m.entry.server_id), title: m.entry.server_id },
-    { label: "Address", value: m.entry.address },
+    { label: "Address", value: m.entry.address, testId: "machine-address" },
     pbxFact(m),
     addressFact(m),
     holdFact(m),
