@@ -26,15 +26,37 @@ export async function waitWindow(title, timeout = 20000) {
   }
 }
 
-/** Types `path` into the GTK save dialog's name field (it takes a full path) and saves. */
+/**
+ * Types `path` into the GTK save dialog's name field (it takes a full path) and saves. Keys sent
+ * before the dialog takes them are lost under load, so a dialog still open is typed into again.
+ */
 export async function saveAs(path) {
   const win = await waitWindow("Save");
-  // The dialog lays itself out before it takes keys.
-  await sleep(500);
-  xdotool("windowfocus", "--sync", win);
-  xdotool("key", "ctrl+a");
-  xdotool("type", "--delay", "5", path);
-  xdotool("key", "Return");
+  for (let attempt = 1; ; attempt++) {
+    // The dialog lays itself out before it takes keys.
+    await sleep(500 * attempt);
+    xdotool("windowfocus", "--sync", win);
+    xdotool("key", "ctrl+a");
+    xdotool("type", "--delay", "5", path);
+    xdotool("key", "Return");
+    if (await windowGone(win, 3000)) return;
+    if (attempt === 3) throw new Error(`the save dialog did not take "${path}"`);
+  }
+}
+
+async function windowGone(win, timeout) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    let shown = "";
+    try {
+      shown = xdotool("search", "--onlyvisible", "--name", "^Save$");
+    } catch {
+      // none shown: xdotool exits 1
+    }
+    if (!shown.split("\n").includes(win)) return true;
+    await sleep(200);
+  }
+  return false;
 }
 
 /** A screenshot of the whole X screen, dialogs included. */

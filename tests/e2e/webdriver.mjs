@@ -74,6 +74,7 @@ export class WebDriver {
     let holds = await this.cmd("GET", `/element/${id}/property/value`);
     if (holds !== text) {
       // Select all and delete, as a person would (Control+A, Backspace), then type again.
+      console.error(`# the field held "${holds}" after clear and typing; typing again`);
       await this.cmd("POST", `/element/${id}/value`, { text: `\uE009a\uE009\uE003${text}` });
       holds = await this.cmd("GET", `/element/${id}/property/value`);
     }
