@@ -270,3 +270,68 @@ async fn the_console_lists_the_backups_trash_and_replaces_only_when_asked() {
     assert_eq!(std::fs::read(ra.join(MSG)).unwrap(), b"the old message");
     creds.delete(&b.id).await.unwrap();
 }
+
+/// The technician's way at the backup: `lbs-agent trash list` shows the deleted file, `trash
+/// restore <path>` puts it back on the primary; a different file there is refused with the
+/// flag to type, and `--replace` replaces it; an unknown path or time is refused in words.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_lists_the_trash_and_puts_a_file_back_on_the_primary() {
+    let p = paired();
+    let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
+    write(&ra, MSG, b"please call me back");
+    holds(&rb, MSG, b"please call me back", "the message on the backup").await;
+    std::fs::remove_file(ra.join(MSG)).unwrap();
+    let entry = trashed(&p.b, MSG).await.entries[0].clone();
+
+    let listing = lbs_tests::lab::cli_ok(&p.b, &["trash", "list"]);
+    assert!(listing.contains("kept on this box for 3days"), "{listing}");
+    let row = listing.lines().find(|l| l.ends_with(MSG)).expect(&listing);
+    assert!(row.contains("voicemail") && row.contains("19 B"), "{row}");
+    let empty = lbs_tests::lab::cli_ok(&p.b, &["trash", "list", "--category", "prompts"]);
+    assert!(empty.contains("No deleted file of prompts"), "{empty}");
+
+    for (args, says) in [
+        (
+            vec!["trash", "restore", "default/1001/nothing.txt"],
+            "no deleted file at default/1001/nothing.txt",
+        ),
+        (vec!["trash", "restore", MSG, "--deleted", "1000"], "no copy of"),
+        (vec!["trash", "restore", MSG, "--deleted", "last week"], "is not a time"),
+        (
+            vec!["trash", "restore", MSG, "--category", "prompts"],
+            "no deleted file at",
+        ),
+    ] {
+        let out = p.b.cli(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{args:?}: {err}");
+    }
+    assert!(!ra.join(MSG).exists(), "nothing was put back by a refused command");
+
+    // By the deletion time the list printed (RFC 3339), as a technician would copy it.
+    let deleted = row.split_whitespace().next().unwrap();
+    let out = lbs_tests::lab::cli_ok(&p.b, &["trash", "restore", MSG, "--deleted", deleted]);
+    assert!(out.contains("put back") && out.contains("PBX A"), "{out}");
+    assert_eq!(std::fs::read(ra.join(MSG)).unwrap(), b"please call me back");
+    assert!(
+        deleted.contains('T'),
+        "{deleted} is an RFC 3339 time ({})",
+        entry.deleted_unix
+    );
+
+    // A newer, different file on the primary: refused, with the flag that replaces it.
+    write(&ra, MSG, b"a newer message");
+    holds(&rb, MSG, b"a newer message", "the newer message on the backup").await;
+    let out = p.b.cli(&["trash", "restore", MSG]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--replace"), "{err}");
+    assert_eq!(
+        std::fs::read(ra.join(MSG)).unwrap(),
+        b"a newer message",
+        "not overwritten"
+    );
+    lbs_tests::lab::cli_ok(&p.b, &["trash", "restore", MSG, "--replace"]);
+    assert_eq!(std::fs::read(ra.join(MSG)).unwrap(), b"please call me back");
+    let on_a = trash(&p.a, &p.a.link.token).await;
+    assert!(on_a.entries.iter().any(|e| e.path == MSG && e.size == 15), "{on_a:?}");
+}

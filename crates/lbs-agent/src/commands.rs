@@ -14,6 +14,8 @@ use crate::identity::Identity;
 use crate::role::RoleState;
 use crate::tokens::TokenStore;
 
+pub mod trash;
+
 /// File in the state directory holding the token the local CLI uses (owner-only).
 const CLI_TOKEN: &str = "cli-token";
 
@@ -202,6 +204,31 @@ fn init_logging(level: &str) {
 }
 
 /// The running agent's API on this box, reached with the local CLI token.
+/// The agent's refusal of a request, in its words; `code` lets a command add what to type next.
+#[derive(Debug)]
+struct Refused {
+    code: String,
+    message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A restore refused because a different file is at that path now: say how to replace it.
+fn with_replace_hint(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<Refused>() {
+        Some(r) if r.code == "different_file" => {
+            anyhow::anyhow!("{}\nTo do so, run the same command with --replace.", r.message)
+        }
+        _ => e,
+    }
+}
+
 struct LocalApi {
     client: reqwest::Client,
     base: String,
@@ -247,7 +274,11 @@ impl LocalApi {
                 code: code.to_string(),
                 message: "no details".into(),
             });
-            bail!("{}", body.message);
+            return Err(Refused {
+                code: body.code,
+                message: body.message,
+            }
+            .into());
         }
         response.json().await.context("the agent's answer could not be read")
     }
@@ -381,6 +412,7 @@ pub async fn quarantine(config_path: &Path, restore: Option<(i64, bool)>) -> Res
             let list = api
                 .call(api.client.post(format!("{}/quarantine/restore", api.base)).json(&body))
                 .await
+                .map_err(with_replace_hint)
                 .context("the restore failed")?;
             println!("Quarantined file {id} restored on the primary.\n");
             list

@@ -92,6 +92,9 @@ enum Command {
     /// Files set aside when this box came back as an old primary.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// Files deleted on the primary that this box keeps for a while; put one back.
+    #[command(subcommand)]
+    Trash(TrashCommand),
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -133,6 +136,35 @@ enum QuarantineCommand {
         config: ConfigArg,
         id: i64,
         /// Replace a different file at that path (it goes to the primary's trash).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrashCommand {
+    /// List them, newest first.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this category (e.g. voicemail).
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Put one back on the primary (sent there through the partner when this box is the backup).
+    Restore {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Where it lived, as `trash list` prints it, e.g. default/1001/INBOX/msg0001.wav.
+        path: String,
+        /// The category, when the same path was deleted in two.
+        #[arg(long)]
+        category: Option<String>,
+        /// Which copy, when it was deleted more than once: its deletion time as `trash list`
+        /// prints it (the newest copy otherwise).
+        #[arg(long)]
+        deleted: Option<String>,
+        /// Replace a different file now at that path (it goes to the primary's trash).
         #[arg(long)]
         replace: bool,
     },
@@ -202,6 +234,23 @@ fn main() -> std::process::ExitCode {
             Command::Quarantine(QuarantineCommand::List(c)) => commands::quarantine(&c.config, None).await,
             Command::Quarantine(QuarantineCommand::Restore { config, id, replace }) => {
                 commands::quarantine(&config.config, Some((id, replace))).await
+            }
+            Command::Trash(TrashCommand::List { config, category }) => {
+                commands::trash::list(&config.config, category.as_deref()).await
+            }
+            Command::Trash(TrashCommand::Restore {
+                config,
+                path,
+                category,
+                deleted,
+                replace,
+            }) => {
+                let wanted = commands::trash::Wanted {
+                    path: &path,
+                    category: category.as_deref(),
+                    deleted: deleted.as_deref(),
+                };
+                commands::trash::restore(&config.config, wanted, replace).await
             }
             Command::Token(TokenCommand::Create { config, role, label }) => {
                 commands::token_create(&config.config, role, &label).await
