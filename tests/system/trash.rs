@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lbs_console_core::view::ErrorKind;
 use lbs_console_core::{Console, Credentials};
-use lbs_protocol::{ApiError, EventList, TrashList, TrashRestored};
+use lbs_protocol::{ApiError, EventList, TrashEntry, TrashList, TrashRestored};
 use lbs_tests::{eventually, Agent};
 use serde_json::json;
 
@@ -78,6 +78,17 @@ async fn trashed(agent: &Agent, path: &str) -> TrashList {
         },
     )
     .await
+}
+
+/// Writes `content` at [`MSG`] on the primary, waits for the backup's copy, deletes it on the
+/// primary and waits for the backup to keep it in its trash; returns that trash entry.
+async fn deleted_on_the_primary(p: &Pair, content: &[u8]) -> TrashEntry {
+    let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
+    write(&ra, MSG, content);
+    holds(&rb, MSG, content, "the message on the backup").await;
+    std::fs::remove_file(ra.join(MSG)).unwrap();
+    let list = trashed(&p.b, MSG).await;
+    list.entries.into_iter().find(|e| e.path == MSG).unwrap()
 }
 
 fn viewer_token(agent: &Agent) -> String {
@@ -218,11 +229,8 @@ async fn a_file_deleted_on_the_primary_is_put_back_on_the_primary_from_the_backu
 #[tokio::test(flavor = "multi_thread")]
 async fn putting_a_file_back_while_the_primary_is_down_is_refused_in_plain_words_and_the_copy_stays() {
     let mut p = paired();
-    let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
-    write(&ra, MSG, b"please call me back");
-    holds(&rb, MSG, b"please call me back", "the message on the backup").await;
-    std::fs::remove_file(ra.join(MSG)).unwrap();
-    let entry = trashed(&p.b, MSG).await.entries[0].clone();
+    let ra = voicemail(&p.a);
+    let entry = deleted_on_the_primary(&p, b"please call me back").await;
     p.a.stop();
 
     let key = json!({"source": entry.source, "deleted_unix": entry.deleted_unix, "stored": entry.stored});
@@ -245,10 +253,7 @@ async fn putting_a_file_back_while_the_primary_is_down_is_refused_in_plain_words
 async fn the_console_lists_the_backups_trash_and_replaces_only_when_asked() {
     let p = paired();
     let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
-    write(&ra, MSG, b"the old message");
-    holds(&rb, MSG, b"the old message", "the message on the backup").await;
-    std::fs::remove_file(ra.join(MSG)).unwrap();
-    trashed(&p.b, MSG).await;
+    deleted_on_the_primary(&p, b"the old message").await;
     write(&ra, MSG, b"a newer message");
     holds(&rb, MSG, b"a newer message", "the newer message on the backup").await;
 
@@ -278,10 +283,7 @@ async fn the_console_lists_the_backups_trash_and_replaces_only_when_asked() {
 async fn the_cli_lists_the_trash_and_puts_a_file_back_on_the_primary() {
     let p = paired();
     let (ra, rb) = (voicemail(&p.a), voicemail(&p.b));
-    write(&ra, MSG, b"please call me back");
-    holds(&rb, MSG, b"please call me back", "the message on the backup").await;
-    std::fs::remove_file(ra.join(MSG)).unwrap();
-    let entry = trashed(&p.b, MSG).await.entries[0].clone();
+    let entry = deleted_on_the_primary(&p, b"please call me back").await;
 
     let listing = lbs_tests::lab::cli_ok(&p.b, &["trash", "list"]);
     assert!(listing.contains("kept on this box for 3days"), "{listing}");
