@@ -268,7 +268,7 @@ test("the sync tab, reached with the keyboard, lists every category on both serv
   await tab("servers");
 });
 
-test("a voicemail deleted on the primary is put back from the backup's deleted files", async () => {
+test("a voicemail deleted on the primary is put back from the backup's deleted files, over a newer one only when asked", async () => {
   const file = join(agentA.dir, "voicemail", "1001", "msg0.txt");
   const content = readFileSync(file, "utf8");
   rmSync(file);
@@ -285,12 +285,24 @@ test("a voicemail deleted on the primary is put back from the backup's deleted f
   await wd.scrollTo('[data-testid="trash"]');
   await new Promise((r) => setTimeout(r, 300));
   await shot("08b-deleted-files");
+  // Meanwhile a new message took that name on the primary: it is replaced only when asked.
+  writeFileSync(file, "a newer message\n");
   await wd.click(await wd.waitFor(`${row} [data-testid="trash-restore"]`));
+  const refusal = await wd.waitFor('[data-testid="trash"] [role="alert"]', { timeout: 20000 });
+  assert.match(await wd.text(refusal), /different file/);
+  assert.equal(readFileSync(file, "utf8"), "a newer message\n", "not replaced unasked");
+  await wd.click(await wd.waitFor(`${row} [data-testid="trash-replace"]`));
   await wd.waitFor('[data-testid="trash"] [role="status"]', {
     timeout: 20000,
     predicate: async (id) => /is back on PBX A/.test(await wd.text(id)),
   });
   assert.equal(readFileSync(file, "utf8"), content, "the voicemail is back on the primary, unchanged");
+  // The newer message the primary set aside is listed there, and can be put back in turn.
+  const aside = '[data-testid="trash-primary-row"][data-path="1001/msg0.txt"]';
+  await wd.waitFor(aside, { timeout: 20000 });
+  await wd.scrollTo('[data-testid="trash"]');
+  await new Promise((r) => setTimeout(r, 300));
+  await shot("08c-set-aside-on-primary");
   await tab("servers");
 });
 

@@ -35,6 +35,11 @@ function trash(entries: TrashEntry[]): TrashList {
   return { entries, total_files: entries.length, total_bytes: 2048 * entries.length, retention_secs: 30 * DAY, unreadable: [] };
 }
 
+/** The backup's trash holds `entries`; the primary's own is empty. */
+function backupTrash(entries: TrashEntry[]): Commands["trashList"] {
+  return (id) => Promise.resolve(trash(id === BACKUP_ENTRY.id ? entries : []));
+}
+
 function renderSync(api: Commands, backupAccess: "admin" | "viewer" = "admin") {
   const office = overviewOf([
     machine(ENTRY, "primary"),
@@ -51,7 +56,7 @@ describe("deleted files", () => {
   it("lists the backup's trash in words and puts a file back on the primary", async () => {
     const msg = entry("default/1001/INBOX/msg0004.wav", 3);
     const api = fakeApi({
-      trashList: () => Promise.resolve(trash([msg, entry("default/1002/INBOX/msg0001.wav", 1)])),
+      trashList: backupTrash([msg, entry("default/1002/INBOX/msg0001.wav", 1)]),
       restoreTrash: (_id, e) => Promise.resolve({ path: e.path, message: `${e.path} was restored on Main office` }),
     });
     renderSync(api);
@@ -81,7 +86,7 @@ describe("deleted files", () => {
         ? Promise.resolve({ path: e.path, message: "restored" })
         : Promise.reject(new CommandError("different_file", 'Backup refused: a different file is there; restore with "replace"')),
     );
-    const api = fakeApi({ trashList: () => Promise.resolve(trash([msg])), restoreTrash });
+    const api = fakeApi({ trashList: backupTrash([msg]), restoreTrash });
     renderSync(api);
     const card = await screen.findByTestId("trash");
     fireEvent.click(await within(card).findByTestId("trash-restore"));
@@ -92,7 +97,7 @@ describe("deleted files", () => {
 
     // A primary that does not answer is said so, with no "replace" to offer.
     const down = fakeApi({
-      trashList: () => Promise.resolve(trash([msg])),
+      trashList: backupTrash([msg]),
       restoreTrash: () => Promise.reject(new CommandError("refused", "Backup refused: the primary must take the file back and it did not")),
     });
     renderSync(down);
@@ -103,6 +108,41 @@ describe("deleted files", () => {
     expect(within(second).queryByTestId("trash-replace")).toBeNull();
   });
 
+  it("lists what the primary set aside itself and puts it back there; a replace shows up in that list", async () => {
+    const deleted = entry("default/1001/INBOX/msg0004.wav", 2);
+    const displaced = { ...entry("default/1001/INBOX/msg0004.wav", 0), size: 4096 };
+    let primaryTrash: TrashEntry[] = [];
+    const trashList = vi.fn<Commands["trashList"]>((id) =>
+      Promise.resolve(trash(id === ENTRY.id ? primaryTrash : [deleted])),
+    );
+    const restoreTrash = vi.fn<Commands["restoreTrash"]>((id, e, replace) => {
+      if (id === BACKUP_ENTRY.id && replace) primaryTrash = [displaced];
+      return Promise.resolve({ path: e.path, message: "restored" });
+    });
+    renderSync(fakeApi({ trashList, restoreTrash }));
+    const card = await screen.findByTestId("trash");
+    await within(card).findByTestId("trash-row");
+    await waitFor(() => expect(trashList).toHaveBeenCalledWith(ENTRY.id));
+    // Nothing set aside on the primary: no section for it.
+    expect(within(card).queryByTestId("trash-primary-files")).toBeNull();
+
+    // Replacing the primary's copy sets that copy aside on the primary, where it is listed.
+    restoreTrash.mockImplementationOnce(() =>
+      Promise.reject(new CommandError("different_file", "a different file is there")),
+    );
+    fireEvent.click(within(card).getByTestId("trash-restore"));
+    fireEvent.click(await within(card).findByTestId("trash-replace"));
+    const section = await within(card).findByTestId("trash-primary-files");
+    expect(within(section).getByRole("heading").textContent).toBe("Set aside on Main office");
+    const row = within(section).getByTestId("trash-primary-row");
+    expect(row.textContent).toContain("Set aside just now");
+
+    // Putting it back goes to the primary's own trash, on the primary.
+    fireEvent.click(within(row).getByTestId("trash-primary-restore"));
+    expect((await within(section).findByRole("status")).textContent).toMatch(/msg0004\.wav is back on Main office/);
+    expect(restoreTrash).toHaveBeenLastCalledWith(ENTRY.id, displaced, false);
+  });
+
   it("says when nothing was deleted, never a blank card", async () => {
     renderSync(fakeApi());
     const empty = await screen.findByTestId("trash-empty");
@@ -110,7 +150,7 @@ describe("deleted files", () => {
   });
 
   it("disables Put back for a view-only token and says why", async () => {
-    const api = fakeApi({ trashList: () => Promise.resolve(trash([entry("a.wav", 1)])) });
+    const api = fakeApi({ trashList: backupTrash([entry("a.wav", 1)]) });
     renderSync(api, "viewer");
     const card = await screen.findByTestId("trash");
     const button = await within(card).findByTestId("trash-restore");

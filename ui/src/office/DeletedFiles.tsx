@@ -1,6 +1,8 @@
 // The Sync tab's "Deleted files" card: what the backup keeps of the files deleted on the primary
 // (for the trash retention), with "Put back". A file goes back on the primary — the backup only
-// mirrors it — and the sync then copies it to the backup again.
+// mirrors it — and the sync then copies it to the backup again. Below, what the primary set aside
+// itself (a file a put-back replaced, or one deleted while it was the backup), so that a
+// "Replace the primary's copy" can be undone from here too.
 
 import { useCallback, useEffect, useState } from "react";
 
@@ -25,20 +27,18 @@ export function retentionWords(secs: number): string {
   return days === 1 ? "1 day" : `${days} days`;
 }
 
-export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineView; backup: MachineView; nowSecs: number }) {
+interface Trash {
+  list: TrashList | null;
+  error: string | null;
+  load: () => void;
+}
+
+/** The trash of `m`, listed while it answers. */
+function useTrash(m: MachineView): Trash {
   const api = useApi();
   const [list, setList] = useState<TrashList | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  /** The file the primary refused because a different one is in its place. */
-  const [conflict, setConflict] = useState<string | null>(null);
-  /** Files put back since the list was shown (the trash keeps its copy, so the list is unchanged). */
-  const [restored, setRestored] = useState<ReadonlySet<string>>(new Set());
-  const blocked = restoreBlocked(backup);
-  const id = backup.entry.id;
-  const reachable = backup.reachable;
-
+  const id = m.entry.id;
   const load = useCallback(() => {
     api.trashList(id).then(
       (l) => {
@@ -48,13 +48,88 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
       (e: unknown) => setError(toConsoleError(e).message),
     );
   }, [api, id]);
-
   useEffect(() => {
-    if (reachable) load();
-  }, [load, reachable]);
+    if (m.reachable) load();
+  }, [load, m.reachable]);
+  return { list, error, load };
+}
 
+export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineView; backup: MachineView; nowSecs: number }) {
+  const onBackup = useTrash(backup);
+  const onPrimary = useTrash(primary);
   const labels = new Map((backup.sync?.categories ?? primary.sync?.categories ?? []).map((c) => [c.name, c.label]));
-  const kept = list ? retentionWords(list.retention_secs) : null;
+  const kept = onBackup.list ? retentionWords(onBackup.list.retention_secs) : null;
+  const setAside = onPrimary.list?.entries.length ? onPrimary.list : null;
+
+  return (
+    <section className="card trash-card" data-testid="trash" data-server={backup.entry.name}>
+      <h2 className="card-title">{kept ? `Deleted files (kept ${kept})` : "Deleted files"}</h2>
+      <p className="muted">
+        When a file is deleted on {primary.entry.name}, {backup.entry.name} keeps its copy
+        {kept ? ` for ${kept}` : ""}. If something was deleted by mistake, put it back: it returns to{" "}
+        {primary.entry.name}, and from there to {backup.entry.name}.
+      </p>
+      <TrashFiles
+        holder={backup}
+        pair={{ primary, backup }}
+        trash={onBackup}
+        onRestored={onPrimary.load}
+        labels={labels}
+        when={(f) => `Deleted on the primary ${formatAgo(Math.max(0, nowSecs - f.deleted_unix))}`}
+        empty={`Nothing has been deleted in the last ${kept}.`}
+        testPrefix="trash"
+      />
+      {setAside && (
+        <div className="trash-primary" data-testid="trash-primary-files">
+          <h3 className="card-subtitle">Set aside on {primary.entry.name}</h3>
+          <p className="muted">
+            {primary.entry.name} keeps these itself: files that a put-back replaced, and files deleted while it was the
+            backup. Put one back to return it to its place.
+          </p>
+          <TrashFiles
+            holder={primary}
+            pair={{ primary, backup }}
+            trash={onPrimary}
+            onRestored={onPrimary.load}
+            labels={labels}
+            when={(f) => `Set aside ${formatAgo(Math.max(0, nowSecs - f.deleted_unix))}`}
+            empty=""
+            testPrefix="trash-primary"
+          />
+        </div>
+      )}
+    </section>
+  );
+}
+
+interface TrashFilesProps {
+  /** The box whose trash this is (the backup, or the primary's own). */
+  holder: MachineView;
+  pair: { primary: MachineView; backup: MachineView };
+  trash: Trash;
+  /** After a file is put back (a replaced file lands in the primary's own trash). */
+  onRestored: () => void;
+  labels: Map<string, string>;
+  /** The "When" cell of a file. */
+  when: (f: TrashEntry) => string;
+  /** What an empty trash says. */
+  empty: string;
+  /** Test ids: `<testPrefix>-row`, `-restore`, `-replace`, `-empty`. */
+  testPrefix: string;
+}
+
+/** One box's trash as a table, each file with "Put back" (onto the primary). */
+function TrashFiles({ holder, pair, trash, onRestored, labels, when, empty, testPrefix }: TrashFilesProps) {
+  const api = useApi();
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  /** The file the primary refused because a different one is in its place. */
+  const [conflict, setConflict] = useState<string | null>(null);
+  /** Files put back since the list was shown (the trash keeps its copy, so the list is unchanged). */
+  const [restored, setRestored] = useState<ReadonlySet<string>>(new Set());
+  const blocked = restoreBlocked(holder);
+  const { list } = trash;
 
   const restore = async (file: TrashEntry, replace: boolean) => {
     const key = trashKey(file);
@@ -62,12 +137,13 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
     setError(null);
     setDone(null);
     try {
-      await api.restoreTrash(id, file, replace);
+      await api.restoreTrash(holder.entry.id, file, replace);
       setDone(
-        `${file.path} is back on ${primary.entry.name}. It will be copied to ${backup.entry.name} again in a moment.`,
+        `${file.path} is back on ${pair.primary.entry.name}. It will be copied to ${pair.backup.entry.name} again in a moment.`,
       );
       setConflict(null);
       setRestored((s) => new Set(s).add(key));
+      onRestored();
     } catch (e) {
       const err = toConsoleError(e);
       setError(err.message);
@@ -78,19 +154,13 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
   };
 
   return (
-    <section className="card" data-testid="trash" data-server={backup.entry.name}>
-      <h2 className="card-title">{kept ? `Deleted files (kept ${kept})` : "Deleted files"}</h2>
-      <p className="muted">
-        When a file is deleted on {primary.entry.name}, {backup.entry.name} keeps its copy
-        {kept ? ` for ${kept}` : ""}. If something was deleted by mistake, put it back: it returns to{" "}
-        {primary.entry.name}, and from there to {backup.entry.name}.
-      </p>
-      <PutBackNotes blocked={blocked} error={error} done={done} />
+    <>
+      <PutBackNotes blocked={blocked} error={error ?? trash.error} done={done} />
       {list === null ? (
-        !reachable ? (
-          <p className="muted">{backup.entry.name} does not answer, so its deleted files cannot be listed now.</p>
-        ) : error ? (
-          <button type="button" className="btn btn-secondary btn-small" onClick={load}>
+        !holder.reachable ? (
+          <p className="muted">{holder.entry.name} does not answer, so its deleted files cannot be listed now.</p>
+        ) : trash.error ? (
+          <button type="button" className="btn btn-secondary btn-small" onClick={trash.load}>
             Try again
           </button>
         ) : (
@@ -99,15 +169,14 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
           </p>
         )
       ) : list.entries.length === 0 ? (
-        <p className="muted" data-testid="trash-empty">
-          Nothing has been deleted in the last {kept}.
+        <p className="muted" data-testid={`${testPrefix}-empty`}>
+          {empty}
         </p>
       ) : (
         <>
           {list.total_files > list.entries.length && (
             <p className="muted">
-              Showing the newest {list.entries.length} of {list.total_files} deleted files (
-              {formatBytes(list.total_bytes)}).
+              Showing the newest {list.entries.length} of {list.total_files} files ({formatBytes(list.total_bytes)}).
             </p>
           )}
           <div className="table-scroll">
@@ -127,13 +196,11 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
                 {list.entries.map((f) => {
                   const key = trashKey(f);
                   return (
-                    <tr key={key} data-testid="trash-row" data-path={f.path}>
+                    <tr key={key} data-testid={`${testPrefix}-row`} data-path={f.path}>
                       <td className="mono">{f.path}</td>
                       <td>{labels.get(f.category) ?? f.category}</td>
                       <td>{formatBytes(f.size)}</td>
-                      <td title={new Date(f.deleted_unix * 1000).toLocaleString()}>
-                        Deleted on the primary {formatAgo(Math.max(0, nowSecs - f.deleted_unix))}
-                      </td>
+                      <td title={new Date(f.deleted_unix * 1000).toLocaleString()}>{when(f)}</td>
                       <td className="cell-actions">
                         <PutBack
                           done={restored.has(key)}
@@ -141,7 +208,7 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
                           busy={busy === key}
                           anyBusy={busy !== null}
                           conflict={conflict === key}
-                          testPrefix="trash"
+                          testPrefix={testPrefix}
                           onRestore={(replace) => void restore(f, replace)}
                         />
                       </td>
@@ -158,6 +225,6 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
           Some deleted files could not be listed: {list.unreadable.join("; ")}
         </p>
       )}
-    </section>
+    </>
   );
 }
