@@ -235,7 +235,7 @@ async fn an_office_is_a_named_pair_and_removing_it_removes_its_servers_and_token
     a.start();
     b.start();
     let dir = tempfile::tempdir().unwrap();
-    let (console, creds) = console(&dir).await;
+    let (console, _) = console(&dir).await;
     let ea = console.add_by_link(&a.link.to_string(), None).await.unwrap();
     // A single server first, its partner later.
     let pair = console
@@ -262,7 +262,7 @@ async fn an_office_is_a_named_pair_and_removing_it_removes_its_servers_and_token
     assert_eq!(pair.name, "Head office");
     // Survives a restart of the console.
     drop(console);
-    let (console, _) = self::console(&dir).await;
+    let (console, creds) = self::console(&dir).await;
     assert_eq!(console.pairs().await.unwrap(), vec![pair.clone()]);
     console.remove_pair(&pair.id).await.unwrap();
     assert!(console.pairs().await.unwrap().is_empty());
@@ -501,3 +501,36 @@ async fn a_new_access_token_replaces_the_old_only_if_the_server_accepts_it() {
     assert_eq!(creds.load(&entry.id).await.unwrap(), a.link.token);
     assert_eq!(console.status(&entry.id).await.unwrap().access, TokenRole::Admin);
 }
+
+/// A token is read from the keyring once and then kept in memory (a Secret Service read costs
+/// tens of milliseconds, and every agent call needs one); storing and deleting go through.
+#[tokio::test]
+async fn tokens_are_read_from_the_keyring_once_and_deletes_go_through() {
+    let service = format!("lbs-console-cache-test-{}", std::process::id());
+    let (writer, reader, other) = (
+        Credentials::with_service(&service),
+        Credentials::with_service(&service),
+        Credentials::with_service(&service),
+    );
+    writer.store("server-1", "first-token").await.unwrap();
+    assert_eq!(reader.load("server-1").await.unwrap(), "first-token");
+    // Gone from the keyring through another handle (another program): still known here.
+    other.delete("server-1").await.unwrap();
+    assert_eq!(reader.load("server-1").await.unwrap(), "first-token");
+    assert_eq!(
+        Credentials::with_service(&service)
+            .load("server-1")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Keyring,
+        "a console started now finds no token"
+    );
+    // Stored and deleted through this handle: memory and keyring agree.
+    reader.store("server-1", "second-token").await.unwrap();
+    assert_eq!(other.load("server-1").await.unwrap(), "second-token");
+    reader.delete("server-1").await.unwrap();
+    assert_eq!(reader.load("server-1").await.unwrap_err().kind(), ErrorKind::Keyring);
+    other.delete("server-1").await.unwrap();
+}
+
