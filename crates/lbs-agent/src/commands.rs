@@ -203,7 +203,6 @@ fn init_logging(level: &str) {
         .try_init();
 }
 
-/// The running agent's API on this box, reached with the local CLI token.
 /// The agent's refusal of a request, in its words; `code` lets a command add what to type next.
 #[derive(Debug)]
 struct Refused {
@@ -229,6 +228,7 @@ fn with_replace_hint(e: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// The running agent's API on this box, reached with the local CLI token.
 struct LocalApi {
     client: reqwest::Client,
     base: String,
