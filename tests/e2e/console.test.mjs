@@ -297,12 +297,12 @@ test("a voicemail deleted on the primary is put back from the backup's deleted f
     predicate: async (id) => /is back on PBX A/.test(await wd.text(id)),
   });
   assert.equal(readFileSync(file, "utf8"), content, "the voicemail is back on the primary, unchanged");
-  // The newer message the primary set aside is listed there, and can be put back in turn.
+  // The newer message is now in the primary's own trash, listed there with its own Put back.
   const aside = '[data-testid="trash-primary-row"][data-path="1001/msg0.txt"]';
   await wd.waitFor(aside, { timeout: 20000 });
   await wd.scrollTo('[data-testid="trash"]');
   await new Promise((r) => setTimeout(r, 300));
-  await shot("08c-set-aside-on-primary");
+  await shot("08c-kept-on-primary");
   await tab("servers");
 });
 

@@ -533,4 +533,3 @@ async fn tokens_are_read_from_the_keyring_once_and_deletes_go_through() {
     assert_eq!(reader.load("server-1").await.unwrap_err().kind(), ErrorKind::Keyring);
     other.delete("server-1").await.unwrap();
 }
-

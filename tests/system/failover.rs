@@ -327,9 +327,10 @@ async fn unplanned_failover_is_guarded_and_the_old_primary_comes_back_as_backup_
             json!({"id": changed.id}),
         )
         .await;
-    assert_eq!(r.status(), 409);
-    let text = r.text().await.unwrap();
-    assert!(text.contains("replace"), "{text}");
+    assert_eq!(r.status(), 412);
+    let e: lbs_protocol::ApiError = r.json().await.unwrap();
+    assert_eq!(e.code, "different_file");
+    assert!(e.message.contains("replace"), "{}", e.message);
     same_files(&pair, "the restored file back on A").await;
     assert!(
         std::path::Path::new(&split.stored_at).exists(),

@@ -201,6 +201,14 @@ async fn a_file_deleted_on_the_primary_is_put_back_on_the_primary_from_the_backu
     std::fs::remove_file(ra.join(OTHER)).unwrap();
     let list = trashed(&p.b, OTHER).await;
     let old = list.entries.iter().find(|e| e.path == OTHER).unwrap();
+    // Only one path's copies when asked (the CLI finds an old copy however full the trash is);
+    // the totals still count the whole trash.
+    let r = p.b.get(&format!("/api/v1/trash?path={OTHER}"), &viewer).await;
+    assert_eq!(r.status(), 200);
+    let only: TrashList = r.json().await.unwrap();
+    assert_eq!(only.entries, vec![old.clone()]);
+    assert_eq!(only.total_files, list.total_files);
+    assert!(only.total_files >= 2, "{list:?}");
     write(&ra, OTHER, b"a newer message");
     holds(&rb, OTHER, b"a newer message", "the newer message on the backup").await;
     let key = json!({"source": old.source, "deleted_unix": old.deleted_unix, "stored": old.stored});

@@ -1,8 +1,9 @@
 //! The trash: files deleted on the primary whose copies a box keeps for `trash_retention`
-//! (Invariant 4). The console lists them with [`TrashList`] (`GET /api/v1/trash`) and puts one
-//! back with [`TrashRestoreRequest`] (`POST /api/v1/trash/restore`, admin), which restores it on
-//! the primary — through the partner when the box holding the trash is the backup — so the sync
-//! brings it back to the backup like any new file.
+//! (Invariant 4). The console lists them with [`TrashList`] (`GET /api/v1/trash`; `?path=…` for
+//! the copies of one file only) and puts one back with [`TrashRestoreRequest`]
+//! (`POST /api/v1/trash/restore`, admin), which restores it on the primary — through the partner
+//! when the box holding the trash is the backup — so the sync brings it back to the backup like
+//! any new file.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

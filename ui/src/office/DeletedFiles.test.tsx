@@ -1,6 +1,6 @@
 // The Sync tab's "Deleted files" card against a fake command module: the backup's trash listed
 // in words, "Put back", the replace offered only when the primary holds a different file, the
-// empty state, and view-only tokens.
+// empty state, view-only tokens, the primary's own trash, and the Replace of a set-aside file.
 
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
@@ -108,7 +108,7 @@ describe("deleted files", () => {
     expect(within(second).queryByTestId("trash-replace")).toBeNull();
   });
 
-  it("lists what the primary set aside itself and puts it back there; a replace shows up in that list", async () => {
+  it("lists what the primary keeps in its own trash and puts it back there; a replace shows up in that list", async () => {
     const deleted = entry("default/1001/INBOX/msg0004.wav", 2);
     const displaced = { ...entry("default/1001/INBOX/msg0004.wav", 0), size: 4096 };
     let primaryTrash: TrashEntry[] = [];
@@ -133,9 +133,9 @@ describe("deleted files", () => {
     fireEvent.click(within(card).getByTestId("trash-restore"));
     fireEvent.click(await within(card).findByTestId("trash-replace"));
     const section = await within(card).findByTestId("trash-primary-files");
-    expect(within(section).getByRole("heading").textContent).toBe("Set aside on Main office");
+    expect(within(section).getByRole("heading").textContent).toBe("Also kept on Main office");
     const row = within(section).getByTestId("trash-primary-row");
-    expect(row.textContent).toContain("Set aside just now");
+    expect(row.textContent).toContain("Replaced or deleted just now");
 
     // Putting it back goes to the primary's own trash, on the primary.
     fireEvent.click(within(row).getByTestId("trash-primary-restore"));
@@ -158,5 +158,47 @@ describe("deleted files", () => {
     expect(within(card).getByText(/view-only/).textContent).toContain("Backup");
     fireEvent.click(button);
     await waitFor(() => expect(api.restoreTrash).not.toHaveBeenCalled());
+  });
+});
+
+describe("files set aside by a returning primary", () => {
+  const quarantined = {
+    id: 7,
+    category: "voicemail",
+    source: "voicemail:0",
+    path: "default/1001/INBOX/msg0009.wav",
+    size: 4096,
+    quarantined_unix: 1_700_000_000,
+    lost_epoch: 3,
+    stored_at: "/var/lib/lbs/quarantine/7",
+    restored_unix: null,
+  };
+
+  function renderQuarantine(restoreQuarantined: Commands["restoreQuarantined"]) {
+    const backup = machine(BACKUP_ENTRY, "backup");
+    backup.failover = { ...backup.failover!, quarantined_files: 1 };
+    const office = overviewOf([machine(ENTRY, "primary"), backup]).offices[0]!;
+    const api = fakeApi({ quarantineList: () => Promise.resolve({ entries: [quarantined] }), restoreQuarantined });
+    render(
+      <ApiContext value={api}>
+        <SyncPanel office={office} />
+      </ApiContext>,
+    );
+  }
+
+  it("offers to replace the primary's copy only when the primary holds a different file", async () => {
+    renderQuarantine(() => Promise.reject(new CommandError("different_file", "a different file is at msg0009.wav now")));
+    const card = await screen.findByTestId("quarantine");
+    fireEvent.click(await within(card).findByTestId("quarantine-restore"));
+    expect((await within(card).findByRole("alert")).textContent).toContain("a different file");
+    expect(within(card).getByTestId("quarantine-replace")).toBeTruthy();
+  });
+
+  it("offers no replace for any other refusal", async () => {
+    renderQuarantine(() => Promise.reject(new CommandError("refused", "the category root voicemail:0 is no longer in this box's config")));
+    const card = await screen.findByTestId("quarantine");
+    fireEvent.click(await within(card).findByTestId("quarantine-restore"));
+    expect((await within(card).findByRole("alert")).textContent).toContain("no longer in this box's config");
+    expect(within(card).queryByTestId("quarantine-replace")).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // The Sync tab's "Deleted files" card: what the backup keeps of the files deleted on the primary
 // (for the trash retention), with "Put back". A file goes back on the primary — the backup only
 // mirrors it — and the sync then copies it to the backup again. Below, what the primary set aside
-// itself (a file a put-back replaced, or one deleted while it was the backup), so that a
+// in its own trash (a file a put-back replaced, or one deleted while it was the backup), so that a
 // "Replace the primary's copy" can be undone from here too.
 
 import { useCallback, useEffect, useState } from "react";
@@ -81,7 +81,7 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
       />
       {setAside && (
         <div className="trash-primary" data-testid="trash-primary-files">
-          <h3 className="card-subtitle">Set aside on {primary.entry.name}</h3>
+          <h3 className="card-subtitle">Also kept on {primary.entry.name}</h3>
           <p className="muted">
             {primary.entry.name} keeps these itself: files that a put-back replaced, and files deleted while it was the
             backup. Put one back to return it to its place.
@@ -92,7 +92,7 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
             trash={onPrimary}
             onRestored={onPrimary.load}
             labels={labels}
-            when={(f) => `Set aside ${formatAgo(Math.max(0, nowSecs - f.deleted_unix))}`}
+            when={(f) => `Replaced or deleted ${formatAgo(Math.max(0, nowSecs - f.deleted_unix))}`}
             empty=""
             testPrefix="trash-primary"
           />

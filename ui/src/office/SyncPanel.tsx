@@ -154,7 +154,7 @@ function Quarantine({ machine }: { machine: MachineView }) {
     } catch (e) {
       const err = toConsoleError(e);
       setError(err.message);
-      setConflict(err.kind === "refused" ? file.id : null);
+      setConflict(err.kind === "different_file" ? file.id : null);
     } finally {
       setBusy(null);
     }

@@ -67,7 +67,9 @@ pub async fn list(config_path: &Path, category: Option<&str>) -> Result<()> {
 
 pub async fn restore(config_path: &Path, wanted: Wanted<'_>, replace: bool) -> Result<()> {
     let api = open(config_path)?;
-    let list: TrashList = api.call(api.get("/trash")).await?;
+    let path = wanted.path.trim().trim_start_matches('/');
+    // Only that path's copies: however full the trash, an old one is found.
+    let list: TrashList = api.call(api.get("/trash").query(&[("path", path)])).await?;
     let deleted = wanted.deleted.map(parse_time).transpose()?;
     let (entry, others) = pick(&list.entries, &wanted, deleted)?;
     let body = TrashRestoreRequest {

@@ -48,6 +48,9 @@ pub enum FailoverError {
     /// The request is not safe now; the message says why and what to do.
     #[error("{0}")]
     Refused(String),
+    /// A different file is at that path on the primary; `replace` puts this one in its place.
+    #[error("{0}")]
+    Different(String),
     #[error("{0}")]
     BadRequest(String),
     /// The partner had to answer and did not.

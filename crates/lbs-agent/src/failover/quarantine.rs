@@ -177,7 +177,8 @@ pub async fn restore(f: &Failover, id: i64, replace: bool) -> Result<String, sup
     let detail = put_back(f, source, &rel, Path::new(&entry.stored_at), replace)
         .await
         .map_err(|e| match e {
-            PutBackError::Different(m) | PutBackError::Refused(m) => E::Refused(m),
+            PutBackError::Different(m) => E::Different(m),
+            PutBackError::Refused(m) => E::Refused(m),
             PutBackError::Unreachable(m) => E::Unreachable(m),
             PutBackError::Internal(m) => E::Internal(m),
         })?;

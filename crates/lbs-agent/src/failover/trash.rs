@@ -39,8 +39,9 @@ pub enum TrashError {
     Internal(String),
 }
 
-/// Everything in this box's trash, every category root, newest first.
-pub async fn list(sync: &SyncEngine) -> TrashList {
+/// Everything in this box's trash, every category root, newest first; with `only`, just the
+/// copies of the file that lived at that path (the totals still count the whole trash).
+pub async fn list(sync: &SyncEngine, only: Option<&str>) -> TrashList {
     let retention = sync.config.trash_retention;
     let mut all = Vec::new();
     let mut unreadable = Vec::new();
@@ -63,6 +64,7 @@ pub async fn list(sync: &SyncEngine) -> TrashList {
     let total_bytes = all.iter().map(|(_, t)| t.size).sum();
     let entries = all
         .into_iter()
+        .filter(|(_, t)| only.is_none_or(|p| t.path.as_str() == p))
         .take(TRASH_LIST_MAX)
         .map(|(source, t)| TrashEntry {
             category: Sources::category_of(&source.key).to_owned(),

@@ -38,6 +38,7 @@ impl From<FailoverError> for HttpError {
     fn from(e: FailoverError) -> Self {
         match e {
             FailoverError::Refused(m) => HttpError::Conflict(m),
+            FailoverError::Different(m) => HttpError::DifferentFile(m),
             FailoverError::BadRequest(m) => HttpError::BadRequest(m),
             FailoverError::Unreachable(m) => HttpError::BadGateway(m),
             FailoverError::Internal(m) => HttpError::Internal(m),

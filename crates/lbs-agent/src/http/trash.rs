@@ -1,10 +1,11 @@
-//! `GET /trash` (any token): the files deleted on the primary that this box keeps.
+//! `GET /trash[?path=…]` (any token): the files deleted on the primary that this box keeps (only
+//! the copies of one path with `path`, so an old one is found beyond the newest listed).
 //! `POST /trash/restore` (admin): put one back on the primary. Thin: `failover::trash` decides.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -36,8 +37,18 @@ impl From<TrashError> for HttpError {
     }
 }
 
-async fn list(State(state): State<Arc<AppState>>) -> Json<TrashList> {
-    Json(crate::failover::trash::list(&state.sync).await)
+#[derive(Debug, serde::Deserialize)]
+struct TrashQuery {
+    /// Only the copies of the file that lived here (relative to its category's folder).
+    path: Option<String>,
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<TrashQuery>, QueryRejection>,
+) -> Result<Json<TrashList>, HttpError> {
+    let Query(q) = query.map_err(super::bad_query)?;
+    Ok(Json(crate::failover::trash::list(&state.sync, q.path.as_deref()).await))
 }
 
 async fn restore(
