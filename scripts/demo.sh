@@ -82,7 +82,7 @@ CONF
 }
 echo "== Starting two agents with sample PBX data and 14 days of history"
 setup_box "PBX A (server room)" pbx-a 7441 yes
-setup_box "PBX B (backup)" pbx-b 7442 no
+setup_box "PBX B (comms room)" pbx-b 7442 no
 sleep 1
 echo "== Pairing PBX B with PBX A: B becomes the backup and copies A's data"
 "$target/debug/lbs-agent" pair --config "$demo/pbx-b/agent.toml" "$(grep -m1 -o 'lbs://[^ ]*' "$demo/pbx-a/init.txt")"

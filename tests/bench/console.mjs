@@ -43,7 +43,7 @@ async function session(driverArgs, env, capabilities) {
 async function coldStart() {
   console.log(`console: ${consoleBin}`);
   const a = await Agent.create("PBX A (server room)");
-  const b = await Agent.create("PBX B (backup)", { role: "backup" });
+  const b = await Agent.create("PBX B (comms room)", { role: "backup" });
   await a.start();
   await b.start();
   b.cli("pair", a.link);

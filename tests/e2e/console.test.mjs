@@ -34,7 +34,7 @@ before(async () => {
   notifications = new Notifications(join(root, "artifacts", "e2e-notifications.log"));
   tray = new Tray();
   agentA = await Agent.create("PBX A (server room)");
-  agentB = await Agent.create("PBX B (backup)", { role: "backup" });
+  agentB = await Agent.create("PBX B (comms room)", { role: "backup" });
   await agentA.start();
   await agentB.start();
   // A paired office: B copies A and they exchange heartbeats.
@@ -234,7 +234,7 @@ test("the partner added by address shows its fingerprint, is pinned, and the off
   await wd.click(await wd.waitFor('[data-testid="fingerprint-confirm"]'));
   await waitCards([
     ["PBX A (server room)", "primary", "true"],
-    ["PBX B (backup)", "backup", "true"],
+    ["PBX B (comms room)", "backup", "true"],
   ]);
   assert.match(await sentence(/^Protected/), /^Protected/);
   assert.equal((await wd.findAll('[data-testid="office-list-item"]')).length, 1, "one office of two servers");
@@ -325,7 +325,7 @@ test("an early switchover is held back until a reason is typed, then runs and is
   await wd.click(await wd.waitFor('[data-testid="wizard-done"]'));
   await waitCards([
     ["PBX A (server room)", "backup", "true"],
-    ["PBX B (backup)", "primary", "true"],
+    ["PBX B (comms room)", "primary", "true"],
   ]);
   await tab("events");
   await wd.waitFor('[data-testid="event-row"]', {
@@ -338,9 +338,9 @@ test("an early switchover is held back until a reason is typed, then runs and is
 
 test("an unplanned failover: the primary is killed, confirmed off and the backup takes over", async () => {
   agentB.kill9();
-  assert.match(await sentence(/^Primary PBX B \(backup\) unreachable/, 40000), /unreachable/);
+  assert.match(await sentence(/^Primary PBX B \(comms room\) unreachable/, 40000), /unreachable/);
   // The manager is told even with the window in the background.
-  await notifications.waitFor(/the primary PBX B \(backup\) does not answer/);
+  await notifications.waitFor(/the primary PBX B \(comms room\) does not answer/);
   const err = await wd.waitFor('[data-testid="machine-error"]');
   assert.equal(await wd.attr(err, "data-kind"), "unreachable");
   await shot("13-primary-down");
@@ -361,16 +361,16 @@ test("an unplanned failover: the primary is killed, confirmed off and the backup
   await wd.click(await wd.waitFor('[data-testid="wizard-done"]'));
   await waitCards([
     ["PBX A (server room)", "primary", "true"],
-    ["PBX B (backup)", "primary", "false"],
+    ["PBX B (comms room)", "primary", "false"],
   ]);
   await notifications.waitFor(/PBX A \(server room\) is now the primary/);
 });
 
 test("the history of a server that does not answer comes from this computer's copy", async () => {
   await tab("history");
-  const section = '[data-testid="history-machine"][data-server="PBX B (backup)"]';
+  const section = '[data-testid="history-machine"][data-server="PBX B (comms room)"]';
   const note = await wd.waitFor(`${section} [data-testid="history-copy-note"]`, { timeout: 30000 });
-  assert.match(await wd.text(note), /PBX B \(backup\) is not answering\. These graphs are this computer's copy/);
+  assert.match(await wd.text(note), /PBX B \(comms room\) is not answering\. These graphs are this computer's copy/);
   for (const kind of ["pbx_activity", "network", "resources"]) {
     await wd.waitFor(`${section} [data-testid="chart-${kind}"]`, {
       timeout: 20000,
@@ -388,7 +388,7 @@ test("the repaired box rejoins as the backup and the office is protected again",
   await waitCards(
     [
       ["PBX A (server room)", "primary", "true"],
-      ["PBX B (backup)", "backup", "true"],
+      ["PBX B (comms room)", "backup", "true"],
     ],
     60000,
   );
@@ -398,7 +398,7 @@ test("the repaired box rejoins as the backup and the office is protected again",
 });
 
 test("a server followed to a new address: only the same machine is accepted", async () => {
-  const card = '[data-testid="machine-card"][data-server="PBX B (backup)"]';
+  const card = '[data-testid="machine-card"][data-server="PBX B (comms room)"]';
   await wd.click(await wd.waitFor(`${card} [data-testid="change-address"]`));
   const input = await wd.waitFor(`${card} [data-testid="address-input"]`);
   await wd.type(input, `127.0.0.1:${agentA.port}`);
@@ -419,14 +419,14 @@ test("a server followed to a new address: only the same machine is accepted", as
 });
 
 test("a replaced machine leaves the office but its history stays; added again, it is back", async () => {
-  const card = '[data-testid="machine-card"][data-server="PBX B (backup)"]';
+  const card = '[data-testid="machine-card"][data-server="PBX B (comms room)"]';
   await wd.click(await wd.waitFor(`${card} [data-testid="remove-server"]`));
   await shot("16c-replace-machine");
   await wd.click(await wd.waitFor(`${card} [data-testid="remove-server-confirm"]`));
   await waitCards([["PBX A (server room)", "primary", "true"]]);
   await tab("history");
   const former = await wd.waitFor('[data-testid="history-former"]', { timeout: 20000 });
-  assert.match(await wd.text(former), /PBX B \(backup\) — replaced on/);
+  assert.match(await wd.text(former), /PBX B \(comms room\) — replaced on/);
   await wd.waitFor('[data-testid="history-former"] [data-testid="chart-resources"]', {
     timeout: 20000,
     predicate: async (id) => Number(await wd.attr(id, "data-points")) > 0,
@@ -441,10 +441,10 @@ test("a replaced machine leaves the office but its history stays; added again, i
   await wd.click(await wd.waitFor('[data-testid="link-submit"]'));
   await waitCards([
     ["PBX A (server room)", "primary", "true"],
-    ["PBX B (backup)", "backup", "true"],
+    ["PBX B (comms room)", "backup", "true"],
   ]);
   await tab("history");
-  await wd.waitFor('[data-testid="history-machine"][data-server="PBX B (backup)"]', { timeout: 20000 });
+  await wd.waitFor('[data-testid="history-machine"][data-server="PBX B (comms room)"]', { timeout: 20000 });
   assert.equal((await wd.findAll('[data-testid="history-former"]')).length, 0, "no longer a former machine");
   await tab("servers");
 });
@@ -463,7 +463,7 @@ test("view-only tokens see everything and the failover button says why it is dis
   }
   await waitCards([
     ["PBX A (server room)", "primary", "true"],
-    ["PBX B (backup)", "backup", "true"],
+    ["PBX B (comms room)", "backup", "true"],
   ]);
   const button = await wd.waitFor('[data-testid="start-failover"]');
   assert.equal(await wd.attr(button, "disabled"), "true");
@@ -471,7 +471,7 @@ test("view-only tokens see everything and the failover button says why it is dis
   assert.match(await wd.text(reason), /view-only/);
   await shot("18-viewer");
   // An administrator's token entered on the backup's card lifts it.
-  const card = '[data-testid="machine-card"][data-server="PBX B (backup)"]';
+  const card = '[data-testid="machine-card"][data-server="PBX B (comms room)"]';
   await wd.click(await wd.waitFor(`${card} [data-testid="change-token"]`));
   await wd.type(await wd.waitFor(`${card} [data-testid="token-change-input"]`), agentB.token);
   await shot("18b-new-token");

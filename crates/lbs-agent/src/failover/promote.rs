@@ -153,8 +153,9 @@ impl Failover {
         }
         steps.run("start_pbx", "Start the PBX".into(), self.pbx.start()).await;
         let ctx = self.hook_context(role);
-        let label = format!("Move the address to this box ({})", self.address.target());
-        steps.run("take_address", label, self.address.take(&ctx)).await;
+        steps
+            .run("take_address", self.address.step_label(), self.address.take(&ctx))
+            .await;
         steps
             .run(
                 "check_pbx",

@@ -40,6 +40,15 @@ impl Address {
         }
     }
 
+    /// The promotion step, for people: what moves, unless nothing is configured to move (the
+    /// step then says so in its detail).
+    pub fn step_label(&self) -> String {
+        match &self.config {
+            Takeover::None => "Move the address to this box".into(),
+            _ => format!("Move the address to this box ({})", self.target()),
+        }
+    }
+
     fn remember(&self, held: bool, problem: Option<String>) {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (held, problem);
     }
