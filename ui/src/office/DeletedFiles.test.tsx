@@ -143,6 +143,32 @@ describe("deleted files", () => {
     expect(restoreTrash).toHaveBeenLastCalledWith(ENTRY.id, displaced, false);
   });
 
+  it("after a failover, never shows one box's files under the other's name", async () => {
+    const msg = entry("default/1001/INBOX/msg0004.wav", 1);
+    // The old backup answers; the new one (the old primary) has not answered yet.
+    const trashList = vi.fn<Commands["trashList"]>((id) =>
+      id === BACKUP_ENTRY.id ? Promise.resolve(trash([msg])) : new Promise<TrashList>(() => {}),
+    );
+    const api = fakeApi({ trashList });
+    const office = (primary: typeof ENTRY, backup: typeof ENTRY) =>
+      overviewOf([machine(primary, "primary"), machine(backup, "backup")]).offices[0]!;
+    const view = render(
+      <ApiContext value={api}>
+        <SyncPanel office={office(ENTRY, BACKUP_ENTRY)} />
+      </ApiContext>,
+    );
+    await screen.findByTestId("trash-row");
+    view.rerender(
+      <ApiContext value={api}>
+        <SyncPanel office={office(BACKUP_ENTRY, ENTRY)} />
+      </ApiContext>,
+    );
+    const card = await screen.findByTestId("trash");
+    expect(card.getAttribute("data-server")).toBe(ENTRY.name);
+    expect(within(card).queryByTestId("trash-row")).toBeNull();
+    expect(within(card).getByText("Loading the list…")).toBeTruthy();
+  });
+
   it("says when nothing was deleted, never a blank card", async () => {
     renderSync(fakeApi());
     const empty = await screen.findByTestId("trash-empty");

@@ -36,22 +36,26 @@ interface Trash {
 /** The trash of `m`, listed while it answers. */
 function useTrash(m: MachineView): Trash {
   const api = useApi();
-  const [list, setList] = useState<TrashList | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const id = m.entry.id;
+  // Kept with the box it came from: after a failover the other box holds this role, and one
+  // box's files must never show under the other's name.
+  const [answer, setAnswer] = useState<{ id: string; list: TrashList | null; error: string | null }>({
+    id,
+    list: null,
+    error: null,
+  });
   const load = useCallback(() => {
     api.trashList(id).then(
-      (l) => {
-        setList(l);
-        setError(null);
-      },
-      (e: unknown) => setError(toConsoleError(e).message),
+      (list) => setAnswer({ id, list, error: null }),
+      (e: unknown) =>
+        setAnswer((a) => ({ id, list: a.id === id ? a.list : null, error: toConsoleError(e).message })),
     );
   }, [api, id]);
   useEffect(() => {
     if (m.reachable) load();
   }, [load, m.reachable]);
-  return { list, error, load };
+  const mine = answer.id === id;
+  return { list: mine ? answer.list : null, error: mine ? answer.error : null, load };
 }
 
 export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineView; backup: MachineView; nowSecs: number }) {
@@ -70,6 +74,7 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
         {primary.entry.name}, and from there to {backup.entry.name}.
       </p>
       <TrashFiles
+        key={backup.entry.id}
         holder={backup}
         pair={{ primary, backup }}
         trash={onBackup}
@@ -87,6 +92,7 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
             backup. Put one back to return it to its place.
           </p>
           <TrashFiles
+            key={primary.entry.id}
             holder={primary}
             pair={{ primary, backup }}
             trash={onPrimary}
