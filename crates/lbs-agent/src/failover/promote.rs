@@ -154,7 +154,11 @@ impl Failover {
         steps.run("start_pbx", "Start the PBX".into(), self.pbx.start()).await;
         let ctx = self.hook_context(role);
         steps
-            .run("take_address", self.address.step_label(), self.address.take(&ctx))
+            .run(
+                "take_address",
+                self.address.step_label("Move the address to this box"),
+                self.address.take(&ctx),
+            )
             .await;
         steps
             .run(
@@ -169,8 +173,13 @@ impl Failover {
     pub(super) async fn stop_steps(&self, steps: &mut Steps<'_>, role: &RoleState) {
         steps.run("stop_pbx", "Stop the PBX".into(), self.pbx.stop()).await;
         let ctx = self.hook_context(role);
-        let label = format!("Release the address ({})", self.address.target());
-        steps.run("release_address", label, self.address.release(&ctx)).await;
+        steps
+            .run(
+                "release_address",
+                self.address.step_label("Release the address"),
+                self.address.release(&ctx),
+            )
+            .await;
     }
 
     /// What a primary does before it hands over (a demotion, a switchover's prepare): stop the

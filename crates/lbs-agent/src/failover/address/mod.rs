@@ -40,12 +40,12 @@ impl Address {
         }
     }
 
-    /// The promotion step, for people: what moves, unless nothing is configured to move (the
-    /// step then says so in its detail).
-    pub fn step_label(&self) -> String {
+    /// A step of moving the address, for people: `what`, and what moves, unless nothing is
+    /// configured to move (the step's detail then says so).
+    pub fn step_label(&self, what: &str) -> String {
         match &self.config {
-            Takeover::None => "Move the address to this box".into(),
-            _ => format!("Move the address to this box ({})", self.target()),
+            Takeover::None => what.to_owned(),
+            _ => format!("{what} ({})", self.target()),
         }
     }
 
