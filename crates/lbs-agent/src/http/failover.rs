@@ -51,10 +51,7 @@ fn body<T: Default>(b: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
     match b {
         Ok(Json(v)) => Ok(v),
         Err(JsonRejection::MissingJsonContentType(_)) => Ok(T::default()),
-        Err(e) => Err(HttpError::BadRequest(format!(
-            "the request is not valid: {}",
-            e.body_text()
-        ))),
+        Err(e) => Err(super::bad_json(e)),
     }
 }
 
@@ -137,7 +134,7 @@ async fn restore(
     Extension(who): Extension<Principal>,
     req: Result<Json<RestoreRequest>, JsonRejection>,
 ) -> Result<Json<QuarantineList>, HttpError> {
-    let Json(req) = req.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(req) = req.map_err(super::bad_json)?;
     let detail = crate::failover::quarantine::restore(&state.failover, req.id, req.replace).await?;
     let own = state.failover.role().await;
     state

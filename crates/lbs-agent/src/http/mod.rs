@@ -14,7 +14,7 @@ mod trash;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -88,4 +88,9 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Turns axum's query-string rejection into our JSON error with a readable reason.
 fn bad_query(e: QueryRejection) -> HttpError {
     HttpError::BadRequest(format!("the query string is not valid: {}", e.body_text()))
+}
+
+/// Turns axum's JSON body rejection into our JSON error with a readable reason.
+fn bad_json(e: JsonRejection) -> HttpError {
+    HttpError::BadRequest(format!("the request is not valid: {}", e.body_text()))
 }

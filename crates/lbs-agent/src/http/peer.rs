@@ -219,7 +219,7 @@ async fn heartbeat(
     body: Result<Json<Heartbeat>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Heartbeat>, HttpError> {
     let peer = require_partner(&state, &cert).await?;
-    let Json(hb) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(hb) = body.map_err(super::bad_json)?;
     if hb.server_id != peer.server_id {
         return Err(HttpError::BadRequest(
             "the heartbeat names another server than the partner".into(),
@@ -238,7 +238,7 @@ async fn handover(
     body: Result<Json<HandoverRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<HandoverResponse>, HttpError> {
     require_partner(&state, &cert).await?;
-    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(req) = body.map_err(super::bad_json)?;
     Ok(Json(state.failover.handover(req).await?))
 }
 
@@ -249,7 +249,7 @@ async fn switchover(
     body: Result<Json<ForwardedSwitchover>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<lbs_protocol::RoleChange>, HttpError> {
     let peer = require_partner(&state, &cert).await?;
-    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(req) = body.map_err(super::bad_json)?;
     if state.failover.role().await.role == Role::Primary {
         return Err(HttpError::Conflict(
             "both boxes say they are the primary; wait a few seconds for the older one to step down".into(),
@@ -266,7 +266,7 @@ async fn hashes(
     body: Result<Json<HashesRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<HashesResponse>, HttpError> {
     require_partner(&state, &cert).await?;
-    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(req) = body.map_err(super::bad_json)?;
     if req.files.len() > 10_000 {
         return Err(HttpError::BadRequest("at most 10000 files per request".into()));
     }
@@ -432,7 +432,7 @@ async fn bundle(
     body: Result<Json<BundleRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, HttpError> {
     require_partner(&state, &cert).await?;
-    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(req) = body.map_err(super::bad_json)?;
     if req.items.len() > BUNDLE_MAX_ITEMS {
         return Err(HttpError::BadRequest(format!(
             "at most {BUNDLE_MAX_ITEMS} files per bundle"

@@ -35,7 +35,7 @@ async fn pair(
     Extension(who): Extension<Principal>,
     body: Result<Json<PairWith>, JsonRejection>,
 ) -> Result<Json<SyncStatus>, HttpError> {
-    let Json(req) = body.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(req) = body.map_err(super::bad_json)?;
     let partner = crate::pairing::join(&state, &req.link).await.map_err(|e| match e {
         PairError::BadLink(m) => HttpError::BadRequest(m),
         PairError::Refused(m) => HttpError::Conflict(m),

@@ -56,7 +56,7 @@ async fn restore(
     Extension(who): Extension<Principal>,
     req: Result<Json<TrashRestoreRequest>, JsonRejection>,
 ) -> Result<Json<TrashRestored>, HttpError> {
-    let Json(req) = req.map_err(|e| HttpError::BadRequest(format!("the request is not valid: {}", e.body_text())))?;
+    let Json(req) = req.map_err(super::bad_json)?;
     let (path, detail) = crate::failover::trash::restore(&state.failover, &req).await?;
     let own = state.failover.role().await;
     state
