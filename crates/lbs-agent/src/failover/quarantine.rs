@@ -158,8 +158,9 @@ pub fn place(
 }
 
 /// Restores quarantined file `id` on the primary: here if this box is the primary, through the
-/// partner otherwise. The quarantined copy stays where it is (never deleted); the entry is marked.
-pub async fn restore(f: &Failover, id: i64, replace: bool) -> Result<String, super::FailoverError> {
+/// partner otherwise, recorded in the audit log as asked by `actor`. The quarantined copy stays
+/// where it is (never deleted); the entry is marked.
+pub async fn restore(f: &Failover, id: i64, replace: bool, actor: &str) -> Result<String, super::FailoverError> {
     use super::FailoverError as E;
     let entry = f
         .quarantine
@@ -186,6 +187,8 @@ pub async fn restore(f: &Failover, id: i64, replace: bool) -> Result<String, sup
         .mark_restored(id, now_unix())
         .await
         .map_err(|e| E::Internal(e.to_string()))?;
+    let message = format!("quarantined file {id} restored: {detail}");
+    f.record("quarantine_restored", actor, None, message).await;
     Ok(detail)
 }
 

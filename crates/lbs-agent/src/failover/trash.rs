@@ -85,9 +85,9 @@ pub async fn list(sync: &SyncEngine, only: Option<&str>) -> TrashList {
     }
 }
 
-/// Puts one trashed file back on the primary (see the module's comment); returns the path it
-/// went back to and what happened.
-pub async fn restore(f: &Failover, req: &TrashRestoreRequest) -> Result<(RelPath, String), TrashError> {
+/// Puts one trashed file back on the primary (see the module's comment), recorded in the audit
+/// log as asked by `actor`; returns the path it went back to and what happened.
+pub async fn restore(f: &Failover, req: &TrashRestoreRequest, actor: &str) -> Result<(RelPath, String), TrashError> {
     let source = f.sync.sources.get(&req.source).ok_or_else(|| {
         TrashError::BadRequest(format!(
             "there is no category root \"{}\" on this box; take the `source` from the trash list",
@@ -122,5 +122,10 @@ pub async fn restore(f: &Failover, req: &TrashRestoreRequest) -> Result<(RelPath
             PutBackError::Internal(m) => TrashError::Internal(m),
         })?;
     tracing::info!(source = %source.key, path = %path, from = %kept.display(), %detail, "a deleted file was put back on the primary");
+    let message = format!(
+        "deleted file {path} ({}) put back on the primary: {detail}",
+        source.category
+    );
+    f.record("trash_restored", actor, None, message).await;
     Ok((path, detail))
 }

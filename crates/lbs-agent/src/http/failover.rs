@@ -135,19 +135,6 @@ async fn restore(
     req: Result<Json<RestoreRequest>, JsonRejection>,
 ) -> Result<Json<QuarantineList>, HttpError> {
     let Json(req) = req.map_err(super::bad_json)?;
-    let detail = crate::failover::quarantine::restore(&state.failover, req.id, req.replace).await?;
-    let own = state.failover.role().await;
-    state
-        .failover
-        .events
-        .record(crate::failover::events::NewEvent {
-            kind: "quarantine_restored",
-            role: own.role,
-            epoch: own.epoch,
-            actor: &who.actor(),
-            reason: None,
-            message: format!("quarantined file {} restored: {detail}", req.id),
-        })
-        .await;
+    crate::failover::quarantine::restore(&state.failover, req.id, req.replace, &who.actor()).await?;
     quarantine(State(state)).await
 }

@@ -57,23 +57,7 @@ async fn restore(
     req: Result<Json<TrashRestoreRequest>, JsonRejection>,
 ) -> Result<Json<TrashRestored>, HttpError> {
     let Json(req) = req.map_err(super::bad_json)?;
-    let (path, detail) = crate::failover::trash::restore(&state.failover, &req).await?;
-    let own = state.failover.role().await;
-    state
-        .failover
-        .events
-        .record(crate::failover::events::NewEvent {
-            kind: "trash_restored",
-            role: own.role,
-            epoch: own.epoch,
-            actor: &who.actor(),
-            reason: None,
-            message: format!(
-                "deleted file {path} ({}) put back on the primary: {detail}",
-                crate::sync::Sources::category_of(&req.source)
-            ),
-        })
-        .await;
+    let (path, detail) = crate::failover::trash::restore(&state.failover, &req, &who.actor()).await?;
     Ok(Json(TrashRestored {
         path: path.to_string(),
         message: detail,
