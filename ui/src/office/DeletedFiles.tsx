@@ -13,7 +13,7 @@ import { formatAgo } from "../format/duration";
 import type { MachineView } from "../generated/MachineView";
 import type { TrashEntry } from "../generated/TrashEntry";
 import type { TrashList } from "../generated/TrashList";
-import { PutBack, PutBackNotes } from "./PutBack";
+import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
 import { restoreBlocked } from "./rules";
 
 /** One trashed file's identity: the same path may be deleted more than once. */
@@ -127,36 +127,20 @@ interface TrashFilesProps {
 /** One box's trash as a table, each file with "Put back" (onto the primary). */
 function TrashFiles({ holder, pair, trash, onRestored, labels, when, empty, testPrefix }: TrashFilesProps) {
   const api = useApi();
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  /** The file the primary refused because a different one is in its place. */
-  const [conflict, setConflict] = useState<string | null>(null);
+  const { busy, error, done, conflict, run } = usePutBack<string>();
   /** Files put back since the list was shown (the trash keeps its copy, so the list is unchanged). */
   const [restored, setRestored] = useState<ReadonlySet<string>>(new Set());
   const blocked = restoreBlocked(holder);
   const { list } = trash;
 
-  const restore = async (file: TrashEntry, replace: boolean) => {
+  const restore = (file: TrashEntry, replace: boolean) => {
     const key = trashKey(file);
-    setBusy(key);
-    setError(null);
-    setDone(null);
-    try {
+    return run(key, async () => {
       await api.restoreTrash(holder.entry.id, file, replace);
-      setDone(
-        `${file.path} is back on ${pair.primary.entry.name}. It will be copied to ${pair.backup.entry.name} again in a moment.`,
-      );
-      setConflict(null);
       setRestored((s) => new Set(s).add(key));
       onRestored();
-    } catch (e) {
-      const err = toConsoleError(e);
-      setError(err.message);
-      setConflict(err.kind === "different_file" ? key : null);
-    } finally {
-      setBusy(null);
-    }
+      return `${file.path} is back on ${pair.primary.entry.name}. It will be copied to ${pair.backup.entry.name} again in a moment.`;
+    });
   };
 
   return (

@@ -1,5 +1,38 @@
 // The actions cell of a set-aside or deleted file: "Put back" onto the primary, and, once the
-// primary turned it down because it holds a different file there, "Replace the primary's copy".
+// primary turned it down because it holds a different file there, "Replace the primary's copy";
+// and the state behind a list of them.
+
+import { useState } from "react";
+
+import { toConsoleError } from "../api/errors";
+
+/**
+ * One put-back at a time, for a list of files named by `K`: which one is going, what went wrong,
+ * what was done, and which one the primary refused because it holds a different file there (the
+ * one offered "Replace"). `run(key, put)` runs `put`, whose answer is what was done, in words.
+ */
+export function usePutBack<K>() {
+  const [busy, setBusy] = useState<K | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [conflict, setConflict] = useState<K | null>(null);
+  const run = async (key: K, put: () => Promise<string>) => {
+    setBusy(key);
+    setError(null);
+    setDone(null);
+    try {
+      setDone(await put());
+      setConflict(null);
+    } catch (e) {
+      const err = toConsoleError(e);
+      setError(err.message);
+      setConflict(err.kind === "different_file" ? key : null);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return { busy, error, done, conflict, run };
+}
 
 interface PutBackProps {
   /** Already put back: says so instead of offering it again. */

@@ -15,7 +15,7 @@ import type { OfficeView } from "../generated/OfficeView";
 import type { QuarantineEntry } from "../generated/QuarantineEntry";
 import { useNow } from "../hooks/useNow";
 import { DeletedFiles } from "./DeletedFiles";
-import { PutBack, PutBackNotes } from "./PutBack";
+import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
 import { restoreBlocked, wizardPair } from "./rules";
 import { categoryRows } from "./sync";
 
@@ -118,11 +118,8 @@ export function SyncPanel({ office }: { office: OfficeView }) {
 function Quarantine({ machine }: { machine: MachineView }) {
   const api = useApi();
   const [files, setFiles] = useState<QuarantineEntry[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState<number | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  /** The file the primary refused because a different one is in its place. */
-  const [conflict, setConflict] = useState<number | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const { busy, error, done, conflict, run } = usePutBack<number>();
   const blocked = restoreBlocked(machine);
   const count = machine.failover?.quarantined_files ?? 0;
 
@@ -130,9 +127,9 @@ function Quarantine({ machine }: { machine: MachineView }) {
     api.quarantineList(machine.entry.id).then(
       (list) => {
         setFiles(list.entries);
-        setError(null);
+        setLoadError(null);
       },
-      (e: unknown) => setError(toConsoleError(e).message),
+      (e: unknown) => setLoadError(toConsoleError(e).message),
     );
   }, [api, machine.entry.id]);
 
@@ -142,23 +139,12 @@ function Quarantine({ machine }: { machine: MachineView }) {
 
   if (count === 0 && !files?.length) return null;
 
-  const restore = async (file: QuarantineEntry, replace: boolean) => {
-    setBusy(file.id);
-    setError(null);
-    setDone(null);
-    try {
+  const restore = (file: QuarantineEntry, replace: boolean) =>
+    run(file.id, async () => {
       const list = await api.restoreQuarantined(machine.entry.id, file.id, replace);
       setFiles(list.entries);
-      setDone(`${file.path} is back on the primary.`);
-      setConflict(null);
-    } catch (e) {
-      const err = toConsoleError(e);
-      setError(err.message);
-      setConflict(err.kind === "different_file" ? file.id : null);
-    } finally {
-      setBusy(null);
-    }
-  };
+      return `${file.path} is back on the primary.`;
+    });
 
   return (
     <section className="card" data-testid="quarantine" data-server={machine.entry.name}>
@@ -168,7 +154,7 @@ function Quarantine({ machine }: { machine: MachineView }) {
         over. They differ from the primary's copies, so they were kept aside rather than lost. Put back the ones you
         need; nothing here is ever deleted by LBS.
       </p>
-      <PutBackNotes blocked={blocked} error={error} done={done} />
+      <PutBackNotes blocked={blocked} error={error ?? loadError} done={done} />
       {files === null ? (
         <p className="muted" aria-busy="true">
           Loading the list…
