@@ -1,4 +1,5 @@
-// Clock times for chart legends: "14:32" today, "Mon 3 Mar, 14:32" on other days.
+// Times and dates for people, always in LOCALE (a bare toLocaleString() throws in WebKit under
+// LANG=C). Clock times for chart legends: "14:32" today, "Mon 3 Mar, 14:32" on other days.
 
 import { LOCALE } from "./locale";
 
@@ -15,6 +16,16 @@ export function formatPointTime(unixSecs: number, nowMs: number): string {
     ...(sameYear ? {} : { year: "numeric" }),
   });
   return `${date}, ${time}`;
+}
+
+/** A date and time in the user's locale, e.g. "3/3/2026, 2:32:10 PM". */
+export function formatDateTime(unixSecs: number): string {
+  return new Date(unixSecs * 1000).toLocaleString(LOCALE);
+}
+
+/** A date in the user's locale, e.g. "Mar 3, 2026". */
+export function formatDate(unixSecs: number): string {
+  return new Date(unixSecs * 1000).toLocaleDateString(LOCALE, { dateStyle: "medium" });
 }
 
 const DAY = 86400;

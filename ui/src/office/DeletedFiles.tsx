@@ -13,6 +13,7 @@ import { formatAgo } from "../format/duration";
 import type { MachineView } from "../generated/MachineView";
 import type { TrashEntry } from "../generated/TrashEntry";
 import type { TrashList } from "../generated/TrashList";
+import { formatDateTime } from "../format/time";
 import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
 import { restoreBlocked } from "./rules";
 
@@ -190,7 +191,7 @@ function TrashFiles({ holder, pair, trash, onRestored, labels, when, empty, test
                       <td className="mono">{f.path}</td>
                       <td>{labels.get(f.category) ?? f.category}</td>
                       <td>{formatBytes(f.size)}</td>
-                      <td title={new Date(f.deleted_unix * 1000).toLocaleString()}>{when(f)}</td>
+                      <td title={formatDateTime(f.deleted_unix)}>{when(f)}</td>
                       <td className="cell-actions">
                         <PutBack
                           done={restored.has(key)}

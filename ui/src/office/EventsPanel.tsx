@@ -7,6 +7,7 @@ import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
 import type { OfficeEvents } from "../generated/OfficeEvents";
 import type { OfficeView } from "../generated/OfficeView";
+import { formatDateTime } from "../format/time";
 import { filterEvents, kindLabel, NO_FILTER, type EventFilter } from "./events";
 
 const LIMIT = 500;
@@ -117,7 +118,7 @@ export function EventsPanel({ office }: { office: OfficeView }) {
             <tbody>
               {shown.map((e) => (
                 <tr key={`${e.event.server_id}-${e.event.id}`} data-testid="event-row" data-kind={e.event.kind}>
-                  <td className="nowrap">{new Date(e.event.at_unix * 1000).toLocaleString()}</td>
+                  <td className="nowrap">{formatDateTime(e.event.at_unix)}</td>
                   <td>{e.server}</td>
                   <td className={e.event.kind === "refused" || e.event.kind === "step_failed" || e.event.kind === "pbx_violation" ? "tone-warn" : undefined}>
                     {kindLabel(e.event.kind)}

@@ -11,6 +11,7 @@ import { ServerCharts } from "../components/ServerCharts";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { OfficeView as Office } from "../generated/OfficeView";
 import { useNow } from "../hooks/useNow";
+import { formatDate } from "../format/time";
 import { CatchUp } from "./CatchUp";
 import { EventsPanel } from "./EventsPanel";
 import { MachineCard } from "./MachineCard";
@@ -193,7 +194,7 @@ function FormerHistory({
   const api = useApi();
   const [confirm, setConfirm] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const when = new Date(former.removed_unix * 1000).toLocaleDateString(undefined, { dateStyle: "medium" });
+  const when = formatDate(former.removed_unix);
   return (
     <section className="card history-machine history-former" aria-label={`${former.name} history`} data-testid="history-former">
       <div className="history-former-head">

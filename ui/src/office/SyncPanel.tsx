@@ -14,6 +14,7 @@ import type { MachineView } from "../generated/MachineView";
 import type { OfficeView } from "../generated/OfficeView";
 import type { QuarantineEntry } from "../generated/QuarantineEntry";
 import { useNow } from "../hooks/useNow";
+import { formatDateTime } from "../format/time";
 import { DeletedFiles } from "./DeletedFiles";
 import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
 import { restoreBlocked, wizardPair } from "./rules";
@@ -178,7 +179,7 @@ function Quarantine({ machine }: { machine: MachineView }) {
                 <td className="mono">{f.path}</td>
                 <td>{f.category}</td>
                 <td>{formatBytes(f.size)}</td>
-                <td>{new Date(f.quarantined_unix * 1000).toLocaleString()}</td>
+                <td>{formatDateTime(f.quarantined_unix)}</td>
                 <td className="cell-actions">
                   <PutBack
                     done={f.restored_unix !== null}

@@ -4,6 +4,7 @@
 import type { Assessment } from "../generated/Assessment";
 import type { RoleChange } from "../generated/RoleChange";
 import { formatDuration } from "../format/duration";
+import { formatDateTime } from "../format/time";
 
 /**
  * How long the phones had no primary, in seconds. Planned: from the start of the switchover to its
@@ -37,7 +38,7 @@ export function reportText(opts: {
   const planned = a.kind === "planned";
   const lines = [
     `LBS failover report — ${office}`,
-    `Written ${at.toLocaleString()}`,
+    `Written ${formatDateTime(at.getTime() / 1000)}`,
     "",
     `${planned ? "Planned switchover" : "Unplanned failover"}: ${a.primary_name} → ${a.backup_name}`,
     `Result: ${change.ok ? "done" : "NOT complete"} — ${change.message}`,
