@@ -4,9 +4,9 @@
 import { useState, type ReactNode } from "react";
 
 import { useApi } from "../api/context";
-import { toConsoleError } from "../api/errors";
 import { ConfirmBox } from "../components/ConfirmBox";
 import type { MachineView } from "../generated/MachineView";
+import { useAction } from "../hooks/useAction";
 
 interface MachineActionsProps {
   m: MachineView;
@@ -20,23 +20,11 @@ export function MachineActions({ m, office, alone }: MachineActionsProps) {
   const [mode, setMode] = useState<"idle" | "address" | "token" | "remove">("idle");
   /** What is typed in the open form: the new address, or the new token. */
   const [value, setValue] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useAction();
   const name = m.entry.name;
   const aloneId = `alone-${m.entry.id}`;
 
-  const act = async (what: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await what();
-      setMode("idle");
-    } catch (e) {
-      setError(toConsoleError(e).message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const act = (what: () => Promise<unknown>) => run(what, () => setMode("idle"));
   const open = (next: "address" | "token" | "remove") => {
     setError(null);
     setValue(next === "address" ? m.entry.address : "");

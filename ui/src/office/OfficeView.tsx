@@ -4,14 +4,14 @@
 import { useState } from "react";
 
 import { useApi } from "../api/context";
-import { toConsoleError } from "../api/errors";
 import type { RangeKey } from "../charts/ranges";
 import { ConfirmBox } from "../components/ConfirmBox";
 import { ServerCharts } from "../components/ServerCharts";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { OfficeView as Office } from "../generated/OfficeView";
-import { useNow } from "../hooks/useNow";
 import { formatDate } from "../format/time";
+import { useAction } from "../hooks/useAction";
+import { useNow } from "../hooks/useNow";
 import { CatchUp } from "./CatchUp";
 import { EventsPanel } from "./EventsPanel";
 import { MachineCard } from "./MachineCard";
@@ -193,7 +193,7 @@ function FormerHistory({
 }) {
   const api = useApi();
   const [confirm, setConfirm] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const when = formatDate(former.removed_unix);
   return (
     <section className="card history-machine history-former" aria-label={`${former.name} history`} data-testid="history-former">
@@ -201,26 +201,25 @@ function FormerHistory({
         <h2 className="history-machine-title">
           {former.name} <span className="muted">— replaced on {when}</span>
         </h2>
-        {confirm ? (
-          <span className="confirm-actions">
-            <button type="button" className="btn btn-ghost btn-small" onClick={() => setConfirm(false)}>
-              Keep it
-            </button>
-            <button
-              type="button"
-              className="btn btn-danger btn-small"
-              data-testid="forget-former-confirm"
-              onClick={() => void api.forgetFormer(former.server_id).catch((e) => setError(toConsoleError(e).message))}
-            >
-              Delete its history
-            </button>
-          </span>
-        ) : (
+        {!confirm && (
           <button type="button" className="btn btn-ghost btn-small btn-danger-text" onClick={() => setConfirm(true)}>
             Delete its history…
           </button>
         )}
       </div>
+      {confirm && (
+        <ConfirmBox
+          label={`Delete the history of ${former.name}`}
+          action="Delete its history"
+          running="Deleting…"
+          busy={busy}
+          testId="forget-former-confirm"
+          onCancel={() => setConfirm(false)}
+          onConfirm={() => void run(() => api.forgetFormer(former.server_id))}
+        >
+          Delete the history of <strong>{former.name}</strong> that this computer keeps? It cannot be brought back.
+        </ConfirmBox>
+      )}
       {error && (
         <p className="inline-error" role="alert">
           {error}
@@ -235,21 +234,7 @@ function OfficeHeader({ office, onRemoved }: { office: Office; onRemoved: () => 
   const api = useApi();
   const [mode, setMode] = useState<"view" | "rename" | "remove">("view");
   const [name, setName] = useState(office.pair.name);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const act = async (what: () => Promise<unknown>, after: () => void) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await what();
-      after();
-    } catch (e) {
-      setError(toConsoleError(e).message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run: act } = useAction();
 
   return (
     <header className="office-head">
