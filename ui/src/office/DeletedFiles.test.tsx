@@ -5,7 +5,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 
-vi.mock("uplot", () => ({ default: class {} }));
+vi.mock("uplot", () => import("../test/fakeUplot"));
 
 import { ApiContext } from "../api/context";
 import { CommandError } from "../api/errors";

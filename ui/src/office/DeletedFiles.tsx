@@ -9,7 +9,7 @@ import { useCallback, useEffect, useState } from "react";
 import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
 import { formatBytes } from "../format/bytes";
-import { formatAgo } from "../format/duration";
+import { formatAgo, formatDuration } from "../format/duration";
 import type { MachineView } from "../generated/MachineView";
 import type { TrashEntry } from "../generated/TrashEntry";
 import type { TrashList } from "../generated/TrashList";
@@ -22,12 +22,6 @@ export function trashKey(e: TrashEntry): string {
   return `${e.source}/${e.deleted_unix}/${e.stored}`;
 }
 
-/** "30 days", "1 day": the retention in whole days. */
-export function retentionWords(secs: number): string {
-  const days = Math.max(1, Math.round(secs / 86400));
-  return days === 1 ? "1 day" : `${days} days`;
-}
-
 interface Trash {
   list: TrashList | null;
   error: string | null;
@@ -37,33 +31,37 @@ interface Trash {
 /** The trash of `m`, listed while it answers. */
 function useTrash(m: MachineView): Trash {
   const api = useApi();
+  const [list, setList] = useState<TrashList | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const id = m.entry.id;
-  // Kept with the box it came from: after a failover the other box holds this role, and one
-  // box's files must never show under the other's name.
-  const [answer, setAnswer] = useState<{ id: string; list: TrashList | null; error: string | null }>({
-    id,
-    list: null,
-    error: null,
-  });
   const load = useCallback(() => {
     api.trashList(id).then(
-      (list) => setAnswer({ id, list, error: null }),
-      (e: unknown) =>
-        setAnswer((a) => ({ id, list: a.id === id ? a.list : null, error: toConsoleError(e).message })),
+      (l) => {
+        setList(l);
+        setError(null);
+      },
+      (e: unknown) => setError(toConsoleError(e).message),
     );
   }, [api, id]);
   useEffect(() => {
     if (m.reachable) load();
   }, [load, m.reachable]);
-  const mine = answer.id === id;
-  return { list: mine ? answer.list : null, error: mine ? answer.error : null, load };
+  return { list, error, load };
 }
 
-export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineView; backup: MachineView; nowSecs: number }) {
+interface DeletedFilesProps {
+  primary: MachineView;
+  backup: MachineView;
+  /** Each category's label by name. */
+  labels: Map<string, string>;
+  nowSecs: number;
+}
+
+/** Keyed by who holds which role (the lists belong to the boxes, not to the roles). */
+export function DeletedFiles({ primary, backup, labels, nowSecs }: DeletedFilesProps) {
   const onBackup = useTrash(backup);
   const onPrimary = useTrash(primary);
-  const labels = new Map((backup.sync?.categories ?? primary.sync?.categories ?? []).map((c) => [c.name, c.label]));
-  const kept = onBackup.list ? retentionWords(onBackup.list.retention_secs) : null;
+  const kept = onBackup.list ? formatDuration(onBackup.list.retention_secs) : null;
   const setAside = onPrimary.list?.entries.length ? onPrimary.list : null;
 
   return (
@@ -75,7 +73,6 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
         {primary.entry.name}, and from there to {backup.entry.name}.
       </p>
       <TrashFiles
-        key={backup.entry.id}
         holder={backup}
         pair={{ primary, backup }}
         trash={onBackup}
@@ -93,7 +90,6 @@ export function DeletedFiles({ primary, backup, nowSecs }: { primary: MachineVie
             backup. Put one back to return it to its place.
           </p>
           <TrashFiles
-            key={primary.entry.id}
             holder={primary}
             pair={{ primary, backup }}
             trash={onPrimary}

@@ -107,7 +107,15 @@ export function SyncPanel({ office }: { office: OfficeView }) {
           />
         )}
       </section>
-      <DeletedFiles primary={pair.primary} backup={pair.backup} nowSecs={nowSecs} />
+      {/* Keyed by who holds which role: after a failover the lists start afresh, so one box's files
+          never show under the other's name. */}
+      <DeletedFiles
+        key={`${pair.primary.entry.id}:${pair.backup.entry.id}`}
+        primary={pair.primary}
+        backup={pair.backup}
+        labels={new Map(rows.map((r) => [r.name, r.label]))}
+        nowSecs={nowSecs}
+      />
       {office.machines.map((m) => (
         <Quarantine key={m.entry.id} machine={m} />
       ))}
