@@ -24,6 +24,13 @@ fn changed<T>(watch: &Watch, answer: std::result::Result<T, lbs_console_core::Er
     answer.map_err(view)
 }
 
+/// The answer of a command that adds a server: the poller reads again, and the new server's
+/// history is copied now.
+fn added(watch: &Watch, answer: std::result::Result<ServerEntry, lbs_console_core::Error>) -> Result<ServerEntry> {
+    watch.poke_added();
+    answer.map_err(view)
+}
+
 /// The dashboard's first snapshot: the poller's latest, or a fresh one if it has none yet.
 #[tauri::command]
 pub async fn overview(console: State<'_, Console>, watch: State<'_, Watch>) -> Result<Overview> {
@@ -40,7 +47,7 @@ pub async fn add_server_link(
     link: String,
     office: Option<String>,
 ) -> Result<ServerEntry> {
-    changed(&watch, console.add_by_link(&link, office.as_deref()).await)
+    added(&watch, console.add_by_link(&link, office.as_deref()).await)
 }
 
 #[tauri::command]
@@ -57,10 +64,10 @@ pub async fn add_server_manual(
     fingerprint: String,
     office: Option<String>,
 ) -> Result<ServerEntry> {
-    let added = console
+    let answer = console
         .add_manual(&address, &token, &fingerprint, office.as_deref())
         .await;
-    changed(&watch, added)
+    added(&watch, answer)
 }
 
 #[tauri::command]

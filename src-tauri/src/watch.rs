@@ -35,7 +35,11 @@ impl Watch {
     /// Makes the poller read again without waiting out its interval.
     pub fn poke(&self) {
         self.wake.notify_one();
-        // A server just added gets its history copied now, not in a minute.
+    }
+
+    /// After a server is added: a fresh read, and its history copied now, not in a minute.
+    pub fn poke_added(&self) {
+        self.poke();
         self.wake_copy.notify_one();
     }
 

@@ -358,9 +358,14 @@ impl Console {
 
     async fn client(&self, id: &str) -> Result<(ServerEntry, AgentClient), Error> {
         let entry = self.store.get(id).await?;
-        let token = self.credentials.load(id).await?;
-        let client = AgentClient::new(&entry.address, &entry.fingerprint, &token, &entry.name)?;
+        let client = self.client_for(&entry).await?;
         Ok((entry, client))
+    }
+
+    /// A client for an entry already read: its address, pinned certificate and stored token.
+    async fn client_for(&self, entry: &ServerEntry) -> Result<AgentClient, Error> {
+        let token = self.credentials.load(&entry.id).await?;
+        AgentClient::new(&entry.address, &entry.fingerprint, &token, &entry.name)
     }
 
     pub async fn status(&self, id: &str) -> Result<ServerStatus, Error> {
@@ -373,16 +378,21 @@ impl Console {
         Ok(status)
     }
 
-    /// The current server entry of a machine, if it is still in an office.
-    async fn current(&self, server_id: &str) -> Result<Option<ServerEntry>, Error> {
-        self.store.find_by_server_id(server_id).await
+    /// The machine to ask first for a graph's data: its current entry, unless it is no longer in
+    /// an office, or its last look failed and a copy can answer (an unplugged box would cost a
+    /// connection time-out per question).
+    async fn machine_to_ask(&self, server_id: &str) -> Result<Option<ServerEntry>, Error> {
+        let entry = self.store.find_by_server_id(server_id).await?;
+        Ok(entry.filter(|e| !self.silent(&e.id) || !self.history.exists(server_id)))
     }
 
     /// A machine's series: from the machine; from this computer's copy when it does not answer
-    /// or is no longer in an office.
+    /// or is no longer in an office. A machine in an office is always asked (unlike for each
+    /// graph's data): its answer, or why it did not answer, tells the window what to say and
+    /// when to go live again.
     pub async fn machine_series(&self, server_id: &str) -> Result<MachineSeries, Error> {
-        let live_error = match self.current(server_id).await? {
-            Some(entry) => match self.client(&entry.id).await?.1.series().await {
+        let live_error = match self.store.find_by_server_id(server_id).await? {
+            Some(entry) => match self.client_for(&entry).await?.series().await {
                 Ok(list) => {
                     return Ok(MachineSeries {
                         series: list.series,
@@ -406,8 +416,7 @@ impl Console {
         }
     }
 
-    /// Whether the server's last look failed. Such a server is not asked again for each graph
-    /// while a copy can answer: an unplugged box costs a connection time-out per question.
+    /// Whether the server's last look failed (see [`Self::machine_to_ask`]).
     fn silent(&self, id: &str) -> bool {
         self.silent.lock().unwrap_or_else(|p| p.into_inner()).contains(id)
     }
@@ -423,13 +432,8 @@ impl Console {
 
     /// A range of one series, from the machine or else from the copy (see [`Self::machine_series`]).
     pub async fn machine_history(&self, server_id: &str, query: &HistoryQuery) -> Result<HistoryResponse, Error> {
-        let entry = self.current(server_id).await?;
-        let ask_machine = match &entry {
-            Some(e) => !self.silent(&e.id) || !self.history.exists(server_id),
-            None => false,
-        };
-        if let (Some(entry), true) = (entry, ask_machine) {
-            match self.client(&entry.id).await?.1.history(query).await {
+        if let Some(entry) = self.machine_to_ask(server_id).await? {
+            match self.client_for(&entry).await?.history(query).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) if !self.history.exists(server_id) => return Err(e),
                 Err(_) => {}
@@ -439,12 +443,16 @@ impl Console {
     }
 
     /// Copies what each machine recorded since the last time into this computer's copy. A machine
-    /// that does not answer is skipped: its copy keeps what it had.
+    /// that does not answer is skipped: its copy keeps what it had. One whose last look failed is
+    /// not even asked, so an unplugged box does not hold up the others for a time-out.
     pub async fn copy_histories(&self) -> Result<(), Error> {
         let now = now_unix();
         for entry in self.store.list().await? {
+            if self.silent(&entry.id) {
+                continue;
+            }
             let copied = async {
-                let (_, client) = self.client(&entry.id).await?;
+                let client = self.client_for(&entry).await?;
                 self.history.refresh(&entry.server_id, &client, now).await
             }
             .await;
@@ -531,8 +539,7 @@ impl Console {
     pub async fn look(&self, entry: ServerEntry) -> MachineView {
         let now = now_unix();
         let answer = async {
-            let token = self.credentials.load(&entry.id).await?;
-            let client = AgentClient::new(&entry.address, &entry.fingerprint, &token, &entry.name)?;
+            let client = self.client_for(&entry).await?;
             let (status, failover, sync) = tokio::join!(client.status(), client.failover(), client.sync());
             let status = status?;
             same_server(&entry, &status)?;
