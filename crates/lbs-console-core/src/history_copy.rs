@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use futures_util::{StreamExt, TryStreamExt};
-use lbs_history::{HistoryStore, Resolution, Retention, SeriesDef};
+use lbs_history::{period_start, HistoryStore, Resolution, Retention, SeriesDef};
 use lbs_protocol::{HistoryQuery, HistoryResponse, SeriesInfo};
 use tokio::sync::Mutex;
 
@@ -62,10 +62,6 @@ fn storage(e: impl std::fmt::Display) -> Error {
     Error::Storage(format!("history copy: {e}"))
 }
 
-fn period_start(t: i64, width: i64) -> i64 {
-    t - t.rem_euclid(width)
-}
-
 impl HistoryCopy {
     pub fn new(dir: &Path) -> HistoryCopy {
         HistoryCopy {
@@ -95,10 +91,10 @@ impl HistoryCopy {
         }
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| storage(format!("cannot create {}: {e}", self.dir.display())))?;
+        // No raw samples in a copy; its roll-ups are kept as long as the agent keeps its own.
         let retention = Retention {
             raw_secs: 0,
-            minute_secs: 45 * DAY,
-            hour_secs: 730 * DAY,
+            ..Retention::default()
         };
         let store = HistoryStore::open(&path, retention).await.map_err(storage)?;
         open.insert(server_id.to_owned(), store.clone());

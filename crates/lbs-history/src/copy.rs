@@ -70,18 +70,15 @@ impl HistoryStore {
     pub async fn trim(&self, now: i64) -> Result<u64, HistoryError> {
         let r = &self.retention;
         let mut tx = self.begin_write().await?;
-        let mut deleted = 0;
-        for (table, keep) in [
-            ("rollup_minute", r.minute_secs),
-            ("rollup_ten_minute", r.minute_secs),
-            ("rollup_hour", r.hour_secs),
-        ] {
-            deleted += sqlx::query(&format!("DELETE FROM {table} WHERE t < ?1"))
-                .bind(now - keep)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
+        let deleted = crate::rollup::delete_before(
+            &mut tx,
+            &[
+                ("rollup_minute", now - r.minute_secs),
+                ("rollup_ten_minute", now - r.minute_secs),
+                ("rollup_hour", now - r.hour_secs),
+            ],
+        )
+        .await?;
         tx.commit().await?;
         Ok(deleted)
     }

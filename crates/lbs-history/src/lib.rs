@@ -134,6 +134,6 @@ impl FromStr for StoredKind {
 }
 
 /// Start of the `width`-second period holding `t` (floor, also for negative `t`).
-fn period_start(t: i64, width: i64) -> i64 {
+pub fn period_start(t: i64, width: i64) -> i64 {
     t - t.rem_euclid(width)
 }

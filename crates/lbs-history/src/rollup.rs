@@ -83,19 +83,16 @@ impl HistoryStore {
         let minute_cutoff = period_start(now - r.minute_secs, TEN_MINUTES).min(ten_done.unwrap_or(i64::MIN));
         let ten_cutoff = period_start(now - r.minute_secs, HOUR).min(hour_done.unwrap_or(i64::MIN));
         let hour_cutoff = now - r.hour_secs;
-        let mut deleted = 0;
-        for (table, cutoff) in [
-            ("samples_raw", raw_cutoff),
-            ("rollup_minute", minute_cutoff),
-            ("rollup_ten_minute", ten_cutoff),
-            ("rollup_hour", hour_cutoff),
-        ] {
-            deleted += sqlx::query(&format!("DELETE FROM {table} WHERE t < ?1"))
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
+        let deleted = delete_before(
+            &mut tx,
+            &[
+                ("samples_raw", raw_cutoff),
+                ("rollup_minute", minute_cutoff),
+                ("rollup_ten_minute", ten_cutoff),
+                ("rollup_hour", hour_cutoff),
+            ],
+        )
+        .await?;
         tx.commit().await?;
         if deleted > 0 {
             tracing::debug!(now, deleted, "history retention applied");
@@ -158,6 +155,22 @@ pub(crate) async fn rewind(tx: &mut Transaction<'static, Sqlite>, oldest: i64) -
             .await?;
     }
     Ok(())
+}
+
+/// Deletes each table's rows older than its cutoff; returns how many went.
+pub(crate) async fn delete_before(
+    tx: &mut Transaction<'static, Sqlite>,
+    cutoffs: &[(&str, i64)],
+) -> Result<u64, HistoryError> {
+    let mut deleted = 0;
+    for (table, cutoff) in cutoffs {
+        deleted += sqlx::query(&format!("DELETE FROM {table} WHERE t < ?1"))
+            .bind(cutoff)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
 }
 
 async fn read_watermark(tx: &mut Transaction<'static, Sqlite>, key: &str) -> Result<Option<i64>, HistoryError> {
