@@ -144,7 +144,7 @@ function OneFieldForm({ id, label, help, value, onChange, secret = false, testId
       }}
     >
       <label htmlFor={id}>{label}</label>
-      <p className="muted field-help">{help}</p>
+      <p className="hint">{help}</p>
       <div className="machine-address-row">
         <input
           id={id}

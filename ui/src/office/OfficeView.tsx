@@ -196,7 +196,7 @@ function FormerHistory({
   const { busy, error, run } = useAction();
   const when = formatDate(former.removed_unix);
   return (
-    <section className="card history-machine history-former" aria-label={`${former.name} history`} data-testid="history-former">
+    <section className="card history-machine" aria-label={`${former.name} history`} data-testid="history-former">
       <div className="history-former-head">
         <h2 className="history-machine-title">
           {former.name} <span className="muted">— replaced on {when}</span>
