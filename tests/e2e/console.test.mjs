@@ -10,7 +10,7 @@ import { join } from "node:path";
 
 import { WebDriver } from "./webdriver.mjs";
 import { Agent, consoleBin, root, freePort } from "./agents.mjs";
-import { Notifications, Tray, saveAs, screenShot } from "./desktop.mjs";
+import { Notifications, Tray, saveAs, screenShot, until } from "./desktop.mjs";
 
 const shots = join(root, "artifacts", "screenshots");
 mkdirSync(shots, { recursive: true });
@@ -103,13 +103,11 @@ after(async () => {
 });
 
 /** Waits until `file` exists and is not empty; returns its bytes. */
-async function savedFile(file, timeout = 20000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    if (existsSync(file) && readFileSync(file).length > 0) return readFileSync(file);
-    if (Date.now() > deadline) throw new Error(`${file} was not saved`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+function savedFile(file, timeout = 20000) {
+  return until(() => existsSync(file) && readFileSync(file).length > 0 && readFileSync(file), {
+    timeout,
+    failure: () => `${file} was not saved`,
+  });
 }
 
 /** Waits until the office's sentence matches `re`; returns it. */
@@ -274,11 +272,11 @@ test("a voicemail deleted on the primary is put back from the backup's deleted f
   rmSync(file);
   // The backup follows the delete by moving its copy into its trash.
   const trash = join(agentB.dir, "voicemail", ".lbs-sync", "trash");
-  const deadline = Date.now() + 30000;
-  while (!(existsSync(trash) && readdirSync(trash, { recursive: true }).some((f) => String(f).endsWith("msg0.txt")))) {
-    assert.ok(Date.now() < deadline, "the backup did not keep the deleted file");
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await until(() => existsSync(trash) && readdirSync(trash, { recursive: true }).some((f) => String(f).endsWith("msg0.txt")), {
+    timeout: 30000,
+    every: 250,
+    failure: () => "the backup did not keep the deleted file",
+  });
   await tab("sync");
   const row = '[data-testid="trash-row"][data-path="1001/msg0.txt"]';
   await wd.waitFor(row, { timeout: 20000 });
@@ -433,6 +431,10 @@ test("a replaced machine leaves the office but its history stays; added again, i
   });
   await wd.alone('[data-testid="history-former"]');
   await shot("16d-former-history");
+  // Deleting it asks first (left unanswered: the tab is left next).
+  await wd.click(await wd.waitFor('[data-testid="history-former"] [data-testid="forget-former"]'));
+  await wd.waitFor('[data-testid="history-former"] [data-testid="forget-former-confirm"]');
+  await shot("16e-forget-former");
   await wd.alone('[data-testid="history-former"]', false);
   await tab("servers");
   await wd.click(await wd.waitFor('[data-testid="add-partner"]'));

@@ -7,23 +7,36 @@ import { openSync, readFileSync } from "node:fs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Calls `check` every `every` ms until it answers something truthy, and returns that; after
+ * `timeout` ms, fails with `failure()` (called then, so it can say what was last seen).
+ */
+export async function until(check, { timeout, every = 200, failure }) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = await check();
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(failure());
+    await sleep(every);
+  }
+}
+
+/** `xdotool search --onlyvisible --name <re>`: the ids of the windows shown, none when it exits 1. */
+function shownWindows(nameRe) {
+  try {
+    return xdotool("search", "--onlyvisible", "--name", nameRe).split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
 function xdotool(...args) {
   return execFileSync("xdotool", args, { encoding: "utf8" }).trim();
 }
 
 /** Waits for a visible window titled exactly `title`; returns its X id. */
-export async function waitWindow(title, timeout = 20000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      const ids = xdotool("search", "--onlyvisible", "--name", `^${title}$`);
-      if (ids) return ids.split("\n")[0];
-    } catch {
-      // none yet: xdotool exits 1
-    }
-    if (Date.now() > deadline) throw new Error(`no "${title}" window appeared`);
-    await sleep(200);
-  }
+export function waitWindow(title, timeout = 20000) {
+  return until(() => shownWindows(`^${title}$`)[0], { timeout, failure: () => `no "${title}" window appeared` });
 }
 
 /**
@@ -39,24 +52,10 @@ export async function saveAs(path) {
     xdotool("key", "ctrl+a");
     xdotool("type", "--delay", "5", path);
     xdotool("key", "Return");
-    if (await windowGone(win, 3000)) return;
+    const closed = () => !shownWindows("^Save$").includes(win);
+    if (await until(closed, { timeout: 3000, failure: () => "still open" }).catch(() => false)) return;
     if (attempt === 3) throw new Error(`the save dialog did not take "${path}"`);
   }
-}
-
-async function windowGone(win, timeout) {
-  const deadline = Date.now() + timeout;
-  while (Date.now() < deadline) {
-    let shown = "";
-    try {
-      shown = xdotool("search", "--onlyvisible", "--name", "^Save$");
-    } catch {
-      // none shown: xdotool exits 1
-    }
-    if (!shown.split("\n").includes(win)) return true;
-    await sleep(200);
-  }
-  return false;
 }
 
 /** A screenshot of the whole X screen, dialogs included. */
@@ -80,12 +79,12 @@ export class Notifications {
     return readFileSync(this.logFile, "utf8");
   }
 
-  async waitFor(re, timeout = 30000) {
-    const deadline = Date.now() + timeout;
-    while (!re.test(this.text())) {
-      if (Date.now() > deadline) throw new Error(`no notification matched ${re}:\n${this.text()}`);
-      await sleep(250);
-    }
+  waitFor(re, timeout = 30000) {
+    return until(() => re.test(this.text()), {
+      timeout,
+      every: 250,
+      failure: () => `no notification matched ${re}:\n${this.text()}`,
+    });
   }
 
   stop() {
@@ -135,13 +134,13 @@ export class Tray {
     return n >= 4 ? best : null;
   }
 
-  async waitFor(state, timeout = 20000) {
-    const deadline = Date.now() + timeout;
+  waitFor(state, timeout = 20000) {
     let last;
-    while ((last = await this.state()) !== state) {
-      if (Date.now() > deadline) throw new Error(`the tray shows ${last}, not ${state}`);
-      await sleep(500);
-    }
+    return until(async () => (last = await this.state()) === state, {
+      timeout,
+      every: 500,
+      failure: () => `the tray shows ${last}, not ${state}`,
+    });
   }
 
   stop() {

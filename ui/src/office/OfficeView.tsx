@@ -202,7 +202,12 @@ function FormerHistory({
           {former.name} <span className="muted">— replaced on {when}</span>
         </h2>
         {!confirm && (
-          <button type="button" className="btn btn-ghost btn-small btn-danger-text" onClick={() => setConfirm(true)}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small btn-danger-text"
+            data-testid="forget-former"
+            onClick={() => setConfirm(true)}
+          >
             Delete its history…
           </button>
         )}
