@@ -270,21 +270,10 @@ impl Console {
     /// of its machines, current and former.
     pub async fn remove_pair(&self, pair: &str) -> Result<(), Error> {
         let p = self.store.pair(pair).await?;
-        let mut machines: Vec<String> = self
-            .store
-            .formers()
-            .await?
-            .remove(pair)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.server_id)
-            .collect();
         for s in &p.servers {
             self.credentials.delete(s).await?;
-            machines.push(self.store.get(s).await?.server_id);
         }
-        self.store.remove_pair(pair).await?;
-        for m in machines {
+        for m in self.store.remove_pair(pair).await? {
             if let Err(e) = self.history.forget(&m).await {
                 tracing::warn!(error = %e, "could not delete a removed machine's history copy");
             }

@@ -269,13 +269,18 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the pair and its servers, at once.
-    pub async fn remove_pair(&self, id: &str) -> Result<(), Error> {
+    /// Removes the pair, its servers and its former machines, at once. Returns the server IDs of
+    /// the machines it held, current and former (whose history copies go with it).
+    pub async fn remove_pair(&self, id: &str) -> Result<Vec<String>, Error> {
         let mut tx = self.pool.begin().await?;
-        let members: Vec<(String,)> = sqlx::query_as("SELECT server_id FROM pair_members WHERE pair_id = ?")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+        // The members' console ids (`None` for a former machine) and machine server IDs.
+        let held: Vec<(Option<String>, String)> = sqlx::query_as(
+            "SELECT s.id, s.server_id FROM pair_members m JOIN servers s ON s.id = m.server_id WHERE m.pair_id = ?1 \
+             UNION ALL SELECT NULL, server_id FROM former_machines WHERE pair_id = ?1",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM pair_members WHERE pair_id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -284,7 +289,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        for (server,) in members {
+        for server in held.iter().filter_map(|(server, _)| server.as_ref()) {
             sqlx::query("DELETE FROM servers WHERE id = ?")
                 .bind(server)
                 .execute(&mut *tx)
@@ -298,6 +303,6 @@ impl Store {
             return Err(Error::NotFound);
         }
         tx.commit().await?;
-        Ok(())
+        Ok(held.into_iter().map(|(_, machine)| machine).collect())
     }
 }
