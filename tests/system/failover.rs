@@ -587,11 +587,37 @@ async fn role_changes_need_an_admin_token_and_a_valid_request() {
             .unwrap();
         assert_eq!(r.status(), 403, "{route}");
     }
-    // The CLI: status shows the heartbeat and the hold; events list the pairing-era history.
+    // The CLI: status shows the heartbeat and the hold, once B has heard from A (a status read
+    // right after pairing comes before the first heartbeat; see the test below).
+    eventually("B to hear from A", Duration::from_secs(10), || async {
+        failover(&pair.b).await.partner.reachable.then_some(())
+    })
+    .await;
     let out = pair.b.cli(&["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Heartbeat:    PBX A answers: primary, epoch 1"), "{text}");
     let out = pair.b.cli(&["promote"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("answers and is the primary"));
+}
+
+#[tokio::test]
+async fn before_the_first_heartbeat_the_partner_is_not_asked_yet_rather_than_silent() {
+    // A heartbeat a minute apart: for that minute after pairing neither box has asked the other.
+    let slow = |d: &Path| box_config(d, "1h", "").replace("\"300ms\"", "\"1m\"");
+    let mut a = Agent::init_config("PBX A", "1s", slow);
+    let mut b = Agent::init_config("PBX B", "1s", slow);
+    a.start();
+    b.start();
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    let f = failover(&b).await;
+    assert!(
+        f.partner.paired && !f.partner.reachable && !f.partner.checked,
+        "{:?}",
+        f.partner
+    );
+    let text = String::from_utf8_lossy(&b.cli(&["status"]).stdout).into_owned();
+    assert!(text.contains("Heartbeat:    PBX A not asked yet"), "{text}");
+    assert!(!text.contains("NOT"), "nothing was tried, so nothing failed: {text}");
 }

@@ -95,7 +95,7 @@ pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
 
 pub async fn run(config_path: &Path) -> Result<()> {
     let config = load_config(config_path)?;
-    init_logging(&config.log.level);
+    crate::logging::init(&config.log.level);
     let dir = config.server.state_dir.clone();
     let identity = Identity::load(&dir)?;
     let _lock = crate::platform::lock_exclusive(&dir.join("agent.lock"))
@@ -189,18 +189,6 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},sqlx=warn,hyper=warn")));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// The agent's refusal of a request, in its words; `code` lets a command add what to type next.
@@ -491,6 +479,7 @@ fn print_failover(f: &lbs_protocol::FailoverStatus) {
         let name = p.name.clone().unwrap_or_default();
         match (p.reachable, p.role, p.epoch) {
             (true, Some(role), Some(epoch)) => println!("Heartbeat:    {name} answers: {role}, epoch {epoch}"),
+            _ if !p.checked => println!("Heartbeat:    {name} not asked yet (the first heartbeat is on its way)"),
             _ => println!(
                 "Heartbeat:    {name} does NOT answer{}",
                 p.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
@@ -626,12 +615,15 @@ fn print_status(s: &ServerStatus) {
             server_id,
             address,
             reachable,
+            checked,
             ..
         } => {
-            println!(
-                "Partner:      {server_id} at {address}, {}",
-                if *reachable { "reachable" } else { "NOT reachable" }
-            )
+            let state = match (reachable, checked) {
+                (true, _) => "reachable",
+                (false, false) => "not asked yet",
+                (false, true) => "NOT reachable",
+            };
+            println!("Partner:      {server_id} at {address}, {state}")
         }
     }
     println!("Sampling:     every {} s", s.sample_interval_secs);

@@ -21,15 +21,15 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
-    #[serde(default)]
+    #[serde(default = "absent")]
     pub metrics: MetricsConfig,
-    #[serde(default)]
+    #[serde(default = "absent")]
     pub pbx: PbxConfig,
-    #[serde(default)]
+    #[serde(default = "absent")]
     pub log: LogConfig,
-    #[serde(default)]
+    #[serde(default = "absent")]
     pub sync: SyncConfig,
-    #[serde(default)]
+    #[serde(default = "absent")]
     pub failover: FailoverConfig,
     #[serde(default)]
     pub takeover: Takeover,
@@ -74,7 +74,7 @@ pub struct MetricsConfig {
     pub interfaces: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PbxConfig {
     /// Command (program and arguments) that prints `{"calls": N, "phones": M}`.
@@ -268,29 +268,6 @@ impl CategoryConfig {
     }
 }
 
-impl Default for SyncConfig {
-    fn default() -> Self {
-        SyncConfig {
-            full_scan_interval: default_full_scan(),
-            dump_interval: default_dump_interval(),
-            trash_retention: default_trash(),
-            bandwidth_limit: 0,
-            low_priority: true,
-            categories: Vec::new(),
-        }
-    }
-}
-
-impl Default for FailoverConfig {
-    fn default() -> Self {
-        FailoverConfig {
-            hold: default_hold(),
-            heartbeat_interval_ms: default_heartbeat(),
-            drain_timeout: default_drain(),
-        }
-    }
-}
-
 impl Takeover {
     /// `dns`, `vip`, `hook` or `none`.
     pub fn strategy(&self) -> &'static str {
@@ -303,24 +280,23 @@ impl Takeover {
     }
 }
 
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            interval: default_interval(),
-            retention_raw: default_raw(),
-            retention_minute: default_minute(),
-            retention_hour: default_hour(),
-            mounts: default_mounts(),
-            interfaces: Vec::new(),
-        }
-    }
+/// A section as it is when the file leaves it out: every key at its documented default. The
+/// defaults live once, in the `#[serde(default = …)]` of each key, so a missing section can never
+/// get zeros from a derived `Default` (a `[pbx]`-less file once made a zero check interval).
+fn absent<T: serde::de::DeserializeOwned>() -> T {
+    toml::from_str("").expect("every key of an optional section has a default")
 }
 
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig { level: default_level() }
-    }
+macro_rules! default_from_keys {
+    ($($section:ty),*) => {$(
+        impl Default for $section {
+            fn default() -> Self {
+                absent()
+            }
+        }
+    )*};
 }
+default_from_keys!(MetricsConfig, PbxConfig, LogConfig, SyncConfig, FailoverConfig);
 
 const DAY: u64 = 86_400;
 
@@ -751,6 +727,28 @@ mod tests {
         assert_eq!(c.metrics.mounts, vec![PathBuf::from("/")]);
         assert!(c.pbx.probe.is_empty());
         assert_eq!(c.log.level, "info");
+    }
+
+    #[test]
+    fn an_absent_section_gets_the_documented_defaults_of_its_keys() {
+        // docs/agent.example.toml shows every optional key at its default.
+        let example = parse(include_str!("../../../docs/agent.example.toml")).unwrap();
+        let minimal = parse(MINIMAL).unwrap();
+        let empty = parse(&format!("{MINIMAL}[metrics]\n[pbx]\n[failover]\n[log]\n[sync]\n")).unwrap();
+        for c in [&minimal, &empty] {
+            assert_eq!(format!("{:?}", c.metrics), format!("{:?}", example.metrics));
+            assert_eq!(format!("{:?}", c.pbx), format!("{:?}", example.pbx));
+            assert_eq!(format!("{:?}", c.failover), format!("{:?}", example.failover));
+            assert_eq!(format!("{:?}", c.log), format!("{:?}", example.log));
+            let documented = SyncConfig {
+                categories: Vec::new(),
+                ..example.sync.clone()
+            };
+            assert_eq!(format!("{:?}", c.sync), format!("{:?}", documented));
+        }
+        // The one that once came out as zero and stopped the PBX watch.
+        assert_eq!(minimal.pbx.check_interval, 10);
+        assert_eq!(format!("{:?}", PbxConfig::default()), format!("{:?}", minimal.pbx));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod http;
 pub mod identity;
 pub mod link;
+pub mod logging;
 pub mod pairing;
 pub mod peer;
 pub mod platform;

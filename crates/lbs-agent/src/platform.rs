@@ -26,6 +26,22 @@ pub fn first_lan_address() -> Option<IpAddr> {
         .find(|ip| matches!(ip, IpAddr::V4(v4) if !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified()))
 }
 
+/// (device, inode) of an open file descriptor, e.g. to tell whether stderr is the journal stream.
+#[cfg(unix)]
+pub fn fd_device_inode(fd: i32) -> Option<(u64, u64)> {
+    // SAFETY: fstat writes into the zeroed struct we own; a bad descriptor only makes it fail.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    Some((st.st_dev, st.st_ino))
+}
+
+#[cfg(not(unix))]
+pub fn fd_device_inode(_fd: i32) -> Option<(u64, u64)> {
+    None
+}
+
 /// Space on the filesystem holding `path`: (total bytes, available bytes).
 #[cfg(unix)]
 pub fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {

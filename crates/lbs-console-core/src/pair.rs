@@ -476,6 +476,7 @@ pub(crate) mod tests {
                 server_id: None,
                 address: None,
                 reachable: true,
+                checked: true,
                 role: None,
                 epoch: None,
                 role_since_unix: None,

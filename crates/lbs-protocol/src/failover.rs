@@ -163,6 +163,10 @@ pub struct PartnerStatus {
     pub server_id: Option<String>,
     pub address: Option<String>,
     pub reachable: bool,
+    /// A heartbeat has been tried since pairing or start: until then `reachable` is false
+    /// because nothing has been asked yet, not because the partner is silent.
+    #[serde(default = "crate::tried")]
+    pub checked: bool,
     pub role: Option<Role>,
     #[ts(type = "number | null")]
     pub epoch: Option<u64>,

@@ -64,6 +64,9 @@ pub enum PeerSummary {
         server_id: String,
         address: String,
         reachable: bool,
+        /// A heartbeat has been tried since pairing or start (see `PartnerStatus::checked`).
+        #[serde(default = "crate::tried")]
+        checked: bool,
         #[ts(type = "number | null")]
         last_contact_unix: Option<i64>,
     },

@@ -124,6 +124,7 @@ export function mockOffice(
       server_id: null,
       address: null,
       reachable: true,
+      checked: true,
       role: s.role === "primary" ? "backup" : "primary",
       epoch,
       role_since_unix: null,

@@ -4,7 +4,12 @@ import type { Role } from "./Role";
 /**
  * The partner as the heartbeat sees it.
  */
-export type PartnerStatus = { paired: boolean, name: string | null, server_id: string | null, address: string | null, reachable: boolean, role: Role | null, epoch: number | null, role_since_unix: number | null, last_contact_unix: number | null, 
+export type PartnerStatus = { paired: boolean, name: string | null, server_id: string | null, address: string | null, reachable: boolean, 
+/**
+ * A heartbeat has been tried since pairing or start: until then `reachable` is false
+ * because nothing has been asked yet, not because the partner is silent.
+ */
+checked: boolean, role: Role | null, epoch: number | null, role_since_unix: number | null, last_contact_unix: number | null, 
 /**
  * Why it is not reachable, in plain words.
  */

@@ -4,4 +4,8 @@
  * What this box knows of its partner. Pairing arrives with the sync issue; until then every
  * agent reports `unpaired`.
  */
-export type PeerSummary = { "state": "unpaired" } | { "state": "paired", server_id: string, address: string, reachable: boolean, last_contact_unix: number | null, };
+export type PeerSummary = { "state": "unpaired" } | { "state": "paired", server_id: string, address: string, reachable: boolean, 
+/**
+ * A heartbeat has been tried since pairing or start (see `PartnerStatus::checked`).
+ */
+checked: boolean, last_contact_unix: number | null, };

@@ -100,6 +100,7 @@ function failover(role: Role, overrides: Partial<FailoverStatus> = {}): Failover
       server_id: null,
       address: null,
       reachable: true,
+      checked: true,
       role: null,
       epoch: 1,
       role_since_unix: null,

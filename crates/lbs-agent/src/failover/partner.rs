@@ -12,6 +12,13 @@ use crate::clock::now_unix;
 use crate::peer::{CallError, Peer};
 use crate::role::RoleState;
 
+impl PartnerView {
+    /// A heartbeat exchange has ended since pairing or start (answered or not).
+    pub fn checked(&self) -> bool {
+        self.checked.is_some()
+    }
+}
+
 impl Failover {
     /// Exchanges heartbeats with the partner now; records what it said (or that it is silent).
     pub async fn heartbeat_now(&self, peer: &Peer, timeout: Duration) -> Result<Heartbeat, String> {

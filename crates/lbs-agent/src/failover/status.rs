@@ -82,6 +82,7 @@ impl Failover {
                 server_id: peer.as_ref().map(|p| p.server_id.clone()),
                 address: peer.as_ref().map(|p| p.address.clone()),
                 reachable: peer.is_some() && partner.reachable,
+                checked: partner.checked(),
                 role: partner.last.as_ref().map(|h| h.role),
                 epoch: partner.last.as_ref().map(|h| h.epoch),
                 role_since_unix: partner.last.as_ref().map(|h| h.role_since_unix),

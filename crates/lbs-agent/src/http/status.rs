@@ -25,6 +25,7 @@ async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Pr
                 server_id: p.server_id,
                 address: p.address,
                 reachable: seen.reachable,
+                checked: seen.checked(),
                 last_contact_unix: seen.last_contact,
             }
         }
