@@ -110,6 +110,14 @@ function savedFile(file, timeout = 20000) {
   });
 }
 
+/** Waits until the History tab says `file` was saved (after the whole file is written). */
+function savedMessage(file) {
+  return wd.waitFor('[data-testid="export-result"]', {
+    timeout: 20000,
+    predicate: async (id) => (await wd.text(id)) === `Saved to ${file}`,
+  });
+}
+
 /** Waits until the office's sentence matches `re`; returns it. */
 async function sentence(re, timeout = 30000) {
   const el = await wd.waitFor('[data-testid="pair-sentence"]', {
@@ -204,15 +212,16 @@ test("a range is exported as CSV and the graphs as a picture, through the native
   await new Promise((r) => setTimeout(r, 1500));
   screenShot(join(shots, "04b-save-dialog.png"));
   await saveAs(csv);
+  // The app says "Saved" once the file is written whole; read it only then.
+  await savedMessage(csv);
   const lines = (await savedFile(csv)).toString("utf8").trimEnd().split("\r\n");
   assert.match(lines[0], /^Time,Unix time,Active calls,Registered phones,.*CPU use \(%\)/);
   assert.ok(lines.length > 100, `${lines.length} lines for 24 hours`);
-  const result = await wd.waitFor('[data-testid="export-result"]');
-  assert.equal(await wd.text(result), `Saved to ${csv}`);
 
   await wd.click(await wd.waitFor('[data-testid="export-png"]:not([disabled])'));
   const png = join(saved, "graphs.png");
   await saveAs(png);
+  await savedMessage(png);
   const bytes = await savedFile(png);
   assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG file");
   assert.ok(bytes.length > 20000, `${bytes.length} bytes: the graphs, not an empty picture`);

@@ -4,7 +4,7 @@
 
 use lbs_console_core::view::ErrorKind;
 use lbs_console_core::{Console, Credentials};
-use lbs_tests::{free_port, Agent};
+use lbs_tests::{eventually, free_port, Agent};
 
 async fn console(dir: &tempfile::TempDir) -> (Console, Credentials) {
     let service = format!("lbs-console-test-{}", std::process::id());
@@ -458,8 +458,12 @@ async fn a_history_copy_that_cannot_be_written_costs_only_the_copy() {
         .copy_histories()
         .await
         .expect("a failed copy is logged, not fatal");
-    let live = console.machine_series(&ea.server_id).await.unwrap();
-    assert!(!live.from_copy && !live.series.is_empty());
+    // The agent's first samples come a tick after it listens.
+    eventually("the first samples", Duration::from_secs(10), || async {
+        let live = console.machine_series(&ea.server_id).await.unwrap();
+        (!live.from_copy && !live.series.is_empty()).then_some(())
+    })
+    .await;
     a.kill9();
     let err = console.machine_series(&ea.server_id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");

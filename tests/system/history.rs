@@ -68,7 +68,9 @@ async fn the_sampler_records_every_kind_of_series() {
         .await
         .unwrap();
     assert!(text.contains("lbs_pbx_registered_phones 17"), "{text}");
-    assert!(text.contains("lbs_cpu_usage_percent "), "{text}");
+    assert!(text.contains("lbs_cpu_usage_ratio "), "{text}");
+    assert!(text.contains("lbs_role_primary 1\n"), "{text}");
+    assert!(text.contains("lbs_partner_paired 0\n"), "{text}");
     assert!(text.contains("# TYPE lbs_memory_used_bytes gauge"), "{text}");
 
     // Prometheus's own linter accepts the exposition as it is (promtool from Debian's prometheus).

@@ -273,6 +273,13 @@ async fn every_category_syncs_initially_and_continuously_with_deletes_kept_in_th
         "the last good dump stays"
     );
     std::fs::write(&live, "INSERT INTO astdb VALUES('/CW/1001','DISABLED');\n").unwrap();
+    let copy = root(&p.b, "astdb").join("astdb.sql");
+    eventually("the new dump on B", Duration::from_secs(30), || async {
+        std::fs::read_to_string(&copy)
+            .is_ok_and(|t| t.contains("DISABLED"))
+            .then_some(())
+    })
+    .await;
     converged(&p, "the new dump", 30).await;
     eventually("the dump error to clear", Duration::from_secs(30), || async {
         let s = status(&p.a).await;

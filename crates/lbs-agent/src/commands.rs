@@ -14,6 +14,7 @@ use crate::identity::Identity;
 use crate::role::RoleState;
 use crate::tokens::TokenStore;
 
+pub mod check_config;
 pub mod trash;
 
 /// File in the state directory holding the token the local CLI uses (owner-only).
@@ -160,7 +161,10 @@ pub async fn run(config_path: &Path) -> Result<()> {
         history,
         started: Instant::now(),
     });
+    tasks.push(tokio::spawn(crate::systemd::watchdog(state.clone())));
+    crate::systemd::ready();
     crate::serve::serve(listener, tls, crate::http::app(state), shutdown_signal()).await;
+    crate::systemd::stopping();
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     // Every sync step is durable when it completes; stopping in between loses nothing.

@@ -6,8 +6,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
+
+mod show;
+pub use show::effective;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -17,7 +20,7 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -35,7 +38,7 @@ pub struct Config {
     pub takeover: Takeover,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Shown in the console, e.g. "PBX A (server room)".
@@ -51,20 +54,36 @@ pub struct ServerConfig {
     pub state_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Seconds between samples (1 s to 1 h).
-    #[serde(default = "default_interval", deserialize_with = "interval")]
+    #[serde(
+        default = "default_interval",
+        deserialize_with = "interval",
+        serialize_with = "show::secs"
+    )]
     pub interval: u64,
     /// How long raw samples are kept (at least 1 day, so any range under 16 h has full detail).
-    #[serde(default = "default_raw", deserialize_with = "retention_raw")]
+    #[serde(
+        default = "default_raw",
+        deserialize_with = "retention_raw",
+        serialize_with = "show::secs"
+    )]
     pub retention_raw: u64,
     /// How long per-minute and ten-minute roll-ups are kept (at least 42 days).
-    #[serde(default = "default_minute", deserialize_with = "retention_minute")]
+    #[serde(
+        default = "default_minute",
+        deserialize_with = "retention_minute",
+        serialize_with = "show::secs"
+    )]
     pub retention_minute: u64,
     /// How long per-hour roll-ups are kept (at least 30 days).
-    #[serde(default = "default_hour", deserialize_with = "retention_hour")]
+    #[serde(
+        default = "default_hour",
+        deserialize_with = "retention_hour",
+        serialize_with = "show::secs"
+    )]
     pub retention_hour: u64,
     /// Data mounts whose space and I/O are recorded.
     #[serde(default = "default_mounts")]
@@ -74,14 +93,18 @@ pub struct MetricsConfig {
     pub interfaces: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PbxConfig {
     /// Command (program and arguments) that prints `{"calls": N, "phones": M}`.
     #[serde(default)]
     pub probe: Vec<String>,
     /// How long the probe may take.
-    #[serde(default = "default_probe_timeout", deserialize_with = "probe_timeout")]
+    #[serde(
+        default = "default_probe_timeout",
+        deserialize_with = "probe_timeout",
+        serialize_with = "show::secs"
+    )]
     pub probe_timeout: u64,
     /// Starts the PBX service, e.g. `["systemctl", "start", "asterisk"]`. With `stop`, the agent
     /// runs the PBX on the primary only.
@@ -100,38 +123,55 @@ pub struct PbxConfig {
     #[serde(default)]
     pub health: Vec<String>,
     /// How long start, stop and the other PBX commands may take.
-    #[serde(default = "default_command_timeout", deserialize_with = "command_timeout")]
+    #[serde(
+        default = "default_command_timeout",
+        deserialize_with = "command_timeout",
+        serialize_with = "show::secs"
+    )]
     pub command_timeout: u64,
     /// How long the PBX may take to answer after it was started.
-    #[serde(default = "default_ready_timeout", deserialize_with = "command_timeout")]
+    #[serde(
+        default = "default_ready_timeout",
+        deserialize_with = "command_timeout",
+        serialize_with = "show::secs"
+    )]
     pub ready_timeout: u64,
     /// How often the agent checks that the PBX runs where it should (and not on the backup).
-    #[serde(default = "default_check_interval", deserialize_with = "check_interval")]
+    #[serde(
+        default = "default_check_interval",
+        deserialize_with = "check_interval",
+        serialize_with = "show::secs"
+    )]
     pub check_interval: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverConfig {
     /// After a box becomes the primary, how long before switching back is advised (the original
     /// product asked for an hour, so recordings, voicemail, prompts and music finish syncing).
-    #[serde(default = "default_hold", deserialize_with = "hold")]
+    #[serde(default = "default_hold", deserialize_with = "hold", serialize_with = "show::secs")]
     pub hold: u64,
     /// How often the agents check on each other (`heartbeat_interval = "1s"`), in milliseconds.
     #[serde(
         rename = "heartbeat_interval",
         default = "default_heartbeat",
-        deserialize_with = "heartbeat"
+        deserialize_with = "heartbeat",
+        serialize_with = "show::millis"
     )]
     pub heartbeat_interval_ms: u64,
     /// How long a switchover waits, the old primary's PBX stopped, for the backup to have
     /// everything before it gives up and starts the old primary's PBX again.
-    #[serde(default = "default_drain", deserialize_with = "command_timeout")]
+    #[serde(
+        default = "default_drain",
+        deserialize_with = "command_timeout",
+        serialize_with = "show::secs"
+    )]
     pub drain_timeout: u64,
 }
 
 /// How the phones find the primary: the address that moves to the box that becomes primary.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(tag = "strategy", rename_all = "lowercase")]
 pub enum Takeover {
     /// Nothing moves (phones are pointed by hand, or by something else).
@@ -145,7 +185,7 @@ pub enum Takeover {
     Hook(HookTakeover),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsTakeover {
     /// The DNS server that accepts updates for the zone, `ip:port`.
@@ -172,11 +212,11 @@ pub struct DnsTakeover {
     pub key_secret_file: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VipTakeover {
     /// The floating address with its prefix length, e.g. `192.168.1.10/24`.
-    #[serde(deserialize_with = "cidr")]
+    #[serde(deserialize_with = "cidr", serialize_with = "show::cidr")]
     pub address: (std::net::IpAddr, u8),
     /// The interface it goes on, e.g. `eth0`.
     #[serde(deserialize_with = "non_empty")]
@@ -186,16 +226,20 @@ pub struct VipTakeover {
     pub arp_count: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookTakeover {
     /// Program and arguments; the agent appends `take` or `release`.
     pub command: Vec<String>,
-    #[serde(default = "default_command_timeout", deserialize_with = "command_timeout")]
+    #[serde(
+        default = "default_command_timeout",
+        deserialize_with = "command_timeout",
+        serialize_with = "show::secs"
+    )]
     pub timeout: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
@@ -203,20 +247,32 @@ pub struct LogConfig {
     pub level: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     /// How often every file is re-read and re-hashed (the watcher catches changes in between).
-    #[serde(default = "default_full_scan", deserialize_with = "full_scan")]
+    #[serde(
+        default = "default_full_scan",
+        deserialize_with = "full_scan",
+        serialize_with = "show::secs"
+    )]
     pub full_scan_interval: u64,
     /// How often the dump commands of database categories run (also at every full scan).
-    #[serde(default = "default_dump_interval", deserialize_with = "dump_interval")]
+    #[serde(
+        default = "default_dump_interval",
+        deserialize_with = "dump_interval",
+        serialize_with = "show::secs"
+    )]
     pub dump_interval: u64,
     /// How long files deleted on the primary stay in the backup's trash.
-    #[serde(default = "default_trash", deserialize_with = "trash_retention")]
+    #[serde(
+        default = "default_trash",
+        deserialize_with = "trash_retention",
+        serialize_with = "show::secs"
+    )]
     pub trash_retention: u64,
     /// Cap on sync traffic in bytes per second, each way; 0 means no cap.
-    #[serde(default, deserialize_with = "bandwidth")]
+    #[serde(default, deserialize_with = "bandwidth", serialize_with = "show::bandwidth")]
     pub bandwidth_limit: u64,
     /// Run hashing and transfers at low CPU and I/O priority, so sync never slows the PBX.
     #[serde(default = "yes")]
@@ -226,7 +282,7 @@ pub struct SyncConfig {
     pub categories: Vec<CategoryConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryConfig {
     /// Key, e.g. `voicemail`: lowercase letters, digits, `-` and `_`.
@@ -258,7 +314,11 @@ pub struct CategoryConfig {
     #[serde(default)]
     pub restore: Vec<String>,
     /// How long a dump or restore may take.
-    #[serde(default = "default_command_timeout", deserialize_with = "command_timeout")]
+    #[serde(
+        default = "default_command_timeout",
+        deserialize_with = "command_timeout",
+        serialize_with = "show::secs"
+    )]
     pub command_timeout: u64,
 }
 

@@ -22,4 +22,5 @@ pub mod role;
 pub mod sampler;
 pub mod serve;
 pub mod sync;
+pub mod systemd;
 pub mod tokens;

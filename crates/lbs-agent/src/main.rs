@@ -35,6 +35,15 @@ enum Command {
     },
     /// Run the agent (what the systemd unit starts).
     Run(ConfigArg),
+    /// Check the configuration file and print it with every default filled in (like `nginx -t`);
+    /// also checks that the programs it names are installed. Exits non-zero on any problem.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print only the problems, not the configuration.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Show what the running agent reports.
     Status {
         #[command(flatten)]
@@ -101,6 +110,12 @@ enum Command {
     /// Demo and benchmark helpers (never needed in production).
     #[command(subcommand, hide = true)]
     Demo(DemoCommand),
+    /// Write the man pages and shell completions into a folder (used to build the package).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The folder: man pages go to `man/`, completions to `completions/`.
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +204,29 @@ fn parse_role(s: &str) -> Result<Role, String> {
     }
 }
 
+/// The man pages (one per subcommand, as git does) and the bash, zsh and fish completions, all
+/// generated from the command line's own definition so they never disagree with it.
+fn generate_docs(out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    let man = out.join("man");
+    let completions = out.join("completions");
+    for dir in [&man, &completions] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let cmd = Cli::command();
+    clap_mangen::generate_to(cmd.clone(), &man).context("cannot write the man pages")?;
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "lbs-agent", &completions)
+            .with_context(|| format!("cannot write the {shell} completions"))?;
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -207,6 +245,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Init { config, role } => commands::init(&config.config, role).await,
             Command::Run(c) => commands::run(&c.config).await,
+            Command::CheckConfig { config, quiet } => commands::check_config::run(&config.config, quiet),
+            Command::GenerateDocs { out } => generate_docs(&out),
             Command::Status { config, json } => commands::status(&config.config, json).await,
             Command::Pair { config, link } => commands::pair(&config.config, &link).await,
             Command::Unpair(c) => commands::unpair(&c.config).await,

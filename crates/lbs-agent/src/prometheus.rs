@@ -1,28 +1,263 @@
-//! Renders the latest samples in the Prometheus text exposition format, for offices that
-//! already run Prometheus or Grafana. Series names map to metric families with labels.
+//! Renders what an admin alerts on in the Prometheus text exposition format, for offices that
+//! already run Prometheus or Grafana: the role and epoch, the partner, each category's sync,
+//! the PBX and the address, and the latest resource samples.
+//!
+//! Names follow Prometheus's conventions: base units (`_seconds`, `_bytes`, `_ratio` rather
+//! than percent), one family per quantity with labels (`category`, `mount`, `interface`) rather
+//! than names per instance, and an `_info` family for versions. Everything here is a gauge: the
+//! agent serves states and the sampler's rates, not counters of its own. The alert rules and the
+//! Grafana dashboard in `packaging/` use these names; `scripts/check-prometheus.sh` checks that
+//! they exist.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use lbs_history::SeriesInfo;
-use lbs_protocol::Role;
+use lbs_protocol::{FailoverStatus, Role, SyncLinkState, SyncStatus};
 
-pub struct AgentInfo<'a> {
+/// Everything one scrape shows.
+pub struct Snapshot<'a> {
     pub server_id: &'a str,
     pub name: &'a str,
-    pub role: Role,
-    pub epoch: u64,
-    pub uptime_secs: u64,
+    pub started_unix: i64,
+    pub failover: &'a FailoverStatus,
+    pub sync: &'a SyncStatus,
+    /// The latest sample of each recorded series.
+    pub latest: &'a [(SeriesInfo, i64, f64)],
 }
 
 /// Label name and value pairs of one sample.
 type Labels = Vec<(&'static str, String)>;
 
-/// (family, help, labels) for a series name; `None` for names this version does not export.
-fn family(name: &str) -> Option<(&'static str, &'static str, Labels)> {
-    let plain = |f, h| Some((f, h, Vec::new()));
+/// Families in the order they are first written, each with its help and its samples.
+#[derive(Default)]
+struct Families {
+    order: Vec<&'static str>,
+    by_name: BTreeMap<&'static str, (&'static str, Vec<String>)>,
+}
+
+impl Families {
+    fn add(&mut self, family: &'static str, help: &'static str, labels: &[(&str, String)], value: f64) {
+        let entry = self.by_name.entry(family).or_insert_with(|| {
+            self.order.push(family);
+            (help, Vec::new())
+        });
+        entry.1.push(format!("{family}{} {value}", render_labels(labels)));
+    }
+
+    fn flag(&mut self, family: &'static str, help: &'static str, labels: &[(&str, String)], on: bool) {
+        self.add(family, help, labels, f64::from(u8::from(on)));
+    }
+
+    fn text(self) -> String {
+        let mut out = String::new();
+        for family in self.order {
+            let (help, lines) = &self.by_name[family];
+            let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} gauge");
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn render_labels(pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+pub fn render(s: &Snapshot<'_>) -> String {
+    let mut m = Families::default();
+    m.add(
+        "lbs_agent_info",
+        "The agent's identity and versions.",
+        &[
+            ("server_id", s.server_id.to_owned()),
+            ("name", s.name.to_owned()),
+            ("version", env!("CARGO_PKG_VERSION").to_owned()),
+            ("api_version", lbs_protocol::API_VERSION.to_string()),
+        ],
+        1.0,
+    );
+    m.add(
+        "lbs_agent_start_time_seconds",
+        "When the agent started, Unix time.",
+        &[],
+        s.started_unix as f64,
+    );
+    role(&mut m, s.failover);
+    partner(&mut m, s.failover, s.sync);
+    sync(&mut m, s.sync);
+    pbx_and_address(&mut m, s.failover);
+    for (series, _t, value) in s.latest {
+        if let Some((family, help, labels, scale)) = resource(&series.name) {
+            m.add(family, help, &labels, value * scale);
+        }
+    }
+    m.text()
+}
+
+fn role(m: &mut Families, f: &FailoverStatus) {
+    m.flag(
+        "lbs_role_primary",
+        "1 while this box holds the primary role.",
+        &[],
+        f.role == Role::Primary,
+    );
+    m.add(
+        "lbs_role_epoch",
+        "The role epoch; it only grows, by one at each failover or switchover.",
+        &[],
+        f.epoch as f64,
+    );
+    m.flag(
+        "lbs_failover_caught_up",
+        "1 when the backup has every change the primary journaled.",
+        &[],
+        f.hold.caught_up,
+    );
+    m.add(
+        "lbs_quarantined_files",
+        "Files set aside when this box came back as an old primary, waiting for a person.",
+        &[],
+        f.quarantined_files as f64,
+    );
+}
+
+fn partner(m: &mut Families, f: &FailoverStatus, sync: &SyncStatus) {
+    let p = &f.partner;
+    m.flag(
+        "lbs_partner_paired",
+        "1 when this box has a partner box.",
+        &[],
+        p.paired,
+    );
+    if !p.paired {
+        return;
+    }
+    m.flag(
+        "lbs_partner_reachable",
+        "1 when the partner answered the last heartbeat.",
+        &[],
+        p.reachable,
+    );
+    if let Some(t) = p.last_contact_unix {
+        m.add(
+            "lbs_partner_last_contact_timestamp_seconds",
+            "When the partner last answered, Unix time.",
+            &[],
+            t as f64,
+        );
+    }
+    m.flag(
+        "lbs_sync_link_up",
+        "1 while the sync link to the partner works.",
+        &[],
+        sync.peer.state == SyncLinkState::Ok,
+    );
+}
+
+fn sync(m: &mut Families, sync: &SyncStatus) {
+    for c in &sync.categories {
+        let l = [("category", c.name.clone())];
+        m.add(
+            "lbs_sync_local_files",
+            "Files of the category on this box.",
+            &l,
+            c.local_files as f64,
+        );
+        m.add(
+            "lbs_sync_local_bytes",
+            "Bytes of the category on this box.",
+            &l,
+            c.local_bytes as f64,
+        );
+        m.add(
+            "lbs_sync_pending_files",
+            "Changed files not yet on the backup.",
+            &l,
+            c.pending_files as f64,
+        );
+        m.add(
+            "lbs_sync_pending_bytes",
+            "Bytes of changed files not yet on the backup.",
+            &l,
+            c.pending_bytes as f64,
+        );
+        m.add(
+            "lbs_sync_lag_seconds",
+            "Age of the oldest change not yet on the backup; 0 when nothing is pending.",
+            &l,
+            c.lag_secs.unwrap_or(0) as f64,
+        );
+        if let Some(t) = c.last_success_unix {
+            m.add(
+                "lbs_sync_last_success_timestamp_seconds",
+                "When the category was last in sync or a change of it applied, Unix time.",
+                &l,
+                t as f64,
+            );
+        }
+        m.flag(
+            "lbs_sync_error",
+            "1 while the category's last sync attempt failed.",
+            &l,
+            c.last_error.is_some(),
+        );
+        m.add(
+            "lbs_sync_skipped_files",
+            "Entries the sync does not carry (links, special files, names that cannot travel).",
+            &l,
+            c.skipped.len() as f64,
+        );
+    }
+}
+
+fn pbx_and_address(m: &mut Families, f: &FailoverStatus) {
+    m.flag(
+        "lbs_pbx_managed",
+        "1 when the agent starts and stops the PBX.",
+        &[],
+        f.pbx.managed,
+    );
+    m.flag(
+        "lbs_pbx_should_run",
+        "1 where the PBX should run: on the primary, outside a handover.",
+        &[],
+        f.pbx.should_run,
+    );
+    if let Some(running) = f.pbx.running {
+        m.flag("lbs_pbx_running", "1 while the PBX runs on this box.", &[], running);
+    }
+    m.flag(
+        "lbs_address_held",
+        "1 while this box holds the phones' address.",
+        &[("strategy", f.address.strategy.clone())],
+        f.address.held,
+    );
+}
+
+/// (family, help, labels, scale to base units) of a resource series; `None` for names this
+/// version does not export.
+fn resource(name: &str) -> Option<(&'static str, &'static str, Labels, f64)> {
+    let plain = |f, h| Some((f, h, Vec::new(), 1.0));
     match name {
-        "cpu.usage" => return plain("lbs_cpu_usage_percent", "CPU use of the whole machine, percent."),
+        "cpu.usage" => {
+            return Some((
+                "lbs_cpu_usage_ratio",
+                "CPU use of the whole machine, 0 to 1.",
+                Vec::new(),
+                0.01,
+            ))
+        }
         "memory.used" => return plain("lbs_memory_used_bytes", "Memory in use."),
         "memory.total" => return plain("lbs_memory_total_bytes", "Installed memory."),
         "swap.used" => return plain("lbs_swap_used_bytes", "Swap in use."),
@@ -37,140 +272,44 @@ fn family(name: &str) -> Option<(&'static str, &'static str, Labels)> {
         _ => {}
     }
     if let Some(period) = name.strip_prefix("load.") {
-        return Some((
-            "lbs_load_average",
-            "System load average.",
-            vec![("period", format!("{period}m"))],
-        ));
+        let labels = vec![("period", format!("{period}m"))];
+        return Some(("lbs_load_average", "System load average.", labels, 1.0));
     }
     if let Some(rest) = name.strip_prefix("disk.") {
         let (mount, what) = rest.rsplit_once('.')?;
-        let (f, h) = match what {
-            "used_percent" => ("lbs_disk_used_percent", "Space used on a data mount, percent."),
+        let (f, h, scale) = match what {
+            "used_percent" => ("lbs_disk_used_ratio", "Space used on a data mount, 0 to 1.", 0.01),
             "read" => (
                 "lbs_disk_read_bytes_per_second",
-                "Bytes read per second on a data mount's device.",
+                "Bytes read per second on a data mount's device, over the last sample interval.",
+                1.0,
             ),
             "write" => (
                 "lbs_disk_write_bytes_per_second",
-                "Bytes written per second on a data mount's device.",
+                "Bytes written per second on a data mount's device, over the last sample interval.",
+                1.0,
             ),
             _ => return None,
         };
-        return Some((f, h, vec![("mount", mount.to_owned())]));
+        return Some((f, h, vec![("mount", mount.to_owned())], scale));
     }
     if let Some(rest) = name.strip_prefix("net.") {
         let (iface, what) = rest.rsplit_once('.')?;
         let (f, h) = match what {
-            "rx" => ("lbs_network_receive_bytes_per_second", "Bytes received per second."),
-            "tx" => ("lbs_network_transmit_bytes_per_second", "Bytes sent per second."),
+            "rx" => (
+                "lbs_network_receive_bytes_per_second",
+                "Bytes received per second, over the last sample interval.",
+            ),
+            "tx" => (
+                "lbs_network_transmit_bytes_per_second",
+                "Bytes sent per second, over the last sample interval.",
+            ),
             _ => return None,
         };
-        return Some((f, h, vec![("interface", iface.to_owned())]));
+        return Some((f, h, vec![("interface", iface.to_owned())], 1.0));
     }
     None
 }
 
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-fn labels(pairs: &[(&str, String)]) -> String {
-    if pairs.is_empty() {
-        return String::new();
-    }
-    let inner: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
-    format!("{{{}}}", inner.join(","))
-}
-
-pub fn render(info: &AgentInfo<'_>, latest: &[(SeriesInfo, i64, f64)]) -> String {
-    let mut families: BTreeMap<&str, (&str, Vec<String>)> = BTreeMap::new();
-    for (series, _t, value) in latest {
-        if let Some((f, help, l)) = family(&series.name) {
-            families
-                .entry(f)
-                .or_insert((help, Vec::new()))
-                .1
-                .push(format!("{f}{} {value}", labels(&l)));
-        }
-    }
-    let mut out = String::new();
-    let info_labels = labels(&[
-        ("server_id", info.server_id.to_owned()),
-        ("name", info.name.to_owned()),
-        ("role", info.role.to_string()),
-        ("version", env!("CARGO_PKG_VERSION").to_owned()),
-    ]);
-    let _ = writeln!(
-        out,
-        "# HELP lbs_agent_info The agent's identity and role.\n# TYPE lbs_agent_info gauge"
-    );
-    let _ = writeln!(out, "lbs_agent_info{info_labels} 1");
-    let _ = writeln!(
-        out,
-        "# HELP lbs_role_primary 1 while this box holds the primary role.\n# TYPE lbs_role_primary gauge"
-    );
-    let _ = writeln!(out, "lbs_role_primary {}", u8::from(info.role == Role::Primary));
-    let _ = writeln!(
-        out,
-        "# HELP lbs_epoch Role epoch of this box.\n# TYPE lbs_epoch gauge\nlbs_epoch {}",
-        info.epoch
-    );
-    let _ = writeln!(
-        out,
-        "# HELP lbs_agent_uptime_seconds Seconds since the agent started.\n# TYPE lbs_agent_uptime_seconds gauge"
-    );
-    let _ = writeln!(out, "lbs_agent_uptime_seconds {}", info.uptime_secs);
-    for (f, (help, lines)) in families {
-        let _ = writeln!(out, "# HELP {f} {help}\n# TYPE {f} gauge");
-        for line in lines {
-            let _ = writeln!(out, "{line}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use lbs_history::SeriesKind;
-
-    fn s(name: &str) -> SeriesInfo {
-        SeriesInfo {
-            name: name.into(),
-            label: name.into(),
-            unit: "x".into(),
-            kind: SeriesKind::Resources,
-            first_unix: None,
-            last_unix: None,
-        }
-    }
-
-    #[test]
-    fn families_group_samples_with_labels() {
-        let info = AgentInfo {
-            server_id: "id-1",
-            name: "PBX \"A\"",
-            role: Role::Primary,
-            epoch: 3,
-            uptime_secs: 9,
-        };
-        let latest = vec![
-            (s("net.eth0.rx"), 1, 10.0),
-            (s("cpu.usage"), 1, 12.5),
-            (s("net.eth1.rx"), 1, 20.0),
-            (s("disk./var/spool.used_percent"), 1, 40.0),
-            (s("load.5"), 1, 0.5),
-            (s("something.new"), 1, 1.0),
-        ];
-        let text = render(&info, &latest);
-        assert!(text.contains("lbs_agent_info{server_id=\"id-1\",name=\"PBX \\\"A\\\"\",role=\"primary\""));
-        assert!(text.contains("lbs_cpu_usage_percent 12.5\n"));
-        assert!(text.contains("lbs_network_receive_bytes_per_second{interface=\"eth0\"} 10\nlbs_network_receive_bytes_per_second{interface=\"eth1\"} 20\n"));
-        assert!(text.contains("lbs_disk_used_percent{mount=\"/var/spool\"} 40"));
-        assert!(text.contains("lbs_load_average{period=\"5m\"} 0.5"));
-        assert!(text.contains("lbs_epoch 3"));
-        assert!(!text.contains("something"));
-        assert_eq!(text.matches("# TYPE lbs_network_receive_bytes_per_second").count(), 1);
-    }
-}
+mod tests;

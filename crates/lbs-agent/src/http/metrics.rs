@@ -35,14 +35,18 @@ async fn history(
 
 async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, HttpError> {
     let latest = state.history.latest().await?;
-    let role = state.role.read().await.clone();
-    let info = crate::prometheus::AgentInfo {
+    let failover = state.failover.status().await?;
+    let sync = crate::sync::status::status(&state.sync, &state.history)
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    let started_unix = crate::clock::now_unix() - state.started.elapsed().as_secs() as i64;
+    let body = crate::prometheus::render(&crate::prometheus::Snapshot {
         server_id: &state.identity.server_id,
         name: &state.config.server.name,
-        role: role.role,
-        epoch: role.epoch,
-        uptime_secs: state.started.elapsed().as_secs(),
-    };
-    let body = crate::prometheus::render(&info, &latest);
+        started_unix,
+        failover: &failover,
+        sync: &sync,
+        latest: &latest,
+    });
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body))
 }

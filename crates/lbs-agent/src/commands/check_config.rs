@@ -1,0 +1,171 @@
+//! `lbs-agent check-config`: like `nginx -t`. Validates the file, prints the effective
+//! configuration (every key, defaults filled in) and checks what the agent will need at run time:
+//! the programs it runs, the TSIG secret, the state directory and the category roots.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::config::{Config, Takeover};
+
+/// One finding: an error stops the agent from doing its job; a note is worth knowing.
+#[derive(Debug, PartialEq)]
+pub enum Finding {
+    Error(String),
+    Note(String),
+}
+
+/// Prints the effective configuration on stdout and the findings on stderr; fails when the file
+/// is invalid or any finding is an error.
+pub fn run(path: &Path, quiet: bool) -> Result<()> {
+    let config = Config::load(path)?;
+    if !quiet {
+        let text = crate::config::effective(&config).context("cannot write the configuration back as TOML")?;
+        println!(
+            "# The effective configuration of {} (defaults filled in)\n",
+            path.display()
+        );
+        println!("{text}");
+    }
+    let findings = findings(&config);
+    let errors = findings.iter().filter(|f| matches!(f, Finding::Error(_))).count();
+    for f in &findings {
+        match f {
+            Finding::Error(m) => eprintln!("error: {m}"),
+            Finding::Note(m) => eprintln!("note: {m}"),
+        }
+    }
+    if errors > 0 {
+        anyhow::bail!(
+            "{} has {errors} problem{} to fix (above)",
+            path.display(),
+            if errors == 1 { "" } else { "s" }
+        );
+    }
+    eprintln!("{}: the configuration is valid.", path.display());
+    Ok(())
+}
+
+pub fn findings(config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let pbx = &config.pbx;
+    let mut commands: Vec<(String, &[String])> = vec![
+        ("[pbx] probe".into(), &pbx.probe),
+        ("[pbx] start".into(), &pbx.start),
+        ("[pbx] stop".into(), &pbx.stop),
+        ("[pbx] running".into(), &pbx.running),
+        ("[pbx] health".into(), &pbx.health),
+    ];
+    for c in &config.sync.categories {
+        commands.push((format!("category {} dump", c.name), &c.dump));
+        commands.push((format!("category {} restore", c.name), &c.restore));
+    }
+    let ip = ["ip".to_owned()];
+    let arping = ["arping".to_owned()];
+    match &config.takeover {
+        Takeover::Hook(h) => commands.push(("[takeover] command".into(), &h.command)),
+        Takeover::Vip(_) => {
+            commands.push(("[takeover] strategy \"vip\" (moves the address)".into(), &ip));
+            commands.push(("[takeover] strategy \"vip\" (announces it)".into(), &arping));
+        }
+        Takeover::Dns(d) => {
+            if let Err(e) = std::fs::read_to_string(&d.key_secret_file) {
+                out.push(Finding::Error(format!(
+                    "[takeover] key_secret_file {} cannot be read ({e}): the DNS update could not be signed",
+                    d.key_secret_file.display()
+                )));
+            }
+        }
+        Takeover::None => {}
+    }
+    for (what, argv) in commands {
+        if let Some(program) = argv.first() {
+            if find_program(program).is_none() {
+                out.push(Finding::Error(format!(
+                    "{what}: the program \"{program}\" is not installed or not executable"
+                )));
+            }
+        }
+    }
+    let state = &config.server.state_dir;
+    if !state.join("identity.json").is_file() {
+        out.push(Finding::Note(format!(
+            "{} holds no identity yet: run `lbs-agent setup` (or `lbs-agent init`) before starting the agent",
+            state.display()
+        )));
+    }
+    for c in &config.sync.categories {
+        for root in &c.roots {
+            if !root.is_dir() {
+                out.push(Finding::Note(format!(
+                    "category {}: {} does not exist yet (a backup creates it when the first file arrives)",
+                    c.name,
+                    root.display()
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// The program's path: as given when it has a slash, else the first match on `PATH`.
+fn find_program(program: &str) -> Option<PathBuf> {
+    let executable = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| executable(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let text = format!("[server]\nname = \"a\"\nstate_dir = \"/nonexistent/state\"\n{extra}");
+        Config::parse(&text, Path::new("/etc/lbs-agent/agent.toml")).unwrap()
+    }
+
+    #[test]
+    fn missing_programs_and_secrets_are_errors_that_name_the_key() {
+        let c = config(
+            "[pbx]\nstart = [\"/bin/sh\", \"-c\", \"true\"]\nstop = [\"no-such-program-lbs\"]\n\
+             [takeover]\nstrategy = \"dns\"\nserver = \"10.0.0.2:53\"\nzone = \"office.lan\"\nname = \"pbx.office.lan\"\n\
+             address = \"10.0.0.11\"\nkey_name = \"k\"\nkey_secret_file = \"/nonexistent/tsig.secret\"\n",
+        );
+        let f = findings(&c);
+        let errors: Vec<&String> = f
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Error(m) => Some(m),
+                Finding::Note(_) => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 2, "{f:?}");
+        assert!(errors[0].contains("/nonexistent/tsig.secret"), "{f:?}");
+        assert!(
+            errors[1].starts_with("[pbx] stop: the program \"no-such-program-lbs\""),
+            "{f:?}"
+        );
+        assert!(f.contains(&Finding::Note(
+            "/nonexistent/state holds no identity yet: run `lbs-agent setup` (or `lbs-agent init`) before starting the agent".into()
+        )));
+    }
+
+    #[test]
+    fn programs_are_found_on_the_path() {
+        assert!(find_program("sh").is_some());
+        assert!(find_program("/bin/sh").is_some());
+        assert!(find_program("/etc/passwd").is_none(), "not executable");
+        assert!(find_program("no-such-program-lbs").is_none());
+    }
+}

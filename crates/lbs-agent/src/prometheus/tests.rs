@@ -1,0 +1,123 @@
+use lbs_history::SeriesKind;
+use serde_json::json;
+
+use super::*;
+
+fn series(name: &str) -> SeriesInfo {
+    SeriesInfo {
+        name: name.into(),
+        label: name.into(),
+        unit: "x".into(),
+        kind: SeriesKind::Resources,
+        first_unix: None,
+        last_unix: None,
+    }
+}
+
+/// A backup that hears its primary, with one category behind and one failing.
+fn backup() -> (FailoverStatus, SyncStatus) {
+    let failover = json!({
+        "role": "backup", "epoch": 3, "epoch_owner": "a", "role_since_unix": 100, "busy": null,
+        "hold": {"hold_secs": 3600, "primary_for_secs": 50, "remaining_secs": 3550, "caught_up": false,
+                 "pending_files": 2, "pending_bytes": 2048},
+        "pbx": {"managed": true, "running": false, "should_run": false, "problem": null, "checked_unix": 1},
+        "address": {"strategy": "dns", "target": "pbx.office.lan → 10.0.0.12", "held": false, "problem": null},
+        "partner": {"paired": true, "name": "PBX \"A\"", "server_id": "a", "address": "10.0.0.11:7443",
+                    "reachable": true, "checked": true, "role": "primary", "epoch": 3, "role_since_unix": 100,
+                    "last_contact_unix": 1700000000, "message": null},
+        "quarantined_files": 0, "last_change": null
+    });
+    let category = |name: &str, pending: u64, lag: Option<u64>, error: bool| {
+        json!({
+            "name": name, "label": name, "priority": 2, "local_files": 10, "local_bytes": 4096,
+            "peer_files": 12, "peer_bytes": 6144, "pending_files": pending, "pending_bytes": pending * 1024,
+            "lag_secs": lag, "last_success_unix": 1699999990,
+            "last_error": if error { json!({"message": "disk full", "at_unix": 1}) } else { json!(null) },
+            "throughput_bps": 0.0, "skipped": []
+        })
+    };
+    let sync = json!({
+        "role": "backup", "epoch": 3,
+        "peer": {"state": "ok", "server_id": "a", "name": "A", "address": "x", "last_contact_unix": 1, "message": null},
+        "categories": [category("voicemail", 2, Some(40), false), category("config", 0, None, true)],
+        "history": []
+    });
+    (
+        serde_json::from_value(failover).unwrap(),
+        serde_json::from_value(sync).unwrap(),
+    )
+}
+
+fn text(f: &FailoverStatus, s: &SyncStatus, latest: &[(SeriesInfo, i64, f64)]) -> String {
+    render(&Snapshot {
+        server_id: "id-1",
+        name: "PBX \"B\"",
+        started_unix: 1_699_999_000,
+        failover: f,
+        sync: s,
+        latest,
+    })
+}
+
+#[test]
+fn what_an_admin_alerts_on_is_there_with_labels_and_base_units() {
+    let (f, s) = backup();
+    let latest = vec![
+        (series("net.eth0.rx"), 1, 10.0),
+        (series("cpu.usage"), 1, 12.5),
+        (series("net.eth1.rx"), 1, 20.0),
+        (series("disk./var/spool.used_percent"), 1, 40.0),
+        (series("load.5"), 1, 0.5),
+        (series("something.new"), 1, 1.0),
+    ];
+    let t = text(&f, &s, &latest);
+    assert!(
+        t.contains("lbs_agent_info{server_id=\"id-1\",name=\"PBX \\\"B\\\"\",version=\""),
+        "{t}"
+    );
+    assert!(t.contains("lbs_role_primary 0\n"), "{t}");
+    assert!(t.contains("lbs_role_epoch 3\n"), "{t}");
+    assert!(t.contains("lbs_partner_reachable 1\n"), "{t}");
+    assert!(
+        t.contains("lbs_partner_last_contact_timestamp_seconds 1700000000\n"),
+        "{t}"
+    );
+    assert!(t.contains("lbs_sync_link_up 1\n"), "{t}");
+    assert!(
+        t.contains("lbs_sync_pending_bytes{category=\"voicemail\"} 2048\n"),
+        "{t}"
+    );
+    assert!(t.contains("lbs_sync_lag_seconds{category=\"voicemail\"} 40\n"), "{t}");
+    assert!(t.contains("lbs_sync_lag_seconds{category=\"config\"} 0\n"), "{t}");
+    assert!(t.contains("lbs_sync_error{category=\"config\"} 1\n"), "{t}");
+    assert!(t.contains("lbs_sync_error{category=\"voicemail\"} 0\n"), "{t}");
+    assert!(t.contains("lbs_failover_caught_up 0\n"), "{t}");
+    assert!(
+        t.contains("lbs_pbx_running 0\n") && t.contains("lbs_pbx_should_run 0\n"),
+        "{t}"
+    );
+    assert!(t.contains("lbs_address_held{strategy=\"dns\"} 0\n"), "{t}");
+    // Ratios, not percent.
+    assert!(t.contains("lbs_cpu_usage_ratio 0.125\n"), "{t}");
+    assert!(t.contains("lbs_disk_used_ratio{mount=\"/var/spool\"} 0.4\n"), "{t}");
+    assert!(t.contains("lbs_network_receive_bytes_per_second{interface=\"eth0\"} 10\nlbs_network_receive_bytes_per_second{interface=\"eth1\"} 20\n"));
+    assert!(t.contains("lbs_load_average{period=\"5m\"} 0.5"), "{t}");
+    assert!(!t.contains("something"), "{t}");
+    assert!(!t.contains("percent"), "{t}");
+    // One HELP and TYPE per family, whatever the number of samples.
+    assert_eq!(t.matches("# TYPE lbs_network_receive_bytes_per_second").count(), 1);
+    assert_eq!(t.matches("# TYPE lbs_sync_pending_bytes gauge").count(), 1);
+}
+
+#[test]
+fn an_unpaired_box_says_so_and_nothing_about_a_partner() {
+    let (mut f, mut s) = backup();
+    f.partner.paired = false;
+    f.pbx.running = None;
+    s.categories.clear();
+    let t = text(&f, &s, &[]);
+    assert!(t.contains("lbs_partner_paired 0\n"), "{t}");
+    assert!(!t.contains("lbs_partner_reachable"), "{t}");
+    assert!(!t.contains("lbs_sync_link_up"), "{t}");
+    assert!(!t.contains("lbs_pbx_running "), "unknown is absent, not 0: {t}");
+}

@@ -1,0 +1,79 @@
+//! Telling systemd how the agent is doing (`Type=notify`): ready once it listens, a watchdog
+//! ping only while it really works, a one-line status for `systemctl status`, and "stopping".
+//!
+//! Outside systemd (`NOTIFY_SOCKET` unset) every call here does nothing.
+
+use lbs_protocol::{FailoverStatus, Role};
+use std::sync::Arc;
+
+use crate::http::AppState;
+
+/// The agent listens and its tasks run: systemd may start what comes after it.
+pub fn ready() {
+    notify(&[sd_notify::NotifyState::Ready]);
+}
+
+pub fn stopping() {
+    notify(&[sd_notify::NotifyState::Stopping]);
+}
+
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::debug!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// With `WatchdogSec=` set, pings systemd three times per period, but only after the agent has
+/// answered its own failover status (role, partner, PBX, the sync journal: the locks and
+/// databases every request needs) within a third of the period. A hung agent stops pinging and
+/// systemd restarts it. Each round also refreshes the status line.
+pub async fn watchdog(state: Arc<AppState>) {
+    let Some(timeout) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let period = timeout / 3;
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match tokio::time::timeout(period, state.failover.status()).await {
+            Ok(Ok(status)) => {
+                let line = status_line(&state.config.server.name, &status);
+                notify(&[sd_notify::NotifyState::Watchdog, sd_notify::NotifyState::Status(&line)]);
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "watchdog: the agent cannot read its own status"),
+            Err(_) => tracing::warn!(
+                "watchdog: the agent's own status took longer than {} s; systemd restarts it if this goes on",
+                period.as_secs()
+            ),
+        }
+    }
+}
+
+/// e.g. "Primary (epoch 3); PBX B answers; the backup has every change".
+pub fn status_line(name: &str, f: &FailoverStatus) -> String {
+    let role = match f.role {
+        Role::Primary => "Primary",
+        Role::Backup => "Backup",
+    };
+    let partner = &f.partner;
+    let other = partner.name.clone().unwrap_or_else(|| "the partner".into());
+    let link = match (partner.paired, partner.reachable, partner.checked) {
+        (false, _, _) => "not paired".to_string(),
+        (true, true, _) => format!("{other} answers"),
+        (true, false, false) => format!("{other} not asked yet"),
+        (true, false, true) => format!("{other} does NOT answer"),
+    };
+    let mut line = format!("{name}: {role} (epoch {}); {link}", f.epoch);
+    if partner.paired {
+        if f.hold.caught_up {
+            line.push_str("; the backup has every change");
+        } else {
+            line.push_str(&format!("; {} changes not yet on the backup", f.hold.pending_files));
+        }
+    }
+    if let Some(busy) = &f.busy {
+        line.push_str(&format!("; {busy}"));
+    }
+    line
+}
