@@ -459,7 +459,7 @@ async fn a_history_copy_that_cannot_be_written_costs_only_the_copy() {
         .await
         .expect("a failed copy is logged, not fatal");
     // The agent's first samples come a tick after it listens.
-    eventually("the first samples", Duration::from_secs(10), || async {
+    eventually("the first samples", std::time::Duration::from_secs(10), || async {
         let live = console.machine_series(&ea.server_id).await.unwrap();
         (!live.from_copy && !live.series.is_empty()).then_some(())
     })
