@@ -22,8 +22,13 @@ DEBS=(
   dbus dbus-x11 gnome-keyring libsecret-tools
   # Proving the console builds for Windows
   gcc-mingw-w64-x86-64
-  # promtool validates the agent's Prometheus output in the system tests
-  prometheus
+  # promtool validates the agent's Prometheus output in the system tests, and the alert rules
+  prometheus python3-yaml
+  # The agent's package: built with dpkg-deb, checked by lintian, proven in booted Debian 12
+  # containers (systemd-nspawn; the root made with debootstrap)
+  dpkg-dev lintian systemd-container debootstrap
+  # ShellCheck for the release workflow's scripts (actionlint runs it)
+  shellcheck
   rsync
   # The simulated office for the failover tests: namespaces, a DNS server taking signed
   # updates, a SIP server as the PBX, gratuitous ARP for the floating address

@@ -24,6 +24,23 @@ say "Rust: unit and system tests (real agents, real TLS, real keyring)"
 cargo build --workspace --bins
 scripts/with-keyring.sh cargo test --workspace
 
+say "Prometheus: the alert rules (promtool check and test) and the Grafana dashboard"
+bash scripts/check-prometheus.sh
+
+say "Release workflow: actionlint"
+bash scripts/check-workflows.sh
+
+say "The agent's package: built, lintian, and proven under a real systemd"
+if [[ $(id -u) -eq 0 ]]; then
+  bash scripts/package.sh agent
+  deb="dist/lbs-agent_$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)_amd64.deb"
+  lintian --fail-on error,warning --tag-display-limit 0 "$deb"
+  tests/systemd/pair.sh "$deb" "$(tests/systemd/baseline.sh)"
+else
+  echo "!! The package test needs root (containers, dpkg): run this script as root." >&2
+  exit 1
+fi
+
 say "Generated TypeScript types match the Rust wire types"
 if ! git diff --exit-code -- ui/src/generated; then
   echo "ui/src/generated is out of date: run 'cargo test -p lbs-protocol -p lbs-console-core' and commit it." >&2

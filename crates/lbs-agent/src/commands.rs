@@ -15,6 +15,7 @@ use crate::role::RoleState;
 use crate::tokens::TokenStore;
 
 pub mod check_config;
+pub mod setup;
 pub mod trash;
 
 /// File in the state directory holding the token the local CLI uses (owner-only).
@@ -57,6 +58,20 @@ fn link_for(config: &Config, identity: &Identity, token: String) -> ConnectionLi
 
 pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
     let config = load_config(config_path)?;
+    let (identity, first) = create_identity(&config, role).await?;
+    println!("LBS agent initialised in {}.", config.server.state_dir.display());
+    print_identity(&config, &identity, role);
+    println!(
+        "{}",
+        crate::link::render(&link_for(&config, &identity, first), TokenRole::Admin)
+    );
+    println!("Next: start the agent (`systemctl enable --now lbs-agent`) and add it in the LBS Console.");
+    Ok(())
+}
+
+/// Creates the box's identity, its role record, the local CLI's token and a first admin token
+/// (returned, for the connection link). Refuses if an identity exists.
+async fn create_identity(config: &Config, role: lbs_protocol::Role) -> Result<(Identity, String)> {
     let dir = &config.server.state_dir;
     crate::fsutil::create_private_dir(dir)
         .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
@@ -71,11 +86,14 @@ pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
     names.dedup();
     let identity = Identity::create(dir, names)?;
     RoleState::initial(role).save(dir)?;
-    let tokens = open_tokens(&config).await?;
+    let tokens = open_tokens(config).await?;
     let cli = tokens.create(TokenRole::Admin, "local CLI").await?;
     crate::fsutil::write_atomic(&dir.join(CLI_TOKEN), cli.token.as_bytes(), true)?;
-    let first = tokens.create(TokenRole::Admin, "first admin (from init)").await?;
-    println!("LBS agent initialised in {}.", dir.display());
+    let first = tokens.create(TokenRole::Admin, "first admin (from setup)").await?;
+    Ok((identity, first.token))
+}
+
+fn print_identity(config: &Config, identity: &Identity, role: lbs_protocol::Role) {
     println!("  Server ID:    {}", identity.server_id);
     println!("  Name:         {}", config.server.name);
     println!(
@@ -86,12 +104,6 @@ pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
         lbs_protocol::Role::Primary => println!("  Role:         primary (epoch 1): this box runs the phones\n"),
         lbs_protocol::Role::Backup => println!("  Role:         backup (epoch 1): this box keeps a live copy\n"),
     }
-    println!(
-        "{}",
-        crate::link::render(&link_for(&config, &identity, first.token), TokenRole::Admin)
-    );
-    println!("Next: start the agent (`systemctl enable --now lbs-agent`) and add it in the LBS Console.");
-    Ok(())
 }
 
 pub async fn run(config_path: &Path) -> Result<()> {

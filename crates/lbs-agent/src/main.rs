@@ -25,7 +25,31 @@ struct ConfigArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create this box's identity (server ID, TLS certificate) and its first admin token.
+    /// Set this box up after installing the package: asks its name and role (or take them from
+    /// the options), creates its identity, starts the agent, pairs a backup with its primary, and
+    /// prints the connection link.
+    Setup {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The name the office manager sees, e.g. "PBX A (server room)".
+        #[arg(long)]
+        name: Option<String>,
+        /// primary (runs the phones now) or backup.
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        /// The primary's link (its setup printed it): this box becomes its backup.
+        #[arg(long)]
+        partner: Option<String>,
+        /// host:port where the console and the partner reach this box (default: its first LAN
+        /// address).
+        #[arg(long)]
+        advertise: Option<String>,
+        /// Do not start the agent through systemd.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Create this box's identity (server ID, TLS certificate) and its first admin token
+    /// (`setup` does this and more).
     Init {
         #[command(flatten)]
         config: ConfigArg,
@@ -245,6 +269,23 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Init { config, role } => commands::init(&config.config, role).await,
             Command::Run(c) => commands::run(&c.config).await,
+            Command::Setup {
+                config,
+                name,
+                role,
+                partner,
+                advertise,
+                no_start,
+            } => {
+                let args = commands::setup::SetupArgs {
+                    name,
+                    role,
+                    partner,
+                    advertise,
+                    no_start,
+                };
+                commands::setup::run(&config.config, args).await
+            }
             Command::CheckConfig { config, quiet } => commands::check_config::run(&config.config, quiet),
             Command::GenerateDocs { out } => generate_docs(&out),
             Command::Status { config, json } => commands::status(&config.config, json).await,

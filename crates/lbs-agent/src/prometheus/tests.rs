@@ -121,3 +121,42 @@ fn an_unpaired_box_says_so_and_nothing_about_a_partner() {
     assert!(!t.contains("lbs_sync_link_up"), "{t}");
     assert!(!t.contains("lbs_pbx_running "), "unknown is absent, not 0: {t}");
 }
+
+#[test]
+fn the_families_are_the_ones_the_alert_rules_and_the_dashboard_know() {
+    // scripts/check-prometheus.sh checks the rules and the dashboard against its list; this keeps
+    // that list equal to what the agent writes.
+    let script = include_str!("../../../../scripts/check-prometheus.sh");
+    let list = script
+        .split("KNOWN=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap();
+    let mut known: Vec<&str> = list.split_whitespace().filter(|n| *n != "up").collect();
+    known.sort_unstable();
+    let (f, s) = backup();
+    let every_series = [
+        "cpu.usage",
+        "memory.used",
+        "memory.total",
+        "swap.used",
+        "processes",
+        "pbx.calls",
+        "pbx.phones",
+        "load.1",
+        "disk./.used_percent",
+        "disk./.read",
+        "disk./.write",
+        "net.eth0.rx",
+        "net.eth0.tx",
+    ];
+    let latest: Vec<_> = every_series.iter().map(|n| (series(n), 1, 1.0)).collect();
+    let t = text(&f, &s, &latest);
+    let mut written: Vec<&str> = t
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    written.sort_unstable();
+    assert_eq!(written, known);
+}

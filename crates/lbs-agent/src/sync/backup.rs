@@ -334,6 +334,14 @@ fn installer_for(e: &SyncEngine, c: &Change) -> Result<Installer, ApplyError> {
             c.category
         ))
     })?;
+    if source.holds_dump && !source.root.is_dir() {
+        std::fs::create_dir_all(&source.root).map_err(|err| {
+            ApplyError::Failed(format!(
+                "cannot create the dump folder {}: {err}",
+                source.root.display()
+            ))
+        })?;
+    }
     if !source.root.is_dir() {
         return Err(ApplyError::Failed(format!(
             "the folder {} does not exist on this box; create it (owned by the PBX's user)",

@@ -17,6 +17,10 @@ pub struct Source {
     pub root: PathBuf,
     pub select: Selector,
     pub priority: u32,
+    /// The root where the agent writes a database category's dump: the agent's own folder,
+    /// which it creates, unlike a PBX folder whose absence means something is wrong (a disk not
+    /// mounted, the PBX not installed).
+    pub holds_dump: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,6 +51,7 @@ impl Sources {
                     root: root.clone(),
                     select: c.select.clone(),
                     priority: c.priority,
+                    holds_dump: i == 0 && !c.dump.is_empty(),
                 };
                 s.by_key.insert(source.key.clone(), s.list.len());
                 s.list.push(source);
