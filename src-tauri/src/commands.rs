@@ -4,7 +4,7 @@
 
 use lbs_console_core::overview::{OfficeEvents, Overview};
 use lbs_console_core::pair::{Assessment, Confirmation};
-use lbs_console_core::view::{ConsoleError, MachineSeries, PairEntry, ProbeResult, ServerEntry};
+use lbs_console_core::view::{AddedServer, ConsoleError, MachineSeries, PairEntry, ProbeResult, ServerEntry};
 use lbs_console_core::Console;
 use lbs_protocol::{FailoverStatus, HistoryQuery, HistoryResponse, QuarantineList, RestoreRequest, RoleChange};
 use tauri::State;
@@ -46,8 +46,10 @@ pub async fn add_server_link(
     watch: State<'_, Watch>,
     link: String,
     office: Option<String>,
-) -> Result<ServerEntry> {
-    added(&watch, console.add_by_link(&link, office.as_deref()).await)
+) -> Result<AddedServer> {
+    let answer = console.add_office_by_link(&link, office.as_deref()).await;
+    watch.poke_added();
+    answer.map_err(view)
 }
 
 #[tauri::command]

@@ -537,3 +537,52 @@ async fn tokens_are_read_from_the_keyring_once_and_deletes_go_through() {
     assert_eq!(reader.load("server-1").await.unwrap_err().kind(), ErrorKind::Keyring);
     other.delete("server-1").await.unwrap();
 }
+
+#[tokio::test]
+async fn one_link_adds_the_whole_office_with_the_partner_pinned_and_the_same_access() {
+    let mut a = Agent::init("PBX A");
+    let mut b = Agent::init("PBX B");
+    a.start();
+    b.start();
+    let dir = tempfile::tempdir().unwrap();
+    let (console, creds) = console(&dir).await;
+    // Not paired yet: the server comes alone, and nothing is said about a partner.
+    let alone = console.add_office_by_link(&a.link.to_string(), None).await.unwrap();
+    assert!(alone.partner.is_none() && alone.partner_problem.is_none(), "{alone:?}");
+    remove(&console, &alone.server.id).await;
+
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    // A view-only link to A brings B in with a view-only token of B's own.
+    let out = a.cli(&["token", "create", "--role", "viewer", "--label", "wallboard"]);
+    let viewer = lbs_tests::parse_link(&String::from_utf8_lossy(&out.stdout));
+    let added = console.add_office_by_link(&viewer.to_string(), None).await.unwrap();
+    let partner = added.partner.clone().unwrap_or_else(|| panic!("{added:?}"));
+    assert_eq!(partner.name, "PBX B");
+    assert_eq!(partner.fingerprint, b.link.fingerprint, "pinned from the pairing");
+    let pairs = console.pairs().await.unwrap();
+    assert_eq!(pairs.len(), 1, "{pairs:?}");
+    assert_eq!(pairs[0].servers.len(), 2, "one office with both: {pairs:?}");
+    let status = console.status(&partner.id).await.unwrap();
+    assert_eq!(status.access, lbs_protocol::TokenRole::Viewer);
+    let token = creds.load(&partner.id).await.unwrap();
+    assert_ne!(token, b.link.token, "B issued a token of its own");
+    let out = b.cli(&["token", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("LBS Console (through PBX A)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    remove(&console, &added.server.id).await;
+
+    // The partner switched off: the first server is added, and the reason is given.
+    b.kill9();
+    let half = console.add_office_by_link(&a.link.to_string(), None).await.unwrap();
+    assert!(half.partner.is_none());
+    let problem = half.partner_problem.unwrap_or_default();
+    assert!(
+        problem.contains("PBX B") && problem.contains("does not answer"),
+        "{problem}"
+    );
+    assert_eq!(console.list().await.unwrap().len(), 1);
+}

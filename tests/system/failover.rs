@@ -578,7 +578,7 @@ async fn role_changes_need_an_admin_token_and_a_valid_request() {
     assert_eq!(r.status(), 400);
     // A stranger presenting its own certificate cannot send heartbeats or hand over.
     let stranger = Agent::init("stranger");
-    for route in ["heartbeat", "handover", "switchover"] {
+    for route in ["heartbeat", "handover", "switchover", "link"] {
         let r = stranger
             .as_partner_of(&pair.a)
             .post(pair.a.url(&format!("/peer/v1/{route}")))

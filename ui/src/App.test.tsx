@@ -49,6 +49,26 @@ describe("add server dialog", () => {
     expect(screen.getByRole("dialog")).toBeTruthy();
   });
 
+  it("says so when the server was added but the partner it reported could not be", async () => {
+    const api = fakeApi({
+      addServerLink: () =>
+        Promise.resolve({
+          server: ENTRY,
+          partner: null,
+          partner_problem: "PBX A refused: the partner PBX B at 192.0.2.12:7443 does not answer (timed out)",
+        }),
+    });
+    renderApp(api, { initialDialog: "link" });
+    fireEvent.change(screen.getByTestId("link-input"), { target: { value: "lbs://a" } });
+    fireEvent.click(screen.getByTestId("link-submit"));
+    const note = await screen.findByTestId("partner-problem");
+    expect(note.textContent).toContain(`${ENTRY.name} was added`);
+    expect(note.textContent).toContain("PBX B at 192.0.2.12:7443 does not answer");
+    expect(screen.queryByTestId("link-input")).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Done" }));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+  });
+
   it("asks for a link before calling anything", () => {
     const api = fakeApi();
     renderApp(api, { initialDialog: "link" });

@@ -494,7 +494,12 @@ fn print_failover(f: &lbs_protocol::FailoverStatus) {
     if p.paired {
         let name = p.name.clone().unwrap_or_default();
         match (p.reachable, p.role, p.epoch) {
-            (true, Some(role), Some(epoch)) => println!("Heartbeat:    {name} answers: {role}, epoch {epoch}"),
+            (true, Some(role), Some(epoch)) => {
+                println!("Heartbeat:    {name} answers: {role}, epoch {epoch}");
+                if let Some(m) = &p.message {
+                    println!("              PROBLEM: {m}");
+                }
+            }
             _ if !p.checked => println!("Heartbeat:    {name} not asked yet (the first heartbeat is on its way)"),
             _ => println!(
                 "Heartbeat:    {name} does NOT answer{}",

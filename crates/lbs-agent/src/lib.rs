@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod command;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub mod db;
 pub mod failover;

@@ -253,6 +253,16 @@ fn generate_docs(out: &std::path::Path) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        // A command whose output goes to `head` or `grep -q` ends quietly when the reader has
+        // read enough, as Unix tools do, instead of panicking on the closed pipe. Not the daemon:
+        // there a closed socket must stay an error to handle, never a signal that kills it.
+        #[cfg(unix)]
+        // SAFETY: restoring the default action of a signal, before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -98,8 +98,17 @@ impl AgentClient {
         })
     }
 
+    /// The agent's status, once its API and this console's are known to work together.
     pub async fn status(&self) -> Result<ServerStatus, Error> {
-        self.get("/status", &[]).await
+        let status: ServerStatus = self.get("/status", &[]).await?;
+        compatible(&status)?;
+        Ok(status)
+    }
+
+    /// A link to this agent's partner, with a token the partner issues for this console.
+    pub async fn partner_link(&self) -> Result<lbs_protocol::PartnerLink, Error> {
+        // The partner is asked in turn, over the pair's own link.
+        self.post("/partner/link", &serde_json::json!({}), TIMEOUT * 4).await
     }
 
     pub async fn series(&self) -> Result<SeriesList, Error> {
@@ -235,9 +244,61 @@ impl AgentClient {
     }
 }
 
+/// Whether this console can work with the agent that sent `status`; if not, which to upgrade.
+pub fn compatible(status: &ServerStatus) -> Result<(), Error> {
+    let agent = lbs_protocol::ApiRange {
+        version: status.api_version,
+        min: status.api_min_version,
+    };
+    let console = env!("CARGO_PKG_VERSION");
+    match lbs_protocol::ApiRange::current().upgrade_needed(agent) {
+        None => Ok(()),
+        Some(lbs_protocol::Upgrade::Ours) => Err(Error::Incompatible(format!(
+            "{} runs a newer agent ({}) than this LBS Console ({console}) understands. Upgrade the LBS Console on \
+             this computer.",
+            status.name, status.version
+        ))),
+        Some(lbs_protocol::Upgrade::Theirs) => Err(Error::Incompatible(format!(
+            "{} runs an agent ({}) too old for this LBS Console ({console}). Ask your IT contractor to upgrade the \
+             agent on {} (the backup first, as docs/agent.md describes).",
+            status.name, status.version, status.name
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::check_address;
+    use super::{check_address, compatible};
+
+    #[test]
+    fn an_agent_this_console_cannot_work_with_names_the_side_to_upgrade() {
+        let status = |version: u32, min: u32| lbs_protocol::ServerStatus {
+            server_id: "a".into(),
+            name: "PBX A".into(),
+            role: lbs_protocol::Role::Primary,
+            epoch: 1,
+            version: "9.0.0".into(),
+            api_version: version,
+            api_min_version: min,
+            uptime_secs: 0,
+            host_uptime_secs: 0,
+            hostname: "a".into(),
+            fingerprint: "f".into(),
+            access: lbs_protocol::TokenRole::Admin,
+            peer: lbs_protocol::PeerSummary::Unpaired,
+            sample_interval_secs: 5,
+        };
+        let now = lbs_protocol::API_VERSION;
+        assert!(compatible(&status(now, now)).is_ok());
+        assert!(
+            compatible(&status(now + 1, now)).is_ok(),
+            "a newer agent that still speaks ours"
+        );
+        let newer = compatible(&status(now + 2, now + 1)).unwrap_err().to_string();
+        assert!(newer.contains("Upgrade the LBS Console on this computer"), "{newer}");
+        let older = compatible(&status(0, 0)).unwrap_err().to_string();
+        assert!(older.contains("upgrade the agent on PBX A"), "{older}");
+    }
 
     #[test]
     fn addresses_are_host_and_port() {

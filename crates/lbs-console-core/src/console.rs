@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::history_copy::HistoryCopy;
 use crate::overview::{MachineView, Overview};
 use crate::store::Store;
-use crate::view::{MachineSeries, PairEntry, ProbeResult, ServerEntry};
+use crate::view::{AddedServer, MachineSeries, PairEntry, ProbeResult, ServerEntry};
 
 pub struct Console {
     store: Store,
@@ -122,6 +122,48 @@ impl Console {
         let address = client::check_address(&link.address)?;
         let name = link.name.clone().unwrap_or_else(|| address.clone());
         self.add(&address, &link.fingerprint, &link.token, &name, office).await
+    }
+
+    /// Adds the server a link points to and, when it is paired, its partner too: the server
+    /// hands out a link to its partner (the certificate it pinned at pairing, a token the
+    /// partner issues with this link's role), so one link brings in the whole office. A partner
+    /// that cannot be added now is reported, not an error: the first server stays added.
+    pub async fn add_office_by_link(&self, link: &str, office: Option<&str>) -> Result<AddedServer, Error> {
+        let server = self.add_by_link(link, office).await?;
+        let mut added = AddedServer {
+            server,
+            partner: None,
+            partner_problem: None,
+        };
+        let status = match self.status(&added.server.id).await {
+            Ok(s) => s,
+            Err(_) => return Ok(added),
+        };
+        let PeerSummary::Paired { server_id, .. } = &status.peer else {
+            return Ok(added);
+        };
+        if self.store.find_by_server_id(server_id).await?.is_some() {
+            return Ok(added);
+        }
+        let office = self
+            .store
+            .pairs()
+            .await?
+            .into_iter()
+            .find(|p| p.servers.contains(&added.server.id))
+            .map(|p| p.id);
+        let partner = async {
+            let link = self.client(&added.server.id).await?.1.partner_link().await?;
+            self.add_by_link(&link.link, office.as_deref()).await
+        };
+        match partner.await {
+            Ok(entry) => added.partner = Some(entry),
+            Err(e) => {
+                tracing::warn!(error = %e, "the partner could not be added through the link's server");
+                added.partner_problem = Some(e.to_string());
+            }
+        }
+        Ok(added)
     }
 
     /// Step one of adding by address: what certificate does it present?

@@ -29,6 +29,8 @@ pub enum Error {
     Storage(String),
     #[error("{name} answered with an error: {message}")]
     Agent { name: String, message: String },
+    #[error("{0}")]
+    Incompatible(String),
     /// A request the server understood and turned down, with its reason (a failover guard, a
     /// partner that does not answer, a request that is not valid).
     #[error("{name} refused: {message}")]
@@ -51,6 +53,7 @@ impl Error {
             Error::Keyring { .. } => ErrorKind::Keyring,
             Error::Storage(_) => ErrorKind::Storage,
             Error::Agent { .. } => ErrorKind::Agent,
+            Error::Incompatible(_) => ErrorKind::Incompatible,
             Error::Refused { .. } => ErrorKind::Refused,
             Error::DifferentFile { .. } => ErrorKind::DifferentFile,
         }

@@ -3,6 +3,16 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// What adding by link did: the server, and its partner when the server brought it in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AddedServer {
+    pub server: ServerEntry,
+    pub partner: Option<ServerEntry>,
+    /// Why the partner the server reported could not be added now, in plain words.
+    pub partner_problem: Option<String>,
+}
+
 /// A server the console knows. The token is not here: it lives in the OS keyring.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -100,6 +110,9 @@ pub enum ErrorKind {
     Storage,
     /// The agent answered with an error of its own.
     Agent,
+    /// The agent's version and this console's cannot work together; the message says which to
+    /// upgrade.
+    Incompatible,
     /// The server turned the request down and said why (e.g. a failover guard).
     Refused,
     /// A file to put back would replace a different one; asking again with "replace" does it.

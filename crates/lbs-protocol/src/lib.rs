@@ -10,6 +10,7 @@ mod metrics;
 mod status;
 mod sync;
 mod trash;
+mod version;
 
 pub mod link;
 pub use failover::{
@@ -22,12 +23,13 @@ pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{ApiError, Health, PeerSummary, Role, ServerStatus, TokenCreated, TokenInfo, TokenRole};
 pub use sync::{
-    BundleItem, BundleRequest, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith, PullRequest,
-    PullResponse, SkippedFile, SourceTally, SyncHistoryPoint, SyncLinkState, SyncPeer, SyncProblem, SyncStatus,
-    WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED,
-    CONTENT_ENCODING_HEADER, PEER_PREFIX,
+    BundleItem, BundleRequest, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith, PartnerLink,
+    PartnerTokenRequest, PullRequest, PullResponse, SkippedFile, SourceTally, SyncHistoryPoint, SyncLinkState,
+    SyncPeer, SyncProblem, SyncStatus, WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED,
+    BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER, PEER_PREFIX,
 };
 pub use trash::{TrashEntry, TrashList, TrashRestoreRequest, TrashRestored, TRASH_LIST_MAX};
+pub use version::{ApiRange, Upgrade, API_MIN_VERSION};
 
 /// Version of the HTTP API served under `/api/v1`. Bumped on any incompatible change.
 pub const API_VERSION: u32 = 1;

@@ -36,6 +36,9 @@ pub struct ServerStatus {
     /// Agent version (semver).
     pub version: String,
     pub api_version: u32,
+    /// The oldest API version the agent still works with (see `ApiRange`).
+    #[serde(default = "crate::version::first")]
+    pub api_min_version: u32,
     /// Seconds since the agent process started.
     #[ts(type = "number")]
     pub uptime_secs: u64,

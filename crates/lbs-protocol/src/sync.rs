@@ -29,6 +29,13 @@ pub struct PairRequest {
     /// `host:port` where the joining box's API answers.
     pub address: String,
     pub epoch: u64,
+    /// The joining box's agent version and API range (absent before 0.2.0: API 1 only).
+    #[serde(default)]
+    pub agent_version: String,
+    #[serde(default = "crate::version::first")]
+    pub api_version: u32,
+    #[serde(default = "crate::version::first")]
+    pub api_min_version: u32,
 }
 
 /// The primary's answer to a pairing: who it is, and the epoch both boxes now hold.
@@ -41,6 +48,13 @@ pub struct PairResponse {
     /// Who became primary at that epoch (epochs compare as (number, owner)).
     #[serde(default)]
     pub epoch_owner: String,
+    /// The primary's agent version and API range (absent before 0.2.0: API 1 only).
+    #[serde(default)]
+    pub agent_version: String,
+    #[serde(default = "crate::version::first")]
+    pub api_version: u32,
+    #[serde(default = "crate::version::first")]
+    pub api_min_version: u32,
 }
 
 /// What a box has of one source (a category root), by key.
@@ -247,4 +261,21 @@ pub struct SyncHistoryPoint {
     pub pending_bytes: f64,
     pub lag_secs: f64,
     pub throughput_bps: f64,
+}
+
+/// `POST /api/v1/partner/link` (any token): a connection link to this box's partner, so the
+/// console adds a whole office from one link. The partner issues the token (same role as the
+/// caller's) over the paired mutual-TLS link; the certificate in the link is the one this box
+/// pinned at pairing, so the console needs no confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerLink {
+    /// `lbs://host:port/?fp=…&token=…&name=…`
+    pub link: String,
+}
+
+/// `POST /peer/v1/link`: the partner asks this box for a token for a console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerTokenRequest {
+    pub role: crate::TokenRole,
+    pub label: String,
 }

@@ -65,6 +65,8 @@ export function statusAdvice(kind: ErrorKind): Advice {
         action: "Retrying every few seconds. If this keeps happening, contact your IT contractor.",
         severity: "warning",
       };
+    case "incompatible":
+      return { title: "Versions do not match", action: "", severity: "danger" };
     case "refused":
     case "different_file":
       return { title: "The server said no", action: "", severity: "warning" };
@@ -84,6 +86,8 @@ export function statusWord(kind: ErrorKind): string {
       return "Access refused";
     case "certificate_mismatch":
       return "Identity changed";
+    case "incompatible":
+      return "Needs an upgrade";
     default:
       return "Problem";
   }

@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 
+import type { AddedServer } from "../generated/AddedServer";
 import type { Assessment } from "../generated/Assessment";
 import type { Confirmation } from "../generated/Confirmation";
 import type { FailoverStatus } from "../generated/FailoverStatus";
@@ -35,7 +36,8 @@ export interface HistoryRequest {
 /** Everything the UI can ask the Rust side. Every method rejects with a CommandError. */
 export interface Commands {
   /** `office`: the office to add it to; none: its partner's office, or a new one. */
-  addServerLink(link: string, office?: string | null): Promise<ServerEntry>;
+  /** Adds the server, and its partner when it is paired (one link for the whole office). */
+  addServerLink(link: string, office?: string | null): Promise<AddedServer>;
   probeServer(address: string): Promise<ProbeResult>;
   addServerManual(address: string, token: string, fingerprint: string, office?: string | null): Promise<ServerEntry>;
   /** A machine's series, from the machine or else from this computer's copy of its history. */
@@ -89,7 +91,7 @@ function insideTauri(): boolean {
 
 /** The real commands, answered by the Tauri back end. */
 export const tauriCommands: Commands = {
-  addServerLink: (link, office) => call<ServerEntry>("add_server_link", { link, office: office ?? null }),
+  addServerLink: (link, office) => call<AddedServer>("add_server_link", { link, office: office ?? null }),
   probeServer: (address) => call<ProbeResult>("probe_server", { address }),
   addServerManual: (address, token, fingerprint, office) =>
     call<ServerEntry>("add_server_manual", { address, token, fingerprint, office: office ?? null }),

@@ -16,6 +16,7 @@ const KINDS: readonly ErrorKind[] = [
   "agent",
   "refused",
   "different_file",
+  "incompatible",
 ];
 
 /** A rejected command: an Error (so it can be thrown) that is also a ConsoleError. */

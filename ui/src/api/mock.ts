@@ -301,6 +301,7 @@ export function createMockCommands(search: string): Commands {
       epoch: 3,
       version: "0.1.0",
       api_version: 1,
+    api_min_version: 1,
       uptime_secs: 3 * DAY + 4 * 3600 + 120 + elapsed,
       host_uptime_secs: 41 * DAY + 7 * 3600 + elapsed,
       hostname: s.hostname,
@@ -317,7 +318,7 @@ export function createMockCommands(search: string): Commands {
       await wait();
       if (allWrong) throw new CommandError("unreachable", "The server at 192.0.2.99:7443 did not answer.");
       const parsed = parseLink(link);
-      return add(parsed.address, parsed.fingerprint, parsed.name);
+      return { server: add(parsed.address, parsed.fingerprint, parsed.name), partner: null, partner_problem: null };
     },
     async probeServer(address): Promise<ProbeResult> {
       await wait();

@@ -5,6 +5,7 @@ import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent 
 import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
 import { formatFingerprint } from "../format/fingerprint";
+import type { AddedServer } from "../generated/AddedServer";
 import type { ProbeResult } from "../generated/ProbeResult";
 import type { ServerEntry } from "../generated/ServerEntry";
 import { Modal } from "./Modal";
@@ -36,6 +37,8 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
   const [probe, setProbe] = useState<ProbeResult | null>(null);
   const [busy, setBusy] = useState<Busy>(null);
   const [error, setError] = useState<string | null>(null);
+  // Added, but the partner it reported could not be brought in: say so before closing.
+  const [partial, setPartial] = useState<AddedServer | null>(null);
   const tabRefs = useRef<Record<AddTab, HTMLButtonElement | null>>({ link: null, manual: null });
   const confirmHeadingRef = useRef<HTMLHeadingElement>(null);
   const mounted = useRef(true);
@@ -92,7 +95,11 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
       setError("Paste the connection link first. It starts with lbs://");
       return;
     }
-    void run("link", async () => onAdded(await api.addServerLink(text, office?.id)));
+    void run("link", async () => {
+      const added = await api.addServerLink(text, office?.id);
+      if (added.partner_problem && mounted.current) setPartial(added);
+      else onAdded(added.server);
+    });
   };
 
   const submitProbe = (event: FormEvent) => {
@@ -134,30 +141,50 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
       onClose={onClose}
       className="add-dialog"
     >
-      <div className="tabs" role="tablist" aria-label="How to add the server">
-        {TABS.map((t) => (
-          <button
-            key={t.key}
-            ref={(el) => {
-              tabRefs.current[t.key] = el;
-            }}
-            type="button"
-            role="tab"
-            id={`${ids}-tab-${t.key}`}
-            aria-selected={tab === t.key}
-            aria-controls={`${ids}-panel-${t.key}`}
-            tabIndex={tab === t.key ? 0 : -1}
-            className="tab"
-            data-testid={`tab-${t.key}`}
-            onClick={() => selectTab(t.key)}
-            onKeyDown={onTabKeyDown}
-          >
-            {t.label}
-          </button>
-        ))}
-      </div>
+      {!partial && (
+        <div className="tabs" role="tablist" aria-label="How to add the server">
+          {TABS.map((t) => (
+            <button
+              key={t.key}
+              ref={(el) => {
+                tabRefs.current[t.key] = el;
+              }}
+              type="button"
+              role="tab"
+              id={`${ids}-tab-${t.key}`}
+              aria-selected={tab === t.key}
+              aria-controls={`${ids}-panel-${t.key}`}
+              tabIndex={tab === t.key ? 0 : -1}
+              className="tab"
+              data-testid={`tab-${t.key}`}
+              onClick={() => selectTab(t.key)}
+              onKeyDown={onTabKeyDown}
+            >
+              {t.label}
+            </button>
+          ))}
+        </div>
+      )}
 
-      {tab === "link" && (
+      {partial && (
+        <div className="tab-panel" data-testid="partner-problem">
+          <p>
+            <strong>{partial.server.name}</strong> was added. It is paired with a partner, but the console could not
+            add that one now:
+          </p>
+          <p className="warning-text">{partial.partner_problem}</p>
+          <p className="hint">
+            Add the partner later with &ldquo;Add the partner&rdquo; in the office, using the partner&apos;s own link.
+          </p>
+          <div className="dialog-actions">
+            <button type="button" className="btn btn-primary" data-autofocus onClick={() => onAdded(partial.server)}>
+              Done
+            </button>
+          </div>
+        </div>
+      )}
+
+      {!partial && tab === "link" && (
         <form
           className="tab-panel"
           role="tabpanel"
@@ -189,7 +216,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
         </form>
       )}
 
-      {tab === "manual" && !probe && (
+      {!partial && tab === "manual" && !probe && (
         <form
           className="tab-panel"
           role="tabpanel"
@@ -232,7 +259,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
         </form>
       )}
 
-      {tab === "manual" && probe && (
+      {!partial && tab === "manual" && probe && (
         <div className="tab-panel" role="tabpanel" id={`${ids}-panel-manual`} aria-labelledby={`${ids}-tab-manual`}>
           <h3 className="step-title" ref={confirmHeadingRef} tabIndex={-1}>
             Check the server&apos;s fingerprint

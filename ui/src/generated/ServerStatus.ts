@@ -16,6 +16,10 @@ epoch: number,
  */
 version: string, api_version: number, 
 /**
+ * The oldest API version the agent still works with (see `ApiRange`).
+ */
+api_min_version: number, 
+/**
  * Seconds since the agent process started.
  */
 uptime_secs: number, 

@@ -66,6 +66,7 @@ export const STATUS: ServerStatus = {
   epoch: 1,
   version: "0.1.0",
   api_version: 1,
+    api_min_version: 1,
   uptime_secs: 3 * 86400 + 4 * 3600,
   host_uptime_secs: 300,
   hostname: "pbx-main",

@@ -76,14 +76,36 @@ impl Failover {
         self.heartbeat_now(peer, Duration::from_millis(1500)).await
     }
 
-    /// Records a heartbeat from the partner (sent or answered).
+    /// Records a heartbeat from the partner (sent or answered). A partner whose agent cannot
+    /// work with this one still answers; the message says which box to upgrade.
     pub fn partner_seen(&self, hb: Heartbeat) {
+        let theirs = lbs_protocol::ApiRange {
+            version: hb.api_version,
+            min: hb.api_min_version,
+        };
+        let name = self.peer_name();
+        let problem = crate::compat::problem(&self.config.server.name, &name, &hb.agent_version, theirs);
         let mut p = lock(&self.partner);
+        if problem.is_some() && p.message != problem {
+            tracing::warn!(
+                problem = problem.as_deref().unwrap_or_default(),
+                "the partner's agent version"
+            );
+        }
         p.last = Some(hb);
         p.reachable = true;
         p.last_contact = Some(now_unix());
-        p.message = None;
+        p.message = problem;
         p.checked = Some(Instant::now());
+    }
+
+    /// The partner's name for a message, without waiting for the record's lock.
+    fn peer_name(&self) -> String {
+        self.peer
+            .try_read()
+            .ok()
+            .and_then(|p| p.as_ref().map(|p| p.name.clone()))
+            .unwrap_or_else(|| "the partner".into())
     }
 
     pub fn forget_partner(&self) {

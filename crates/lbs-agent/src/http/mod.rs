@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod failover;
 mod metrics;
+mod partner;
 mod peer;
 mod status;
 mod sync;
@@ -74,6 +75,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(sync::router())
         .merge(failover::router())
         .merge(trash::router())
+        .merge(partner::router())
         .merge(admin)
         .fallback(|| async { HttpError::NotFound("no such API route".into()) })
         .layer(from_fn_with_state(state.clone(), auth::require_token));

@@ -43,6 +43,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/handover", post(handover))
         .route("/switchover", post(switchover))
         .route("/hashes", post(hashes))
+        .route("/link", post(link))
         .route(
             "/restore",
             post(restore).layer(axum::extract::DefaultBodyLimit::max(lbs_protocol::RESTORE_MAX as usize)),
@@ -95,6 +96,13 @@ async fn pair(
             "pairing needs the joining box's certificate (mutual TLS)",
         ));
     };
+    let theirs = lbs_protocol::ApiRange {
+        version: req.api_version,
+        min: req.api_min_version,
+    };
+    if let Some(problem) = crate::compat::problem(&state.config.server.name, &req.name, &req.agent_version, theirs) {
+        return Err(HttpError::Conflict(problem));
+    }
     if req.server_id == state.identity.server_id || fingerprint == state.identity.fingerprint {
         return Err(HttpError::BadRequest("a box cannot be paired with itself".into()));
     }
@@ -141,7 +149,26 @@ async fn pair(
         role: role.role,
         epoch: role.epoch,
         epoch_owner: role.epoch_owner.clone(),
+        agent_version: crate::compat::AGENT_VERSION.into(),
+        api_version: lbs_protocol::API_VERSION,
+        api_min_version: lbs_protocol::API_MIN_VERSION,
     }))
+}
+
+/// The partner asks for a token for the console it is talking to (`/api/v1/partner/link`); the
+/// mutual-TLS link proves the request comes from the paired box, and the role is the console's.
+async fn link(
+    State(state): State<Arc<AppState>>,
+    Extension(cert): Extension<ClientCert>,
+    body: Result<Json<lbs_protocol::PartnerTokenRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<lbs_protocol::TokenCreated>, HttpError> {
+    // Who asks comes first: a stranger learns nothing, not even what a valid request looks like.
+    let partner = require_partner(&state, &cert).await?;
+    let Json(req) = body.map_err(super::bad_json)?;
+    let label: String = req.label.chars().take(200).collect();
+    let created = state.tokens.create(req.role, &label).await?;
+    tracing::info!(partner = %partner.name, role = %req.role, %label, "issued a token asked for by the partner");
+    Ok(Json(created))
 }
 
 async fn changes(

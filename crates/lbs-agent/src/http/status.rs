@@ -37,6 +37,7 @@ async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Pr
         epoch: role.epoch,
         version: env!("CARGO_PKG_VERSION").into(),
         api_version: lbs_protocol::API_VERSION,
+        api_min_version: lbs_protocol::API_MIN_VERSION,
         uptime_secs: state.started.elapsed().as_secs(),
         host_uptime_secs: crate::platform::host_uptime_secs(),
         hostname: crate::platform::hostname(),
