@@ -35,11 +35,28 @@ if [[ $(id -u) -eq 0 ]]; then
   bash scripts/package.sh agent
   deb="dist/lbs-agent_$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)_amd64.deb"
   lintian --fail-on error,warning --tag-display-limit 0 "$deb"
-  tests/systemd/pair.sh "$deb" "$(tests/systemd/baseline.sh)"
+  # The upgrade starts from the first packaged version, built from its commit (cached).
+  baseline_rc=0
+  baseline="$(tests/systemd/baseline.sh)" || baseline_rc=$?
+  if [[ $baseline_rc -eq 3 ]]; then
+    echo "!! UPGRADE TEST SKIPPED: this clone lacks the baseline commit's history (clone it whole)." >&2
+    baseline=""
+  elif [[ $baseline_rc -ne 0 ]]; then
+    exit "$baseline_rc"
+  fi
+  tests/systemd/pair.sh "$deb" ${baseline:+"$baseline"}
 else
   echo "!! The package test needs root (containers, dpkg): run this script as root." >&2
   exit 1
 fi
+
+say "The console's package: the Tauri bundler's .deb"
+bash scripts/package.sh console
+console_deb="dist/lbs-console_$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)_amd64.deb"
+contents="$(dpkg-deb --contents "$console_deb")"
+[[ $contents == *" ./usr/bin/lbs-console"* ]] || { echo "$console_deb does not hold the console" >&2; exit 1; }
+[[ $(dpkg-deb --field "$console_deb" Depends) == *libwebkit2gtk-4.1* ]] \
+  || { echo "$console_deb does not depend on WebKitGTK" >&2; exit 1; }
 
 say "Generated TypeScript types match the Rust wire types"
 if ! git diff --exit-code -- ui/src/generated; then

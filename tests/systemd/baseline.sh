@@ -4,7 +4,7 @@
 # packaged by today's scripts/package.sh as version 0.1.0. Cached outside the repository: the
 # second run prints the cached file at once.
 #
-#   tests/systemd/baseline.sh   → prints the .deb's path
+#   tests/systemd/baseline.sh   → prints the .deb's path (exit 3: the commit is not in this clone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 COMMIT=f37a8b77836c40748282e0c5e193ded7d20045e9
@@ -16,7 +16,7 @@ if [[ -f $DEB ]]; then
 fi
 if ! git cat-file -e "$COMMIT^{commit}" 2>/dev/null; then
     echo "baseline.sh: commit $COMMIT is not in this clone (a shallow clone?); fetch the history" >&2
-    exit 1
+    exit 3
 fi
 mkdir -p "$CACHE"
 src=$(mktemp -d)

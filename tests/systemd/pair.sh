@@ -71,7 +71,8 @@ net_up() {
     ip -n lbs-sd-sw link add br0 type bridge
     ip -n lbs-sd-sw link set br0 up
     for box in a b; do
-        local n=$([[ $box == a ]] && echo 11 || echo 12)
+        local n=11
+        [[ $box == a ]] || n=12
         ip netns add "lbs-sd-$box"
         ip link add "sd-$box" netns lbs-sd-sw type veth peer name eth0 netns "lbs-sd-$box"
         ip -n lbs-sd-sw link set "sd-$box" master br0 up
@@ -233,6 +234,11 @@ LINK=$(link_of "$WORK/a.setup")
 [[ -n $LINK ]] || { cat "$WORK/a.setup" >&2; fail "setup on A prints a link"; }
 active a lbs-agent || fail "setup starts the agent on A"
 pass "setup on A: the agent runs and the link is printed"
+if on a lbs-agent setup --name "again" >"$WORK/a.again" 2>&1 || ! grep -q "already set up" "$WORK/a.again"; then
+    cat "$WORK/a.again" >&2
+    fail "setup on a box already set up is refused and changes nothing"
+fi
+pass "setup again is refused: this box is already set up"
 on b lbs-agent setup --name "PBX B (comms room)" --partner "$LINK" --advertise "$NET.12:7443" >"$WORK/b.setup" 2>&1 ||
     { cat "$WORK/b.setup" >&2; fail "setup on B"; }
 grep -q "Paired with PBX A (server room)" "$WORK/b.setup" || { cat "$WORK/b.setup" >&2; fail "setup on B pairs"; }
@@ -330,6 +336,8 @@ on b sed -i '0,/^name = /s|^name = .*|name = "PBX B (comms room)"|; s|^# adverti
 on a lbs-agent init --role primary >"$WORK/a.init" 2>&1 || { cat "$WORK/a.init" >&2; fail "baseline init on A"; }
 on b lbs-agent init --role backup >"$WORK/b.init" 2>&1 || { cat "$WORK/b.init" >&2; fail "baseline init on B"; }
 for box in a b; do on "$box" systemctl enable --now lbs-agent >/dev/null 2>&1; done
+old_score=$(on a systemd-analyze security lbs-agent --no-pager 2>/dev/null | grep -o 'Overall exposure level for lbs-agent.service: [0-9.]* [A-Z]*' || true)
+echo "   the baseline unit: ${old_score:-not rated}"
 wait_until 30 "the baseline agents run" sh -c "nsenter -t $(leader a) -a -- lbs-agent status >/dev/null && nsenter -t $(leader b) -a -- lbs-agent status >/dev/null"
 on b lbs-agent pair "$(link_of "$WORK/a.init")" >"$WORK/pair" 2>&1 || { cat "$WORK/pair" >&2; fail "baseline pair"; }
 # The baseline unit kept /etc read-only: its backup could not install /etc/asterisk.

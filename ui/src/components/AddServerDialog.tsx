@@ -194,8 +194,9 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
           noValidate
         >
           <p className="hint">
-            On each server, the installer printed a connection link that starts with <code>lbs://</code>. Copy it and
-            paste it here: it holds everything the console needs to connect safely.
+            When a server was set up, it printed a connection link that starts with <code>lbs://</code>. Copy it and
+            paste it here: it holds everything the console needs to connect safely. A paired server brings its partner
+            in with it.
           </p>
           <label className="field">
             <span className="field-label">Connection link</span>
