@@ -24,9 +24,9 @@ agent() {
     cargo build --release --locked -p lbs-agent
     bin="$target_dir/release/lbs-agent"
   fi
-  local root pkg
+  local pkg
   root="$(mktemp -d)"
-  trap 'rm -rf "$root"' RETURN
+  trap 'rm -rf "$root"' EXIT
   pkg="$root/pkg"
   say "Packaging lbs-agent $version"
   install -d -m 0755 "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/lib/lbs-agent" "$pkg/lib/systemd/system" \
@@ -51,13 +51,17 @@ agent() {
     "$version" "$version" "$(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")" \
     | gzip -9n > "$pkg/usr/share/doc/lbs-agent/changelog.gz"
   # Man pages and completions come from the CLI's own definition.
-  if "$pkg/usr/bin/lbs-agent" generate-docs "$root/docs" 2>/dev/null; then
+  if "$pkg/usr/bin/lbs-agent" generate-docs "$root/docs" 2>"$root/docs.err"; then
     for page in "$root"/docs/man/*.1; do gzip -9n < "$page" > "$pkg/usr/share/man/man1/$(basename "$page").gz"; done
     install -m 0644 "$root/docs/completions/lbs-agent.bash" "$pkg/usr/share/bash-completion/completions/lbs-agent"
     install -m 0644 "$root/docs/completions/_lbs-agent" "$pkg/usr/share/zsh/vendor-completions/_lbs-agent"
     install -m 0644 "$root/docs/completions/lbs-agent.fish" "$pkg/usr/share/fish/vendor_completions.d/lbs-agent.fish"
-  else
+  elif [[ -n ${LBS_AGENT_BIN:-} ]]; then
+    # Only an older binary brought in by LBS_AGENT_BIN may lack them.
     echo "note: this agent cannot generate its docs (an older version): no man pages or completions" >&2
+  else
+    cat "$root/docs.err" >&2
+    exit 1
   fi
   install -m 0644 packaging/deb/lintian-overrides "$pkg/usr/share/lintian/overrides/lbs-agent"
   rmdir --ignore-fail-on-non-empty "$pkg"/usr/share/*/* "$pkg"/usr/share/* 2>/dev/null || true

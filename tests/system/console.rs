@@ -569,7 +569,7 @@ async fn one_link_adds_the_whole_office_with_the_partner_pinned_and_the_same_acc
     assert_ne!(token, b.link.token, "B issued a token of its own");
     let out = b.cli(&["token", "list"]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("LBS Console (through PBX A)"),
+        String::from_utf8_lossy(&out.stdout).contains("LBS Console (through PBX A, token "),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

@@ -172,6 +172,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
         tokens,
         history,
         started: Instant::now(),
+        started_unix: crate::clock::now_unix(),
     });
     tasks.push(tokio::spawn(crate::systemd::watchdog(state.clone())));
     crate::systemd::ready();

@@ -74,14 +74,32 @@ where
     Format<F, ()>: FormatEvent<S, N>,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        write!(writer, "<{}>", priority(event.metadata().level()))?;
-        self.0.format_event(ctx, writer, event)
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        writer.write_str(&prefixed(priority(event.metadata().level()), &line))
     }
+}
+
+/// Every line of an event with its priority: journald starts an entry at each newline, and text
+/// from outside (a partner's label, a reason) must not choose the priority of the lines it adds.
+fn prefixed(priority: u8, text: &str) -> String {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let mut out = String::with_capacity(body.len() + 8);
+    for line in body.split('\n') {
+        out.push_str(&format!("<{priority}>{line}\n"));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_line_carries_the_event_priority() {
+        assert_eq!(prefixed(6, "started\n"), "<6>started\n");
+        assert_eq!(prefixed(6, "a label\n<0>PANIC\n"), "<6>a label\n<6><0>PANIC\n");
+    }
 
     #[test]
     fn errors_and_warnings_keep_their_syslog_priority() {

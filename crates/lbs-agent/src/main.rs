@@ -37,7 +37,8 @@ enum Command {
         /// primary (runs the phones now) or backup.
         #[arg(long, value_parser = parse_role)]
         role: Option<Role>,
-        /// The primary's link (its setup printed it): this box becomes its backup.
+        /// The primary's link (its setup printed it): this box becomes its backup. `-` reads it
+        /// from standard input, keeping its token off the command line.
         #[arg(long)]
         partner: Option<String>,
         /// host:port where the console and the partner reach this box (default: its first LAN

@@ -37,6 +37,22 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
         }
     }
     let client = crate::peer::client(&state.identity, &link.fingerprint).map_err(PairError::Internal)?;
+    // The versions first: a primary that records the pairing and is then refused by this box
+    // would stay paired with a box that is not paired back.
+    let status = client
+        .get(format!("https://{}{}/status", link.address, lbs_protocol::API_PREFIX))
+        .bearer_auth(&link.token)
+        .timeout(std::time::Duration::from_secs(15));
+    if let Ok(primary) = crate::peer::call::<lbs_protocol::ServerStatus>(status).await {
+        let theirs = lbs_protocol::ApiRange {
+            version: primary.api_version,
+            min: primary.api_min_version,
+        };
+        let name = link.name.clone().unwrap_or(primary.name);
+        if let Some(problem) = crate::compat::problem(&state.config.server.name, &name, &primary.version, theirs) {
+            return Err(PairError::Refused(problem));
+        }
+    }
     let own = state.role.read().await.clone();
     let request = PairRequest {
         server_id: state.identity.server_id.clone(),

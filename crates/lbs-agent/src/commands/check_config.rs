@@ -87,6 +87,21 @@ pub fn findings(config: &Config) -> Vec<Finding> {
             }
         }
     }
+    // A PBX started by the agent itself would live in the agent's service: its sandbox, and
+    // stopped whenever the agent restarts or is upgraded.
+    if let Some(program) = pbx.start.first() {
+        let name = Path::new(program)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !matches!(name, "systemctl" | "service") {
+            out.push(Finding::Note(format!(
+                "[pbx] start runs \"{program}\" directly: the PBX then runs inside the agent's service (its sandbox) \
+                 and stops whenever the agent restarts or is upgraded; start it as its own unit, e.g. \
+                 [\"systemctl\", \"start\", \"asterisk\"]"
+            )));
+        }
+    }
     let state = &config.server.state_dir;
     if !state.join("identity.json").is_file() {
         out.push(Finding::Note(format!(

@@ -46,12 +46,31 @@ pub async fn run(config_path: &Path, mut args: SetupArgs) -> Result<()> {
     let Some(name) = args.name.filter(|n| !n.trim().is_empty()) else {
         bail!("give this box a name: lbs-agent setup --name \"PBX A (server room)\"");
     };
-    if args.partner.is_some() {
-        args.role = Some(Role::Backup);
+    if args.partner.as_deref() == Some("-") {
+        // Read from standard input, so the link's admin token is not on the command line.
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the link from standard input")?;
+        args.partner = Some(line.trim().to_owned());
+    }
+    match (args.role, &args.partner) {
+        (Some(Role::Primary), Some(_)) => bail!(
+            "a box paired with a primary is its backup: leave out --role primary, or leave out --partner to set up \
+             the primary"
+        ),
+        (_, Some(_)) => args.role = Some(Role::Backup),
+        _ => {}
     }
     let role = match args.role {
         Some(r) => r,
-        None if asking => {
+        // Never a guess: a backup set up as a primary would start its PBX beside the real one.
+        None if !asking => bail!(
+            "say which box this is: --role primary (it runs the phones now) or --partner '<the primary's link>' \
+             (it becomes the backup)"
+        ),
+        None => {
             let answer = ask("Does this box run the phones now (is it the primary)? [Y/n]")?;
             if answer.trim().to_lowercase().starts_with('n') {
                 Role::Backup
@@ -59,7 +78,6 @@ pub async fn run(config_path: &Path, mut args: SetupArgs) -> Result<()> {
                 Role::Primary
             }
         }
-        None => Role::Primary,
     };
     if role == Role::Backup && args.partner.is_none() && asking {
         let link = ask("Paste the primary's link (its `lbs-agent setup` printed it), or leave empty to pair later")?;
@@ -77,8 +95,8 @@ pub async fn run(config_path: &Path, mut args: SetupArgs) -> Result<()> {
             "Start the agent now (`lbs-agent run --config {}`).",
             config_path.display()
         );
-        if let Some(link) = &args.partner {
-            println!("Then pair it with its primary: lbs-agent pair '{link}'");
+        if args.partner.is_some() {
+            println!("Then pair it with its primary: lbs-agent pair '<the primary's link>'");
         }
     } else {
         start_service()?;

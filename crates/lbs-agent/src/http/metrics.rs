@@ -39,11 +39,10 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoRespo
     let sync = crate::sync::status::status(&state.sync, &state.history)
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
-    let started_unix = crate::clock::now_unix() - state.started.elapsed().as_secs() as i64;
     let body = crate::prometheus::render(&crate::prometheus::Snapshot {
         server_id: &state.identity.server_id,
         name: &state.config.server.name,
-        started_unix,
+        started_unix: state.started_unix,
         failover: &failover,
         sync: &sync,
         latest: &latest,

@@ -44,6 +44,9 @@ pub struct AppState {
     pub tokens: TokenStore,
     pub history: lbs_history::HistoryStore,
     pub started: Instant,
+    /// The same moment as Unix time, read once: a value derived again at each scrape would
+    /// wobble by a second and look like a restart.
+    pub started_unix: i64,
 }
 
 impl AppState {

@@ -31,7 +31,11 @@ async fn link(
     let client = state.sync.client_for(&peer).map_err(HttpError::Internal)?;
     let request = PartnerTokenRequest {
         role: who.role,
-        label: format!("LBS Console (through {})", state.config.server.name),
+        // Names the token it came from, so an admin who revokes that one finds this one too.
+        label: format!(
+            "LBS Console (through {}, token {})",
+            state.config.server.name, who.token_id
+        ),
     };
     let created: TokenCreated = crate::peer::call(
         client

@@ -167,7 +167,7 @@ async fn link(
     let Json(req) = body.map_err(super::bad_json)?;
     let label: String = req.label.chars().take(200).collect();
     let created = state.tokens.create(req.role, &label).await?;
-    tracing::info!(partner = %partner.name, role = %req.role, %label, "issued a token asked for by the partner");
+    tracing::info!(partner = %partner.name, role = %req.role, label = ?label, "issued a token asked for by the partner");
     Ok(Json(created))
 }
 
