@@ -55,7 +55,7 @@ say "The console's package: the Tauri bundler's .deb"
 bash scripts/package.sh console
 console_deb="dist/lbs-console_$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)_amd64.deb"
 contents="$(dpkg-deb --contents "$console_deb")"
-[[ $contents == *" ./usr/bin/lbs-console"* ]] || { echo "$console_deb does not hold the console" >&2; exit 1; }
+[[ $contents == *" usr/bin/lbs-console"* || $contents == *" ./usr/bin/lbs-console"* ]] || { echo "$console_deb does not hold the console" >&2; exit 1; }
 [[ $(dpkg-deb --field "$console_deb" Depends) == *libwebkit2gtk-4.1* ]] \
   || { echo "$console_deb does not depend on WebKitGTK" >&2; exit 1; }
 

@@ -1,9 +1,19 @@
 //! Whether the partner's agent and this one can work together, in words that say which box to
 //! upgrade (see `lbs_protocol::ApiRange`).
 
-use lbs_protocol::{ApiRange, Upgrade};
+use lbs_protocol::{AgentVersions, ApiRange, Upgrade};
 
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What this agent announces to its partner.
+pub fn ours() -> AgentVersions {
+    AgentVersions::current(AGENT_VERSION)
+}
+
+/// [`problem`] for what a partner announced.
+pub fn partner_problem(ours: &str, partner: &str, theirs: &AgentVersions) -> Option<String> {
+    problem(ours, partner, &theirs.agent_version, theirs.range())
+}
 
 /// `None` when the two agents work together; else what is wrong and which box to upgrade.
 pub fn problem(ours: &str, partner: &str, partner_version: &str, theirs: ApiRange) -> Option<String> {

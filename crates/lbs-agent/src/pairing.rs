@@ -59,9 +59,7 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
         name: state.config.server.name.clone(),
         address: state.config.advertised_address(),
         epoch: own.epoch,
-        agent_version: crate::compat::AGENT_VERSION.into(),
-        api_version: lbs_protocol::API_VERSION,
-        api_min_version: lbs_protocol::API_MIN_VERSION,
+        versions: crate::compat::ours(),
     };
     let response = client
         .post(crate::peer::url(&link.address, "/pair"))
@@ -96,12 +94,8 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
         .await
         .map_err(|e| PairError::Unreachable(format!("the primary's answer could not be read: {e}")))?;
     // An older primary does not check the versions itself.
-    let theirs = lbs_protocol::ApiRange {
-        version: answer.api_version,
-        min: answer.api_min_version,
-    };
     let primary = link.name.clone().unwrap_or(answer.name.clone());
-    if let Some(problem) = crate::compat::problem(&state.config.server.name, &primary, &answer.agent_version, theirs) {
+    if let Some(problem) = crate::compat::partner_problem(&state.config.server.name, &primary, &answer.versions) {
         return Err(PairError::Refused(problem));
     }
     let peer = Peer {

@@ -270,13 +270,9 @@ pub struct Heartbeat {
     pub unapplied_bytes: u64,
     #[serde(default)]
     pub unapplied_oldest_unix: Option<i64>,
-    /// The sender's agent version and API range; absent from agents before 0.2.0 (API 1 only).
-    #[serde(default)]
-    pub agent_version: String,
-    #[serde(default = "crate::version::first")]
-    pub api_version: u32,
-    #[serde(default = "crate::version::first")]
-    pub api_min_version: u32,
+    /// The sender's agent version and API range.
+    #[serde(flatten)]
+    pub versions: crate::AgentVersions,
 }
 
 /// `POST /peer/v1/handover`: the backup runs a switchover and tells the primary each step.

@@ -29,7 +29,7 @@ pub use sync::{
     BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER, PEER_PREFIX,
 };
 pub use trash::{TrashEntry, TrashList, TrashRestoreRequest, TrashRestored, TRASH_LIST_MAX};
-pub use version::{ApiRange, Upgrade, API_MIN_VERSION};
+pub use version::{AgentVersions, ApiRange, Upgrade, API_MIN_VERSION};
 
 /// Version of the HTTP API served under `/api/v1`. Bumped on any incompatible change.
 pub const API_VERSION: u32 = 1;

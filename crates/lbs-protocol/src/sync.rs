@@ -29,13 +29,9 @@ pub struct PairRequest {
     /// `host:port` where the joining box's API answers.
     pub address: String,
     pub epoch: u64,
-    /// The joining box's agent version and API range (absent before 0.2.0: API 1 only).
-    #[serde(default)]
-    pub agent_version: String,
-    #[serde(default = "crate::version::first")]
-    pub api_version: u32,
-    #[serde(default = "crate::version::first")]
-    pub api_min_version: u32,
+    /// The joining box's agent version and API range.
+    #[serde(flatten)]
+    pub versions: crate::AgentVersions,
 }
 
 /// The primary's answer to a pairing: who it is, and the epoch both boxes now hold.
@@ -48,13 +44,9 @@ pub struct PairResponse {
     /// Who became primary at that epoch (epochs compare as (number, owner)).
     #[serde(default)]
     pub epoch_owner: String,
-    /// The primary's agent version and API range (absent before 0.2.0: API 1 only).
-    #[serde(default)]
-    pub agent_version: String,
-    #[serde(default = "crate::version::first")]
-    pub api_version: u32,
-    #[serde(default = "crate::version::first")]
-    pub api_min_version: u32,
+    /// The primary's agent version and API range.
+    #[serde(flatten)]
+    pub versions: crate::AgentVersions,
 }
 
 /// What a box has of one source (a category root), by key.

@@ -55,6 +55,37 @@ impl ApiRange {
     }
 }
 
+/// What one agent announces to the other (in the heartbeat and in pairing): its software
+/// version and API range. Each field is absent from agents before 0.2.0, which spoke API 1 only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentVersions {
+    #[serde(default)]
+    pub agent_version: String,
+    #[serde(default = "first")]
+    pub api_version: u32,
+    #[serde(default = "first")]
+    pub api_min_version: u32,
+}
+
+impl AgentVersions {
+    /// This build's, with the agent's software version.
+    pub fn current(agent_version: &str) -> AgentVersions {
+        let range = ApiRange::current();
+        AgentVersions {
+            agent_version: agent_version.to_owned(),
+            api_version: range.version,
+            api_min_version: range.min,
+        }
+    }
+
+    pub fn range(&self) -> ApiRange {
+        ApiRange {
+            version: self.api_version,
+            min: self.api_min_version,
+        }
+    }
+}
+
 /// Serde default of an announced oldest version: absent means the party is from before ranges,
 /// when version 1 was the only one.
 pub fn first() -> u32 {
@@ -67,6 +98,23 @@ mod tests {
 
     fn r(version: u32, min: u32) -> ApiRange {
         ApiRange { version, min }
+    }
+
+    #[test]
+    fn an_agent_from_before_ranges_announces_api_1_only_and_the_fields_sit_at_the_top() {
+        let old = r#"{"server_id": "a", "role": "primary", "epoch": 3, "epoch_owner": "a", "role_since_unix": 1}"#;
+        let hb: crate::Heartbeat = serde_json::from_str(old).unwrap();
+        assert_eq!(hb.versions.range(), ApiRange::only(1));
+        assert_eq!(hb.versions.agent_version, "");
+        let new = crate::Heartbeat {
+            versions: AgentVersions::current("0.2.0"),
+            ..hb
+        };
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["agent_version"], "0.2.0");
+        assert_eq!(json["api_version"], crate::API_VERSION);
+        let back: crate::Heartbeat = serde_json::from_value(json).unwrap();
+        assert_eq!(back, new);
     }
 
     #[test]

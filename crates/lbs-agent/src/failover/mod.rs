@@ -276,9 +276,7 @@ impl Failover {
             unapplied_files: unapplied.values().map(|t| t.files).sum(),
             unapplied_bytes: unapplied.values().map(|t| t.bytes).sum(),
             unapplied_oldest_unix: unapplied.values().filter_map(|t| t.oldest_unix).min(),
-            agent_version: crate::compat::AGENT_VERSION.into(),
-            api_version: lbs_protocol::API_VERSION,
-            api_min_version: lbs_protocol::API_MIN_VERSION,
+            versions: crate::compat::ours(),
         }
     }
 

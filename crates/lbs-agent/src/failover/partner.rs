@@ -79,12 +79,8 @@ impl Failover {
     /// Records a heartbeat from the partner (sent or answered). A partner whose agent cannot
     /// work with this one still answers; the message says which box to upgrade.
     pub fn partner_seen(&self, hb: Heartbeat) {
-        let theirs = lbs_protocol::ApiRange {
-            version: hb.api_version,
-            min: hb.api_min_version,
-        };
         let name = self.peer_name();
-        let problem = crate::compat::problem(&self.config.server.name, &name, &hb.agent_version, theirs);
+        let problem = crate::compat::partner_problem(&self.config.server.name, &name, &hb.versions);
         let mut p = lock(&self.partner);
         if problem.is_some() && p.message != problem {
             tracing::warn!(

@@ -96,11 +96,7 @@ async fn pair(
             "pairing needs the joining box's certificate (mutual TLS)",
         ));
     };
-    let theirs = lbs_protocol::ApiRange {
-        version: req.api_version,
-        min: req.api_min_version,
-    };
-    if let Some(problem) = crate::compat::problem(&state.config.server.name, &req.name, &req.agent_version, theirs) {
+    if let Some(problem) = crate::compat::partner_problem(&state.config.server.name, &req.name, &req.versions) {
         return Err(HttpError::Conflict(problem));
     }
     if req.server_id == state.identity.server_id || fingerprint == state.identity.fingerprint {
@@ -149,9 +145,7 @@ async fn pair(
         role: role.role,
         epoch: role.epoch,
         epoch_owner: role.epoch_owner.clone(),
-        agent_version: crate::compat::AGENT_VERSION.into(),
-        api_version: lbs_protocol::API_VERSION,
-        api_min_version: lbs_protocol::API_MIN_VERSION,
+        versions: crate::compat::ours(),
     }))
 }
 
