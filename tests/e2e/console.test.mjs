@@ -82,6 +82,10 @@ function ourConsoles() {
 }
 
 after(async () => {
+  // The agents' own logs, for a failure's post-mortem (B's since its last start).
+  for (const [name, agent] of [["a", agentA], ["b", agentB]]) {
+    if (agent) writeFileSync(join(root, "artifacts", `e2e-agent-${name}.log`), agent.readLog());
+  }
   await wd?.quit();
   driverProc?.kill();
   // Quitting the session normally closes the app; if it did not, it must not outlive the tests.

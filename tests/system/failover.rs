@@ -622,3 +622,38 @@ async fn before_the_first_heartbeat_the_partner_is_not_asked_yet_rather_than_sil
     assert!(text.contains("Heartbeat:    PBX A not asked yet"), "{text}");
     assert!(!text.contains("NOT"), "nothing was tried, so nothing failed: {text}");
 }
+
+#[tokio::test]
+async fn after_a_switchover_the_old_primary_holds_the_new_epoch_so_its_own_promotion_outranks_it() {
+    // A heartbeat a minute apart: nothing but the switchover itself tells A the new epoch.
+    let slow = |d: &Path| box_config(d, "0s", "").replace("\"300ms\"", "\"1m\"");
+    let mut a = Agent::init_config("PBX A", "1s", slow);
+    let mut b = Agent::init_config("PBX B", "1s", slow);
+    a.start();
+    b.start();
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    let (code, body) = ask(&b, "switchover", json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(role_of(&b).await, (Role::Primary, 2));
+    let fa = failover(&a).await;
+    assert_eq!(
+        (fa.role, fa.epoch),
+        (Role::Backup, 2),
+        "recorded with the handover, before any heartbeat"
+    );
+    assert_eq!(fa.epoch_owner, failover(&b).await.epoch_owner);
+    // The new primary dies at once; the old one is promoted and ranks above it, so when B comes
+    // back it is B that steps down.
+    b.kill9();
+    let (code, body) = ask(&a, "promote", json!({"force": true, "reason": "B died"})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(role_of(&a).await, (Role::Primary, 3));
+    b.start();
+    eventually("B to step down as the backup", Duration::from_secs(150), || async {
+        let f = failover(&b).await;
+        (f.role == Role::Backup && f.epoch == 3).then_some(())
+    })
+    .await;
+    assert_eq!(role_of(&a).await, (Role::Primary, 3), "A stays the primary");
+}

@@ -293,6 +293,11 @@ pub struct HandoverRequest {
     /// Who asked for the switchover, for the primary's audit log.
     pub actor: String,
     pub reason: Option<String>,
+    /// With `Complete`: the epoch the backup takes next as the primary. The old primary records
+    /// it before the backup claims it, so that if the new primary dies at once, a promotion of
+    /// the old one ranks above it (it would otherwise tie, and lose on the server ID).
+    #[serde(default)]
+    pub next_epoch: Option<u64>,
 }
 
 /// The primary's answer: its journal head after the final flush, and the steps it ran.

@@ -75,7 +75,8 @@ impl Failover {
                 Err(_) => {}
             }
         }
-        let Some(dropped) = self.become_primary(&mut steps, &own).await else {
+        let epoch = self.next_epoch(&own);
+        let Some(dropped) = self.become_primary(&mut steps, epoch).await else {
             let why = steps.list.last().map(|s| s.detail.clone()).unwrap_or_default();
             return Err(FailoverError::Refused(format!(
                 "this box could not write its new role to disk ({why}); nothing changed. Check the disk holding {}, then promote again",
@@ -97,11 +98,17 @@ impl Failover {
     /// Takes the primary role at a new epoch (above any seen), then runs the primary's steps.
     /// Returns the pending changes dropped (data the old primary never delivered), or `None` if
     /// the new role could not be recorded (then nothing changed).
-    pub(super) async fn become_primary(&self, steps: &mut Steps<'_>, own: &RoleState) -> Option<u64> {
+    /// The epoch this box takes when it becomes the primary: above its own and any it heard.
+    pub(super) fn next_epoch(&self, own: &RoleState) -> u64 {
         let seen = lock(&self.partner).last.as_ref().map_or(0, |hb| hb.epoch);
+        own.epoch.max(seen) + 1
+    }
+
+    /// Persists the primary role at `epoch` (from `next_epoch`), then runs the primary's steps.
+    pub(super) async fn become_primary(&self, steps: &mut Steps<'_>, epoch: u64) -> Option<u64> {
         let next = RoleState {
             role: Role::Primary,
-            epoch: own.epoch.max(seen) + 1,
+            epoch,
             epoch_owner: self.identity.server_id.clone(),
             since_unix: now_unix(),
             reintegrating: None,

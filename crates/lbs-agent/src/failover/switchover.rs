@@ -133,10 +133,12 @@ impl Failover {
         actor: &str,
         reason: Option<&str>,
     ) -> Result<u64, String> {
+        let next_epoch = self.next_epoch(&self.role().await);
         let ask = |step| HandoverRequest {
             step,
             actor: actor.to_owned(),
             reason: reason.map(str::to_owned),
+            next_epoch: (step == HandoverStep::Complete).then_some(next_epoch),
         };
         // 1. The primary stops its PBX and journals its last changes.
         let mut prepared: Option<HandoverResponse> = None;
@@ -192,8 +194,8 @@ impl Failover {
             ));
         }
         // 4. This box becomes the primary.
-        let own = self.role().await;
-        self.become_primary(steps, &own).await.ok_or_else(|| {
+        // At the epoch the old primary recorded with `Complete`.
+        self.become_primary(steps, next_epoch).await.ok_or_else(|| {
             format!(
                 "{} is now a backup, but this box could not write its new role to disk, so both boxes are backups and \
                  the phones are down: check the disk holding {}, then run `lbs-agent promote` on this box",
@@ -303,11 +305,18 @@ impl Failover {
                         self.name()
                     )));
                 }
-                let next = RoleState {
+                // The partner's coming epoch, recorded now: see `HandoverRequest::next_epoch`.
+                let mut next = RoleState {
                     role: Role::Backup,
                     since_unix: now_unix(),
                     ..own
                 };
+                if let (Some(epoch), Some(peer)) = (req.next_epoch, self.peer().await) {
+                    if epoch > next.epoch {
+                        next.epoch = epoch;
+                        next.epoch_owner = peer.server_id;
+                    }
+                }
                 let ok = steps
                     .run("persist", "Record the new role: backup".into(), self.set_role(next))
                     .await;
