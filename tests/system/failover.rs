@@ -99,10 +99,20 @@ fn paired(hold: &str) -> Pair {
 
 /// As [`paired`], with more `[sync]` keys for B (e.g. a bandwidth cap).
 fn paired_with(hold: &str, b_sync: &str) -> Pair {
-    let h = hold.to_owned();
-    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, &h, ""));
-    let h = hold.to_owned();
-    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, &h, b_sync));
+    pair_of(|d| box_config(d, hold, ""), |d| box_config(d, hold, b_sync))
+}
+
+/// As [`paired`], with heartbeats a minute apart: for that minute only what the agents do
+/// themselves (pairing, a switchover) tells one box about the other.
+fn paired_slow_heartbeat(hold: &str) -> Pair {
+    let slow = |d: &Path| box_config(d, hold, "").replace("\"300ms\"", "\"1m\"");
+    pair_of(slow, slow)
+}
+
+/// Starts A and B with these configs (the rest of `[pbx]` onwards) and pairs B with A.
+fn pair_of(a_config: impl FnOnce(&Path) -> String, b_config: impl FnOnce(&Path) -> String) -> Pair {
+    let mut a = Agent::init_config("PBX A", "1s", a_config);
+    let mut b = Agent::init_config("PBX B", "1s", b_config);
     a.start();
     b.start();
     let out = b.cli(&["pair", &a.link.to_string()]);
@@ -604,14 +614,8 @@ async fn role_changes_need_an_admin_token_and_a_valid_request() {
 
 #[tokio::test]
 async fn before_the_first_heartbeat_the_partner_is_not_asked_yet_rather_than_silent() {
-    // A heartbeat a minute apart: for that minute after pairing neither box has asked the other.
-    let slow = |d: &Path| box_config(d, "1h", "").replace("\"300ms\"", "\"1m\"");
-    let mut a = Agent::init_config("PBX A", "1s", slow);
-    let mut b = Agent::init_config("PBX B", "1s", slow);
-    a.start();
-    b.start();
-    let out = b.cli(&["pair", &a.link.to_string()]);
-    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    // For the minute after pairing neither box has asked the other.
+    let Pair { a: _a, b } = paired_slow_heartbeat("1h");
     let f = failover(&b).await;
     assert!(
         f.partner.paired && !f.partner.reachable && !f.partner.checked,
@@ -625,14 +629,8 @@ async fn before_the_first_heartbeat_the_partner_is_not_asked_yet_rather_than_sil
 
 #[tokio::test]
 async fn after_a_switchover_the_old_primary_holds_the_new_epoch_so_its_own_promotion_outranks_it() {
-    // A heartbeat a minute apart: nothing but the switchover itself tells A the new epoch.
-    let slow = |d: &Path| box_config(d, "0s", "").replace("\"300ms\"", "\"1m\"");
-    let mut a = Agent::init_config("PBX A", "1s", slow);
-    let mut b = Agent::init_config("PBX B", "1s", slow);
-    a.start();
-    b.start();
-    let out = b.cli(&["pair", &a.link.to_string()]);
-    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    // Nothing but the switchover itself tells A the new epoch.
+    let Pair { a, mut b } = paired_slow_heartbeat("0s");
     let (code, body) = ask(&b, "switchover", json!({})).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(role_of(&b).await, (Role::Primary, 2));

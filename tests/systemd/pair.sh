@@ -138,6 +138,9 @@ wait_until() {
 }
 
 # ---- What the boxes hold ----------------------------------------------------------------------
+# The category roots of a stock Asterisk box (docs/agent.example.toml), but the dump's.
+ROOTS="/etc/asterisk /var/spool/asterisk/voicemail /var/spool/asterisk/monitor /var/lib/asterisk/sounds/custom /var/lib/asterisk/moh"
+
 # The stand-in PBX: a unit the agent starts and stops through systemctl, its user and its folders
 # (an installed Asterisk has them on both boxes).
 pbx_unit() {
@@ -148,11 +151,8 @@ Description=Stand-in PBX for the LBS test
 [Service]
 ExecStart=/bin/sleep infinity
 EOF
-systemctl daemon-reload; useradd --system --no-create-home asterisk
-mkdir -p /etc/asterisk /var/spool/asterisk/voicemail /var/spool/asterisk/monitor \
-  /var/lib/asterisk/sounds/custom /var/lib/asterisk/moh
-chown asterisk: /etc/asterisk /var/spool/asterisk/voicemail /var/spool/asterisk/monitor \
-  /var/lib/asterisk/sounds/custom /var/lib/asterisk/moh'
+systemctl daemon-reload; useradd --system --no-create-home asterisk'
+    on "$box" sh -c "mkdir -p $ROOTS && chown asterisk: $ROOTS"
 }
 
 # The agent's config for the test: the shipped file (edited as a contractor would), the PBX unit
@@ -188,13 +188,16 @@ head -c 1000000 /dev/urandom > /var/lib/asterisk/moh/jazz.gsm
 chown -R asterisk: /var/spool/asterisk /var/lib/asterisk'
 }
 
-ROOTS="/etc/asterisk /var/spool/asterisk/voicemail /var/spool/asterisk/monitor /var/lib/asterisk/sounds/custom /var/lib/asterisk/moh"
-
-# Every file of every category with its content hash, owner and mode.
+# listing <box> [roots]: every file of every category (or of these roots) with its content hash,
+# owner and mode.
 listing() {
-    on "$1" sh -c "cd / && find $ROOTS -path '*/.lbs-sync' -prune -o -type f -printf '%p %u %m ' -exec sha256sum {} \\; | cut -d' ' -f1-4 | sort"
+    on "$1" sh -c "cd / && find ${2:-$ROOTS} -path '*/.lbs-sync' -prune -o -type f -printf '%p %u %m ' -exec sha256sum {} \\; | cut -d' ' -f1-4 | sort"
 }
-same_files() { [[ "$(listing a)" == "$(listing b)" ]] && [[ -n "$(listing a)" ]]; }
+same_files() {
+    local a
+    a=$(listing a "$@")
+    [[ -n $a && $a == "$(listing b "$@")" ]]
+}
 has_file() { on "$1" test -f "$2"; }
 json() { on "$1" lbs-agent status --json; }
 # field <box> <python expression on the status JSON `s`>: its value, read on this machine (the
@@ -345,8 +348,7 @@ echo "   the baseline unit: ${old_score:-not rated}"
 wait_until 30 "the baseline agents run" sh -c "nsenter -t $(leader a) -a -- lbs-agent status >/dev/null && nsenter -t $(leader b) -a -- lbs-agent status >/dev/null"
 on b lbs-agent pair "$(link_of "$WORK/a.init")" >"$WORK/pair" 2>&1 || { cat "$WORK/pair" >&2; fail "baseline pair"; }
 # The baseline unit kept /etc read-only: its backup could not install /etc/asterisk.
-same_voicemail() { [[ "$(ROOTS=/var/spool/asterisk/voicemail listing a)" == "$(ROOTS=/var/spool/asterisk/voicemail listing b)" ]]; }
-wait_until 120 "the baseline pair copies the voicemail" same_voicemail
+wait_until 120 "the baseline pair copies the voicemail" same_files /var/spool/asterisk/voicemail
 ids() { on "$1" cat /var/lib/lbs-agent/identity.json; }
 id_a=$(ids a)
 id_b=$(ids b)

@@ -58,7 +58,7 @@ fn link_for(config: &Config, identity: &Identity, token: String) -> ConnectionLi
 
 pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
     let config = load_config(config_path)?;
-    let (identity, first) = create_identity(&config, role).await?;
+    let (identity, first) = create_identity(&config, role, "first admin (from init)").await?;
     println!("LBS agent initialised in {}.", config.server.state_dir.display());
     print_identity(&config, &identity, role);
     println!(
@@ -70,8 +70,8 @@ pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
 }
 
 /// Creates the box's identity, its role record, the local CLI's token and a first admin token
-/// (returned, for the connection link). Refuses if an identity exists.
-async fn create_identity(config: &Config, role: lbs_protocol::Role) -> Result<(Identity, String)> {
+/// labelled `label` (returned, for the connection link). Refuses if an identity exists.
+async fn create_identity(config: &Config, role: lbs_protocol::Role, label: &str) -> Result<(Identity, String)> {
     let dir = &config.server.state_dir;
     crate::fsutil::create_private_dir(dir)
         .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
@@ -89,7 +89,7 @@ async fn create_identity(config: &Config, role: lbs_protocol::Role) -> Result<(I
     let tokens = open_tokens(config).await?;
     let cli = tokens.create(TokenRole::Admin, "local CLI").await?;
     crate::fsutil::write_atomic(&dir.join(CLI_TOKEN), cli.token.as_bytes(), true)?;
-    let first = tokens.create(TokenRole::Admin, "first admin (from setup)").await?;
+    let first = tokens.create(TokenRole::Admin, label).await?;
     Ok((identity, first.token))
 }
 

@@ -24,15 +24,15 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
-    #[serde(default = "absent")]
+    #[serde(default)]
     pub metrics: MetricsConfig,
-    #[serde(default = "absent")]
+    #[serde(default)]
     pub pbx: PbxConfig,
-    #[serde(default = "absent")]
+    #[serde(default)]
     pub log: LogConfig,
-    #[serde(default = "absent")]
+    #[serde(default)]
     pub sync: SyncConfig,
-    #[serde(default = "absent")]
+    #[serde(default)]
     pub failover: FailoverConfig,
     #[serde(default)]
     pub takeover: Takeover,
@@ -326,6 +326,13 @@ impl CategoryConfig {
     pub fn label(&self) -> String {
         self.label.clone().unwrap_or_else(|| self.name.clone())
     }
+
+    /// Whether the category's `index`-th root is where the agent writes its dump: the agent's
+    /// own folder, which it creates, unlike a PBX folder whose absence means something is wrong
+    /// (a disk not mounted, the PBX not installed).
+    pub fn is_dump_root(&self, index: usize) -> bool {
+        index == 0 && !self.dump.is_empty()
+    }
 }
 
 impl Takeover {
@@ -340,9 +347,10 @@ impl Takeover {
     }
 }
 
-/// A section as it is when the file leaves it out: every key at its documented default. The
-/// defaults live once, in the `#[serde(default = …)]` of each key, so a missing section can never
-/// get zeros from a derived `Default` (a `[pbx]`-less file once made a zero check interval).
+/// An optional section's `Default`, and so what a file that leaves the section out gets: every
+/// key at its documented default. The defaults live once, in the `#[serde(default = …)]` of each
+/// key, never in a derived `Default` (whose zeros once gave a `[pbx]`-less file a zero check
+/// interval).
 fn absent<T: serde::de::DeserializeOwned>() -> T {
     toml::from_str("").expect("every key of an optional section has a default")
 }

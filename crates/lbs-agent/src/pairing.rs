@@ -44,11 +44,8 @@ pub async fn join(state: &AppState, link_text: &str) -> Result<Peer, PairError> 
         .bearer_auth(&link.token)
         .timeout(std::time::Duration::from_secs(15));
     if let Ok(primary) = crate::peer::call::<lbs_protocol::ServerStatus>(status).await {
-        let theirs = lbs_protocol::ApiRange {
-            version: primary.api_version,
-            min: primary.api_min_version,
-        };
-        let name = link.name.clone().unwrap_or(primary.name);
+        let name = link.name.clone().unwrap_or(primary.name.clone());
+        let theirs = primary.api_range();
         if let Some(problem) = crate::compat::problem(&state.config.server.name, &name, &primary.version, theirs) {
             return Err(PairError::Refused(problem));
         }

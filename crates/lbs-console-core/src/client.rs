@@ -246,12 +246,8 @@ impl AgentClient {
 
 /// Whether this console can work with the agent that sent `status`; if not, which to upgrade.
 pub fn compatible(status: &ServerStatus) -> Result<(), Error> {
-    let agent = lbs_protocol::ApiRange {
-        version: status.api_version,
-        min: status.api_min_version,
-    };
     let console = env!("CARGO_PKG_VERSION");
-    match lbs_protocol::ApiRange::current().upgrade_needed(agent) {
+    match lbs_protocol::ApiRange::current().upgrade_needed(status.api_range()) {
         None => Ok(()),
         Some(lbs_protocol::Upgrade::Ours) => Err(Error::Incompatible(format!(
             "{} runs a newer agent ({}) than this LBS Console ({console}) understands. Upgrade the LBS Console on \

@@ -118,6 +118,11 @@ impl Console {
     /// Adds the server a pasted connection link points to. The link carries the pin, so nothing
     /// needs confirming by eye.
     pub async fn add_by_link(&self, link: &str, office: Option<&str>) -> Result<ServerEntry, Error> {
+        Ok(self.add_link(link, office).await?.0)
+    }
+
+    /// [`Console::add_by_link`], with what the agent said of its partner.
+    async fn add_link(&self, link: &str, office: Option<&str>) -> Result<(ServerEntry, PeerSummary), Error> {
         let link = ConnectionLink::parse(link)?;
         let address = client::check_address(&link.address)?;
         let name = link.name.clone().unwrap_or_else(|| address.clone());
@@ -129,32 +134,22 @@ impl Console {
     /// partner issues with this link's role), so one link brings in the whole office. A partner
     /// that cannot be added now is reported, not an error: the first server stays added.
     pub async fn add_office_by_link(&self, link: &str, office: Option<&str>) -> Result<AddedServer, Error> {
-        let server = self.add_by_link(link, office).await?;
+        let (server, peer) = self.add_link(link, office).await?;
         let mut added = AddedServer {
             server,
             partner: None,
             partner_problem: None,
         };
-        let status = match self.status(&added.server.id).await {
-            Ok(s) => s,
-            Err(_) => return Ok(added),
-        };
-        let PeerSummary::Paired { server_id, .. } = &status.peer else {
+        let PeerSummary::Paired { server_id, .. } = &peer else {
             return Ok(added);
         };
         if self.store.find_by_server_id(server_id).await?.is_some() {
             return Ok(added);
         }
-        let office = self
-            .store
-            .pairs()
-            .await?
-            .into_iter()
-            .find(|p| p.servers.contains(&added.server.id))
-            .map(|p| p.id);
         let partner = async {
             let link = self.client(&added.server.id).await?.1.partner_link().await?;
-            self.add_by_link(&link.link, office.as_deref()).await
+            // It lands in the first server's office, as the partner of a server alone there.
+            self.add_by_link(&link.link, None).await
         };
         match partner.await {
             Ok(entry) => added.partner = Some(entry),
@@ -189,10 +184,11 @@ impl Console {
                 "Enter the access token printed by the server.".into(),
             ));
         }
-        self.add(&address, &fingerprint, token, &address, office).await
+        Ok(self.add(&address, &fingerprint, token, &address, office).await?.0)
     }
 
-    /// Adds a server to `office`, or else to the office of its partner, or else to a new office.
+    /// Adds a server to `office`, or else to the office of its partner, or else to a new office;
+    /// returns it with what its agent said of its partner.
     async fn add(
         &self,
         address: &str,
@@ -200,7 +196,7 @@ impl Console {
         token: &str,
         name: &str,
         office: Option<&str>,
-    ) -> Result<ServerEntry, Error> {
+    ) -> Result<(ServerEntry, PeerSummary), Error> {
         if let Some(office) = office {
             room_in(&self.store.pair(office).await?)?;
         }
@@ -227,7 +223,7 @@ impl Console {
         // A box added again is no longer a former machine; its history copy carries on.
         self.store.forget_former(&entry.server_id).await?;
         self.place(&entry, &status.peer, office).await?;
-        Ok(entry)
+        Ok((entry, status.peer))
     }
 
     /// Puts a newly added server into an office: the one asked for; else its partner's, when the

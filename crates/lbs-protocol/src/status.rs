@@ -93,6 +93,16 @@ pub enum TokenRole {
     Viewer,
 }
 
+impl ServerStatus {
+    /// The API versions the agent works with.
+    pub fn api_range(&self) -> crate::ApiRange {
+        crate::ApiRange {
+            version: self.api_version,
+            min: self.api_min_version,
+        }
+    }
+}
+
 impl std::fmt::Display for TokenRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -129,44 +129,13 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
     setError(null);
   };
 
-  const errorBox = error ? (
-    <p className="inline-error" role="alert" data-testid="dialog-error">
-      {error}
-    </p>
-  ) : null;
+  const title = office ? `Add the partner to ${office.name}` : "Add a server";
 
-  return (
-    <Modal
-      title={office ? `Add the partner to ${office.name}` : "Add a server"}
-      onClose={onClose}
-      className="add-dialog"
-    >
-      {!partial && (
-        <div className="tabs" role="tablist" aria-label="How to add the server">
-          {TABS.map((t) => (
-            <button
-              key={t.key}
-              ref={(el) => {
-                tabRefs.current[t.key] = el;
-              }}
-              type="button"
-              role="tab"
-              id={`${ids}-tab-${t.key}`}
-              aria-selected={tab === t.key}
-              aria-controls={`${ids}-panel-${t.key}`}
-              tabIndex={tab === t.key ? 0 : -1}
-              className="tab"
-              data-testid={`tab-${t.key}`}
-              onClick={() => selectTab(t.key)}
-              onKeyDown={onTabKeyDown}
-            >
-              {t.label}
-            </button>
-          ))}
-        </div>
-      )}
-
-      {partial && (
+  if (partial) {
+    // Added, with a word about the partner; closing goes on as after any add.
+    const done = () => onAdded(partial.server);
+    return (
+      <Modal title={title} onClose={done} className="add-dialog">
         <div className="tab-panel" data-testid="partner-problem">
           <p>
             <strong>{partial.server.name}</strong> was added. It is paired with a partner, but the console could not
@@ -177,14 +146,51 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
             Add the partner later with &ldquo;Add the partner&rdquo; in the office, using the partner&apos;s own link.
           </p>
           <div className="dialog-actions">
-            <button type="button" className="btn btn-primary" data-autofocus onClick={() => onAdded(partial.server)}>
+            <button type="button" className="btn btn-primary" data-autofocus onClick={done}>
               Done
             </button>
           </div>
         </div>
-      )}
+      </Modal>
+    );
+  }
 
-      {!partial && tab === "link" && (
+  const errorBox = error ? (
+    <p className="inline-error" role="alert" data-testid="dialog-error">
+      {error}
+    </p>
+  ) : null;
+
+  return (
+    <Modal
+      title={title}
+      onClose={onClose}
+      className="add-dialog"
+    >
+      <div className="tabs" role="tablist" aria-label="How to add the server">
+        {TABS.map((t) => (
+          <button
+            key={t.key}
+            ref={(el) => {
+              tabRefs.current[t.key] = el;
+            }}
+            type="button"
+            role="tab"
+            id={`${ids}-tab-${t.key}`}
+            aria-selected={tab === t.key}
+            aria-controls={`${ids}-panel-${t.key}`}
+            tabIndex={tab === t.key ? 0 : -1}
+            className="tab"
+            data-testid={`tab-${t.key}`}
+            onClick={() => selectTab(t.key)}
+            onKeyDown={onTabKeyDown}
+          >
+            {t.label}
+          </button>
+        ))}
+      </div>
+
+      {tab === "link" && (
         <form
           className="tab-panel"
           role="tabpanel"
@@ -217,7 +223,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
         </form>
       )}
 
-      {!partial && tab === "manual" && !probe && (
+      {tab === "manual" && !probe && (
         <form
           className="tab-panel"
           role="tabpanel"
@@ -260,7 +266,7 @@ export function AddServerDialog({ onClose, onAdded, initialTab = "link", office 
         </form>
       )}
 
-      {!partial && tab === "manual" && probe && (
+      {tab === "manual" && probe && (
         <div className="tab-panel" role="tabpanel" id={`${ids}-panel-manual`} aria-labelledby={`${ids}-tab-manual`}>
           <h3 className="step-title" ref={confirmHeadingRef} tabIndex={-1}>
             Check the server&apos;s fingerprint

@@ -111,9 +111,7 @@ pub fn findings(config: &Config) -> Vec<Finding> {
     }
     for c in &config.sync.categories {
         for (i, root) in c.roots.iter().enumerate() {
-            // The agent makes a database category's dump folder itself.
-            let made_by_the_agent = i == 0 && !c.dump.is_empty();
-            if !root.is_dir() && !made_by_the_agent {
+            if !root.is_dir() && !c.is_dump_root(i) {
                 out.push(Finding::Note(format!(
                     "category {}: the folder {} does not exist: a backup installs nothing into a missing folder \
                      (create it, owned by the PBX's user, once the PBX is installed)",

@@ -85,7 +85,7 @@ pub async fn run(config_path: &Path, mut args: SetupArgs) -> Result<()> {
     }
 
     let config = write_config(config_path, name.trim(), args.advertise.as_deref())?;
-    let (identity, first) = create_identity(&config, role).await?;
+    let (identity, first) = create_identity(&config, role, "first admin (from setup)").await?;
     println!("\nThis box is set up:");
     print_identity(&config, &identity, role);
 

@@ -95,16 +95,15 @@ impl Failover {
         Ok(self.finish("promote", false, &now, steps, started, message))
     }
 
-    /// Takes the primary role at a new epoch (above any seen), then runs the primary's steps.
-    /// Returns the pending changes dropped (data the old primary never delivered), or `None` if
-    /// the new role could not be recorded (then nothing changed).
     /// The epoch this box takes when it becomes the primary: above its own and any it heard.
     pub(super) fn next_epoch(&self, own: &RoleState) -> u64 {
         let seen = lock(&self.partner).last.as_ref().map_or(0, |hb| hb.epoch);
         own.epoch.max(seen) + 1
     }
 
-    /// Persists the primary role at `epoch` (from `next_epoch`), then runs the primary's steps.
+    /// Takes the primary role at `epoch` (from `next_epoch`), then runs the primary's steps.
+    /// Returns the pending changes dropped (data the old primary never delivered), or `None` if
+    /// the new role could not be recorded (then nothing changed).
     pub(super) async fn become_primary(&self, steps: &mut Steps<'_>, epoch: u64) -> Option<u64> {
         let next = RoleState {
             role: Role::Primary,

@@ -17,9 +17,7 @@ pub struct Source {
     pub root: PathBuf,
     pub select: Selector,
     pub priority: u32,
-    /// The root where the agent writes a database category's dump: the agent's own folder,
-    /// which it creates, unlike a PBX folder whose absence means something is wrong (a disk not
-    /// mounted, the PBX not installed).
+    /// See `CategoryConfig::is_dump_root`.
     pub holds_dump: bool,
 }
 
@@ -51,7 +49,7 @@ impl Sources {
                     root: root.clone(),
                     select: c.select.clone(),
                     priority: c.priority,
-                    holds_dump: i == 0 && !c.dump.is_empty(),
+                    holds_dump: c.is_dump_root(i),
                 };
                 s.by_key.insert(source.key.clone(), s.list.len());
                 s.list.push(source);
