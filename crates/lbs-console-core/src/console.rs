@@ -155,7 +155,11 @@ impl Console {
             Ok(entry) => added.partner = Some(entry),
             Err(e) => {
                 tracing::warn!(error = %e, "the partner could not be added through the link's server");
-                added.partner_problem = Some(e.to_string());
+                // The first server's words about its partner, without "… refused:" before them.
+                added.partner_problem = Some(match e {
+                    Error::Refused { message, .. } => message,
+                    other => other.to_string(),
+                });
             }
         }
         Ok(added)

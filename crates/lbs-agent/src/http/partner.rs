@@ -46,7 +46,8 @@ async fn link(
     .await
     .map_err(|e| match e {
         CallError::Silent(why) => HttpError::BadGateway(format!(
-            "the partner {} at {} does not answer ({why}); add it later, or with its own link",
+            "{} at {} does not answer: it may be switched off or cut off. Add it once it is back, or with its \
+             own link. (Details: {why})",
             peer.name, peer.address
         )),
         CallError::Refused(_, why) => HttpError::BadGateway(format!("the partner {} refused: {why}", peer.name)),
