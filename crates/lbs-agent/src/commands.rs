@@ -85,7 +85,7 @@ async fn create_identity(config: &Config, role: lbs_protocol::Role, label: &str)
     }
     names.dedup();
     let identity = Identity::create(dir, names)?;
-    RoleState::initial(role).save(dir)?;
+    RoleState::initial(role).create(dir)?;
     let tokens = open_tokens(config).await?;
     let cli = tokens.create(TokenRole::Admin, "local CLI").await?;
     crate::fsutil::write_atomic(&dir.join(CLI_TOKEN), cli.token.as_bytes(), true)?;
@@ -114,7 +114,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
     let _lock = crate::platform::lock_exclusive(&dir.join("agent.lock"))
         .with_context(|| format!("cannot lock the state directory {}", dir.display()))?
         .with_context(|| format!("another lbs-agent is already running on {}", dir.display()))?;
-    let role = Arc::new(RwLock::new(RoleState::load(&dir)?));
+    let (role_writer, role) = crate::failover::RoleWriter::load(&dir)?;
     let pool = open_db(&config).await?;
     let tokens = TokenStore::new(pool.clone());
     let events = crate::failover::events::EventLog::new(pool.clone(), identity.server_id.clone());
@@ -138,8 +138,8 @@ pub async fn run(config_path: &Path) -> Result<()> {
     tracing::info!(
         server_id = %identity.server_id,
         fingerprint = %identity.fingerprint,
-        role = %role.read().await.role,
-        epoch = role.read().await.epoch,
+        role = %role.get().role,
+        epoch = role.get().epoch,
         takeover = config.takeover.strategy(),
         %listen,
         "lbs-agent started"
@@ -155,13 +155,14 @@ pub async fn run(config_path: &Path) -> Result<()> {
     let failover = crate::failover::Failover::new(
         config.clone(),
         identity.clone(),
-        role.clone(),
+        role_writer,
         peer.clone(),
+        peers.clone(),
         sync.clone(),
         events,
     );
     tasks.extend(failover.spawn());
-    let state = Arc::new(crate::http::AppState {
+    let state = Arc::new(crate::agent::Agent {
         failover,
         config,
         identity,

@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) parses the command line and calls into `commands`; everything else is a
 //! library so the integration tests can reach it.
 
+pub mod agent;
 pub mod clock;
 pub mod command;
 pub mod commands;
@@ -15,10 +16,10 @@ pub mod http;
 pub mod identity;
 pub mod link;
 pub mod logging;
-pub mod pairing;
 pub mod peer;
 pub mod platform;
 pub mod prometheus;
+pub mod refusal;
 pub mod role;
 pub mod sampler;
 pub mod serve;

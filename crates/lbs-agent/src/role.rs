@@ -1,14 +1,17 @@
-//! The box's role and epoch, persisted (fsync) before any change takes effect.
+//! The box's role and epoch: the durable record (`role.json`) and the running value every part of
+//! the agent reads ([`RoleReader`]).
 //!
 //! Architecture Invariant: the epoch only grows, and epochs compare as (number, owner): two boxes
-//! that promote at the same moment still have a strict order. Role changes are decided in
-//! `failover`; this module owns the durable record they update.
+//! that promote at the same moment still have a strict order. Only `failover` changes the role:
+//! it holds the one writer (`failover::RoleWriter`), which persists (fsync) before the new value
+//! is seen; this module reads, and creates the first record at `init`.
 
 use std::path::{Path, PathBuf};
 
-use lbs_protocol::Role;
+use lbs_protocol::{Role, RoleStanding};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use tokio::sync::watch;
 
 use crate::fsutil;
 
@@ -47,10 +50,36 @@ pub enum RoleError {
     },
     #[error("the role file {path} is damaged ({reason}); restore it from the partner box's epoch before starting")]
     Damaged { path: PathBuf, reason: String },
+    #[error(
+        "the role file {0} exists already: this box has a role; `lbs-agent promote`, `demote` or `pair` change it"
+    )]
+    Exists(PathBuf),
 }
 
-fn path(state_dir: &Path) -> PathBuf {
+pub(crate) fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("role.json")
+}
+
+/// The running role, read-only: what the sync engine, the API and the sampler see. Cloned
+/// freely; the only writer lives in `failover`.
+#[derive(Debug, Clone)]
+pub struct RoleReader {
+    role: watch::Receiver<RoleState>,
+    standing: watch::Receiver<RoleStanding>,
+}
+
+impl RoleReader {
+    pub(crate) fn new(role: watch::Receiver<RoleState>, standing: watch::Receiver<RoleStanding>) -> RoleReader {
+        RoleReader { role, standing }
+    }
+
+    pub fn get(&self) -> RoleState {
+        self.role.borrow().clone()
+    }
+
+    pub fn standing(&self) -> RoleStanding {
+        *self.standing.borrow()
+    }
 }
 
 impl RoleState {
@@ -83,18 +112,34 @@ impl RoleState {
         })
     }
 
-    pub fn save(&self, state_dir: &Path) -> Result<(), RoleError> {
+    /// Writes the first record of a new box (`init`); refuses to replace one.
+    pub fn create(&self, state_dir: &Path) -> Result<(), RoleError> {
         let p = path(state_dir);
+        if p.exists() {
+            return Err(RoleError::Exists(p));
+        }
+        self.write(&p)
+    }
+
+    /// Writes the record to `p` (fsync, atomic). Not public: a running box's role is written
+    /// only by `failover::RoleWriter` (through [`write_record`]).
+    fn write(&self, p: &Path) -> Result<(), RoleError> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| RoleError::Damaged {
-            path: p.clone(),
+            path: p.to_owned(),
             reason: e.to_string(),
         })?;
-        fsutil::write_atomic(&p, &json, false).map_err(|source| RoleError::Io {
+        fsutil::write_atomic(p, &json, false).map_err(|source| RoleError::Io {
             action: "write",
-            path: p,
+            path: p.to_owned(),
             source,
         })
     }
+}
+
+/// Replaces the record. Called by `failover::RoleWriter` alone; `tests/layers.rs`-style checks
+/// keep it so (see `docs/ARCHITECTURE.md`).
+pub(crate) fn write_record(state_dir: &Path, state: &RoleState) -> Result<(), RoleError> {
+    state.write(&path(state_dir))
 }
 
 #[cfg(test)]
@@ -114,7 +159,11 @@ mod tests {
                 lost_epoch: 6,
             }),
         };
-        state.save(dir.path()).unwrap();
+        state.create(dir.path()).unwrap();
+        assert!(
+            matches!(state.create(dir.path()), Err(RoleError::Exists(_))),
+            "init never replaces a role"
+        );
         assert_eq!(RoleState::load(dir.path()).unwrap(), state);
     }
 

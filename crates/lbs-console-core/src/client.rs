@@ -272,6 +272,7 @@ mod tests {
             server_id: "a".into(),
             name: "PBX A".into(),
             role: lbs_protocol::Role::Primary,
+            standing: Default::default(),
             epoch: 1,
             version: "9.0.0".into(),
             api_version: version,

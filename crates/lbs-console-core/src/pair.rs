@@ -445,6 +445,7 @@ pub(crate) mod tests {
     pub(crate) fn failover(role: Role, paired: bool, remaining: u64, caught_up: bool) -> FailoverStatus {
         FailoverStatus {
             role,
+            standing: Default::default(),
             epoch: 2,
             epoch_owner: "x".into(),
             role_since_unix: NOW - 7200,

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::Role;
+use crate::{Role, RoleStanding};
 
 /// `POST /api/v1/promote` (admin): make this backup the primary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -85,6 +85,9 @@ pub struct StepReport {
 #[ts(export)]
 pub struct FailoverStatus {
     pub role: Role,
+    /// Whether the role is settled (see `RoleStanding`); absent from older agents.
+    #[serde(default)]
+    pub standing: RoleStanding,
     #[ts(type = "number")]
     pub epoch: u64,
     /// The box that took the primary role at this epoch (epochs compare as (number, this)).

@@ -21,7 +21,7 @@ pub use failover::{
 };
 pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
-pub use status::{ApiError, Health, PeerSummary, Role, ServerStatus, TokenCreated, TokenInfo, TokenRole};
+pub use status::{ApiError, Health, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole};
 pub use sync::{
     BundleItem, BundleRequest, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith, PartnerLink,
     PartnerTokenRequest, PullRequest, PullResponse, SkippedFile, SourceTally, SyncHistoryPoint, SyncLinkState,

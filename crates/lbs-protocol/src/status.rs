@@ -14,6 +14,25 @@ pub enum Role {
     Backup,
 }
 
+/// How settled a box is in its role. The role alone can mislead for a moment: a box that starts
+/// as the primary from its record may have lost the role while it was down, and an old primary
+/// that hears of a newer one is a backup from the moment it hears, though its PBX takes a moment
+/// to stop. A console must not count either as a running primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum RoleStanding {
+    /// The role is what it says.
+    #[default]
+    Settled,
+    /// Started as the primary from its record and has not yet asked its partner whether it
+    /// still is (its PBX is not started until it has).
+    Unconfirmed,
+    /// Learned that its partner is the primary at a newer epoch: recorded as the backup, and
+    /// stopping its PBX and letting the address go.
+    SteppingDown,
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -30,6 +49,9 @@ pub struct ServerStatus {
     pub server_id: String,
     pub name: String,
     pub role: Role,
+    /// Whether the role is settled (see `RoleStanding`); absent from older agents.
+    #[serde(default)]
+    pub standing: RoleStanding,
     /// Grows with every role change; persisted before the change takes effect.
     #[ts(type = "number")]
     pub epoch: u64,

@@ -5,11 +5,16 @@ import type { PartnerStatus } from "./PartnerStatus";
 import type { PbxStatus } from "./PbxStatus";
 import type { Role } from "./Role";
 import type { RoleChange } from "./RoleChange";
+import type { RoleStanding } from "./RoleStanding";
 
 /**
  * `GET /api/v1/failover`: this box's role, the hold period, the PBX, the address and the partner.
  */
-export type FailoverStatus = { role: Role, epoch: number, 
+export type FailoverStatus = { role: Role, 
+/**
+ * Whether the role is settled (see `RoleStanding`); absent from older agents.
+ */
+standing: RoleStanding, epoch: number, 
 /**
  * The box that took the primary role at this epoch (epochs compare as (number, this)).
  */

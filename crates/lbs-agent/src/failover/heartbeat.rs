@@ -21,7 +21,7 @@ pub async fn run(f: Arc<Failover>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if f.role().await.reintegrating.is_some() {
+        if f.role().reintegrating.is_some() {
             f.resume_reintegration().await;
         }
         let Some(peer) = f.peer.read().await.clone() else {

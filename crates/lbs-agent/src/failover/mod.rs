@@ -17,6 +17,7 @@
 pub mod address;
 pub mod events;
 pub mod heartbeat;
+mod pairing;
 mod partner;
 pub mod pbx;
 mod promote;
@@ -26,39 +27,24 @@ pub mod sip;
 mod status;
 mod switchover;
 pub mod trash;
+mod writer;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lbs_protocol::{Heartbeat, Role, RoleChange, StepReport};
-use thiserror::Error;
 use tokio::sync::RwLock;
 
 use crate::clock::now_unix;
 use crate::config::Config;
 use crate::identity::Identity;
-use crate::peer::Peer;
-use crate::role::RoleState;
+use crate::peer::{Peer, PeerStore};
+use crate::refusal::Refusal;
+use crate::role::{RoleReader, RoleState};
 use crate::sync::SyncEngine;
 use events::{EventLog, NewEvent};
-
-#[derive(Debug, Error)]
-pub enum FailoverError {
-    /// The request is not safe now; the message says why and what to do.
-    #[error("{0}")]
-    Refused(String),
-    /// A different file is at that path on the primary; `replace` puts this one in its place.
-    #[error("{0}")]
-    Different(String),
-    #[error("{0}")]
-    BadRequest(String),
-    /// The partner had to answer and did not.
-    #[error("{0}")]
-    Unreachable(String),
-    #[error("{0}")]
-    Internal(String),
-}
+pub use writer::RoleWriter;
 
 /// What the heartbeat knows of the partner.
 #[derive(Debug, Clone, Default)]
@@ -84,8 +70,10 @@ struct PbxView {
 pub struct Failover {
     config: Config,
     identity: Arc<Identity>,
-    role: Arc<RwLock<RoleState>>,
+    /// The only writer of the role (see `writer`).
+    role: RoleWriter,
     peer: Arc<RwLock<Option<Peer>>>,
+    peers: PeerStore,
     pub sync: Arc<SyncEngine>,
     pub events: EventLog,
     pub quarantine: lbs_sync::quarantine::QuarantineStore,
@@ -200,8 +188,9 @@ impl Failover {
     pub fn new(
         config: Config,
         identity: Arc<Identity>,
-        role: Arc<RwLock<RoleState>>,
+        role: RoleWriter,
         peer: Arc<RwLock<Option<Peer>>>,
+        peers: PeerStore,
         sync: Arc<SyncEngine>,
         events: EventLog,
     ) -> Arc<Failover> {
@@ -212,6 +201,7 @@ impl Failover {
             identity,
             role,
             peer,
+            peers,
             quarantine: sync.quarantine.clone(),
             sync,
             events,
@@ -235,8 +225,13 @@ impl Failover {
         ]
     }
 
-    pub async fn role(&self) -> RoleState {
-        self.role.read().await.clone()
+    pub fn role(&self) -> RoleState {
+        self.role.get()
+    }
+
+    /// A read-only view of the role, for the parts of the agent that only look at it.
+    pub fn role_reader(&self) -> RoleReader {
+        self.role.reader()
     }
 
     /// A new list of steps for the role change `action` ("Promoting", …).
@@ -259,7 +254,7 @@ impl Failover {
     /// This box's heartbeat: who it is, its role and epoch, and (as the primary) what the
     /// partner has not applied yet.
     pub async fn own_heartbeat(&self) -> Heartbeat {
-        let role = self.role().await;
+        let role = self.role();
         let unapplied = match role.role {
             Role::Primary => {
                 let acked = self.sync.tracker.peer_acked();
@@ -281,14 +276,11 @@ impl Failover {
     }
 
     /// Persists `next` (fsync), then makes it the running role and wakes the sync loops.
+    /// Callers hold `changing`.
     async fn set_role(&self, next: RoleState) -> Result<String, String> {
-        let mut role = self.role.write().await;
-        next.save(&self.config.server.state_dir).map_err(|e| e.to_string())?;
-        let text = format!("this box is now the {} at epoch {}", next.role, next.epoch);
-        *role = next;
-        drop(role);
+        self.role.set(next.clone()).map_err(|e| e.to_string())?;
         self.sync.role_changed();
-        Ok(text)
+        Ok(format!("this box is now the {} at epoch {}", next.role, next.epoch))
     }
 
     fn hook_context(&self, role: &RoleState) -> address::hook::Context {
@@ -301,7 +293,7 @@ impl Failover {
     }
 
     async fn record(&self, kind: &str, actor: &str, reason: Option<&str>, message: String) {
-        let role = self.role().await;
+        let role = self.role();
         self.events
             .record(NewEvent {
                 kind,
@@ -315,16 +307,10 @@ impl Failover {
     }
 
     /// Refuses a request: recorded in the audit log, answered with the reason.
-    async fn refuse<T>(
-        &self,
-        action: &str,
-        actor: &str,
-        reason: Option<&str>,
-        why: String,
-    ) -> Result<T, FailoverError> {
+    async fn refuse<T>(&self, action: &str, actor: &str, reason: Option<&str>, why: String) -> Result<T, Refusal> {
         self.record("refused", actor, reason, format!("{action} refused: {why}"))
             .await;
-        Err(FailoverError::Refused(why))
+        Err(Refusal::conflict(why))
     }
 
     fn finish(

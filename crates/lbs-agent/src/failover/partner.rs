@@ -119,7 +119,7 @@ impl Failover {
     /// the partner sent can be old: one sent while the network was cut may arrive after it heals
     /// (TCP keeps retransmitting), so it never makes this box announce its address.
     pub async fn on_heartbeat(self: &Arc<Self>, hb: Heartbeat, answer: bool) {
-        let own = self.role().await;
+        let own = self.role();
         let partner_below = (hb.epoch, hb.epoch_owner.as_str()) <= own.rank();
         if answer && own.role == Role::Primary && hb.role == Role::Backup && partner_below {
             let announce = std::mem::take(&mut lock(&self.partner).announce);
@@ -134,7 +134,7 @@ impl Failover {
             Role::Primary => self.reintegrate(hb).await,
             Role::Backup => {
                 let _g = self.changing.lock().await;
-                let own = self.role().await;
+                let own = self.role();
                 if (hb.epoch, hb.epoch_owner.as_str()) > own.rank() && own.role == Role::Backup {
                     let next = RoleState {
                         epoch: hb.epoch,

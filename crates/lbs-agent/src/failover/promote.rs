@@ -5,21 +5,21 @@ use std::time::Instant;
 
 use lbs_protocol::{DemoteRequest, PromoteRequest, Role, RoleChange};
 
-use super::{clean, lock, Failover, FailoverError, Steps};
+use super::{clean, lock, Failover, Refusal, Steps};
 use crate::clock::now_unix;
 use crate::role::RoleState;
 
 impl Failover {
-    pub async fn promote(&self, req: PromoteRequest, actor: &str) -> Result<RoleChange, FailoverError> {
+    pub async fn promote(&self, req: PromoteRequest, actor: &str) -> Result<RoleChange, Refusal> {
         let reason = clean(req.reason);
         if req.force && reason.is_none() {
-            return Err(FailoverError::BadRequest(
-                "a forced promotion (unplanned failover) needs a reason, e.g. \"PBX A does not start; unplugged at 10:40\"".into(),
+            return Err(Refusal::bad_request(
+                "a forced promotion (unplanned failover) needs a reason, e.g. \"PBX A does not start; unplugged at 10:40\"",
             ));
         }
         let _g = self.changing.lock().await;
         let started = (now_unix(), Instant::now());
-        let own = self.role().await;
+        let own = self.role();
         let mut steps = self.steps("Promoting");
         if own.role == Role::Primary {
             // Idempotent: check that the PBX runs and the address is here, without a restore
@@ -78,7 +78,7 @@ impl Failover {
         let epoch = self.next_epoch(&own);
         let Some(dropped) = self.become_primary(&mut steps, epoch).await else {
             let why = steps.list.last().map(|s| s.detail.clone()).unwrap_or_default();
-            return Err(FailoverError::Refused(format!(
+            return Err(Refusal::conflict(format!(
                 "this box could not write its new role to disk ({why}); nothing changed. Check the disk holding {}, then promote again",
                 self.config.server.state_dir.display()
             )));
@@ -91,7 +91,7 @@ impl Failover {
         let message = self.primary_message(&steps, dropped);
         self.record("promoted", actor, reason.as_deref(), format!("{kind}: {message}"))
             .await;
-        let now = self.role().await;
+        let now = self.role();
         Ok(self.finish("promote", false, &now, steps, started, message))
     }
 
@@ -201,32 +201,13 @@ impl Failover {
             .await;
     }
 
-    /// This box just joined a primary as its backup (pairing): its PBX must not run beside the
-    /// primary's, and the address is not its to hold.
-    pub async fn joined(&self, partner: &str, actor: &str) {
-        let _g = self.changing.lock().await;
-        let own = self.role().await;
-        let mut steps = self.steps("Joining as the backup");
-        self.stop_steps(&mut steps, &own).await;
-        *lock(&self.busy) = None;
-        let failed: Vec<String> = steps.list.iter().filter(|s| !s.ok).map(|s| s.detail.clone()).collect();
-        let mut message = format!(
-            "paired with {partner}: this box is now its backup (epoch {})",
-            own.epoch
-        );
-        if !failed.is_empty() {
-            message.push_str(&format!("; but {}", failed.join("; ")));
-        }
-        self.record("paired", actor, None, message).await;
-    }
-
     // ---- Demote ---------------------------------------------------------------------------
 
-    pub async fn demote(&self, req: DemoteRequest, actor: &str) -> Result<RoleChange, FailoverError> {
+    pub async fn demote(&self, req: DemoteRequest, actor: &str) -> Result<RoleChange, Refusal> {
         let reason = clean(req.reason);
         let _g = self.changing.lock().await;
         let started = (now_unix(), Instant::now());
-        let own = self.role().await;
+        let own = self.role();
         let mut steps = self.steps("Demoting");
         if own.role == Role::Backup {
             self.stop_steps(&mut steps, &own).await;

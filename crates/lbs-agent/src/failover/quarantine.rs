@@ -15,7 +15,7 @@ use lbs_sync::journal::Change;
 use lbs_sync::paths::RelPath;
 use lbs_sync::quarantine::Quarantined;
 
-use super::Failover;
+use super::{Failover, Refusal};
 use crate::clock::now_unix;
 use crate::peer::CallError;
 use crate::role::Reintegration;
@@ -113,14 +113,6 @@ async fn partner_hashes(f: &Failover, changed: &[Change]) -> Option<HashMap<(Str
     Some(out)
 }
 
-/// Why a file could not be put back.
-#[derive(Debug)]
-pub enum PlaceError {
-    /// A different file is at that path and `replace` was not asked for.
-    Conflict(String),
-    Failed(String),
-}
-
 /// Puts `content` (verified against `hash`) at `rel` under `root`: atomically, durably, with
 /// `meta`. If a different file is there, it goes to the trash first — only with `replace`.
 pub fn place(
@@ -130,78 +122,53 @@ pub fn place(
     hash: &[u8; 32],
     meta: &lbs_sync::journal::FileMeta,
     replace: bool,
-) -> Result<String, PlaceError> {
-    let failed = |e: lbs_sync::install::InstallError| PlaceError::Failed(e.to_string());
+) -> Result<String, Refusal> {
     let installer = Installer::new(root);
-    let target = lbs_sync::paths::resolve(root, rel).map_err(|e| PlaceError::Failed(e.to_string()))?;
+    let target = lbs_sync::paths::resolve(root, rel)?;
     if target.exists() {
-        if installer.holds(rel, content.len() as u64, hash).map_err(failed)? {
+        if installer.holds(rel, content.len() as u64, hash)? {
             return Ok(format!("{rel} is already there with the same content"));
         }
         if !replace {
-            return Err(PlaceError::Conflict(format!(
+            return Err(Refusal::different_file(format!(
                 "a different file is at {rel} now; restore with \"replace\" to put this one in its place \
                  (the current one goes to the trash)"
             )));
         }
-        installer.delete_to_trash(rel, now_unix()).map_err(failed)?;
+        installer.delete_to_trash(rel, now_unix())?;
     }
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)
-            .map_err(|e| PlaceError::Failed(format!("cannot create {}: {e}", parent.display())))?;
+            .map_err(|e| Refusal::internal(format!("cannot create {}: {e}", parent.display())))?;
     }
-    let staged = installer.stage_whole(rel, content, hash, meta).map_err(failed)?;
-    lbs_sync::install::sync_filesystems([root]).map_err(failed)?;
-    staged.commit().map_err(failed)?;
-    lbs_sync::install::sync_filesystems([root]).map_err(failed)?;
+    let staged = installer.stage_whole(rel, content, hash, meta)?;
+    lbs_sync::install::sync_filesystems([root])?;
+    staged.commit()?;
+    lbs_sync::install::sync_filesystems([root])?;
     Ok(format!("{rel} is back in place"))
 }
 
 /// Restores quarantined file `id` on the primary: here if this box is the primary, through the
 /// partner otherwise, recorded in the audit log as asked by `actor`. The quarantined copy stays
 /// where it is (never deleted); the entry is marked.
-pub async fn restore(f: &Failover, id: i64, replace: bool, actor: &str) -> Result<String, super::FailoverError> {
-    use super::FailoverError as E;
+pub async fn restore(f: &Failover, id: i64, replace: bool, actor: &str) -> Result<String, Refusal> {
     let entry = f
         .quarantine
         .get(id)
-        .await
-        .map_err(|e| E::Internal(e.to_string()))?
-        .ok_or_else(|| E::BadRequest(format!("there is no quarantined file with id {id}")))?;
+        .await?
+        .ok_or_else(|| Refusal::bad_request(format!("there is no quarantined file with id {id}")))?;
     let source = f.sync.sources.get(&entry.source).ok_or_else(|| {
-        E::Refused(format!(
+        Refusal::conflict(format!(
             "the category root {} is no longer in this box's config; copy the file by hand from {}",
             entry.source, entry.stored_at
         ))
     })?;
-    let rel = RelPath::parse(&entry.path).map_err(|e| E::Internal(e.to_string()))?;
-    let detail = put_back(f, source, &rel, Path::new(&entry.stored_at), replace)
-        .await
-        .map_err(|e| match e {
-            PutBackError::Different(m) => E::Different(m),
-            PutBackError::Refused(m) => E::Refused(m),
-            PutBackError::Unreachable(m) => E::Unreachable(m),
-            PutBackError::Internal(m) => E::Internal(m),
-        })?;
-    f.quarantine
-        .mark_restored(id, now_unix())
-        .await
-        .map_err(|e| E::Internal(e.to_string()))?;
+    let rel = RelPath::parse(&entry.path).map_err(Refusal::internal)?;
+    let detail = put_back(f, source, &rel, Path::new(&entry.stored_at), replace).await?;
+    f.quarantine.mark_restored(id, now_unix()).await?;
     let message = format!("quarantined file {id} restored: {detail}");
     f.record("quarantine_restored", actor, None, message).await;
     Ok(detail)
-}
-
-/// Why a file could not be put back on the primary.
-#[derive(Debug)]
-pub enum PutBackError {
-    /// A different file is at that path on the primary and `replace` was not asked for.
-    Different(String),
-    /// Not possible now; the message says why and what to do.
-    Refused(String),
-    /// The primary did not answer, or could not write the file.
-    Unreachable(String),
-    Internal(String),
 }
 
 /// Puts the file kept at `kept` (in a quarantine or a trash) back at `rel` of `source` on the
@@ -213,12 +180,12 @@ pub async fn put_back(
     rel: &RelPath,
     kept: &Path,
     replace: bool,
-) -> Result<String, PutBackError> {
-    use PutBackError as E;
-    let unreadable = |e: std::io::Error| E::Refused(format!("the copy kept at {} cannot be read: {e}", kept.display()));
+) -> Result<String, Refusal> {
+    let unreadable =
+        |e: std::io::Error| Refusal::conflict(format!("the copy kept at {} cannot be read: {e}", kept.display()));
     let meta = tokio::fs::metadata(kept).await.map_err(unreadable)?;
     if meta.len() > lbs_protocol::RESTORE_MAX {
-        return Err(E::Refused(format!(
+        return Err(Refusal::conflict(format!(
             "{rel} is {}, more than the {} that can be put back at once; copy it by hand from {}",
             crate::commands::human_bytes(meta.len()),
             crate::commands::human_bytes(lbs_protocol::RESTORE_MAX),
@@ -228,15 +195,11 @@ pub async fn put_back(
     let content = tokio::fs::read(kept).await.map_err(unreadable)?;
     let meta = lbs_sync::journal::FileMeta::of(&meta);
     let hash = *blake3::hash(&content).as_bytes();
-    if f.role().await.role == lbs_protocol::Role::Primary {
+    if f.role().role == lbs_protocol::Role::Primary {
         let (root, rel) = (source.root.clone(), rel.clone());
         return tokio::task::spawn_blocking(move || place(&root, &rel, &content, &hash, &meta, replace))
             .await
-            .map_err(|e| E::Internal(e.to_string()))?
-            .map_err(|e| match e {
-                PlaceError::Conflict(m) => E::Different(m),
-                PlaceError::Failed(m) => E::Internal(m),
-            });
+            .map_err(Refusal::internal)?;
     }
     send_to_primary(f, &source.key, rel, content, &hash, &meta, replace).await
 }
@@ -249,13 +212,12 @@ async fn send_to_primary(
     hash: &[u8; 32],
     meta: &lbs_sync::journal::FileMeta,
     replace: bool,
-) -> Result<String, PutBackError> {
-    use PutBackError as E;
+) -> Result<String, Refusal> {
     let peer =
         f.peer.read().await.clone().ok_or_else(|| {
-            E::Refused("this box is a backup with no partner; there is no primary to restore to".into())
+            Refusal::conflict("this box is a backup with no partner; there is no primary to restore to")
         })?;
-    let client = f.sync.client_for(&peer).map_err(E::Internal)?;
+    let client = f.sync.client_for(&peer).map_err(Refusal::internal)?;
     let query = lbs_protocol::RestoreQuery {
         source: source.to_owned(),
         path: rel.to_string(),
@@ -272,13 +234,13 @@ async fn send_to_primary(
         .body(content)
         .timeout(Duration::from_secs(600));
     let _: lbs_protocol::Health = crate::peer::call(request).await.map_err(|e| match e {
-        CallError::Silent(why) => E::Unreachable(format!("{} does not answer ({why})", peer.name)),
+        CallError::Silent(why) => Refusal::unavailable(format!("{} does not answer ({why})", peer.name)),
         CallError::Refused(reqwest::StatusCode::PRECONDITION_FAILED, why) => {
-            E::Different(format!("{}: {why}", peer.name))
+            Refusal::different_file(format!("{}: {why}", peer.name))
         }
-        CallError::Refused(reqwest::StatusCode::CONFLICT, why) => E::Refused(format!("{}: {why}", peer.name)),
+        CallError::Refused(reqwest::StatusCode::CONFLICT, why) => Refusal::conflict(format!("{}: {why}", peer.name)),
         CallError::Refused(_, why) | CallError::Unreadable(why) => {
-            E::Unreachable(format!("{} could not restore the file: {why}", peer.name))
+            Refusal::unavailable(format!("{} could not restore the file: {why}", peer.name))
         }
     })?;
     Ok(format!("{rel} was restored on {}", peer.name))

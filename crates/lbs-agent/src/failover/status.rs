@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use lbs_protocol::{FailoverStatus, HoldStatus, PbxStatus, Role};
 
-use super::{lock, Backlog, Failover, FailoverError};
+use super::{lock, Backlog, Failover, Refusal};
 use crate::clock::now_unix;
 
 impl Failover {
-    pub async fn status(&self) -> Result<FailoverStatus, FailoverError> {
-        let own = self.role().await;
+    pub async fn status(&self) -> Result<FailoverStatus, Refusal> {
+        let own = self.role();
         let partner = self.partner_view();
         let peer = self.peer().await;
         let now = now_unix();
-        let internal = |e: lbs_sync::journal::JournalError| FailoverError::Internal(e.to_string());
+        let internal = |e: lbs_sync::journal::JournalError| Refusal::internal(e.to_string());
         // (since when the current primary holds the role, files and bytes not yet on the
         // backup, whether the backup is caught up)
         let (primary_since, files, bytes, caught_up) = match own.role {
@@ -56,6 +56,7 @@ impl Failover {
         let quarantined_files = self.quarantine.open_count().await.map_err(internal)?;
         Ok(FailoverStatus {
             role: own.role,
+            standing: self.role.standing(),
             epoch: own.epoch,
             epoch_owner: own.epoch_owner.clone(),
             role_since_unix: own.since_unix,
@@ -113,7 +114,7 @@ pub(super) async fn watch_pbx(f: Arc<Failover>) {
         }
         // Not while a role change is starting or stopping it.
         let Ok(guard) = f.changing.try_lock() else { continue };
-        let own = f.role().await;
+        let own = f.role();
         let running = f.pbx.running().await;
         let handing_over = lock(&f.handover).is_some();
         let problem = match (own.role, running) {

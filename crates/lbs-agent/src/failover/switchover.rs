@@ -7,20 +7,20 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::{HandoverRequest, HandoverResponse, HandoverStep, Heartbeat, Role, RoleChange, SwitchoverRequest};
 
-use super::{clean, human_secs, lock, Backlog, Failover, FailoverError, Steps};
+use super::{clean, human_secs, lock, Backlog, Failover, Refusal, Steps};
 use crate::clock::now_unix;
 use crate::peer::{CallError, Peer};
 use crate::role::RoleState;
 
 impl Failover {
-    pub async fn switchover(&self, req: SwitchoverRequest, actor: &str) -> Result<RoleChange, FailoverError> {
+    pub async fn switchover(&self, req: SwitchoverRequest, actor: &str) -> Result<RoleChange, Refusal> {
         let reason = clean(req.reason.clone());
         if req.override_guards && reason.is_none() {
-            return Err(FailoverError::BadRequest(
-                "overriding the switchover's guards needs a reason, which goes into the audit log".into(),
+            return Err(Refusal::bad_request(
+                "overriding the switchover's guards needs a reason, which goes into the audit log",
             ));
         }
-        let own = self.role().await;
+        let own = self.role();
         let Some(peer) = self.peer().await else {
             return self
                 .refuse(
@@ -60,7 +60,7 @@ impl Failover {
         }
         let mut steps = self.steps("Switching over");
         let change = self.run_switchover(&peer, &mut steps, actor, reason.as_deref()).await;
-        let now = self.role().await;
+        let now = self.role();
         let message = match change {
             Ok(dropped) => self.primary_message(&steps, dropped),
             Err(why) => why,
@@ -133,7 +133,7 @@ impl Failover {
         actor: &str,
         reason: Option<&str>,
     ) -> Result<u64, String> {
-        let next_epoch = self.next_epoch(&self.role().await);
+        let next_epoch = self.next_epoch(&self.role());
         let ask = |step| HandoverRequest {
             step,
             actor: actor.to_owned(),
@@ -248,8 +248,8 @@ impl Failover {
         peer: &Peer,
         req: SwitchoverRequest,
         actor: &str,
-    ) -> Result<RoleChange, FailoverError> {
-        let client = self.sync.client_for(peer).map_err(FailoverError::Internal)?;
+    ) -> Result<RoleChange, Refusal> {
+        let client = self.sync.client_for(peer).map_err(Refusal::internal)?;
         let body = lbs_protocol::ForwardedSwitchover {
             request: req,
             actor: actor.to_owned(),
@@ -259,30 +259,30 @@ impl Failover {
             .json(&body)
             .timeout(Duration::from_secs(self.config.failover.drain_timeout + 300));
         crate::peer::call(request).await.map_err(|e| match e {
-            CallError::Silent(why) => FailoverError::Unreachable(format!(
+            CallError::Silent(why) => Refusal::unavailable(format!(
                 "{} does not answer ({why}); a planned switchover needs both boxes",
                 peer.name
             )),
-            CallError::Refused(reqwest::StatusCode::BAD_REQUEST, why) => FailoverError::BadRequest(why),
-            CallError::Refused(reqwest::StatusCode::CONFLICT, why) => FailoverError::Refused(why),
-            CallError::Refused(_, why) => FailoverError::Unreachable(format!("{}: {why}", peer.name)),
+            CallError::Refused(reqwest::StatusCode::BAD_REQUEST, why) => Refusal::bad_request(why),
+            CallError::Refused(reqwest::StatusCode::CONFLICT, why) => Refusal::conflict(why),
+            CallError::Refused(_, why) => Refusal::unavailable(format!("{}: {why}", peer.name)),
             CallError::Unreadable(why) => {
-                FailoverError::Internal(format!("{} sent an answer that could not be read: {why}", peer.name))
+                Refusal::internal(format!("{} sent an answer that could not be read: {why}", peer.name))
             }
         })
     }
 
     // ---- Handover (the primary's side of a switchover) -----------------------------------
 
-    pub async fn handover(self: &Arc<Self>, req: HandoverRequest) -> Result<HandoverResponse, FailoverError> {
+    pub async fn handover(self: &Arc<Self>, req: HandoverRequest) -> Result<HandoverResponse, Refusal> {
         let _g = self.changing.lock().await;
-        let own = self.role().await;
+        let own = self.role();
         let actor = format!("{} (switchover run by the partner)", req.actor);
         let mut steps = self.steps("Handing over");
         match req.step {
             HandoverStep::Prepare => {
                 if own.role != Role::Primary {
-                    return Err(FailoverError::Refused(format!("{} is not the primary", self.name())));
+                    return Err(Refusal::conflict(format!("{} is not the primary", self.name())));
                 }
                 let since = Instant::now();
                 *lock(&self.handover) = Some(since);
@@ -300,7 +300,7 @@ impl Failover {
             }
             HandoverStep::Complete => {
                 if own.role != Role::Primary || lock(&self.handover).is_none() {
-                    return Err(FailoverError::Refused(format!(
+                    return Err(Refusal::conflict(format!(
                         "{} is not handing over; the switchover must start again",
                         self.name()
                     )));
@@ -321,7 +321,7 @@ impl Failover {
                     .run("persist", "Record the new role: backup".into(), self.set_role(next))
                     .await;
                 if !ok {
-                    return Err(FailoverError::Internal("cannot record the new role".into()));
+                    return Err(Refusal::internal("cannot record the new role"));
                 }
                 *lock(&self.handover) = None;
                 *lock(&self.busy) = None;
@@ -348,13 +348,13 @@ impl Failover {
                 .journal
                 .id()
                 .await
-                .map_err(|e| FailoverError::Internal(e.to_string()))?,
+                .map_err(|e| Refusal::internal(e.to_string()))?,
             head: self
                 .sync
                 .journal
                 .head()
                 .await
-                .map_err(|e| FailoverError::Internal(e.to_string()))?,
+                .map_err(|e| Refusal::internal(e.to_string()))?,
             steps: steps.list,
         })
     }
@@ -365,7 +365,7 @@ impl Failover {
         if lock(&self.handover).take().is_none() {
             return;
         }
-        let own = self.role().await;
+        let own = self.role();
         if own.role != Role::Primary {
             return;
         }

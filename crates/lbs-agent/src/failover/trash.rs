@@ -14,30 +14,11 @@
 use lbs_protocol::{TrashEntry, TrashList, TrashRestoreRequest, TRASH_LIST_MAX};
 use lbs_sync::install::InstallError;
 use lbs_sync::paths::RelPath;
-use thiserror::Error;
 
-use super::quarantine::{put_back, PutBackError};
-use super::Failover;
+use super::quarantine::put_back;
+use super::{Failover, Refusal};
+use crate::refusal::RefusalKind;
 use crate::sync::{Sources, SyncEngine};
-
-#[derive(Debug, Error)]
-pub enum TrashError {
-    /// The request names something that cannot be in a trash (a path out of the root, …).
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    /// A different file is at that path on the primary; `replace` puts this one in its place.
-    #[error("{0}")]
-    Different(String),
-    #[error("{0}")]
-    Refused(String),
-    /// The primary had to take the file and did not answer.
-    #[error("{0}")]
-    Unreachable(String),
-    #[error("{0}")]
-    Internal(String),
-}
 
 /// Everything in this box's trash, every category root, newest first; with `only`, just the
 /// copies of the file that lived at that path (the totals still count the whole trash).
@@ -47,10 +28,10 @@ pub async fn list(sync: &SyncEngine, only: Option<&str>) -> TrashList {
     let mut unreadable = Vec::new();
     for source in sync.sources.all() {
         let root = source.root.clone();
-        let found = tokio::task::spawn_blocking(move || lbs_sync::trash::list(&root))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+        let found = match tokio::task::spawn_blocking(move || lbs_sync::trash::list(&root)).await {
+            Ok(listed) => listed.map_err(Refusal::from),
+            Err(e) => Err(Refusal::internal(e)),
+        };
         match found {
             Ok(files) => all.extend(files.into_iter().map(|t| (source, t))),
             Err(e) => {
@@ -87,39 +68,38 @@ pub async fn list(sync: &SyncEngine, only: Option<&str>) -> TrashList {
 
 /// Puts one trashed file back on the primary (see the module's comment), recorded in the audit
 /// log as asked by `actor`; returns the path it went back to and what happened.
-pub async fn restore(f: &Failover, req: &TrashRestoreRequest, actor: &str) -> Result<(RelPath, String), TrashError> {
+pub async fn restore(f: &Failover, req: &TrashRestoreRequest, actor: &str) -> Result<(RelPath, String), Refusal> {
     let source = f.sync.sources.get(&req.source).ok_or_else(|| {
-        TrashError::BadRequest(format!(
+        Refusal::bad_request(format!(
             "there is no category root \"{}\" on this box; take the `source` from the trash list",
             req.source
         ))
     })?;
-    let refused = |e: lbs_sync::paths::PathError| TrashError::BadRequest(format!("refused: {e}"));
+    let refused = |e: lbs_sync::paths::PathError| Refusal::bad_request(format!("refused: {e}"));
     let stored = RelPath::parse(&req.stored).map_err(refused)?;
     let (root, when, name) = (source.root.clone(), req.deleted_unix, stored.clone());
     let found = tokio::task::spawn_blocking(move || lbs_sync::trash::locate(&root, when, &name))
         .await
-        .map_err(|e| TrashError::Internal(e.to_string()))?
+        .map_err(Refusal::internal)?
         .map_err(|e| match e {
             InstallError::Path(p) => refused(p),
-            other => TrashError::Internal(other.to_string()),
+            other => Refusal::internal(other),
         })?;
     let (kept, path) = found.ok_or_else(|| {
-        TrashError::NotFound(format!(
+        Refusal::not_found(format!(
             "{stored} is not in the trash of {} any more (it may have expired); list the trash again",
             source.category
         ))
     })?;
     let detail = put_back(f, source, &path, &kept, req.replace)
         .await
-        .map_err(|e| match e {
-            PutBackError::Different(m) => TrashError::Different(m),
-            PutBackError::Refused(m) => TrashError::Refused(m),
-            PutBackError::Unreachable(m) => TrashError::Unreachable(format!(
-                "the primary must take the file back and it did not: {m}. Nothing was changed, and the \
-             deleted copy is still kept here; try again once the primary answers"
+        .map_err(|e| match e.kind {
+            RefusalKind::PartnerUnavailable => Refusal::unavailable(format!(
+                "the primary must take the file back and it did not: {}. Nothing was changed, and the \
+                 deleted copy is still kept here; try again once the primary answers",
+                e.message
             )),
-            PutBackError::Internal(m) => TrashError::Internal(m),
+            _ => e,
         })?;
     tracing::info!(source = %source.key, path = %path, from = %kept.display(), %detail, "a deleted file was put back on the primary");
     let message = format!(

@@ -23,12 +23,12 @@ pub async fn require_token(
         Some(t) if !t.trim().is_empty() => t.trim(),
         _ => {
             return Err(HttpError::Unauthorized(
-                "this request needs an access token (Authorization: Bearer <token>)",
+                "this request needs an access token (Authorization: Bearer <token>)".into(),
             ))
         }
     };
     let principal = state.tokens.verify(token).await?.ok_or(HttpError::Unauthorized(
-        "the access token is not valid: it was mistyped or has been revoked",
+        "the access token is not valid: it was mistyped or has been revoked".into(),
     ))?;
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
@@ -39,7 +39,7 @@ pub async fn require_admin(req: Request, next: Next) -> Result<Response, HttpErr
     match req.extensions().get::<Principal>() {
         Some(p) if p.role == TokenRole::Admin => Ok(next.run(req).await),
         _ => Err(HttpError::Forbidden(
-            "this needs an admin token; the token used can only view",
+            "this needs an admin token; the token used can only view".into(),
         )),
     }
 }

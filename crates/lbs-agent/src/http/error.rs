@@ -6,10 +6,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lbs_protocol::ApiError;
 
+use crate::refusal::{Refusal, RefusalKind};
+
 #[derive(Debug)]
 pub enum HttpError {
-    Unauthorized(&'static str),
-    Forbidden(&'static str),
+    Unauthorized(String),
+    Forbidden(String),
     BadRequest(String),
     NotFound(String),
     /// The request is understood but the box's state does not allow it now.
@@ -24,8 +26,8 @@ pub enum HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            HttpError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.to_owned()),
-            HttpError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.to_owned()),
+            HttpError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m),
+            HttpError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             HttpError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
             HttpError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
             HttpError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
@@ -57,23 +59,29 @@ impl IntoResponse for HttpError {
     }
 }
 
+impl From<Refusal> for HttpError {
+    fn from(r: Refusal) -> Self {
+        match r.kind {
+            RefusalKind::BadRequest => HttpError::BadRequest(r.message),
+            RefusalKind::Unauthorized => HttpError::Unauthorized(r.message),
+            RefusalKind::Forbidden => HttpError::Forbidden(r.message),
+            RefusalKind::NotFound => HttpError::NotFound(r.message),
+            RefusalKind::Conflict => HttpError::Conflict(r.message),
+            RefusalKind::DifferentFile => HttpError::DifferentFile(r.message),
+            RefusalKind::PartnerUnavailable => HttpError::BadGateway(r.message),
+            RefusalKind::Internal => HttpError::Internal(r.message),
+        }
+    }
+}
+
 impl From<crate::tokens::TokenError> for HttpError {
     fn from(e: crate::tokens::TokenError) -> Self {
-        match e {
-            crate::tokens::TokenError::NotFound(id) => HttpError::NotFound(format!("no active token with id `{id}`")),
-            other => HttpError::Internal(other.to_string()),
-        }
+        Refusal::from(e).into()
     }
 }
 
 impl From<lbs_history::HistoryError> for HttpError {
     fn from(e: lbs_history::HistoryError) -> Self {
-        match e {
-            lbs_history::HistoryError::InvalidQuery(m) => HttpError::BadRequest(m),
-            lbs_history::HistoryError::UnknownSeries(s) => HttpError::NotFound(format!(
-                "no series named `{s}` is recorded; GET /api/v1/metrics/series lists them"
-            )),
-            other => HttpError::Internal(other.to_string()),
-        }
+        Refusal::from(e).into()
     }
 }

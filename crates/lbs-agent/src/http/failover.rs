@@ -17,7 +17,6 @@ use serde::Deserialize;
 use super::auth::require_admin;
 use super::error::HttpError;
 use super::AppState;
-use crate::failover::FailoverError;
 use crate::tokens::Principal;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -32,18 +31,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/events", get(events))
         .route("/quarantine", get(quarantine))
         .merge(admin)
-}
-
-impl From<FailoverError> for HttpError {
-    fn from(e: FailoverError) -> Self {
-        match e {
-            FailoverError::Refused(m) => HttpError::Conflict(m),
-            FailoverError::Different(m) => HttpError::DifferentFile(m),
-            FailoverError::BadRequest(m) => HttpError::BadRequest(m),
-            FailoverError::Unreachable(m) => HttpError::BadGateway(m),
-            FailoverError::Internal(m) => HttpError::Internal(m),
-        }
-    }
 }
 
 /// A JSON body, with a readable reason when it is not valid; an empty body is the default.

@@ -13,60 +13,17 @@ mod tokens;
 mod trash;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
 use lbs_protocol::Health;
-use tokio::sync::RwLock;
 
 pub use error::HttpError;
 
-use crate::config::Config;
-use crate::failover::Failover;
-use crate::identity::Identity;
-use crate::peer::{Peer, PeerStore};
-use crate::role::RoleState;
-use crate::sync::SyncEngine;
-use crate::tokens::TokenStore;
-
-/// Everything a request handler may need.
-pub struct AppState {
-    pub config: Config,
-    pub identity: Arc<Identity>,
-    pub role: Arc<RwLock<RoleState>>,
-    pub peer: Arc<RwLock<Option<Peer>>>,
-    pub peers: PeerStore,
-    pub sync: Arc<SyncEngine>,
-    pub failover: Arc<Failover>,
-    pub tokens: TokenStore,
-    pub history: lbs_history::HistoryStore,
-    pub started: Instant,
-    /// The same moment as Unix time, read once: a value derived again at each scrape would
-    /// wobble by a second and look like a restart.
-    pub started_unix: i64,
-}
-
-impl AppState {
-    /// Makes `peer` this box's partner (`None`: no partner): the durable record first, then the
-    /// running agent and the sync engine, which forgets what it knew of the previous partner.
-    pub async fn set_peer(&self, peer: Option<Peer>) -> Result<(), sqlx::Error> {
-        match &peer {
-            Some(p) => self.peers.save(p).await?,
-            None => self.peers.forget().await?,
-        }
-        *self.peer.write().await = peer;
-        // What the old partner acknowledged says nothing about the new one.
-        if let Err(e) = self.sync.journal.set_peer_acked(None).await {
-            tracing::warn!(error = %e, "cannot forget the old partner's acknowledgement");
-        }
-        self.sync.peer_changed();
-        self.failover.forget_partner();
-        Ok(())
-    }
-}
+/// Everything a request handler may need: the running agent.
+pub type AppState = crate::agent::Agent;
 
 pub fn app(state: Arc<AppState>) -> Router {
     let admin = Router::new()

@@ -55,7 +55,7 @@ pub fn router() -> Router<Arc<AppState>> {
 async fn require_partner(state: &AppState, cert: &ClientCert) -> Result<Peer, HttpError> {
     let Some(fp) = &cert.0 else {
         return Err(HttpError::Unauthorized(
-            "partner routes need the partner box's certificate (mutual TLS)",
+            "partner routes need the partner box's certificate (mutual TLS)".into(),
         ));
     };
     match state.peer.read().await.clone() {
@@ -63,10 +63,10 @@ async fn require_partner(state: &AppState, cert: &ClientCert) -> Result<Peer, Ht
         Some(_) => {
             tracing::warn!(presented = %fp, "a box that is not our partner tried a partner route");
             Err(HttpError::Forbidden(
-                "this certificate is not the paired partner's; pair the boxes again if one was reinstalled",
+                "this certificate is not the paired partner's; pair the boxes again if one was reinstalled".into(),
             ))
         }
-        None => Err(HttpError::Forbidden("this box is not paired with any partner")),
+        None => Err(HttpError::Forbidden("this box is not paired with any partner".into())),
     }
 }
 
@@ -84,69 +84,23 @@ async fn pair(
         .unwrap_or_default();
     match state.tokens.verify(token).await? {
         Some(p) if p.role == TokenRole::Admin => {}
-        Some(_) => return Err(HttpError::Forbidden("pairing needs an admin token of the primary")),
+        Some(_) => {
+            return Err(HttpError::Forbidden(
+                "pairing needs an admin token of the primary".into(),
+            ))
+        }
         None => {
             return Err(HttpError::Unauthorized(
-                "the access token in the link is not valid: it was mistyped or has been revoked",
+                "the access token in the link is not valid: it was mistyped or has been revoked".into(),
             ))
         }
     }
     let Some(fingerprint) = cert.0 else {
         return Err(HttpError::Unauthorized(
-            "pairing needs the joining box's certificate (mutual TLS)",
+            "pairing needs the joining box's certificate (mutual TLS)".into(),
         ));
     };
-    if let Some(problem) = crate::compat::partner_problem(&state.config.server.name, &req.name, &req.versions) {
-        return Err(HttpError::Conflict(problem));
-    }
-    if req.server_id == state.identity.server_id || fingerprint == state.identity.fingerprint {
-        return Err(HttpError::BadRequest("a box cannot be paired with itself".into()));
-    }
-    if let Some(p) = state.peer.read().await.as_ref() {
-        if p.server_id != req.server_id {
-            return Err(HttpError::Conflict(format!(
-                "this box is already paired with {} ({}); unpair it first with `lbs-agent unpair`",
-                p.name, p.server_id
-            )));
-        }
-    }
-    // Both boxes leave pairing at the same epoch, never lower than either had.
-    let mut role = state.role.write().await;
-    if role.role != Role::Primary {
-        return Err(HttpError::Conflict(format!(
-            "{} is a backup; pair the new box with the primary instead",
-            state.config.server.name
-        )));
-    }
-    if req.epoch > role.epoch {
-        let mut next = role.clone();
-        next.epoch = req.epoch;
-        next.epoch_owner = state.identity.server_id.clone();
-        next.save(&state.config.server.state_dir)
-            .map_err(|e| HttpError::Internal(e.to_string()))?;
-        *role = next;
-    }
-    let peer = Peer {
-        server_id: req.server_id,
-        name: req.name,
-        address: req.address,
-        fingerprint,
-        paired_unix: now_unix(),
-    };
-    let (name, id) = (peer.name.clone(), peer.server_id.clone());
-    state
-        .set_peer(Some(peer))
-        .await
-        .map_err(|e| HttpError::Internal(e.to_string()))?;
-    tracing::info!(partner = %name, server_id = %id, "paired: the partner is now this box's backup");
-    Ok(Json(PairResponse {
-        server_id: state.identity.server_id.clone(),
-        name: state.config.server.name.clone(),
-        role: role.role,
-        epoch: role.epoch,
-        epoch_owner: role.epoch_owner.clone(),
-        versions: crate::compat::ours(),
-    }))
+    Ok(Json(state.failover.accept_backup(req, fingerprint).await?))
 }
 
 /// The partner asks for a token for the console it is talking to (`/api/v1/partner/link`); the
@@ -186,7 +140,7 @@ async fn changes(
     }
     let internal = |e: lbs_sync::journal::JournalError| HttpError::Internal(e.to_string());
     let journal_id = sync.journal.id().await.map_err(internal)?;
-    let role = sync.role().await;
+    let role = sync.role();
     let mut head = sync.head();
     let same_journal = req.journal_id.as_deref() == Some(journal_id.as_str());
     let mut changes = Vec::new();
@@ -271,7 +225,7 @@ async fn switchover(
 ) -> Result<Json<lbs_protocol::RoleChange>, HttpError> {
     let peer = require_partner(&state, &cert).await?;
     let Json(req) = body.map_err(super::bad_json)?;
-    if state.failover.role().await.role == Role::Primary {
+    if state.failover.role().role == Role::Primary {
         return Err(HttpError::Conflict(
             "both boxes say they are the primary; wait a few seconds for the older one to step down".into(),
         ));
@@ -322,7 +276,7 @@ async fn restore(
 ) -> Result<Json<lbs_protocol::Health>, HttpError> {
     let peer = require_partner(&state, &cert).await?;
     let Query(q) = query.map_err(super::bad_query)?;
-    if state.sync.role().await.role != Role::Primary {
+    if state.sync.role().role != Role::Primary {
         return Err(HttpError::Conflict(format!(
             "{} is not the primary; restore on the primary",
             state.config.server.name
@@ -355,8 +309,7 @@ async fn restore(
             tracing::info!(partner = %peer.name, path = %what, %detail, "a file sent back by the partner was put in place here");
             Ok(Json(lbs_protocol::Health { ok: true }))
         }
-        Err(crate::failover::quarantine::PlaceError::Conflict(m)) => Err(HttpError::DifferentFile(m)),
-        Err(crate::failover::quarantine::PlaceError::Failed(m)) => Err(HttpError::BadRequest(m)),
+        Err(refusal) => Err(refusal.into()),
     }
 }
 
@@ -373,7 +326,7 @@ async fn content(
     require_partner(&state, &cert).await?;
     let Query(q) = query.map_err(super::bad_query)?;
     let sync = state.sync.clone();
-    if sync.role().await.role != Role::Primary {
+    if sync.role().role != Role::Primary {
         return Err(HttpError::Conflict("this box is not the primary".into()));
     }
     let source = sync
@@ -460,7 +413,7 @@ async fn bundle(
         )));
     }
     let sync = state.sync.clone();
-    if sync.role().await.role != Role::Primary {
+    if sync.role().role != Role::Primary {
         return Err(HttpError::Conflict("this box is not the primary".into()));
     }
     // Which items are current, decided against the journal before reading anything.

@@ -15,7 +15,7 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Principal>) -> Json<ServerStatus> {
-    let role = state.role.read().await.clone();
+    let role = state.role.get();
     let peer = match state.peer.read().await.clone() {
         None => PeerSummary::Unpaired,
         Some(p) => {
@@ -34,6 +34,7 @@ async fn status(State(state): State<Arc<AppState>>, Extension(who): Extension<Pr
         server_id: state.identity.server_id.clone(),
         name: state.config.server.name.clone(),
         role: role.role,
+        standing: state.role.standing(),
         epoch: role.epoch,
         version: env!("CARGO_PKG_VERSION").into(),
         api_version: lbs_protocol::API_VERSION,

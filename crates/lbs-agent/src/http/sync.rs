@@ -13,7 +13,6 @@ use lbs_protocol::{PairWith, SyncStatus};
 use super::auth::require_admin;
 use super::error::HttpError;
 use super::AppState;
-use crate::pairing::PairError;
 use crate::tokens::Principal;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -36,21 +35,14 @@ async fn pair(
     body: Result<Json<PairWith>, JsonRejection>,
 ) -> Result<Json<SyncStatus>, HttpError> {
     let Json(req) = body.map_err(super::bad_json)?;
-    let partner = crate::pairing::join(&state, &req.link).await.map_err(|e| match e {
-        PairError::BadLink(m) => HttpError::BadRequest(m),
-        PairError::Refused(m) => HttpError::Conflict(m),
-        PairError::Unreachable(m) => HttpError::BadGateway(m),
-        PairError::Internal(m) => HttpError::Internal(m),
-    })?;
-    state.failover.joined(&partner.name, &who.actor()).await;
+    state.failover.join(&req.link, &who.actor()).await?;
     status(State(state)).await
 }
 
-async fn unpair(State(state): State<Arc<AppState>>) -> Result<Json<SyncStatus>, HttpError> {
-    state
-        .set_peer(None)
-        .await
-        .map_err(|e| HttpError::Internal(e.to_string()))?;
-    tracing::info!("unpaired: this box has no partner now");
+async fn unpair(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<SyncStatus>, HttpError> {
+    state.failover.unpair(&who.actor()).await?;
     status(State(state)).await
 }

@@ -14,7 +14,6 @@ use lbs_protocol::{TrashList, TrashRestoreRequest, TrashRestored};
 use super::auth::require_admin;
 use super::error::HttpError;
 use super::AppState;
-use crate::failover::trash::TrashError;
 use crate::tokens::Principal;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -22,19 +21,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/trash/restore", post(restore))
         .layer(from_fn(require_admin));
     Router::new().route("/trash", get(list)).merge(admin)
-}
-
-impl From<TrashError> for HttpError {
-    fn from(e: TrashError) -> Self {
-        match e {
-            TrashError::BadRequest(m) => HttpError::BadRequest(m),
-            TrashError::NotFound(m) => HttpError::NotFound(m),
-            TrashError::Different(m) => HttpError::DifferentFile(m),
-            TrashError::Refused(m) => HttpError::Conflict(m),
-            TrashError::Unreachable(m) => HttpError::BadGateway(m),
-            TrashError::Internal(m) => HttpError::Internal(m),
-        }
-    }
 }
 
 #[derive(Debug, serde::Deserialize)]

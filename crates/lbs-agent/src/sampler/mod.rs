@@ -116,7 +116,7 @@ pub async fn run(
             Err(_) => {}
         }
         readings.extend(crate::sync::status::gauges(&sync).await);
-        readings.push(role_reading(sync.role().await.role == Role::Primary));
+        readings.push(role_reading(sync.role().role == Role::Primary));
         if let Err(e) = record(&history, &mut known, &readings).await {
             tracing::error!(error = %e, "could not record resource samples");
         }

@@ -118,7 +118,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         .json()
         .await
         .map_err(|err| PullError::Unreachable(format!("{} sent an answer that could not be read: {err}", peer.name)))?;
-    let own = e.role().await;
+    let own = e.role();
     if own.role != Role::Backup || own.reintegrating.is_some() {
         return Ok(());
     }

@@ -29,7 +29,7 @@ use tokio::sync::{watch, Notify, RwLock};
 use crate::config::SyncConfig;
 use crate::identity::Identity;
 use crate::peer::Peer;
-use crate::role::RoleState;
+use crate::role::{RoleReader, RoleState};
 
 pub use sources::{Source, Sources};
 
@@ -43,7 +43,7 @@ pub struct SyncEngine {
     pub tracker: tracker::Tracker,
     pub throttle: throttle::Throttle,
     pub identity: Arc<Identity>,
-    pub role: Arc<RwLock<RoleState>>,
+    role: RoleReader,
     pub peer: Arc<RwLock<Option<Peer>>>,
     /// The journal's head sequence, so a waiting pull answers as soon as something changes.
     head: watch::Sender<i64>,
@@ -64,7 +64,7 @@ impl SyncEngine {
         state_dir: &Path,
         config: SyncConfig,
         identity: Arc<Identity>,
-        role: Arc<RwLock<RoleState>>,
+        role: RoleReader,
         peer: Arc<RwLock<Option<Peer>>>,
     ) -> Result<Arc<SyncEngine>, lbs_sync::db::DbError> {
         let pool = lbs_sync::db::open(&state_dir.join("sync.db")).await?;
@@ -118,15 +118,15 @@ impl SyncEngine {
         }
     }
 
-    pub async fn role(&self) -> RoleState {
-        self.role.read().await.clone()
+    pub fn role(&self) -> RoleState {
+        self.role.get()
     }
 
     /// Waits until the box holds `role` (woken by a change, checked at least every second). A
     /// box that is still setting files aside after a reintegration holds no role for sync yet.
     async fn until_role(&self, role: Role) {
         loop {
-            let r = self.role().await;
+            let r = self.role();
             if r.role == role && r.reintegrating.is_none() {
                 return;
             }

@@ -70,7 +70,7 @@ async fn serve(e: &Arc<SyncEngine>) {
             }
             _ = dumps.tick() => dump_pass(e).await,
             _ = role_check.tick() => {
-                if e.role().await.role != Role::Primary {
+                if e.role().role != Role::Primary {
                     tracing::info!("sync: this box is no longer the primary; journaling stops");
                     return;
                 }

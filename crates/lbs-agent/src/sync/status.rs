@@ -27,7 +27,7 @@ fn by_category(map: HashMap<String, Tally>) -> HashMap<String, Tally> {
 
 /// What this box holds, per category: the journal on the primary, the verified files on the backup.
 async fn local(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
-    Ok(by_category(match e.role().await.role {
+    Ok(by_category(match e.role().role {
         Role::Primary => e.journal.totals().await?,
         Role::Backup => e.queue.held().await?,
     }))
@@ -35,7 +35,7 @@ async fn local(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
 
 /// What the backup still has to apply, per category, as this box knows it.
 async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
-    Ok(by_category(match e.role().await.role {
+    Ok(by_category(match e.role().role {
         Role::Primary if e.peer.read().await.is_some() => e.journal.pending_after(e.tracker.peer_acked()).await?,
         Role::Primary => HashMap::new(),
         Role::Backup => e.queue.pending().await?,
@@ -43,7 +43,7 @@ async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError>
 }
 
 pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus, JournalError> {
-    let role = e.role().await;
+    let role = e.role();
     let peer = e.peer.read().await.clone();
     let (local, pending) = (local(e).await?, pending(e).await?);
     let peer_totals = e.tracker.peer_totals();

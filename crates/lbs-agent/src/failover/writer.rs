@@ -1,0 +1,60 @@
+//! The one writer of the role. Everything else holds a [`RoleReader`]; writing needs this
+//! value, which lives inside [`super::Failover`], and its methods are private to `failover`, so
+//! a role change that skips the role-change lock or the audit log does not compile.
+
+use std::path::{Path, PathBuf};
+
+use lbs_protocol::{Role, RoleStanding};
+use tokio::sync::watch;
+
+use crate::role::{self, RoleError, RoleReader, RoleState};
+
+pub struct RoleWriter {
+    role: watch::Sender<RoleState>,
+    standing: watch::Sender<RoleStanding>,
+    state_dir: PathBuf,
+}
+
+impl RoleWriter {
+    /// Loads `role.json` from `state_dir`. A box whose record says primary starts
+    /// [`RoleStanding::Unconfirmed`]: it may have lost the role while it was down, and it says so
+    /// until it has asked its partner (`Failover::settle_at_start`).
+    pub fn load(state_dir: &Path) -> Result<(RoleWriter, RoleReader), RoleError> {
+        let state = RoleState::load(state_dir)?;
+        let standing = match state.role {
+            Role::Primary => RoleStanding::Unconfirmed,
+            Role::Backup => RoleStanding::Settled,
+        };
+        let (role, role_rx) = watch::channel(state);
+        let (standing, standing_rx) = watch::channel(standing);
+        let writer = RoleWriter {
+            role,
+            standing,
+            state_dir: state_dir.to_owned(),
+        };
+        Ok((writer, RoleReader::new(role_rx, standing_rx)))
+    }
+
+    pub(super) fn reader(&self) -> RoleReader {
+        RoleReader::new(self.role.subscribe(), self.standing.subscribe())
+    }
+
+    pub(super) fn get(&self) -> RoleState {
+        self.role.borrow().clone()
+    }
+
+    /// Persists `next` (fsync), then makes it the running role.
+    pub(super) fn set(&self, next: RoleState) -> Result<(), RoleError> {
+        role::write_record(&self.state_dir, &next)?;
+        self.role.send_replace(next);
+        Ok(())
+    }
+
+    pub(super) fn standing(&self) -> RoleStanding {
+        *self.standing.borrow()
+    }
+
+    pub(super) fn set_standing(&self, standing: RoleStanding) {
+        self.standing.send_replace(standing);
+    }
+}
