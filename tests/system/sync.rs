@@ -556,8 +556,8 @@ async fn paths_that_try_to_leave_their_root_are_refused_in_names_and_in_the_prot
     }
 }
 
-/// Needs root for a small tmpfs; CI runs as root.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs root: mounts a small tmpfs as the backup's recordings folder"]
 async fn a_full_disk_on_the_backup_is_a_clear_error_and_sync_recovers_when_space_is_freed() {
     assert_eq!(
         unsafe { libc::geteuid() },

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use ring::hmac;
+use thiserror::Error;
 
 use crate::config::DnsTakeover;
 
@@ -64,9 +65,35 @@ fn record_type(ip: IpAddr) -> (u16, Vec<u8>) {
 
 /// The TSIG key: name, algorithm and secret.
 pub struct Key {
+    /// Canonical: lowercase, with the final dot (as it is compared with the name in an answer).
     name: String,
     algorithm: String,
     key: hmac::Key,
+}
+
+/// Why a DNS server's answer to a signed update is not accepted.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TsigError {
+    #[error("the DNS server's answer could not be read")]
+    Unreadable,
+    #[error("the DNS server's answer is not signed (no TSIG); it cannot be trusted")]
+    Unsigned,
+    #[error("the DNS server's answer has a damaged signature record")]
+    Damaged,
+    #[error("the DNS server did not accept the signature ({0}); check the key name, algorithm and secret")]
+    Refused(&'static str),
+    #[error("the DNS server's answer is signed with another key than {0}; check the key name and algorithm")]
+    OtherKey(String),
+    #[error(
+        "the DNS server's answer has a wrong signature: it was changed on the way, or the DNS server \
+         has another secret for the key; check that the TSIG secret is the DNS server's"
+    )]
+    BadSignature,
+    #[error(
+        "the DNS server's answer was signed {skew} s away from this box's clock (at most {fudge} s \
+         allowed); set the clocks of this box and the DNS server right (NTP)"
+    )]
+    BadTime { skew: u64, fudge: u16 },
 }
 
 impl Key {
@@ -80,21 +107,21 @@ impl Key {
             other => return Err(format!("unsupported TSIG algorithm {other}")),
         };
         Ok(Key {
-            name: name.to_owned(),
+            name: name.trim_end_matches('.').to_ascii_lowercase() + ".",
             algorithm: algorithm.to_owned(),
             key: hmac::Key::new(alg, &secret),
         })
     }
 
-    /// The TSIG variables that are signed after the message.
-    fn variables(&self, time: u64, error: u16, other: &[u8]) -> Vec<u8> {
+    /// The TSIG variables that are signed after the message (RFC 8945 §4.3.3).
+    fn variables(&self, time: u64, fudge: u16, error: u16, other: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
         put_name(&mut v, &self.name);
         put16(&mut v, CLASS_ANY);
         put32(&mut v, 0);
         put_name(&mut v, &self.algorithm);
         put48(&mut v, time);
-        put16(&mut v, FUDGE);
+        put16(&mut v, fudge);
         put16(&mut v, error);
         put16(&mut v, other.len() as u16);
         v.extend(other);
@@ -104,7 +131,7 @@ impl Key {
     /// Appends a TSIG record to `msg` (whose ARCOUNT does not count it yet); returns the MAC.
     fn sign(&self, msg: &mut Vec<u8>, time: u64) -> Vec<u8> {
         let mut signed = msg.clone();
-        signed.extend(self.variables(time, 0, &[]));
+        signed.extend(self.variables(time, FUDGE, 0, &[]));
         let mac = hmac::sign(&self.key, &signed).as_ref().to_vec();
         let id = [msg[0], msg[1]];
         let mut rdata = Vec::new();
@@ -230,53 +257,58 @@ fn rcode_name(rcode: u16) -> &'static str {
     }
 }
 
-/// Checks the TSIG on an answer to a request signed with `request_mac`.
-fn verify(key: &Key, answer: &[u8], request_mac: &[u8]) -> Result<(), String> {
-    let (_, records) = parse(answer).ok_or("the DNS server's answer could not be read")?;
+/// Checks the TSIG on an answer to a request signed with `request_mac`, received at `now` (Unix
+/// seconds), in RFC 8945's order: the key, then the MAC, then the time.
+fn verify(key: &Key, answer: &[u8], request_mac: &[u8], now: u64) -> Result<(), TsigError> {
+    let (_, records) = parse(answer).ok_or(TsigError::Unreadable)?;
     let tsig = records
         .last()
         .filter(|r| r.rtype == TYPE_TSIG)
-        .ok_or("the DNS server's answer is not signed (no TSIG); it cannot be trusted")?;
+        .ok_or(TsigError::Unsigned)?;
     let rd = &answer[tsig.rdata.clone()];
-    let (alg, p) = read_name(answer, tsig.rdata.start).ok_or("damaged TSIG record")?;
+    let (alg, p) = read_name(answer, tsig.rdata.start).ok_or(TsigError::Damaged)?;
     let p = p - tsig.rdata.start;
-    let field = |o: usize| get16(rd, p + o).ok_or("damaged TSIG record");
-    let time = rd.get(p..p + 6).ok_or("damaged TSIG record")?;
+    let field = |o: usize| get16(rd, p + o).ok_or(TsigError::Damaged);
+    let time = rd.get(p..p + 6).ok_or(TsigError::Damaged)?;
     let time = u64::from_be_bytes([0, 0, time[0], time[1], time[2], time[3], time[4], time[5]]);
+    let fudge = field(6)?;
     let mac_len = field(8)? as usize;
-    let mac = rd.get(p + 10..p + 10 + mac_len).ok_or("damaged TSIG record")?;
+    let mac = rd.get(p + 10..p + 10 + mac_len).ok_or(TsigError::Damaged)?;
+    let original_id = field(10 + mac_len)?;
     let error = field(12 + mac_len)?;
     let other_len = field(14 + mac_len)? as usize;
     let other = rd
         .get(p + 16 + mac_len..p + 16 + mac_len + other_len)
-        .ok_or("damaged TSIG record")?;
+        .ok_or(TsigError::Damaged)?;
     if error != 0 {
-        return Err(format!(
-            "the DNS server did not accept the signature ({}); check the key name, algorithm and secret",
-            match error {
-                16 => "BADSIG",
-                17 => "BADKEY",
-                18 => "BADTIME: the clocks of this box and the DNS server differ by more than 5 minutes",
-                _ => "TSIG error",
-            }
-        ));
+        return Err(TsigError::Refused(match error {
+            16 => "BADSIG",
+            17 => "BADKEY",
+            18 => "BADTIME: the clocks of this box and the DNS server differ by more than 5 minutes",
+            _ => "TSIG error",
+        }));
     }
     if tsig.name != key.name || alg != key.algorithm.to_ascii_lowercase() + "." {
-        return Err("the DNS server's answer is signed with another key".into());
+        return Err(TsigError::OtherKey(key.name.clone()));
     }
     // What the server signed: the request MAC, the answer without its TSIG (and with ARCOUNT
-    // one lower, the original ID), and the TSIG variables.
+    // one lower, the original ID), and the TSIG variables as they are in the answer.
     let mut signed = Vec::new();
     put16(&mut signed, request_mac.len() as u16);
     signed.extend(request_mac);
     let mut body = answer[..tsig.start].to_vec();
-    let arcount = get16(&body, 10).ok_or("damaged answer")?.saturating_sub(1);
+    let arcount = get16(&body, 10).ok_or(TsigError::Unreadable)?.saturating_sub(1);
     body[10..12].copy_from_slice(&arcount.to_be_bytes());
-    let original_id = get16(rd, p + 10 + mac_len).ok_or("damaged TSIG record")?;
     body[0..2].copy_from_slice(&original_id.to_be_bytes());
     signed.extend(body);
-    signed.extend(key.variables(time, error, other));
-    hmac::verify(&key.key, &signed, mac).map_err(|_| "the DNS server's answer has a wrong signature".to_string())
+    signed.extend(key.variables(time, fudge, error, other));
+    hmac::verify(&key.key, &signed, mac).map_err(|_| TsigError::BadSignature)?;
+    // Only a genuine answer's time is worth a complaint about the clocks.
+    let skew = now.abs_diff(time);
+    if skew > u64::from(fudge) {
+        return Err(TsigError::BadTime { skew, fudge });
+    }
+    Ok(())
 }
 
 /// Sends `msg` and waits for the answer with the same ID, resending twice.
@@ -304,6 +336,10 @@ async fn exchange(server: SocketAddr, msg: &[u8]) -> Result<Vec<u8>, String> {
     Err(format!("the DNS server {server} does not answer ({last})"))
 }
 
+fn unix_now() -> u64 {
+    crate::clock::now_unix().max(0) as u64
+}
+
 /// Points the configured name at this box.
 pub async fn take(d: &DnsTakeover) -> Result<String, String> {
     let secret = std::fs::read_to_string(&d.key_secret_file).map_err(|e| {
@@ -315,13 +351,12 @@ pub async fn take(d: &DnsTakeover) -> Result<String, String> {
     let key = Key::new(&d.key_name, &d.key_algorithm, &secret)?;
     let id: u16 = rand::random();
     let mut msg = update_message(id, &d.zone, &d.name, d.address, d.ttl);
-    let now = crate::clock::now_unix().max(0) as u64;
-    let mac = key.sign(&mut msg, now);
+    let mac = key.sign(&mut msg, unix_now());
     let answer = exchange(d.server, &msg).await?;
     let rcode = get16(&answer, 2).ok_or("the DNS server's answer is too short")? & 0x000F;
     if rcode != 0 {
         // A refused signature comes back as NOTAUTH with the TSIG error inside.
-        verify(&key, &answer, &mac)?;
+        verify(&key, &answer, &mac, unix_now()).map_err(|e| e.to_string())?;
         return Err(format!(
             "the DNS server {} refused the update of {} ({}); check that it allows key {} to update zone {}",
             d.server,
@@ -331,7 +366,7 @@ pub async fn take(d: &DnsTakeover) -> Result<String, String> {
             d.zone
         ));
     }
-    verify(&key, &answer, &mac)?;
+    verify(&key, &answer, &mac, unix_now()).map_err(|e| e.to_string())?;
     let seen = lookup(d.server, &d.name).await?;
     if !seen.contains(&d.address) {
         return Err(format!(
@@ -393,24 +428,198 @@ mod tests {
         assert!(read_name(b"\xC0\x00", 0).is_none(), "a pointer loop ends");
     }
 
+    /// Known answers from dnspython, an independent implementation (`tsig_vectors.py` has the
+    /// inputs and makes this module): a signed update and the server's signed answer to it.
+    #[rustfmt::skip]
+    mod dnspython {
+        // Made by tsig_vectors.py with dnspython 2.3.0 - do not edit by hand.
+        pub const SHA256_REQUEST: &str = "123428000001000000020001066f6666696365036c616e000006000103706278066f6666696365036c616e00000100ff00000000000003706278066f6666696365036c616e00000100010000000a00040a00000c0a6c62732d7570646174650000fa00ff00000000003d0b686d61632d7368613235360000006553f100012c002041e9444452ad51560d4cf421d8f5909a87c5bc2a84ad3db06e05a3ffb6365841123400000000";
+        pub const SHA256_REQUEST_MAC: &str = "41e9444452ad51560d4cf421d8f5909a87c5bc2a84ad3db06e05a3ffb6365841";
+        pub const SHA256_ANSWER: &str = "1234a8000001000000000001066f6666696365036c616e00000600010a6c62732d7570646174650000fa00ff00000000003d0b686d61632d7368613235360000006553f1020258002014eeb27da8ac844e8ab728937343aa706cae89784276b91acc8d2a2ff74a4c81123400000000";
+        pub const SHA512_REQUEST: &str = "beef2800000100000002000104766f6970076578616d706c65036f726700000600010373697004766f6970076578616d706c65036f726700001c00ff0000000000000373697004766f6970076578616d706c65036f726700001c00010000003c001020010db800000000000000000000000506747369672d6204766f6970076578616d706c65036f72670000fa00ff00000000005d0b686d61632d736861353132000000684ee1fb012c0040cedd7308a6fbf867c7888665f32fc3b911331fc1f32067aa5489ffb30e2cb36ab0bc847215a430b0cd3c788f0bc8f785c21a93d418dc32face475469ffa5e825beef00000000";
+        pub const SHA512_REQUEST_MAC: &str = "cedd7308a6fbf867c7888665f32fc3b911331fc1f32067aa5489ffb30e2cb36ab0bc847215a430b0cd3c788f0bc8f785c21a93d418dc32face475469ffa5e825";
+        pub const SHA512_ANSWER: &str = "beefa800000100000000000104766f6970076578616d706c65036f7267000006000106747369672d62c00c00fa00ff00000000005d0b686d61632d736861353132000000684ee1fb02580040fa6687bf949fb1f05e28204982958d3bbd35deb239ce34d82c581bc426fecb2c59cf2cd367f1c0e7a1488aa8ea1f0699b6bd620e38d772b518f064baca8bf153beef00000000";
+    }
+
+    /// One dnspython vector: the inputs of `tsig_vectors.py` and its outputs, decoded.
+    struct Vector {
+        key: Key,
+        id: u16,
+        zone: &'static str,
+        name: &'static str,
+        address: &'static str,
+        ttl: u32,
+        time: u64,
+        answered: u64,
+        request: Vec<u8>,
+        request_mac: Vec<u8>,
+        answer: Vec<u8>,
+    }
+
+    fn sha256() -> Vector {
+        Vector {
+            key: Key::new("lbs-update.", "hmac-sha256", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=").unwrap(),
+            id: 0x1234,
+            zone: "office.lan.",
+            name: "pbx.office.lan.",
+            address: "10.0.0.12",
+            ttl: 10,
+            time: 1_700_000_000,
+            answered: 1_700_000_002,
+            request: hex::decode(dnspython::SHA256_REQUEST).unwrap(),
+            request_mac: hex::decode(dnspython::SHA256_REQUEST_MAC).unwrap(),
+            answer: hex::decode(dnspython::SHA256_ANSWER).unwrap(),
+        }
+    }
+
+    fn sha512() -> Vector {
+        let secret: Vec<u8> = (0..64).collect();
+        Vector {
+            // Written without the final dot and in capitals: the key is the same one.
+            key: Key::new(
+                "TSIG-B.voip.example.org",
+                "hmac-sha512",
+                &base64::engine::general_purpose::STANDARD.encode(secret),
+            )
+            .unwrap(),
+            id: 0xBEEF,
+            zone: "voip.example.org.",
+            name: "sip.voip.example.org.",
+            address: "2001:db8::5",
+            ttl: 60,
+            time: 1_750_000_123,
+            answered: 1_750_000_123,
+            request: hex::decode(dnspython::SHA512_REQUEST).unwrap(),
+            request_mac: hex::decode(dnspython::SHA512_REQUEST_MAC).unwrap(),
+            answer: hex::decode(dnspython::SHA512_ANSWER).unwrap(),
+        }
+    }
+
     #[test]
-    fn a_signed_update_verifies_with_the_same_key_only() {
-        let key = Key::new("lbs-update.", "hmac-sha256", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=").unwrap();
-        let mut msg = update_message(7, "office.lan.", "pbx.office.lan.", "10.0.0.12".parse().unwrap(), 10);
-        let unsigned_len = msg.len();
-        let mac = key.sign(&mut msg, 1_700_000_000);
-        assert_eq!(get16(&msg, 10), Some(1), "ARCOUNT counts the TSIG");
-        let (flags, records) = parse(&msg).unwrap();
-        assert_eq!(flags >> 11, OPCODE_UPDATE);
-        assert_eq!(records.len(), 3, "two updates and the TSIG");
-        assert_eq!(records[2].start, unsigned_len);
-        // The MAC is the HMAC of the message and the variables.
-        let mut signed = msg[..unsigned_len].to_vec();
-        signed[10..12].copy_from_slice(&0u16.to_be_bytes());
-        signed.extend(key.variables(1_700_000_000, 0, &[]));
-        assert!(hmac::verify(&key.key, &signed, &mac).is_ok());
-        let other = Key::new("lbs-update.", "hmac-sha256", "b3RoZXI=").unwrap();
-        assert!(hmac::verify(&other.key, &signed, &mac).is_err());
+    fn signed_updates_are_byte_for_byte_those_of_dnspython() {
+        for v in [sha256(), sha512()] {
+            let mut msg = update_message(v.id, v.zone, v.name, v.address.parse().unwrap(), v.ttl);
+            let mac = v.key.sign(&mut msg, v.time);
+            assert_eq!(hex::encode(&mac), hex::encode(&v.request_mac), "the MAC for {}", v.zone);
+            assert_eq!(
+                hex::encode(&msg),
+                hex::encode(&v.request),
+                "the signed update for {}",
+                v.zone
+            );
+        }
+    }
+
+    #[test]
+    fn answers_signed_by_dnspython_verify() {
+        for v in [sha256(), sha512()] {
+            assert_eq!(
+                verify(&v.key, &v.answer, &v.request_mac, v.answered),
+                Ok(()),
+                "{}",
+                v.zone
+            );
+        }
+    }
+
+    /// Where the TSIG record of an answer starts, and where its MAC is.
+    fn tsig_layout(answer: &[u8]) -> (usize, std::ops::Range<usize>) {
+        let (_, records) = parse(answer).unwrap();
+        let tsig = records.last().unwrap();
+        let (_, p) = read_name(answer, tsig.rdata.start).unwrap();
+        let mac_len = get16(answer, p + 8).unwrap() as usize;
+        (tsig.start, p + 10..p + 10 + mac_len)
+    }
+
+    #[test]
+    fn a_changed_answer_is_refused() {
+        for v in [sha256(), sha512()] {
+            let (tsig_start, mac) = tsig_layout(&v.answer);
+            let check = |i: usize| {
+                let mut changed = v.answer.clone();
+                changed[i] ^= 0x01;
+                verify(&v.key, &changed, &v.request_mac, v.answered)
+            };
+            // Every signed byte of the message (the ID aside: the MAC covers the original ID in
+            // the TSIG record instead), whatever else the change breaks on the way.
+            for i in 2..tsig_start {
+                assert!(check(i).is_err(), "{}: byte {i} changed and still accepted", v.zone);
+            }
+            // The rcode: NOERROR made FORMERR, the answer still reads.
+            assert_eq!(check(3), Err(TsigError::BadSignature), "{}", v.zone);
+            // The zone's class (IN made 0), the last byte before the TSIG record. (Its name
+            // would do too, but the second answer's key name points into it: another key.)
+            assert_eq!(check(tsig_start - 1), Err(TsigError::BadSignature), "{}", v.zone);
+            // The time signed (its last byte, just before the fudge) and the MAC itself.
+            assert_eq!(check(mac.start - 5), Err(TsigError::BadSignature), "{}", v.zone);
+            for i in mac {
+                assert_eq!(check(i), Err(TsigError::BadSignature), "{}: MAC byte {i}", v.zone);
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_to_another_request_is_refused() {
+        let v = sha256();
+        let mut other_mac = v.request_mac.clone();
+        other_mac[0] ^= 0x80;
+        assert_eq!(
+            verify(&v.key, &v.answer, &other_mac, v.answered),
+            Err(TsigError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_wrong_key_is_refused() {
+        let v = sha256();
+        let other_secret = Key::new("lbs-update.", "hmac-sha256", "b3RoZXI=").unwrap();
+        assert_eq!(
+            verify(&other_secret, &v.answer, &v.request_mac, v.answered),
+            Err(TsigError::BadSignature)
+        );
+        let other_name = Key::new("other-key.", "hmac-sha256", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=").unwrap();
+        assert_eq!(
+            verify(&other_name, &v.answer, &v.request_mac, v.answered),
+            Err(TsigError::OtherKey("other-key.".into()))
+        );
+        let other_algorithm = Key::new("lbs-update.", "hmac-sha512", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=").unwrap();
+        let err = verify(&other_algorithm, &v.answer, &v.request_mac, v.answered).unwrap_err();
+        assert_eq!(err, TsigError::OtherKey("lbs-update.".into()));
+        assert!(err.to_string().contains("check the key name and algorithm"), "{err}");
+    }
+
+    #[test]
+    fn an_answer_signed_outside_the_fudge_is_refused() {
+        // dnspython signed the answers with a fudge of 600 s, not the update's 300 s: the
+        // answer's own fudge counts, both ways of the clock.
+        for v in [sha256(), sha512()] {
+            let signed = v.answered;
+            for now in [signed - 600, signed + 600] {
+                assert_eq!(verify(&v.key, &v.answer, &v.request_mac, now), Ok(()), "{}", v.zone);
+            }
+            assert_eq!(
+                verify(&v.key, &v.answer, &v.request_mac, signed + 601),
+                Err(TsigError::BadTime { skew: 601, fudge: 600 })
+            );
+            let err = verify(&v.key, &v.answer, &v.request_mac, signed - 3600).unwrap_err();
+            assert_eq!(err, TsigError::BadTime { skew: 3600, fudge: 600 });
+            assert!(
+                err.to_string().contains("3600 s") && err.to_string().contains("NTP"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unsigned_answer_is_refused() {
+        let v = sha256();
+        let (tsig_start, _) = tsig_layout(&v.answer);
+        let mut unsigned = v.answer[..tsig_start].to_vec();
+        unsigned[11] = 0;
+        assert_eq!(
+            verify(&v.key, &unsigned, &v.request_mac, v.answered),
+            Err(TsigError::Unsigned)
+        );
     }
 
     #[test]
