@@ -49,7 +49,7 @@ esac
 /// Records each takeover call: `<take|release> <role> <epoch>`.
 const HOOK: &str = "#!/bin/sh\necho \"$1 $LBS_ROLE $LBS_EPOCH\" >> \"$(dirname \"$0\")/hook.log\"\n";
 
-fn script(dir: &Path, name: &str, text: &str) -> String {
+pub(crate) fn script(dir: &Path, name: &str, text: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -58,7 +58,7 @@ fn script(dir: &Path, name: &str, text: &str) -> String {
 }
 
 /// The rest of the `[pbx]` section (init writes its header), then failover, takeover and sync.
-fn box_config(dir: &Path, hold: &str, sync_extra: &str) -> String {
+pub(crate) fn box_config(dir: &Path, hold: &str, sync_extra: &str) -> String {
     let pbx = script(dir, "pbx.sh", FAKE_PBX);
     let hook = script(dir, "hook.sh", HOOK);
     let root = dir.join("data").join("voicemail");
@@ -84,12 +84,12 @@ fn box_config(dir: &Path, hold: &str, sync_extra: &str) -> String {
     )
 }
 
-struct Pair {
-    a: Agent,
-    b: Agent,
+pub(crate) struct Pair {
+    pub(crate) a: Agent,
+    pub(crate) b: Agent,
 }
 
-fn voicemail(agent: &Agent) -> PathBuf {
+pub(crate) fn voicemail(agent: &Agent) -> PathBuf {
     agent.dir.path().join("data").join("voicemail")
 }
 
@@ -110,7 +110,7 @@ fn paired_slow_heartbeat(hold: &str) -> Pair {
 }
 
 /// Starts A and B with these configs (the rest of `[pbx]` onwards) and pairs B with A.
-fn pair_of(a_config: impl FnOnce(&Path) -> String, b_config: impl FnOnce(&Path) -> String) -> Pair {
+pub(crate) fn pair_of(a_config: impl FnOnce(&Path) -> String, b_config: impl FnOnce(&Path) -> String) -> Pair {
     let mut a = Agent::init_config("PBX A", "1s", a_config);
     let mut b = Agent::init_config("PBX B", "1s", b_config);
     a.start();
@@ -120,13 +120,13 @@ fn pair_of(a_config: impl FnOnce(&Path) -> String, b_config: impl FnOnce(&Path) 
     Pair { a, b }
 }
 
-async fn failover(agent: &Agent) -> FailoverStatus {
+pub(crate) async fn failover(agent: &Agent) -> FailoverStatus {
     let r = agent.get("/api/v1/failover", &agent.link.token).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
 
-async fn events(agent: &Agent) -> Vec<String> {
+pub(crate) async fn events(agent: &Agent) -> Vec<String> {
     let list: EventList = agent
         .get("/api/v1/events", &agent.link.token)
         .await
@@ -140,13 +140,13 @@ async fn events(agent: &Agent) -> Vec<String> {
 }
 
 /// POSTs a role change; returns the status code and the body (a `RoleChange` or an error).
-async fn ask(agent: &Agent, route: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+pub(crate) async fn ask(agent: &Agent, route: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     let r = agent.post(&format!("/api/v1/{route}"), &agent.link.token, body).await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
 /// The agent's log without debug lines: what a test failure should show.
-fn trail(agent: &Agent) -> String {
+pub(crate) fn trail(agent: &Agent) -> String {
     let lines: Vec<String> = agent
         .log()
         .lines()
@@ -156,7 +156,7 @@ fn trail(agent: &Agent) -> String {
     lines[lines.len().saturating_sub(80)..].join("\n")
 }
 
-fn pbx_running(agent: &Agent) -> bool {
+pub(crate) fn pbx_running(agent: &Agent) -> bool {
     std::process::Command::new(agent.dir.path().join("pbx.sh"))
         .arg("running")
         .status()
@@ -164,7 +164,7 @@ fn pbx_running(agent: &Agent) -> bool {
         .success()
 }
 
-async fn role_of(agent: &Agent) -> (Role, u64) {
+pub(crate) async fn role_of(agent: &Agent) -> (Role, u64) {
     let f = failover(agent).await;
     (f.role, f.epoch)
 }

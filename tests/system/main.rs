@@ -7,5 +7,6 @@ mod console;
 mod failover;
 mod history;
 mod office;
+mod roles;
 mod sync;
 mod trash;
