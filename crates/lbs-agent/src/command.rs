@@ -8,6 +8,42 @@ use std::io::{Read, Seek, SeekFrom};
 use std::process::Stdio;
 use std::time::Duration;
 
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CommandError {
+    #[error("no command is configured")]
+    NotConfigured,
+    #[error("cannot capture the output of `{program}`: {source}")]
+    Capture { program: String, source: std::io::Error },
+    #[error("`{program}` could not be started: {source}")]
+    Start { program: String, source: std::io::Error },
+    #[error("`{program}` could not be waited for: {source}")]
+    Wait { program: String, source: std::io::Error },
+    #[error("`{program}` did not finish within {secs} s and was stopped")]
+    TimedOut { program: String, secs: u64 },
+    /// `run_ok`: the command could not run at all.
+    #[error("{what}: {source}")]
+    Run {
+        what: String,
+        #[source]
+        source: Box<CommandError>,
+    },
+    /// `run_ok`: the command ran and exited non-zero.
+    #[error("{what} failed ({status}){}", if output.is_empty() { String::new() } else { format!(": {output}") })]
+    Failed {
+        what: String,
+        status: String,
+        output: String,
+    },
+}
+
+impl From<CommandError> for crate::refusal::Refusal {
+    fn from(e: CommandError) -> Self {
+        crate::refusal::Refusal::internal(e)
+    }
+}
+
 /// The last `chars` characters of a command's output: enough to see why, never a flood.
 pub fn tail(text: &str, chars: usize) -> String {
     let text = text.trim();
@@ -27,13 +63,17 @@ pub struct Outcome {
 }
 
 /// Runs `command` (program and arguments) with `env`, for at most `timeout`.
-pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) -> Result<Outcome, String> {
+pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) -> Result<Outcome, CommandError> {
     let Some((program, args)) = command.split_first() else {
-        return Err("no command is configured".into());
+        return Err(CommandError::NotConfigured);
     };
-    let out = tempfile::tempfile().map_err(|e| format!("cannot make a temporary file: {e}"))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
-    let mut capture = out.try_clone().map_err(|e| e.to_string())?;
+    let capture_error = |source| CommandError::Capture {
+        program: program.clone(),
+        source,
+    };
+    let out = tempfile::tempfile().map_err(capture_error)?;
+    let err = out.try_clone().map_err(capture_error)?;
+    let mut capture = out.try_clone().map_err(capture_error)?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -45,18 +85,24 @@ pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) 
     }
     // The agent runs at low priority; the PBX it starts must not inherit that.
     crate::platform::normal_priority_for(&mut cmd);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("`{program}` could not be started: {e}"))?;
+    let mut child = cmd.spawn().map_err(|source| CommandError::Start {
+        program: program.clone(),
+        source,
+    })?;
     let status = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(format!("`{program}` could not be waited for: {e}")),
+        Ok(Err(source)) => {
+            return Err(CommandError::Wait {
+                program: program.clone(),
+                source,
+            })
+        }
         Err(_) => {
             let _ = child.kill().await;
-            return Err(format!(
-                "`{program}` did not finish within {} s and was stopped",
-                timeout.as_secs()
-            ));
+            return Err(CommandError::TimedOut {
+                program: program.clone(),
+                secs: timeout.as_secs(),
+            });
         }
     };
     let mut output = String::new();
@@ -75,14 +121,19 @@ pub async fn run_ok(
     command: &[String],
     env: &[(&str, String)],
     timeout: Duration,
-) -> Result<String, String> {
-    let o = run(command, env, timeout).await.map_err(|e| format!("{what}: {e}"))?;
+) -> Result<String, CommandError> {
+    let o = run(command, env, timeout).await.map_err(|e| CommandError::Run {
+        what: what.to_owned(),
+        source: Box::new(e),
+    })?;
     if o.success {
         Ok(o.output)
-    } else if o.output.is_empty() {
-        Err(format!("{what} failed ({})", o.status))
     } else {
-        Err(format!("{what} failed ({}): {}", o.status, o.output))
+        Err(CommandError::Failed {
+            what: what.to_owned(),
+            status: o.status,
+            output: o.output,
+        })
     }
 }
 
@@ -103,7 +154,8 @@ mod tests {
         assert!(o.output.contains("out") && o.output.contains("err"), "{}", o.output);
         let e = run_ok("the PBX start", &sh("echo nope; exit 1"), &[], Duration::from_secs(5))
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("the PBX start failed") && e.contains("nope"), "{e}");
     }
 
@@ -125,12 +177,14 @@ mod tests {
         let e = run(&sh("sleep 30"), &[], Duration::from_millis(300))
             .await
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(e.contains("did not finish within"), "{e}");
         let e = run(&["/nonexistent/program".to_string()], &[], Duration::from_secs(1))
             .await
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(e.contains("could not be started"), "{e}");
     }
 }

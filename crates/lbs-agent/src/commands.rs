@@ -628,7 +628,12 @@ fn print_status(s: &ServerStatus) {
     let since = |secs: u64| humantime::format_duration(std::time::Duration::from_secs(secs)).to_string();
     println!("Name:         {}", s.name);
     println!("Server ID:    {}", s.server_id);
-    println!("Role:         {} (epoch {})", s.role, s.epoch);
+    let standing = match s.standing {
+        lbs_protocol::RoleStanding::Settled => "",
+        lbs_protocol::RoleStanding::Unconfirmed => ", not confirmed yet: asking the partner before starting the PBX",
+        lbs_protocol::RoleStanding::SteppingDown => ", stepping down: the partner is the primary; stopping the PBX",
+    };
+    println!("Role:         {} (epoch {}){standing}", s.role, s.epoch);
     println!("Agent:        version {}, up {}", s.version, since(s.uptime_secs));
     println!("Machine:      {}, up {}", s.hostname, since(s.host_uptime_secs));
     println!("Fingerprint:  {}", lbs_tls::display_fingerprint(&s.fingerprint));

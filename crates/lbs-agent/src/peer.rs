@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 
 use crate::identity::Identity;
+use crate::refusal::Refusal;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -65,20 +66,20 @@ impl PeerStore {
 
 /// An HTTPS client that presents our certificate and trusts only `pin`. No overall timeout (a
 /// large recording may take long under a bandwidth cap), but a stalled read fails.
-pub fn client(identity: &Identity, pin: &str) -> Result<reqwest::Client, String> {
+pub fn client(identity: &Identity, pin: &str) -> Result<reqwest::Client, Refusal> {
     let tls = lbs_tls::mutual_client_config(
         pin.to_owned(),
         Arc::default(),
         identity.cert_der.clone(),
         identity.key_der.clone_key(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(Refusal::internal)?;
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(Duration::from_secs(5))
         .read_timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(Refusal::internal)
 }
 
 /// A request error with its causes, e.g. "error sending request: connection refused".

@@ -3,7 +3,7 @@
 //!
 //! Outside systemd (`NOTIFY_SOCKET` unset) every call here does nothing.
 
-use lbs_protocol::{FailoverStatus, Role};
+use lbs_protocol::{FailoverStatus, Role, RoleStanding};
 use std::sync::Arc;
 
 use crate::agent::Agent as AppState;
@@ -23,9 +23,8 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
-/// With `WatchdogSec=` set, pings systemd three times per period, but only after the agent has
-/// read its role (the lock every role change and request takes) and its own database within a
-/// third of the period. A hung agent stops pinging and systemd restarts it. Each round also
+/// With `WatchdogSec=` set, pings systemd three times per period, but only after the agent's
+/// runtime has run this task and its own database has answered within a third of the period. A hung agent stops pinging and systemd restarts it. Each round also
 /// refreshes the status line from the failover status, when that answers in time.
 pub async fn watchdog(state: Arc<AppState>) {
     let Some(timeout) = sd_notify::watchdog_enabled() else {
@@ -57,9 +56,11 @@ pub async fn watchdog(state: Arc<AppState>) {
 
 /// e.g. "Primary (epoch 3); PBX B answers; the backup has every change".
 pub fn status_line(name: &str, f: &FailoverStatus) -> String {
-    let role = match f.role {
-        Role::Primary => "Primary",
-        Role::Backup => "Backup",
+    let role = match (f.role, f.standing) {
+        (Role::Primary, RoleStanding::Unconfirmed) => "Primary, not confirmed yet",
+        (Role::Primary, _) => "Primary",
+        (Role::Backup, RoleStanding::SteppingDown) => "Backup, stepping down",
+        (Role::Backup, _) => "Backup",
     };
     let partner = &f.partner;
     let other = partner.name.clone().unwrap_or_else(|| "the partner".into());

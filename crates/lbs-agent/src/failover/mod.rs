@@ -100,7 +100,7 @@ fn clean(reason: Option<String>) -> Option<String> {
 }
 
 /// A UDP socket connected to `target` (for the SIP and DNS exchanges).
-pub(crate) async fn udp_to(target: std::net::SocketAddr) -> Result<tokio::net::UdpSocket, String> {
+pub(crate) async fn udp_to(target: std::net::SocketAddr) -> Result<tokio::net::UdpSocket, Refusal> {
     let bind: std::net::SocketAddr = if target.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -108,11 +108,11 @@ pub(crate) async fn udp_to(target: std::net::SocketAddr) -> Result<tokio::net::U
     };
     let socket = tokio::net::UdpSocket::bind(bind)
         .await
-        .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        .map_err(|e| Refusal::internal(format!("cannot open a UDP socket: {e}")))?;
     socket
         .connect(target)
         .await
-        .map_err(|e| format!("cannot reach {target}: {e}"))?;
+        .map_err(|e| Refusal::internal(format!("cannot reach {target}: {e}")))?;
     Ok(socket)
 }
 
@@ -158,12 +158,12 @@ struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    async fn run<F: Future<Output = Result<String, String>>>(&mut self, step: &str, label: String, work: F) -> bool {
+    async fn run<F: Future<Output = Result<String, Refusal>>>(&mut self, step: &str, label: String, work: F) -> bool {
         *lock(&self.failover.busy) = Some(format!("{}: {label}", self.action));
         let t = Instant::now();
         let result = work.await;
         let ok = result.is_ok();
-        let detail = result.unwrap_or_else(|e| e);
+        let detail = result.unwrap_or_else(|e| e.message);
         if ok {
             tracing::info!(step, %detail, "{label}");
         } else {
@@ -277,8 +277,8 @@ impl Failover {
 
     /// Persists `next` (fsync), then makes it the running role and wakes the sync loops.
     /// Callers hold `changing`.
-    async fn set_role(&self, next: RoleState) -> Result<String, String> {
-        self.role.set(next.clone()).map_err(|e| e.to_string())?;
+    async fn set_role(&self, next: RoleState) -> Result<String, Refusal> {
+        self.role.set(next.clone()).map_err(Refusal::internal)?;
         self.sync.role_changed();
         Ok(format!("this box is now the {} at epoch {}", next.role, next.epoch))
     }

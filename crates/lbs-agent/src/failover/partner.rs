@@ -10,6 +10,7 @@ use lbs_protocol::{Heartbeat, Role};
 use super::{lock, Failover, PartnerView};
 use crate::clock::now_unix;
 use crate::peer::{CallError, Peer};
+use crate::refusal::Refusal;
 use crate::role::RoleState;
 
 impl PartnerView {
@@ -21,24 +22,30 @@ impl PartnerView {
 
 impl Failover {
     /// Exchanges heartbeats with the partner now; records what it said (or that it is silent).
-    pub async fn heartbeat_now(&self, peer: &Peer, timeout: Duration) -> Result<Heartbeat, String> {
+    pub async fn heartbeat_now(&self, peer: &Peer, timeout: Duration) -> Result<Heartbeat, Refusal> {
         let own = self.own_heartbeat().await;
         let result = async {
-            let client = self.sync.client_for(peer)?;
+            let client = self.sync.client_for(peer).map_err(Refusal::internal)?;
             let request = client
                 .post(crate::peer::url(&peer.address, "/heartbeat"))
                 .json(&own)
                 .timeout(timeout);
             let hb: Heartbeat = crate::peer::call(request).await.map_err(|e| match e {
-                CallError::Silent(why) => format!("{} at {} does not answer ({why})", peer.name, peer.address),
-                CallError::Refused(_, why) => format!("{} refused the heartbeat: {why}", peer.name),
-                CallError::Unreadable(why) => format!("{} sent an answer that could not be read: {why}", peer.name),
+                CallError::Silent(why) => {
+                    Refusal::unavailable(format!("{} at {} does not answer ({why})", peer.name, peer.address))
+                }
+                CallError::Refused(_, why) => {
+                    Refusal::unavailable(format!("{} refused the heartbeat: {why}", peer.name))
+                }
+                CallError::Unreadable(why) => {
+                    Refusal::unavailable(format!("{} sent an answer that could not be read: {why}", peer.name))
+                }
             })?;
             if hb.server_id != peer.server_id {
-                return Err(format!(
+                return Err(Refusal::internal(format!(
                     "the server answering at {} is not {} (it says it is {})",
                     peer.address, peer.name, hb.server_id
-                ));
+                )));
             }
             Ok(hb)
         }
@@ -49,7 +56,7 @@ impl Failover {
                 let mut p = lock(&self.partner);
                 p.reachable = false;
                 p.announce = true;
-                p.message = Some(msg.clone());
+                p.message = Some(msg.message.clone());
                 p.checked = Some(Instant::now());
             }
         }
@@ -58,7 +65,7 @@ impl Failover {
 
     /// The partner's role for a promotion's guard: a heartbeat that just went unanswered stands
     /// (a dead box would only make the office wait for another timeout); otherwise ask now.
-    pub(super) async fn ask_partner(&self, peer: &Peer) -> Result<Heartbeat, String> {
+    pub(super) async fn ask_partner(&self, peer: &Peer) -> Result<Heartbeat, Refusal> {
         let beat = Duration::from_millis(self.config.failover.heartbeat_interval_ms);
         // The next heartbeat is due within an interval and ends within its timeout.
         let fresh = super::heartbeat::timeout(beat) + beat * 2;
@@ -68,10 +75,11 @@ impl Failover {
         };
         if recent_silence {
             let p = lock(&self.partner);
-            return Err(p
-                .message
-                .clone()
-                .unwrap_or_else(|| format!("{} does not answer", peer.name)));
+            return Err(Refusal::unavailable(
+                p.message
+                    .clone()
+                    .unwrap_or_else(|| format!("{} does not answer", peer.name)),
+            ));
         }
         self.heartbeat_now(peer, Duration::from_millis(1500)).await
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::command;
 use crate::config::PbxConfig;
+use crate::refusal::Refusal;
 
 pub struct Pbx {
     config: PbxConfig,
@@ -26,7 +27,7 @@ impl Pbx {
         Duration::from_secs(self.config.command_timeout)
     }
 
-    pub async fn start(&self) -> Result<String, String> {
+    pub async fn start(&self) -> Result<String, Refusal> {
         if !self.managed() {
             return Ok("no start command is configured ([pbx] start); the PBX is left as it is".into());
         }
@@ -34,16 +35,16 @@ impl Pbx {
         Ok(format!("started with `{}`", self.config.start.join(" ")))
     }
 
-    pub async fn stop(&self) -> Result<String, String> {
+    pub async fn stop(&self) -> Result<String, Refusal> {
         if !self.managed() {
             return Ok("no stop command is configured ([pbx] stop); the PBX is left as it is".into());
         }
         command::run_ok("the PBX stop command", &self.config.stop, &[], self.timeout()).await?;
         match self.running().await {
-            Some(true) => Err(format!(
+            Some(true) => Err(Refusal::internal(format!(
                 "`{}` finished but the PBX still runs; stop it by hand and check the stop command",
                 self.config.stop.join(" ")
-            )),
+            ))),
             _ => Ok(format!("stopped with `{}`", self.config.stop.join(" "))),
         }
     }
@@ -68,7 +69,7 @@ impl Pbx {
     }
 
     /// Waits until the PBX answers (every configured check passes), up to the ready timeout.
-    pub async fn wait_answering(&self) -> Result<String, String> {
+    pub async fn wait_answering(&self) -> Result<String, Refusal> {
         if !self.checks_answer() {
             return Ok("no check is configured ([pbx] sip_check or health)".into());
         }
@@ -78,17 +79,17 @@ impl Pbx {
         while Instant::now() < deadline {
             match self.check_once(deadline).await {
                 Ok(what) => return Ok(format!("{what} after {} ms", started.elapsed().as_millis())),
-                Err(e) => last = e,
+                Err(e) => last = e.message,
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(format!(
+        Err(Refusal::internal(format!(
             "the PBX did not answer within {} s: {last}",
             self.config.ready_timeout
-        ))
+        )))
     }
 
-    async fn check_once(&self, deadline: Instant) -> Result<String, String> {
+    async fn check_once(&self, deadline: Instant) -> Result<String, Refusal> {
         let mut done = Vec::new();
         if let Some(target) = &self.config.sip_check {
             let addr = resolve(target).await?;
@@ -106,10 +107,10 @@ impl Pbx {
     }
 }
 
-async fn resolve(target: &str) -> Result<SocketAddr, String> {
+async fn resolve(target: &str) -> Result<SocketAddr, Refusal> {
     tokio::net::lookup_host(target)
         .await
-        .map_err(|e| format!("cannot resolve {target}: {e}"))?
+        .map_err(|e| Refusal::internal(format!("cannot resolve {target}: {e}")))?
         .next()
-        .ok_or_else(|| format!("{target} has no address"))
+        .ok_or_else(|| Refusal::internal(format!("{target} has no address")))
 }

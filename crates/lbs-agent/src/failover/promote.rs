@@ -152,7 +152,7 @@ impl Failover {
                         crate::sync::dump::restore(c)
                             .await
                             .map(|_| "loaded".to_string())
-                            .map_err(|e| e.to_string())
+                            .map_err(Refusal::internal)
                     })
                     .await;
             }
@@ -196,7 +196,11 @@ impl Failover {
             .run(
                 "final_dump",
                 "Final dump of the databases and journal of every change".into(),
-                crate::sync::primary::flush(&self.sync, true),
+                async {
+                    crate::sync::primary::flush(&self.sync, true)
+                        .await
+                        .map_err(Refusal::internal)
+                },
             )
             .await;
     }

@@ -22,7 +22,7 @@ use crate::role::Reintegration;
 use crate::sync::Source;
 
 /// Moves aside what this box changed after `r.acked`; returns a summary.
-pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, String> {
+pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, Refusal> {
     // Whatever was written up to the moment the PBX stopped must be in the journal first.
     if let Err(e) = crate::sync::primary::flush(&f.sync, false).await {
         tracing::warn!(problem = %e, "reintegration: the journal could not be brought fully up to date");
@@ -35,7 +35,7 @@ pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, String>
             .journal
             .changes_after(after, 2000)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(Refusal::internal)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         changed.extend(page.into_iter().filter(|c| !c.deleted));
@@ -61,8 +61,8 @@ pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, String>
         let rel = c.path.clone();
         let moved = tokio::task::spawn_blocking(move || installer.quarantine(&rel, now))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(Refusal::internal)?
+            .map_err(Refusal::internal)?;
         let Some(dest) = moved else { continue };
         let entry = Quarantined {
             id: 0,
@@ -75,7 +75,7 @@ pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, String>
             lost_epoch: r.lost_epoch,
             restored_unix: None,
         };
-        f.quarantine.add(&entry).await.map_err(|e| e.to_string())?;
+        f.quarantine.add(&entry).await.map_err(Refusal::internal)?;
         tracing::warn!(source = %c.category, path = %c.path, to = %dest.display(), "reintegration: file set aside in quarantine");
         files += 1;
         bytes += c.meta.size;

@@ -1,6 +1,7 @@
 //! A SIP OPTIONS ping: the way to ask a SIP server "are you there?" that every PBX answers. Used
 //! after a promotion to check the PBX answers, and by the tests as the phone's probe.
 
+use crate::refusal::Refusal;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,9 @@ fn token() -> String {
 /// Sends OPTIONS over UDP to `target`, resending every 200 ms, until an answer with the same
 /// Call-ID arrives or `timeout` passes. Any final answer (even 404 or 483) proves the server is
 /// up; provisional answers (1xx) are waited past.
-pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAnswer, String> {
+pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAnswer, Refusal> {
     let socket = crate::failover::udp_to(target).await?;
-    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let local = socket.local_addr().map_err(Refusal::internal)?;
     let call_id = format!("{}@lbs-agent", token());
     let request = format!(
         "OPTIONS sip:{target} SIP/2.0\r\n\
@@ -91,10 +92,10 @@ pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAn
             }
         }
     }
-    Err(format!(
+    Err(Refusal::internal(format!(
         "the SIP server at {target} did not answer OPTIONS within {} ms ({last_error})",
         timeout.as_millis()
-    ))
+    )))
 }
 
 #[cfg(test)]
@@ -139,6 +140,9 @@ mod tests {
         let quiet = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = quiet.local_addr().unwrap();
         let e = options_ping(addr, Duration::from_millis(500)).await.unwrap_err();
-        assert!(e.contains(&addr.to_string()) && e.contains("did not answer"), "{e}");
+        assert!(
+            e.message.contains(&addr.to_string()) && e.message.contains("did not answer"),
+            "{e}"
+        );
     }
 }

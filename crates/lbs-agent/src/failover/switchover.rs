@@ -63,7 +63,7 @@ impl Failover {
         let now = self.role();
         let message = match change {
             Ok(dropped) => self.primary_message(&steps, dropped),
-            Err(why) => why,
+            Err(why) => why.message,
         };
         let overridden = if problems.is_empty() {
             String::new()
@@ -132,7 +132,7 @@ impl Failover {
         steps: &mut Steps<'_>,
         actor: &str,
         reason: Option<&str>,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, Refusal> {
         let next_epoch = self.next_epoch(&self.role());
         let ask = |step| HandoverRequest {
             step,
@@ -154,7 +154,7 @@ impl Failover {
                 let failed = r.steps.iter().any(|s| !s.ok);
                 prepared = Some(r);
                 if failed {
-                    Err(detail.join("; "))
+                    Err(Refusal::unavailable(detail.join("; ")))
                 } else {
                     Ok(detail.join("; "))
                 }
@@ -162,20 +162,20 @@ impl Failover {
             .await;
         let Some(prepared) = prepared.filter(|_| ok) else {
             let _ = self.call_handover(peer, ask(HandoverStep::Abort)).await;
-            return Err(format!(
+            return Err(Refusal::internal(format!(
                 "The switchover was stopped before anything changed: {} could not prepare. It stays the primary.",
                 peer.name
-            ));
+            )));
         };
         // 2. Every change reaches this box.
         let label = format!("Copy every last change from {}", peer.name);
         let drained = steps.run("drain", label, self.drain(&prepared)).await;
         if !drained {
             let _ = self.call_handover(peer, ask(HandoverStep::Abort)).await;
-            return Err(format!(
+            return Err(Refusal::internal(format!(
                 "The switchover was called off: not every change reached this box in time. {} started its PBX again and stays the primary.",
                 peer.name
-            ));
+            )));
         }
         // 3. The primary becomes a backup.
         let label = format!("Make {} the backup", peer.name);
@@ -188,30 +188,30 @@ impl Failover {
             .await
         {
             let _ = self.call_handover(peer, ask(HandoverStep::Abort)).await;
-            return Err(format!(
+            return Err(Refusal::internal(format!(
                 "The switchover was called off: {} did not confirm it became the backup, so this box did not take over.",
                 peer.name
-            ));
+            )));
         }
         // 4. This box becomes the primary.
         // At the epoch the old primary recorded with `Complete`.
         self.become_primary(steps, next_epoch).await.ok_or_else(|| {
-            format!(
+            Refusal::internal(format!(
                 "{} is now a backup, but this box could not write its new role to disk, so both boxes are backups and \
                  the phones are down: check the disk holding {}, then run `lbs-agent promote` on this box",
                 peer.name,
                 self.config.server.state_dir.display()
-            )
+            ))
         })
     }
 
     /// Waits until this box follows the primary's journal up to `head` with nothing pending.
-    pub(super) async fn drain(&self, p: &HandoverResponse) -> Result<String, String> {
+    pub(super) async fn drain(&self, p: &HandoverResponse) -> Result<String, Refusal> {
         let t = Instant::now();
         let deadline = t + Duration::from_secs(self.config.failover.drain_timeout);
         loop {
-            let cursor = self.sync.queue.cursor().await.map_err(|e| e.to_string())?;
-            let empty = self.sync.queue.is_empty().await.map_err(|e| e.to_string())?;
+            let cursor = self.sync.queue.cursor().await.map_err(Refusal::internal)?;
+            let empty = self.sync.queue.is_empty().await.map_err(Refusal::internal)?;
             if let Some((journal, fetched)) = cursor {
                 if journal == p.journal_id && fetched >= p.head && empty {
                     return Ok(format!("every change is here ({} ms)", t.elapsed().as_millis()));
@@ -220,25 +220,27 @@ impl Failover {
             if Instant::now() > deadline {
                 let pending = self.sync.queue.pending().await.unwrap_or_default();
                 let files: u64 = pending.values().map(|t| t.files).sum();
-                return Err(format!(
+                return Err(Refusal::internal(format!(
                     "after {}, {files} changes were still missing",
                     human_secs(self.config.failover.drain_timeout)
-                ));
+                )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    pub(super) async fn call_handover(&self, peer: &Peer, req: HandoverRequest) -> Result<HandoverResponse, String> {
-        let client = self.sync.client_for(peer)?;
+    pub(super) async fn call_handover(&self, peer: &Peer, req: HandoverRequest) -> Result<HandoverResponse, Refusal> {
+        let client = self.sync.client_for(peer).map_err(Refusal::internal)?;
         let request = client
             .post(crate::peer::url(&peer.address, "/handover"))
             .json(&req)
             .timeout(Duration::from_secs(self.config.pbx.command_timeout * 3 + 60));
         crate::peer::call(request).await.map_err(|e| match e {
-            CallError::Silent(why) => format!("{} does not answer ({why})", peer.name),
-            CallError::Refused(_, why) => format!("{} refused: {why}", peer.name),
-            CallError::Unreadable(why) => format!("{} sent an answer that could not be read: {why}", peer.name),
+            CallError::Silent(why) => Refusal::unavailable(format!("{} does not answer ({why})", peer.name)),
+            CallError::Refused(_, why) => Refusal::unavailable(format!("{} refused: {why}", peer.name)),
+            CallError::Unreadable(why) => {
+                Refusal::unavailable(format!("{} sent an answer that could not be read: {why}", peer.name))
+            }
         })
     }
 

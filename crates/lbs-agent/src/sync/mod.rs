@@ -155,7 +155,7 @@ impl SyncEngine {
                 return Ok(c.clone());
             }
         }
-        let c = crate::peer::client(&self.identity, &peer.fingerprint)?;
+        let c = crate::peer::client(&self.identity, &peer.fingerprint).map_err(|e| e.message)?;
         *guard = Some((peer.fingerprint.clone(), c.clone()));
         Ok(c)
     }

@@ -14,6 +14,7 @@ use ring::hmac;
 use thiserror::Error;
 
 use crate::config::DnsTakeover;
+use crate::refusal::Refusal;
 
 const TYPE_A: u16 = 1;
 const TYPE_SOA: u16 = 6;
@@ -97,14 +98,14 @@ pub enum TsigError {
 }
 
 impl Key {
-    pub fn new(name: &str, algorithm: &str, secret_b64: &str) -> Result<Key, String> {
+    pub fn new(name: &str, algorithm: &str, secret_b64: &str) -> Result<Key, Refusal> {
         let secret = base64::engine::general_purpose::STANDARD
             .decode(secret_b64.trim())
-            .map_err(|e| format!("the TSIG secret is not valid base64 ({e})"))?;
+            .map_err(|e| Refusal::internal(format!("the TSIG secret is not valid base64 ({e})")))?;
         let alg = match algorithm {
             "hmac-sha256" => hmac::HMAC_SHA256,
             "hmac-sha512" => hmac::HMAC_SHA512,
-            other => return Err(format!("unsupported TSIG algorithm {other}")),
+            other => return Err(Refusal::internal(format!("unsupported TSIG algorithm {other}"))),
         };
         Ok(Key {
             name: name.trim_end_matches('.').to_ascii_lowercase() + ".",
@@ -312,7 +313,7 @@ fn verify(key: &Key, answer: &[u8], request_mac: &[u8], now: u64) -> Result<(), 
 }
 
 /// Sends `msg` and waits for the answer with the same ID, resending twice.
-async fn exchange(server: SocketAddr, msg: &[u8]) -> Result<Vec<u8>, String> {
+async fn exchange(server: SocketAddr, msg: &[u8]) -> Result<Vec<u8>, Refusal> {
     let socket = crate::failover::udp_to(server).await?;
     let mut buf = vec![0u8; 4096];
     let mut last = "no answer".to_string();
@@ -333,7 +334,9 @@ async fn exchange(server: SocketAddr, msg: &[u8]) -> Result<Vec<u8>, String> {
             }
         }
     }
-    Err(format!("the DNS server {server} does not answer ({last})"))
+    Err(Refusal::internal(format!(
+        "the DNS server {server} does not answer ({last})"
+    )))
 }
 
 fn unix_now() -> u64 {
@@ -341,45 +344,45 @@ fn unix_now() -> u64 {
 }
 
 /// Points the configured name at this box.
-pub async fn take(d: &DnsTakeover) -> Result<String, String> {
+pub async fn take(d: &DnsTakeover) -> Result<String, Refusal> {
     let secret = std::fs::read_to_string(&d.key_secret_file).map_err(|e| {
-        format!(
+        Refusal::internal(format!(
             "cannot read the TSIG secret from {} ({e}); it must hold the key's base64 secret",
             d.key_secret_file.display()
-        )
+        ))
     })?;
     let key = Key::new(&d.key_name, &d.key_algorithm, &secret)?;
     let id: u16 = rand::random();
     let mut msg = update_message(id, &d.zone, &d.name, d.address, d.ttl);
     let mac = key.sign(&mut msg, unix_now());
     let answer = exchange(d.server, &msg).await?;
-    let rcode = get16(&answer, 2).ok_or("the DNS server's answer is too short")? & 0x000F;
+    let rcode = get16(&answer, 2).ok_or_else(|| Refusal::internal("the DNS server's answer is too short"))? & 0x000F;
     if rcode != 0 {
         // A refused signature comes back as NOTAUTH with the TSIG error inside.
-        verify(&key, &answer, &mac, unix_now()).map_err(|e| e.to_string())?;
-        return Err(format!(
+        verify(&key, &answer, &mac, unix_now()).map_err(Refusal::internal)?;
+        return Err(Refusal::internal(format!(
             "the DNS server {} refused the update of {} ({}); check that it allows key {} to update zone {}",
             d.server,
             d.name,
             rcode_name(rcode),
             d.key_name,
             d.zone
-        ));
+        )));
     }
-    verify(&key, &answer, &mac, unix_now()).map_err(|e| e.to_string())?;
+    verify(&key, &answer, &mac, unix_now()).map_err(Refusal::internal)?;
     let seen = lookup(d.server, &d.name).await?;
     if !seen.contains(&d.address) {
-        return Err(format!(
+        return Err(Refusal::internal(format!(
             "the DNS server accepted the update but still answers {} for {}",
             seen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
             d.name
-        ));
+        )));
     }
     Ok(format!("{} now points to {} (TTL {} s)", d.name, d.address, d.ttl))
 }
 
 /// The A and AAAA addresses `server` gives for `name` (an A query, and AAAA if none).
-pub async fn lookup(server: SocketAddr, name: &str) -> Result<Vec<IpAddr>, String> {
+pub async fn lookup(server: SocketAddr, name: &str) -> Result<Vec<IpAddr>, Refusal> {
     let mut out = Vec::new();
     for qtype in [TYPE_A, TYPE_AAAA] {
         let id: u16 = rand::random();
@@ -388,10 +391,14 @@ pub async fn lookup(server: SocketAddr, name: &str) -> Result<Vec<IpAddr>, Strin
         put16(&mut q, qtype);
         put16(&mut q, CLASS_IN);
         let answer = exchange(server, &q).await?;
-        let (flags, records) = parse(&answer).ok_or("the DNS server's answer could not be read")?;
+        let (flags, records) =
+            parse(&answer).ok_or_else(|| Refusal::internal("the DNS server's answer could not be read"))?;
         let rcode = flags & 0x000F;
         if rcode != 0 && rcode != 3 {
-            return Err(format!("the DNS server answered {} for {name}", rcode_name(rcode)));
+            return Err(Refusal::internal(format!(
+                "the DNS server answered {} for {name}",
+                rcode_name(rcode)
+            )));
         }
         for r in records {
             let data = &answer[r.rdata.clone()];
@@ -627,6 +634,7 @@ mod tests {
         assert!(Key::new("k.", "hmac-sha256", "not base64!")
             .err()
             .unwrap()
+            .message
             .contains("base64"));
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::command;
 use crate::config::HookTakeover;
+use crate::refusal::Refusal;
 
 pub struct Context {
     pub role: String,
@@ -15,7 +16,7 @@ pub struct Context {
     pub server_name: String,
 }
 
-pub async fn run(h: &HookTakeover, action: &str, ctx: &Context) -> Result<String, String> {
+pub async fn run(h: &HookTakeover, action: &str, ctx: &Context) -> Result<String, Refusal> {
     let mut cmd = h.command.clone();
     cmd.push(action.to_string());
     let env = [

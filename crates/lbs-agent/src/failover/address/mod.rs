@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use lbs_protocol::AddressStatus;
 
 use crate::config::Takeover;
+use crate::refusal::Refusal;
 
 pub struct Address {
     config: Takeover,
@@ -54,7 +55,7 @@ impl Address {
     }
 
     /// Makes the address point at this box.
-    pub async fn take(&self, ctx: &hook::Context) -> Result<String, String> {
+    pub async fn take(&self, ctx: &hook::Context) -> Result<String, Refusal> {
         let result = match &self.config {
             Takeover::None => Ok("nothing to move (takeover strategy none)".into()),
             Takeover::Dns(d) => dns::take(d).await,
@@ -63,14 +64,14 @@ impl Address {
         };
         match &result {
             Ok(_) => self.remember(!matches!(self.config, Takeover::None), None),
-            Err(e) => self.remember(false, Some(e.clone())),
+            Err(e) => self.remember(false, Some(e.message.clone())),
         }
         result
     }
 
     /// Lets go of the address. For DNS there is nothing to undo: the next primary points the
     /// name at itself, and removing the record would leave the phones with no address at all.
-    pub async fn release(&self, ctx: &hook::Context) -> Result<String, String> {
+    pub async fn release(&self, ctx: &hook::Context) -> Result<String, Refusal> {
         let result = match &self.config {
             Takeover::None => Ok("nothing to release (takeover strategy none)".into()),
             Takeover::Dns(d) => Ok(format!(
@@ -82,7 +83,7 @@ impl Address {
         };
         match &result {
             Ok(_) => self.remember(false, None),
-            Err(e) => self.remember(true, Some(e.clone())),
+            Err(e) => self.remember(true, Some(e.message.clone())),
         }
         result
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::command;
 use crate::config::VipTakeover;
+use crate::refusal::Refusal;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -21,7 +22,7 @@ fn ip(args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-pub async fn take(v: &VipTakeover) -> Result<String, String> {
+pub async fn take(v: &VipTakeover) -> Result<String, Refusal> {
     let cidr = cidr(v);
     // `replace` is idempotent: taking an address this box already holds is not an error.
     command::run_ok(
@@ -56,7 +57,7 @@ pub async fn take(v: &VipTakeover) -> Result<String, String> {
     Ok(format!("{cidr} is on {} and announced", v.interface))
 }
 
-pub async fn release(v: &VipTakeover) -> Result<String, String> {
+pub async fn release(v: &VipTakeover) -> Result<String, Refusal> {
     let cidr = cidr(v);
     if held(v).await == Some(false) {
         return Ok(format!("{cidr} is not on {}", v.interface));
@@ -66,7 +67,10 @@ pub async fn release(v: &VipTakeover) -> Result<String, String> {
     if o.success || o.output.contains("Cannot assign requested address") || o.output.contains("Address not found") {
         Ok(format!("{cidr} is no longer on {}", v.interface))
     } else {
-        Err(format!("removing {cidr} from {} failed: {}", v.interface, o.output))
+        Err(Refusal::internal(format!(
+            "removing {cidr} from {} failed: {}",
+            v.interface, o.output
+        )))
     }
 }
 
