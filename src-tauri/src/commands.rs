@@ -2,7 +2,8 @@
 //! `lbs_console_core::Console`; errors become `{kind, message}` for the UI. A command that
 //! changes something also makes the poller read again, so the dashboard shows it at once.
 
-use lbs_console_core::overview::{OfficeEvents, Overview};
+use lbs_console_core::events::OfficeEvents;
+use lbs_console_core::overview::Overview;
 use lbs_console_core::pair::{Assessment, Confirmation};
 use lbs_console_core::view::{AddedServer, ConsoleError, MachineSeries, PairEntry, ProbeResult, ServerEntry};
 use lbs_console_core::Console;

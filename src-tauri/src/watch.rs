@@ -145,7 +145,7 @@ fn set_tray(app: &AppHandle, o: &Overview) {
 #[cfg(test)]
 mod tests {
     use lbs_console_core::overview::OfficeView;
-    use lbs_console_core::pair::PairState;
+    use lbs_console_core::pair::{FailoverOffer, PairState};
     use lbs_console_core::view::PairEntry;
 
     use super::*;
@@ -162,6 +162,11 @@ mod tests {
                 level,
                 sentence: String::new(),
                 next: None,
+            },
+            failover: FailoverOffer {
+                kind: None,
+                label: String::new(),
+                blocked: None,
             },
             machines: Vec::new(),
             primary: None,

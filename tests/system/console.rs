@@ -223,10 +223,8 @@ async fn the_failover_wizard_guards_live_in_the_console_core() {
     assert_eq!((change.role, change.epoch), (lbs_protocol::Role::Primary, 2));
     // The audit log on B names the console's token and the confirmed reason.
     let events: lbs_protocol::EventList = b.get("/api/v1/events", &b.link.token).await.json().await.unwrap();
-    assert!(events
-        .events
-        .iter()
-        .any(|e| e.kind == "promoted" && e.reason.as_deref().unwrap_or_default().contains("confirmed off")));
+    assert!(events.events.iter().any(|e| e.kind == lbs_protocol::EventKind::Promoted
+        && e.reason.as_deref().unwrap_or_default().contains("confirmed off")));
 }
 
 #[tokio::test]

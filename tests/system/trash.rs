@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lbs_console_core::view::ErrorKind;
 use lbs_console_core::{Console, Credentials};
-use lbs_protocol::{ApiError, EventList, TrashEntry, TrashList, TrashRestored};
+use lbs_protocol::{ApiError, EventKind, EventList, TrashEntry, TrashList, TrashRestored};
 use lbs_tests::{eventually, Agent};
 use serde_json::json;
 
@@ -191,7 +191,7 @@ async fn a_file_deleted_on_the_primary_is_put_back_on_the_primary_from_the_backu
         events
             .events
             .iter()
-            .any(|e| e.kind == "trash_restored" && e.message.contains(MSG) && e.actor.contains("token")),
+            .any(|e| e.kind == EventKind::TrashRestored && e.message.contains(MSG) && e.actor.contains("token")),
         "{events:?}"
     );
 

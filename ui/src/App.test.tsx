@@ -215,10 +215,11 @@ describe("office dashboard", () => {
     });
     renderApp(api);
     expect((await screen.findByTestId("pair-sentence")).textContent).toContain("Protected");
-    const down = overviewOf([machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")], {
-      level: "down",
-      sentence: "Primary Main office unreachable for 2 min",
-    });
+    const down = overviewOf(
+      [machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")],
+      { level: "down", sentence: "Primary Main office unreachable for 2 min" },
+      { kind: "unplanned", label: "Fail over to Backup" },
+    );
     down.at_unix += 2;
     act(() => push?.(down));
     expect(screen.getByTestId("pair-sentence").textContent).toBe("Primary Main office unreachable for 2 min");
@@ -232,7 +233,8 @@ describe("office dashboard", () => {
       reachable: false,
       error: { kind: "unauthorized", message: "Backup refused the access token. Create a new one with `lbs-agent token create`." },
     });
-    renderApp(fakeApi({ overview: () => Promise.resolve(overviewOf([machine(ENTRY, "primary"), refused])) }));
+    const o = overviewOf([machine(ENTRY, "primary"), refused], {}, { blocked: "Backup does not answer, so it cannot take over." });
+    renderApp(fakeApi({ overview: () => Promise.resolve(o) }));
     const banner = await screen.findByTestId("machine-error");
     expect(banner.dataset.kind).toBe("unauthorized");
     expect(banner.textContent).toContain("Backup refused the access token.");
@@ -242,7 +244,8 @@ describe("office dashboard", () => {
   });
 
   it("disables the failover for a view-only token and says why", async () => {
-    const o = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup", { access: "viewer" })]);
+    const viewOnly = "The access token for Backup is view-only: it can see everything but change nothing.";
+    const o = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup", { access: "viewer" })], {}, { blocked: viewOnly });
     renderApp(fakeApi({ overview: () => Promise.resolve(o) }));
     const button = await screen.findByTestId("start-failover");
     expect(button.hasAttribute("disabled")).toBe(true);
@@ -275,14 +278,22 @@ describe("office dashboard", () => {
 
 describe("failover wizard", () => {
   const ASSESSMENT = {
+    title: "Fail over to Backup",
     primary_name: "Main office",
     backup_name: "Backup",
+    primary_state: "Main office does not answer.",
     facts: [{ ok: false, text: "Main office has not answered for 2 min." }],
     categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1 }],
     blockers: [],
     warnings: [],
     hold_remaining_secs: null,
     confirm_name: "Backup",
+  };
+  const UNPLANNED = {
+    ...ASSESSMENT,
+    kind: "unplanned" as const,
+    needs: { old_primary_off: true, typed_name: true, reason: false, hint: "To go ahead, tick the box and type Backup exactly." },
+    run_label: "Make Backup the primary",
   };
   const CHANGE = {
     action: "promote",
@@ -297,22 +308,27 @@ describe("failover wizard", () => {
   };
 
   it("asks for the old primary off and the typed name before an unplanned failover", async () => {
-    const o = overviewOf([machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")], {
-      level: "down",
-    });
+    const o = overviewOf(
+      [machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")],
+      { level: "down" },
+      { kind: "unplanned", label: "Fail over to Backup" },
+    );
     const api = fakeApi({
       overview: () => Promise.resolve(o),
-      failoverAssess: () => Promise.resolve({ ...ASSESSMENT, kind: "unplanned" }),
+      failoverAssess: () => Promise.resolve(UNPLANNED),
       failoverRun: () => Promise.resolve(CHANGE),
       saveFile: () => Promise.resolve("/tmp/report.txt"),
     });
     renderApp(api);
     fireEvent.click(await screen.findByTestId("start-failover"));
     expect(await screen.findByText("Main office has not answered for 2 min.")).toBeTruthy();
+    expect(screen.getByRole("dialog", { name: "Fail over to Backup" })).toBeTruthy();
     expect(api.failoverAssess).toHaveBeenCalledWith(ENTRY.id, BACKUP_ENTRY.id);
     fireEvent.click(screen.getByTestId("wizard-next"));
     const run = screen.getByTestId("wizard-run");
     expect(run.hasAttribute("disabled")).toBe(true);
+    expect(run.textContent).toBe("Make Backup the primary");
+    expect(screen.getByTestId("run-disabled-reason").textContent).toBe(UNPLANNED.needs.hint);
     // The right name alone is not enough: the old primary must be confirmed off too.
     fireEvent.change(screen.getByTestId("confirm-name"), { target: { value: "Backup" } });
     expect(run.hasAttribute("disabled")).toBe(true);
@@ -345,8 +361,11 @@ describe("failover wizard", () => {
         Promise.resolve({
           ...ASSESSMENT,
           kind: "planned",
+          title: "Switch over to Backup",
           warnings: ["Backup became the primary only 12 min ago; wait 48 min."],
           hold_remaining_secs: 2880,
+          needs: { old_primary_off: false, typed_name: false, reason: true, hint: "To go ahead, type a reason above." },
+          run_label: "Switch over anyway",
         }),
     });
     renderApp(api);

@@ -513,7 +513,7 @@ impl Console {
     }
 
     /// The audit logs of an office's servers, merged; a server that cannot be read is named.
-    pub async fn office_events(&self, office: &str, limit: u32) -> Result<crate::overview::OfficeEvents, Error> {
+    pub async fn office_events(&self, office: &str, limit: u32) -> Result<crate::events::OfficeEvents, Error> {
         let pair = self.store.pair(office).await?;
         // Both at once: a server that does not answer costs its time-out once.
         let reads = pair.servers.iter().map(|id| async move {
@@ -528,8 +528,8 @@ impl Console {
                 (name, Err(e)) => unreadable.push(format!("{name}: {e}")),
             }
         }
-        Ok(crate::overview::OfficeEvents {
-            events: crate::overview::merge_events(logs, limit as usize),
+        Ok(crate::events::OfficeEvents {
+            events: crate::events::merge_events(logs, limit as usize),
             unreadable,
         })
     }
@@ -588,6 +588,7 @@ impl Console {
                 }
                 self.saw(&entry.id, now, failover.role).await;
                 self.set_silent(&entry.id, false);
+                let restore_blocked = crate::overview::restore_blocked(&entry.name, true, Some(&status));
                 MachineView {
                     entry,
                     reachable: true,
@@ -597,6 +598,7 @@ impl Console {
                     failover: Some(failover),
                     sync,
                     error: None,
+                    restore_blocked,
                 }
             }
             Err(e) => {
@@ -607,6 +609,7 @@ impl Console {
                     .unwrap_or_else(|p| p.into_inner())
                     .get(&entry.id)
                     .copied();
+                let restore_blocked = crate::overview::restore_blocked(&entry.name, false, None);
                 MachineView {
                     entry,
                     reachable: false,
@@ -616,6 +619,7 @@ impl Console {
                     failover: None,
                     sync: None,
                     error: Some(e.to_view()),
+                    restore_blocked,
                 }
             }
         }

@@ -8,6 +8,7 @@ pub mod client;
 mod console;
 pub mod credentials;
 mod error;
+pub mod events;
 mod history_copy;
 pub mod overview;
 pub mod pair;

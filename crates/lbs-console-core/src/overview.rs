@@ -1,13 +1,14 @@
-//! Everything the dashboard shows, in one snapshot: every office, its servers as last seen, and
-//! the office's one sentence. The Tauri side polls [`crate::Console::overview`] and pushes each
-//! snapshot to the window; [`alerts`] says which changes between two snapshots deserve a desktop
-//! notification. Pure data and pure functions here; the fetching is in `console.rs`.
+//! Everything the dashboard shows, in one snapshot: every office, its servers as last seen, the
+//! office's one sentence and its failover button. The Tauri side polls
+//! [`crate::Console::overview`] and pushes each snapshot to the window; [`alerts`] says which
+//! changes between two snapshots deserve a desktop notification. Pure data and pure functions
+//! here; the fetching is in `console.rs`.
 
-use lbs_protocol::{FailoverStatus, Role, ServerStatus, SyncStatus};
+use lbs_protocol::{FailoverStatus, Role, ServerStatus, SyncStatus, TokenRole};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::pair::{self, Machine, PairLevel, PairState, AT_RISK_LAG_SECS};
+use crate::pair::{self, FailoverOffer, Machine, PairLevel, PairState, AT_RISK_LAG_SECS};
 use crate::view::{ConsoleError, FormerMachine, PairEntry, ServerEntry};
 
 /// One server as the console saw it at the last poll.
@@ -27,6 +28,27 @@ pub struct MachineView {
     pub sync: Option<SyncStatus>,
     /// Why it did not answer, in plain words.
     pub error: Option<ConsoleError>,
+    /// Why files cannot be put back through it now, in words; `None` when they can.
+    pub restore_blocked: Option<String>,
+}
+
+/// The console's token for a server that answered with `status` may only look.
+fn view_only(status: Option<&ServerStatus>) -> bool {
+    status.is_some_and(|s| s.access == TokenRole::Viewer)
+}
+
+/// Why files set aside or deleted cannot be put back through the server `name` (which sends
+/// them on to the primary), or `None`: it must answer, to an administrator's token.
+pub fn restore_blocked(name: &str, reachable: bool, status: Option<&ServerStatus>) -> Option<String> {
+    if !reachable {
+        Some(format!("{name} does not answer."))
+    } else if view_only(status) {
+        Some(format!(
+            "The access token for {name} is view-only: it can see the files but not restore them."
+        ))
+    } else {
+        None
+    }
 }
 
 impl MachineView {
@@ -39,6 +61,7 @@ impl MachineView {
             failover: self.failover.clone(),
             sync: self.sync.clone(),
             last_role: self.last_role,
+            view_only: view_only(self.status.as_ref()),
         }
     }
 
@@ -54,6 +77,8 @@ impl MachineView {
 pub struct OfficeView {
     pub pair: PairEntry,
     pub state: PairState,
+    /// The failover button: its words and why it is disabled.
+    pub failover: FailoverOffer,
     /// In the order they joined the office.
     pub machines: Vec<MachineView>,
     /// The console id of the server that is (or was last seen as) the primary, and of the other
@@ -94,13 +119,19 @@ pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMac
         .find(|m| m.reachable && m.role() == Some(Role::Primary))
         .or_else(|| machines.iter().find(|m| m.role() == Some(Role::Primary)));
     let primary_id = primary.map(|m| m.entry.id.clone());
-    let backup_id = match (&primary_id, machines.as_slice()) {
-        (Some(p), [a, b]) => Some(if &a.entry.id == p { b } else { a }.entry.id.clone()),
+    let backup = match (primary, machines.as_slice()) {
+        (Some(p), [a, b]) => Some(if a.entry.id == p.entry.id { b } else { a }),
         _ => None,
     };
+    let failover = match primary.zip(backup) {
+        Some((p, b)) => pair::offer(machines.len(), Some((&p.machine(), &b.machine()))),
+        None => pair::offer(machines.len(), None),
+    };
+    let backup_id = backup.map(|m| m.entry.id.clone());
     OfficeView {
         pair,
         state,
+        failover,
         machines,
         primary: primary_id,
         backup: backup_id,
@@ -178,40 +209,6 @@ pub fn worst(overview: &Overview) -> Option<PairLevel> {
     overview.offices.iter().map(|o| o.state.level).max_by_key(|l| rank(*l))
 }
 
-/// One entry of an office's merged audit log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct OfficeEvent {
-    /// The name of the server that wrote it.
-    pub server: String,
-    pub event: lbs_protocol::Event,
-}
-
-/// The audit logs of an office's servers, merged, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct OfficeEvents {
-    pub events: Vec<OfficeEvent>,
-    /// Servers whose log could not be read, and why, in plain words.
-    pub unreadable: Vec<String>,
-}
-
-/// Merges per-server logs, newest first (ties: the later entry of one log first).
-pub fn merge_events(logs: Vec<(String, Vec<lbs_protocol::Event>)>, limit: usize) -> Vec<OfficeEvent> {
-    let mut all: Vec<OfficeEvent> = logs
-        .into_iter()
-        .flat_map(|(server, events)| {
-            events.into_iter().map(move |event| OfficeEvent {
-                server: server.clone(),
-                event,
-            })
-        })
-        .collect();
-    all.sort_by_key(|e| std::cmp::Reverse((e.event.at_unix, e.event.id)));
-    all.truncate(limit);
-    all
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +238,26 @@ mod tests {
             failover: reachable.then(|| failover(role, epoch)),
             sync: None,
             error: None,
+            restore_blocked: None,
+        }
+    }
+
+    fn status(access: TokenRole) -> ServerStatus {
+        ServerStatus {
+            server_id: "B".into(),
+            name: "PBX B".into(),
+            role: Role::Backup,
+            epoch: 1,
+            version: "0.1.0".into(),
+            api_version: 1,
+            api_min_version: 1,
+            uptime_secs: 1,
+            host_uptime_secs: 1,
+            hostname: "b".into(),
+            fingerprint: String::new(),
+            access,
+            peer: lbs_protocol::PeerSummary::Unpaired,
+            sample_interval_secs: 10,
         }
     }
 
@@ -268,6 +285,45 @@ mod tests {
         assert_eq!(office.backup.as_deref(), Some("B"));
         assert_eq!(office.state.level, PairLevel::Down);
         assert_eq!(worst(&o), Some(PairLevel::Down));
+        assert_eq!(office.failover.label, "Fail over to PBX B");
+        assert_eq!(office.failover.blocked, None);
+    }
+
+    #[test]
+    fn the_failover_button_follows_the_snapshot() {
+        let o = snapshot(vec![
+            machine("A", Role::Primary, 1, true),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        assert_eq!(o.offices[0].failover.label, "Switch over to PBX B");
+        assert_eq!(o.offices[0].failover.blocked, None);
+        let mut viewer = machine("B", Role::Backup, 1, true);
+        viewer.status = Some(status(TokenRole::Viewer));
+        let o = snapshot(vec![machine("A", Role::Primary, 1, true), viewer]);
+        assert!(
+            o.offices[0]
+                .failover
+                .blocked
+                .as_deref()
+                .unwrap_or_default()
+                .contains("view-only"),
+            "{:?}",
+            o.offices[0].failover
+        );
+        let o = snapshot(vec![machine("A", Role::Primary, 1, true)]);
+        assert!(o.offices[0].failover.blocked.is_some());
+    }
+
+    #[test]
+    fn files_are_put_back_only_through_a_server_that_answers_an_administrator() {
+        assert_eq!(
+            restore_blocked("PBX B", false, None).as_deref(),
+            Some("PBX B does not answer.")
+        );
+        assert!(restore_blocked("PBX B", true, Some(&status(TokenRole::Viewer)))
+            .unwrap_or_default()
+            .contains("view-only"));
+        assert_eq!(restore_blocked("PBX B", true, Some(&status(TokenRole::Admin))), None);
     }
 
     #[test]
@@ -316,32 +372,6 @@ mod tests {
             machine("B", Role::Primary, 3, true),
         ]);
         assert!(alerts(&rejoined, &followed).is_empty());
-    }
-
-    #[test]
-    fn two_logs_merge_newest_first() {
-        let ev = |id: i64, at: i64, server: &str| lbs_protocol::Event {
-            id,
-            at_unix: at,
-            server_id: server.into(),
-            kind: "promoted".into(),
-            role: Role::Primary,
-            epoch: 1,
-            actor: "the agent".into(),
-            reason: None,
-            message: String::new(),
-        };
-        let merged = merge_events(
-            vec![
-                ("A".into(), vec![ev(1, 10, "a"), ev(2, 30, "a")]),
-                ("B".into(), vec![ev(1, 20, "b"), ev(2, 30, "b")]),
-            ],
-            3,
-        );
-        let order: Vec<(String, i64)> = merged.iter().map(|e| (e.server.clone(), e.event.at_unix)).collect();
-        assert_eq!(order.len(), 3);
-        assert_eq!(order[2], ("B".into(), 20));
-        assert!(order[..2].iter().all(|(_, at)| *at == 30));
     }
 
     #[test]

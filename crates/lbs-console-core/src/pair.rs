@@ -3,10 +3,15 @@
 //! tested) here, once.
 //!
 //! - [`pair_state`]: one sentence for the dashboard ("Protected: the backup is 3 s behind").
+//! - [`offer`]: the dashboard's failover button — its words, and why it is disabled.
 //! - [`assess`]: step 1 of the wizard — what is wrong, how old the backup's data is per category,
-//!   whether this is an unplanned failover or a planned switchover, and what stands in the way.
+//!   whether this is an unplanned failover or a planned switchover, what stands in the way, and
+//!   what step 2 asks of the manager.
 //! - [`check`]: the last guard before the agent is called — the typed name, the "old primary is
 //!   off" confirmation, the override reason — turned into exactly one agent request.
+//!
+//! The button and the wizard decide planned or unplanned with the same [`wizard_kind`], so they
+//! cannot disagree.
 
 use lbs_protocol::{FailoverStatus, PromoteRequest, Role, SwitchoverRequest, SyncLinkState, SyncStatus};
 use serde::{Deserialize, Serialize};
@@ -29,6 +34,8 @@ pub struct Machine {
     pub sync: Option<SyncStatus>,
     /// The role it had when it last answered (kept while it does not answer).
     pub last_role: Option<Role>,
+    /// The console's token for it is view-only: it may look, not change anything.
+    pub view_only: bool,
 }
 
 impl Machine {
@@ -186,11 +193,86 @@ pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum WizardKind {
-    /// The primary does not answer: the backup is promoted on the manager's word that the old
-    /// primary is off.
+    /// The primary does not answer (or not about its role): the backup is promoted on the
+    /// manager's word that the old primary is off.
     Unplanned,
     /// Both answer: a switchover, nothing lost.
     Planned,
+}
+
+/// Which change a failover from `primary` to `backup` is: the one rule behind the dashboard's
+/// button and the wizard. `Err`: none, and why, in words.
+///
+/// A primary that answers but whose failover status cannot be read counts as not answering: the
+/// console cannot see its hold or its pending changes (the guards a switchover shows), nor that
+/// it still holds the role, so it cannot offer a switchover that promises nothing is lost. The
+/// unplanned path is the safe one: it asks the manager to switch that box off before the backup
+/// starts the phones.
+pub fn wizard_kind(primary: &Machine, backup: &Machine) -> Result<WizardKind, String> {
+    match &primary.failover {
+        Some(f) if primary.reachable && f.role == Role::Primary => Ok(WizardKind::Planned),
+        Some(_) if primary.reachable => Err(format!(
+            "{} answers but is not the primary: promote {} directly, no failover is needed.",
+            primary.name, backup.name
+        )),
+        _ => Ok(WizardKind::Unplanned),
+    }
+}
+
+/// The words of the button that opens the wizard, and the wizard's title.
+fn wizard_title(kind: Option<WizardKind>, backup: &Machine) -> String {
+    match kind {
+        Some(WizardKind::Unplanned) => format!("Fail over to {}", backup.name),
+        Some(WizardKind::Planned) | None => format!("Switch over to {}", backup.name),
+    }
+}
+
+/// The dashboard's failover button for an office.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FailoverOffer {
+    /// What the wizard would run; `None` when there is no pair to change.
+    pub kind: Option<WizardKind>,
+    /// "Switch over to PBX B", "Fail over to PBX B"; the wizard's title says the same.
+    pub label: String,
+    /// Why the button is disabled, in words; `None` when it may be used.
+    pub blocked: Option<String>,
+}
+
+/// The button of an office with `servers` servers, of which `pair` are the primary (or the one
+/// last seen as the primary) and the other one. The console asks the backup to take over, so the
+/// backup must answer, with an administrator's token, and not be busy.
+pub fn offer(servers: usize, pair: Option<(&Machine, &Machine)>) -> FailoverOffer {
+    let none = |why: &str| FailoverOffer {
+        kind: None,
+        label: "Fail over".into(),
+        blocked: Some(why.into()),
+    };
+    if servers < 2 {
+        return none("This office has one server: add its partner first.");
+    }
+    let Some((primary, backup)) = pair else {
+        return none("Neither server has been seen as the primary yet; wait for them to answer.");
+    };
+    let kind = wizard_kind(primary, backup);
+    let blocked = if !backup.reachable {
+        Some(format!("{} does not answer, so it cannot take over.", backup.name))
+    } else if backup.view_only {
+        Some(format!(
+            "The access token for {} is view-only: it can see everything but change nothing. To fail over from this console, enter an administrator token with \"New access token…\" on its card.",
+            backup.name
+        ))
+    } else if let Some(busy) = backup.failover.as_ref().and_then(|f| f.busy.as_ref()) {
+        Some(format!("{} is busy: {busy}.", backup.name))
+    } else {
+        kind.as_ref().err().cloned()
+    };
+    let kind = kind.ok();
+    FailoverOffer {
+        kind,
+        label: wizard_title(kind, backup),
+        blocked,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -217,14 +299,33 @@ pub struct CategoryAge {
     pub last_success_unix: Option<i64>,
 }
 
+/// What step 2 of the wizard asks of the manager before it may run; [`check`] refuses until
+/// each is given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Needs {
+    /// Tick "the old primary is switched off or unplugged".
+    pub old_primary_off: bool,
+    /// Type `confirm_name` exactly (spaces around it aside).
+    pub typed_name: bool,
+    /// Give a reason, kept in the audit log, to go ahead despite the warnings.
+    pub reason: bool,
+    /// Said under the form while something is missing, e.g. "To go ahead, type a reason above.".
+    pub hint: String,
+}
+
 /// Step 1 of the wizard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Assessment {
     /// `None`: no role change is possible now (see `blockers`).
     pub kind: Option<WizardKind>,
+    /// "Fail over to PBX B" or "Switch over to PBX B", as on the dashboard's button.
+    pub title: String,
     pub primary_name: String,
     pub backup_name: String,
+    /// What the console sees of the primary, one sentence: "PBX A does not answer.".
+    pub primary_state: String,
     /// What the console sees, good and bad, in plain sentences.
     pub facts: Vec<Fact>,
     pub categories: Vec<CategoryAge>,
@@ -237,6 +338,10 @@ pub struct Assessment {
     pub hold_remaining_secs: Option<u64>,
     /// For an unplanned failover: the manager types this name to confirm.
     pub confirm_name: String,
+    /// What step 2 asks for.
+    pub needs: Needs,
+    /// The button that runs it: "Make PBX B the primary", "Switch over", "Switch over anyway".
+    pub run_label: String,
 }
 
 /// The wizard's step 1: `primary` is the machine that holds (or last held) the role, `backup`
@@ -245,19 +350,32 @@ pub fn assess(primary: &Machine, backup: &Machine, now: i64) -> Assessment {
     let mut facts = Vec::new();
     let mut blockers = Vec::new();
     let mut warnings = Vec::new();
-    let primary_answers = primary.reachable && primary.failover.is_some();
-    if primary_answers {
-        let role = primary.role().map_or("unknown".into(), |r| r.to_string());
-        facts.push(Fact {
-            ok: true,
-            text: format!("{} answers; it is the {role}.", primary.name),
-        });
-    } else {
-        facts.push(Fact {
-            ok: false,
-            text: format!("{} does not answer{}.", primary.name, silent_for(primary, now)),
-        });
-    }
+    let primary_state = match (&primary.failover, primary.reachable) {
+        (Some(f), true) => {
+            facts.push(Fact {
+                ok: true,
+                text: format!("{} answers; it is the {}.", primary.name, f.role),
+            });
+            format!("{} answers.", primary.name)
+        }
+        (None, true) => {
+            facts.push(Fact {
+                ok: false,
+                text: format!(
+                    "{} answers, but its failover status cannot be read: it cannot take part in a switchover.",
+                    primary.name
+                ),
+            });
+            format!("{} answers, but its failover status cannot be read.", primary.name)
+        }
+        (_, false) => {
+            facts.push(Fact {
+                ok: false,
+                text: format!("{} does not answer{}.", primary.name, silent_for(primary, now)),
+            });
+            format!("{} does not answer.", primary.name)
+        }
+    };
     match (&backup.failover, backup.reachable) {
         (Some(f), true) if f.role == Role::Backup => {
             facts.push(Fact {
@@ -309,13 +427,11 @@ pub fn assess(primary: &Machine, backup: &Machine, now: i64) -> Assessment {
         .map(|c| format!("{} ({} behind)", c.label, span(c.behind_secs)))
         .collect();
     let mut hold_remaining_secs = None;
+    let planned = wizard_kind(primary, backup);
+    let title = wizard_title(planned.as_ref().ok().copied(), backup);
     let kind = if !blockers.is_empty() {
         None
-    } else if let Some(f) = primary
-        .failover
-        .as_ref()
-        .filter(|f| primary.reachable && f.role == Role::Primary)
-    {
+    } else if let (Ok(WizardKind::Planned), Some(f)) = (&planned, &primary.failover) {
         hold_remaining_secs = f.hold.remaining_secs;
         if let Some(left) = f.hold.remaining_secs.filter(|l| *l > 0) {
             warnings.push(format!(
@@ -334,11 +450,8 @@ pub fn assess(primary: &Machine, backup: &Machine, now: i64) -> Assessment {
             ));
         }
         Some(WizardKind::Planned)
-    } else if primary_answers {
-        blockers.push(format!(
-            "{} answers but is not the primary: promote {} directly, no failover is needed.",
-            primary.name, backup.name
-        ));
+    } else if let Err(not_primary) = planned {
+        blockers.push(not_primary);
         None
     } else {
         if !behind.is_empty() {
@@ -349,16 +462,42 @@ pub fn assess(primary: &Machine, backup: &Machine, now: i64) -> Assessment {
         }
         Some(WizardKind::Unplanned)
     };
+    let (needs, run_label) = match kind {
+        Some(WizardKind::Unplanned) => (
+            Needs {
+                old_primary_off: true,
+                typed_name: true,
+                reason: false,
+                hint: format!("To go ahead, tick the box and type {} exactly.", backup.name),
+            },
+            format!("Make {} the primary", backup.name),
+        ),
+        // Past the hold or with changes pending, the switchover overrides the agent's guards:
+        // only with a reason for the audit log.
+        Some(WizardKind::Planned) if !warnings.is_empty() => (
+            Needs {
+                reason: true,
+                hint: "To go ahead, type a reason above.".into(),
+                ..Needs::default()
+            },
+            "Switch over anyway".into(),
+        ),
+        Some(WizardKind::Planned) | None => (Needs::default(), "Switch over".into()),
+    };
     Assessment {
         kind,
+        title,
         primary_name: primary.name.clone(),
         backup_name: backup.name.clone(),
+        primary_state,
         facts,
         categories,
         blockers,
         warnings,
         hold_remaining_secs,
         confirm_name: backup.name.clone(),
+        needs,
+        run_label,
     }
 }
 
@@ -390,48 +529,45 @@ pub enum Action {
     Switchover(SwitchoverRequest),
 }
 
-/// The last guard: refuses unless the assessment allows a change and the manager confirmed what
-/// it needs. The same rules whatever the front end shows.
+/// The last guard: refuses unless the assessment allows a change and the manager gave what its
+/// [`Needs`] ask (the same fields the wizard enables its button from), whatever the front end
+/// shows.
 pub fn check(a: &Assessment, c: &Confirmation) -> Result<Action, Error> {
     let refuse = |m: String| Err(Error::InvalidInput(m));
     let Some(kind) = a.kind else {
         return refuse(format!("No role change is possible now: {}", a.blockers.join(" ")));
     };
     let reason = c.override_reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    if a.needs.old_primary_off && !c.old_primary_off {
+        return refuse(format!(
+            "Confirm that {} is switched off or unplugged: two primaries would answer the phones.",
+            a.primary_name
+        ));
+    }
+    if a.needs.typed_name && c.typed_name.trim() != a.confirm_name {
+        return refuse(format!(
+            "Type the backup's name exactly as shown (\"{}\") to confirm.",
+            a.confirm_name
+        ));
+    }
+    if a.needs.reason && reason.is_none() {
+        return refuse(format!(
+            "{} To go ahead anyway, give a reason; it is kept in the audit log.",
+            a.warnings.join(" ")
+        ));
+    }
     match kind {
-        WizardKind::Unplanned => {
-            if !c.old_primary_off {
-                return refuse(format!(
-                    "Confirm that {} is switched off or unplugged: two primaries would answer the phones.",
-                    a.primary_name
-                ));
-            }
-            if c.typed_name.trim() != a.confirm_name {
-                return refuse(format!(
-                    "Type the backup's name exactly as shown (\"{}\") to confirm.",
-                    a.confirm_name
-                ));
-            }
-            Ok(Action::Promote(PromoteRequest {
-                force: true,
-                reason: Some(format!(
-                    "Unplanned failover from the LBS Console: {} did not answer and was confirmed off",
-                    a.primary_name
-                )),
-            }))
-        }
-        WizardKind::Planned => {
-            if !a.warnings.is_empty() && reason.is_none() {
-                return refuse(format!(
-                    "{} To go ahead anyway, give a reason; it is kept in the audit log.",
-                    a.warnings.join(" ")
-                ));
-            }
-            Ok(Action::Switchover(SwitchoverRequest {
-                override_guards: !a.warnings.is_empty(),
-                reason: reason.map(str::to_owned),
-            }))
-        }
+        WizardKind::Unplanned => Ok(Action::Promote(PromoteRequest {
+            force: true,
+            reason: Some(format!(
+                "Unplanned failover from the LBS Console: {} did not answer and was confirmed off",
+                a.primary_name
+            )),
+        })),
+        WizardKind::Planned => Ok(Action::Switchover(SwitchoverRequest {
+            override_guards: a.needs.reason,
+            reason: reason.map(str::to_owned),
+        })),
     }
 }
 
@@ -529,6 +665,7 @@ pub(crate) mod tests {
             last_role: f.as_ref().map(|f| f.role),
             failover: f,
             sync: s,
+            view_only: false,
         }
     }
 
@@ -593,6 +730,11 @@ pub(crate) mod tests {
         a.reachable = false;
         let x = assess(&a, &b, NOW);
         assert_eq!(x.kind, Some(WizardKind::Unplanned));
+        assert_eq!(x.title, "Fail over to PBX B");
+        assert_eq!(x.primary_state, "PBX A does not answer.");
+        assert_eq!(x.run_label, "Make PBX B the primary");
+        assert!(x.needs.old_primary_off && x.needs.typed_name && !x.needs.reason);
+        assert_eq!(x.needs.hint, "To go ahead, tick the box and type PBX B exactly.");
         assert!(x
             .facts
             .iter()
@@ -624,7 +766,11 @@ pub(crate) mod tests {
         );
         let x = assess(&a, &b, NOW);
         assert_eq!(x.kind, Some(WizardKind::Planned));
+        assert_eq!(x.title, "Switch over to PBX B");
         assert_eq!(x.hold_remaining_secs, Some(1800));
+        assert!(x.needs.reason && !x.needs.old_primary_off && !x.needs.typed_name);
+        assert_eq!(x.needs.hint, "To go ahead, type a reason above.");
+        assert_eq!(x.run_label, "Switch over anyway");
         assert_eq!(x.warnings.len(), 2, "{:?}", x.warnings);
         assert!(x.warnings[0].contains("30 min"), "{:?}", x.warnings);
         assert!(x.warnings[1].contains("12 changes (4.0 MB)"), "{:?}", x.warnings);
@@ -647,6 +793,8 @@ pub(crate) mod tests {
         let a = machine("PBX A", Some(failover(Role::Primary, true, 0, true)), None);
         let x = assess(&a, &b, NOW);
         assert!(x.warnings.is_empty());
+        assert_eq!(x.needs, Needs::default(), "nothing to confirm");
+        assert_eq!(x.run_label, "Switch over");
         match check(&x, &Confirmation::default()).unwrap() {
             Action::Switchover(s) => assert!(!s.override_guards),
             other => panic!("{other:?}"),
@@ -669,5 +817,81 @@ pub(crate) mod tests {
         busy.busy = Some("Reintegrating".into());
         b.failover = Some(busy);
         assert!(assess(&a, &b, NOW).blockers[0].contains("busy"));
+    }
+
+    #[test]
+    fn the_button_says_which_change_and_why_it_is_disabled() {
+        let (a, b) = pair_ok(None);
+        let o = offer(2, Some((&a, &b)));
+        assert_eq!(
+            (o.kind, o.label.as_str(), o.blocked),
+            (Some(WizardKind::Planned), "Switch over to PBX B", None)
+        );
+        let (mut a, b) = pair_ok(None);
+        a.reachable = false;
+        a.failover = None;
+        let o = offer(2, Some((&a, &b)));
+        assert_eq!(
+            (o.kind, o.label.as_str(), o.blocked),
+            (Some(WizardKind::Unplanned), "Fail over to PBX B", None),
+            "a silent primary is no reason to refuse: that is what the wizard is for"
+        );
+
+        let blocked = |servers, pair: Option<(&Machine, &Machine)>| offer(servers, pair).blocked.unwrap_or_default();
+        let (a, b) = pair_ok(None);
+        assert!(blocked(1, Some((&a, &b))).contains("add its partner first"));
+        assert!(blocked(2, None).contains("Neither server has been seen as the primary"));
+        assert_eq!(offer(2, None).label, "Fail over");
+        let (a, mut b) = pair_ok(None);
+        b.reachable = false;
+        assert_eq!(
+            blocked(2, Some((&a, &b))),
+            "PBX B does not answer, so it cannot take over."
+        );
+        let (a, mut b) = pair_ok(None);
+        b.view_only = true;
+        assert!(blocked(2, Some((&a, &b))).starts_with("The access token for PBX B is view-only"));
+        let (a, mut b) = pair_ok(None);
+        let mut busy = failover(Role::Backup, true, 0, true);
+        busy.busy = Some("Copying the last changes".into());
+        b.failover = Some(busy);
+        assert_eq!(blocked(2, Some((&a, &b))), "PBX B is busy: Copying the last changes.");
+    }
+
+    #[test]
+    fn a_primary_whose_failover_status_cannot_be_read_is_an_unplanned_failover_for_button_and_wizard() {
+        // It answers (its status), but not about its role: no hold, no pending changes to show,
+        // so no switchover is promised; the manager switches it off first.
+        let (mut a, b) = pair_ok(None);
+        a.failover = None;
+        assert!(a.reachable);
+        let o = offer(2, Some((&a, &b)));
+        let x = assess(&a, &b, NOW);
+        assert_eq!(o.kind, Some(WizardKind::Unplanned));
+        assert_eq!(x.kind, o.kind);
+        assert_eq!(x.title, o.label);
+        assert_eq!(o.label, "Fail over to PBX B");
+        assert_eq!(
+            x.primary_state,
+            "PBX A answers, but its failover status cannot be read."
+        );
+        assert!(
+            x.facts[0].text.contains("cannot take part in a switchover"),
+            "{:?}",
+            x.facts
+        );
+        assert!(x.needs.old_primary_off, "the old primary must be confirmed off");
+    }
+
+    #[test]
+    fn a_primary_that_answers_as_a_backup_is_not_failed_over() {
+        let (mut a, b) = pair_ok(None);
+        a.failover = Some(failover(Role::Backup, true, 0, true));
+        let x = assess(&a, &b, NOW);
+        assert_eq!(x.kind, None);
+        assert!(x.blockers[0].contains("promote PBX B directly"), "{:?}", x.blockers);
+        let o = offer(2, Some((&a, &b)));
+        assert_eq!(o.kind, None);
+        assert_eq!(o.blocked, x.blockers.first().cloned());
     }
 }

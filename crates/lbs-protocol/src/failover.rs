@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::{Role, RoleStanding};
+use crate::{EventKind, Role, RoleStanding};
 
 /// `POST /api/v1/promote` (admin): make this backup the primary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -191,9 +191,7 @@ pub struct Event {
     pub at_unix: i64,
     /// The box that wrote it.
     pub server_id: String,
-    /// `promoted`, `demoted`, `switchover`, `reintegrated`, `refused`, `epoch_learned`,
-    /// `pbx_violation`, `quarantine_restored`, `trash_restored`, `step_failed`.
-    pub kind: String,
+    pub kind: EventKind,
     /// Role after the event.
     pub role: Role,
     #[ts(type = "number")]

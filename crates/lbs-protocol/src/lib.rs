@@ -5,6 +5,7 @@
 //! types are generated from these structs by `ts-rs` (`cargo test -p lbs-protocol` writes
 //! `ui/src/generated/`).
 
+mod event_kind;
 mod failover;
 mod metrics;
 mod status;
@@ -13,6 +14,7 @@ mod trash;
 mod version;
 
 pub mod link;
+pub use event_kind::EventKind;
 pub use failover::{
     AddressStatus, DemoteRequest, Event, EventList, FailoverStatus, ForwardedSwitchover, HandoverRequest,
     HandoverResponse, HandoverStep, HashesRequest, HashesResponse, Heartbeat, HoldStatus, PartnerStatus, PbxStatus,

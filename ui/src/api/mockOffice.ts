@@ -1,11 +1,13 @@
 // The office half of the in-browser fake (`?mock`): the sample servers as one office, with
-// made-up failover and sync reports, a merged audit log, and a wizard that swaps the roles.
+// made-up failover and sync reports, a merged audit log, and a wizard that swaps the roles. The
+// sentences, buttons and words lbs-console-core decides are canned here for the sample's few
+// situations, not derived: the rules live (and are tested) in Rust.
 
 /* The fake answers at once; `async` keeps every method a Promise like the real commands. */
 /* eslint-disable @typescript-eslint/require-await */
 
 import type { Assessment } from "../generated/Assessment";
-import type { Event } from "../generated/Event";
+import type { OfficeEvent } from "../generated/OfficeEvent";
 import type { FailoverStatus } from "../generated/FailoverStatus";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { MachineView } from "../generated/MachineView";
@@ -69,7 +71,7 @@ export function mockOffice(
   const office: PairEntry = { id: "office-1", name: "Main office", servers: [], created_unix: now() - 40 * 86400 };
   let epoch = 3;
   const former: FormerMachine[] = [];
-  const events: Event[] = [];
+  const events: OfficeEvent[] = [];
   /** The backup's trash: category, path, size, deleted how many seconds ago. */
   const deletedFiles: [string, string, number, number][] = [
     ["voicemail", "default/1001/INBOX/msg0004.wav", 184_320, 2 * 3600],
@@ -89,17 +91,22 @@ export function mockOffice(
       expires_unix: deleted + TRASH_DAYS * 86400,
     };
   });
-  const log = (s: OfficeServer, kind: string, message: string, reason: string | null = null) =>
+  const promoted = (s: OfficeServer, message: string, reason: string | null) =>
     events.push({
-      id: events.length + 1,
-      at_unix: now(),
-      server_id: s.entry.server_id,
-      kind,
-      role: s.role,
-      epoch,
-      actor: "token 3f2a… (this console)",
-      reason,
-      message,
+      server: s.entry.name,
+      event: {
+        id: events.length + 1,
+        at_unix: now(),
+        server_id: s.entry.server_id,
+        kind: "promoted",
+        role: s.role,
+        epoch,
+        actor: "token 3f2a… (this console)",
+        reason,
+        message,
+      },
+      label: "Became the primary",
+      warning: false,
     });
 
   const failover = (s: OfficeServer): FailoverStatus => ({
@@ -172,10 +179,12 @@ export function mockOffice(
   const look = async (s: OfficeServer): Promise<MachineView> => {
     try {
       const st = await status(s.entry.id);
-      return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null };
+      const restore_blocked =
+        st.access === "viewer" ? `The access token for ${s.entry.name} is view-only: it can see the files but not restore them.` : null;
+      return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null, restore_blocked };
     } catch (e) {
       const err = e instanceof CommandError ? e : new CommandError("agent", String(e));
-      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message } };
+      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message }, restore_blocked: `${s.entry.name} does not answer.` };
     }
   };
 
@@ -187,6 +196,8 @@ export function mockOffice(
     const backup = machines.find((m) => m !== primary) ?? null;
     const down = primary !== null && !primary.reachable;
     const single = machines.length < 2;
+    const backupName = backup?.entry.name ?? "";
+    const viewOnly = backup?.status?.access === "viewer";
     return {
       at_unix: now(),
       offices: [
@@ -199,6 +210,17 @@ export function mockOffice(
               : backup && !backup.reachable
                 ? { level: "at_risk", sentence: `At risk: the backup ${backup.entry.name} does not answer`, next: null }
                 : { level: "protected", sentence: "Protected: the backup is up to date", next: null },
+          failover: {
+            kind: down ? "unplanned" : "planned",
+            label: `${down ? "Fail over" : "Switch over"} to ${backupName}`,
+            blocked: single
+              ? "This office has one server: add its partner first."
+              : backup && !backup.reachable
+                ? `${backupName} does not answer, so it cannot take over.`
+                : viewOnly
+                  ? `The access token for ${backupName} is view-only: it can see everything but change nothing. To fail over from this console, enter an administrator token with "New access token…" on its card.`
+                  : null,
+          },
           machines,
           primary: primary?.entry.id ?? null,
           backup: single ? null : (backup?.entry.id ?? null),
@@ -288,7 +310,7 @@ export function mockOffice(
         events: [...events]
           .reverse()
           .slice(0, limit)
-          .map((event) => ({ server: names.get(event.server_id) ?? "?", event })),
+          .map((e) => ({ ...e, server: names.get(e.event.server_id) ?? e.server })),
         unreadable: [],
       };
     },
@@ -296,10 +318,13 @@ export function mockOffice(
       const p = await look(find(primaryId));
       const b = find(backupId);
       const held = now() - b.since;
+      const planned = p.reachable;
       return {
-        kind: p.reachable ? "planned" : "unplanned",
+        kind: planned ? "planned" : "unplanned",
+        title: `${planned ? "Switch over" : "Fail over"} to ${b.entry.name}`,
         primary_name: p.entry.name,
         backup_name: b.entry.name,
+        primary_state: planned ? `${p.entry.name} answers.` : `${p.entry.name} does not answer.`,
         facts: [
           { ok: p.reachable, text: p.reachable ? `${p.entry.name} answers and runs the phones.` : `${p.entry.name} does not answer.` },
           { ok: true, text: `${b.entry.name} answers and has every change.` },
@@ -309,6 +334,10 @@ export function mockOffice(
         warnings: [],
         hold_remaining_secs: Math.max(0, 3600 - held),
         confirm_name: b.entry.name,
+        needs: planned
+          ? { old_primary_off: false, typed_name: false, reason: false, hint: "" }
+          : { old_primary_off: true, typed_name: true, reason: false, hint: `To go ahead, tick the box and type ${b.entry.name} exactly.` },
+        run_label: planned ? "Switch over" : `Make ${b.entry.name} the primary`,
       };
     },
     async failoverRun(primaryId, backupId, confirmation) {
@@ -319,7 +348,7 @@ export function mockOffice(
       p.role = "backup";
       b.role = "primary";
       b.since = now();
-      log(b, "promoted", `${b.entry.name} became the primary`, confirmation.override_reason);
+      promoted(b, `${b.entry.name} became the primary`, confirmation.override_reason);
       return {
         action: "switchover",
         already: false,

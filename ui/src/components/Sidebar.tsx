@@ -2,7 +2,7 @@
 // and "Add an office".
 
 import type { Overview } from "../generated/Overview";
-import { levelWord } from "../office/rules";
+import { levelWord } from "../format/level";
 import { RoleBadge } from "./Badges";
 
 interface SidebarProps {

@@ -25,4 +25,8 @@ last_role: Role | null, status: ServerStatus | null, failover: FailoverStatus | 
 /**
  * Why it did not answer, in plain words.
  */
-error: ConsoleError | null, };
+error: ConsoleError | null, 
+/**
+ * Why files cannot be put back through it now, in words; `None` when they can.
+ */
+restore_blocked: string | null, };

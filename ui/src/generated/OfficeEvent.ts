@@ -8,4 +8,12 @@ export type OfficeEvent = {
 /**
  * The name of the server that wrote it.
  */
-server: string, event: Event, };
+server: string, event: Event, 
+/**
+ * What happened, in a few words: "Became the primary".
+ */
+label: string, 
+/**
+ * Something went wrong or was refused: shown in the warning tone.
+ */
+warning: boolean, };

@@ -3,11 +3,11 @@
 
 import { formatBytes } from "../format/bytes";
 import type { OfficeView } from "../generated/OfficeView";
-import { wizardPair } from "./rules";
+import { officePair } from "./pair";
 import { catchingUp, categoryRows } from "./sync";
 
 export function CatchUp({ office }: { office: OfficeView }) {
-  const pair = wizardPair(office);
+  const pair = officePair(office);
   const rows = categoryRows(office);
   if (!pair || !pair.backup.reachable || !catchingUp(rows)) return null;
   const files = rows.reduce((n, r) => n + r.pendingFiles, 0);

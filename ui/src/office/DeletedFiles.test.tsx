@@ -41,9 +41,13 @@ function backupTrash(entries: TrashEntry[]): Commands["trashList"] {
 }
 
 function renderSync(api: Commands, backupAccess: "admin" | "viewer" = "admin") {
+  const restoreBlocked =
+    backupAccess === "viewer"
+      ? "The access token for Backup is view-only: it can see the files but not restore them."
+      : undefined;
   const office = overviewOf([
     machine(ENTRY, "primary"),
-    machine(BACKUP_ENTRY, "backup", { access: backupAccess }),
+    machine(BACKUP_ENTRY, "backup", { access: backupAccess, restoreBlocked }),
   ]).offices[0]!;
   return render(
     <ApiContext value={api}>

@@ -15,7 +15,6 @@ import type { TrashEntry } from "../generated/TrashEntry";
 import type { TrashList } from "../generated/TrashList";
 import { formatDateTime } from "../format/time";
 import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
-import { restoreBlocked } from "./rules";
 
 /** One trashed file's identity: the same path may be deleted more than once. */
 export function trashKey(e: TrashEntry): string {
@@ -127,7 +126,7 @@ function TrashFiles({ holder, pair, trash, onRestored, labels, when, empty, test
   const { busy, error, done, conflict, run } = usePutBack<string>();
   /** Files put back since the list was shown (the trash keeps its copy, so the list is unchanged). */
   const [restored, setRestored] = useState<ReadonlySet<string>>(new Set());
-  const blocked = restoreBlocked(holder);
+  const blocked = holder.restore_blocked;
   const { list } = trash;
 
   const restore = (file: TrashEntry, replace: boolean) => {

@@ -5,10 +5,11 @@ import { useCallback, useEffect, useState } from "react";
 
 import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
+import type { EventKind } from "../generated/EventKind";
 import type { OfficeEvents } from "../generated/OfficeEvents";
 import type { OfficeView } from "../generated/OfficeView";
 import { formatDateTime } from "../format/time";
-import { filterEvents, kindLabel, NO_FILTER, type EventFilter } from "./events";
+import { filterEvents, kindsIn, NO_FILTER, type EventFilter } from "./events";
 
 const LIMIT = 500;
 const REFRESH_MS = 5_000;
@@ -35,7 +36,7 @@ export function EventsPanel({ office }: { office: OfficeView }) {
     return () => clearInterval(timer);
   }, [load]);
 
-  const kinds = Array.from(new Set(log?.events.map((e) => e.event.kind) ?? [])).sort();
+  const kinds = kindsIn(log?.events ?? []);
   const shown = log ? filterEvents(log.events, filter) : [];
 
   return (
@@ -63,12 +64,12 @@ export function EventsPanel({ office }: { office: OfficeView }) {
             className="input"
             data-testid="events-kind"
             value={filter.kind}
-            onChange={(e) => setFilter({ ...filter, kind: e.target.value })}
+            onChange={(e) => setFilter({ ...filter, kind: e.target.value as EventKind | "" })}
           >
             <option value="">Everything</option>
-            {kinds.map((k) => (
-              <option key={k} value={k}>
-                {kindLabel(k)}
+            {kinds.map(([kind, label]) => (
+              <option key={kind} value={kind}>
+                {label}
               </option>
             ))}
           </select>
@@ -120,9 +121,7 @@ export function EventsPanel({ office }: { office: OfficeView }) {
                 <tr key={`${e.event.server_id}-${e.event.id}`} data-testid="event-row" data-kind={e.event.kind}>
                   <td className="nowrap">{formatDateTime(e.event.at_unix)}</td>
                   <td>{e.server}</td>
-                  <td className={e.event.kind === "refused" || e.event.kind === "step_failed" || e.event.kind === "pbx_violation" ? "tone-warn" : undefined}>
-                    {kindLabel(e.event.kind)}
-                  </td>
+                  <td className={e.warning ? "tone-warn" : undefined}>{e.label}</td>
                   <td>
                     {e.event.message}
                     {e.event.reason && <p className="event-reason">Reason given: {e.event.reason}</p>}

@@ -5,7 +5,9 @@
 //     hold or pending changes;
 //  3. the run, each step shown as the backup reports it;
 //  4. the result: the phones' downtime, what to do next, and a report to save.
-// The same guards are checked again in Rust (`pair::check`) before anything is asked.
+// What it offers, what stands in the way and what step 2 asks for come from lbs-console-core
+// (`pair::assess`); the same guards are checked again there (`pair::check`) before anything is
+// asked. This file only renders them.
 
 import { useEffect, useId, useState } from "react";
 
@@ -17,8 +19,8 @@ import { formatDuration } from "../format/duration";
 import type { Assessment } from "../generated/Assessment";
 import type { OfficeView } from "../generated/OfficeView";
 import type { RoleChange } from "../generated/RoleChange";
+import { officePair } from "./pair";
 import { downtimeSecs, formatDowntime, reportText } from "./report";
-import { wizardPair } from "./rules";
 
 type Step = "assess" | "confirm" | "run" | "result";
 
@@ -32,7 +34,8 @@ const STEP_NAMES: Record<Step, string> = {
 export function FailoverWizard({ office, onClose }: { office: OfficeView; onClose: () => void }) {
   const api = useApi();
   // Fixed when the wizard opens: the snapshots that follow flip the roles as it succeeds.
-  const [pair] = useState(() => wizardPair(office));
+  const [pair] = useState(() => officePair(office));
+  const [offer] = useState(() => office.failover);
   const [step, setStep] = useState<Step>("assess");
   const [assessment, setAssessment] = useState<Assessment | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -89,9 +92,13 @@ export function FailoverWizard({ office, onClose }: { office: OfficeView; onClos
   const planned = assessment?.kind === "planned";
   const unplanned = assessment?.kind === "unplanned";
   const warnings = assessment?.warnings ?? [];
-  const canConfirm = unplanned
-    ? offConfirmed && typedName.trim() === assessment.confirm_name
-    : planned && (warnings.length === 0 || reason.trim().length > 0);
+  // Step 2's button: each thing lbs-console-core asks for (`Assessment.needs`) is given.
+  const canConfirm =
+    assessment !== null &&
+    assessment.kind !== null &&
+    (!assessment.needs.old_primary_off || offConfirmed) &&
+    (!assessment.needs.typed_name || typedName.trim() === assessment.confirm_name) &&
+    (!assessment.needs.reason || reason.trim().length > 0);
 
   const run = async () => {
     setStep("run");
@@ -130,9 +137,8 @@ export function FailoverWizard({ office, onClose }: { office: OfficeView; onClos
     }
   };
 
-  const title = unplanned
-    ? `Fail over to ${pair.backup.entry.name}`
-    : `Switch over to ${pair.backup.entry.name}`;
+  // The dashboard's words until the assessment arrives; the two come from the same rule.
+  const title = assessment?.title ?? offer.label;
   const closable = step !== "run";
 
   return (
@@ -207,33 +213,37 @@ export function FailoverWizard({ office, onClose }: { office: OfficeView; onClos
         {step === "confirm" && assessment && unplanned && (
           <div className="confirm-form">
             <p>
-              <strong>{assessment.primary_name} does not answer.</strong> {assessment.backup_name} will start the phone
+              <strong>{assessment.primary_state}</strong> {assessment.backup_name} will start the phone
               system with the copy it has. If {assessment.primary_name} is still running somewhere, two servers would
               answer the phones and changes would be split between them.
             </p>
-            <label className="check" htmlFor={ids.off}>
-              <input
-                id={ids.off}
-                type="checkbox"
-                data-testid="confirm-off"
-                checked={offConfirmed}
-                onChange={(e) => setOffConfirmed(e.target.checked)}
-              />
-              I have switched {assessment.primary_name} off, or unplugged its network cable.
-            </label>
-            <label className="field" htmlFor={ids.name}>
-              <span className="field-label">
-                Type <strong>{assessment.confirm_name}</strong> to confirm
-              </span>
-              <input
-                id={ids.name}
-                className="input"
-                data-testid="confirm-name"
-                autoComplete="off"
-                value={typedName}
-                onChange={(e) => setTypedName(e.target.value)}
-              />
-            </label>
+            {assessment.needs.old_primary_off && (
+              <label className="check" htmlFor={ids.off}>
+                <input
+                  id={ids.off}
+                  type="checkbox"
+                  data-testid="confirm-off"
+                  checked={offConfirmed}
+                  onChange={(e) => setOffConfirmed(e.target.checked)}
+                />
+                I have switched {assessment.primary_name} off, or unplugged its network cable.
+              </label>
+            )}
+            {assessment.needs.typed_name && (
+              <label className="field" htmlFor={ids.name}>
+                <span className="field-label">
+                  Type <strong>{assessment.confirm_name}</strong> to confirm
+                </span>
+                <input
+                  id={ids.name}
+                  className="input"
+                  data-testid="confirm-name"
+                  autoComplete="off"
+                  value={typedName}
+                  onChange={(e) => setTypedName(e.target.value)}
+                />
+              </label>
+            )}
           </div>
         )}
 
@@ -245,36 +255,34 @@ export function FailoverWizard({ office, onClose }: { office: OfficeView; onClos
               to it. Calls in progress are cut; phones reconnect within seconds.
             </p>
             {warnings.length > 0 && (
-              <>
-                <div className="banner banner-warning" role="alert" data-testid="wizard-warnings">
-                  <div className="banner-body">
-                    <p className="banner-title">We advise against switching now</p>
-                    {warnings.map((w) => (
-                      <p key={w}>{w}</p>
-                    ))}
-                  </div>
+              <div className="banner banner-warning" role="alert" data-testid="wizard-warnings">
+                <div className="banner-body">
+                  <p className="banner-title">We advise against switching now</p>
+                  {warnings.map((w) => (
+                    <p key={w}>{w}</p>
+                  ))}
                 </div>
-                <label className="field" htmlFor={ids.reason}>
-                  <span className="field-label">To go ahead anyway, say why (kept in both servers' audit log)</span>
-                  <textarea
-                    id={ids.reason}
-                    className="input"
-                    data-testid="override-reason"
-                    rows={2}
-                    value={reason}
-                    onChange={(e) => setReason(e.target.value)}
-                  />
-                </label>
-              </>
+              </div>
+            )}
+            {assessment.needs.reason && (
+              <label className="field" htmlFor={ids.reason}>
+                <span className="field-label">To go ahead anyway, say why (kept in both servers' audit log)</span>
+                <textarea
+                  id={ids.reason}
+                  className="input"
+                  data-testid="override-reason"
+                  rows={2}
+                  value={reason}
+                  onChange={(e) => setReason(e.target.value)}
+                />
+              </label>
             )}
           </div>
         )}
 
         {step === "confirm" && assessment && !canConfirm && (
           <p className="disabled-reason" data-testid="run-disabled-reason">
-            {unplanned
-              ? `To go ahead, tick the box and type ${assessment.confirm_name} exactly.`
-              : "To go ahead, type a reason above."}
+            {assessment.needs.hint}
           </p>
         )}
 
@@ -360,7 +368,7 @@ export function FailoverWizard({ office, onClose }: { office: OfficeView; onClos
               disabled={!canConfirm}
               onClick={() => void run()}
             >
-              {unplanned ? `Make ${pair.backup.entry.name} the primary` : warnings.length > 0 ? "Switch over anyway" : "Switch over"}
+              {assessment?.run_label}
             </button>
           </>
         )}

@@ -9,13 +9,13 @@ import { ConfirmBox } from "../components/ConfirmBox";
 import { ServerCharts } from "../components/ServerCharts";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { OfficeView as Office } from "../generated/OfficeView";
+import { levelWord } from "../format/level";
 import { formatDate } from "../format/time";
 import { useAction } from "../hooks/useAction";
 import { useNow } from "../hooks/useNow";
 import { CatchUp } from "./CatchUp";
 import { EventsPanel } from "./EventsPanel";
 import { MachineCard } from "./MachineCard";
-import { failoverBlocked, isUnplanned, levelWord, wizardPair } from "./rules";
 import { SyncPanel } from "./SyncPanel";
 
 export type OfficeTab = "servers" | "sync" | "events" | "history";
@@ -48,10 +48,9 @@ interface OfficeViewProps {
 
 export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWizard, onAddPartner, onRemoved }: OfficeViewProps) {
   const nowMs = useNow(5_000);
-  const pair = wizardPair(office);
-  const blocked = failoverBlocked(office);
-  const unplanned = isUnplanned(office);
-  const wizardLabel = pair ? `${unplanned ? "Fail over" : "Switch over"} to ${pair.backup.entry.name}` : "Fail over";
+  // The button's words, and why it is disabled, are lbs-console-core's (`pair::offer`).
+  const { label, blocked } = office.failover;
+  const unplanned = office.failover.kind === "unplanned";
   const reasonId = `failover-blocked-${office.pair.id}`;
 
   return (
@@ -89,7 +88,7 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
                 aria-describedby={blocked ? reasonId : undefined}
                 onClick={onStartWizard}
               >
-                {wizardLabel}…
+                {label}…
               </button>
               {blocked && (
                 <p className="disabled-reason" id={reasonId} data-testid="failover-disabled-reason">

@@ -17,13 +17,13 @@ import { useNow } from "../hooks/useNow";
 import { formatDateTime } from "../format/time";
 import { DeletedFiles } from "./DeletedFiles";
 import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
-import { restoreBlocked, wizardPair } from "./rules";
+import { officePair } from "./pair";
 import { categoryRows } from "./sync";
 
 export function SyncPanel({ office }: { office: OfficeView }) {
   const nowMs = useNow(5_000);
   const rows = categoryRows(office);
-  const pair = wizardPair(office);
+  const pair = officePair(office);
   const link = pair?.backup.sync?.peer ?? null;
   const history = pair?.backup.sync?.history ?? pair?.primary.sync?.history;
   const chart = useMemo(() => {
@@ -129,7 +129,7 @@ function Quarantine({ machine }: { machine: MachineView }) {
   const [files, setFiles] = useState<QuarantineEntry[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const { busy, error, done, conflict, run } = usePutBack<number>();
-  const blocked = restoreBlocked(machine);
+  const blocked = machine.restore_blocked;
   const count = machine.failover?.quarantined_files ?? 0;
 
   const load = useCallback(() => {

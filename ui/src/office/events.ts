@@ -1,29 +1,14 @@
-// The Events tab's words and filter: what each kind of audit entry means, and which entries a
-// filter keeps.
+// The Events tab's filter: which entries of the merged log a filter keeps. The words for each kind
+// of entry, and whether it is a warning, come with the entry from lbs-console-core (`events.rs`).
 
+import type { EventKind } from "../generated/EventKind";
 import type { OfficeEvent } from "../generated/OfficeEvent";
-
-const KINDS: Record<string, string> = {
-  promoted: "Became the primary",
-  demoted: "Became the backup",
-  switchover: "Planned switchover",
-  reintegrated: "Rejoined as the backup",
-  refused: "Request refused",
-  epoch_learned: "Learned of a newer primary",
-  pbx_violation: "Phone system stopped on the backup",
-  quarantine_restored: "Set-aside file put back",
-  step_failed: "A step failed",
-};
-
-export function kindLabel(kind: string): string {
-  return KINDS[kind] ?? kind.replace(/_/g, " ");
-}
 
 export interface EventFilter {
   /** Server name, or "" for both. */
   server: string;
   /** Event kind, or "" for all. */
-  kind: string;
+  kind: EventKind | "";
   /** Words to find in the message, the reason or who asked. */
   text: string;
 }
@@ -35,7 +20,13 @@ export function filterEvents(events: readonly OfficeEvent[], f: EventFilter): Of
   return events.filter((e) => {
     if (f.server && e.server !== f.server) return false;
     if (f.kind && e.event.kind !== f.kind) return false;
-    const haystack = `${e.event.message} ${e.event.reason ?? ""} ${e.event.actor} ${kindLabel(e.event.kind)}`.toLowerCase();
+    const haystack = `${e.event.message} ${e.event.reason ?? ""} ${e.event.actor} ${e.label}`.toLowerCase();
     return words.every((w) => haystack.includes(w));
   });
+}
+
+/** The kinds present in `events`, each with its words, sorted by kind: the filter's choices. */
+export function kindsIn(events: readonly OfficeEvent[]): [EventKind, string][] {
+  const kinds = new Map(events.map((e) => [e.event.kind, e.label]));
+  return [...kinds].sort(([a], [b]) => a.localeCompare(b));
 }

@@ -1,13 +1,13 @@
-// The office screens' rules, without React: who is who, what is blocked and why, the sync rows,
-// the events filter, and the report.
+// The office screens' helpers, without React: the sync rows, the events filter, and the report.
+// What is blocked and why, and the words for each event, are lbs-console-core's (tested there).
 
 import { describe, expect, it } from "vitest";
 
 import type { SyncStatus } from "../generated/SyncStatus";
 import { BACKUP_ENTRY, ENTRY, machine, overviewOf } from "../test/fakeApi";
-import { filterEvents, kindLabel } from "./events";
+import type { EventKind } from "../generated/EventKind";
+import { filterEvents, kindsIn } from "./events";
 import { downtimeSecs, formatDowntime, reportText } from "./report";
-import { failoverBlocked, isUnplanned, restoreBlocked, wizardPair } from "./rules";
 import { catchingUp, categoryRows } from "./sync";
 
 function sync(role: "primary" | "backup", local: number, peer: number, pending: number): SyncStatus {
@@ -37,31 +37,6 @@ function sync(role: "primary" | "backup", local: number, peer: number, pending: 
   };
 }
 
-describe("rules", () => {
-  it("directs the wizard from the primary to the other server", () => {
-    const office = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup")]).offices[0]!;
-    const pair = wizardPair(office);
-    expect([pair?.primary.entry.name, pair?.backup.entry.name]).toEqual(["Main office", "Backup"]);
-    expect(failoverBlocked(office)).toBeNull();
-    expect(isUnplanned(office)).toBe(false);
-  });
-
-  it("names the reason a change is blocked", () => {
-    const single = overviewOf([machine(ENTRY, "primary")]).offices[0]!;
-    expect(failoverBlocked(single)).toMatch(/add its partner/);
-    const viewer = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup", { access: "viewer" })]).offices[0]!;
-    expect(failoverBlocked(viewer)).toMatch(/view-only/);
-    const silentBackup = overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup", { reachable: false })])
-      .offices[0]!;
-    expect(failoverBlocked(silentBackup)).toMatch(/Backup does not answer/);
-    expect(restoreBlocked(machine(ENTRY, "backup", { access: "viewer" }))).toMatch(/view-only/);
-    expect(restoreBlocked(machine(ENTRY, "backup"))).toBeNull();
-    const down = overviewOf([machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")]).offices[0]!;
-    expect(isUnplanned(down)).toBe(true);
-    expect(failoverBlocked(down)).toBeNull();
-  });
-});
-
 describe("sync rows", () => {
   it("merges what both servers report and measures the catch-up", () => {
     const p = machine(ENTRY, "primary");
@@ -83,26 +58,32 @@ describe("sync rows", () => {
 });
 
 describe("events", () => {
-  const ev = (server: string, kind: string, message: string, reason: string | null = null) => ({
+  const ev = (server: string, kind: EventKind, label: string, message: string, reason: string | null = null) => ({
     server,
     event: { id: 1, at_unix: 1, server_id: server, kind, role: "primary" as const, epoch: 1, actor: "the agent", reason, message },
+    label,
+    warning: kind === "refused",
   });
   const all = [
-    ev("PBX A", "promoted", "became the primary"),
-    ev("PBX B", "refused", "switchover refused", "hold"),
-    ev("PBX B", "switchover", "switched over", "Maintenance window tonight"),
+    ev("PBX A", "promoted", "Became the primary", "became the primary"),
+    ev("PBX B", "refused", "Request refused", "switchover refused", "hold"),
+    ev("PBX B", "switchover", "Planned switchover", "switched over", "Maintenance window tonight"),
   ];
 
-  it("filters by server, kind and words in the message or reason", () => {
+  it("filters by server, kind and words in the message, the reason or the kind's words", () => {
     expect(filterEvents(all, { server: "PBX B", kind: "", text: "" })).toHaveLength(2);
     expect(filterEvents(all, { server: "", kind: "refused", text: "" })).toHaveLength(1);
     expect(filterEvents(all, { server: "", kind: "", text: "maintenance TONIGHT" })).toHaveLength(1);
+    expect(filterEvents(all, { server: "", kind: "", text: "planned switchover" })).toHaveLength(1);
     expect(filterEvents(all, { server: "", kind: "", text: "nothing like this" })).toHaveLength(0);
   });
 
-  it("has words for every kind, and a readable fallback", () => {
-    expect(kindLabel("epoch_learned")).toBe("Learned of a newer primary");
-    expect(kindLabel("something_new")).toBe("something new");
+  it("offers the kinds present, each once, with their words", () => {
+    expect(kindsIn([...all, ...all])).toEqual([
+      ["promoted", "Became the primary"],
+      ["refused", "Request refused"],
+      ["switchover", "Planned switchover"],
+    ]);
   });
 });
 
@@ -133,14 +114,18 @@ describe("report", () => {
       office: "Head office",
       assessment: {
         kind: "planned",
+        title: "Switch over to B",
         primary_name: "A",
         backup_name: "B",
+        primary_state: "A answers.",
         facts: [{ ok: true, text: "A answers." }],
         categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1 }],
         blockers: [],
         warnings: ["B became the primary only 5 min ago."],
         hold_remaining_secs: 3300,
         confirm_name: "B",
+        needs: { old_primary_off: false, typed_name: false, reason: true, hint: "To go ahead, type a reason above." },
+        run_label: "Switch over anyway",
       },
       change,
       downtime: 2.5,

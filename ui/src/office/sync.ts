@@ -2,7 +2,7 @@
 
 import type { CategorySync } from "../generated/CategorySync";
 import type { OfficeView } from "../generated/OfficeView";
-import { wizardPair } from "./rules";
+import { officePair } from "./pair";
 
 export interface CategoryRow {
   name: string;
@@ -26,7 +26,7 @@ export interface CategoryRow {
  * knows what it has not installed); the primary's for what exists.
  */
 export function categoryRows(office: OfficeView): CategoryRow[] {
-  const pair = wizardPair(office);
+  const pair = officePair(office);
   const primary = pair?.primary.sync ?? null;
   const backup = pair?.backup.sync ?? null;
   const source = backup ?? primary;

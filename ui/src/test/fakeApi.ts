@@ -3,6 +3,7 @@
 import { vi } from "vitest";
 
 import type { Commands } from "../api/commands";
+import type { FailoverOffer } from "../generated/FailoverOffer";
 import type { FailoverStatus } from "../generated/FailoverStatus";
 import type { MachineView } from "../generated/MachineView";
 import type { OfficeView } from "../generated/OfficeView";
@@ -117,7 +118,13 @@ function failover(role: Role, overrides: Partial<FailoverStatus> = {}): Failover
 export function machine(
   entry: ServerEntry,
   role: Role,
-  opts: { reachable?: boolean; access?: ServerStatus["access"]; error?: MachineView["error"] } = {},
+  opts: {
+    reachable?: boolean;
+    access?: ServerStatus["access"];
+    error?: MachineView["error"];
+    /** What lbs-console-core would say stops a put-back through it. */
+    restoreBlocked?: string;
+  } = {},
 ): MachineView {
   const reachable = opts.reachable ?? true;
   return {
@@ -131,11 +138,19 @@ export function machine(
     failover: reachable ? failover(role) : null,
     sync: null,
     error: reachable ? null : (opts.error ?? { kind: "unreachable", message: `${entry.name} did not answer.` }),
+    restore_blocked: opts.restoreBlocked ?? null,
   };
 }
 
-/** One office "Head office" with ENTRY as the primary and BACKUP_ENTRY as the backup. */
-export function overviewOf(machines: MachineView[], state: Partial<OfficeView["state"]> = {}): Overview {
+/**
+ * One office "Head office" with ENTRY as the primary and BACKUP_ENTRY as the backup. Its sentence
+ * and failover button are lbs-console-core's to decide: a test that needs others gives them.
+ */
+export function overviewOf(
+  machines: MachineView[],
+  state: Partial<OfficeView["state"]> = {},
+  failover: Partial<FailoverOffer> = {},
+): Overview {
   const primary = machines.find((m) => m.last_role === "primary") ?? null;
   const backup = machines.find((m) => m !== primary) ?? null;
   return {
@@ -144,6 +159,7 @@ export function overviewOf(machines: MachineView[], state: Partial<OfficeView["s
       {
         pair: { id: "office-1", name: "Head office", servers: machines.map((m) => m.entry.id), created_unix: 0 },
         state: { level: "protected", sentence: "Protected: the backup is up to date", next: null, ...state },
+        failover: { kind: "planned", label: `Switch over to ${backup?.entry.name ?? ""}`, blocked: null, ...failover },
         machines,
         primary: primary?.entry.id ?? null,
         backup: machines.length === 2 ? (backup?.entry.id ?? null) : null,

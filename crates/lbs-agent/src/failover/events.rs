@@ -1,7 +1,7 @@
 //! The audit log (`GET /api/v1/events`): every role change, refusal and violation, who asked for
 //! it and why, in `agent.db`. Also written to the log, so `journalctl` tells the same story.
 
-use lbs_protocol::{Event, Role};
+use lbs_protocol::{Event, EventKind, Role};
 use sqlx::SqlitePool;
 
 use crate::clock::now_unix;
@@ -64,7 +64,8 @@ impl EventLog {
                 id,
                 at_unix,
                 server_id: self.server_id.clone(),
-                kind,
+                // Text in the database, so an older or newer build's kinds still read.
+                kind: EventKind::parse(&kind),
                 role: if role == "primary" { Role::Primary } else { Role::Backup },
                 epoch: epoch.max(0) as u64,
                 actor,
@@ -86,7 +87,10 @@ mod tests {
             crate::db::open(&dir.path().join("agent.db")).await.unwrap(),
             "id-a".into(),
         );
-        for (i, kind) in ["promoted", "refused", "demoted"].iter().enumerate() {
+        for (i, kind) in ["promoted", "refused", "demoted", "from_a_newer_agent"]
+            .iter()
+            .enumerate()
+        {
             log.record(NewEvent {
                 kind,
                 role: Role::Primary,
@@ -99,11 +103,16 @@ mod tests {
         }
         let all = log.list(10, None).await.unwrap();
         assert_eq!(
-            all.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
-            ["demoted", "refused", "promoted"]
+            all.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [
+                EventKind::Other,
+                EventKind::Demoted,
+                EventKind::Refused,
+                EventKind::Promoted
+            ]
         );
         let older = log.list(10, Some(all[0].id)).await.unwrap();
-        assert_eq!(older.len(), 2);
+        assert_eq!(older.len(), 3);
         assert_eq!(log.list(1, None).await.unwrap()[0].server_id, "id-a");
     }
 }
