@@ -247,6 +247,7 @@ mod tests {
             server_id: "B".into(),
             name: "PBX B".into(),
             role: Role::Backup,
+            standing: Default::default(),
             epoch: 1,
             version: "0.1.0".into(),
             api_version: 1,

@@ -13,7 +13,7 @@
 //! The button and the wizard decide planned or unplanned with the same [`wizard_kind`], so they
 //! cannot disagree.
 
-use lbs_protocol::{FailoverStatus, PromoteRequest, Role, SwitchoverRequest, SyncLinkState, SyncStatus};
+use lbs_protocol::{FailoverStatus, PromoteRequest, Role, RoleStanding, SwitchoverRequest, SyncLinkState, SyncStatus};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -42,6 +42,14 @@ impl Machine {
     /// Its role now, or as last seen.
     fn role(&self) -> Option<Role> {
         self.failover.as_ref().map(|f| f.role).or(self.last_role)
+    }
+
+    /// How settled it is in that role, when it answers.
+    fn standing(&self) -> RoleStanding {
+        match &self.failover {
+            Some(f) if self.reachable => f.standing,
+            _ => RoleStanding::Settled,
+        }
     }
 }
 
@@ -103,6 +111,32 @@ pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
         sentence,
         next: next.map(str::to_owned),
     };
+    // A box between two states says so; neither counts as a second primary.
+    for (m, other) in [(a, b), (b, a)] {
+        match m.standing() {
+            RoleStanding::Settled => {}
+            RoleStanding::Unconfirmed => {
+                return state(
+                    PairLevel::AtRisk,
+                    format!(
+                        "{} has just started and is asking {} which of them runs the phones",
+                        m.name, other.name
+                    ),
+                    Some("Wait a few seconds: it starts its PBX only if it is still the primary."),
+                )
+            }
+            RoleStanding::SteppingDown => {
+                return state(
+                    PairLevel::AtRisk,
+                    format!(
+                        "{} is stepping down: {} runs the phones now, and {} is stopping its PBX",
+                        m.name, other.name, m.name
+                    ),
+                    Some("Wait a few seconds: it then catches up as the backup."),
+                )
+            }
+        }
+    }
     let answering_primaries: Vec<&Machine> = [a, b]
         .into_iter()
         .filter(|m| m.reachable && m.role() == Some(Role::Primary))
@@ -712,6 +746,38 @@ pub(crate) mod tests {
         let (mut a, b) = pair_ok(None);
         a.failover = Some(failover(Role::Primary, false, 0, true));
         assert!(pair_state(&a, &b, NOW).sentence.starts_with("Not protected"));
+    }
+
+    #[test]
+    fn a_box_between_two_states_is_not_counted_as_a_second_primary() {
+        // A restarted old primary that has not asked its partner yet, beside the new primary.
+        let (mut a, mut b) = pair_ok(None);
+        b.failover = Some(failover(Role::Primary, true, 0, true));
+        a.failover.as_mut().unwrap().standing = RoleStanding::Unconfirmed;
+        let s = pair_state(&a, &b, NOW);
+        assert_eq!(
+            (s.level, s.sentence.as_str()),
+            (
+                PairLevel::AtRisk,
+                "PBX A has just started and is asking PBX B which of them runs the phones"
+            )
+        );
+        // An old primary that heard of the new one and is stopping its PBX.
+        let (mut a, mut b) = pair_ok(None);
+        b.failover = Some(failover(Role::Primary, true, 0, true));
+        a.failover = Some(FailoverStatus {
+            standing: RoleStanding::SteppingDown,
+            ..failover(Role::Backup, true, 0, true)
+        });
+        let s = pair_state(&a, &b, NOW);
+        assert_eq!(s.level, PairLevel::AtRisk);
+        assert_eq!(
+            s.sentence,
+            "PBX A is stepping down: PBX B runs the phones now, and PBX A is stopping its PBX"
+        );
+        // What a box that no longer answers last said does not count.
+        a.reachable = false;
+        assert!(!pair_state(&a, &b, NOW).sentence.contains("stepping down"));
     }
 
     #[test]

@@ -298,6 +298,7 @@ export function createMockCommands(search: string): Commands {
       server_id: s.entry.server_id,
       name: s.entry.name,
       role: s.role,
+      standing: "settled",
       epoch: 3,
       version: "0.1.0",
       api_version: 1,

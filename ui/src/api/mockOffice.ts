@@ -111,6 +111,7 @@ export function mockOffice(
 
   const failover = (s: OfficeServer): FailoverStatus => ({
     role: s.role,
+    standing: "settled",
     epoch,
     epoch_owner: s.entry.server_id,
     role_since_unix: s.since,

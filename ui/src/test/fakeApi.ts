@@ -64,6 +64,7 @@ export const STATUS: ServerStatus = {
   server_id: ENTRY.server_id,
   name: "Main office",
   role: "primary",
+  standing: "settled",
   epoch: 1,
   version: "0.1.0",
   api_version: 1,
@@ -89,6 +90,7 @@ export const BACKUP_ENTRY: ServerEntry = {
 function failover(role: Role, overrides: Partial<FailoverStatus> = {}): FailoverStatus {
   return {
     role,
+    standing: "settled",
     epoch: 1,
     epoch_owner: ENTRY.server_id,
     role_since_unix: 1_700_000_000,
