@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -16,6 +15,7 @@ use serde::Deserialize;
 
 use super::auth::require_admin;
 use super::error::HttpError;
+use super::extract::{Body, Params};
 use super::AppState;
 use crate::tokens::Principal;
 
@@ -33,15 +33,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(admin)
 }
 
-/// A JSON body, with a readable reason when it is not valid; an empty body is the default.
-fn body<T: Default>(b: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
-    match b {
-        Ok(Json(v)) => Ok(v),
-        Err(JsonRejection::MissingJsonContentType(_)) => Ok(T::default()),
-        Err(e) => Err(super::bad_json(e)),
-    }
-}
-
 async fn status(State(state): State<Arc<AppState>>) -> Result<Json<FailoverStatus>, HttpError> {
     Ok(Json(state.failover.status().await?))
 }
@@ -49,25 +40,25 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Json<FailoverStatu
 async fn promote(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
-    req: Result<Json<PromoteRequest>, JsonRejection>,
+    Body(req): Body<PromoteRequest>,
 ) -> Result<Json<RoleChange>, HttpError> {
-    Ok(Json(state.failover.promote(body(req)?, &who.actor()).await?))
+    Ok(Json(state.failover.promote(req, &who.actor()).await?))
 }
 
 async fn demote(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
-    req: Result<Json<DemoteRequest>, JsonRejection>,
+    Body(req): Body<DemoteRequest>,
 ) -> Result<Json<RoleChange>, HttpError> {
-    Ok(Json(state.failover.demote(body(req)?, &who.actor()).await?))
+    Ok(Json(state.failover.demote(req, &who.actor()).await?))
 }
 
 async fn switchover(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
-    req: Result<Json<SwitchoverRequest>, JsonRejection>,
+    Body(req): Body<SwitchoverRequest>,
 ) -> Result<Json<RoleChange>, HttpError> {
-    Ok(Json(state.failover.switchover(body(req)?, &who.actor()).await?))
+    Ok(Json(state.failover.switchover(req, &who.actor()).await?))
 }
 
 #[derive(Deserialize)]
@@ -78,9 +69,8 @@ struct EventQuery {
 
 async fn events(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<EventQuery>,
 ) -> Result<Json<EventList>, HttpError> {
-    let Query(q) = query.map_err(super::bad_query)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let events = state
         .failover
@@ -119,9 +109,8 @@ async fn quarantine(State(state): State<Arc<AppState>>) -> Result<Json<Quarantin
 async fn restore(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
-    req: Result<Json<RestoreRequest>, JsonRejection>,
+    Body(req): Body<RestoreRequest>,
 ) -> Result<Json<QuarantineList>, HttpError> {
-    let Json(req) = req.map_err(super::bad_json)?;
     crate::failover::quarantine::restore(&state.failover, req.id, req.replace, &who.actor()).await?;
     quarantine(State(state)).await
 }

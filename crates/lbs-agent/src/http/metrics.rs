@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use lbs_protocol::{HistoryQuery, HistoryResponse, SeriesList};
 
-use super::{bad_query, AppState, HttpError};
+use super::extract::Params;
+use super::{AppState, HttpError};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -27,9 +27,8 @@ async fn series(State(state): State<Arc<AppState>>) -> Result<Json<SeriesList>, 
 
 async fn history(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<HistoryQuery>, QueryRejection>,
+    Params(q): Params<HistoryQuery>,
 ) -> Result<Json<HistoryResponse>, HttpError> {
-    let Query(q) = query.map_err(bad_query)?;
     Ok(Json(state.history.query(&q).await?))
 }
 

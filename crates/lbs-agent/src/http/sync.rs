@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::get;
@@ -12,6 +11,7 @@ use lbs_protocol::{PairWith, SyncStatus};
 
 use super::auth::require_admin;
 use super::error::HttpError;
+use super::extract::Body;
 use super::AppState;
 use crate::tokens::Principal;
 
@@ -32,9 +32,8 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Json<SyncStatus>, 
 async fn pair(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
-    body: Result<Json<PairWith>, JsonRejection>,
+    Body(req): Body<PairWith>,
 ) -> Result<Json<SyncStatus>, HttpError> {
-    let Json(req) = body.map_err(super::bad_json)?;
     state.failover.join(&req.link, &who.actor()).await?;
     status(State(state)).await
 }

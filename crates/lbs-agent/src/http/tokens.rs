@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
@@ -10,6 +9,7 @@ use axum::{Json, Router};
 use lbs_protocol::{TokenCreated, TokenInfo, TokenRole};
 use serde::Deserialize;
 
+use super::extract::Body;
 use super::{AppState, HttpError};
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -32,10 +32,8 @@ async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Vec<TokenInfo>>
 
 async fn create(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<NewToken>, JsonRejection>,
+    Body(new): Body<NewToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), HttpError> {
-    let Json(new) =
-        body.map_err(|e| HttpError::BadRequest(format!("the request body is not valid: {}", e.body_text())))?;
     if new.label.len() > 200 {
         return Err(HttpError::BadRequest("the label may be at most 200 characters".into()));
     }

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -13,6 +12,7 @@ use lbs_protocol::{TrashList, TrashRestoreRequest, TrashRestored};
 
 use super::auth::require_admin;
 use super::error::HttpError;
+use super::extract::{Body, Params};
 use super::AppState;
 use crate::tokens::Principal;
 
@@ -29,20 +29,15 @@ struct TrashQuery {
     path: Option<String>,
 }
 
-async fn list(
-    State(state): State<Arc<AppState>>,
-    query: Result<Query<TrashQuery>, QueryRejection>,
-) -> Result<Json<TrashList>, HttpError> {
-    let Query(q) = query.map_err(super::bad_query)?;
+async fn list(State(state): State<Arc<AppState>>, Params(q): Params<TrashQuery>) -> Result<Json<TrashList>, HttpError> {
     Ok(Json(crate::failover::trash::list(&state.sync, q.path.as_deref()).await))
 }
 
 async fn restore(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
-    req: Result<Json<TrashRestoreRequest>, JsonRejection>,
+    Body(req): Body<TrashRestoreRequest>,
 ) -> Result<Json<TrashRestored>, HttpError> {
-    let Json(req) = req.map_err(super::bad_json)?;
     let (path, detail) = crate::failover::trash::restore(&state.failover, &req, &who.actor()).await?;
     Ok(Json(TrashRestored {
         path: path.to_string(),
