@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::identity::Identity;
 use crate::role::RoleState;
 use crate::tokens::TokenStore;
+use crate::units::{human_bytes, human_secs};
 
 pub mod check_config;
 pub mod setup;
@@ -488,7 +489,6 @@ pub async fn unpair(config_path: &Path) -> Result<()> {
 }
 
 fn print_failover(f: &lbs_protocol::FailoverStatus) {
-    use crate::failover::human_secs;
     if let Some(b) = &f.busy {
         println!("Now:          {b}");
     }
@@ -606,21 +606,6 @@ fn print_sync(s: &lbs_protocol::SyncStatus) {
         for skipped in &c.skipped {
             println!("    not copied: {} ({})", skipped.path, skipped.reason);
         }
-    }
-}
-
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }
 

@@ -26,3 +26,4 @@ pub mod serve;
 pub mod sync;
 pub mod systemd;
 pub mod tokens;
+pub mod units;

@@ -89,21 +89,6 @@ impl From<lbs_sync::journal::JournalError> for Refusal {
     }
 }
 
-impl From<crate::role::RoleError> for Refusal {
-    fn from(e: crate::role::RoleError) -> Refusal {
-        Refusal::internal(e)
-    }
-}
-
-impl From<crate::tokens::TokenError> for Refusal {
-    fn from(e: crate::tokens::TokenError) -> Refusal {
-        match e {
-            crate::tokens::TokenError::NotFound(id) => Refusal::not_found(format!("no active token with id `{id}`")),
-            other => Refusal::internal(other),
-        }
-    }
-}
-
 impl From<lbs_history::HistoryError> for Refusal {
     fn from(e: lbs_history::HistoryError) -> Refusal {
         match e {

@@ -142,6 +142,12 @@ pub(crate) fn write_record(state_dir: &Path, state: &RoleState) -> Result<(), Ro
     state.write(&path(state_dir))
 }
 
+impl From<RoleError> for crate::refusal::Refusal {
+    fn from(e: RoleError) -> crate::refusal::Refusal {
+        crate::refusal::Refusal::internal(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

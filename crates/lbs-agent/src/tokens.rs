@@ -139,6 +139,15 @@ impl TokenStore {
     }
 }
 
+impl From<TokenError> for crate::refusal::Refusal {
+    fn from(e: TokenError) -> crate::refusal::Refusal {
+        match e {
+            TokenError::NotFound(id) => crate::refusal::Refusal::not_found(format!("no active token with id `{id}`")),
+            other => crate::refusal::Refusal::internal(other),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

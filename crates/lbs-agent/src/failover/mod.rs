@@ -31,7 +31,7 @@ mod writer;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lbs_protocol::{Heartbeat, Role, RoleChange, StepReport};
 use tokio::sync::RwLock;
@@ -114,11 +114,6 @@ pub(crate) async fn udp_to(target: std::net::SocketAddr) -> Result<tokio::net::U
         .await
         .map_err(|e| Refusal::internal(format!("cannot reach {target}: {e}")))?;
     Ok(socket)
-}
-
-pub fn human_secs(secs: u64) -> String {
-    let rounded = if secs >= 3600 { secs / 60 * 60 } else { secs };
-    humantime::format_duration(Duration::from_secs(rounded)).to_string()
 }
 
 /// Changes this old or this many bytes make a backlog. Younger ones are the live sync at work

@@ -85,7 +85,7 @@ pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, Refusal
         _ => format!(
             "{files} files ({}) written here after the partner's last copy were set aside in quarantine; \
              see `lbs-agent quarantine` or the console to restore them",
-            crate::commands::human_bytes(bytes)
+            crate::units::human_bytes(bytes)
         ),
     })
 }
@@ -187,8 +187,8 @@ pub async fn put_back(
     if meta.len() > lbs_protocol::RESTORE_MAX {
         return Err(Refusal::conflict(format!(
             "{rel} is {}, more than the {} that can be put back at once; copy it by hand from {}",
-            crate::commands::human_bytes(meta.len()),
-            crate::commands::human_bytes(lbs_protocol::RESTORE_MAX),
+            crate::units::human_bytes(meta.len()),
+            crate::units::human_bytes(lbs_protocol::RESTORE_MAX),
             kept.display()
         )));
     }

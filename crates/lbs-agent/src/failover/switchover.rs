@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::{HandoverRequest, HandoverResponse, HandoverStep, Heartbeat, Role, RoleChange, SwitchoverRequest};
 
-use super::{clean, human_secs, lock, Backlog, Failover, Refusal, Steps};
+use super::{clean, lock, Backlog, Failover, Refusal, Steps};
 use crate::clock::now_unix;
 use crate::peer::{CallError, Peer};
 use crate::role::RoleState;
+use crate::units::human_secs;
 
 impl Failover {
     pub async fn switchover(&self, req: SwitchoverRequest, actor: &str) -> Result<RoleChange, Refusal> {
@@ -118,7 +119,7 @@ impl Failover {
             problems.push(format!(
                 "{} changes ({}) are still to copy from {}, the oldest for {}.",
                 backlog.files,
-                crate::commands::human_bytes(backlog.bytes),
+                crate::units::human_bytes(backlog.bytes),
                 peer.name,
                 human_secs(backlog.oldest_secs)
             ));

@@ -1,0 +1,249 @@
+//! The layers of `docs/ARCHITECTURE.md`, checked: each module of the library imports only what its
+//! layer may, the library never reaches for an edge's crates, the binary's HTTP and CLI layers
+//! never import each other, the role file is written in one place, and no domain function
+//! returns `Result<_, String>`. A failure names the file, the import and the rule it breaks.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// What each module of the library may import from the rest of it (besides itself).
+const ALLOWED: &[(&str, &[&str])] = &[
+    // Foundation: nothing of ours.
+    ("clock", &[]),
+    ("fsutil", &[]),
+    ("platform", &[]),
+    ("refusal", &[]),
+    ("units", &[]),
+    ("compat", &[]),
+    ("link", &[]),
+    ("db", &[]),
+    ("command", &["platform", "refusal"]),
+    // Records: what the box is and keeps.
+    ("config", &["platform", "refusal"]),
+    ("identity", &["clock", "fsutil", "refusal"]),
+    ("tokens", &["clock", "db", "refusal"]),
+    ("role", &["clock", "fsutil", "refusal"]),
+    ("peer", &["identity", "refusal", "clock"]),
+    // Engines: the sync never looks at failover or the sampler; failover drives the sync.
+    (
+        "sync",
+        &[
+            "clock", "command", "config", "fsutil", "identity", "peer", "platform", "refusal", "role", "units",
+        ],
+    ),
+    ("sampler", &["clock", "config", "platform", "refusal", "sync"]),
+    (
+        "failover",
+        &[
+            "clock", "command", "compat", "config", "db", "fsutil", "identity", "peer", "platform", "refusal", "role",
+            "sync", "units",
+        ],
+    ),
+    // The running agent as the edges see it.
+    (
+        "agent",
+        &[
+            "config", "failover", "identity", "peer", "refusal", "role", "sync", "tokens",
+        ],
+    ),
+];
+
+/// Crates only the edges (the binary: HTTP, CLI, systemd) may use.
+const EDGE_CRATES: &[&str] = &[
+    "axum",
+    "clap",
+    "hyper",
+    "hyper_util",
+    "tower",
+    "sd_notify",
+    "tokio_rustls",
+    "anyhow",
+];
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The files of top-level module `name` under `root` (`name.rs` and `name/**`).
+fn module_files(root: &Path, name: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let file = root.join(format!("{name}.rs"));
+    if file.exists() {
+        files.push(file);
+    }
+    let dir = root.join(name);
+    if dir.is_dir() {
+        rust_files(&dir, &mut files);
+    }
+    files
+}
+
+/// The modules a file's text names as `crate::x…` (also inside `use crate::{a, b::c}`).
+fn crate_imports(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (i, _) in text.match_indices("crate::") {
+        // `lbs_agent::crate::` cannot happen; skip `$crate::` in macros.
+        if text[..i].ends_with('$') {
+            continue;
+        }
+        let rest = &text[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for part in group[..end].split(',') {
+                let head: String = part
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !head.is_empty() {
+                    found.insert(head);
+                }
+            }
+        } else {
+            let head: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if !head.is_empty() {
+                found.insert(head);
+            }
+        }
+    }
+    found
+}
+
+/// The code of a file without its `#[cfg(test)] mod tests` (tests may unwrap and use strings).
+fn without_tests(text: &str) -> &str {
+    text.find("#[cfg(test)]\nmod tests").map_or(text, |i| &text[..i])
+}
+
+fn lib_modules() -> Vec<String> {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
+    lib.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let l = l
+                .strip_prefix("pub ")
+                .or_else(|| l.strip_prefix("pub(crate) "))
+                .unwrap_or(l);
+            l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_owned)
+        })
+        .collect()
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(src()).unwrap_or(path).display().to_string()
+}
+
+#[test]
+fn every_library_module_has_a_layer_and_imports_only_what_it_may() {
+    let mut broken = Vec::new();
+    for module in lib_modules() {
+        let Some((_, allowed)) = ALLOWED.iter().find(|(m, _)| *m == module) else {
+            broken.push(format!(
+                "the module `{module}` has no layer: add it to ALLOWED here and to docs/ARCHITECTURE.md"
+            ));
+            continue;
+        };
+        for file in module_files(&src(), &module) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for import in crate_imports(&text) {
+                if import != module && !allowed.contains(&import.as_str()) && import != "self" {
+                    broken.push(format!(
+                        "{}: `{module}` imports `crate::{import}`, which its layer may not (allowed: {allowed:?})",
+                        relative(&file)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "layer rules broken:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_library_never_uses_an_edges_crates() {
+    let mut broken = Vec::new();
+    for module in lib_modules() {
+        for file in module_files(&src(), &module) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for krate in EDGE_CRATES {
+                if text.contains(&format!("{krate}::")) {
+                    broken.push(format!(
+                        "{}: uses `{krate}`, which only the binary may",
+                        relative(&file)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn http_and_cli_do_not_import_each_other() {
+    let mut broken = Vec::new();
+    for (layer, other) in [("http", "cli"), ("cli", "http")] {
+        for file in module_files(&src(), layer) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if crate_imports(&text).contains(other) {
+                broken.push(format!(
+                    "{}: the {layer} layer imports `crate::{other}`",
+                    relative(&file)
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn the_role_file_is_written_only_by_the_failover_writer() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let writers: Vec<String> = files
+        .iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("write_record("))
+        .map(|f| relative(f))
+        .collect();
+    assert!(writers.contains(&"failover/writer.rs".to_string()), "{writers:?}");
+    assert!(
+        writers.iter().all(|w| w == "failover/writer.rs" || w == "role.rs"),
+        "the role file is written outside failover/writer.rs: {writers:?}"
+    );
+}
+
+#[test]
+fn no_domain_function_returns_a_bare_string_error() {
+    let mut broken = Vec::new();
+    for module in lib_modules() {
+        for file in module_files(&src(), &module) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in without_tests(&text).lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains("Result<") && code.replace(' ', "").contains(",String>") {
+                    broken.push(format!("{}:{}: {}", relative(&file), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "return a Refusal or a thiserror enum instead:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn the_check_itself_sees_imports() {
+    let text = "use crate::{config::Config, sync};\nlet x = crate::failover::human();\n$crate::ignored";
+    let found: Vec<String> = crate_imports(text).into_iter().collect();
+    assert_eq!(found, ["config", "failover", "sync"]);
+}
