@@ -383,6 +383,34 @@ impl Journal {
         Ok(out)
     }
 
+    /// The version the journal holds of many live files (meta and hash), on one connection:
+    /// what the primary may serve. `None` for a file unknown, deleted, or a folder.
+    pub async fn journaled(
+        &self,
+        files: &[(&str, &RelPath)],
+    ) -> Result<Vec<Option<crate::serve::Journaled>>, JournalError> {
+        type Row = (i64, i64, i64, i64, i64, Option<Vec<u8>>);
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Vec::with_capacity(files.len());
+        for (category, path) in files {
+            let row: Option<Row> = sqlx::query_as(
+                "SELECT size, mtime_ns, mode, uid, gid, hash FROM files \
+                 WHERE category = ? AND path = ? AND deleted = 0",
+            )
+            .bind(category)
+            .bind(path.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            out.push(row.and_then(|(size, mtime_ns, mode, uid, gid, hash)| {
+                Some(crate::serve::Journaled {
+                    meta: FileMeta::from_row(size, mtime_ns, mode, uid, gid),
+                    hash: hash_of(hash)?,
+                })
+            }));
+        }
+        Ok(out)
+    }
+
     /// The recorded hash of a live file, `None` if it is unknown or deleted.
     pub async fn current_hash(&self, category: &str, path: &RelPath) -> Result<Option<[u8; 32]>, JournalError> {
         let hash: Option<Option<Vec<u8>>> =

@@ -11,6 +11,8 @@
 //! - [`quarantine`]: the record of files set aside by a reintegration (Invariant 3).
 //! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
 //!   place; deletes into a dated trash.
+//! - [`serve`]: the primary's side — what the backup asks for, checked (path inside its root,
+//!   the journaled version, unchanged on disk) before it is read.
 //! - [`trash`]: reading that trash back — what is kept, and where a kept file lived.
 //!
 //! Architecture Invariant: no sockets and no axum here; the agent serves and pulls, this crate
@@ -23,5 +25,6 @@ pub mod paths;
 pub mod quarantine;
 pub mod queue;
 pub mod select;
+pub mod serve;
 pub mod trash;
 pub mod watch;
