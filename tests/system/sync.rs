@@ -613,3 +613,37 @@ async fn a_full_disk_on_the_backup_is_a_clear_error_and_sync_recovers_when_space
     mount("remount,size=64m");
     converged(&p, "the recording after space was freed", 90).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_that_grows_while_it_is_sent_arrives_whole_without_an_error() {
+    // The cap makes the first version take about 3 s to send: time for the call to go on.
+    let p = paired("bandwidth_limit = \"2 MB/s\"", "");
+    let (ra, rb) = (root(&p.a, "recordings"), root(&p.b, "recordings"));
+    let first = noise(7, 6_000_000);
+    write(&ra, "call.wav", &first);
+    let partial_dir = rb.join(".lbs-sync/partial");
+    eventually("the recording to start arriving", Duration::from_secs(30), || async {
+        let started = std::fs::read_dir(&partial_dir)
+            .map(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 500_000)))
+            .unwrap_or(false);
+        started.then_some(())
+    })
+    .await;
+    // The call goes on: the file grows while its journaled version is being sent.
+    let more = noise(8, 1_000_000);
+    let mut f = std::fs::OpenOptions::new().append(true).open(ra.join("call.wav")).unwrap();
+    std::io::Write::write_all(&mut f, &more).unwrap();
+    drop(f);
+    let whole: Vec<u8> = [first, more].concat();
+    eventually("the whole recording on the backup", Duration::from_secs(60), || async {
+        let held = std::fs::read(rb.join("call.wav")).ok()?;
+        (blake3::hash(&held) == blake3::hash(&whole)).then_some(())
+    })
+    .await;
+    let log = p.b.log();
+    assert!(
+        !log.contains("longer than announced"),
+        "the grown file was sent past its journaled size:\n{}",
+        log.lines().filter(|l| l.contains("WARN")).collect::<Vec<_>>().join("\n")
+    );
+}

@@ -31,6 +31,8 @@ pub enum ServeError {
     Path(#[from] PathError),
     #[error("`hash` must be 64 hex digits")]
     BadHash,
+    #[error("no category root {0} on this box")]
+    NoSuchRoot(String),
     #[error("{0} is not a regular file")]
     NotRegularFile(String),
     #[error("{path} is {size} bytes, more than a bundle carries")]

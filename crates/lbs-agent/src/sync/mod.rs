@@ -183,6 +183,5 @@ pub fn wire_tallies(
 
 /// A BLAKE3 hash from its hex form on the wire; `None` if it is not 64 hex digits.
 pub fn decode_hash(text: &str) -> Option<[u8; 32]> {
-    let bytes = hex::decode(text).ok()?;
-    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+    lbs_sync::serve::decode_hash(text).ok()
 }

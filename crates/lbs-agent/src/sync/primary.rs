@@ -175,6 +175,16 @@ pub async fn flush(e: &SyncEngine, dump: bool) -> Result<String, String> {
     }
 }
 
+/// Journals one file again: the partner asked for a version that is no longer what is on disk
+/// (a recording still being written), so the newer one is recorded and its change follows.
+pub async fn rejournal(e: &SyncEngine, key: &str, rel: &RelPath) {
+    let Some(source) = e.sources.get(key) else { return };
+    if let Err(msg) = scan(e, source, Some(rel), false).await {
+        tracing::warn!(source = %key, path = %rel, problem = %msg, "sync: cannot journal a changed file again");
+    }
+    e.refresh_head().await;
+}
+
 /// Runs the dump commands; a changed dump is journaled right away.
 async fn dump_pass(e: &SyncEngine) {
     let now = now_unix();
