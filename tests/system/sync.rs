@@ -631,7 +631,10 @@ async fn a_recording_that_grows_while_it_is_sent_arrives_whole_without_an_error(
     .await;
     // The call goes on: the file grows while its journaled version is being sent.
     let more = noise(8, 1_000_000);
-    let mut f = std::fs::OpenOptions::new().append(true).open(ra.join("call.wav")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(ra.join("call.wav"))
+        .unwrap();
     std::io::Write::write_all(&mut f, &more).unwrap();
     drop(f);
     let whole: Vec<u8> = [first, more].concat();
@@ -644,6 +647,49 @@ async fn a_recording_that_grows_while_it_is_sent_arrives_whole_without_an_error(
     assert!(
         !log.contains("longer than announced"),
         "the grown file was sent past its journaled size:\n{}",
-        log.lines().filter(|l| l.contains("WARN")).collect::<Vec<_>>().join("\n")
+        log.lines()
+            .filter(|l| l.contains("WARN"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn folders_are_mirrored_and_a_renamed_folder_leaves_no_empty_folders_behind() {
+    let p = paired("", "");
+    let (ra, rb) = (root(&p.a, "voicemail"), root(&p.b, "voicemail"));
+    // A new mailbox: empty folders only, as Asterisk makes them.
+    std::fs::create_dir_all(ra.join("default/1234/INBOX")).unwrap();
+    std::fs::set_permissions(ra.join("default/1234/INBOX"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    write(&ra, "default/2000/INBOX/msg0000.txt", b"[message]");
+    std::fs::create_dir_all(ra.join("default/2000/Family")).unwrap();
+    eventually("the empty folders on the backup", Duration::from_secs(30), || async {
+        let inbox = std::fs::metadata(rb.join("default/1234/INBOX")).ok()?;
+        let family = rb.join("default/2000/Family").is_dir();
+        let msg = rb.join("default/2000/INBOX/msg0000.txt").is_file();
+        (inbox.is_dir() && inbox.mode() & 0o7777 == 0o750 && family && msg).then_some(())
+    })
+    .await;
+
+    // The mailbox is renamed and the empty one removed on the primary.
+    std::fs::rename(ra.join("default/2000"), ra.join("default/3000")).unwrap();
+    std::fs::remove_dir(ra.join("default/1234/INBOX")).unwrap();
+    eventually(
+        "the renamed mailbox, and nothing left of the old",
+        Duration::from_secs(30),
+        || async {
+            let moved = rb.join("default/3000/INBOX/msg0000.txt").is_file() && rb.join("default/3000/Family").is_dir();
+            let old_gone = !rb.join("default/2000").exists() && !rb.join("default/1234/INBOX").exists();
+            (moved && old_gone).then_some(())
+        },
+    )
+    .await;
+    assert!(rb.join("default/1234").is_dir(), "a folder still on the primary stays");
+    assert!(
+        rb.join(".lbs-sync/trash").is_dir(),
+        "the old message went to the trash, as deletes do"
+    );
+    let s = status(&p.b).await;
+    let vm = s.categories.iter().find(|c| c.name == "voicemail").unwrap();
+    assert!(vm.last_error.is_none(), "{:?}", vm.last_error);
 }

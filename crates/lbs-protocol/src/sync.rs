@@ -69,6 +69,10 @@ pub struct PullRequest {
     /// Every change up to this sequence is applied on the backup.
     pub acked: i64,
     pub held: Vec<SourceTally>,
+    /// The backup mirrors folders: it may be sent folder changes. An older backup does not say
+    /// so and is never sent one (it would take a change without a checksum for an error).
+    #[serde(default)]
+    pub folders: bool,
 }
 
 /// One journal entry on the wire. `source` is `<category>:<n>` (its n-th root); `path` is relative to the
@@ -83,10 +87,14 @@ pub struct WireChange {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
-    /// BLAKE3, hex; absent for a deletion.
+    /// BLAKE3, hex; absent for a deletion or a folder.
     pub hash: Option<String>,
     pub deleted: bool,
     pub changed_unix: i64,
+    /// A folder (only sent to a backup that asked with `folders`): made on the backup, or
+    /// removed there once empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub folder: bool,
 }
 
 /// The primary's answer: its role and epoch (the backup refuses data from anyone else than a

@@ -199,11 +199,18 @@ mod tests {
         assert!(matches!(results[0], Ok(Some((3, _)))), "{:?}", results[0]);
         assert_eq!(fs::read(root.join("INBOX/new.wav")).unwrap(), b"new");
         assert!(
-            matches!(results[1], Err(ItemError::Install(InstallError::Path(PathError::Symlink(_))))),
+            matches!(
+                results[1],
+                Err(ItemError::Install(InstallError::Path(PathError::Symlink(_))))
+            ),
             "{:?}",
             results[1]
         );
-        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the link");
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing written through the link"
+        );
         assert!(
             matches!(results[2], Err(ItemError::Install(InstallError::HashMismatch { .. }))),
             "{:?}",
@@ -212,7 +219,10 @@ mod tests {
         assert!(!root.join("INBOX/bad.wav").exists(), "damaged content never in place");
         assert!(matches!(results[3], Ok(None)));
         assert!(!root.join("INBOX/old.wav").exists());
-        assert_eq!(fs::read(root.join(".lbs-sync/trash/100/INBOX/old.wav")).unwrap(), b"old");
+        assert_eq!(
+            fs::read(root.join(".lbs-sync/trash/100/INBOX/old.wav")).unwrap(),
+            b"old"
+        );
         assert!(matches!(results[4], Ok(Some((4, _)))), "held content is not fetched");
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(root.join("INBOX/held.txt")).unwrap().permissions().mode();
@@ -250,7 +260,10 @@ mod tests {
             "{:?}",
             results[1]
         );
-        assert!(root.join("default/1001/INBOX/msg.wav").exists(), "nothing deleted with a folder");
+        assert!(
+            root.join("default/1001/INBOX/msg.wav").exists(),
+            "nothing deleted with a folder"
+        );
         assert!(matches!(results[2], Ok(None)), "a folder already gone is fine");
         assert!(matches!(
             results[3],

@@ -320,7 +320,20 @@ impl Journal {
     /// Up to `limit` changes after sequence `cursor`, oldest first; folders' changes only with
     /// `folders` (a partner too old to know them is never sent one).
     pub async fn changes_after(&self, cursor: i64, limit: u32, folders: bool) -> Result<Vec<Change>, JournalError> {
-        type Row = (i64, String, String, i64, i64, i64, i64, i64, Option<Vec<u8>>, bool, i64, bool);
+        type Row = (
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<Vec<u8>>,
+            bool,
+            i64,
+            bool,
+        );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, folder \
              FROM files WHERE seq > ? AND (? OR folder = 0) ORDER BY seq LIMIT ?",
@@ -389,10 +402,19 @@ impl Journal {
         Ok(tallies(rows))
     }
 
-    /// Changes after `acked` per category (a deletion or a folder counts as a file of no
-    /// bytes), with the time of the oldest: what the backup still has to apply. Folders count
-    /// only for a partner that takes them (`folders`).
-    pub async fn pending_after(&self, acked: i64, folders: bool) -> Result<HashMap<String, Tally>, JournalError> {
+    /// Changes of files after `acked` per category (a deletion counts as a file of no bytes),
+    /// with the time of the oldest: what the backup still has to apply.
+    pub async fn pending_after(&self, acked: i64) -> Result<HashMap<String, Tally>, JournalError> {
+        self.pending_changes_after(acked, false).await
+    }
+
+    /// As [`pending_after`](Self::pending_after), folders' changes included (as changes of no
+    /// bytes) with `folders`: for a partner that takes them.
+    pub async fn pending_changes_after(
+        &self,
+        acked: i64,
+        folders: bool,
+    ) -> Result<HashMap<String, Tally>, JournalError> {
         let rows = sqlx::query_as(
             "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), min(changed_unix) \
              FROM files WHERE seq > ? AND (? OR folder = 0) GROUP BY category",
@@ -1010,7 +1032,7 @@ mod tests {
         std::fs::remove_file(root.join("default/1001/INBOX/msg0000.wav")).unwrap();
         write(&root, "b.wav", b"xy");
         j.scan("voicemail", &root, &select, false, 20).await.unwrap();
-        let pending = j.pending_after(first, false).await.unwrap();
+        let pending = j.pending_after(first).await.unwrap();
         assert_eq!(
             pending["voicemail"],
             Tally {
@@ -1020,7 +1042,7 @@ mod tests {
             },
             "one deletion (no bytes) and one new file"
         );
-        assert!(j.pending_after(j.head().await.unwrap(), false).await.unwrap().is_empty());
+        assert!(j.pending_after(j.head().await.unwrap()).await.unwrap().is_empty());
         assert_eq!(j.current_hash("voicemail", &path).await.unwrap(), None);
         let b = RelPath::parse("b.wav").unwrap();
         assert_eq!(

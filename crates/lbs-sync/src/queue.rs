@@ -253,7 +253,8 @@ async fn record_applied(
 }
 
 fn pending_from_row(row: Row) -> Option<Pending> {
-    let (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts, folder) = row;
+    let (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts, folder) =
+        row;
     // Rows were validated before they were queued; one that no longer parses is dropped loudly.
     let path = match RelPath::parse(&path) {
         Ok(p) => p,

@@ -89,10 +89,16 @@ mod tests {
         assert!(!sel.wants("default/1001/INBOX/msg0000.gsm"));
         assert!(!sel.wants("default/1001/tmp/msg0000.wav"));
         assert!(Selector::all().wants("anything/at/all"));
-        assert!(!sel.wants_folder("default/1001/INBOX"), "an include list names files, not folders");
+        assert!(
+            !sel.wants_folder("default/1001/INBOX"),
+            "an include list names files, not folders"
+        );
         let sel = Selector::new(&[], &s(&["**/tmp/**"])).unwrap();
         assert!(sel.wants_folder("default/1001/INBOX"));
-        assert!(!sel.wants_folder("default/1001/tmp"), "a folder whose content is excluded");
+        assert!(
+            !sel.wants_folder("default/1001/tmp"),
+            "a folder whose content is excluded"
+        );
         assert!(Selector::all().wants_folder("any/folder"));
     }
 

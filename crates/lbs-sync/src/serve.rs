@@ -44,7 +44,9 @@ pub enum ServeError {
     Superseded(String),
     /// The file on disk is no longer what the journal recorded (it grew, or was rewritten): it
     /// must be journaled again before it is served.
-    #[error("{path} changed on disk since it was journaled ({journaled} bytes then, {now} now); it is journaled again")]
+    #[error(
+        "{path} changed on disk since it was journaled ({journaled} bytes then, {now} now); it is journaled again"
+    )]
     ChangedOnDisk { path: String, journaled: u64, now: u64 },
     #[error("{path} is gone: {source}")]
     Gone { path: String, source: std::io::Error },
@@ -303,7 +305,10 @@ mod tests {
         let asked = check(&root, "INBOX/a.wav", &old).unwrap();
         let err = open_content(&asked, Some(&j), 0).err().unwrap();
         assert!(matches!(err, ServeError::Superseded(_)) && err.is_superseded(), "{err}");
-        assert!(read_small(&asked, None).unwrap_err().is_superseded(), "unknown to the journal");
+        assert!(
+            read_small(&asked, None).unwrap_err().is_superseded(),
+            "unknown to the journal"
+        );
         let asked = check(&root, "INBOX/gone.wav", &hex(&j.hash)).unwrap();
         let gone = read_small(&asked, Some(&j)).unwrap_err();
         assert!(matches!(gone, ServeError::Gone { .. }), "{gone}");
@@ -319,8 +324,21 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         std::io::Write::write_all(&mut f, b", and the next").unwrap();
         let asked = check(&root, "INBOX/rec.wav", &hex(&j.hash)).unwrap();
-        for err in [open_content(&asked, Some(&j), 0).err().unwrap(), read_small(&asked, Some(&j)).unwrap_err()] {
-            assert!(matches!(err, ServeError::ChangedOnDisk { journaled: 22, now: 36, .. }), "{err}");
+        for err in [
+            open_content(&asked, Some(&j), 0).err().unwrap(),
+            read_small(&asked, Some(&j)).unwrap_err(),
+        ] {
+            assert!(
+                matches!(
+                    err,
+                    ServeError::ChangedOnDisk {
+                        journaled: 22,
+                        now: 36,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
             assert!(err.is_superseded());
         }
     }

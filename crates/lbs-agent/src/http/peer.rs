@@ -17,8 +17,7 @@ use futures_util::StreamExt;
 use lbs_protocol::{
     BundleRequest, ContentQuery, ForwardedSwitchover, HandoverRequest, HandoverResponse, HashesRequest, HashesResponse,
     Heartbeat, PairRequest, PairResponse, PullRequest, PullResponse, RestoreQuery, Role, SyncLinkState, TokenRole,
-    WireChange, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED,
-    CONTENT_ENCODING_HEADER,
+    WireChange, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER,
 };
 use lbs_sync::paths::RelPath;
 use lbs_sync::serve::{self, ServeError};
@@ -173,6 +172,7 @@ async fn changes(
     let sync = &state.sync;
     let now = now_unix();
     sync.tracker.link(SyncLinkState::Ok, None, now);
+    sync.tracker.set_peer_takes_folders(req.folders);
     let acked_moved = sync.tracker.peer_report(
         req.held.iter().map(|t| (t.source.clone(), t.files, t.bytes)),
         Some(req.acked),
@@ -195,7 +195,7 @@ async fn changes(
             head.borrow_and_update();
             changes = sync
                 .journal
-                .changes_after(req.after, req.limit.clamp(1, 5000))
+                .changes_after(req.after, req.limit.clamp(1, 5000), req.folders)
                 .await
                 .map_err(internal)?;
             if !changes.is_empty() || tokio::time::timeout_at(deadline, head.changed()).await.is_err() {
@@ -225,6 +225,7 @@ async fn changes(
                 hash: c.hash.map(hex::encode),
                 deleted: c.deleted,
                 changed_unix: c.changed_unix,
+                folder: c.folder,
             })
             .collect(),
         totals: crate::sync::wire_tallies(totals),
@@ -362,7 +363,12 @@ async fn restore(
 /// A refused request, as the partner reads it: a newer version on the way is a 409 (404 if the
 /// file is gone), a path that may not be served a 400. A file that changed on disk since it was
 /// journaled is journaled again now, so its newer change follows at once.
-fn served_error(sync: &Arc<crate::sync::SyncEngine>, source: &str, asked: Option<&RelPath>, e: ServeError) -> HttpError {
+fn served_error(
+    sync: &Arc<crate::sync::SyncEngine>,
+    source: &str,
+    asked: Option<&RelPath>,
+    e: ServeError,
+) -> HttpError {
     match e {
         ServeError::ChangedOnDisk { .. } => {
             if let Some(rel) = asked {

@@ -36,7 +36,11 @@ async fn local(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
 /// What the backup still has to apply, per category, as this box knows it.
 async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
     Ok(by_category(match e.role().await.role {
-        Role::Primary if e.peer.read().await.is_some() => e.journal.pending_after(e.tracker.peer_acked()).await?,
+        Role::Primary if e.peer.read().await.is_some() => {
+            e.journal
+                .pending_changes_after(e.tracker.peer_acked(), e.tracker.peer_takes_folders())
+                .await?
+        }
         Role::Primary => HashMap::new(),
         Role::Backup => e.queue.pending().await?,
     }))

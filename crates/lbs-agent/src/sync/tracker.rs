@@ -59,6 +59,8 @@ struct Inner {
     peer_totals: HashMap<String, (u64, u64)>,
     /// The partner's acknowledged sequence (primary side).
     peer_acked: i64,
+    /// Whether the partner mirrors folders (it said so in its last pull).
+    peer_folders: bool,
 }
 
 #[derive(Default)]
@@ -157,6 +159,14 @@ impl Tracker {
                 _ => false,
             }
         })
+    }
+
+    pub fn set_peer_takes_folders(&self, yes: bool) {
+        self.with(|i| i.peer_folders = yes);
+    }
+
+    pub fn peer_takes_folders(&self) -> bool {
+        self.with(|i| i.peer_folders)
     }
 
     pub fn peer_acked(&self) -> i64 {
