@@ -693,3 +693,58 @@ async fn folders_are_mirrored_and_a_renamed_folder_leaves_no_empty_folders_behin
     let vm = s.categories.iter().find(|c| c.name == "voicemail").unwrap();
     assert!(vm.last_error.is_none(), "{:?}", vm.last_error);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_is_in_sync_before_the_primary_has_counted_every_file_and_the_backup_holds_them() {
+    // A real large tree: the primary's first scan takes a moment.
+    const FILES: usize = 40_000;
+    let mut a = Agent::init_config("PBX A", "1s", |d| sync_config(d, ""));
+    let mut b = Agent::init_config("PBX B", "1s", |d| sync_config(d, ""));
+    let ra = root(&a, "voicemail");
+    for i in 0..FILES {
+        write(
+            &ra,
+            &format!("default/{}/INBOX/msg{:04}.txt", 1000 + i / 100, i % 100),
+            format!("[message]\nid={i}\n").as_bytes(),
+        );
+    }
+    a.start();
+    let first = status(&a).await;
+    let vm = first.categories.iter().find(|c| c.name == "voicemail").unwrap();
+    assert!(vm.counting.is_some(), "the primary says it is counting: {vm:?}");
+    b.start();
+    pair(&a, &b);
+
+    // From pairing until the copy is complete, the backup never says voicemail is in sync
+    // unless it holds every file; it says the primary is counting while it does.
+    let counted_so_far = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let done = eventually("the backup to hold every voicemail", Duration::from_secs(240), || {
+        let (a, b, counted) = (&a, &b, counted_so_far.clone());
+        async move {
+            let sb = status(b).await;
+            let vm = sb.categories.iter().find(|c| c.name == "voicemail").unwrap().clone();
+            if let Some(c) = &vm.counting {
+                counted.lock().unwrap().push(c.files_counted);
+                assert!(vm.last_success_unix.is_none(), "in sync while counting: {vm:?}");
+            }
+            let says_in_sync = vm.counting.is_none() && vm.pending_files == 0 && vm.last_success_unix.is_some();
+            if says_in_sync {
+                assert_eq!(
+                    vm.local_files, FILES as u64,
+                    "said in sync while holding only part: {vm:?}"
+                );
+            }
+            let sa = status(a).await;
+            let on_a = sa.categories.iter().find(|c| c.name == "voicemail").unwrap();
+            (says_in_sync && on_a.counting.is_none() && on_a.pending_files == 0).then_some(vm)
+        }
+    })
+    .await;
+    let counted = counted_so_far.lock().unwrap().clone();
+    assert!(
+        !counted.is_empty(),
+        "the backup reported the primary's counting at least once"
+    );
+    assert!(counted.windows(2).all(|w| w[0] <= w[1]), "{counted:?}");
+    assert_eq!(done.local_files, FILES as u64);
+}

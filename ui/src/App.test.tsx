@@ -278,7 +278,7 @@ describe("failover wizard", () => {
     primary_name: "Main office",
     backup_name: "Backup",
     facts: [{ ok: false, text: "Main office has not answered for 2 min." }],
-    categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1 }],
+    categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1, counting_files: null }],
     blockers: [],
     warnings: [],
     hold_remaining_secs: null,

@@ -109,6 +109,17 @@ pub struct PullResponse {
     pub head: i64,
     pub changes: Vec<WireChange>,
     pub totals: Vec<SourceTally>,
+    /// Categories whose first full scan is still running on the primary, with the files counted
+    /// so far: none of them is in sync on the backup until it is done and its changes applied.
+    #[serde(default)]
+    pub counting: Vec<CategoryCounting>,
+}
+
+/// A category the primary is still counting (its first full scan since it took the role).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryCounting {
+    pub category: String,
+    pub files_counted: u64,
 }
 
 /// Response header of `GET /peer/v1/content`: `zstd` when the body is compressed.
@@ -236,6 +247,19 @@ pub struct CategorySync {
     pub throughput_bps: f64,
     /// Entries that are not copied (links, special files, names that cannot travel), with why.
     pub skipped: Vec<SkippedFile>,
+    /// While the primary's first full scan of this category runs: how far it got. The category
+    /// is not in sync, whatever else says, until this is gone and nothing is pending.
+    #[serde(default)]
+    pub counting: Option<ScanProgress>,
+}
+
+/// The primary's first full scan of a category, while it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanProgress {
+    /// Files the primary has looked at so far.
+    #[ts(type = "number")]
+    pub files_counted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

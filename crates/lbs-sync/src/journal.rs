@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::SqlitePool;
 use thiserror::Error;
@@ -193,6 +194,24 @@ impl Journal {
         verify: bool,
         now_unix: i64,
     ) -> Result<ScanReport, JournalError> {
+        let counted = std::sync::Arc::new(AtomicU64::new(0));
+        self.refresh_counting(category, root, select, under, verify, now_unix, counted)
+            .await
+    }
+
+    /// As [`refresh`](Self::refresh), adding to `counted` each file looked at as the scan goes:
+    /// the progress of a long first scan, for the status.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn refresh_counting(
+        &self,
+        category: &str,
+        root: &Path,
+        select: &Selector,
+        under: Option<&RelPath>,
+        verify: bool,
+        now_unix: i64,
+        counted: std::sync::Arc<AtomicU64>,
+    ) -> Result<ScanReport, JournalError> {
         // The journal's rows and the disk's metadata are read at the same time; only then is it
         // known which files need hashing.
         let (root_owned, under_owned, select) = (root.to_owned(), under.cloned(), select.clone());
@@ -201,9 +220,10 @@ impl Journal {
         let known = std::sync::Arc::new(known?);
         let walked = walked.map_err(|e| JournalError::Interrupted(e.to_string()))??;
         let (root_owned, known_for_hash) = (root.to_owned(), known.clone());
-        let walked = tokio::task::spawn_blocking(move || hash_changed(&root_owned, walked, &known_for_hash, verify))
-            .await
-            .map_err(|e| JournalError::Interrupted(e.to_string()))?;
+        let walked =
+            tokio::task::spawn_blocking(move || hash_changed(&root_owned, walked, &known_for_hash, verify, &counted))
+                .await
+                .map_err(|e| JournalError::Interrupted(e.to_string()))?;
         let Walked {
             seen,
             mut report,
@@ -666,8 +686,9 @@ fn visit(root: &Path, select: &Selector, path: &Path, meta: &std::fs::Metadata, 
 }
 
 /// Hashes what is new or changed since the journal's record (everything when `verify`), blocking.
-fn hash_changed(root: &Path, mut w: Walked, known: &Known, verify: bool) -> Walked {
+fn hash_changed(root: &Path, mut w: Walked, known: &Known, verify: bool, counted: &AtomicU64) -> Walked {
     for (rel, seen) in w.seen.iter_mut().filter(|(_, s)| !s.folder) {
+        counted.fetch_add(1, Ordering::Relaxed);
         let unchanged = known
             .get(rel.as_str())
             .is_some_and(|(m, deleted, _, folder)| !deleted && !folder && *m == seen.meta);

@@ -190,7 +190,12 @@ async fn changes(
     let same_journal = req.journal_id.as_deref() == Some(journal_id.as_str());
     let mut changes = Vec::new();
     if role.role == Role::Primary && same_journal {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.wait_ms.min(30_000));
+        // While a first scan runs, answer every 2 s so the backup can show its progress.
+        let wait = match sync.tracker.counting().is_empty() {
+            true => req.wait_ms.min(30_000),
+            false => req.wait_ms.min(2_000),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait);
         loop {
             head.borrow_and_update();
             changes = sync
@@ -229,6 +234,18 @@ async fn changes(
             })
             .collect(),
         totals: crate::sync::wire_tallies(totals),
+        counting: match role.role {
+            Role::Primary => sync
+                .tracker
+                .counting()
+                .into_iter()
+                .map(|(category, files_counted)| lbs_protocol::CategoryCounting {
+                    category,
+                    files_counted,
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
     }))
 }
 

@@ -74,9 +74,14 @@ impl SyncEngine {
         let journal = Journal::new(pool.clone());
         let head = journal.head().await.unwrap_or(0);
         let tracker = tracker::Tracker::default();
+        let sources = Sources::from_config(&config);
+        if role.read().await.role == Role::Primary {
+            // Counting from the start: nothing is reported in sync before the first scan ran.
+            tracker.counting_started(sources.categories.iter().map(|c| c.name.as_str()));
+        }
         tracker.peer_report(std::iter::empty(), Some(journal.peer_acked().await.unwrap_or(0)));
         Ok(Arc::new(SyncEngine {
-            sources: Sources::from_config(&config),
+            sources,
             throttle: throttle::Throttle::new(config.bandwidth_limit),
             config,
             journal,

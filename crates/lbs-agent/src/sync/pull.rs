@@ -142,16 +142,25 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
     e.tracker.link(SyncLinkState::Ok, None, now);
     e.tracker
         .peer_report(page.totals.iter().map(|t| (t.source.clone(), t.files, t.bytes)), None);
+    let behind_head = page.changes.last().is_some_and(|c| c.seq < page.head);
+    let counting: Vec<(String, u64)> = page
+        .counting
+        .iter()
+        .map(|c| (c.category.clone(), c.files_counted))
+        .collect();
+    e.tracker.peer_counting_report(counting.clone(), behind_head);
     if request.journal_id.as_deref() != Some(page.journal_id.as_str()) {
         tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
         e.queue.follow(&page.journal_id).await.map_err(db)?;
         return Ok(());
     }
     let Some(last) = page.changes.last().map(|c| c.seq) else {
-        // Caught up: every category with nothing pending is in sync as of now.
+        // Caught up: every category with nothing pending, and counted whole by the primary, is
+        // in sync as of now.
         let pending = e.queue.pending().await.map_err(db)?;
         for c in &e.sources.categories {
-            if !pending.keys().any(|k| super::Sources::category_of(k) == c.name) {
+            let counted = !counting.iter().any(|(k, _)| *k == c.name);
+            if counted && !pending.keys().any(|k| super::Sources::category_of(k) == c.name) {
                 e.tracker.success(&c.name, now);
             }
         }
