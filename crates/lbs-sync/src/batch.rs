@@ -60,11 +60,14 @@ pub fn prepare(inst: &Installer, c: &Change, now_unix: i64) -> Step {
 /// One fetched change to install: its root's installer, the change, and what arrived.
 pub type Fetched = (Installer, Change, Result<Vec<u8>, ItemError>);
 
+/// A staged file and what the backup holds once it is renamed into place.
+type StagedItem = Result<(Staged, Held), ItemError>;
+
 /// Installs fetched content, blocking: each file checked against its hash and staged, the
 /// filesystems flushed once, every file renamed into place, flushed again. Returns, per change
 /// and in order, the bytes received and what the backup now holds there.
 pub fn install(batch: Vec<Fetched>) -> Vec<(u64, Result<Held, ItemError>)> {
-    let staged: Vec<(u64, Result<(Staged, Held), ItemError>)> = batch
+    let staged: Vec<(u64, StagedItem)> = batch
         .into_iter()
         .map(|(inst, c, content)| {
             let bytes = match content {
