@@ -303,3 +303,30 @@ pub struct PartnerTokenRequest {
     pub role: crate::TokenRole,
     pub label: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_and_counting_stay_readable_between_old_and_new_agents() {
+        // An older backup's pull: it does not take folders.
+        let old_pull = r#"{"journal_id":null,"after":0,"limit":10,"wait_ms":0,"acked":0,"held":[]}"#;
+        assert!(!serde_json::from_str::<PullRequest>(old_pull).unwrap().folders);
+        // An older primary's answer: no counting, changes without a folder flag.
+        let old_page = r#"{"server_id":"a","role":"primary","epoch":1,"journal_id":"j","head":1,"totals":[],
+            "changes":[{"seq":1,"source":"voicemail:0","path":"x","size":1,"mtime_ns":0,"mode":420,"uid":0,
+            "gid":0,"hash":null,"deleted":true,"changed_unix":1}]}"#;
+        let page: PullResponse = serde_json::from_str(old_page).unwrap();
+        assert!(page.counting.is_empty());
+        assert!(!page.changes[0].folder);
+        // A file's change is written exactly as before (an older backup reads it unchanged).
+        let text = serde_json::to_string(&page.changes[0]).unwrap();
+        assert!(!text.contains("folder"), "{text}");
+        // An older agent's status has no counting: nothing is being counted.
+        let category = r#"{"name":"voicemail","label":"Voicemail","priority":2,"local_files":1,"local_bytes":1,
+            "peer_files":null,"peer_bytes":null,"pending_files":0,"pending_bytes":0,"lag_secs":null,
+            "last_success_unix":null,"last_error":null,"throughput_bps":0.0,"skipped":[]}"#;
+        assert_eq!(serde_json::from_str::<CategorySync>(category).unwrap().counting, None);
+    }
+}
