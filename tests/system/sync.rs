@@ -613,3 +613,138 @@ async fn a_full_disk_on_the_backup_is_a_clear_error_and_sync_recovers_when_space
     mount("remount,size=64m");
     converged(&p, "the recording after space was freed", 90).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_that_grows_while_it_is_sent_arrives_whole_without_an_error() {
+    // The cap makes the first version take about 3 s to send: time for the call to go on.
+    let p = paired("bandwidth_limit = \"2 MB/s\"", "");
+    let (ra, rb) = (root(&p.a, "recordings"), root(&p.b, "recordings"));
+    let first = noise(7, 6_000_000);
+    write(&ra, "call.wav", &first);
+    let partial_dir = rb.join(".lbs-sync/partial");
+    eventually("the recording to start arriving", Duration::from_secs(30), || async {
+        let started = std::fs::read_dir(&partial_dir)
+            .map(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 500_000)))
+            .unwrap_or(false);
+        started.then_some(())
+    })
+    .await;
+    // The call goes on: the file grows while its journaled version is being sent.
+    let more = noise(8, 1_000_000);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(ra.join("call.wav"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, &more).unwrap();
+    drop(f);
+    let whole: Vec<u8> = [first, more].concat();
+    eventually("the whole recording on the backup", Duration::from_secs(60), || async {
+        let held = std::fs::read(rb.join("call.wav")).ok()?;
+        (blake3::hash(&held) == blake3::hash(&whole)).then_some(())
+    })
+    .await;
+    let log = p.b.log();
+    assert!(
+        !log.contains("longer than announced"),
+        "the grown file was sent past its journaled size:\n{}",
+        log.lines()
+            .filter(|l| l.contains("WARN"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn folders_are_mirrored_and_a_renamed_folder_leaves_no_empty_folders_behind() {
+    let p = paired("", "");
+    let (ra, rb) = (root(&p.a, "voicemail"), root(&p.b, "voicemail"));
+    // A new mailbox: empty folders only, as Asterisk makes them.
+    std::fs::create_dir_all(ra.join("default/1234/INBOX")).unwrap();
+    std::fs::set_permissions(ra.join("default/1234/INBOX"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    write(&ra, "default/2000/INBOX/msg0000.txt", b"[message]");
+    std::fs::create_dir_all(ra.join("default/2000/Family")).unwrap();
+    eventually("the empty folders on the backup", Duration::from_secs(30), || async {
+        let inbox = std::fs::metadata(rb.join("default/1234/INBOX")).ok()?;
+        let family = rb.join("default/2000/Family").is_dir();
+        let msg = rb.join("default/2000/INBOX/msg0000.txt").is_file();
+        (inbox.is_dir() && inbox.mode() & 0o7777 == 0o750 && family && msg).then_some(())
+    })
+    .await;
+
+    // The mailbox is renamed and the empty one removed on the primary.
+    std::fs::rename(ra.join("default/2000"), ra.join("default/3000")).unwrap();
+    std::fs::remove_dir(ra.join("default/1234/INBOX")).unwrap();
+    eventually(
+        "the renamed mailbox, and nothing left of the old",
+        Duration::from_secs(30),
+        || async {
+            let moved = rb.join("default/3000/INBOX/msg0000.txt").is_file() && rb.join("default/3000/Family").is_dir();
+            let old_gone = !rb.join("default/2000").exists() && !rb.join("default/1234/INBOX").exists();
+            (moved && old_gone).then_some(())
+        },
+    )
+    .await;
+    assert!(rb.join("default/1234").is_dir(), "a folder still on the primary stays");
+    assert!(
+        rb.join(".lbs-sync/trash").is_dir(),
+        "the old message went to the trash, as deletes do"
+    );
+    let s = status(&p.b).await;
+    let vm = s.categories.iter().find(|c| c.name == "voicemail").unwrap();
+    assert!(vm.last_error.is_none(), "{:?}", vm.last_error);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_is_in_sync_before_the_primary_has_counted_every_file_and_the_backup_holds_them() {
+    // A real large tree: the primary's first scan takes a moment.
+    const FILES: usize = 40_000;
+    let mut a = Agent::init_config("PBX A", "1s", |d| sync_config(d, ""));
+    let mut b = Agent::init_config("PBX B", "1s", |d| sync_config(d, ""));
+    let ra = root(&a, "voicemail");
+    for i in 0..FILES {
+        write(
+            &ra,
+            &format!("default/{}/INBOX/msg{:04}.txt", 1000 + i / 100, i % 100),
+            format!("[message]\nid={i}\n").as_bytes(),
+        );
+    }
+    a.start();
+    let first = status(&a).await;
+    let vm = first.categories.iter().find(|c| c.name == "voicemail").unwrap();
+    assert!(vm.counting.is_some(), "the primary says it is counting: {vm:?}");
+    b.start();
+    pair(&a, &b);
+
+    // From pairing until the copy is complete, the backup never says voicemail is in sync
+    // unless it holds every file; it says the primary is counting while it does.
+    let counted_so_far = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let done = eventually("the backup to hold every voicemail", Duration::from_secs(240), || {
+        let (a, b, counted) = (&a, &b, counted_so_far.clone());
+        async move {
+            let sb = status(b).await;
+            let vm = sb.categories.iter().find(|c| c.name == "voicemail").unwrap().clone();
+            if let Some(c) = &vm.counting {
+                counted.lock().unwrap().push(c.files_counted);
+                assert!(vm.last_success_unix.is_none(), "in sync while counting: {vm:?}");
+            }
+            let says_in_sync = vm.counting.is_none() && vm.pending_files == 0 && vm.last_success_unix.is_some();
+            if says_in_sync {
+                assert_eq!(
+                    vm.local_files, FILES as u64,
+                    "said in sync while holding only part: {vm:?}"
+                );
+            }
+            let sa = status(a).await;
+            let on_a = sa.categories.iter().find(|c| c.name == "voicemail").unwrap();
+            (says_in_sync && on_a.counting.is_none() && on_a.pending_files == 0).then_some(vm)
+        }
+    })
+    .await;
+    let counted = counted_so_far.lock().unwrap().clone();
+    assert!(
+        !counted.is_empty(),
+        "the backup reported the primary's counting at least once"
+    );
+    assert!(counted.windows(2).all(|w| w[0] <= w[1]), "{counted:?}");
+    assert_eq!(done.local_files, FILES as u64);
+}

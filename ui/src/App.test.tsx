@@ -283,7 +283,7 @@ describe("failover wizard", () => {
     backup_name: "Backup",
     primary_state: "Main office does not answer.",
     facts: [{ ok: false, text: "Main office has not answered for 2 min." }],
-    categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1 }],
+    categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1, counting_files: null }],
     blockers: [],
     warnings: [],
     hold_remaining_secs: null,

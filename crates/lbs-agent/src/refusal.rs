@@ -116,7 +116,9 @@ impl From<lbs_sync::install::InstallError> for Refusal {
         match e {
             E::Path(p) => p.into(),
             // What was sent does not match what was announced: the sender's mistake.
-            E::HashMismatch { .. } | E::TooLong { .. } => Refusal::bad_request(e.to_string()),
+            E::HashMismatch { .. } | E::TooLong { .. } | E::SyncFolder(_) => Refusal::bad_request(e.to_string()),
+            // Something on this box stands in the way; the message says what.
+            E::FolderNotEmpty(_) | E::NotAFolder(_) => Refusal::conflict(e.to_string()),
             // Said in full: the person must free space on this box.
             E::DiskFull { .. } => Refusal::conflict(e.to_string()),
             E::Io { .. } => Refusal::internal(e),

@@ -99,6 +99,35 @@ pub(crate) fn lag_secs(sync: &SyncStatus) -> u64 {
     sync.categories.iter().filter_map(|c| c.lag_secs).max().unwrap_or(0)
 }
 
+/// "12,400": a count as people write it.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// Files the primary has counted so far, while its first scan of any category still runs (as
+/// either box last reported it); `None` once everything is counted.
+pub(crate) fn still_counting(primary: &Machine, backup: &Machine) -> Option<u64> {
+    let counted = |m: &Machine| {
+        let s = m.sync.as_ref()?;
+        let counting: Vec<u64> = s
+            .categories
+            .iter()
+            .filter_map(|c| c.counting.as_ref().map(|p| p.files_counted))
+            .collect();
+        (!counting.is_empty()).then(|| counting.iter().sum::<u64>())
+    };
+    // The primary's own report is the freshest; the backup's says what it was told.
+    counted(primary).or_else(|| counted(backup))
+}
+
 /// How far behind the backup is, when it reported its sync.
 fn behind_secs(backup: &Machine) -> Option<u64> {
     backup.sync.as_ref().map(lag_secs)
@@ -205,6 +234,20 @@ pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
                 Some("Open Sync to see why; the message there says what to fix."),
             );
         }
+    }
+    if let Some(counted) = still_counting(primary, backup) {
+        // Nothing pending can also mean nothing known yet: not protected before it is all counted.
+        return state(
+            PairLevel::AtRisk,
+            format!(
+                "{} is still counting its files ({} so far); the copy is not complete yet",
+                primary.name,
+                count(counted)
+            ),
+            Some(
+                "Wait: copying goes on by itself, and the backup is up to date once every file is counted and copied.",
+            ),
+        );
     }
     match behind_secs(backup) {
         Some(lag) if lag > AT_RISK_LAG_SECS => state(
@@ -331,6 +374,10 @@ pub struct CategoryAge {
     /// When this category was last complete on the backup.
     #[ts(type = "number | null")]
     pub last_success_unix: Option<i64>,
+    /// While the primary still counts this category's files: how many so far (the backup's copy
+    /// is not complete, whatever `pending_files` says).
+    #[ts(type = "number | null")]
+    pub counting_files: Option<u64>,
 }
 
 /// What step 2 of the wizard asks of the manager before it may run; [`check`] refuses until
@@ -451,10 +498,21 @@ pub fn assess(primary: &Machine, backup: &Machine, now: i64) -> Assessment {
                     pending_files: c.pending_files,
                     pending_bytes: c.pending_bytes,
                     last_success_unix: c.last_success_unix,
+                    counting_files: c.counting.as_ref().map(|p| p.files_counted),
                 })
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(counted) = still_counting(primary, backup) {
+        facts.push(Fact {
+            ok: false,
+            text: format!(
+                "{} is still counting its files ({} so far): the backup's copy is not complete.",
+                primary.name,
+                count(counted)
+            ),
+        });
+    }
     let behind: Vec<String> = categories
         .iter()
         .filter(|c| c.pending_files > 0)
@@ -686,6 +744,7 @@ pub(crate) mod tests {
                 last_error: None,
                 throughput_bps: 0.0,
                 skipped: vec![],
+                counting: None,
             }],
             history: vec![],
         }
@@ -778,6 +837,33 @@ pub(crate) mod tests {
         // What a box that no longer answers last said does not count.
         a.reachable = false;
         assert!(!pair_state(&a, &b, NOW).sentence.contains("stepping down"));
+    }
+
+    #[test]
+    fn nothing_is_protected_while_the_primary_still_counts_its_files() {
+        // Nothing pending and a good link, as right after pairing: the backup knows of nothing yet.
+        let (a, mut b) = pair_ok(None);
+        let mut s = sync(SyncLinkState::Ok, None);
+        s.categories[0].counting = Some(lbs_protocol::ScanProgress { files_counted: 12_400 });
+        b.sync = Some(s);
+        let state = pair_state(&a, &b, NOW);
+        assert_eq!(state.level, PairLevel::AtRisk);
+        assert_eq!(
+            state.sentence,
+            "PBX A is still counting its files (12,400 so far); the copy is not complete yet"
+        );
+        let wizard = assess(&a, &b, NOW);
+        assert_eq!(wizard.categories[0].counting_files, Some(12_400));
+        assert!(
+            wizard.facts.iter().any(|f| !f.ok && f.text.contains("still counting")),
+            "{:?}",
+            wizard.facts
+        );
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(200_000), "200,000");
+        assert_eq!(count(1_234_567), "1,234,567");
     }
 
     #[test]

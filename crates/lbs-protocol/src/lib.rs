@@ -25,10 +25,10 @@ pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{ApiError, Health, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole};
 pub use sync::{
-    BundleItem, BundleRequest, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith, PartnerLink,
-    PartnerTokenRequest, PullRequest, PullResponse, SkippedFile, SourceTally, SyncHistoryPoint, SyncLinkState,
-    SyncPeer, SyncProblem, SyncStatus, WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED,
-    BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER, PEER_PREFIX,
+    BundleItem, BundleRequest, CategoryCounting, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith,
+    PartnerLink, PartnerTokenRequest, PullRequest, PullResponse, ScanProgress, SkippedFile, SourceTally,
+    SyncHistoryPoint, SyncLinkState, SyncPeer, SyncProblem, SyncStatus, WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS,
+    BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER, PEER_PREFIX,
 };
 pub use trash::{TrashEntry, TrashList, TrashRestoreRequest, TrashRestored, TRASH_LIST_MAX};
 pub use version::{AgentVersions, ApiRange, Upgrade, API_MIN_VERSION};

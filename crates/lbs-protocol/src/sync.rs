@@ -69,6 +69,10 @@ pub struct PullRequest {
     /// Every change up to this sequence is applied on the backup.
     pub acked: i64,
     pub held: Vec<SourceTally>,
+    /// The backup mirrors folders: it may be sent folder changes. An older backup does not say
+    /// so and is never sent one (it would take a change without a checksum for an error).
+    #[serde(default)]
+    pub folders: bool,
 }
 
 /// One journal entry on the wire. `source` is `<category>:<n>` (its n-th root); `path` is relative to the
@@ -83,10 +87,14 @@ pub struct WireChange {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
-    /// BLAKE3, hex; absent for a deletion.
+    /// BLAKE3, hex; absent for a deletion or a folder.
     pub hash: Option<String>,
     pub deleted: bool,
     pub changed_unix: i64,
+    /// A folder (only sent to a backup that asked with `folders`): made on the backup, or
+    /// removed there once empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub folder: bool,
 }
 
 /// The primary's answer: its role and epoch (the backup refuses data from anyone else than a
@@ -101,6 +109,17 @@ pub struct PullResponse {
     pub head: i64,
     pub changes: Vec<WireChange>,
     pub totals: Vec<SourceTally>,
+    /// Categories whose first full scan is still running on the primary, with the files counted
+    /// so far: none of them is in sync on the backup until it is done and its changes applied.
+    #[serde(default)]
+    pub counting: Vec<CategoryCounting>,
+}
+
+/// A category the primary is still counting (its first full scan since it took the role).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryCounting {
+    pub category: String,
+    pub files_counted: u64,
 }
 
 /// Response header of `GET /peer/v1/content`: `zstd` when the body is compressed.
@@ -228,6 +247,19 @@ pub struct CategorySync {
     pub throughput_bps: f64,
     /// Entries that are not copied (links, special files, names that cannot travel), with why.
     pub skipped: Vec<SkippedFile>,
+    /// While the primary's first full scan of this category runs: how far it got. The category
+    /// is not in sync, whatever else says, until this is gone and nothing is pending.
+    #[serde(default)]
+    pub counting: Option<ScanProgress>,
+}
+
+/// The primary's first full scan of a category, while it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ScanProgress {
+    /// Files the primary has looked at so far.
+    #[ts(type = "number")]
+    pub files_counted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -270,4 +302,31 @@ pub struct PartnerLink {
 pub struct PartnerTokenRequest {
     pub role: crate::TokenRole,
     pub label: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_and_counting_stay_readable_between_old_and_new_agents() {
+        // An older backup's pull: it does not take folders.
+        let old_pull = r#"{"journal_id":null,"after":0,"limit":10,"wait_ms":0,"acked":0,"held":[]}"#;
+        assert!(!serde_json::from_str::<PullRequest>(old_pull).unwrap().folders);
+        // An older primary's answer: no counting, changes without a folder flag.
+        let old_page = r#"{"server_id":"a","role":"primary","epoch":1,"journal_id":"j","head":1,"totals":[],
+            "changes":[{"seq":1,"source":"voicemail:0","path":"x","size":1,"mtime_ns":0,"mode":420,"uid":0,
+            "gid":0,"hash":null,"deleted":true,"changed_unix":1}]}"#;
+        let page: PullResponse = serde_json::from_str(old_page).unwrap();
+        assert!(page.counting.is_empty());
+        assert!(!page.changes[0].folder);
+        // A file's change is written exactly as before (an older backup reads it unchanged).
+        let text = serde_json::to_string(&page.changes[0]).unwrap();
+        assert!(!text.contains("folder"), "{text}");
+        // An older agent's status has no counting: nothing is being counted.
+        let category = r#"{"name":"voicemail","label":"Voicemail","priority":2,"local_files":1,"local_bytes":1,
+            "peer_files":null,"peer_bytes":null,"pending_files":0,"pending_bytes":0,"lag_secs":null,
+            "last_success_unix":null,"last_error":null,"throughput_bps":0.0,"skipped":[]}"#;
+        assert_eq!(serde_json::from_str::<CategorySync>(category).unwrap().counting, None);
+    }
 }

@@ -32,6 +32,12 @@ pub enum InstallError {
     TooLong { path: String, got: u64, size: u64 },
     #[error("the disk holding {root} is full: {path} could not be written. Free some space; the transfer resumes where it stopped")]
     DiskFull { root: String, path: String },
+    #[error("{0}: the folder is not empty on this box, so it is kept")]
+    FolderNotEmpty(String),
+    #[error("{0}: this box holds a file where the primary has a folder; the file's own change comes first")]
+    NotAFolder(String),
+    #[error("{0}: the sync's own folder is never written by a change")]
+    SyncFolder(String),
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -143,6 +149,59 @@ impl Installer {
         sync_parent(&target)?;
         sync_parent(&dest)?;
         Ok(Some(dest))
+    }
+}
+
+/// Folders, mirrored from the primary: made with its mode and owner; removed only when empty.
+impl Installer {
+    /// The path of a folder change, refused if it names the sync's own folder (`.lbs-sync`).
+    fn folder_target(&self, rel: &RelPath) -> Result<PathBuf, InstallError> {
+        if rel.as_str().split('/').next() == Some(SYNC_DIR) {
+            return Err(InstallError::SyncFolder(rel.to_string()));
+        }
+        Ok(resolve(&self.root, rel)?)
+    }
+
+    /// Makes the folder `rel` (and what leads to it) and gives it the primary's mode and owner.
+    pub fn make_folder(&self, rel: &RelPath, meta: &FileMeta) -> Result<(), InstallError> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.folder_target(rel)?;
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(InstallError::NotAFolder(rel.to_string())),
+            Err(_) => {
+                fs::create_dir_all(&path).map_err(|e| disk_error(e, &self.root, rel, &path))?;
+                sync_parent(&path)?;
+            }
+        }
+        // Checked again once made: a link planted meanwhile is not followed by the chown.
+        let path = self.folder_target(rel)?;
+        match std::os::unix::fs::lchown(&path, Some(meta.uid), Some(meta.gid)) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+            other => other.map_err(io("cannot set the owner of", &path)),
+        }?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(meta.mode & 0o7777))
+            .map_err(io("cannot set permissions of", &path))
+    }
+
+    /// Removes the folder `rel` if it is empty; a missing folder is fine. A folder that still
+    /// holds anything is kept ([`InstallError::FolderNotEmpty`]): nothing is deleted with it.
+    pub fn remove_empty_folder(&self, rel: &RelPath) -> Result<(), InstallError> {
+        let path = self.folder_target(rel)?;
+        match fs::symlink_metadata(&path) {
+            Err(_) => return Ok(()),
+            Ok(m) if !m.is_dir() => return Ok(()),
+            Ok(_) => {}
+        }
+        // rmdir itself refuses a folder that is not empty: no window between a check and the delete.
+        match fs::remove_dir(&path) {
+            Ok(()) => sync_parent(&path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+                Err(InstallError::FolderNotEmpty(rel.to_string()))
+            }
+            Err(e) => Err(io("cannot remove the folder", &path)(e)),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::SqlitePool;
 use thiserror::Error;
@@ -77,9 +78,12 @@ pub struct Change {
     pub category: String,
     pub path: RelPath,
     pub meta: FileMeta,
-    /// BLAKE3 of the content; `None` for a deleted file.
+    /// BLAKE3 of the content; `None` for a deleted file or a folder.
     pub hash: Option<[u8; 32]>,
     pub deleted: bool,
+    /// A folder (mode and owner only; no content): mirrored so an empty folder exists on the
+    /// backup too, and removed there once empty when it is gone here.
+    pub folder: bool,
     /// When the journal recorded the change: the age of the oldest unsynced change is the lag.
     pub changed_unix: i64,
 }
@@ -115,14 +119,25 @@ pub struct Journal {
     id: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
-/// A file seen by the walk that needs recording: its meta and, when new or changed, its hash.
+/// A file seen by the walk that needs recording: its meta and, when new or changed, its hash. A
+/// folder has no hash, and its meta is mode and owner only (its time changes with every file).
 struct Seen {
     meta: FileMeta,
     hash: Option<[u8; 32]>,
+    folder: bool,
 }
 
-/// What the journal holds for a category: path → (meta, deleted, hash).
-type Known = HashMap<String, (FileMeta, bool, Option<[u8; 32]>)>;
+/// What the journal holds for a category: path → (meta, deleted, hash, folder).
+type Known = HashMap<String, (FileMeta, bool, Option<[u8; 32]>, bool)>;
+
+/// One row to record.
+struct Write<'a> {
+    path: &'a str,
+    meta: &'a FileMeta,
+    hash: Option<[u8; 32]>,
+    deleted: bool,
+    folder: bool,
+}
 
 impl Journal {
     pub async fn open(path: &Path) -> Result<Journal, JournalError> {
@@ -179,6 +194,24 @@ impl Journal {
         verify: bool,
         now_unix: i64,
     ) -> Result<ScanReport, JournalError> {
+        let counted = std::sync::Arc::new(AtomicU64::new(0));
+        self.refresh_counting(category, root, select, under, verify, now_unix, counted)
+            .await
+    }
+
+    /// As [`refresh`](Self::refresh), adding to `counted` each file looked at as the scan goes:
+    /// the progress of a long first scan, for the status.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn refresh_counting(
+        &self,
+        category: &str,
+        root: &Path,
+        select: &Selector,
+        under: Option<&RelPath>,
+        verify: bool,
+        now_unix: i64,
+        counted: std::sync::Arc<AtomicU64>,
+    ) -> Result<ScanReport, JournalError> {
         // The journal's rows and the disk's metadata are read at the same time; only then is it
         // known which files need hashing.
         let (root_owned, under_owned, select) = (root.to_owned(), under.cloned(), select.clone());
@@ -187,9 +220,10 @@ impl Journal {
         let known = std::sync::Arc::new(known?);
         let walked = walked.map_err(|e| JournalError::Interrupted(e.to_string()))??;
         let (root_owned, known_for_hash) = (root.to_owned(), known.clone());
-        let walked = tokio::task::spawn_blocking(move || hash_changed(&root_owned, walked, &known_for_hash, verify))
-            .await
-            .map_err(|e| JournalError::Interrupted(e.to_string()))?;
+        let walked =
+            tokio::task::spawn_blocking(move || hash_changed(&root_owned, walked, &known_for_hash, verify, &counted))
+                .await
+                .map_err(|e| JournalError::Interrupted(e.to_string()))?;
         let Walked {
             seen,
             mut report,
@@ -201,22 +235,48 @@ impl Journal {
             under.is_none_or(|u| inside(u.as_str())) && !unreadable.iter().any(|d| inside(d))
         };
         // What to record, decided first: an unchanged tree writes nothing at all.
-        let mut writes: Vec<(&str, &FileMeta, Option<[u8; 32]>)> = Vec::new();
+        let mut writes: Vec<Write> = Vec::new();
         for (path, s) in &seen {
-            let Some(hash) = s.hash else { continue };
-            match known.get(path) {
-                Some((meta, false, Some(old))) if *old == hash && *meta == s.meta => continue,
-                None | Some((_, true, _)) => report.added += 1,
-                Some(_) => report.modified += 1,
+            if s.folder {
+                match known.get(path) {
+                    Some((meta, false, _, true)) if *meta == s.meta => continue,
+                    _ => {}
+                }
+            } else {
+                let Some(hash) = s.hash else { continue };
+                match known.get(path) {
+                    Some((meta, false, Some(old), false)) if *old == hash && *meta == s.meta => continue,
+                    None | Some((_, true, _, _)) => report.added += 1,
+                    Some(_) => report.modified += 1,
+                }
             }
-            writes.push((path, &s.meta, Some(hash)));
+            writes.push(Write {
+                path,
+                meta: &s.meta,
+                hash: s.hash,
+                deleted: false,
+                folder: s.folder,
+            });
         }
-        for (path, (meta, deleted, _)) in known.iter() {
+        let mut gone: Vec<Write> = Vec::new();
+        for (path, (meta, deleted, _, folder)) in known.iter() {
             if !deleted && !seen.contains_key(path) && in_scope(path) {
-                report.deleted += 1;
-                writes.push((path, meta, None));
+                if !folder {
+                    report.deleted += 1;
+                }
+                gone.push(Write {
+                    path,
+                    meta,
+                    hash: None,
+                    deleted: true,
+                    folder: *folder,
+                });
             }
         }
+        // Files first, then folders deepest first: on the backup a folder is emptied before
+        // its own deletion comes.
+        gone.sort_by_key(|w| (w.folder, std::cmp::Reverse(w.path.matches('/').count())));
+        writes.extend(gone);
         if writes.is_empty() {
             return Ok(report);
         }
@@ -224,18 +284,8 @@ impl Journal {
         let mut next: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) + 1 FROM files")
             .fetch_one(&mut *tx)
             .await?;
-        for (path, meta, hash) in writes {
-            upsert(
-                &mut tx,
-                category,
-                path,
-                meta,
-                hash.as_ref(),
-                hash.is_none(),
-                next,
-                now_unix,
-            )
-            .await?;
+        for w in writes {
+            upsert(&mut tx, category, &w, next, now_unix).await?;
             next += 1;
         }
         tx.commit().await?;
@@ -249,9 +299,9 @@ impl Journal {
     /// Hashes are read only for a verify scan: a quick scan compares size and mtime, and a file
     /// whose meta changed is recorded whatever its hash (its new mtime must travel too).
     async fn known(&self, category: &str, under: Option<&RelPath>, with_hash: bool) -> Result<Known, JournalError> {
-        type Row = (String, i64, i64, i64, i64, i64, bool, Option<Vec<u8>>);
+        type Row = (String, i64, i64, i64, i64, i64, bool, Option<Vec<u8>>, bool);
         const COLUMNS: &str = "SELECT path, size, mtime_ns, mode, uid, gid, deleted, \
-             CASE WHEN ?2 THEN hash END FROM files WHERE category = ?1";
+             CASE WHEN ?2 THEN hash END, folder FROM files WHERE category = ?1";
         let rows: Vec<Row> = match under {
             None => {
                 sqlx::query_as(COLUMNS)
@@ -273,32 +323,48 @@ impl Journal {
         };
         Ok(rows
             .into_iter()
-            .map(|(path, size, mtime_ns, mode, uid, gid, deleted, hash)| {
+            .map(|(path, size, mtime_ns, mode, uid, gid, deleted, hash, folder)| {
                 (
                     path,
                     (
                         FileMeta::from_row(size, mtime_ns, mode, uid, gid),
                         deleted,
                         hash_of(hash),
+                        folder,
                     ),
                 )
             })
             .collect())
     }
 
-    /// Up to `limit` changes after sequence `cursor`, oldest first.
-    pub async fn changes_after(&self, cursor: i64, limit: u32) -> Result<Vec<Change>, JournalError> {
-        type Row = (i64, String, String, i64, i64, i64, i64, i64, Option<Vec<u8>>, bool, i64);
+    /// Up to `limit` changes after sequence `cursor`, oldest first; folders' changes only with
+    /// `folders` (a partner too old to know them is never sent one).
+    pub async fn changes_after(&self, cursor: i64, limit: u32, folders: bool) -> Result<Vec<Change>, JournalError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<Vec<u8>>,
+            bool,
+            i64,
+            bool,
+        );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix FROM files \
-             WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, folder \
+             FROM files WHERE seq > ? AND (? OR folder = 0) ORDER BY seq LIMIT ?",
         )
         .bind(cursor)
+        .bind(folders)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for (seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix) in rows {
+        for (seq, category, path, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, folder) in rows {
             // Rows were validated on the way in; a row that no longer parses is skipped loudly.
             let Ok(path) = RelPath::parse(&path) else {
                 tracing::error!(seq, %path, "journal row with an invalid path skipped");
@@ -312,6 +378,7 @@ impl Journal {
                 meta,
                 hash,
                 deleted,
+                folder,
                 changed_unix,
             });
         }
@@ -347,21 +414,33 @@ impl Journal {
     /// Live files and bytes per category.
     pub async fn totals(&self) -> Result<HashMap<String, Tally>, JournalError> {
         let rows = sqlx::query_as(
-            "SELECT category, count(*), coalesce(sum(size), 0), NULL FROM files WHERE deleted = 0 GROUP BY category",
+            "SELECT category, count(*), coalesce(sum(size), 0), NULL FROM files WHERE deleted = 0 AND folder = 0 \
+             GROUP BY category",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(tallies(rows))
     }
 
-    /// Changes after `acked` per category (a deletion counts as a file of no bytes), with the
-    /// time of the oldest: what the backup still has to apply.
+    /// Changes of files after `acked` per category (a deletion counts as a file of no bytes),
+    /// with the time of the oldest: what the backup still has to apply.
     pub async fn pending_after(&self, acked: i64) -> Result<HashMap<String, Tally>, JournalError> {
+        self.pending_changes_after(acked, false).await
+    }
+
+    /// As [`pending_after`](Self::pending_after), folders' changes included (as changes of no
+    /// bytes) with `folders`: for a partner that takes them.
+    pub async fn pending_changes_after(
+        &self,
+        acked: i64,
+        folders: bool,
+    ) -> Result<HashMap<String, Tally>, JournalError> {
         let rows = sqlx::query_as(
             "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), min(changed_unix) \
-             FROM files WHERE seq > ? GROUP BY category",
+             FROM files WHERE seq > ? AND (? OR folder = 0) GROUP BY category",
         )
         .bind(acked)
+        .bind(folders)
         .fetch_all(&self.pool)
         .await?;
         Ok(tallies(rows))
@@ -379,6 +458,34 @@ impl Journal {
                     .fetch_optional(&mut *conn)
                     .await?;
             out.push(hash_of(hash.flatten()));
+        }
+        Ok(out)
+    }
+
+    /// The version the journal holds of many live files (meta and hash), on one connection:
+    /// what the primary may serve. `None` for a file unknown, deleted, or a folder.
+    pub async fn journaled(
+        &self,
+        files: &[(&str, &RelPath)],
+    ) -> Result<Vec<Option<crate::serve::Journaled>>, JournalError> {
+        type Row = (i64, i64, i64, i64, i64, Option<Vec<u8>>);
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Vec::with_capacity(files.len());
+        for (category, path) in files {
+            let row: Option<Row> = sqlx::query_as(
+                "SELECT size, mtime_ns, mode, uid, gid, hash FROM files \
+                 WHERE category = ? AND path = ? AND deleted = 0",
+            )
+            .bind(category)
+            .bind(path.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            out.push(row.and_then(|(size, mtime_ns, mode, uid, gid, hash)| {
+                Some(crate::serve::Journaled {
+                    meta: FileMeta::from_row(size, mtime_ns, mode, uid, gid),
+                    hash: hash_of(hash)?,
+                })
+            }));
         }
         Ok(out)
     }
@@ -409,23 +516,20 @@ pub(crate) fn tallies(rows: Vec<(String, i64, i64, Option<i64>)>) -> HashMap<Str
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn upsert(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     category: &str,
-    path: &str,
-    meta: &FileMeta,
-    hash: Option<&[u8; 32]>,
-    deleted: bool,
+    w: &Write<'_>,
     seq: i64,
     now_unix: i64,
 ) -> Result<(), JournalError> {
+    let (meta, hash, deleted) = (w.meta, w.hash, w.deleted);
     sqlx::query(
-        "INSERT OR REPLACE INTO files (category, path, size, mtime_ns, mode, uid, gid, hash, deleted, seq, changed_unix) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO files (category, path, size, mtime_ns, mode, uid, gid, hash, deleted, seq, changed_unix, folder) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(category)
-    .bind(path)
+    .bind(w.path)
     .bind(meta.size as i64)
     .bind(meta.mtime_ns)
     .bind(i64::from(meta.mode))
@@ -435,6 +539,7 @@ async fn upsert(
     .bind(deleted)
     .bind(seq)
     .bind(now_unix)
+    .bind(w.folder)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -487,7 +592,11 @@ fn walk(root: &Path, select: &Selector, under: Option<&RelPath>) -> Result<Walke
             visit(root, select, &start, &m, &mut w);
             return Ok(w);
         }
-        Ok(_) => {}
+        Ok(m) => {
+            if under.is_some() {
+                visit_folder(root, select, &start, &m, &mut w);
+            }
+        }
     }
     let mut stack = vec![start];
     while let Some(dir) = stack.pop() {
@@ -508,6 +617,7 @@ fn walk(root: &Path, select: &Selector, under: Option<&RelPath>) -> Result<Walke
             if meta.is_dir() {
                 // The backup's partial files and trash are not data.
                 if dir != root || entry.file_name() != crate::install::SYNC_DIR {
+                    visit_folder(root, select, &path, &meta, &mut w);
                     stack.push(path);
                 }
                 continue;
@@ -516,6 +626,27 @@ fn walk(root: &Path, select: &Selector, under: Option<&RelPath>) -> Result<Walke
         }
     }
     Ok(w)
+}
+
+/// Records a folder inside the root (never the root itself) as data, if the selection wants it.
+fn visit_folder(root: &Path, select: &Selector, path: &Path, meta: &std::fs::Metadata, w: &mut Walked) {
+    let Ok(rel) = RelPath::from_local(root, path) else {
+        // A name that cannot travel: its files are reported one by one.
+        return;
+    };
+    if !select.wants_folder(rel.as_str()) {
+        return;
+    }
+    let mut folder_meta = FileMeta::of(meta);
+    (folder_meta.size, folder_meta.mtime_ns) = (0, 0);
+    w.seen.insert(
+        rel.as_str().to_owned(),
+        Seen {
+            meta: folder_meta,
+            hash: None,
+            folder: true,
+        },
+    );
 }
 
 /// Records one non-directory entry: a regular file with its metadata, or a reason for skipping it.
@@ -549,16 +680,18 @@ fn visit(root: &Path, select: &Selector, path: &Path, meta: &std::fs::Metadata, 
         Seen {
             meta: file_meta,
             hash: None,
+            folder: false,
         },
     );
 }
 
 /// Hashes what is new or changed since the journal's record (everything when `verify`), blocking.
-fn hash_changed(root: &Path, mut w: Walked, known: &Known, verify: bool) -> Walked {
-    for (rel, seen) in w.seen.iter_mut() {
+fn hash_changed(root: &Path, mut w: Walked, known: &Known, verify: bool, counted: &AtomicU64) -> Walked {
+    for (rel, seen) in w.seen.iter_mut().filter(|(_, s)| !s.folder) {
+        counted.fetch_add(1, Ordering::Relaxed);
         let unchanged = known
             .get(rel.as_str())
-            .is_some_and(|(m, deleted, _)| !deleted && *m == seen.meta);
+            .is_some_and(|(m, deleted, _, folder)| !deleted && !folder && *m == seen.meta);
         if unchanged && !verify {
             continue;
         }
@@ -612,13 +745,14 @@ mod tests {
         let j = journal(&dir).await;
         let r = j.scan("voicemail", &root, &Selector::all(), false, 100).await.unwrap();
         assert_eq!((r.files, r.bytes, r.added, r.modified, r.deleted), (2, 14, 2, 0, 0));
-        let changes = j.changes_after(0, 100).await.unwrap();
+        let changes = j.changes_after(0, 100, false).await.unwrap();
         assert_eq!(changes.len(), 2);
         let wav = changes.iter().find(|c| c.path.as_str().ends_with(".wav")).unwrap();
         assert_eq!(wav.hash, Some(*blake3::hash(b"hello").as_bytes()));
         assert_eq!(wav.meta.size, 5);
         assert!(!wav.deleted);
-        assert_eq!(changes.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2]);
+        let seqs: Vec<i64> = changes.iter().map(|c| c.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     }
 
     #[tokio::test]
@@ -636,14 +770,14 @@ mod tests {
             (0, 0, 0),
             "an unchanged tree changes nothing"
         );
-        assert!(j.changes_after(2, 100).await.unwrap().is_empty());
+        assert!(j.changes_after(2, 100, false).await.unwrap().is_empty());
 
         write(&root, "a.wav", b"one, longer now");
         std::fs::remove_file(root.join("b.wav")).unwrap();
         write(&root, "c.wav", b"three");
         let r = j.scan("recordings", &root, &Selector::all(), false, 3).await.unwrap();
         assert_eq!((r.added, r.modified, r.deleted), (1, 1, 1));
-        let changes = j.changes_after(2, 100).await.unwrap();
+        let changes = j.changes_after(2, 100, false).await.unwrap();
         let by_path: HashMap<&str, &Change> = changes.iter().map(|c| (c.path.as_str(), c)).collect();
         assert_eq!(
             by_path["a.wav"].hash,
@@ -657,6 +791,40 @@ mod tests {
         write(&root, "b.wav", b"two again");
         let r = j.scan("recordings", &root, &Selector::all(), false, 4).await.unwrap();
         assert_eq!((r.added, r.modified, r.deleted), (1, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn folders_are_journaled_even_empty_and_not_again_when_their_files_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("voicemail");
+        std::fs::create_dir_all(root.join("default/1234/INBOX")).unwrap();
+        write(&root, "default/1001/INBOX/msg0000.wav", b"hello");
+        let j = journal(&dir).await;
+        let r = j.scan("voicemail", &root, &Selector::all(), false, 1).await.unwrap();
+        assert_eq!(r.files, 1, "folders are not files");
+        let folders: Vec<String> = j
+            .changes_after(0, 100, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.folder && !c.deleted && c.hash.is_none())
+            .map(|c| c.path.to_string())
+            .collect();
+        assert!(folders.contains(&"default/1234/INBOX".to_string()), "{folders:?}");
+        assert_eq!(folders.len(), 5, "{folders:?}");
+        assert_eq!(j.totals().await.unwrap()["voicemail"].files, 1);
+
+        // A new message changes its folder's time; only the message is journaled.
+        let before = j.head().await.unwrap();
+        write(&root, "default/1001/INBOX/msg0001.wav", b"again");
+        j.scan("voicemail", &root, &Selector::all(), false, 2).await.unwrap();
+        let new = j.changes_after(before, 100, true).await.unwrap();
+        assert_eq!(new.len(), 1, "{new:?}");
+        assert!(!new[0].folder);
+        assert!(
+            j.changes_after(0, 100, false).await.unwrap().iter().all(|c| !c.folder),
+            "an older partner is never sent a folder"
+        );
     }
 
     #[tokio::test]
@@ -675,9 +843,9 @@ mod tests {
             j.scan("config", &a, &Selector::all(), false, 2).await.unwrap().deleted,
             0
         );
-        let first = j.changes_after(0, 4).await.unwrap();
+        let first = j.changes_after(0, 4, false).await.unwrap();
         assert_eq!(first.len(), 4);
-        let rest = j.changes_after(first[3].seq, 100).await.unwrap();
+        let rest = j.changes_after(first[3].seq, 100, false).await.unwrap();
         assert_eq!(rest.len(), 2);
         assert_eq!(rest.iter().filter(|c| c.category == "moh").count(), 1);
     }
@@ -695,7 +863,7 @@ mod tests {
         assert_eq!(r.files, 1);
         assert_eq!(r.skipped.len(), 2, "{:?}", r.skipped);
         assert!(r.skipped.iter().all(|(_, why)| why.contains("symbolic link")));
-        let changes = j.changes_after(0, 100).await.unwrap();
+        let changes = j.changes_after(0, 100, false).await.unwrap();
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].path.as_str(), "custom/welcome.gsm");
     }
@@ -716,7 +884,7 @@ mod tests {
         let r = j.scan("voicemail", &root, &Selector::all(), false, 1).await.unwrap();
         assert_eq!(r.files, 2);
         let paths: Vec<String> = j
-            .changes_after(0, 10)
+            .changes_after(0, 10, false)
             .await
             .unwrap()
             .into_iter()
@@ -734,6 +902,7 @@ mod tests {
         write(&root, "default/1002/INBOX/msg0000.wav", b"b");
         let j = journal(&dir).await;
         j.scan("voicemail", &root, &Selector::all(), false, 1).await.unwrap();
+        let before = j.head().await.unwrap();
 
         // A new message in 1001 and a whole mailbox (1002) gone: a refresh of 1001 sees only 1001.
         write(&root, "default/1001/INBOX/msg0001.wav", b"c");
@@ -752,11 +921,28 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((r.added, r.deleted), (0, 1));
-        let changes = j.changes_after(2, 10).await.unwrap();
+        let changes = j.changes_after(before, 10, false).await.unwrap();
         assert_eq!(changes.len(), 2);
         assert!(changes
             .iter()
             .any(|c| c.deleted && c.path.as_str() == "default/1002/INBOX/msg0000.wav"));
+        // With its folders, deepest first, after the file they held.
+        let with_folders: Vec<(String, bool, bool)> = j
+            .changes_after(before, 10, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.deleted)
+            .map(|c| (c.path.to_string(), c.folder, c.deleted))
+            .collect();
+        assert_eq!(
+            with_folders,
+            vec![
+                ("default/1002/INBOX/msg0000.wav".to_string(), false, true),
+                ("default/1002/INBOX".to_string(), true, true),
+                ("default/1002".to_string(), true, true),
+            ]
+        );
 
         // A single file can be refreshed too.
         write(&root, "default/1001/INBOX/msg0000.wav", b"changed");
@@ -778,6 +964,7 @@ mod tests {
         write(&root, "default/song.gsm", b"music");
         let j = journal(&dir).await;
         j.scan("moh", &root, &Selector::all(), false, 1).await.unwrap();
+        let before = j.head().await.unwrap();
         // The folder is replaced by a link elsewhere: it cannot be looked at, so nothing is deleted.
         std::fs::rename(root.join("default"), dir.path().join("moved")).unwrap();
         std::os::unix::fs::symlink(dir.path().join("moved"), root.join("default")).unwrap();
@@ -794,7 +981,7 @@ mod tests {
             .unwrap();
         assert_eq!(r.deleted, 0);
         assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
-        assert!(j.changes_after(1, 10).await.unwrap().is_empty());
+        assert!(j.changes_after(before, 10, true).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -842,7 +1029,19 @@ mod tests {
         let select = Selector::new(&[], &["**/tmp/**".to_string()]).unwrap();
         let r = j.scan("voicemail", &root, &select, false, 10).await.unwrap();
         assert_eq!((r.files, r.added), (1, 1));
-        assert_eq!(j.head().await.unwrap(), 1);
+        // The file and its three folders; `tmp` holds only excluded files, so it is not data.
+        let first = j.head().await.unwrap();
+        assert_eq!(first, 4);
+        let folders: Vec<String> = j
+            .changes_after(0, 10, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.folder)
+            .map(|c| c.path.to_string())
+            .collect();
+        assert_eq!(folders.len(), 3, "{folders:?}");
+        assert!(!folders.iter().any(|f| f.ends_with("tmp")), "{folders:?}");
         let totals = j.totals().await.unwrap();
         assert_eq!((totals["voicemail"].files, totals["voicemail"].bytes), (1, 5));
         let path = RelPath::parse("default/1001/INBOX/msg0000.wav").unwrap();
@@ -854,7 +1053,7 @@ mod tests {
         std::fs::remove_file(root.join("default/1001/INBOX/msg0000.wav")).unwrap();
         write(&root, "b.wav", b"xy");
         j.scan("voicemail", &root, &select, false, 20).await.unwrap();
-        let pending = j.pending_after(1).await.unwrap();
+        let pending = j.pending_after(first).await.unwrap();
         assert_eq!(
             pending["voicemail"],
             Tally {
@@ -864,7 +1063,7 @@ mod tests {
             },
             "one deletion (no bytes) and one new file"
         );
-        assert!(j.pending_after(3).await.unwrap().is_empty());
+        assert!(j.pending_after(j.head().await.unwrap()).await.unwrap().is_empty());
         assert_eq!(j.current_hash("voicemail", &path).await.unwrap(), None);
         let b = RelPath::parse("b.wav").unwrap();
         assert_eq!(
@@ -888,7 +1087,7 @@ mod tests {
             Err(JournalError::Root { .. })
         ));
         assert!(
-            j.changes_after(1, 100).await.unwrap().is_empty(),
+            j.changes_after(1, 100, false).await.unwrap().is_empty(),
             "nothing marked deleted"
         );
     }

@@ -11,11 +11,16 @@
 //! - [`quarantine`]: the record of files set aside by a reintegration (Invariant 3).
 //! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
 //!   place; deletes into a dated trash.
+//! - [`serve`]: the primary's side — what the backup asks for, checked (path inside its root,
+//!   the journaled version, unchanged on disk) before it is read.
+//! - [`batch`]: the backup's batch install — deletions, folders and held content first, then
+//!   fetched files staged, flushed once, renamed, flushed again.
 //! - [`trash`]: reading that trash back — what is kept, and where a kept file lived.
 //!
 //! Architecture Invariant: no sockets and no axum here; the agent serves and pulls, this crate
 //! decides what is safe and what changed.
 
+pub mod batch;
 pub mod db;
 pub mod install;
 pub mod journal;
@@ -23,5 +28,6 @@ pub mod paths;
 pub mod quarantine;
 pub mod queue;
 pub mod select;
+pub mod serve;
 pub mod trash;
 pub mod watch;

@@ -40,6 +40,7 @@ type Row = (
     bool,
     i64,
     i64,
+    bool,
 );
 
 impl Queue {
@@ -96,11 +97,11 @@ impl Queue {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (c, priority) in changes {
             sqlx::query(
-                "INSERT INTO pending (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                "INSERT INTO pending (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, folder) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (category, path) DO UPDATE SET seq = excluded.seq, priority = excluded.priority, \
                  size = excluded.size, mtime_ns = excluded.mtime_ns, mode = excluded.mode, uid = excluded.uid, \
-                 gid = excluded.gid, hash = excluded.hash, deleted = excluded.deleted, \
+                 gid = excluded.gid, hash = excluded.hash, deleted = excluded.deleted, folder = excluded.folder, \
                  changed_unix = min(pending.changed_unix, excluded.changed_unix), attempts = 0, not_before = 0 \
                  WHERE excluded.seq > pending.seq",
             )
@@ -116,6 +117,7 @@ impl Queue {
             .bind(c.hash.map(|h| h.to_vec()))
             .bind(c.deleted)
             .bind(c.changed_unix)
+            .bind(c.folder)
             .execute(&mut *tx)
             .await?;
         }
@@ -131,7 +133,7 @@ impl Queue {
     /// files at most that big (the express lane for small files).
     pub async fn due(&self, now_unix: i64, limit: u32, max_size: Option<u64>) -> Result<Vec<Pending>, JournalError> {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts \
+            "SELECT category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts, folder \
              FROM pending WHERE not_before <= ?1 AND (?2 IS NULL OR deleted OR size <= ?2) \
              ORDER BY priority, seq LIMIT ?3",
         )
@@ -251,7 +253,8 @@ async fn record_applied(
 }
 
 fn pending_from_row(row: Row) -> Option<Pending> {
-    let (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts) = row;
+    let (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, attempts, folder) =
+        row;
     // Rows were validated before they were queued; one that no longer parses is dropped loudly.
     let path = match RelPath::parse(&path) {
         Ok(p) => p,
@@ -275,6 +278,7 @@ fn pending_from_row(row: Row) -> Option<Pending> {
             },
             hash,
             deleted,
+            folder,
             changed_unix,
         },
         priority,
@@ -300,6 +304,7 @@ mod tests {
             },
             hash: Some([seq as u8; 32]),
             deleted: false,
+            folder: false,
             changed_unix,
         }
     }

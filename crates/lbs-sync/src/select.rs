@@ -57,6 +57,16 @@ impl Selector {
         }
     }
 
+    /// Whether the folder at `rel` is data, mirrored even when empty: only without an include
+    /// list (which names files), and when neither it nor what it holds is excluded.
+    pub fn wants_folder(&self, rel: &str) -> bool {
+        self.include.is_none()
+            && self
+                .exclude
+                .as_ref()
+                .is_none_or(|s| !s.is_match(rel) && !s.is_match(format!("{rel}/x")))
+    }
+
     /// Whether the file at `rel` (relative to the root, `/`-separated) is data.
     pub fn wants(&self, rel: &str) -> bool {
         self.include.as_ref().is_none_or(|s| s.is_match(rel)) && self.exclude.as_ref().is_none_or(|s| !s.is_match(rel))
@@ -79,6 +89,17 @@ mod tests {
         assert!(!sel.wants("default/1001/INBOX/msg0000.gsm"));
         assert!(!sel.wants("default/1001/tmp/msg0000.wav"));
         assert!(Selector::all().wants("anything/at/all"));
+        assert!(
+            !sel.wants_folder("default/1001/INBOX"),
+            "an include list names files, not folders"
+        );
+        let sel = Selector::new(&[], &s(&["**/tmp/**"])).unwrap();
+        assert!(sel.wants_folder("default/1001/INBOX"));
+        assert!(
+            !sel.wants_folder("default/1001/tmp"),
+            "a folder whose content is excluded"
+        );
+        assert!(Selector::all().wants_folder("any/folder"));
     }
 
     #[test]

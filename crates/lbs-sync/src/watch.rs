@@ -250,7 +250,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let changes = journal.changes_after(0, 10).await.unwrap();
+        let changes = journal.changes_after(0, 10, false).await.unwrap();
         assert_eq!(changes.len(), 1, "{batch:?}");
         assert_eq!(changes[0].path.as_str(), "default/1001/INBOX/msg0000.wav");
     }

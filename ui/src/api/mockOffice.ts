@@ -162,6 +162,7 @@ export function mockOffice(
       last_error: null,
       throughput_bps: i === 0 ? 48_000 : 0,
       skipped: [],
+      counting: null,
     })),
     history: Array.from({ length: 60 }, (_, i) => ({
       t: now() - (60 - i) * 60,
@@ -330,7 +331,7 @@ export function mockOffice(
           { ok: p.reachable, text: p.reachable ? `${p.entry.name} answers and runs the phones.` : `${p.entry.name} does not answer.` },
           { ok: true, text: `${b.entry.name} answers and has every change.` },
         ],
-        categories: CATEGORIES.map(([, label]) => ({ label, behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: now() })),
+        categories: CATEGORIES.map(([, label]) => ({ label, behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: now(), counting_files: null })),
         blockers: [],
         warnings: [],
         hold_remaining_secs: Math.max(0, 3600 - held),

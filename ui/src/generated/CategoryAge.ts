@@ -11,4 +11,9 @@ behind_secs: number, pending_files: number, pending_bytes: number,
 /**
  * When this category was last complete on the backup.
  */
-last_success_unix: number | null, };
+last_success_unix: number | null, 
+/**
+ * While the primary still counts this category's files: how many so far (the backup's copy
+ * is not complete, whatever `pending_files` says).
+ */
+counting_files: number | null, };

@@ -18,7 +18,7 @@ import { formatDateTime } from "../format/time";
 import { DeletedFiles } from "./DeletedFiles";
 import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
 import { officePair } from "./pair";
-import { categoryRows } from "./sync";
+import { categoryRows, rowState } from "./sync";
 
 export function SyncPanel({ office }: { office: OfficeView }) {
   const nowMs = useNow(5_000);
@@ -80,10 +80,19 @@ export function SyncPanel({ office }: { office: OfficeView }) {
                     </th>
                     <td>{r.primaryFiles === null ? "—" : `${r.primaryFiles} files, ${formatBytes(r.primaryBytes ?? 0)}`}</td>
                     <td>{r.backupFiles === null ? "—" : `${r.backupFiles} files, ${formatBytes(r.backupBytes ?? 0)}`}</td>
-                    <td className={r.pendingFiles > 0 ? "tone-warn" : "tone-ok"} data-testid="sync-pending">
-                      {r.pendingFiles > 0 ? `${r.pendingFiles} (${formatBytes(r.pendingBytes)})` : "Nothing"}
+                    <td
+                      className={r.pendingFiles > 0 || r.counting !== null ? "tone-warn" : "tone-ok"}
+                      data-testid="sync-pending"
+                    >
+                      {r.counting !== null
+                        ? rowState(r)
+                        : r.pendingFiles > 0
+                          ? `${r.pendingFiles} (${formatBytes(r.pendingBytes)})`
+                          : "Nothing"}
                     </td>
-                    <td>{r.lagSecs === null ? "Up to date" : formatDuration(r.lagSecs)}</td>
+                    <td>
+                      {r.counting !== null ? "Not yet known" : r.lagSecs === null ? "Up to date" : formatDuration(r.lagSecs)}
+                    </td>
                     <td>{r.throughputBps > 0 ? formatRate(r.throughputBps) : "Idle"}</td>
                     <td>{r.lastSuccessUnix === null ? "Not yet" : formatAgo(Math.max(0, nowSecs - r.lastSuccessUnix))}</td>
                   </tr>

@@ -8,7 +8,7 @@ import { BACKUP_ENTRY, ENTRY, machine, overviewOf } from "../test/fakeApi";
 import type { EventKind } from "../generated/EventKind";
 import { filterEvents, kindsIn } from "./events";
 import { downtimeSecs, formatDowntime, reportText } from "./report";
-import { catchingUp, categoryRows } from "./sync";
+import { catchingUp, categoryRows, rowState } from "./sync";
 
 function sync(role: "primary" | "backup", local: number, peer: number, pending: number): SyncStatus {
   return {
@@ -31,6 +31,7 @@ function sync(role: "primary" | "backup", local: number, peer: number, pending: 
         last_error: null,
         throughput_bps: 100,
         skipped: [],
+        counting: null,
       },
     ],
     history: [],
@@ -50,6 +51,23 @@ describe("sync rows", () => {
     b.sync = sync("backup", 200, 200, 0);
     p.sync = sync("primary", 200, 200, 0);
     expect(catchingUp(categoryRows(overviewOf([p, b]).offices[0]!))).toBe(false);
+  });
+
+  it("is never up to date while the primary still counts its files", () => {
+    // Right after pairing: nothing pending, because nothing is known yet.
+    const p = machine(ENTRY, "primary");
+    const b = machine(BACKUP_ENTRY, "backup");
+    p.sync = sync("primary", 0, 0, 0);
+    b.sync = sync("backup", 0, 0, 0);
+    p.sync.categories[0]!.counting = { files_counted: 12400 };
+    const rows = categoryRows(overviewOf([p, b]).offices[0]!);
+    expect(rows[0]?.counting).toBe(12400);
+    expect(catchingUp(rows)).toBe(true);
+    expect(rowState(rows[0]!)).toBe("Counting (12,400 so far)");
+    p.sync.categories[0]!.counting = null;
+    const done = categoryRows(overviewOf([p, b]).offices[0]!);
+    expect(catchingUp(done)).toBe(false);
+    expect(rowState(done[0]!)).toBe("Up to date");
   });
 
   it("has no rows before either server reported", () => {
@@ -119,7 +137,7 @@ describe("report", () => {
         backup_name: "B",
         primary_state: "A answers.",
         facts: [{ ok: true, text: "A answers." }],
-        categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1 }],
+        categories: [{ label: "Voicemail", behind_secs: 0, pending_files: 0, pending_bytes: 0, last_success_unix: 1, counting_files: null }],
         blockers: [],
         warnings: ["B became the primary only 5 min ago."],
         hold_remaining_secs: 3300,

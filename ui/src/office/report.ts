@@ -51,7 +51,13 @@ export function reportText(opts: {
     "The backup's copy, by category:",
     ...a.categories.map(
       (c) =>
-        `  ${c.label}: ${c.pending_files === 0 ? "up to date" : `${c.pending_files} files not copied, ${formatDuration(c.behind_secs)} behind`}`,
+        `  ${c.label}: ${
+          c.counting_files !== null
+            ? `still being counted on the primary (${c.counting_files} files so far)`
+            : c.pending_files === 0
+              ? "up to date"
+              : `${c.pending_files} files not copied, ${formatDuration(c.behind_secs)} behind`
+        }`,
     ),
   ];
   if (a.warnings.length > 0) {

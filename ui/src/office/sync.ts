@@ -19,6 +19,8 @@ export interface CategoryRow {
   lastError: string | null;
   /** Share of the primary's files the backup holds, 0..1 (null when not known). */
   progress: number | null;
+  /** While the primary still counts this category's files (its first scan): how many so far. */
+  counting: number | null;
 }
 
 /**
@@ -51,6 +53,7 @@ export function categoryRows(office: OfficeView): CategoryRow[] {
       throughputBps: b?.throughput_bps ?? p?.throughput_bps ?? 0,
       lastSuccessUnix: pending.last_success_unix,
       lastError: b?.last_error?.message ?? p?.last_error?.message ?? null,
+      counting: p?.counting?.files_counted ?? b?.counting?.files_counted ?? null,
       progress:
         primaryFiles === null || backupFiles === null
           ? null
@@ -61,7 +64,14 @@ export function categoryRows(office: OfficeView): CategoryRow[] {
   });
 }
 
-/** Is the backup still catching up (files to copy, or a link that is not ok)? */
+/** Is the backup still catching up (files to copy, or files the primary is still counting)? */
 export function catchingUp(rows: readonly CategoryRow[]): boolean {
-  return rows.some((r) => r.pendingFiles > 0);
+  return rows.some((r) => r.pendingFiles > 0 || r.counting !== null);
+}
+
+/** How a category's copy stands, in a few words: counting comes first, since nothing pending
+ * means nothing known yet while the primary still counts. */
+export function rowState(r: CategoryRow): string {
+  if (r.counting !== null) return `Counting (${r.counting.toLocaleString("en-US")} so far)`;
+  return r.pendingFiles > 0 ? `${r.pendingFiles} to copy` : "Up to date";
 }

@@ -33,7 +33,7 @@ pub async fn set_aside(f: &Failover, r: Reintegration) -> Result<String, Refusal
         let page = f
             .sync
             .journal
-            .changes_after(after, 2000)
+            .changes_after(after, 2000, false)
             .await
             .map_err(Refusal::internal)?;
         let Some(last) = page.last() else { break };

@@ -2,8 +2,6 @@
 //! admin token *and* a client certificate (which it then pins); every other route needs the
 //! paired partner's certificate and nothing else.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,11 +17,11 @@ use futures_util::StreamExt;
 use lbs_protocol::{
     BundleRequest, ContentQuery, ForwardedSwitchover, HandoverRequest, HandoverResponse, HashesRequest, HashesResponse,
     Heartbeat, PairRequest, PairResponse, PullRequest, PullResponse, RestoreQuery, Role, SyncLinkState, TokenRole,
-    WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED,
-    CONTENT_ENCODING_HEADER,
+    WireChange, BUNDLE_MAX_ITEMS, BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER,
 };
-use lbs_sync::paths::{resolve, RelPath};
-use tokio::io::BufReader;
+use lbs_sync::paths::RelPath;
+use lbs_sync::serve::{self, ServeError};
+use tokio::io::{AsyncReadExt, BufReader};
 use tokio_util::io::ReaderStream;
 
 use super::error::HttpError;
@@ -128,6 +126,7 @@ async fn changes(
     let sync = &state.sync;
     let now = now_unix();
     sync.tracker.link(SyncLinkState::Ok, None, now);
+    sync.tracker.set_peer_takes_folders(req.folders);
     let acked_moved = sync.tracker.peer_report(
         req.held.iter().map(|t| (t.source.clone(), t.files, t.bytes)),
         Some(req.acked),
@@ -145,12 +144,17 @@ async fn changes(
     let same_journal = req.journal_id.as_deref() == Some(journal_id.as_str());
     let mut changes = Vec::new();
     if role.role == Role::Primary && same_journal {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.wait_ms.min(30_000));
+        // While a first scan runs, answer every 2 s so the backup can show its progress.
+        let wait = match sync.tracker.counting().is_empty() {
+            true => req.wait_ms.min(30_000),
+            false => req.wait_ms.min(2_000),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait);
         loop {
             head.borrow_and_update();
             changes = sync
                 .journal
-                .changes_after(req.after, req.limit.clamp(1, 5000))
+                .changes_after(req.after, req.limit.clamp(1, 5000), req.folders)
                 .await
                 .map_err(internal)?;
             if !changes.is_empty() || tokio::time::timeout_at(deadline, head.changed()).await.is_err() {
@@ -180,9 +184,22 @@ async fn changes(
                 hash: c.hash.map(hex::encode),
                 deleted: c.deleted,
                 changed_unix: c.changed_unix,
+                folder: c.folder,
             })
             .collect(),
         totals: crate::sync::wire_tallies(totals),
+        counting: match role.role {
+            Role::Primary => sync
+                .tracker
+                .counting()
+                .into_iter()
+                .map(|(category, files_counted)| lbs_protocol::CategoryCounting {
+                    category,
+                    files_counted,
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
     }))
 }
 
@@ -313,9 +330,35 @@ async fn restore(
     }
 }
 
-/// Whether compressing `sample` saves at least a tenth: audio mostly does not, text does.
-fn worth_compressing(sample: &[u8]) -> bool {
-    sample.len() >= 512 && zstd::bulk::compress(sample, 1).is_ok_and(|c| (c.len() as f64) < sample.len() as f64 * 0.9)
+/// A refused request, as the partner reads it: a newer version on the way is a 409 (404 if the
+/// file is gone), a path that may not be served a 400. A file that changed on disk since it was
+/// journaled is journaled again now, so its newer change follows at once.
+fn served_error(
+    sync: &Arc<crate::sync::SyncEngine>,
+    source: &str,
+    asked: Option<&RelPath>,
+    e: ServeError,
+) -> HttpError {
+    match e {
+        ServeError::ChangedOnDisk { .. } => {
+            if let Some(rel) = asked {
+                rejournal(sync, source, rel);
+            }
+            HttpError::Conflict(e.to_string())
+        }
+        ServeError::Gone { .. } => HttpError::NotFound(e.to_string()),
+        e if e.is_superseded() => HttpError::Conflict(e.to_string()),
+        e => {
+            tracing::warn!(problem = %e, "sync: refused a content request");
+            HttpError::BadRequest(e.to_string())
+        }
+    }
+}
+
+/// Journals a file again in the background (hashing a long recording takes a while).
+fn rejournal(sync: &Arc<crate::sync::SyncEngine>, source: &str, rel: &RelPath) {
+    let (sync, source, rel) = (sync.clone(), source.to_owned(), rel.clone());
+    tokio::spawn(async move { crate::sync::primary::rejournal(&sync, &source, &rel).await });
 }
 
 async fn content(
@@ -333,49 +376,24 @@ async fn content(
         .sources
         .get(&q.source)
         .ok_or_else(|| HttpError::NotFound(format!("no category root {} on this box", q.source)))?;
-    let refused = |e: lbs_sync::paths::PathError| {
-        tracing::warn!(path = %q.path, problem = %e, "sync: refused a content request");
-        HttpError::BadRequest(format!("refused: {e}"))
-    };
-    let rel = RelPath::parse(&q.path).map_err(refused)?;
-    let path = resolve(&source.root, &rel).map_err(refused)?;
-    let want = crate::sync::decode_hash(&q.hash)
-        .ok_or_else(|| HttpError::BadRequest("`hash` must be 64 hex digits".into()))?;
-    let current = sync
+    let asked = serve::check(&source.root, &q.path, &q.hash).map_err(|e| served_error(&sync, &q.source, None, e))?;
+    let journaled = sync
         .journal
-        .current_hash(&source.key, &rel)
+        .journaled(&[(source.key.as_str(), &asked.rel)])
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?
+        .pop()
+        .flatten();
+    let rel = asked.rel.clone();
+    let offset = q.offset;
+    let opened = tokio::task::spawn_blocking(move || serve::open_content(&asked, journaled.as_ref(), offset))
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
-    if current != Some(want) {
-        return Err(HttpError::Conflict(format!(
-            "{rel} has changed since; the newer version comes with its own change"
-        )));
-    }
-    let offset = q.offset;
-    let (file, compress) = tokio::task::spawn_blocking(move || -> Result<_, HttpError> {
-        let gone = |e: std::io::Error| HttpError::NotFound(format!("{}: {e}", path.display()));
-        let mut file = std::fs::File::open(&path).map_err(gone)?;
-        let meta = file.metadata().map_err(gone)?;
-        if !meta.is_file() {
-            return Err(HttpError::BadRequest("not a regular file".into()));
-        }
-        if offset > meta.len() {
-            return Err(HttpError::BadRequest(format!(
-                "offset {offset} is past the end of the file ({} bytes)",
-                meta.len()
-            )));
-        }
-        file.seek(SeekFrom::Start(offset)).map_err(gone)?;
-        let mut sample = Vec::with_capacity(64 * 1024);
-        (&mut file).take(64 * 1024).read_to_end(&mut sample).map_err(gone)?;
-        file.seek(SeekFrom::Start(offset)).map_err(gone)?;
-        Ok((file, worth_compressing(&sample)))
-    })
-    .await
-    .map_err(|e| HttpError::Internal(e.to_string()))??;
-    let reader = BufReader::with_capacity(128 * 1024, tokio::fs::File::from_std(file));
+    let content = opened.map_err(|e| served_error(&sync, &source.key, Some(&rel), e))?;
+    let file = tokio::fs::File::from_std(content.file).take(content.len);
+    let reader = BufReader::with_capacity(128 * 1024, file);
     let category = source.category.clone();
-    let stream = if compress {
+    let stream = if content.compress {
         ReaderStream::with_capacity(ZstdEncoder::new(reader), 128 * 1024).boxed()
     } else {
         ReaderStream::with_capacity(reader, 128 * 1024).boxed()
@@ -392,12 +410,9 @@ async fn content(
             chunk
         }
     });
-    let encoding = if compress { "zstd" } else { "identity" };
+    let encoding = if content.compress { "zstd" } else { "identity" };
     Ok(([(CONTENT_ENCODING_HEADER, encoding)], Body::from_stream(throttled)).into_response())
 }
-
-/// A bundle item that passed the path checks: source key, path, file on disk, version wanted.
-type Wanted<'a> = (&'a str, RelPath, PathBuf, [u8; 32]);
 
 /// Many small files in one answer (see `lbs_protocol::BUNDLE_OK` for the framing).
 async fn bundle(
@@ -416,93 +431,62 @@ async fn bundle(
     if sync.role().role != Role::Primary {
         return Err(HttpError::Conflict("this box is not the primary".into()));
     }
-    // Which items are current, decided against the journal before reading anything.
-    let mut checked: Vec<Result<Wanted, u8>> = Vec::with_capacity(req.items.len());
-    for item in &req.items {
-        let refused = |why: String| {
-            tracing::warn!(path = %item.path, problem = %why, "sync: refused a bundle item");
-            BUNDLE_REFUSED
-        };
-        let one = (|| {
+    // Each item checked (path inside its root), then the journal's versions read at once.
+    let checked: Vec<Result<(String, serve::Asked), ServeError>> = req
+        .items
+        .iter()
+        .map(|item| {
             let source = sync
                 .sources
                 .get(&item.source)
-                .ok_or_else(|| refused("no such category root".into()))?;
-            let rel = RelPath::parse(&item.path).map_err(|e| refused(e.to_string()))?;
-            let path = resolve(&source.root, &rel).map_err(|e| refused(e.to_string()))?;
-            let hash = crate::sync::decode_hash(&item.hash).ok_or_else(|| refused("bad hash".into()))?;
-            Ok((source.key.as_str(), rel, path, hash))
-        })();
-        checked.push(one);
-    }
+                .ok_or_else(|| ServeError::NoSuchRoot(item.source.clone()))?;
+            Ok((source.key.clone(), serve::check(&source.root, &item.path, &item.hash)?))
+        })
+        .collect();
     let lookups: Vec<(&str, &RelPath)> = checked
         .iter()
-        .filter_map(|c| c.as_ref().ok().map(|(k, rel, _, _)| (*k, rel)))
+        .filter_map(|c| c.as_ref().ok().map(|(k, a)| (k.as_str(), &a.rel)))
         .collect();
-    let mut current = sync
+    let mut journaled = sync
         .journal
-        .current_hashes(&lookups)
+        .journaled(&lookups)
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?
         .into_iter();
-    let wanted: Vec<Result<PathBuf, u8>> = checked
+    let wanted: Vec<_> = checked
         .into_iter()
-        .map(|c| {
-            let (_, _, path, hash) = c?;
-            match current.next().flatten() {
-                Some(h) if h == hash => Ok(path),
-                _ => Err(BUNDLE_SUPERSEDED),
-            }
-        })
+        .map(|c| c.map(|(key, asked)| (key, asked, journaled.next().flatten())))
         .collect();
-    let (body, compress) = tokio::task::spawn_blocking(move || {
+    let (body, compress, changed) = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
+        let mut changed = Vec::new();
         for w in wanted {
-            let content = w.and_then(|path| {
-                let meta = std::fs::symlink_metadata(&path).map_err(|_| BUNDLE_SUPERSEDED)?;
-                if !meta.is_file() || meta.len() > BUNDLE_MAX_FILE {
-                    return Err(BUNDLE_REFUSED);
-                }
-                std::fs::read(&path).map_err(|_| BUNDLE_SUPERSEDED)
+            let content = w.and_then(|(key, asked, j)| {
+                serve::read_small(&asked, j.as_ref()).map_err(|e| {
+                    if matches!(e, ServeError::ChangedOnDisk { .. }) {
+                        changed.push((key, asked.rel.clone()));
+                    }
+                    e
+                })
             });
             match content {
                 Ok(bytes) => bundle::push(&mut out, BUNDLE_OK, &bytes),
-                Err(status) => bundle::push(&mut out, status, &[]),
+                Err(e) if e.is_superseded() => bundle::push(&mut out, BUNDLE_SUPERSEDED, &[]),
+                Err(e) => {
+                    tracing::warn!(problem = %e, "sync: refused a bundle item");
+                    bundle::push(&mut out, BUNDLE_REFUSED, &[])
+                }
             }
         }
-        let sample = &out[..out.len().min(64 * 1024)];
-        if worth_compressing(sample) {
-            if let Ok(z) = zstd::bulk::compress(&out, 1) {
-                return (z, true);
-            }
-        }
-        (out, false)
+        let (body, compress) = serve::maybe_compress(out);
+        (body, compress, changed)
     })
     .await
     .map_err(|e| HttpError::Internal(e.to_string()))?;
+    for (key, rel) in &changed {
+        rejournal(&sync, key, rel);
+    }
     sync.throttle.take(body.len()).await;
     let encoding = if compress { "zstd" } else { "identity" };
     Ok(([(CONTENT_ENCODING_HEADER, encoding)], body).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::worth_compressing;
-
-    #[test]
-    fn text_is_compressed_and_audio_like_noise_is_not() {
-        let config = "[support]\nstrategy = ringall\nmember => PJSIP/1001\n".repeat(50);
-        assert!(worth_compressing(config.as_bytes()));
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let noise: Vec<u8> = (0..64 * 1024)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        assert!(!worth_compressing(&noise));
-        assert!(!worth_compressing(b"tiny"), "too small to bother");
-    }
 }

@@ -2,6 +2,9 @@
 //! status byte (`lbs_protocol::BUNDLE_OK`, `BUNDLE_SUPERSEDED`, `BUNDLE_REFUSED`), the content's
 //! length as 8 bytes big-endian, then the content.
 
+// The serving side (lbs-sync) and the wire agree on what a bundle carries.
+const _: () = assert!(lbs_protocol::BUNDLE_MAX_FILE == lbs_sync::serve::BUNDLE_MAX_FILE);
+
 /// Appends one frame; `content` is empty unless the status is `BUNDLE_OK`.
 pub fn push(out: &mut Vec<u8>, status: u8, content: &[u8]) {
     out.push(status);

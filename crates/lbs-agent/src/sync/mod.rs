@@ -3,14 +3,17 @@
 //!
 //! - [`primary`]: dumps, scans and the watcher keep the journal current; the partner's pulls are
 //!   answered by `http::peer`.
-//! - [`backup`]: pulls pages of changes into the durable queue, and workers apply them by
-//!   priority, verified and atomically (lbs-sync's `Installer`).
+//! - [`pull`]: the backup pulls pages of changes into the durable queue; workers take them by
+//!   priority and fetch what they need.
+//! - [`apply`]: what was fetched is installed, verified and atomically (lbs-sync's `batch` and
+//!   `Installer`); deletions go to the trash; folders are made, or removed once empty.
 //! - [`status`]: what `GET /api/v1/sync` and `lbs-agent status` show.
 
-pub mod backup;
+pub mod apply;
 pub mod bundle;
 pub mod dump;
 pub mod primary;
+pub mod pull;
 pub mod sources;
 pub mod status;
 pub mod throttle;
@@ -71,9 +74,14 @@ impl SyncEngine {
         let journal = Journal::new(pool.clone());
         let head = journal.head().await.unwrap_or(0);
         let tracker = tracker::Tracker::default();
+        let sources = Sources::from_config(&config);
+        if role.get().role == Role::Primary {
+            // Counting from the start: nothing is reported in sync before the first scan ran.
+            tracker.counting_started(sources.categories.iter().map(|c| c.name.as_str()));
+        }
         tracker.peer_report(std::iter::empty(), Some(journal.peer_acked().await.unwrap_or(0)));
         Ok(Arc::new(SyncEngine {
-            sources: Sources::from_config(&config),
+            sources,
             throttle: throttle::Throttle::new(config.bandwidth_limit),
             config,
             journal,
@@ -99,12 +107,12 @@ impl SyncEngine {
         }
         vec![
             tokio::spawn(primary::run(self.clone())),
-            tokio::spawn(backup::pull_loop(self.clone())),
-            tokio::spawn(backup::worker(self.clone(), None)),
-            tokio::spawn(backup::worker(self.clone(), None)),
+            tokio::spawn(pull::pull_loop(self.clone())),
+            tokio::spawn(pull::worker(self.clone(), None)),
+            tokio::spawn(pull::worker(self.clone(), None)),
             // The express lane: small files only, so a voicemail never waits behind recordings.
-            tokio::spawn(backup::worker(self.clone(), Some(backup::EXPRESS_MAX))),
-            tokio::spawn(backup::trash_loop(self.clone())),
+            tokio::spawn(pull::worker(self.clone(), Some(pull::EXPRESS_MAX))),
+            tokio::spawn(apply::trash_loop(self.clone())),
         ]
     }
 
@@ -183,6 +191,5 @@ pub fn wire_tallies(
 
 /// A BLAKE3 hash from its hex form on the wire; `None` if it is not 64 hex digits.
 pub fn decode_hash(text: &str) -> Option<[u8; 32]> {
-    let bytes = hex::decode(text).ok()?;
-    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+    lbs_sync::serve::decode_hash(text).ok()
 }

@@ -25,6 +25,7 @@ pub async fn run(engine: Arc<SyncEngine>) {
         engine.until_role(Role::Primary).await;
         tracing::info!("sync: this box is the primary; journaling the categories");
         serve(&engine).await;
+        engine.tracker.counting_started(std::iter::empty());
     }
 }
 
@@ -36,8 +37,11 @@ struct Watching {
 
 /// Runs until the box stops being the primary.
 async fn serve(e: &Arc<SyncEngine>) {
-    // Watch first, then scan: a file written during the first scan is still seen.
+    // Watch first, then scan: a file written during the first scan is still seen. Until the
+    // first scan of a category is done, the status says it is still being counted.
     let mut watching = start_watch(e, None);
+    e.tracker
+        .counting_started(e.sources.categories.iter().map(|c| c.name.as_str()));
     full_pass(e, false).await;
     let mut unsettled: Vec<Dirty> = Vec::new();
     let mut retry = tokio::time::interval(Duration::from_secs(1));
@@ -135,11 +139,15 @@ async fn refresh(e: &SyncEngine, batch: Vec<Dirty>) -> Vec<Dirty> {
 /// Dumps, then scans every source; a category's error is set or cleared by what this pass saw.
 async fn full_pass(e: &SyncEngine, verify: bool) {
     let mut problems: HashMap<String, String> = dump_all(e).await;
-    for source in e.sources.all() {
-        // Files being written now are the watcher's (or the next pass's) to pick up.
-        if let Err(msg) = scan(e, source, None, verify).await {
-            problems.entry(source.category.clone()).or_insert(msg);
+    for c in &e.sources.categories {
+        for source in e.sources.all().iter().filter(|s| s.category == c.name) {
+            // Files being written now are the watcher's (or the next pass's) to pick up.
+            if let Err(msg) = scan(e, source, None, verify).await {
+                problems.entry(source.category.clone()).or_insert(msg);
+            }
         }
+        // Counted, even if a root could not be read: the error says so instead.
+        e.tracker.counting_done(&c.name);
     }
     e.refresh_head().await;
     let now = now_unix();
@@ -173,6 +181,16 @@ pub async fn flush(e: &SyncEngine, dump: bool) -> Result<String, String> {
             if dump { " and every database dumped" } else { "" }
         )),
     }
+}
+
+/// Journals one file again: the partner asked for a version that is no longer what is on disk
+/// (a recording still being written), so the newer one is recorded and its change follows.
+pub async fn rejournal(e: &SyncEngine, key: &str, rel: &RelPath) {
+    let Some(source) = e.sources.get(key) else { return };
+    if let Err(msg) = scan(e, source, Some(rel), false).await {
+        tracing::warn!(source = %key, path = %rel, problem = %msg, "sync: cannot journal a changed file again");
+    }
+    e.refresh_head().await;
 }
 
 /// Runs the dump commands; a changed dump is journaled right away.
@@ -212,9 +230,14 @@ async fn dump_all(e: &SyncEngine) -> HashMap<String, String> {
 
 /// Scans one source (or a place in it); returns how many files were still being written.
 async fn scan(e: &SyncEngine, s: &Source, under: Option<&RelPath>, verify: bool) -> Result<u64, String> {
+    let counted = match under {
+        None => e.tracker.counter(&s.category),
+        Some(_) => None,
+    }
+    .unwrap_or_default();
     match e
         .journal
-        .refresh(&s.key, &s.root, &s.select, under, verify, now_unix())
+        .refresh_counting(&s.key, &s.root, &s.select, under, verify, now_unix(), counted)
         .await
     {
         Ok(report) => {

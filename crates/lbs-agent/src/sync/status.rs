@@ -36,7 +36,11 @@ async fn local(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
 /// What the backup still has to apply, per category, as this box knows it.
 async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
     Ok(by_category(match e.role().role {
-        Role::Primary if e.peer.read().await.is_some() => e.journal.pending_after(e.tracker.peer_acked()).await?,
+        Role::Primary if e.peer.read().await.is_some() => {
+            e.journal
+                .pending_changes_after(e.tracker.peer_acked(), e.tracker.peer_takes_folders())
+                .await?
+        }
         Role::Primary => HashMap::new(),
         Role::Backup => e.queue.pending().await?,
     }))
@@ -48,6 +52,11 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
     let (local, pending) = (local(e).await?, pending(e).await?);
     let peer_totals = e.tracker.peer_totals();
     let link = e.tracker.link_view();
+    // Who counts: this box as primary; as backup, what the primary last said.
+    let (counting, behind_head) = match role.role {
+        Role::Primary => (e.tracker.counting(), false),
+        Role::Backup => e.tracker.peer_counting(),
+    };
     let now = now_unix();
     let categories = e
         .sources
@@ -60,7 +69,14 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
             let theirs = peer_totals
                 .as_ref()
                 .map(|t| t.get(&c.name).copied().unwrap_or_default());
-            let in_sync_now = p.files == 0 && link.as_ref().is_some_and(|l| l.state == SyncLinkState::Ok);
+            let counting = counting
+                .get(&c.name)
+                .map(|&files_counted| lbs_protocol::ScanProgress { files_counted });
+            // Nothing is in sync before the primary has counted it all and the backup holds it.
+            let in_sync_now = p.files == 0
+                && counting.is_none()
+                && !behind_head
+                && link.as_ref().is_some_and(|l| l.state == SyncLinkState::Ok);
             let last_success = if in_sync_now {
                 link.as_ref().and_then(|l| l.last_contact).max(view.last_success)
             } else {
@@ -81,6 +97,7 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
                 last_error: view.last_error,
                 throughput_bps: view.throughput_bps,
                 skipped: view.skipped,
+                counting,
             }
         })
         .collect();

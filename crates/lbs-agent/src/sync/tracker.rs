@@ -3,7 +3,8 @@
 //! to the partner its state and last contact; and what the partner last reported.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lbs_protocol::{SkippedFile, SyncLinkState, SyncProblem};
@@ -59,6 +60,14 @@ struct Inner {
     peer_totals: HashMap<String, (u64, u64)>,
     /// The partner's acknowledged sequence (primary side).
     peer_acked: i64,
+    /// Whether the partner mirrors folders (it said so in its last pull).
+    peer_folders: bool,
+    /// Primary side: categories whose first full scan runs, with the files looked at so far.
+    counting: HashMap<String, Arc<AtomicU64>>,
+    /// Backup side: what the primary last said it is still counting.
+    peer_counting: HashMap<String, u64>,
+    /// Backup side: the last page did not reach the primary's head (more pages follow).
+    behind_head: bool,
 }
 
 #[derive(Default)]
@@ -159,6 +168,60 @@ impl Tracker {
         })
     }
 
+    /// The first full scan of `categories` starts (this box just took the primary's role).
+    pub fn counting_started<'a>(&self, categories: impl IntoIterator<Item = &'a str>) {
+        self.with(|i| {
+            i.counting = categories
+                .into_iter()
+                .map(|c| (c.to_owned(), Arc::new(AtomicU64::new(0))))
+                .collect()
+        });
+    }
+
+    /// The counter a scan of `category` adds to while it is being counted.
+    pub fn counter(&self, category: &str) -> Option<Arc<AtomicU64>> {
+        self.with(|i| i.counting.get(category).cloned())
+    }
+
+    /// The first full scan of `category` is done (its files are all in the journal).
+    pub fn counting_done(&self, category: &str) {
+        self.with(|i| {
+            i.counting.remove(category);
+        });
+    }
+
+    /// Files counted so far per category still being counted by this box (as primary).
+    pub fn counting(&self) -> HashMap<String, u64> {
+        self.with(|i| {
+            i.counting
+                .iter()
+                .map(|(c, n)| (c.clone(), n.load(Ordering::Relaxed)))
+                .collect()
+        })
+    }
+
+    /// Backup side: what the primary's last answer said of its counting and its head.
+    pub fn peer_counting_report(&self, counting: impl IntoIterator<Item = (String, u64)>, behind_head: bool) {
+        self.with(|i| {
+            i.peer_counting = counting.into_iter().collect();
+            i.behind_head = behind_head;
+        });
+    }
+
+    /// Backup side: files the primary has counted so far per category it is still counting,
+    /// and whether more pages of changes are known to follow.
+    pub fn peer_counting(&self) -> (HashMap<String, u64>, bool) {
+        self.with(|i| (i.peer_counting.clone(), i.behind_head))
+    }
+
+    pub fn set_peer_takes_folders(&self, yes: bool) {
+        self.with(|i| i.peer_folders = yes);
+    }
+
+    pub fn peer_takes_folders(&self) -> bool {
+        self.with(|i| i.peer_folders)
+    }
+
     pub fn peer_acked(&self) -> i64 {
         self.with(|i| i.peer_acked)
     }
@@ -198,6 +261,8 @@ impl Tracker {
             i.link = None;
             i.peer_totals.clear();
             i.peer_acked = 0;
+            i.peer_counting.clear();
+            i.behind_head = false;
         });
     }
 }
