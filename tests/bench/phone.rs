@@ -9,8 +9,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use lbs_agent::failover::address::dns;
-use lbs_agent::failover::sip;
+use lbs_agent_core::failover::address::dns;
+use lbs_agent_core::failover::sip;
 
 enum Target {
     Dns { server: SocketAddr, name: String },

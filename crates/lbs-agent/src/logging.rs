@@ -58,7 +58,7 @@ fn stderr_is_journal() -> bool {
     let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
         return false;
     };
-    match crate::platform::fd_device_inode(2) {
+    match lbs_agent_core::platform::fd_device_inode(2) {
         Some((d, i)) => dev.parse() == Ok(d) && ino.parse() == Ok(i),
         None => false,
     }

@@ -1,4 +1,14 @@
-//! `lbs-agent` command line. Thin: parse, then hand over to `lbs_agent::commands`.
+//! `lbs-agent`: the edge around `lbs-agent-core`. The command line is parsed here and handed to
+//! `cli`; `lbs-agent run` serves the HTTPS API (`http`, `serve`) under systemd (`systemd`,
+//! `logging`). See `docs/ARCHITECTURE.md`.
+
+mod cli;
+mod daemon;
+mod http;
+mod logging;
+mod prometheus;
+mod serve;
+mod systemd;
 
 use std::path::PathBuf;
 
@@ -275,11 +285,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    use lbs_agent::commands::{self, RoleAction};
+    use cli::RoleAction;
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Init { config, role } => commands::init(&config.config, role).await,
-            Command::Run(c) => commands::run(&c.config).await,
+            Command::Init { config, role } => cli::init(&config.config, role).await,
+            Command::Run(c) => daemon::run(&c.config).await,
             Command::Setup {
                 config,
                 name,
@@ -288,32 +298,30 @@ fn main() -> std::process::ExitCode {
                 advertise,
                 no_start,
             } => {
-                let args = commands::setup::SetupArgs {
+                let args = cli::setup::SetupArgs {
                     name,
                     role,
                     partner,
                     advertise,
                     no_start,
                 };
-                commands::setup::run(&config.config, args).await
+                cli::setup::run(&config.config, args).await
             }
-            Command::CheckConfig { config, quiet } => commands::check_config::run(&config.config, quiet),
+            Command::CheckConfig { config, quiet } => cli::check_config::run(&config.config, quiet),
             Command::GenerateDocs { out } => generate_docs(&out),
-            Command::Status { config, json } => commands::status(&config.config, json).await,
-            Command::Pair { config, link } => commands::pair(&config.config, &link).await,
-            Command::Unpair(c) => commands::unpair(&c.config).await,
+            Command::Status { config, json } => cli::status(&config.config, json).await,
+            Command::Pair { config, link } => cli::pair(&config.config, &link).await,
+            Command::Unpair(c) => cli::unpair(&c.config).await,
             Command::Promote { config, force, reason } => {
-                commands::change_role(&config.config, RoleAction::Promote { force, reason }).await
+                cli::change_role(&config.config, RoleAction::Promote { force, reason }).await
             }
-            Command::Demote { config, reason } => {
-                commands::change_role(&config.config, RoleAction::Demote { reason }).await
-            }
+            Command::Demote { config, reason } => cli::change_role(&config.config, RoleAction::Demote { reason }).await,
             Command::Switchover {
                 config,
                 override_guards,
                 reason,
             } => {
-                commands::change_role(
+                cli::change_role(
                     &config.config,
                     RoleAction::Switchover {
                         override_guards,
@@ -322,13 +330,13 @@ fn main() -> std::process::ExitCode {
                 )
                 .await
             }
-            Command::Events { config, limit } => commands::events(&config.config, limit).await,
-            Command::Quarantine(QuarantineCommand::List(c)) => commands::quarantine(&c.config, None).await,
+            Command::Events { config, limit } => cli::events(&config.config, limit).await,
+            Command::Quarantine(QuarantineCommand::List(c)) => cli::quarantine(&c.config, None).await,
             Command::Quarantine(QuarantineCommand::Restore { config, id, replace }) => {
-                commands::quarantine(&config.config, Some((id, replace))).await
+                cli::quarantine(&config.config, Some((id, replace))).await
             }
             Command::Trash(TrashCommand::List { config, category }) => {
-                commands::trash::list(&config.config, category.as_deref()).await
+                cli::trash::list(&config.config, category.as_deref()).await
             }
             Command::Trash(TrashCommand::Restore {
                 config,
@@ -337,21 +345,19 @@ fn main() -> std::process::ExitCode {
                 deleted,
                 replace,
             }) => {
-                let wanted = commands::trash::Wanted {
+                let wanted = cli::trash::Wanted {
                     path: &path,
                     category: category.as_deref(),
                     deleted: deleted.as_deref(),
                 };
-                commands::trash::restore(&config.config, wanted, replace).await
+                cli::trash::restore(&config.config, wanted, replace).await
             }
             Command::Token(TokenCommand::Create { config, role, label }) => {
-                commands::token_create(&config.config, role, &label).await
+                cli::token_create(&config.config, role, &label).await
             }
-            Command::Token(TokenCommand::List(c)) => commands::token_list(&c.config).await,
-            Command::Token(TokenCommand::Revoke { config, id }) => commands::token_revoke(&config.config, &id).await,
-            Command::Demo(DemoCommand::SeedHistory { config, days }) => {
-                commands::seed_history(&config.config, days).await
-            }
+            Command::Token(TokenCommand::List(c)) => cli::token_list(&c.config).await,
+            Command::Token(TokenCommand::Revoke { config, id }) => cli::token_revoke(&config.config, &id).await,
+            Command::Demo(DemoCommand::SeedHistory { config, days }) => cli::seed_history(&config.config, days).await,
         }
     });
     match result {

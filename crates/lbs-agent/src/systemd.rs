@@ -6,7 +6,7 @@
 use lbs_protocol::{FailoverStatus, Role, RoleStanding};
 use std::sync::Arc;
 
-use crate::agent::Agent as AppState;
+use lbs_agent_core::agent::Agent as AppState;
 
 /// The agent listens and its tasks run: systemd may start what comes after it.
 pub fn ready() {

@@ -1,5 +1,6 @@
 //! Bearer-token authentication and the admin guard, as middleware.
 
+use lbs_agent_core::refusal::Refusal;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -10,7 +11,7 @@ use lbs_protocol::TokenRole;
 
 use super::error::HttpError;
 use super::AppState;
-use crate::tokens::Principal;
+use lbs_agent_core::tokens::Principal;
 
 /// Every `/api/v1` route passes here: no token or an unknown one is 401.
 pub async fn require_token(
@@ -22,13 +23,13 @@ pub async fn require_token(
     let token = match header.and_then(|h| h.strip_prefix("Bearer ")) {
         Some(t) if !t.trim().is_empty() => t.trim(),
         _ => {
-            return Err(HttpError::Unauthorized(
-                "this request needs an access token (Authorization: Bearer <token>)".into(),
-            ))
+            return Err(
+                Refusal::unauthorized("this request needs an access token (Authorization: Bearer <token>)").into(),
+            )
         }
     };
-    let principal = state.tokens.verify(token).await?.ok_or(HttpError::Unauthorized(
-        "the access token is not valid: it was mistyped or has been revoked".into(),
+    let principal = state.tokens.verify(token).await?.ok_or(Refusal::unauthorized(
+        "the access token is not valid: it was mistyped or has been revoked",
     ))?;
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
@@ -38,8 +39,6 @@ pub async fn require_token(
 pub async fn require_admin(req: Request, next: Next) -> Result<Response, HttpError> {
     match req.extensions().get::<Principal>() {
         Some(p) if p.role == TokenRole::Admin => Ok(next.run(req).await),
-        _ => Err(HttpError::Forbidden(
-            "this needs an admin token; the token used can only view".into(),
-        )),
+        _ => Err(Refusal::forbidden("this needs an admin token; the token used can only view").into()),
     }
 }

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use lbs_agent_core::refusal::Refusal;
 use serde::de::DeserializeOwned;
 
 use super::HttpError;
@@ -28,13 +29,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
             });
         if !json {
-            return Err(HttpError::BadRequest(
-                "the request body must be JSON (Content-Type: application/json)".into(),
-            ));
+            return Err(Refusal::bad_request("the request body must be JSON (Content-Type: application/json)").into());
         }
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e| HttpError::BadRequest(format!("the request body could not be read: {}", e.body_text())))?;
+            .map_err(|e| Refusal::bad_request(format!("the request body could not be read: {}", e.body_text())))?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -42,7 +41,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         };
         serde_json::from_slice(text)
             .map(Body)
-            .map_err(|e| HttpError::BadRequest(format!("the request is not valid: {e}")))
+            .map_err(|e| Refusal::bad_request(format!("the request is not valid: {e}")).into())
     }
 }
 
@@ -56,6 +55,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Params(q.0))
-            .map_err(|e| HttpError::BadRequest(format!("the query string is not valid: {}", e.body_text())))
+            .map_err(|e| Refusal::bad_request(format!("the query string is not valid: {}", e.body_text())).into())
     }
 }

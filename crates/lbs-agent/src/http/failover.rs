@@ -1,6 +1,7 @@
 //! `GET /failover`, `GET /events`, `GET /quarantine` (any token); `POST /promote`, `/demote`,
 //! `/switchover` and `/quarantine/restore` (admin). Thin: the decisions live in `failover`.
 
+use lbs_agent_core::refusal::Refusal;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -17,7 +18,7 @@ use super::auth::require_admin;
 use super::error::HttpError;
 use super::extract::{Body, Params};
 use super::AppState;
-use crate::tokens::Principal;
+use lbs_agent_core::tokens::Principal;
 
 pub fn router() -> Router<Arc<AppState>> {
     let admin = Router::new()
@@ -77,7 +78,7 @@ async fn events(
         .events
         .list(limit, q.before)
         .await
-        .map_err(|e| HttpError::Internal(e.to_string()))?;
+        .map_err(|e| Refusal::internal(e.to_string()))?;
     Ok(Json(EventList { events }))
 }
 
@@ -87,13 +88,13 @@ async fn quarantine(State(state): State<Arc<AppState>>) -> Result<Json<Quarantin
         .quarantine
         .list()
         .await
-        .map_err(|e| HttpError::Internal(e.to_string()))?;
+        .map_err(|e| Refusal::internal(e.to_string()))?;
     Ok(Json(QuarantineList {
         entries: list
             .into_iter()
             .map(|q| QuarantineEntry {
                 id: q.id,
-                category: crate::sync::Sources::category_of(&q.source).to_owned(),
+                category: lbs_agent_core::sync::Sources::category_of(&q.source).to_owned(),
                 source: q.source,
                 path: q.path,
                 size: q.size,
@@ -111,6 +112,6 @@ async fn restore(
     Extension(who): Extension<Principal>,
     Body(req): Body<RestoreRequest>,
 ) -> Result<Json<QuarantineList>, HttpError> {
-    crate::failover::quarantine::restore(&state.failover, req.id, req.replace, &who.actor()).await?;
+    lbs_agent_core::failover::quarantine::restore(&state.failover, req.id, req.replace, &who.actor()).await?;
     quarantine(State(state)).await
 }

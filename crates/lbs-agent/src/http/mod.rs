@@ -13,9 +13,9 @@ mod sync;
 mod tokens;
 mod trash;
 
+use lbs_agent_core::refusal::Refusal;
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -24,7 +24,7 @@ use lbs_protocol::Health;
 pub use error::HttpError;
 
 /// Everything a request handler may need: the running agent.
-pub type AppState = crate::agent::Agent;
+pub type AppState = lbs_agent_core::agent::Agent;
 
 pub fn app(state: Arc<AppState>) -> Router {
     let admin = Router::new()
@@ -38,22 +38,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(trash::router())
         .merge(partner::router())
         .merge(admin)
-        .fallback(|| async { HttpError::NotFound("no such API route".into()) })
+        .fallback(|| async { HttpError::from(Refusal::not_found("no such API route")) })
         .layer(from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(|| async { Json(Health { ok: true }) }))
         .nest(lbs_protocol::API_PREFIX, api)
         .nest(lbs_protocol::PEER_PREFIX, peer::router())
-        .fallback(|| async { HttpError::NotFound("no such route; the API lives under /api/v1".into()) })
+        .fallback(|| async { HttpError::from(Refusal::not_found("no such route; the API lives under /api/v1")) })
         .with_state(state)
-}
-
-/// Turns axum's query-string rejection into our JSON error with a readable reason.
-fn bad_query(e: QueryRejection) -> HttpError {
-    HttpError::BadRequest(format!("the query string is not valid: {}", e.body_text()))
-}
-
-/// Turns axum's JSON body rejection into our JSON error with a readable reason.
-fn bad_json(e: JsonRejection) -> HttpError {
-    HttpError::BadRequest(format!("the request is not valid: {}", e.body_text()))
 }

@@ -13,7 +13,7 @@ use super::auth::require_admin;
 use super::error::HttpError;
 use super::extract::Body;
 use super::AppState;
-use crate::tokens::Principal;
+use lbs_agent_core::tokens::Principal;
 
 pub fn router() -> Router<Arc<AppState>> {
     let admin = Router::new()
@@ -23,10 +23,9 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn status(State(state): State<Arc<AppState>>) -> Result<Json<SyncStatus>, HttpError> {
-    crate::sync::status::status(&state.sync, &state.history)
-        .await
-        .map(Json)
-        .map_err(|e| HttpError::Internal(e.to_string()))
+    Ok(Json(
+        lbs_agent_core::sync::status::status(&state.sync, &state.history).await?,
+    ))
 }
 
 async fn pair(

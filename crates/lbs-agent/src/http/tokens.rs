@@ -1,5 +1,6 @@
 //! `/tokens` (admin only): list, create and revoke access tokens from the console.
 
+use lbs_agent_core::refusal::Refusal;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -35,7 +36,7 @@ async fn create(
     Body(new): Body<NewToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), HttpError> {
     if new.label.len() > 200 {
-        return Err(HttpError::BadRequest("the label may be at most 200 characters".into()));
+        return Err(Refusal::bad_request("the label may be at most 200 characters").into());
     }
     let created = state.tokens.create(new.role, &new.label).await?;
     tracing::info!(id = %created.info.id, role = %created.info.role, "token created through the API");

@@ -14,7 +14,7 @@ use super::auth::require_admin;
 use super::error::HttpError;
 use super::extract::{Body, Params};
 use super::AppState;
-use crate::tokens::Principal;
+use lbs_agent_core::tokens::Principal;
 
 pub fn router() -> Router<Arc<AppState>> {
     let admin = Router::new()
@@ -30,7 +30,9 @@ struct TrashQuery {
 }
 
 async fn list(State(state): State<Arc<AppState>>, Params(q): Params<TrashQuery>) -> Result<Json<TrashList>, HttpError> {
-    Ok(Json(crate::failover::trash::list(&state.sync, q.path.as_deref()).await))
+    Ok(Json(
+        lbs_agent_core::failover::trash::list(&state.sync, q.path.as_deref()).await,
+    ))
 }
 
 async fn restore(
@@ -38,7 +40,7 @@ async fn restore(
     Extension(who): Extension<Principal>,
     Body(req): Body<TrashRestoreRequest>,
 ) -> Result<Json<TrashRestored>, HttpError> {
-    let (path, detail) = crate::failover::trash::restore(&state.failover, &req, &who.actor()).await?;
+    let (path, detail) = lbs_agent_core::failover::trash::restore(&state.failover, &req, &who.actor()).await?;
     Ok(Json(TrashRestored {
         path: path.to_string(),
         message: detail,

@@ -34,7 +34,7 @@ async fn local(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
 }
 
 /// What the backup still has to apply, per category, as this box knows it.
-async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
+pub async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
     Ok(by_category(match e.role().role {
         Role::Primary if e.peer.read().await.is_some() => {
             e.journal
@@ -164,30 +164,3 @@ async fn recent_history(history: &HistoryStore, now: i64) -> Vec<SyncHistoryPoin
 pub const PENDING: &str = "sync.pending_bytes";
 pub const LAG: &str = "sync.lag_seconds";
 pub const THROUGHPUT: &str = "sync.throughput";
-
-/// The sync gauges the sampler records each tick: pending bytes, worst lag, total throughput.
-pub async fn gauges(e: &SyncEngine) -> Vec<crate::sampler::Reading> {
-    use lbs_protocol::SeriesKind::Sync;
-    let Ok(pending) = pending(e).await else {
-        return Vec::new();
-    };
-    let now = now_unix();
-    let bytes: u64 = pending.values().map(|t| t.bytes).sum();
-    let lag = pending
-        .values()
-        .filter_map(|t| t.oldest_unix)
-        .min()
-        .map_or(0, |o| (now - o).max(0));
-    let rate: f64 = e
-        .sources
-        .categories
-        .iter()
-        .map(|c| e.tracker.category(&c.name).throughput_bps)
-        .sum();
-    use crate::sampler::Reading;
-    vec![
-        Reading::new(PENDING, "Sync: pending", "bytes", Sync, bytes as f64),
-        Reading::new(LAG, "Sync: lag", "seconds", Sync, lag as f64),
-        Reading::new(THROUGHPUT, "Sync: throughput", "bytes_per_sec", Sync, rate),
-    ]
-}

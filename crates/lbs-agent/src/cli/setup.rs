@@ -11,8 +11,8 @@ use anyhow::{bail, Context, Result};
 use lbs_protocol::{Role, TokenRole};
 
 use super::{create_identity, link_for, print_identity, LocalApi};
-use crate::config::Config;
-use crate::identity::Identity;
+use lbs_agent_core::config::Config;
+use lbs_agent_core::identity::Identity;
 
 /// What the command line said; what is missing is asked for on a terminal.
 pub struct SetupArgs {
@@ -122,7 +122,7 @@ pub async fn run(config_path: &Path, mut args: SetupArgs) -> Result<()> {
         ),
         Role::Backup => println!("\nThis box's own link, for the LBS Console's \"Add a server\":"),
     }
-    println!("{}", crate::link::render(&link, TokenRole::Admin));
+    println!("{}", crate::cli::link::render(&link, TokenRole::Admin));
     Ok(())
 }
 
@@ -145,7 +145,7 @@ fn write_config(path: &Path, name: &str, advertise: Option<&str>) -> Result<Conf
     let new = with_server_keys(&text, name, advertise).with_context(|| format!("cannot edit {}", path.display()))?;
     let config = Config::parse(&new, path)?;
     if new != text {
-        crate::fsutil::write_atomic(path, new.as_bytes(), false)
+        lbs_agent_core::fsutil::write_atomic(path, new.as_bytes(), false)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(config)

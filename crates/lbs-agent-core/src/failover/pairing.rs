@@ -15,11 +15,13 @@
 
 use std::time::Duration;
 
-use lbs_protocol::{ConnectionLink, PairRequest, PairResponse, Role, ServerStatus};
+use lbs_protocol::{
+    ConnectionLink, PairRequest, PairResponse, PartnerTokenRequest, Role, ServerStatus, TokenCreated, TokenRole,
+};
 
 use super::{lock, Failover, Refusal};
 use crate::clock::now_unix;
-use crate::peer::Peer;
+use crate::peer::{CallError, Peer};
 use crate::role::RoleState;
 
 const PAIR_TIMEOUT: Duration = Duration::from_secs(15);
@@ -235,5 +237,51 @@ impl Failover {
         self.sync.peer_changed();
         self.forget_partner();
         Ok(())
+    }
+}
+
+impl Failover {
+    /// A connection link to the partner box, with a token the partner issues through the
+    /// paired link (`/peer/v1/link`), so a console adds the whole office from one link. The
+    /// token's role is `role` (a viewer gets a viewer's link); `asked_with` names the token
+    /// the request came with, so an admin who revokes that one finds this one too.
+    pub async fn partner_link(&self, role: TokenRole, asked_with: &str) -> Result<ConnectionLink, Refusal> {
+        let Some(peer) = self.peer().await else {
+            return Err(Refusal::conflict(format!(
+                "{} has no partner box yet: pair the backup with it first (`lbs-agent setup --partner …` on the backup)",
+                self.name()
+            )));
+        };
+        let client = self.sync.client_for(&peer)?;
+        let request = PartnerTokenRequest {
+            role,
+            label: format!("LBS Console (through {}, token {asked_with})", self.name()),
+        };
+        let created: TokenCreated = crate::peer::call(
+            client
+                .post(crate::peer::url(&peer.address, "/link"))
+                .json(&request)
+                .timeout(PAIR_TIMEOUT),
+        )
+        .await
+        .map_err(|e| match e {
+            CallError::Silent(why) => Refusal::unavailable(format!(
+                "{} at {} does not answer: it may be switched off or cut off. Add it once it is back, or with its \
+                 own link. (Details: {why})",
+                peer.name, peer.address
+            )),
+            CallError::Refused(_, why) => Refusal::unavailable(format!("the partner {} refused: {why}", peer.name)),
+            CallError::Unreadable(why) => {
+                Refusal::unavailable(format!("the partner {}'s answer could not be read: {why}", peer.name))
+            }
+        })?;
+        tracing::info!(partner = %peer.name, %role, "issued a console link to the partner");
+        Ok(ConnectionLink {
+            address: peer.address,
+            // The certificate pinned at pairing, never one the partner announces now.
+            fingerprint: peer.fingerprint,
+            token: created.token,
+            name: Some(peer.name),
+        })
     }
 }

@@ -2,38 +2,36 @@
 //! technician can act on.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use lbs_protocol::{ConnectionLink, ServerStatus, TokenRole};
-use tokio::sync::{watch, RwLock};
 
-use crate::config::Config;
-use crate::identity::Identity;
-use crate::role::RoleState;
-use crate::tokens::TokenStore;
-use crate::units::{human_bytes, human_secs};
+use lbs_agent_core::config::Config;
+use lbs_agent_core::identity::Identity;
+use lbs_agent_core::role::RoleState;
+use lbs_agent_core::tokens::TokenStore;
+use lbs_agent_core::units::{human_bytes, human_secs};
 
 pub mod check_config;
+pub mod link;
 pub mod setup;
 pub mod trash;
 
 /// File in the state directory holding the token the local CLI uses (owner-only).
 const CLI_TOKEN: &str = "cli-token";
 
-fn load_config(path: &Path) -> Result<Config> {
+pub(crate) fn load_config(path: &Path) -> Result<Config> {
     Ok(Config::load(path)?)
 }
 
-async fn open_db(config: &Config) -> Result<sqlx::SqlitePool> {
+pub(crate) async fn open_db(config: &Config) -> Result<sqlx::SqlitePool> {
     let path = config.server.state_dir.join("agent.db");
-    crate::db::open(&path)
+    lbs_agent_core::db::open(&path)
         .await
         .with_context(|| format!("cannot open the agent database {}", path.display()))
 }
 
-async fn open_tokens(config: &Config) -> Result<TokenStore> {
+pub(crate) async fn open_tokens(config: &Config) -> Result<TokenStore> {
     Ok(TokenStore::new(open_db(config).await?))
 }
 
@@ -64,7 +62,7 @@ pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
     print_identity(&config, &identity, role);
     println!(
         "{}",
-        crate::link::render(&link_for(&config, &identity, first), TokenRole::Admin)
+        crate::cli::link::render(&link_for(&config, &identity, first), TokenRole::Admin)
     );
     println!("Next: start the agent (`systemctl enable --now lbs-agent`) and add it in the LBS Console.");
     Ok(())
@@ -74,9 +72,9 @@ pub async fn init(config_path: &Path, role: lbs_protocol::Role) -> Result<()> {
 /// labelled `label` (returned, for the connection link). Refuses if an identity exists.
 async fn create_identity(config: &Config, role: lbs_protocol::Role, label: &str) -> Result<(Identity, String)> {
     let dir = &config.server.state_dir;
-    crate::fsutil::create_private_dir(dir)
+    lbs_agent_core::fsutil::create_private_dir(dir)
         .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
-    let mut names = vec![crate::platform::hostname(), "localhost".to_owned()];
+    let mut names = vec![lbs_agent_core::platform::hostname(), "localhost".to_owned()];
     if let Some(host) = config
         .advertised_address()
         .rsplit_once(':')
@@ -89,7 +87,7 @@ async fn create_identity(config: &Config, role: lbs_protocol::Role, label: &str)
     RoleState::initial(role).create(dir)?;
     let tokens = open_tokens(config).await?;
     let cli = tokens.create(TokenRole::Admin, "local CLI").await?;
-    crate::fsutil::write_atomic(&dir.join(CLI_TOKEN), cli.token.as_bytes(), true)?;
+    lbs_agent_core::fsutil::write_atomic(&dir.join(CLI_TOKEN), cli.token.as_bytes(), true)?;
     let first = tokens.create(TokenRole::Admin, label).await?;
     Ok((identity, first.token))
 }
@@ -105,109 +103,6 @@ fn print_identity(config: &Config, identity: &Identity, role: lbs_protocol::Role
         lbs_protocol::Role::Primary => println!("  Role:         primary (epoch 1): this box runs the phones\n"),
         lbs_protocol::Role::Backup => println!("  Role:         backup (epoch 1): this box keeps a live copy\n"),
     }
-}
-
-pub async fn run(config_path: &Path) -> Result<()> {
-    let config = load_config(config_path)?;
-    crate::logging::init(&config.log.level);
-    let dir = config.server.state_dir.clone();
-    let identity = Identity::load(&dir)?;
-    let _lock = crate::platform::lock_exclusive(&dir.join("agent.lock"))
-        .with_context(|| format!("cannot lock the state directory {}", dir.display()))?
-        .with_context(|| format!("another lbs-agent is already running on {}", dir.display()))?;
-    let (role_writer, role) = crate::failover::RoleWriter::load(&dir)?;
-    let pool = open_db(&config).await?;
-    let tokens = TokenStore::new(pool.clone());
-    let events = crate::failover::events::EventLog::new(pool.clone(), identity.server_id.clone());
-    let peers = crate::peer::PeerStore::new(pool);
-    let peer = Arc::new(RwLock::new(
-        peers.load().await.context("cannot read the partner record")?,
-    ));
-    let history = open_history(&config).await?;
-    if config.sync.low_priority {
-        crate::platform::lower_priority();
-    }
-    let identity = Arc::new(identity);
-    let sync = crate::sync::SyncEngine::open(&dir, config.sync.clone(), identity.clone(), role.clone(), peer.clone())
-        .await
-        .context("cannot open the sync database")?;
-    let tls = identity.server_tls_config()?;
-    let listen = config.server.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (is another program using that port?)"))?;
-    tracing::info!(
-        server_id = %identity.server_id,
-        fingerprint = %identity.fingerprint,
-        role = %role.get().role,
-        epoch = role.get().epoch,
-        takeover = config.takeover.strategy(),
-        %listen,
-        "lbs-agent started"
-    );
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let sampler = tokio::spawn(crate::sampler::run(
-        config.clone(),
-        history.clone(),
-        sync.clone(),
-        stop_rx,
-    ));
-    let mut tasks = sync.spawn();
-    let failover = crate::failover::Failover::new(
-        config.clone(),
-        identity.clone(),
-        role_writer,
-        peer.clone(),
-        peers.clone(),
-        sync.clone(),
-        events,
-    );
-    tasks.extend(failover.spawn());
-    let state = Arc::new(crate::agent::Agent {
-        failover,
-        config,
-        identity,
-        role,
-        peer,
-        peers,
-        sync,
-        tokens,
-        history,
-        started: Instant::now(),
-        started_unix: crate::clock::now_unix(),
-    });
-    tasks.push(tokio::spawn(crate::systemd::watchdog(state.clone())));
-    crate::systemd::ready();
-    crate::serve::serve(listener, tls, crate::http::app(state), shutdown_signal()).await;
-    crate::systemd::stopping();
-    tracing::info!("stopping");
-    let _ = stop_tx.send(true);
-    // Every sync step is durable when it completes; stopping in between loses nothing.
-    for t in tasks {
-        t.abort();
-    }
-    let _ = sampler.await;
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// The agent's refusal of a request, in its words; `code` lets a command add what to type next.
@@ -561,7 +456,7 @@ fn print_sync(s: &lbs_protocol::SyncStatus) {
     use lbs_protocol::SyncLinkState as L;
     let when = |t: Option<i64>| match t {
         Some(t) => {
-            let ago = (crate::clock::now_unix() - t).max(0) as u64;
+            let ago = (lbs_agent_core::clock::now_unix() - t).max(0) as u64;
             format!(
                 "{} ago",
                 humantime::format_duration(std::time::Duration::from_secs(ago))
@@ -649,7 +544,7 @@ pub async fn token_create(config_path: &Path, role: TokenRole, label: &str) -> R
     println!("Token {} created ({role}).\n", created.info.id);
     println!(
         "{}",
-        crate::link::render(&link_for(&config, &identity, created.token), role)
+        crate::cli::link::render(&link_for(&config, &identity, created.token), role)
     );
     Ok(())
 }
@@ -691,7 +586,7 @@ pub async fn seed_history(config_path: &Path, days: u32) -> Result<()> {
     let config = load_config(config_path)?;
     let history = open_history(&config).await?;
     let primary = RoleState::load(&config.server.state_dir)?.role == lbs_protocol::Role::Primary;
-    let rows = crate::sampler::demo::seed(&config, &history, days, primary).await?;
+    let rows = lbs_agent_core::sampler::demo::seed(&config, &history, days, primary).await?;
     println!("Seeded {rows} samples over {days} days.");
     Ok(())
 }

@@ -14,6 +14,22 @@ use crate::role::RoleState;
 use crate::units::human_secs;
 
 impl Failover {
+    /// A switchover the office manager asked of the partner (the primary), which forwards it:
+    /// this box, the backup, runs it.
+    pub async fn switchover_for_partner(
+        &self,
+        peer: &Peer,
+        req: lbs_protocol::ForwardedSwitchover,
+    ) -> Result<RoleChange, Refusal> {
+        if self.role().role == Role::Primary {
+            return Err(Refusal::conflict(
+                "both boxes say they are the primary; wait a few seconds for the older one to step down",
+            ));
+        }
+        let actor = format!("{} (asked on {})", req.actor, peer.name);
+        self.switchover(req.request, &actor).await
+    }
+
     pub async fn switchover(&self, req: SwitchoverRequest, actor: &str) -> Result<RoleChange, Refusal> {
         let reason = clean(req.reason.clone());
         if req.override_guards && reason.is_none() {

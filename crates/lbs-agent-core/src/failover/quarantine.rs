@@ -148,6 +148,44 @@ pub fn place(
     Ok(format!("{rel} is back in place"))
 }
 
+/// A file `peer` sends back (from its quarantine or its trash), to be put in place on this
+/// primary: checked against `q.hash`, installed atomically; a different file in its place only
+/// with `q.replace` (it goes to the trash first).
+pub async fn receive<B: AsRef<[u8]> + Send + 'static>(
+    f: &Failover,
+    peer: &crate::peer::Peer,
+    q: lbs_protocol::RestoreQuery,
+    body: B,
+) -> Result<(), Refusal> {
+    if f.role().role != lbs_protocol::Role::Primary {
+        return Err(Refusal::conflict(format!(
+            "{} is not the primary; restore on the primary",
+            f.config.server.name
+        )));
+    }
+    let source = f
+        .sync
+        .sources
+        .get(&q.source)
+        .ok_or_else(|| Refusal::not_found(format!("no category root {} on this box", q.source)))?;
+    let rel = RelPath::parse(&q.path).map_err(|e| Refusal::bad_request(format!("refused: {e}")))?;
+    let hash = crate::sync::decode_hash(&q.hash).ok_or_else(|| Refusal::bad_request("`hash` must be 64 hex digits"))?;
+    let meta = lbs_sync::journal::FileMeta {
+        size: body.as_ref().len() as u64,
+        mtime_ns: q.mtime_ns,
+        mode: q.mode & 0o7777,
+        uid: q.uid,
+        gid: q.gid,
+    };
+    let root = source.root.clone();
+    let (replace, what) = (q.replace, rel.to_string());
+    let detail = tokio::task::spawn_blocking(move || place(&root, &rel, body.as_ref(), &hash, &meta, replace))
+        .await
+        .map_err(Refusal::internal)??;
+    tracing::info!(partner = %peer.name, path = %what, %detail, "a file sent back by the partner was put in place here");
+    Ok(())
+}
+
 /// Restores quarantined file `id` on the primary: here if this box is the primary, through the
 /// partner otherwise, recorded in the audit log as asked by `actor`. The quarantined copy stays
 /// where it is (never deleted); the entry is marked.

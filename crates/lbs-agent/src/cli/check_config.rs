@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::config::{Config, Takeover};
+use lbs_agent_core::config::{Config, Takeover};
 
 /// One finding: an error stops the agent from doing its job; a note is worth knowing.
 #[derive(Debug, PartialEq)]
@@ -20,7 +20,7 @@ pub enum Finding {
 pub fn run(path: &Path, quiet: bool) -> Result<()> {
     let config = Config::load(path)?;
     if !quiet {
-        let text = crate::config::effective(&config).context("cannot write the configuration back as TOML")?;
+        let text = lbs_agent_core::config::effective(&config).context("cannot write the configuration back as TOML")?;
         println!(
             "# The effective configuration of {} (defaults filled in)\n",
             path.display()

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use lbs_protocol::{TrashEntry, TrashList, TrashRestoreRequest, TrashRestored};
 
 use super::{human_bytes, load_config, rfc3339, LocalApi};
-use crate::identity::Identity;
+use lbs_agent_core::identity::Identity;
 
 /// Which copy of a deleted file to put back.
 pub struct Wanted<'a> {

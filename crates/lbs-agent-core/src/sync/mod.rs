@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod dump;
 pub mod primary;
 pub mod pull;
+pub mod serving;
 pub mod sources;
 pub mod status;
 pub mod throttle;
@@ -32,6 +33,7 @@ use tokio::sync::{watch, Notify, RwLock};
 use crate::config::SyncConfig;
 use crate::identity::Identity;
 use crate::peer::Peer;
+use crate::refusal::Refusal;
 use crate::role::{RoleReader, RoleState};
 
 pub use sources::{Source, Sources};
@@ -156,14 +158,14 @@ impl SyncEngine {
     }
 
     /// The mutual-TLS client for `peer`, built once per partner certificate.
-    pub(crate) fn client_for(&self, peer: &Peer) -> Result<reqwest::Client, String> {
+    pub fn client_for(&self, peer: &Peer) -> Result<reqwest::Client, Refusal> {
         let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((fp, c)) = guard.as_ref() {
             if *fp == peer.fingerprint {
                 return Ok(c.clone());
             }
         }
-        let c = crate::peer::client(&self.identity, &peer.fingerprint).map_err(|e| e.message)?;
+        let c = crate::peer::client(&self.identity, &peer.fingerprint)?;
         *guard = Some((peer.fingerprint.clone(), c.clone()));
         Ok(c)
     }

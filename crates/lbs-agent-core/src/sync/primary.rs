@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Source, SyncEngine};
 use crate::clock::now_unix;
+use crate::refusal::Refusal;
 
 /// How long watcher events are gathered before acting: short, since a voicemail should reach the
 /// backup in well under a second.
@@ -126,7 +127,7 @@ async fn refresh(e: &SyncEngine, batch: Vec<Dirty>) -> Vec<Dirty> {
                 Ok(_) => unsettled.push(d),
                 // Looked at again shortly: a change must never be lost to a passing error.
                 Err(msg) => {
-                    e.tracker.error(&source.category, msg, now_unix());
+                    e.tracker.error(&source.category, msg.message, now_unix());
                     unsettled.push(d);
                 }
             }
@@ -143,7 +144,7 @@ async fn full_pass(e: &SyncEngine, verify: bool) {
         for source in e.sources.all().iter().filter(|s| s.category == c.name) {
             // Files being written now are the watcher's (or the next pass's) to pick up.
             if let Err(msg) = scan(e, source, None, verify).await {
-                problems.entry(source.category.clone()).or_insert(msg);
+                problems.entry(source.category.clone()).or_insert(msg.message);
             }
         }
         // Counted, even if a root could not be read: the error says so instead.
@@ -162,20 +163,20 @@ async fn full_pass(e: &SyncEngine, verify: bool) {
 /// Brings the journal up to date at once: dumps (if `dump`), then a scan of every source. A
 /// switchover and a reintegration call it, so the last changes before a role change are known.
 /// Returns what it found, or the first problem.
-pub async fn flush(e: &SyncEngine, dump: bool) -> Result<String, String> {
+pub async fn flush(e: &SyncEngine, dump: bool) -> Result<String, Refusal> {
     let mut problems: Vec<String> = Vec::new();
     if dump {
         problems.extend(dump_all(e).await.into_values());
     }
     for source in e.sources.all() {
         if let Err(msg) = scan(e, source, None, false).await {
-            problems.push(msg);
+            problems.push(msg.message);
         }
     }
     e.refresh_head().await;
-    let head = e.journal.head().await.map_err(|err| err.to_string())?;
+    let head = e.journal.head().await.map_err(Refusal::from)?;
     match problems.first() {
-        Some(p) => Err(p.clone()),
+        Some(p) => Err(Refusal::internal(p.clone())),
         None => Ok(format!(
             "every category is journaled{} (up to change {head})",
             if dump { " and every database dumped" } else { "" }
@@ -208,7 +209,7 @@ async fn dump_pass(e: &SyncEngine) {
                 };
                 if let Some(source) = e.sources.get(&super::sources::key(&c.name, 0)) {
                     if let Err(msg) = scan(e, source, Some(&file), false).await {
-                        e.tracker.error(&c.name, msg, now);
+                        e.tracker.error(&c.name, msg.message, now);
                     }
                 }
             }
@@ -229,7 +230,7 @@ async fn dump_all(e: &SyncEngine) -> HashMap<String, String> {
 }
 
 /// Scans one source (or a place in it); returns how many files were still being written.
-async fn scan(e: &SyncEngine, s: &Source, under: Option<&RelPath>, verify: bool) -> Result<u64, String> {
+async fn scan(e: &SyncEngine, s: &Source, under: Option<&RelPath>, verify: bool) -> Result<u64, Refusal> {
     let counted = match under {
         None => e.tracker.counter(&s.category),
         Some(_) => None,
@@ -253,7 +254,7 @@ async fn scan(e: &SyncEngine, s: &Source, under: Option<&RelPath>, verify: bool)
         }
         Err(err) => {
             tracing::warn!(source = %s.key, error = %err, "sync: scan failed");
-            Err(format!("cannot read {}: {err}", s.root.display()))
+            Err(Refusal::internal(format!("cannot read {}: {err}", s.root.display())))
         }
     }
 }

@@ -450,10 +450,12 @@ impl Config {
             message: e.to_string(),
         })?;
         config.check_paths(path)?;
-        config.check_failover().map_err(|message| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        })?;
+        if let Some(message) = config.failover_problem() {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            });
+        }
         Ok(config)
     }
 
@@ -477,11 +479,11 @@ impl Config {
         Ok(())
     }
 
-    /// What concerns the PBX commands and the takeover together.
-    fn check_failover(&self) -> Result<(), String> {
+    /// What is wrong with the PBX commands and the takeover together, if anything.
+    fn failover_problem(&self) -> Option<String> {
         let pbx = &self.pbx;
         if pbx.start.is_empty() != pbx.stop.is_empty() {
-            return Err(
+            return Some(
                 "[pbx] needs both `start` and `stop` (or neither): the agent must be able to stop the PBX \
                         on the backup as well as start it on the primary"
                     .into(),
@@ -491,22 +493,22 @@ impl Config {
             if a.rsplit_once(':')
                 .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
             {
-                return Err(format!(
+                return Some(format!(
                     "[pbx] sip_check must be host:port, e.g. \"127.0.0.1:5060\", found \"{a}\""
                 ));
             }
         }
         match &self.takeover {
-            Takeover::Hook(h) if h.command.is_empty() => Err("[takeover] strategy \"hook\" needs a `command`".into()),
-            Takeover::Dns(d) if !d.key_secret_file.is_absolute() => Err(format!(
+            Takeover::Hook(h) if h.command.is_empty() => Some("[takeover] strategy \"hook\" needs a `command`".into()),
+            Takeover::Dns(d) if !d.key_secret_file.is_absolute() => Some(format!(
                 "[takeover] key_secret_file must be an absolute path, found \"{}\"",
                 d.key_secret_file.display()
             )),
-            Takeover::Dns(d) if !(d.name == d.zone || d.name.ends_with(&format!(".{}", d.zone))) => Err(format!(
+            Takeover::Dns(d) if !(d.name == d.zone || d.name.ends_with(&format!(".{}", d.zone))) => Some(format!(
                 "[takeover] the name {} is not inside the zone {}",
                 d.name, d.zone
             )),
-            _ => Ok(()),
+            _ => None,
         }
     }
 

@@ -23,6 +23,7 @@ use super::apply::{self, ApplyError};
 use super::SyncEngine;
 use crate::clock::now_unix;
 use crate::peer::{self, Peer};
+use crate::refusal::Refusal;
 
 /// Files up to this size go through the express lane (and travel in bundles).
 pub const EXPRESS_MAX: u64 = BUNDLE_MAX_FILE;
@@ -83,7 +84,7 @@ pub(super) async fn refusal(peer: &Peer, response: reqwest::Response) -> String 
 }
 
 async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
-    let client = e.client_for(peer).map_err(PullError::Refused)?;
+    let client = e.client_for(peer).map_err(|r| PullError::Refused(r.message))?;
     let db =
         |err: lbs_sync::journal::JournalError| PullError::Refused(format!("this box's sync database failed: {err}"));
     let cursor = e.queue.cursor().await.map_err(db)?;
@@ -176,7 +177,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
             }
             Err(msg) => {
                 tracing::warn!(%category, problem = %msg, "sync: change from the partner refused");
-                e.tracker.error(&category, msg, now);
+                e.tracker.error(&category, msg.message, now);
             }
         }
     }
@@ -186,15 +187,16 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
 }
 
 /// A change from the wire, with its path checked (Invariant 5) and its hash decoded.
-fn to_change(w: lbs_protocol::WireChange) -> Result<Change, String> {
-    let path =
-        RelPath::parse(&w.path).map_err(|err| format!("refused a path sent by the primary for {}: {err}", w.source))?;
+fn to_change(w: lbs_protocol::WireChange) -> Result<Change, Refusal> {
+    let path = RelPath::parse(&w.path)
+        .map_err(|err| Refusal::bad_request(format!("refused a path sent by the primary for {}: {err}", w.source)))?;
     let hash = match (&w.hash, w.deleted || w.folder) {
         (_, true) => None,
-        (Some(h), false) => {
-            Some(super::decode_hash(h).ok_or_else(|| format!("refused {path}: its checksum is not valid"))?)
-        }
-        (None, false) => return Err(format!("refused {path}: no checksum was sent")),
+        (Some(h), false) => Some(
+            super::decode_hash(h)
+                .ok_or_else(|| Refusal::bad_request(format!("refused {path}: its checksum is not valid")))?,
+        ),
+        (None, false) => return Err(Refusal::bad_request(format!("refused {path}: no checksum was sent"))),
     };
     Ok(Change {
         seq: w.seq,
@@ -333,7 +335,7 @@ pub(super) async fn fetch_bundle(
     e: &SyncEngine,
     peer: &Peer,
     changes: &[&Change],
-) -> Result<Vec<Result<Vec<u8>, ItemError>>, String> {
+) -> Result<Vec<Result<Vec<u8>, ItemError>>, Refusal> {
     let client = e.client_for(peer)?;
     let request = BundleRequest {
         items: changes
@@ -350,21 +352,24 @@ pub(super) async fn fetch_bundle(
         .json(&request)
         .send()
         .await
-        .map_err(|err| format!("fetching {} files from {}: {err}", changes.len(), peer.name))?;
+        .map_err(|err| Refusal::unavailable(format!("fetching {} files from {}: {err}", changes.len(), peer.name)))?;
     if !response.status().is_success() {
-        return Err(refusal(peer, response).await);
+        return Err(Refusal::unavailable(refusal(peer, response).await));
     }
     let compressed = response
         .headers()
         .get(lbs_protocol::CONTENT_ENCODING_HEADER)
         .is_some_and(|v| v == "zstd");
-    let body = response
-        .bytes()
-        .await
-        .map_err(|err| format!("the transfer from {} broke off ({err}); it is tried again", peer.name))?;
+    let body = response.bytes().await.map_err(|err| {
+        Refusal::unavailable(format!(
+            "the transfer from {} broke off ({err}); it is tried again",
+            peer.name
+        ))
+    })?;
     e.throttle.take(body.len()).await;
     let body = if compressed {
-        zstd::stream::decode_all(&body[..]).map_err(|err| format!("{} sent a damaged bundle: {err}", peer.name))?
+        zstd::stream::decode_all(&body[..])
+            .map_err(|err| Refusal::unavailable(format!("{} sent a damaged bundle: {err}", peer.name)))?
     } else {
         body.to_vec()
     };
@@ -372,10 +377,10 @@ pub(super) async fn fetch_bundle(
 }
 
 /// The bundle's frames, one per change; a damaged bundle is refused whole.
-fn parse_bundle(body: &[u8], changes: &[&Change]) -> Result<Vec<Result<Vec<u8>, ItemError>>, String> {
+fn parse_bundle(body: &[u8], changes: &[&Change]) -> Result<Vec<Result<Vec<u8>, ItemError>>, Refusal> {
     let sizes: Vec<u64> = changes.iter().map(|c| c.meta.size).collect();
     let frames = super::bundle::split(body, &sizes)
-        .ok_or_else(|| "the partner sent a damaged bundle; it is fetched again".to_string())?;
+        .ok_or_else(|| Refusal::unavailable("the partner sent a damaged bundle; it is fetched again"))?;
     Ok(changes
         .iter()
         .zip(frames)

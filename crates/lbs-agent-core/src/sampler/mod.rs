@@ -6,6 +6,7 @@ pub mod demo;
 mod probe;
 mod system;
 
+use crate::sync::status;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -115,7 +116,7 @@ pub async fn run(
             }
             Err(_) => {}
         }
-        readings.extend(crate::sync::status::gauges(&sync).await);
+        readings.extend(sync_gauges(&sync).await);
         readings.push(role_reading(sync.role().role == Role::Primary));
         if let Err(e) = record(&history, &mut known, &readings).await {
             tracing::error!(error = %e, "could not record resource samples");
@@ -141,4 +142,29 @@ async fn record(
     let values: Vec<(&str, f64)> = readings.iter().map(|r| (r.name.as_str(), r.value)).collect();
     history.record(now, &values).await?;
     history.roll_up(now).await
+}
+/// The sync gauges the sampler records each tick: pending bytes, worst lag, total throughput.
+async fn sync_gauges(e: &crate::sync::SyncEngine) -> Vec<Reading> {
+    use lbs_protocol::SeriesKind::Sync;
+    let Ok(pending) = status::pending(e).await else {
+        return Vec::new();
+    };
+    let now = crate::clock::now_unix();
+    let bytes: u64 = pending.values().map(|t| t.bytes).sum();
+    let lag = pending
+        .values()
+        .filter_map(|t| t.oldest_unix)
+        .min()
+        .map_or(0, |o| (now - o).max(0));
+    let rate: f64 = e
+        .sources
+        .categories
+        .iter()
+        .map(|c| e.tracker.category(&c.name).throughput_bps)
+        .sum();
+    vec![
+        Reading::new(status::PENDING, "Sync: pending", "bytes", Sync, bytes as f64),
+        Reading::new(status::LAG, "Sync: lag", "seconds", Sync, lag as f64),
+        Reading::new(status::THROUGHPUT, "Sync: throughput", "bytes_per_sec", Sync, rate),
+    ]
 }

@@ -63,6 +63,20 @@ impl Failover {
         result
     }
 
+    /// A heartbeat `peer` sent: recorded, acted on in the background (a reintegration takes a
+    /// while), and answered with this box's own at once.
+    pub async fn heard(self: &Arc<Self>, peer: &Peer, hb: Heartbeat) -> Result<Heartbeat, Refusal> {
+        if hb.server_id != peer.server_id {
+            return Err(Refusal::bad_request(
+                "the heartbeat names another server than the partner",
+            ));
+        }
+        self.partner_seen(hb.clone());
+        let f = self.clone();
+        tokio::spawn(async move { f.on_heartbeat(hb, false).await });
+        Ok(self.own_heartbeat().await)
+    }
+
     /// The partner's role for a promotion's guard: a heartbeat that just went unanswered stands
     /// (a dead box would only make the office wait for another timeout); otherwise ask now.
     pub(super) async fn ask_partner(&self, peer: &Peer) -> Result<Heartbeat, Refusal> {

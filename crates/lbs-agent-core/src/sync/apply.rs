@@ -120,7 +120,7 @@ pub(super) async fn apply_batch(e: &SyncEngine, peer: &Peer, items: &[Pending]) 
             (None, Some(inst)) => {
                 let content = match &mut fetched {
                     Ok(it) => it.next().unwrap_or(Err(ItemError::Superseded(c.path.to_string()))),
-                    Err(msg) => Err(ItemError::Fetch(msg.clone())),
+                    Err(msg) => Err(ItemError::Fetch(msg.message.clone())),
                 };
                 slots.push((results.len(), c.category.clone()));
                 results.push(None);
@@ -195,7 +195,7 @@ pub(super) async fn apply(e: &SyncEngine, peer: &Peer, c: &Change) -> Applied {
     let r = rel.clone();
     let mut partial = blocking(move || inst.begin(&r, &hash)).await?;
     if partial.offset() < size {
-        let client = e.client_for(peer).map_err(ApplyError::Failed)?;
+        let client = e.client_for(peer).map_err(|r| ApplyError::Failed(r.message))?;
         let query = ContentQuery {
             source: c.category.clone(),
             path: c.path.to_string(),

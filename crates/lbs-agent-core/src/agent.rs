@@ -1,0 +1,74 @@
+//! The running agent as the edges see it: what the HTTP API and the systemd watchdog reach. The
+//! CLI's `run` wires it up (config → identity → databases → sampler → sync → failover) and
+//! serves it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lbs_protocol::{PeerSummary, ServerStatus, TokenRole};
+use tokio::sync::RwLock;
+
+use crate::config::Config;
+use crate::failover::Failover;
+use crate::identity::Identity;
+use crate::peer::{Peer, PeerStore};
+use crate::role::RoleReader;
+use crate::sync::SyncEngine;
+use crate::tokens::TokenStore;
+
+pub struct Agent {
+    pub config: Config,
+    pub identity: Arc<Identity>,
+    /// Read-only: role changes go through `failover`.
+    pub role: RoleReader,
+    /// Read-only for everyone but `failover` (pairing, unpairing).
+    pub peer: Arc<RwLock<Option<Peer>>>,
+    pub peers: PeerStore,
+    pub sync: Arc<SyncEngine>,
+    pub failover: Arc<Failover>,
+    pub tokens: TokenStore,
+    pub history: lbs_history::HistoryStore,
+    pub started: Instant,
+    /// The same moment as Unix time, read once: a value derived again at each scrape would
+    /// wobble by a second and look like a restart.
+    pub started_unix: i64,
+}
+
+impl Agent {
+    /// `GET /status`: who this box is, its role and epoch, and what it knows of its partner, as
+    /// seen with a token of role `access`.
+    pub async fn status(&self, access: TokenRole) -> ServerStatus {
+        let role = self.role.get();
+        let peer = match self.peer.read().await.clone() {
+            None => PeerSummary::Unpaired,
+            Some(p) => {
+                // The heartbeat knows best: it runs both ways whatever the role.
+                let seen = self.failover.partner_view();
+                PeerSummary::Paired {
+                    server_id: p.server_id,
+                    address: p.address,
+                    reachable: seen.reachable,
+                    checked: seen.checked(),
+                    last_contact_unix: seen.last_contact,
+                }
+            }
+        };
+        ServerStatus {
+            server_id: self.identity.server_id.clone(),
+            name: self.config.server.name.clone(),
+            role: role.role,
+            standing: self.role.standing(),
+            epoch: role.epoch,
+            version: env!("CARGO_PKG_VERSION").into(),
+            api_version: lbs_protocol::API_VERSION,
+            api_min_version: lbs_protocol::API_MIN_VERSION,
+            uptime_secs: self.started.elapsed().as_secs(),
+            host_uptime_secs: crate::platform::host_uptime_secs(),
+            hostname: crate::platform::hostname(),
+            fingerprint: self.identity.fingerprint.clone(),
+            access,
+            peer,
+            sample_interval_secs: self.config.metrics.interval,
+        }
+    }
+}
