@@ -34,7 +34,8 @@ pub fn label(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Promoted => "Became the primary",
         EventKind::Demoted => "Became the backup",
-        EventKind::Paired => "Paired as the backup",
+        EventKind::Paired => "Paired",
+        EventKind::Unpaired => "Unpaired",
         EventKind::Switchover => "Planned switchover",
         EventKind::SwitchoverCalledOff => "Switchover called off",
         EventKind::Reintegrating => "Rejoining as the backup",
@@ -51,7 +52,12 @@ pub fn label(kind: EventKind) -> &'static str {
 /// Whether a kind of event means something went wrong or was turned down.
 pub fn is_warning(kind: EventKind) -> bool {
     match kind {
-        EventKind::StepFailed | EventKind::Refused | EventKind::PbxViolation | EventKind::SwitchoverCalledOff => true,
+        // Unpaired: nothing protects the office's data until a partner is paired again.
+        EventKind::StepFailed
+        | EventKind::Refused
+        | EventKind::PbxViolation
+        | EventKind::SwitchoverCalledOff
+        | EventKind::Unpaired => true,
         EventKind::Promoted
         | EventKind::Demoted
         | EventKind::Paired

@@ -50,6 +50,8 @@ event_kinds! {
     Demoted = "demoted",
     /// This box paired with a primary and is now its backup.
     Paired = "paired",
+    /// This box forgot its partner (`lbs-agent unpair`); it keeps its role.
+    Unpaired = "unpaired",
     /// A planned switchover ran.
     Switchover = "switchover",
     /// A switchover was called off; the old primary runs the PBX again.

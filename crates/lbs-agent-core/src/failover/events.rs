@@ -14,7 +14,7 @@ pub struct EventLog {
 
 /// What is recorded; the time, the box and the id are added by the log.
 pub struct NewEvent<'a> {
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub role: Role,
     pub epoch: u64,
     pub actor: &'a str,
@@ -29,12 +29,12 @@ impl EventLog {
 
     /// Records an event. A failure to record is logged, never allowed to stop a role change.
     pub async fn record(&self, e: NewEvent<'_>) {
-        tracing::info!(kind = e.kind, role = %e.role, epoch = e.epoch, actor = e.actor, reason = ?e.reason, "{}", e.message);
+        tracing::info!(kind = e.kind.as_str(), role = %e.role, epoch = e.epoch, actor = e.actor, reason = ?e.reason, "{}", e.message);
         let result = sqlx::query(
             "INSERT INTO events (at_unix, kind, role, epoch, actor, reason, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(now_unix())
-        .bind(e.kind)
+        .bind(e.kind.as_str())
         .bind(e.role.to_string())
         .bind(e.epoch as i64)
         .bind(e.actor)

@@ -33,7 +33,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use lbs_protocol::{Heartbeat, Role, RoleChange, StepReport};
+use lbs_protocol::{EventKind, Heartbeat, Role, RoleChange, StepReport};
 use tokio::sync::RwLock;
 
 use crate::clock::now_unix;
@@ -287,7 +287,7 @@ impl Failover {
         }
     }
 
-    async fn record(&self, kind: &str, actor: &str, reason: Option<&str>, message: String) {
+    async fn record(&self, kind: EventKind, actor: &str, reason: Option<&str>, message: String) {
         let role = self.role();
         self.events
             .record(NewEvent {
@@ -303,7 +303,7 @@ impl Failover {
 
     /// Refuses a request: recorded in the audit log, answered with the reason.
     async fn refuse<T>(&self, action: &str, actor: &str, reason: Option<&str>, why: String) -> Result<T, Refusal> {
-        self.record("refused", actor, reason, format!("{action} refused: {why}"))
+        self.record(EventKind::Refused, actor, reason, format!("{action} refused: {why}"))
             .await;
         Err(Refusal::conflict(why))
     }

@@ -19,6 +19,8 @@ use lbs_protocol::{
     ConnectionLink, PairRequest, PairResponse, PartnerTokenRequest, Role, ServerStatus, TokenCreated, TokenRole,
 };
 
+use lbs_protocol::EventKind;
+
 use super::{lock, Failover, Refusal};
 use crate::clock::now_unix;
 use crate::peer::{CallError, Peer};
@@ -77,7 +79,7 @@ impl Failover {
         if !failed.is_empty() {
             message.push_str(&format!("; but {}", failed.join("; ")));
         }
-        self.record("paired", actor, None, message).await;
+        self.record(EventKind::Paired, actor, None, message).await;
         tracing::info!(partner = %peer.name, server_id = %peer.server_id, "paired: this box is now the backup");
         Ok(peer)
     }
@@ -192,7 +194,8 @@ impl Failover {
                 "; this box took its epoch, {epoch}, so that both rank the same"
             ));
         }
-        self.record("paired", &format!("{name} (pairing)"), None, message).await;
+        self.record(EventKind::Paired, &format!("{name} (pairing)"), None, message)
+            .await;
         tracing::info!(partner = %name, server_id = %id, "paired: the partner is now this box's backup");
         Ok(PairResponse {
             server_id: self.identity.server_id.clone(),
@@ -212,7 +215,7 @@ impl Failover {
         let _g = self.changing.lock().await;
         self.set_peer(None).await?;
         self.record(
-            "unpaired",
+            EventKind::Unpaired,
             actor,
             None,
             format!("unpaired from {}: this box has no partner now", old.name),

@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use lbs_protocol::{DemoteRequest, PromoteRequest, Role, RoleChange};
 
+use lbs_protocol::EventKind;
+
 use super::{clean, lock, Failover, Refusal, Steps};
 use crate::clock::now_unix;
 use crate::role::RoleState;
@@ -89,8 +91,13 @@ impl Failover {
             "promoted"
         };
         let message = self.primary_message(&steps, dropped);
-        self.record("promoted", actor, reason.as_deref(), format!("{kind}: {message}"))
-            .await;
+        self.record(
+            EventKind::Promoted,
+            actor,
+            reason.as_deref(),
+            format!("{kind}: {message}"),
+        )
+        .await;
         let now = self.role();
         Ok(self.finish("promote", false, &now, steps, started, message))
     }
@@ -242,7 +249,8 @@ impl Failover {
         } else {
             format!("{} was demoted but some steps failed: see below.", self.name())
         };
-        self.record("demoted", actor, reason.as_deref(), message.clone()).await;
+        self.record(EventKind::Demoted, actor, reason.as_deref(), message.clone())
+            .await;
         Ok(self.finish("demote", false, &next, steps, started, message))
     }
 }

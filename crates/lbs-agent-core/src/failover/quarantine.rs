@@ -15,6 +15,8 @@ use lbs_sync::journal::Change;
 use lbs_sync::paths::RelPath;
 use lbs_sync::quarantine::Quarantined;
 
+use lbs_protocol::EventKind;
+
 use super::{Failover, Refusal};
 use crate::clock::now_unix;
 use crate::peer::CallError;
@@ -205,7 +207,7 @@ pub async fn restore(f: &Failover, id: i64, replace: bool, actor: &str) -> Resul
     let detail = put_back(f, source, &rel, Path::new(&entry.stored_at), replace).await?;
     f.quarantine.mark_restored(id, now_unix()).await?;
     let message = format!("quarantined file {id} restored: {detail}");
-    f.record("quarantine_restored", actor, None, message).await;
+    f.record(EventKind::QuarantineRestored, actor, None, message).await;
     Ok(detail)
 }
 

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::{Heartbeat, Role, RoleStanding};
 
+use lbs_protocol::EventKind;
+
 use super::{lock, quarantine, Failover, Steps};
 use crate::clock::now_unix;
 use crate::role::{Reintegration, RoleState};
@@ -46,7 +48,7 @@ impl Failover {
             tracing::error!("cannot record the new role; stopping the PBX anyway");
         }
         self.record(
-            "reintegrating",
+            EventKind::Reintegrating,
             "the agent",
             None,
             format!(
@@ -114,7 +116,7 @@ impl Failover {
             .map(|s| s.detail.clone())
             .unwrap_or_default();
         self.record(
-            "reintegrated",
+            EventKind::Reintegrated,
             "the agent",
             None,
             format!("reintegrated as the backup ({detail}); {quarantined}"),
@@ -159,7 +161,7 @@ impl Failover {
                 if !steps.ok() {
                     let failed: Vec<String> = steps.list.iter().filter(|s| !s.ok).map(|s| s.detail.clone()).collect();
                     self.record(
-                        "step_failed",
+                        EventKind::StepFailed,
                         "the agent",
                         None,
                         format!("starting as the primary: {}", failed.join("; ")),

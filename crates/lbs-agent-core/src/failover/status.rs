@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use lbs_protocol::{FailoverStatus, HoldStatus, PbxStatus, Role};
 
+use lbs_protocol::EventKind;
+
 use super::{lock, Backlog, Failover, Refusal};
 use crate::clock::now_unix;
 
@@ -128,7 +130,8 @@ pub(super) async fn watch_pbx(f: Arc<Failover>) {
                     "The PBX was running on this backup box, beside the primary: it could answer phones or register \
                      trunks twice. {what}."
                 );
-                f.record("pbx_violation", "the agent", None, message.clone()).await;
+                f.record(EventKind::PbxViolation, "the agent", None, message.clone())
+                    .await;
                 Some(message)
             }
             (Role::Primary, Some(false)) if !handing_over => Some(

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::{HandoverRequest, HandoverResponse, HandoverStep, Heartbeat, Role, RoleChange, SwitchoverRequest};
 
+use lbs_protocol::EventKind;
+
 use super::{clean, lock, Backlog, Failover, Refusal, Steps};
 use crate::clock::now_unix;
 use crate::peer::{CallError, Peer};
@@ -88,7 +90,7 @@ impl Failover {
             format!(" (guards overridden: {})", problems.join(" "))
         };
         self.record(
-            "switchover",
+            EventKind::Switchover,
             actor,
             reason.as_deref(),
             format!("switchover from {}: {message}{overridden}", peer.name),
@@ -345,7 +347,7 @@ impl Failover {
                 *lock(&self.handover) = None;
                 *lock(&self.busy) = None;
                 self.record(
-                    "switchover",
+                    EventKind::Switchover,
                     &actor,
                     req.reason.as_deref(),
                     format!(
@@ -392,7 +394,7 @@ impl Failover {
         self.primary_steps(&mut steps, &own, false).await;
         *lock(&self.busy) = None;
         self.record(
-            "switchover_called_off",
+            EventKind::SwitchoverCalledOff,
             actor,
             None,
             format!(

@@ -15,6 +15,8 @@ use lbs_protocol::{TrashEntry, TrashList, TrashRestoreRequest, TRASH_LIST_MAX};
 use lbs_sync::install::InstallError;
 use lbs_sync::paths::RelPath;
 
+use lbs_protocol::EventKind;
+
 use super::quarantine::put_back;
 use super::{Failover, Refusal};
 use crate::refusal::RefusalKind;
@@ -106,6 +108,6 @@ pub async fn restore(f: &Failover, req: &TrashRestoreRequest, actor: &str) -> Re
         "deleted file {path} ({}) put back on the primary: {detail}",
         source.category
     );
-    f.record("trash_restored", actor, None, message).await;
+    f.record(EventKind::TrashRestored, actor, None, message).await;
     Ok((path, detail))
 }
