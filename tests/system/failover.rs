@@ -510,6 +510,7 @@ async fn concurrent_promotions_leave_exactly_one_primary() {
     assert_eq!(code, 200, "{body}");
     assert!(!pbx_running(&pair.a));
     for round in 0..3 {
+        let seen_before = (events(&pair.a).await.len(), events(&pair.b).await.len());
         let (ra, rb) = tokio::join!(ask(&pair.a, "promote", json!({})), ask(&pair.b, "promote", json!({})));
         assert!(
             ra.0 == 200 || rb.0 == 200,
@@ -530,6 +531,20 @@ async fn concurrent_promotions_leave_exactly_one_primary() {
         })
         .await;
         let _ = b;
+        // The box that stayed (or became) the backup took the winner's epoch: its audit log says
+        // how, by a learned epoch or a reintegration, never silently.
+        let backup_before = if a.role == Role::Primary {
+            seen_before.1
+        } else {
+            seen_before.0
+        };
+        let trail = events(backup).await;
+        let new = &trail[..trail.len() - backup_before];
+        assert!(
+            new.iter()
+                .any(|e| e.starts_with("epoch_learned") || e.starts_with("reintegrating")),
+            "round {round}: {new:#?}"
+        );
         // Back to two backups for the next round.
         let (code, body) = ask(primary, "demote", json!({})).await;
         assert_eq!(code, 200, "{body}");

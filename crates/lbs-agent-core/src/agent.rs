@@ -1,17 +1,18 @@
 //! The running agent as the edges see it: what the HTTP API and the systemd watchdog reach. The
-//! CLI's `run` wires it up (config → identity → databases → sampler → sync → failover) and
-//! serves it.
+//! edge's `daemon.rs` (`lbs-agent run`) wires it up (config → identity → databases → sampler →
+//! sync → failover) and serves it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use lbs_protocol::{PeerSummary, ServerStatus, TokenRole};
+use lbs_protocol::{PartnerTokenRequest, PeerSummary, ServerStatus, TokenCreated, TokenRole};
 use tokio::sync::RwLock;
 
 use crate::config::Config;
 use crate::failover::Failover;
 use crate::identity::Identity;
 use crate::peer::{Peer, PeerStore};
+use crate::refusal::Refusal;
 use crate::role::RoleReader;
 use crate::sync::SyncEngine;
 use crate::tokens::TokenStore;
@@ -70,5 +71,15 @@ impl Agent {
             peer,
             sample_interval_secs: self.config.metrics.interval,
         }
+    }
+
+    /// A token the paired partner asks for, for the console it is talking to
+    /// (`/peer/v1/link`): the mutual-TLS link proves the request comes from `partner`, and the
+    /// role is the console's.
+    pub async fn token_for_partner(&self, partner: &Peer, req: PartnerTokenRequest) -> Result<TokenCreated, Refusal> {
+        let label: String = req.label.chars().take(crate::tokens::MAX_LABEL).collect();
+        let created = self.tokens.create(req.role, &label).await?;
+        tracing::info!(partner = %partner.name, role = %req.role, label = ?label, "issued a token asked for by the partner");
+        Ok(created)
     }
 }

@@ -121,8 +121,8 @@ impl RoleState {
         self.write(&p)
     }
 
-    /// Writes the record to `p` (fsync, atomic). Not public: a running box's role is written
-    /// only by `failover::RoleWriter` (through [`write_record`]).
+    /// Writes the record to `p` (fsync, atomic). For `create` only: a running box's role is
+    /// written by `failover::RoleWriter` alone.
     fn write(&self, p: &Path) -> Result<(), RoleError> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| RoleError::Damaged {
             path: p.to_owned(),
@@ -134,12 +134,6 @@ impl RoleState {
             source,
         })
     }
-}
-
-/// Replaces the record. Called by `failover::RoleWriter` alone; `tests/layers.rs`-style checks
-/// keep it so (see `docs/ARCHITECTURE.md`).
-pub(crate) fn write_record(state_dir: &Path, state: &RoleState) -> Result<(), RoleError> {
-    state.write(&path(state_dir))
 }
 
 impl From<RoleError> for crate::refusal::Refusal {

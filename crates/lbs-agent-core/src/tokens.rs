@@ -15,9 +15,14 @@ use thiserror::Error;
 pub enum TokenError {
     #[error("no token with id `{0}`")]
     NotFound(String),
+    #[error("the label may be at most {MAX_LABEL} characters")]
+    LabelTooLong,
     #[error("the token database failed: {0}")]
     Db(#[from] sqlx::Error),
 }
+
+/// The longest label a token may have.
+pub const MAX_LABEL: usize = 200;
 
 #[derive(Clone)]
 pub struct TokenStore {
@@ -53,6 +58,9 @@ impl TokenStore {
     }
 
     pub async fn create(&self, role: TokenRole, label: &str) -> Result<TokenCreated, TokenError> {
+        if label.chars().count() > MAX_LABEL {
+            return Err(TokenError::LabelTooLong);
+        }
         let mut rng = rand::rngs::OsRng;
         let mut id_bytes = [0u8; 4];
         rng.fill_bytes(&mut id_bytes);
@@ -143,6 +151,7 @@ impl From<TokenError> for crate::refusal::Refusal {
     fn from(e: TokenError) -> crate::refusal::Refusal {
         match e {
             TokenError::NotFound(id) => crate::refusal::Refusal::not_found(format!("no active token with id `{id}`")),
+            e @ TokenError::LabelTooLong => crate::refusal::Refusal::bad_request(e.to_string()),
             other => crate::refusal::Refusal::internal(other),
         }
     }

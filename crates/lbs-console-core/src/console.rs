@@ -589,6 +589,7 @@ impl Console {
                 self.saw(&entry.id, now, failover.role).await;
                 self.set_silent(&entry.id, false);
                 let restore_blocked = crate::overview::restore_blocked(&entry.name, true, Some(&status));
+                let standing_note = crate::overview::standing_note(true, Some(&failover));
                 MachineView {
                     entry,
                     reachable: true,
@@ -599,6 +600,7 @@ impl Console {
                     sync,
                     error: None,
                     restore_blocked,
+                    standing_note,
                 }
             }
             Err(e) => {
@@ -620,6 +622,7 @@ impl Console {
                     sync: None,
                     error: Some(e.to_view()),
                     restore_blocked,
+                    standing_note: None,
                 }
             }
         }

@@ -36,6 +36,7 @@ pub fn label(kind: EventKind) -> &'static str {
         EventKind::Demoted => "Became the backup",
         EventKind::Paired => "Paired",
         EventKind::Unpaired => "Unpaired",
+        EventKind::EpochLearned => "Partner's new role noted",
         EventKind::Switchover => "Planned switchover",
         EventKind::SwitchoverCalledOff => "Switchover called off",
         EventKind::Reintegrating => "Rejoining as the backup",
@@ -61,6 +62,7 @@ pub fn is_warning(kind: EventKind) -> bool {
         EventKind::Promoted
         | EventKind::Demoted
         | EventKind::Paired
+        | EventKind::EpochLearned
         | EventKind::Switchover
         | EventKind::Reintegrating
         | EventKind::Reintegrated

@@ -13,6 +13,7 @@ mod history_copy;
 pub mod overview;
 pub mod pair;
 pub mod store;
+pub mod sync_view;
 pub mod view;
 
 pub use console::Console;

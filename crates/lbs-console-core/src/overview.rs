@@ -4,11 +4,12 @@
 //! changes between two snapshots deserve a desktop notification. Pure data and pure functions
 //! here; the fetching is in `console.rs`.
 
-use lbs_protocol::{FailoverStatus, Role, ServerStatus, SyncStatus, TokenRole};
+use lbs_protocol::{FailoverStatus, Role, RoleStanding, ServerStatus, SyncStatus, TokenRole};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::pair::{self, FailoverOffer, Machine, PairLevel, PairState, AT_RISK_LAG_SECS};
+use crate::sync_view::{sync_view, SyncView};
 use crate::view::{ConsoleError, FormerMachine, PairEntry, ServerEntry};
 
 /// One server as the console saw it at the last poll.
@@ -30,6 +31,21 @@ pub struct MachineView {
     pub error: Option<ConsoleError>,
     /// Why files cannot be put back through it now, in words; `None` when they can.
     pub restore_blocked: Option<String>,
+    /// A role in the middle of changing, in words (see `RoleStanding`); `None` when settled.
+    pub standing_note: Option<String>,
+}
+
+/// What a box between two states is doing, for its card.
+pub fn standing_note(reachable: bool, failover: Option<&FailoverStatus>) -> Option<String> {
+    match failover.filter(|_| reachable)?.standing {
+        RoleStanding::Settled => None,
+        RoleStanding::Unconfirmed => {
+            Some("Just started: asking its partner which of them runs the phones before it starts its PBX.".into())
+        }
+        RoleStanding::SteppingDown => {
+            Some("Stepping down: its partner runs the phones now; it is stopping its PBX.".into())
+        }
+    }
 }
 
 /// The console's token for a server that answered with `status` may only look.
@@ -87,6 +103,8 @@ pub struct OfficeView {
     pub backup: Option<String>,
     /// Machines replaced in this office, whose history this computer keeps.
     pub former: Vec<FormerMachine>,
+    /// The Sync tab's table and whether the backup is still catching up.
+    pub sync: SyncView,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -101,18 +119,16 @@ pub struct Overview {
 pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMachine>, now: i64) -> OfficeView {
     let state = match machines.as_slice() {
         [a, b] => pair::pair_state(&a.machine(), &b.machine(), now),
-        [only] => PairState {
-            level: PairLevel::AtRisk,
-            sentence: format!("Not protected: {} has no partner in this office yet", only.entry.name),
-            next: Some(
-                "Add its partner with \"Add the partner\", using the connection link the other server printed.".into(),
-            ),
-        },
-        _ => PairState {
-            level: PairLevel::AtRisk,
-            sentence: "This office has no servers".into(),
-            next: Some("Add a server to it, or remove the office.".into()),
-        },
+        [only] => PairState::new(
+            PairLevel::AtRisk,
+            format!("Not protected: {} has no partner in this office yet", only.entry.name),
+            Some("Add its partner with \"Add the partner\", using the connection link the other server printed."),
+        ),
+        _ => PairState::new(
+            PairLevel::AtRisk,
+            "This office has no servers".into(),
+            Some("Add a server to it, or remove the office."),
+        ),
     };
     let primary = machines
         .iter()
@@ -128,6 +144,10 @@ pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMac
         None => pair::offer(machines.len(), None),
     };
     let backup_id = backup.map(|m| m.entry.id.clone());
+    let sync = match primary.zip(backup) {
+        Some((p, b)) => sync_view(p.sync.as_ref(), b.sync.as_ref()),
+        None => SyncView::default(),
+    };
     OfficeView {
         pair,
         state,
@@ -136,6 +156,7 @@ pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMac
         primary: primary_id,
         backup: backup_id,
         former,
+        sync,
     }
 }
 
@@ -239,6 +260,7 @@ mod tests {
             sync: None,
             error: None,
             restore_blocked: None,
+            standing_note: None,
         }
     }
 

@@ -69,10 +69,34 @@ pub enum PairLevel {
 #[ts(export)]
 pub struct PairState {
     pub level: PairLevel,
+    /// The level in a word, shown beside its colour ("Protected", "At risk", "Down").
+    pub word: String,
     /// One sentence, e.g. "Protected: the backup is 3 s behind".
     pub sentence: String,
     /// What to do next, when there is something to do.
     pub next: Option<String>,
+}
+
+impl PairLevel {
+    /// The level in a word, so the state is never told by colour alone.
+    pub fn word(self) -> &'static str {
+        match self {
+            PairLevel::Protected => "Protected",
+            PairLevel::AtRisk => "At risk",
+            PairLevel::Down => "Down",
+        }
+    }
+}
+
+impl PairState {
+    pub fn new(level: PairLevel, sentence: String, next: Option<&str>) -> PairState {
+        PairState {
+            level,
+            word: level.word().to_owned(),
+            sentence,
+            next: next.map(str::to_owned),
+        }
+    }
 }
 
 /// "3 s", "12 min", "2 h 5 min", "3 days".
@@ -135,11 +159,7 @@ fn behind_secs(backup: &Machine) -> Option<u64> {
 
 /// The dashboard's sentence for the pair of `a` and `b` (in any order).
 pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
-    let state = |level, sentence: String, next: Option<&str>| PairState {
-        level,
-        sentence,
-        next: next.map(str::to_owned),
-    };
+    let state = |level, sentence: String, next: Option<&str>| PairState::new(level, sentence, next);
     // A box between two states says so; neither counts as a second primary.
     for (m, other) in [(a, b), (b, a)] {
         match m.standing() {

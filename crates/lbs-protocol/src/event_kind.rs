@@ -52,6 +52,9 @@ event_kinds! {
     Paired = "paired",
     /// This box forgot its partner (`lbs-agent unpair`); it keeps its role.
     Unpaired = "unpaired",
+    /// This backup learned that its partner, the primary, took a newer epoch (a promotion this
+    /// box did not run); it follows it.
+    EpochLearned = "epoch_learned",
     /// A planned switchover ran.
     Switchover = "switchover",
     /// A switchover was called off; the old primary runs the PBX again.
@@ -111,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_kind_from_a_newer_agent_reads_as_other() {
-        assert_eq!(EventKind::parse("epoch_learned"), EventKind::Other);
+        assert_eq!(EventKind::parse("a_kind_from_the_future"), EventKind::Other);
         assert_eq!(EventKind::parse(""), EventKind::Other);
         assert_eq!(
             serde_json::from_str::<EventKind>("\"something_new\"").unwrap(),

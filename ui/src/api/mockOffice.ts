@@ -183,10 +183,10 @@ export function mockOffice(
       const st = await status(s.entry.id);
       const restore_blocked =
         st.access === "viewer" ? `The access token for ${s.entry.name} is view-only: it can see the files but not restore them.` : null;
-      return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null, restore_blocked };
+      return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null, restore_blocked, standing_note: null };
     } catch (e) {
       const err = e instanceof CommandError ? e : new CommandError("agent", String(e));
-      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message }, restore_blocked: `${s.entry.name} does not answer.` };
+      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message }, restore_blocked: `${s.entry.name} does not answer.`, standing_note: null };
     }
   };
 
@@ -206,12 +206,12 @@ export function mockOffice(
         {
           pair: { ...office, servers: list.map((s) => s.entry.id) },
           state: single
-            ? { level: "at_risk", sentence: `Not protected: ${list[0]?.entry.name ?? ""} has no partner in this office yet`, next: null }
+            ? { level: "at_risk", word: "At risk", sentence: `Not protected: ${list[0]?.entry.name ?? ""} has no partner in this office yet`, next: null }
             : down
-              ? { level: "down", sentence: `Primary ${primary.entry.name} unreachable for 2 min`, next: "If it does not come back, start the failover wizard to make the backup the primary." }
+              ? { level: "down", word: "Down", sentence: `Primary ${primary.entry.name} unreachable for 2 min`, next: "If it does not come back, start the failover wizard to make the backup the primary." }
               : backup && !backup.reachable
-                ? { level: "at_risk", sentence: `At risk: the backup ${backup.entry.name} does not answer`, next: null }
-                : { level: "protected", sentence: "Protected: the backup is up to date", next: null },
+                ? { level: "at_risk", word: "At risk", sentence: `At risk: the backup ${backup.entry.name} does not answer`, next: null }
+                : { level: "protected", word: "Protected", sentence: "Protected: the backup is up to date", next: null },
           failover: {
             kind: down ? "unplanned" : "planned",
             label: `${down ? "Fail over" : "Switch over"} to ${backupName}`,
@@ -227,6 +227,27 @@ export function mockOffice(
           primary: primary?.entry.id ?? null,
           backup: single ? null : (backup?.entry.id ?? null),
           former: [...former],
+          // Fixed example rows: the mock's made-up categories, all copied.
+          sync: {
+            rows: CATEGORIES.map(([name, label, files, bytes]) => ({
+              name,
+              label,
+              primary_files: files,
+              primary_bytes: bytes,
+              backup_files: files,
+              backup_bytes: bytes,
+              pending_files: 0,
+              pending_bytes: 0,
+              lag_secs: null,
+              throughput_bps: 0,
+              last_success_unix: now() - 4,
+              last_error: null,
+              progress: 1,
+              counting: null,
+              state: "Up to date",
+            })),
+            catching_up: false,
+          },
         },
       ],
     };

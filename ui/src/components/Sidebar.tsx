@@ -2,7 +2,6 @@
 // and "Add an office".
 
 import type { Overview } from "../generated/Overview";
-import { levelWord } from "../format/level";
 import { RoleBadge } from "./Badges";
 
 interface SidebarProps {
@@ -47,7 +46,7 @@ export function Sidebar({ overview, selectedOffice, onSelect, onAdd }: SidebarPr
                     <span className="server-item-name">{office.pair.name}</span>
                     <span className={`level level-${office.state.level} level-compact`}>
                       <span className="level-dot" aria-hidden="true" />
-                      {levelWord(office.state.level)}
+                      {office.state.word}
                     </span>
                   </span>
                   {office.machines.map((m) => {

@@ -29,4 +29,8 @@ error: ConsoleError | null,
 /**
  * Why files cannot be put back through it now, in words; `None` when they can.
  */
-restore_blocked: string | null, };
+restore_blocked: string | null, 
+/**
+ * A role in the middle of changing, in words (see `RoleStanding`); `None` when settled.
+ */
+standing_note: string | null, };

@@ -4,6 +4,7 @@ import type { FormerMachine } from "./FormerMachine";
 import type { MachineView } from "./MachineView";
 import type { PairEntry } from "./PairEntry";
 import type { PairState } from "./PairState";
+import type { SyncView } from "./SyncView";
 
 /**
  * An office on the dashboard.
@@ -25,4 +26,8 @@ primary: string | null, backup: string | null,
 /**
  * Machines replaced in this office, whose history this computer keeps.
  */
-former: Array<FormerMachine>, };
+former: Array<FormerMachine>, 
+/**
+ * The Sync tab's table and whether the backup is still catching up.
+ */
+sync: SyncView, };

@@ -3,6 +3,10 @@ import type { PairLevel } from "./PairLevel";
 
 export type PairState = { level: PairLevel, 
 /**
+ * The level in a word, shown beside its colour ("Protected", "At risk", "Down").
+ */
+word: string, 
+/**
  * One sentence, e.g. "Protected: the backup is 3 s behind".
  */
 sentence: string, 

@@ -4,14 +4,13 @@
 import { formatBytes } from "../format/bytes";
 import type { OfficeView } from "../generated/OfficeView";
 import { officePair } from "./pair";
-import { catchingUp, categoryRows, rowState } from "./sync";
 
 export function CatchUp({ office }: { office: OfficeView }) {
   const pair = officePair(office);
-  const rows = categoryRows(office);
-  if (!pair || !pair.backup.reachable || !catchingUp(rows)) return null;
-  const files = rows.reduce((n, r) => n + r.pendingFiles, 0);
-  const bytes = rows.reduce((n, r) => n + r.pendingBytes, 0);
+  const rows = office.sync.rows;
+  if (!pair || !pair.backup.reachable || !office.sync.catching_up) return null;
+  const files = rows.reduce((n, r) => n + r.pending_files, 0);
+  const bytes = rows.reduce((n, r) => n + r.pending_bytes, 0);
   const reintegrating = pair.backup.failover?.last_change?.action === "reintegrate";
   const counting = rows.filter((r) => r.counting !== null).reduce((n, r) => n + (r.counting ?? 0), 0);
   const stillCounting = rows.some((r) => r.counting !== null);
@@ -36,7 +35,7 @@ export function CatchUp({ office }: { office: OfficeView }) {
           <li key={r.name}>
             <span className="progress-label">{r.label}</span>
             <progress max={1} value={r.progress ?? 0} aria-label={`${r.label} copied`} />
-            <span className="progress-value">{rowState(r)}</span>
+            <span className="progress-value">{r.state}</span>
           </li>
         ))}
       </ul>

@@ -7,7 +7,6 @@ import { formatAgo, formatDuration } from "../format/duration";
 import { shortId } from "../format/ids";
 import { formatPointTime } from "../format/time";
 import type { MachineView } from "../generated/MachineView";
-import type { RoleStanding } from "../generated/RoleStanding";
 import { MachineActions } from "./MachineActions";
 
 interface Fact {
@@ -64,12 +63,6 @@ interface MachineCardProps {
   alone: boolean;
 }
 
-/** A role that is changing, in words (see `RoleStanding`). */
-const STANDING: Record<Exclude<RoleStanding, "settled">, string> = {
-  unconfirmed: "Just started: asking its partner which of them runs the phones before it starts its PBX.",
-  stepping_down: "Stepping down: its partner runs the phones now; it is stopping its PBX.",
-};
-
 export function MachineCard({ m, nowMs, office, alone }: MachineCardProps) {
   const role = m.failover?.role ?? m.last_role;
   const lastSeen = m.last_answer_unix;
@@ -108,9 +101,9 @@ export function MachineCard({ m, nowMs, office, alone }: MachineCardProps) {
           </span>
         </span>
       </div>
-      {m.reachable && m.failover && m.failover.standing !== "settled" && (
+      {m.standing_note && (
         <p className="machine-busy" role="status" data-testid="machine-standing">
-          {STANDING[m.failover.standing]}
+          {m.standing_note}
         </p>
       )}
       {m.failover?.busy && (

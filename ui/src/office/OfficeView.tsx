@@ -9,7 +9,6 @@ import { ConfirmBox } from "../components/ConfirmBox";
 import { ServerCharts } from "../components/ServerCharts";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { OfficeView as Office } from "../generated/OfficeView";
-import { levelWord } from "../format/level";
 import { formatDate } from "../format/time";
 import { useAction } from "../hooks/useAction";
 import { useNow } from "../hooks/useNow";
@@ -65,7 +64,7 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
       >
         <span className={`level level-${office.state.level}`}>
           <span className="level-dot" aria-hidden="true" />
-          {levelWord(office.state.level)}
+          {office.state.word}
         </span>
         <div className="state-text">
           <p className="state-sentence" data-testid="pair-sentence">

@@ -18,11 +18,10 @@ import { formatDateTime } from "../format/time";
 import { DeletedFiles } from "./DeletedFiles";
 import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
 import { officePair } from "./pair";
-import { categoryRows, rowState } from "./sync";
 
 export function SyncPanel({ office }: { office: OfficeView }) {
   const nowMs = useNow(5_000);
-  const rows = categoryRows(office);
+  const rows = office.sync.rows;
   const pair = officePair(office);
   const link = pair?.backup.sync?.peer ?? null;
   const history = pair?.backup.sync?.history ?? pair?.primary.sync?.history;
@@ -72,29 +71,29 @@ export function SyncPanel({ office }: { office: OfficeView }) {
                   <tr key={r.name} data-testid="sync-row" data-category={r.name}>
                     <th scope="row">
                       {r.label}
-                      {r.lastError && (
+                      {r.last_error && (
                         <p className="cell-error" role="note">
-                          {r.lastError}
+                          {r.last_error}
                         </p>
                       )}
                     </th>
-                    <td>{r.primaryFiles === null ? "—" : `${r.primaryFiles} files, ${formatBytes(r.primaryBytes ?? 0)}`}</td>
-                    <td>{r.backupFiles === null ? "—" : `${r.backupFiles} files, ${formatBytes(r.backupBytes ?? 0)}`}</td>
+                    <td>{r.primary_files === null ? "—" : `${r.primary_files} files, ${formatBytes(r.primary_bytes ?? 0)}`}</td>
+                    <td>{r.backup_files === null ? "—" : `${r.backup_files} files, ${formatBytes(r.backup_bytes ?? 0)}`}</td>
                     <td
-                      className={r.pendingFiles > 0 || r.counting !== null ? "tone-warn" : "tone-ok"}
+                      className={r.pending_files > 0 || r.counting !== null ? "tone-warn" : "tone-ok"}
                       data-testid="sync-pending"
                     >
                       {r.counting !== null
-                        ? rowState(r)
-                        : r.pendingFiles > 0
-                          ? `${r.pendingFiles} (${formatBytes(r.pendingBytes)})`
+                        ? r.state
+                        : r.pending_files > 0
+                          ? `${r.pending_files} (${formatBytes(r.pending_bytes)})`
                           : "Nothing"}
                     </td>
                     <td>
-                      {r.counting !== null ? "Not yet known" : r.lagSecs === null ? "Up to date" : formatDuration(r.lagSecs)}
+                      {r.counting !== null ? "Not yet known" : r.lag_secs === null ? "Up to date" : formatDuration(r.lag_secs)}
                     </td>
-                    <td>{r.throughputBps > 0 ? formatRate(r.throughputBps) : "Idle"}</td>
-                    <td>{r.lastSuccessUnix === null ? "Not yet" : formatAgo(Math.max(0, nowSecs - r.lastSuccessUnix))}</td>
+                    <td>{r.throughput_bps > 0 ? formatRate(r.throughput_bps) : "Idle"}</td>
+                    <td>{r.last_success_unix === null ? "Not yet" : formatAgo(Math.max(0, nowSecs - r.last_success_unix))}</td>
                   </tr>
                 ))}
               </tbody>

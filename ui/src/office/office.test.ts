@@ -1,79 +1,12 @@
-// The office screens' helpers, without React: the sync rows, the events filter, and the report.
+// The office screens' helpers, without React: the events filter and the report. The sync rows
+// are lbs-console-core's (tested there).
 // What is blocked and why, and the words for each event, are lbs-console-core's (tested there).
 
 import { describe, expect, it } from "vitest";
 
-import type { SyncStatus } from "../generated/SyncStatus";
-import { BACKUP_ENTRY, ENTRY, machine, overviewOf } from "../test/fakeApi";
 import type { EventKind } from "../generated/EventKind";
 import { filterEvents, kindsIn } from "./events";
 import { downtimeSecs, formatDowntime, reportText } from "./report";
-import { catchingUp, categoryRows, rowState } from "./sync";
-
-function sync(role: "primary" | "backup", local: number, peer: number, pending: number): SyncStatus {
-  return {
-    role,
-    epoch: 1,
-    peer: { state: "ok", server_id: null, name: null, address: null, last_contact_unix: null, message: null },
-    categories: [
-      {
-        name: "voicemail",
-        label: "Voicemail",
-        priority: 1,
-        local_files: local,
-        local_bytes: local * 10,
-        peer_files: peer,
-        peer_bytes: peer * 10,
-        pending_files: pending,
-        pending_bytes: pending * 10,
-        lag_secs: pending > 0 ? 30 : null,
-        last_success_unix: 5,
-        last_error: null,
-        throughput_bps: 100,
-        skipped: [],
-        counting: null,
-      },
-    ],
-    history: [],
-  };
-}
-
-describe("sync rows", () => {
-  it("merges what both servers report and measures the catch-up", () => {
-    const p = machine(ENTRY, "primary");
-    const b = machine(BACKUP_ENTRY, "backup");
-    p.sync = sync("primary", 200, 150, 50);
-    b.sync = sync("backup", 150, 200, 50);
-    const office = overviewOf([p, b]).offices[0]!;
-    const [row] = categoryRows(office);
-    expect(row).toMatchObject({ primaryFiles: 200, backupFiles: 150, pendingFiles: 50, lagSecs: 30, progress: 0.75 });
-    expect(catchingUp(categoryRows(office))).toBe(true);
-    b.sync = sync("backup", 200, 200, 0);
-    p.sync = sync("primary", 200, 200, 0);
-    expect(catchingUp(categoryRows(overviewOf([p, b]).offices[0]!))).toBe(false);
-  });
-
-  it("is never up to date while the primary still counts its files", () => {
-    // Right after pairing: nothing pending, because nothing is known yet.
-    const p = machine(ENTRY, "primary");
-    const b = machine(BACKUP_ENTRY, "backup");
-    p.sync = sync("primary", 0, 0, 0);
-    b.sync = sync("backup", 0, 0, 0);
-    p.sync.categories[0]!.counting = { files_counted: 12400 };
-    const rows = categoryRows(overviewOf([p, b]).offices[0]!);
-    expect(rows[0]?.counting).toBe(12400);
-    expect(catchingUp(rows)).toBe(true);
-    expect(rowState(rows[0]!)).toBe("Counting (12,400 so far)");
-    p.sync.categories[0]!.counting = null;
-    const done = categoryRows(overviewOf([p, b]).offices[0]!);
-    expect(catchingUp(done)).toBe(false);
-    expect(rowState(done[0]!)).toBe("Up to date");
-  });
-
-  it("has no rows before either server reported", () => {
-    expect(categoryRows(overviewOf([machine(ENTRY, "primary"), machine(BACKUP_ENTRY, "backup")]).offices[0]!)).toEqual([]);
-  });
-});
 
 describe("events", () => {
   const ev = (server: string, kind: EventKind, label: string, message: string, reason: string | null = null) => ({

@@ -141,6 +141,7 @@ export function machine(
     sync: null,
     error: reachable ? null : (opts.error ?? { kind: "unreachable", message: `${entry.name} did not answer.` }),
     restore_blocked: opts.restoreBlocked ?? null,
+    standing_note: null,
   };
 }
 
@@ -160,12 +161,13 @@ export function overviewOf(
     offices: [
       {
         pair: { id: "office-1", name: "Head office", servers: machines.map((m) => m.entry.id), created_unix: 0 },
-        state: { level: "protected", sentence: "Protected: the backup is up to date", next: null, ...state },
+        state: { level: "protected", word: "Protected", sentence: "Protected: the backup is up to date", next: null, ...state },
         failover: { kind: "planned", label: `Switch over to ${backup?.entry.name ?? ""}`, blocked: null, ...failover },
         machines,
         primary: primary?.entry.id ?? null,
         backup: machines.length === 2 ? (backup?.entry.id ?? null) : null,
         former: [],
+        sync: { rows: [], catching_up: false },
       },
     ],
   };

@@ -92,7 +92,7 @@ mod tests {
             .enumerate()
         {
             log.record(NewEvent {
-                kind,
+                kind: EventKind::parse(kind),
                 role: Role::Primary,
                 epoch: i as u64 + 1,
                 actor: "lbs-agent CLI",

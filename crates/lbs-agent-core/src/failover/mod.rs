@@ -16,10 +16,10 @@
 
 pub mod address;
 pub mod events;
-pub mod heartbeat;
+pub(crate) mod heartbeat;
 mod pairing;
 mod partner;
-pub mod pbx;
+pub(crate) mod pbx;
 mod promote;
 pub mod quarantine;
 mod reintegrate;

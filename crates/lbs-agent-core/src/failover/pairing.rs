@@ -37,6 +37,7 @@ impl Failover {
                 "this link points to this very box; use the link of the primary",
             ));
         }
+        let _g = self.changing.lock().await;
         if let Some(p) = self.peer().await {
             if p.fingerprint != link.fingerprint {
                 return Err(Refusal::conflict(format!(
@@ -45,7 +46,6 @@ impl Failover {
                 )));
             }
         }
-        let _g = self.changing.lock().await;
         let own = self.role();
         let answer = self.ask_to_pair(&link, &own).await?;
         let peer = Peer {
@@ -152,6 +152,7 @@ impl Failover {
         if req.server_id == self.identity.server_id || fingerprint == self.identity.fingerprint {
             return Err(Refusal::bad_request("a box cannot be paired with itself"));
         }
+        let _g = self.changing.lock().await;
         if let Some(p) = self.peer().await {
             if p.server_id != req.server_id {
                 return Err(Refusal::conflict(format!(
@@ -160,7 +161,6 @@ impl Failover {
                 )));
             }
         }
-        let _g = self.changing.lock().await;
         let own = self.role();
         if own.role != Role::Primary {
             return Err(Refusal::conflict(format!(
@@ -209,10 +209,10 @@ impl Failover {
 
     /// Forgets the partner (`DELETE /api/v1/pair`): this box keeps its role.
     pub async fn unpair(&self, actor: &str) -> Result<(), Refusal> {
+        let _g = self.changing.lock().await;
         let Some(old) = self.peer().await else {
             return Ok(());
         };
-        let _g = self.changing.lock().await;
         self.set_peer(None).await?;
         self.record(
             EventKind::Unpaired,

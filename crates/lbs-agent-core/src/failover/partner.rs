@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lbs_protocol::{Heartbeat, Role};
+use lbs_protocol::{EventKind, Heartbeat, Role};
 
 use super::{lock, Failover, PartnerView};
 use crate::clock::now_unix;
@@ -158,13 +158,20 @@ impl Failover {
                 let _g = self.changing.lock().await;
                 let own = self.role();
                 if (hb.epoch, hb.epoch_owner.as_str()) > own.rank() && own.role == Role::Backup {
+                    let had = own.epoch;
                     let next = RoleState {
                         epoch: hb.epoch,
                         epoch_owner: hb.epoch_owner.clone(),
                         ..own
                     };
                     match self.set_role(next).await {
-                        Ok(_) => tracing::info!(epoch = hb.epoch, "learned the partner's newer epoch"),
+                        Ok(_) => {
+                            let message = format!(
+                                "the partner is the primary at epoch {} (this box had epoch {}); this box follows it",
+                                hb.epoch, had
+                            );
+                            self.record(EventKind::EpochLearned, "the agent", None, message).await;
+                        }
                         Err(e) => tracing::error!(error = %e, "cannot record the partner's newer epoch"),
                     }
                 }

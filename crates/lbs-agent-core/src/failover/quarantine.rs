@@ -125,10 +125,17 @@ pub fn place(
     meta: &lbs_sync::journal::FileMeta,
     replace: bool,
 ) -> Result<String, Refusal> {
+    // Said in full, whichever box asked: the person putting a file back must learn why it failed.
+    let failed = |e: lbs_sync::install::InstallError| match Refusal::from(e) {
+        r if r.kind == crate::refusal::RefusalKind::Internal => {
+            Refusal::conflict(format!("{rel} could not be put in place: {}", r.message))
+        }
+        r => r,
+    };
     let installer = Installer::new(root);
     let target = lbs_sync::paths::resolve(root, rel)?;
     if target.exists() {
-        if installer.holds(rel, content.len() as u64, hash)? {
+        if installer.holds(rel, content.len() as u64, hash).map_err(failed)? {
             return Ok(format!("{rel} is already there with the same content"));
         }
         if !replace {
@@ -137,16 +144,16 @@ pub fn place(
                  (the current one goes to the trash)"
             )));
         }
-        installer.delete_to_trash(rel, now_unix())?;
+        installer.delete_to_trash(rel, now_unix()).map_err(failed)?;
     }
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)
-            .map_err(|e| Refusal::internal(format!("cannot create {}: {e}", parent.display())))?;
+            .map_err(|e| Refusal::conflict(format!("cannot create {}: {e}", parent.display())))?;
     }
-    let staged = installer.stage_whole(rel, content, hash, meta)?;
-    lbs_sync::install::sync_filesystems([root])?;
-    staged.commit()?;
-    lbs_sync::install::sync_filesystems([root])?;
+    let staged = installer.stage_whole(rel, content, hash, meta).map_err(failed)?;
+    lbs_sync::install::sync_filesystems([root]).map_err(failed)?;
+    staged.commit().map_err(failed)?;
+    lbs_sync::install::sync_filesystems([root]).map_err(failed)?;
     Ok(format!("{rel} is back in place"))
 }
 
@@ -186,6 +193,28 @@ pub async fn receive<B: AsRef<[u8]> + Send + 'static>(
         .map_err(Refusal::internal)??;
     tracing::info!(partner = %peer.name, path = %what, %detail, "a file sent back by the partner was put in place here");
     Ok(())
+}
+
+/// What the quarantine holds, newest first (`GET /api/v1/quarantine`).
+pub async fn list(f: &Failover) -> Result<lbs_protocol::QuarantineList, Refusal> {
+    let entries = f
+        .quarantine
+        .list()
+        .await?
+        .into_iter()
+        .map(|q| lbs_protocol::QuarantineEntry {
+            id: q.id,
+            category: crate::sync::Sources::category_of(&q.source).to_owned(),
+            source: q.source,
+            path: q.path,
+            size: q.size,
+            quarantined_unix: q.quarantined_unix,
+            lost_epoch: q.lost_epoch,
+            stored_at: q.stored_at,
+            restored_unix: q.restored_unix,
+        })
+        .collect();
+    Ok(lbs_protocol::QuarantineList { entries })
 }
 
 /// Restores quarantined file `id` on the primary: here if this box is the primary, through the

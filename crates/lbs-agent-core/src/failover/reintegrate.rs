@@ -152,9 +152,13 @@ impl Failover {
                     }
                 }
                 let _g = self.changing.lock().await;
-                if self.role().role == Role::Primary {
-                    self.role.set_standing(RoleStanding::Settled);
+                // The partner's own heartbeat (or a pairing) may have made this box a backup
+                // while it waited for the lock: act on the role as it is now.
+                let own = self.role();
+                if own.role != Role::Primary {
+                    return;
                 }
+                self.role.set_standing(RoleStanding::Settled);
                 let mut steps = self.steps("Starting as the primary");
                 self.primary_steps(&mut steps, &own, false).await;
                 *lock(&self.busy) = None;

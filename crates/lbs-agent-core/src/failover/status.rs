@@ -16,19 +16,18 @@ impl Failover {
         let partner = self.partner_view();
         let peer = self.peer().await;
         let now = now_unix();
-        let internal = |e: lbs_sync::journal::JournalError| Refusal::internal(e.to_string());
         // (since when the current primary holds the role, files and bytes not yet on the
         // backup, whether the backup is caught up)
         let (primary_since, files, bytes, caught_up) = match own.role {
             Role::Primary => {
                 let acked = self.sync.tracker.peer_acked();
-                let pending = self.sync.journal.pending_after(acked).await.map_err(internal)?;
+                let pending = self.sync.journal.pending_after(acked).await?;
                 let caught_up = peer.is_some() && partner.reachable && Backlog::of(&pending).is_none();
                 let (files, bytes) = totals(&pending);
                 (Some(own.since_unix), files, bytes, caught_up)
             }
             Role::Backup => {
-                let pending = self.sync.queue.pending().await.map_err(internal)?;
+                let pending = self.sync.queue.pending().await?;
                 let primary = partner.last.as_ref().filter(|hb| hb.role == Role::Primary);
                 let link_ok = self
                     .sync
@@ -55,7 +54,7 @@ impl Failover {
         let busy = lock(&self.busy).clone();
         let last_change = lock(&self.last_change).clone();
         let address = self.address.status().await;
-        let quarantined_files = self.quarantine.open_count().await.map_err(internal)?;
+        let quarantined_files = self.quarantine.open_count().await?;
         Ok(FailoverStatus {
             role: own.role,
             standing: self.role.standing(),
@@ -74,7 +73,10 @@ impl Failover {
             pbx: PbxStatus {
                 managed: self.pbx.managed(),
                 running: pbx.running,
-                should_run: own.role == Role::Primary && !handing_over,
+                // Not before a box starting as the primary has asked its partner.
+                should_run: own.role == Role::Primary
+                    && !handing_over
+                    && self.role.standing() != lbs_protocol::RoleStanding::Unconfirmed,
                 problem: pbx.problem,
                 checked_unix: pbx.checked,
             },
@@ -98,14 +100,14 @@ impl Failover {
     }
 }
 
-/// Checks, every `check_interval`, that the PBX runs where it should: on the backup it must not
-/// (it could answer phones or register trunks beside the primary), so the agent stops it and
-/// records the violation; on the primary a stopped PBX is reported.
 /// Files and bytes over all categories.
 fn totals(pending: &std::collections::HashMap<String, lbs_sync::journal::Tally>) -> (u64, u64) {
     pending.values().fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes))
 }
 
+/// Checks, every `check_interval`, that the PBX runs where it should: on the backup it must not
+/// (it could answer phones or register trunks beside the primary), so the agent stops it and
+/// records the violation; on the primary a stopped PBX is reported.
 pub(super) async fn watch_pbx(f: Arc<Failover>) {
     let mut tick = tokio::time::interval(Duration::from_secs(f.config.pbx.check_interval));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,11 +136,15 @@ pub(super) async fn watch_pbx(f: Arc<Failover>) {
                     .await;
                 Some(message)
             }
-            (Role::Primary, Some(false)) if !handing_over => Some(
+            (Role::Primary, Some(false))
+                if !handing_over && f.role.standing() != lbs_protocol::RoleStanding::Unconfirmed =>
+            {
+                Some(
                 "The PBX is not running on the primary, so phones cannot call. Start it (`lbs-agent promote` checks \
                  and starts it) and look at the PBX's own log."
                     .to_string(),
-            ),
+                )
+            }
             _ => None,
         };
         drop(guard);

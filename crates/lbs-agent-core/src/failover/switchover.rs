@@ -364,18 +364,8 @@ impl Failover {
         }
         *lock(&self.busy) = None;
         Ok(HandoverResponse {
-            journal_id: self
-                .sync
-                .journal
-                .id()
-                .await
-                .map_err(|e| Refusal::internal(e.to_string()))?,
-            head: self
-                .sync
-                .journal
-                .head()
-                .await
-                .map_err(|e| Refusal::internal(e.to_string()))?,
+            journal_id: self.sync.journal.id().await?,
+            head: self.sync.journal.head().await?,
             steps: steps.list,
         })
     }

@@ -45,7 +45,16 @@ impl RoleWriter {
 
     /// Persists `next` (fsync), then makes it the running role.
     pub(super) fn set(&self, next: RoleState) -> Result<(), RoleError> {
-        role::write_record(&self.state_dir, &next)?;
+        let file = role::path(&self.state_dir);
+        let json = serde_json::to_vec_pretty(&next).map_err(|e| RoleError::Damaged {
+            path: file.clone(),
+            reason: e.to_string(),
+        })?;
+        crate::fsutil::write_atomic(&file, &json, false).map_err(|source| RoleError::Io {
+            action: "write",
+            path: file,
+            source,
+        })?;
         self.role.send_replace(next);
         Ok(())
     }

@@ -1,24 +1,24 @@
 //! The sync engine: the same code on both boxes, doing the primary's part or the backup's
 //! according to the role (which can change while it runs).
 //!
-//! - [`primary`]: dumps, scans and the watcher keep the journal current; the partner's pulls are
-//!   answered by `http::peer`.
+//! - [`primary`]: dumps, scans and the watcher keep the journal current.
+//! - [`serving`]: the primary's answers to the partner's pulls (changes, content, bundles).
 //! - [`pull`]: the backup pulls pages of changes into the durable queue; workers take them by
 //!   priority and fetch what they need.
 //! - [`apply`]: what was fetched is installed, verified and atomically (lbs-sync's `batch` and
 //!   `Installer`); deletions go to the trash; folders are made, or removed once empty.
 //! - [`status`]: what `GET /api/v1/sync` and `lbs-agent status` show.
 
-pub mod apply;
-pub mod bundle;
-pub mod dump;
-pub mod primary;
-pub mod pull;
+pub(crate) mod apply;
+pub(crate) mod bundle;
+pub(crate) mod dump;
+pub(crate) mod primary;
+pub(crate) mod pull;
 pub mod serving;
 pub mod sources;
 pub mod status;
-pub mod throttle;
-pub mod tracker;
+pub(crate) mod throttle;
+pub(crate) mod tracker;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -261,6 +261,8 @@ fn refused(e: &Arc<SyncEngine>, source: &str, asked: Option<&RelPath>, err: Serv
         }
         ServeError::Gone { .. } => Refusal::not_found(err.to_string()),
         err if err.is_superseded() => Refusal::conflict(err.to_string()),
+        // This box could not read its own file: its log says why, the partner tries again.
+        err @ ServeError::Io { .. } => Refusal::internal(err),
         err => {
             tracing::warn!(problem = %err, "sync: refused a content request");
             Refusal::bad_request(err.to_string())

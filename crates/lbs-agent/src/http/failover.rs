@@ -1,7 +1,6 @@
 //! `GET /failover`, `GET /events`, `GET /quarantine` (any token); `POST /promote`, `/demote`,
 //! `/switchover` and `/quarantine/restore` (admin). Thin: the decisions live in `failover`.
 
-use lbs_agent_core::refusal::Refusal;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -9,8 +8,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use lbs_protocol::{
-    DemoteRequest, EventList, FailoverStatus, PromoteRequest, QuarantineEntry, QuarantineList, RestoreRequest,
-    RoleChange, SwitchoverRequest,
+    DemoteRequest, EventList, FailoverStatus, PromoteRequest, QuarantineList, RestoreRequest, RoleChange,
+    SwitchoverRequest,
 };
 use serde::Deserialize;
 
@@ -73,38 +72,12 @@ async fn events(
     Params(q): Params<EventQuery>,
 ) -> Result<Json<EventList>, HttpError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let events = state
-        .failover
-        .events
-        .list(limit, q.before)
-        .await
-        .map_err(|e| Refusal::internal(e.to_string()))?;
+    let events = state.failover.events.list(limit, q.before).await?;
     Ok(Json(EventList { events }))
 }
 
 async fn quarantine(State(state): State<Arc<AppState>>) -> Result<Json<QuarantineList>, HttpError> {
-    let list = state
-        .failover
-        .quarantine
-        .list()
-        .await
-        .map_err(|e| Refusal::internal(e.to_string()))?;
-    Ok(Json(QuarantineList {
-        entries: list
-            .into_iter()
-            .map(|q| QuarantineEntry {
-                id: q.id,
-                category: lbs_agent_core::sync::Sources::category_of(&q.source).to_owned(),
-                source: q.source,
-                path: q.path,
-                size: q.size,
-                quarantined_unix: q.quarantined_unix,
-                lost_epoch: q.lost_epoch,
-                stored_at: q.stored_at,
-                restored_unix: q.restored_unix,
-            })
-            .collect(),
-    }))
+    Ok(Json(lbs_agent_core::failover::quarantine::list(&state.failover).await?))
 }
 
 async fn restore(

@@ -1,6 +1,5 @@
 //! `/metrics/series`, `/metrics/history` and `/metrics` (Prometheus text format).
 
-use lbs_agent_core::refusal::Refusal;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -36,9 +35,7 @@ async fn history(
 async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, HttpError> {
     let latest = state.history.latest().await?;
     let failover = state.failover.status().await?;
-    let sync = lbs_agent_core::sync::status::status(&state.sync, &state.history)
-        .await
-        .map_err(|e| Refusal::internal(e.to_string()))?;
+    let sync = lbs_agent_core::sync::status::status(&state.sync, &state.history).await?;
     let body = crate::prometheus::render(&crate::prometheus::Snapshot {
         server_id: &state.identity.server_id,
         name: &state.config.server.name,

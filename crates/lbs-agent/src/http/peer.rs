@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -23,7 +22,7 @@ use lbs_protocol::{
 };
 
 use super::error::HttpError;
-use super::extract::{Body, Params};
+use super::extract::{Body, Params, Raw};
 use super::AppState;
 use crate::serve::ClientCert;
 
@@ -71,28 +70,37 @@ impl FromRequestParts<Arc<AppState>> for Partner {
     }
 }
 
+/// The primary's admin token from the link, checked (like [`Partner`]) before the body is read.
+struct PairingToken;
+
+impl FromRequestParts<Arc<AppState>> for PairingToken {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        match state.tokens.verify(token).await? {
+            Some(p) if p.role == TokenRole::Admin => Ok(PairingToken),
+            Some(_) => Err(Refusal::forbidden("pairing needs an admin token of the primary").into()),
+            None => Err(Refusal::unauthorized(
+                "the access token in the link is not valid: it was mistyped or has been revoked",
+            )
+            .into()),
+        }
+    }
+}
+
 async fn pair(
     State(state): State<Arc<AppState>>,
     Extension(cert): Extension<ClientCert>,
-    headers: HeaderMap,
+    _: PairingToken,
     Body(req): Body<PairRequest>,
 ) -> Result<Json<PairResponse>, HttpError> {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    match state.tokens.verify(token).await? {
-        Some(p) if p.role == TokenRole::Admin => {}
-        Some(_) => return Err(Refusal::forbidden("pairing needs an admin token of the primary").into()),
-        None => {
-            return Err(Refusal::unauthorized(
-                "the access token in the link is not valid: it was mistyped or has been revoked",
-            )
-            .into())
-        }
-    }
     let Some(fingerprint) = cert.0 else {
         return Err(Refusal::unauthorized("pairing needs the joining box's certificate (mutual TLS)").into());
     };
@@ -106,10 +114,7 @@ async fn link(
     Partner(partner): Partner,
     Body(req): Body<lbs_protocol::PartnerTokenRequest>,
 ) -> Result<Json<lbs_protocol::TokenCreated>, HttpError> {
-    let label: String = req.label.chars().take(200).collect();
-    let created = state.tokens.create(req.role, &label).await?;
-    tracing::info!(partner = %partner.name, role = %req.role, label = ?label, "issued a token asked for by the partner");
-    Ok(Json(created))
+    Ok(Json(state.token_for_partner(&partner, req).await?))
 }
 
 async fn changes(
@@ -189,7 +194,7 @@ async fn restore(
     State(state): State<Arc<AppState>>,
     Partner(peer): Partner,
     Params(q): Params<RestoreQuery>,
-    body: axum::body::Bytes,
+    Raw(body): Raw,
 ) -> Result<Json<lbs_protocol::Health>, HttpError> {
     quarantine::receive(&state.failover, &peer, q, body).await?;
     Ok(Json(lbs_protocol::Health { ok: true }))
