@@ -158,11 +158,7 @@ mod tests {
                 servers: Vec::new(),
                 created_unix: 0,
             },
-            state: PairState {
-                level,
-                sentence: String::new(),
-                next: None,
-            },
+            state: PairState::new(level, String::new(), None),
             failover: FailoverOffer {
                 kind: None,
                 label: String::new(),
@@ -172,6 +168,7 @@ mod tests {
             primary: None,
             backup: None,
             former: Vec::new(),
+            sync: Default::default(),
         }
     }
 
