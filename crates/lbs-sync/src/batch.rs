@@ -39,7 +39,21 @@ pub enum Step {
 
 /// Applies what needs no transfer, blocking: a deletion goes to the trash, a folder is made (or
 /// removed if empty), a file whose content is already here only gets its mode, owner and time.
+/// Each is durable when it returns.
 pub fn prepare(inst: &Installer, c: &Change, now_unix: i64) -> Step {
+    let step = prepare_unflushed(inst, c, now_unix);
+    match step {
+        Step::Done(Ok(held)) if c.folder => {
+            Step::Done(sync_filesystems([inst.root()]).map(|_| held).map_err(ItemError::from))
+        }
+        other => other,
+    }
+}
+
+/// As [`prepare`], but a folder made or removed is not yet durable: the caller flushes the
+/// filesystems of those roots once ([`sync_filesystems`]) before it records them, so a page of
+/// new mailboxes costs one flush, not one each.
+pub fn prepare_unflushed(inst: &Installer, c: &Change, now_unix: i64) -> Step {
     let done = |r: Result<Held, InstallError>| Step::Done(r.map_err(ItemError::from));
     match (c.folder, c.deleted) {
         (true, false) => return done(inst.make_folder(&c.path, &c.meta).map(|_| None)),

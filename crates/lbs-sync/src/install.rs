@@ -70,6 +70,11 @@ pub struct Partial {
 }
 
 impl Installer {
+    /// The category root it writes into.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn new(root: &Path) -> Installer {
         Installer { root: root.to_owned() }
     }
@@ -163,6 +168,8 @@ impl Installer {
     }
 
     /// Makes the folder `rel` (and what leads to it) and gives it the primary's mode and owner.
+    /// Not flushed: the caller flushes the filesystem ([`sync_filesystems`]) before it records
+    /// the change, once for a whole batch of folders rather than once each.
     pub fn make_folder(&self, rel: &RelPath, meta: &FileMeta) -> Result<(), InstallError> {
         use std::os::unix::fs::PermissionsExt;
         let path = self.folder_target(rel)?;
@@ -171,7 +178,6 @@ impl Installer {
             Ok(_) => return Err(InstallError::NotAFolder(rel.to_string())),
             Err(_) => {
                 fs::create_dir_all(&path).map_err(|e| disk_error(e, &self.root, rel, &path))?;
-                sync_parent(&path)?;
             }
         }
         // Checked again once made: a link planted meanwhile is not followed by the chown.
@@ -186,6 +192,7 @@ impl Installer {
 
     /// Removes the folder `rel` if it is empty; a missing folder is fine. A folder that still
     /// holds anything is kept ([`InstallError::FolderNotEmpty`]): nothing is deleted with it.
+    /// Not flushed, like [`Installer::make_folder`].
     pub fn remove_empty_folder(&self, rel: &RelPath) -> Result<(), InstallError> {
         let path = self.folder_target(rel)?;
         match fs::symlink_metadata(&path) {
@@ -195,7 +202,7 @@ impl Installer {
         }
         // rmdir itself refuses a folder that is not empty: no window between a check and the delete.
         match fs::remove_dir(&path) {
-            Ok(()) => sync_parent(&path),
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
                 Err(InstallError::FolderNotEmpty(rel.to_string()))

@@ -10,7 +10,7 @@ use async_compression::tokio::bufread::ZstdDecoder;
 use futures_util::TryStreamExt;
 use lbs_protocol::ContentQuery;
 use lbs_sync::batch::{self, ItemError, Step};
-use lbs_sync::install::{InstallError, Installer};
+use lbs_sync::install::{sync_filesystems, InstallError, Installer};
 use lbs_sync::journal::Change;
 use lbs_sync::queue::Pending;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -82,15 +82,31 @@ pub(super) async fn apply_batch(e: &SyncEngine, peer: &Peer, items: &[Pending]) 
     let now = now_unix();
     // Step 1, on disk: what needs no transfer.
     let step1 = tokio::task::spawn_blocking(move || {
-        work.into_iter()
+        let mut folder_roots = Vec::new();
+        let mut step1: Vec<_> = work
+            .into_iter()
             .map(|(c, inst)| match inst {
                 Err(err) => (c, None, Some(Err(err))),
-                Ok(inst) => match batch::prepare(&inst, &c, now) {
-                    Step::Done(r) => (c, None, Some(r.map_err(ApplyError::from))),
+                Ok(inst) => match batch::prepare_unflushed(&inst, &c, now) {
+                    Step::Done(r) => {
+                        if c.folder && r.is_ok() {
+                            folder_roots.push(inst.root().to_owned());
+                        }
+                        (c, None, Some(r.map_err(ApplyError::from)))
+                    }
                     Step::Fetch => (c, Some(inst), None),
                 },
             })
-            .collect::<Vec<_>>()
+            .collect();
+        // The folders made or removed, durable together before any is recorded.
+        if let Err(err) = sync_filesystems(folder_roots.iter().map(|p| p.as_path())) {
+            for (c, _, done) in step1.iter_mut().filter(|(c, _, _)| c.folder) {
+                if matches!(done, Some(Ok(_))) {
+                    *done = Some(Err(ApplyError::Failed(format!("{}: {err}", c.path))));
+                }
+            }
+        }
+        step1
     })
     .await;
     let Ok(step1) = step1 else {
