@@ -43,7 +43,8 @@ impl RoleWriter {
         self.role.borrow().clone()
     }
 
-    /// Persists `next` (fsync), then makes it the running role.
+    /// Persists `next` (fsync), then makes it the running role. "Unconfirmed" is a primary's
+    /// standing only: a box that became a backup meanwhile (pairing) is settled.
     pub(super) fn set(&self, next: RoleState) -> Result<(), RoleError> {
         let file = role::path(&self.state_dir);
         let json = serde_json::to_vec_pretty(&next).map_err(|e| RoleError::Damaged {
@@ -55,6 +56,9 @@ impl RoleWriter {
             path: file,
             source,
         })?;
+        if next.role == Role::Backup && self.standing() == RoleStanding::Unconfirmed {
+            self.standing.send_replace(RoleStanding::Settled);
+        }
         self.role.send_replace(next);
         Ok(())
     }
@@ -65,5 +69,27 @@ impl RoleWriter {
 
     pub(super) fn set_standing(&self, standing: RoleStanding) {
         self.standing.send_replace(standing);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_primary_starts_unconfirmed_and_a_backup_is_never_unconfirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        RoleState::initial(Role::Primary).create(dir.path()).unwrap();
+        let (writer, reader) = RoleWriter::load(dir.path()).unwrap();
+        assert_eq!(reader.standing(), RoleStanding::Unconfirmed);
+        // Paired as a backup before it had asked anyone: settled, and recorded before it is seen.
+        let next = RoleState {
+            role: Role::Backup,
+            epoch: 4,
+            ..reader.get()
+        };
+        writer.set(next.clone()).unwrap();
+        assert_eq!((reader.get(), reader.standing()), (next.clone(), RoleStanding::Settled));
+        assert_eq!(RoleState::load(dir.path()).unwrap(), next);
     }
 }
