@@ -149,13 +149,17 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         .iter()
         .map(|c| (c.category.clone(), c.files_counted))
         .collect();
-    e.tracker.peer_counting_report(counting.clone(), behind_head);
+    // What the primary says of its counting and its head is reported only once this page's
+    // changes are queued: before that, "done counting, nothing pending" would be read as in
+    // sync while the page's last changes are still in memory.
     if request.journal_id.as_deref() != Some(page.journal_id.as_str()) {
         tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
         e.queue.follow(&page.journal_id).await.map_err(db)?;
+        e.tracker.peer_counting_report(counting, true);
         return Ok(());
     }
     let Some(last) = page.changes.last().map(|c| c.seq) else {
+        e.tracker.peer_counting_report(counting.clone(), behind_head);
         // Caught up: every category with nothing pending, and counted whole by the primary, is
         // in sync as of now.
         let pending = e.queue.pending().await.map_err(db)?;
@@ -182,6 +186,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         }
     }
     e.queue.enqueue(&accepted, last).await.map_err(db)?;
+    e.tracker.peer_counting_report(counting, behind_head);
     e.queued.notify_waiters();
     Ok(())
 }

@@ -65,10 +65,18 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
         .map(|c| {
             let view = e.tracker.category(&c.name);
             let l = local.get(&c.name).copied().unwrap_or_default();
-            let p = pending.get(&c.name).copied().unwrap_or_default();
+            let mut p = pending.get(&c.name).copied().unwrap_or_default();
             let theirs = peer_totals
                 .as_ref()
                 .map(|t| t.get(&c.name).copied().unwrap_or_default());
+            // More pages follow that this backup has not fetched yet: what the primary holds
+            // beyond this box's copy is pending too, not "nothing".
+            if behind_head {
+                if let Some((files, bytes)) = theirs {
+                    p.files = p.files.max(files.saturating_sub(l.files));
+                    p.bytes = p.bytes.max(bytes.saturating_sub(l.bytes));
+                }
+            }
             let counting = counting
                 .get(&c.name)
                 .map(|&files_counted| lbs_protocol::ScanProgress { files_counted });
