@@ -140,26 +140,27 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         )));
     }
     let now = now_unix();
-    e.tracker.link(SyncLinkState::Ok, None, now);
-    e.tracker
-        .peer_report(page.totals.iter().map(|t| (t.source.clone(), t.files, t.bytes)), None);
     let behind_head = page.changes.last().is_some_and(|c| c.seq < page.head);
     let counting: Vec<(String, u64)> = page
         .counting
         .iter()
         .map(|c| (c.category.clone(), c.files_counted))
         .collect();
-    // What the primary says of its counting and its head is reported only once this page's
-    // changes are queued: before that, "done counting, nothing pending" would be read as in
-    // sync while the page's last changes are still in memory.
-    if request.journal_id.as_deref() != Some(page.journal_id.as_str()) {
+    let new_journal = request.journal_id.as_deref() != Some(page.journal_id.as_str());
+    // Until this page's changes are queued, the primary holds changes this box has not: a
+    // status read meanwhile must not take "done counting, nothing pending" for in sync.
+    e.tracker.primary_answered(
+        page.totals.iter().map(|t| (t.source.clone(), t.files, t.bytes)),
+        counting.iter().cloned(),
+        new_journal || !page.changes.is_empty(),
+        now,
+    );
+    if new_journal {
         tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
         e.queue.follow(&page.journal_id).await.map_err(db)?;
-        e.tracker.peer_counting_report(counting, true);
         return Ok(());
     }
     let Some(last) = page.changes.last().map(|c| c.seq) else {
-        e.tracker.peer_counting_report(counting.clone(), behind_head);
         // Caught up: every category with nothing pending, and counted whole by the primary, is
         // in sync as of now.
         let pending = e.queue.pending().await.map_err(db)?;
@@ -186,7 +187,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         }
     }
     e.queue.enqueue(&accepted, last).await.map_err(db)?;
-    e.tracker.peer_counting_report(counting, behind_head);
+    e.tracker.page_queued(behind_head);
     e.queued.notify_waiters();
     Ok(())
 }

@@ -49,7 +49,10 @@ pub async fn pending(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalEr
 pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus, JournalError> {
     let role = e.role();
     let peer = e.peer.read().await.clone();
-    let (local, pending) = (local(e).await?, pending(e).await?);
+    // The order of these reads matters. What the primary last said comes first: a page is
+    // queued before it is reported as reached, so whatever that report covers is by now in the
+    // queue or applied. Pending comes before held: a file applied between the two reads is
+    // counted twice (pending, not in sync) rather than in neither (in sync while missing it).
     let peer_totals = e.tracker.peer_totals();
     let link = e.tracker.link_view();
     // Who counts: this box as primary; as backup, what the primary last said.
@@ -57,6 +60,8 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
         Role::Primary => (e.tracker.counting(), false),
         Role::Backup => e.tracker.peer_counting(),
     };
+    let pending = pending(e).await?;
+    let local = local(e).await?;
     let now = now_unix();
     let categories = e
         .sources

@@ -200,12 +200,32 @@ impl Tracker {
         })
     }
 
-    /// Backup side: what the primary's last answer said of its counting and its head.
-    pub fn peer_counting_report(&self, counting: impl IntoIterator<Item = (String, u64)>, behind_head: bool) {
+    /// Backup side: the primary answered a pull. Its totals, its counting and whether this box
+    /// has yet to queue changes it holds (`unqueued`) change together with the link, under one
+    /// lock: a status read in between would otherwise see a fresh contact with nothing counting
+    /// and nothing pending, and say "in sync" with the first page still in memory.
+    pub fn primary_answered(
+        &self,
+        totals: impl IntoIterator<Item = (String, u64, u64)>,
+        counting: impl IntoIterator<Item = (String, u64)>,
+        unqueued: bool,
+        now: i64,
+    ) {
         self.with(|i| {
+            i.peer_totals = totals.into_iter().map(|(k, f, b)| (k, (f, b))).collect();
             i.peer_counting = counting.into_iter().collect();
-            i.behind_head = behind_head;
+            i.behind_head = unqueued;
+            i.link = Some(Link {
+                state: SyncLinkState::Ok,
+                message: None,
+                last_contact: Some(now),
+            });
         });
+    }
+
+    /// Backup side: a page's changes are queued; `behind_head` says whether more pages follow.
+    pub fn page_queued(&self, behind_head: bool) {
+        self.with(|i| i.behind_head = behind_head);
     }
 
     /// Backup side: files the primary has counted so far per category it is still counting,
