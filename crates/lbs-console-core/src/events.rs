@@ -46,6 +46,10 @@ pub fn label(kind: EventKind) -> &'static str {
         EventKind::PbxViolation => "Phone system stopped on the backup",
         EventKind::QuarantineRestored => "Set-aside file put back",
         EventKind::TrashRestored => "Deleted file put back",
+        EventKind::MaintenanceStarted => "Maintenance began",
+        EventKind::MaintenanceEnded => "Maintenance ended",
+        EventKind::AlertSent => "Alert sent",
+        EventKind::AlertFailed => "Alert not delivered",
         EventKind::Other => "Other event",
     }
 }
@@ -58,7 +62,8 @@ pub fn is_warning(kind: EventKind) -> bool {
         | EventKind::Refused
         | EventKind::PbxViolation
         | EventKind::SwitchoverCalledOff
-        | EventKind::Unpaired => true,
+        | EventKind::Unpaired
+        | EventKind::AlertFailed => true,
         EventKind::Promoted
         | EventKind::Demoted
         | EventKind::Paired
@@ -68,6 +73,9 @@ pub fn is_warning(kind: EventKind) -> bool {
         | EventKind::Reintegrated
         | EventKind::QuarantineRestored
         | EventKind::TrashRestored
+        | EventKind::MaintenanceStarted
+        | EventKind::MaintenanceEnded
+        | EventKind::AlertSent
         | EventKind::Other => false,
     }
 }

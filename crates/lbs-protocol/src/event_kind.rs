@@ -73,6 +73,14 @@ event_kinds! {
     QuarantineRestored = "quarantine_restored",
     /// A file deleted on the primary was put back from a trash.
     TrashRestored = "trash_restored",
+    /// Maintenance mode began for the pair (who, why, until when).
+    MaintenanceStarted = "maintenance_started",
+    /// Maintenance mode ended: ended by a person, or its time ran out.
+    MaintenanceEnded = "maintenance_ended",
+    /// An alert reached one of its channels (a mail server or a webhook accepted it).
+    AlertSent = "alert_sent",
+    /// An alert could not be delivered to one of its channels (it is retried).
+    AlertFailed = "alert_failed",
 }
 
 impl Serialize for EventKind {

@@ -42,6 +42,24 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// Maintenance mode: a technician's "I am working on it", set on either box for the pair. Until
+/// `until_unix` the boxes hold the alerts the work will cause (a partner rebooting, a PBX
+/// stopped) and take no automatic action; sync keeps running. It always ends by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Maintenance {
+    /// When it ends by itself (Unix seconds).
+    #[ts(type = "number")]
+    pub until_unix: i64,
+    /// Why, in the technician's words ("replacing the disk of PBX A").
+    pub reason: String,
+    /// Who set it: the access token's label, or the command line on a box.
+    pub set_by: String,
+    /// When it was set (Unix seconds); of two settings the later one wins.
+    #[ts(type = "number")]
+    pub set_at_unix: i64,
+}
+
 /// What `GET /api/v1/status` answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
