@@ -52,6 +52,10 @@ lbs_network_receive_bytes_per_second
 lbs_network_transmit_bytes_per_second
 lbs_pbx_active_calls
 lbs_pbx_registered_phones
+lbs_alerts_open
+lbs_alerts_queued
+lbs_alert_channel_failing
+lbs_alert_channel_last_success_timestamp_seconds
 "
 
 if ! command -v promtool >/dev/null; then

@@ -24,6 +24,8 @@ DEBS=(
   gcc-mingw-w64-x86-64
   # promtool validates the agent's Prometheus output in the system tests, and the alert rules
   prometheus python3-yaml
+  # A real mail server (SMTP with STARTTLS, implicit TLS and AUTH) for the agent's alert tests
+  python3-aiosmtpd
   # The agent's package: built with dpkg-deb, checked by lintian, proven in booted Debian 12
   # containers (systemd-nspawn; the root made with debootstrap)
   dpkg-dev lintian systemd-container debootstrap

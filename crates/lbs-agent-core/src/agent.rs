@@ -8,6 +8,7 @@ use std::time::Instant;
 use lbs_protocol::{PartnerTokenRequest, PeerSummary, ServerStatus, TokenCreated, TokenRole};
 use tokio::sync::RwLock;
 
+use crate::alerts::Alerts;
 use crate::config::Config;
 use crate::failover::Failover;
 use crate::identity::Identity;
@@ -27,6 +28,8 @@ pub struct Agent {
     pub peers: PeerStore,
     pub sync: Arc<SyncEngine>,
     pub failover: Arc<Failover>,
+    /// The alerts this box sends itself (mail, webhooks).
+    pub alerts: Arc<Alerts>,
     pub tokens: TokenStore,
     pub history: lbs_history::HistoryStore,
     pub started: Instant,

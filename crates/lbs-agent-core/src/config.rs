@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
+mod alerts;
 mod show;
+pub use alerts::{AlertsConfig, EmailChannel, Secret, Security, WebhookChannel, WebhookFormat};
 pub use show::effective;
 
 #[derive(Debug, Error)]
@@ -36,6 +38,8 @@ pub struct Config {
     pub failover: FailoverConfig,
     #[serde(default)]
     pub takeover: Takeover,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -364,7 +368,7 @@ macro_rules! default_from_keys {
         }
     )*};
 }
-default_from_keys!(MetricsConfig, PbxConfig, LogConfig, SyncConfig, FailoverConfig);
+default_from_keys!(MetricsConfig, PbxConfig, LogConfig, SyncConfig, FailoverConfig, AlertsConfig);
 
 const DAY: u64 = 86_400;
 
@@ -450,7 +454,7 @@ impl Config {
             message: e.to_string(),
         })?;
         config.check_paths(path)?;
-        if let Some(message) = config.failover_problem() {
+        if let Some(message) = config.failover_problem().or_else(|| config.alerts.problem()) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
                 message,

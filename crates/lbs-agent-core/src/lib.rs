@@ -7,6 +7,7 @@
 //! edges as one [`refusal::Refusal`].
 
 pub mod agent;
+pub mod alerts;
 pub mod clock;
 pub(crate) mod command;
 pub(crate) mod compat;

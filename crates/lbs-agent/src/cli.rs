@@ -12,6 +12,7 @@ use lbs_agent_core::role::RoleState;
 use lbs_agent_core::tokens::TokenStore;
 use lbs_agent_core::units::{human_bytes, human_secs};
 
+pub mod alert;
 pub mod check_config;
 pub mod link;
 pub mod setup;

@@ -26,7 +26,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
     let pool = open_db(&config).await?;
     let tokens = TokenStore::new(pool.clone());
     let events = lbs_agent_core::failover::events::EventLog::new(pool.clone(), identity.server_id.clone());
-    let peers = lbs_agent_core::peer::PeerStore::new(pool);
+    let peers = lbs_agent_core::peer::PeerStore::new(pool.clone());
     let peer = Arc::new(RwLock::new(
         peers.load().await.context("cannot read the partner record")?,
     ));
@@ -54,10 +54,12 @@ pub async fn run(config_path: &Path) -> Result<()> {
         "lbs-agent started"
     );
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (resources_tx, resources) = watch::channel(None);
     let sampler = tokio::spawn(lbs_agent_core::sampler::run(
         config.clone(),
         history.clone(),
         sync.clone(),
+        resources_tx,
         stop_rx,
     ));
     let mut tasks = sync.spawn();
@@ -71,8 +73,19 @@ pub async fn run(config_path: &Path) -> Result<()> {
         events,
     );
     tasks.extend(failover.spawn());
+    // The active maintenance (None when off), which holds the alerts the work causes. Until
+    // maintenance mode is wired in, nothing ever sets it: the sender is kept, and stays None.
+    let (_maintenance_tx, maintenance) = watch::channel::<Option<lbs_protocol::Maintenance>>(None);
+    let alerts = lbs_agent_core::alerts::Alerts::new(&config, identity.server_id.clone(), pool);
+    tasks.extend(alerts.spawn(lbs_agent_core::alerts::Inputs {
+        failover: failover.clone(),
+        sync: sync.clone(),
+        resources,
+        maintenance,
+    }));
     let state = Arc::new(Agent {
         failover,
+        alerts,
         config,
         identity,
         role,

@@ -139,6 +139,9 @@ enum Command {
     /// Files deleted on the primary that this box keeps for a while; put one back.
     #[command(subcommand)]
     Trash(TrashCommand),
+    /// The alerts this box sends itself (mail, webhooks): test the channels, see the outbox.
+    #[command(subcommand)]
+    Alert(AlertCommand),
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -174,6 +177,15 @@ enum TokenCommand {
         config: ConfigArg,
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AlertCommand {
+    /// Send a test alert through every configured channel now (not through the outbox) and print
+    /// what each server answered. Exits non-zero if any channel failed.
+    Test(ConfigArg),
+    /// Each channel's outbox (alerts waiting, failing or not) and the problems open now.
+    Status(ConfigArg),
 }
 
 #[derive(Subcommand)]
@@ -352,6 +364,8 @@ fn main() -> std::process::ExitCode {
                 };
                 cli::trash::restore(&config.config, wanted, replace).await
             }
+            Command::Alert(AlertCommand::Test(c)) => cli::alert::test(&c.config).await,
+            Command::Alert(AlertCommand::Status(c)) => cli::alert::status(&c.config).await,
             Command::Token(TokenCommand::Create { config, role, label }) => {
                 cli::token_create(&config.config, role, &label).await
             }

@@ -7,13 +7,14 @@
 //! than names per instance, and an `_info` family for versions. Everything here is a gauge: the
 //! agent serves states and the sampler's rates, not counters of its own. The alert rules and the
 //! Grafana dashboard in `packaging/` use these names; `scripts/check-prometheus.sh` checks that
-//! they exist.
+//! they exist. The agent's own alerts (`[alerts]`) show their outbox here too, so a channel that
+//! keeps failing is itself seen.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use lbs_history::SeriesInfo;
-use lbs_protocol::{FailoverStatus, Role, SyncLinkState, SyncStatus};
+use lbs_protocol::{AlertsStatus, FailoverStatus, Role, SyncLinkState, SyncStatus};
 
 /// Everything one scrape shows.
 pub struct Snapshot<'a> {
@@ -24,6 +25,8 @@ pub struct Snapshot<'a> {
     pub sync: &'a SyncStatus,
     /// The latest sample of each recorded series.
     pub latest: &'a [(SeriesInfo, i64, f64)],
+    /// The agent's own alerts: each channel's outbox, what is open.
+    pub alerts: &'a AlertsStatus,
 }
 
 /// Label name and value pairs of one sample.
@@ -97,6 +100,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     partner(&mut m, s.failover, s.sync);
     sync(&mut m, s.sync);
     pbx_and_address(&mut m, s.failover);
+    alerts(&mut m, s.alerts);
     for (series, _t, value) in s.latest {
         if let Some((family, help, labels, scale)) = resource(&series.name) {
             m.add(family, help, &labels, value * scale);
@@ -243,6 +247,38 @@ fn pbx_and_address(m: &mut Families, f: &FailoverStatus) {
         &[("strategy", f.address.strategy.clone())],
         f.address.held,
     );
+}
+
+fn alerts(m: &mut Families, a: &AlertsStatus) {
+    m.add(
+        "lbs_alerts_open",
+        "Problems the agent's own alerts have open now (sent, or held during maintenance).",
+        &[],
+        a.open.len() as f64,
+    );
+    for c in &a.channels {
+        let l = [("channel", c.channel.clone())];
+        m.add(
+            "lbs_alerts_queued",
+            "Alerts waiting in the outbox for a channel (mail server or webhook).",
+            &l,
+            c.queued as f64,
+        );
+        m.flag(
+            "lbs_alert_channel_failing",
+            "1 while the channel's last delivery attempt failed (it is retried).",
+            &l,
+            c.failing,
+        );
+        if let Some(t) = c.last_success_unix {
+            m.add(
+                "lbs_alert_channel_last_success_timestamp_seconds",
+                "When the channel last accepted an alert, Unix time.",
+                &l,
+                t as f64,
+            );
+        }
+    }
 }
 
 /// (family, help, labels, scale to base units) of a resource series; `None` for names this

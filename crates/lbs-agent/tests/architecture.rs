@@ -40,11 +40,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sync", "units",
         ],
     ),
+    // The alerts look at the engines and the sampler; nothing looks at them but the agent.
+    (
+        "alerts",
+        &["clock", "config", "db", "failover", "refusal", "sampler", "sync", "units"],
+    ),
     // The running agent as the edges see it.
     (
         "agent",
         &[
-            "config", "failover", "identity", "peer", "platform", "refusal", "role", "sync", "tokens",
+            "alerts", "config", "failover", "identity", "peer", "platform", "refusal", "role", "sync", "tokens",
         ],
     ),
 ];

@@ -5,6 +5,7 @@
 //! types are generated from these structs by `ts-rs` (`cargo test -p lbs-protocol` writes
 //! `ui/src/generated/`).
 
+mod alerts;
 mod event_kind;
 mod failover;
 mod metrics;
@@ -14,6 +15,7 @@ mod trash;
 mod version;
 
 pub mod link;
+pub use alerts::{AlertChannelStatus, AlertTestReport, AlertTestResult, AlertsStatus, OpenAlert};
 pub use event_kind::EventKind;
 pub use failover::{
     AddressStatus, DemoteRequest, Event, EventList, FailoverStatus, ForwardedSwitchover, HandoverRequest,

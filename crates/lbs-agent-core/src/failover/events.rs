@@ -10,6 +10,8 @@ use crate::clock::now_unix;
 pub struct EventLog {
     pool: SqlitePool,
     server_id: String,
+    /// The id of the newest entry written, so a reader (the alerts) wakes at once.
+    newest: std::sync::Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 /// What is recorded; the time, the box and the id are added by the log.
@@ -24,14 +26,36 @@ pub struct NewEvent<'a> {
 
 impl EventLog {
     pub fn new(pool: SqlitePool, server_id: String) -> Self {
-        EventLog { pool, server_id }
+        EventLog {
+            pool,
+            server_id,
+            newest: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
+
+    /// Changes whenever an entry is written: its id.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.newest.subscribe()
+    }
+
+    /// The id of the newest entry (0 for none).
+    pub async fn newest_id(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Oldest first: up to `limit` entries with an id above `after`.
+    pub async fn since(&self, after: i64, limit: u32) -> Result<Vec<Event>, sqlx::Error> {
+        self.page("id > ?1 ORDER BY id ASC", Some(after), limit).await
     }
 
     /// Records an event. A failure to record is logged, never allowed to stop a role change.
     pub async fn record(&self, e: NewEvent<'_>) {
         tracing::info!(kind = e.kind.as_str(), role = %e.role, epoch = e.epoch, actor = e.actor, reason = ?e.reason, "{}", e.message);
         let result = sqlx::query(
-            "INSERT INTO events (at_unix, kind, role, epoch, actor, reason, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (at_unix, kind, role, epoch, actor, reason, message) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             RETURNING id",
         )
         .bind(now_unix())
         .bind(e.kind.as_str())
@@ -40,24 +64,33 @@ impl EventLog {
         .bind(e.actor)
         .bind(e.reason)
         .bind(&e.message)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await;
-        if let Err(err) = result {
-            tracing::error!(error = %err, "cannot write to the audit log");
+        match result {
+            Ok(row) => {
+                let id: i64 = sqlx::Row::get(&row, 0);
+                self.newest.send_replace(id);
+            }
+            Err(err) => tracing::error!(error = %err, "cannot write to the audit log"),
         }
     }
 
     /// Newest first: up to `limit` events with an id below `before`.
     pub async fn list(&self, limit: u32, before: Option<i64>) -> Result<Vec<Event>, sqlx::Error> {
+        self.page("?1 IS NULL OR id < ?1 ORDER BY id DESC", before, limit).await
+    }
+
+    /// The entries `filter` (with `?1` bound to `bound`) picks, up to `limit`.
+    async fn page(&self, filter: &str, bound: Option<i64>, limit: u32) -> Result<Vec<Event>, sqlx::Error> {
         type Row = (i64, i64, String, String, i64, String, Option<String>, String);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, at_unix, kind, role, epoch, actor, reason, message FROM events \
-             WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT id, at_unix, kind, role, epoch, actor, reason, message FROM events WHERE {filter} LIMIT ?2"
+        );
+        let rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(bound)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(id, at_unix, kind, role, epoch, actor, reason, message)| Event {

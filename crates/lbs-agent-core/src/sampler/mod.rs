@@ -66,11 +66,48 @@ pub fn role_reading(primary: bool) -> Reading {
     )
 }
 
-/// Runs until `shutdown` flips to true.
+/// What the alerts watch of the latest tick: memory and each data mount's space.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Latest {
+    pub at_unix: i64,
+    pub memory_used_bytes: Option<f64>,
+    pub memory_total_bytes: Option<f64>,
+    /// Each data mount (`[metrics] mounts`) with the percentage of its space in use.
+    pub disks: Vec<(String, f64)>,
+}
+
+impl Latest {
+    pub fn of(readings: &[Reading], at_unix: i64) -> Latest {
+        let value = |name: &str| readings.iter().find(|r| r.name == name).map(|r| r.value);
+        Latest {
+            at_unix,
+            memory_used_bytes: value("memory.used"),
+            memory_total_bytes: value("memory.total"),
+            disks: readings
+                .iter()
+                .filter_map(|r| {
+                    let mount = r.name.strip_prefix("disk.")?.strip_suffix(".used_percent")?;
+                    Some((mount.to_owned(), r.value))
+                })
+                .collect(),
+        }
+    }
+
+    /// Memory in use, in percent of what is installed.
+    pub fn memory_percent(&self) -> Option<f64> {
+        match (self.memory_used_bytes, self.memory_total_bytes) {
+            (Some(used), Some(total)) if total > 0.0 => Some(100.0 * used / total),
+            _ => None,
+        }
+    }
+}
+
+/// Runs until `shutdown` flips to true; each tick's resources also go to `latest` (the alerts).
 pub async fn run(
     config: Config,
     history: HistoryStore,
     sync: std::sync::Arc<crate::sync::SyncEngine>,
+    latest: watch::Sender<Option<Latest>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut reader = SystemReader::new(&config.metrics);
@@ -84,6 +121,7 @@ pub async fn run(
             _ = shutdown.changed() => return,
         }
         let mut readings = reader.read();
+        latest.send_replace(Some(Latest::of(&readings, crate::clock::now_unix())));
         match probe::run(&config.pbx.probe, config.pbx.probe_timeout).await {
             Ok(activity) => {
                 if probe_failing {

@@ -36,6 +36,7 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoRespo
     let latest = state.history.latest().await?;
     let failover = state.failover.status().await?;
     let sync = lbs_agent_core::sync::status::status(&state.sync, &state.history).await?;
+    let alerts = state.alerts.status().await?;
     let body = crate::prometheus::render(&crate::prometheus::Snapshot {
         server_id: &state.identity.server_id,
         name: &state.config.server.name,
@@ -43,6 +44,7 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoRespo
         failover: &failover,
         sync: &sync,
         latest: &latest,
+        alerts: &alerts,
     });
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body))
 }

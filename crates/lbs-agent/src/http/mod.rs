@@ -1,6 +1,7 @@
 //! The agent's HTTPS API: `fn app(state) -> Router`, apart from the socket so tests and the TLS
 //! server share it. One module per resource; `auth` and `error` are cross-cutting.
 
+mod alerts;
 mod auth;
 mod error;
 mod extract;
@@ -32,6 +33,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(auth::require_admin));
     let api = Router::new()
         .merge(status::router())
+        .merge(alerts::router())
         .merge(metrics::router())
         .merge(sync::router())
         .merge(failover::router())

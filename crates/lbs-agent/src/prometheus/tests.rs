@@ -56,7 +56,37 @@ fn text(f: &FailoverStatus, s: &SyncStatus, latest: &[(SeriesInfo, i64, f64)]) -
         failover: f,
         sync: s,
         latest,
+        alerts: &alerts(),
     })
+}
+
+/// A mail channel failing with two alerts waiting, a webhook that delivered, one problem open.
+fn alerts() -> lbs_protocol::AlertsStatus {
+    serde_json::from_value(serde_json::json!({
+        "channels": [
+            {"channel": "email:smtp.example.com", "kind": "email", "queued": 2, "failing": true,
+             "last_error": "nothing answers", "last_success_unix": null, "next_attempt_unix": 1},
+            {"channel": "webhook:ntfy.sh", "kind": "webhook", "queued": 0, "failing": false,
+             "last_error": null, "last_success_unix": 1_700_000_000, "next_attempt_unix": null}
+        ],
+        "open": [{"condition": "partner_silent", "title": "A does not answer", "since_unix": 1, "sent": true}]
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_alert_outbox_is_seen_per_channel() {
+    let (f, s) = backup();
+    let t = text(&f, &s, &[]);
+    for line in [
+        "lbs_alerts_open 1",
+        "lbs_alerts_queued{channel=\"email:smtp.example.com\"} 2",
+        "lbs_alert_channel_failing{channel=\"email:smtp.example.com\"} 1",
+        "lbs_alert_channel_failing{channel=\"webhook:ntfy.sh\"} 0",
+        "lbs_alert_channel_last_success_timestamp_seconds{channel=\"webhook:ntfy.sh\"} 1700000000",
+    ] {
+        assert!(t.lines().any(|l| l == line), "no {line} in {t}");
+    }
 }
 
 #[test]

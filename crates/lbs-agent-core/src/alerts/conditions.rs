@@ -1,0 +1,472 @@
+//! What the alerts look at, and which box says what: from one snapshot of this box ([`Facts`]),
+//! each condition's [`Observation`]. Pure, so every rule is unit-tested.
+//!
+//! Who sends what, so the office gets each problem once:
+//! - "does not answer": each box about its partner (the only one that can see it);
+//! - "not protected": the backup (it knows what it holds) for lag and its own errors; the primary
+//!   only for errors on its side (a dump, a scan) that the backup cannot see. Not while the
+//!   partner is silent: "does not answer" already says it;
+//! - the PBX: each box about its own;
+//! - "the office may switch back": the primary, once per role change;
+//! - disk and memory: each box about itself.
+
+use std::collections::BTreeMap;
+
+use lbs_protocol::{PbxStatus, Role};
+
+use super::evaluate::{Observation, Seen};
+use super::wording::{self, Unprotected};
+use crate::config::AlertsConfig;
+use crate::sampler::Latest;
+
+/// The partner as the heartbeat sees it.
+#[derive(Debug, Clone)]
+pub struct PartnerFacts {
+    pub name: String,
+    pub reachable: bool,
+    /// A heartbeat exchange has ended since start (answered or not).
+    pub checked: bool,
+    pub last_contact: Option<i64>,
+    /// Its role in its last heartbeat.
+    pub role: Option<Role>,
+}
+
+/// The copy, as this box sees it.
+#[derive(Debug, Clone, Default)]
+pub struct SyncFacts {
+    /// (age of the oldest change not on the backup, files, bytes): the backup's view.
+    pub behind: Option<(u64, u64, u64)>,
+    /// Errors now, each with where it happens (a category's label, or "the link").
+    pub errors: Vec<(String, String)>,
+}
+
+/// The hold after a role change, on the primary.
+#[derive(Debug, Clone)]
+pub struct HoldFacts {
+    pub epoch: u64,
+    pub hold_secs: u64,
+    pub primary_for_secs: u64,
+    pub caught_up: bool,
+}
+
+/// One snapshot of this box.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub now: i64,
+    /// This box's name.
+    pub me: String,
+    pub role: Role,
+    /// When the alerts started looking: a partner never heard since is silent since then.
+    pub started: i64,
+    pub partner: Option<PartnerFacts>,
+    pub pbx: PbxStatus,
+    pub hold: Option<HoldFacts>,
+    pub sync: SyncFacts,
+    pub resources: Option<Latest>,
+}
+
+/// Since when each error has been the same: "failing with the same error for 10 min".
+#[derive(Debug, Default)]
+pub struct Streaks(BTreeMap<String, (String, i64)>);
+
+impl Streaks {
+    /// Takes the errors seen now; returns each with the time it was first seen unchanged.
+    pub fn update(&mut self, now: i64, errors: &[(String, String)]) -> Vec<(String, String, i64)> {
+        self.0.retain(|place, _| errors.iter().any(|(p, _)| p == place));
+        errors
+            .iter()
+            .map(|(place, message)| {
+                let entry = self.0.entry(place.clone()).or_insert_with(|| (message.clone(), now));
+                if entry.0 != *message {
+                    *entry = (message.clone(), now);
+                }
+                (place.clone(), message.clone(), entry.1)
+            })
+            .collect()
+    }
+}
+
+/// Resources clear this many points under their threshold: a value hovering at the threshold
+/// does not send a message at every sample.
+const HYSTERESIS: f64 = 2.0;
+
+pub const PARTNER_SILENT: &str = "partner_silent";
+pub const NOT_PROTECTED: &str = "not_protected";
+pub const PBX_STOPPED: &str = "pbx_stopped";
+pub const PBX_ON_BACKUP: &str = "pbx_on_backup";
+pub const HOLD_OVER: &str = "hold_over";
+pub const MEMORY: &str = "memory";
+
+/// Every condition's observation now. `failing` is the output of [`Streaks::update`].
+pub fn observe(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], open: &[String]) -> Vec<Observation> {
+    let mut out = vec![
+        partner_silent(f, t),
+        not_protected(f, t, failing, open),
+        pbx_stopped(f),
+        pbx_on_backup(f),
+        hold_over(f),
+        memory(f, t),
+    ];
+    out.extend(disks(f, t, open));
+    out
+}
+
+fn observation(key: impl Into<String>, held: bool, seen: Seen) -> Observation {
+    Observation {
+        key: key.into(),
+        held,
+        lasting: true,
+        seen,
+    }
+}
+
+fn partner_silent(f: &Facts, t: &AlertsConfig) -> Observation {
+    let seen = match &f.partner {
+        None => Seen::Clear(wording::partner_unpaired(&f.me)),
+        Some(p) if !p.checked => Seen::Unknown,
+        Some(p) => {
+            let silent_for = (f.now - p.last_contact.unwrap_or(f.started).max(f.started)).max(0) as u64;
+            let since_contact = p.last_contact.map_or(silent_for, |c| (f.now - c).max(0) as u64);
+            if p.reachable {
+                Seen::Clear(wording::partner_back(&f.me, &p.name, p.role, since_contact))
+            } else if silent_for >= t.partner_silent_after {
+                Seen::Active(wording::partner_silent(&f.me, f.role, &p.name, since_contact, p.last_contact))
+            } else {
+                // Silent, but not for long enough yet.
+                Seen::Unknown
+            }
+        }
+    };
+    observation(PARTNER_SILENT, true, seen)
+}
+
+fn not_protected(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], open: &[String]) -> Observation {
+    let partner = match &f.partner {
+        // Nothing to protect with.
+        None => return observation(NOT_PROTECTED, true, Seen::Clear(wording::protected_again(&f.me, f.role))),
+        // Hidden by "does not answer", which says it already.
+        Some(p) if !p.reachable || !p.checked => return observation(NOT_PROTECTED, true, Seen::Unknown),
+        Some(p) => p,
+    };
+    let behind = match f.role {
+        Role::Backup => f.sync.behind.filter(|(lag, _, _)| *lag > t.sync_behind),
+        Role::Primary => None,
+    };
+    let failing: Vec<(String, String, i64)> = failing
+        .iter()
+        .filter(|(_, _, since)| (f.now - since).max(0) as u64 >= t.sync_failing_for)
+        .cloned()
+        .collect();
+    let seen = if behind.is_some() || !failing.is_empty() {
+        Seen::Active(wording::not_protected(
+            &f.me,
+            f.role,
+            &partner.name,
+            &Unprotected { behind, failing },
+        ))
+    } else if open.iter().any(|k| k == NOT_PROTECTED) && !f.sync.errors.is_empty() {
+        // Still failing (a different error now, not yet for long enough): not over.
+        Seen::Unknown
+    } else {
+        Seen::Clear(wording::protected_again(&f.me, f.role))
+    };
+    observation(NOT_PROTECTED, true, seen)
+}
+
+fn pbx_stopped(f: &Facts) -> Observation {
+    let partner = f.partner.as_ref().map(|p| p.name.as_str());
+    let seen = match (f.role, f.pbx.running) {
+        (Role::Primary, Some(false)) if f.pbx.should_run => Seen::Active(wording::pbx_stopped(&f.me, partner)),
+        (Role::Primary, None) => Seen::Unknown,
+        // Not while a handover or the start-up settling keeps it stopped on purpose.
+        (Role::Primary, Some(false)) => Seen::Unknown,
+        (role, _) => Seen::Clear(wording::pbx_running_again(&f.me, role)),
+    };
+    observation(PBX_STOPPED, true, seen)
+}
+
+fn pbx_on_backup(f: &Facts) -> Observation {
+    let seen = match (f.role, f.pbx.running) {
+        (Role::Backup, Some(true)) => Seen::Active(wording::pbx_on_backup(&f.me, f.pbx.problem.as_deref())),
+        (Role::Backup, None) => Seen::Unknown,
+        (role, _) => Seen::Clear(wording::pbx_off_backup(&f.me, role)),
+    };
+    observation(PBX_ON_BACKUP, true, seen)
+}
+
+fn hold_over(f: &Facts) -> Observation {
+    let partner = f
+        .partner
+        .as_ref()
+        .filter(|p| p.reachable && p.role == Some(Role::Backup));
+    let seen = match (&f.hold, partner) {
+        // Only after a role change (a box that has been the primary from the start has no hold
+        // to end), once the partner is back as the backup and has everything.
+        (Some(h), Some(p)) if h.epoch > 1 && h.hold_secs > 0 && f.role == Role::Primary => {
+            let text = wording::hold_over(&f.me, &p.name, h.primary_for_secs);
+            if h.primary_for_secs >= h.hold_secs && h.caught_up {
+                Seen::Active(text)
+            } else if h.primary_for_secs < h.hold_secs {
+                Seen::Clear(text)
+            } else {
+                Seen::Unknown
+            }
+        }
+        (_, _) if f.role == Role::Backup => Seen::Clear(wording::hold_over(&f.me, "its partner", 0)),
+        _ => Seen::Unknown,
+    };
+    Observation {
+        key: HOLD_OVER.into(),
+        held: true,
+        lasting: false,
+        seen,
+    }
+}
+
+fn memory(f: &Facts, t: &AlertsConfig) -> Observation {
+    let used = f.resources.as_ref().and_then(Latest::memory_percent);
+    let above = f64::from(t.memory_used_above);
+    let seen = match used {
+        None => Seen::Unknown,
+        Some(u) if u > above => Seen::Active(wording::memory_high(&f.me, u, t.memory_used_above)),
+        Some(u) if u <= above - HYSTERESIS => Seen::Clear(wording::memory_ok(&f.me, u)),
+        Some(_) => Seen::Unknown,
+    };
+    observation(MEMORY, false, seen)
+}
+
+fn disks(f: &Facts, t: &AlertsConfig, open: &[String]) -> Vec<Observation> {
+    let Some(r) = &f.resources else { return Vec::new() };
+    let above = f64::from(t.disk_used_above);
+    let mut out: Vec<Observation> = r
+        .disks
+        .iter()
+        .map(|(mount, used)| {
+            let seen = if *used > above {
+                Seen::Active(wording::disk_full(&f.me, mount, *used, t.disk_used_above))
+            } else if *used <= above - HYSTERESIS {
+                Seen::Clear(wording::disk_ok(&f.me, mount, *used))
+            } else {
+                Seen::Unknown
+            };
+            observation(format!("disk:{mount}"), false, seen)
+        })
+        .collect();
+    // A mount no longer watched (the configuration changed): its problem is closed quietly.
+    for key in open.iter().filter(|k| k.starts_with("disk:")) {
+        if !out.iter().any(|o| &o.key == key) {
+            out.push(Observation {
+                key: key.clone(),
+                held: false,
+                lasting: false,
+                seen: Seen::Clear(wording::disk_ok(&f.me, &key["disk:".len()..], 0.0)),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AlertsConfig {
+        toml::from_str("").unwrap()
+    }
+
+    fn facts(role: Role) -> Facts {
+        Facts {
+            now: 10_000,
+            me: "PBX B".into(),
+            role,
+            started: 1_000,
+            partner: Some(PartnerFacts {
+                name: "PBX A".into(),
+                reachable: true,
+                checked: true,
+                last_contact: Some(10_000),
+                role: Some(match role {
+                    Role::Primary => Role::Backup,
+                    Role::Backup => Role::Primary,
+                }),
+            }),
+            pbx: PbxStatus {
+                managed: true,
+                running: Some(role == Role::Primary),
+                should_run: role == Role::Primary,
+                problem: None,
+                checked_unix: Some(10_000),
+            },
+            hold: None,
+            sync: SyncFacts::default(),
+            resources: Some(Latest {
+                at_unix: 10_000,
+                memory_used_bytes: Some(1.0),
+                memory_total_bytes: Some(4.0),
+                disks: vec![("/".into(), 50.0)],
+            }),
+        }
+    }
+
+    fn seen<'a>(obs: &'a [Observation], key: &str) -> &'a Seen {
+        &obs.iter().find(|o| o.key == key).unwrap_or_else(|| panic!("no {key}")).seen
+    }
+
+    fn active(s: &Seen) -> bool {
+        matches!(s, Seen::Active(_))
+    }
+
+    #[test]
+    fn a_healthy_pair_has_no_problem() {
+        for role in [Role::Primary, Role::Backup] {
+            let obs = observe(&facts(role), &config(), &[], &[]);
+            assert!(obs.iter().all(|o| !active(&o.seen)), "{obs:?}");
+        }
+    }
+
+    #[test]
+    fn the_partner_is_silent_after_the_threshold_and_counted_from_start_if_never_heard() {
+        let mut f = facts(Role::Backup);
+        let p = f.partner.as_mut().unwrap();
+        p.reachable = false;
+        p.last_contact = Some(10_000 - 59);
+        assert_eq!(seen(&observe(&f, &config(), &[], &[]), PARTNER_SILENT), &Seen::Unknown);
+        f.partner.as_mut().unwrap().last_contact = Some(10_000 - 60);
+        let obs = observe(&f, &config(), &[], &[]);
+        match seen(&obs, PARTNER_SILENT) {
+            Seen::Active(t) => assert_eq!(t.title, "PBX A (the primary) does not answer — the phones may be down"),
+            other => panic!("{other:?}"),
+        }
+        // Never heard since this agent started 30 s ago: not yet.
+        f.partner.as_mut().unwrap().last_contact = None;
+        f.started = f.now - 30;
+        assert_eq!(seen(&observe(&f, &config(), &[], &[]), PARTNER_SILENT), &Seen::Unknown);
+        f.started = f.now - 61;
+        assert!(active(seen(&observe(&f, &config(), &[], &[]), PARTNER_SILENT)));
+        // Not asked yet: cannot tell.
+        f.partner.as_mut().unwrap().checked = false;
+        assert_eq!(seen(&observe(&f, &config(), &[], &[]), PARTNER_SILENT), &Seen::Unknown);
+    }
+
+    #[test]
+    fn not_protected_is_the_backups_to_say_and_hidden_while_the_partner_is_silent() {
+        let t = config();
+        let mut f = facts(Role::Backup);
+        f.sync.behind = Some((15 * 60 + 1, 12, 3_000_000));
+        let obs = observe(&f, &t, &[], &[]);
+        match seen(&obs, NOT_PROTECTED) {
+            Seen::Active(text) => {
+                assert_eq!(text.title, "Not protected: the backup PBX B is 15 min behind");
+                assert!(text.message.contains("12 changed files"), "{}", text.message);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same lag seen by the primary is not its to say.
+        let mut p = facts(Role::Primary);
+        p.sync.behind = f.sync.behind;
+        assert!(!active(seen(&observe(&p, &t, &[], &[]), NOT_PROTECTED)));
+        // The partner silent: "does not answer" says it; nothing changes here.
+        f.partner.as_mut().unwrap().reachable = false;
+        assert_eq!(seen(&observe(&f, &t, &[], &[]), NOT_PROTECTED), &Seen::Unknown);
+    }
+
+    #[test]
+    fn the_same_error_for_long_enough_is_not_protected() {
+        let t = config();
+        let mut streaks = Streaks::default();
+        let err = |m: &str| vec![("Voicemail".to_string(), m.to_string())];
+        let mut f = facts(Role::Backup);
+        f.sync.errors = err("disk full");
+        assert_eq!(streaks.update(1_000, &f.sync.errors)[0].2, 1_000);
+        // The same error later keeps its start; a different one starts again.
+        assert_eq!(streaks.update(1_300, &f.sync.errors)[0].2, 1_000);
+        let failing = streaks.update(1_600, &f.sync.errors);
+        f.now = 1_599;
+        assert!(!active(seen(&observe(&f, &t, &failing, &[]), NOT_PROTECTED)));
+        f.now = 1_600;
+        let obs = observe(&f, &t, &failing, &[]);
+        match seen(&obs, NOT_PROTECTED) {
+            Seen::Active(text) => assert!(text.message.contains("disk full"), "{}", text.message),
+            other => panic!("{other:?}"),
+        }
+        f.sync.errors = err("permission denied");
+        let failing = streaks.update(1_700, &f.sync.errors);
+        assert_eq!(failing[0].2, 1_700);
+        f.now = 1_700;
+        let open = [NOT_PROTECTED.to_string()];
+        assert_eq!(
+            seen(&observe(&f, &t, &failing, &open), NOT_PROTECTED),
+            &Seen::Unknown,
+            "still failing, differently: not over"
+        );
+        f.sync.errors.clear();
+        let failing = streaks.update(1_800, &f.sync.errors);
+        assert!(matches!(
+            seen(&observe(&f, &t, &failing, &open), NOT_PROTECTED),
+            Seen::Clear(_)
+        ));
+    }
+
+    #[test]
+    fn the_pbx_belongs_on_the_primary_only() {
+        let mut f = facts(Role::Primary);
+        f.pbx.running = Some(false);
+        assert!(active(seen(&observe(&f, &config(), &[], &[]), PBX_STOPPED)));
+        f.pbx.should_run = false;
+        assert_eq!(
+            seen(&observe(&f, &config(), &[], &[]), PBX_STOPPED),
+            &Seen::Unknown,
+            "handing over"
+        );
+        let mut b = facts(Role::Backup);
+        b.pbx.running = Some(true);
+        let obs = observe(&b, &config(), &[], &[]);
+        assert!(active(seen(&obs, PBX_ON_BACKUP)));
+        assert!(!active(seen(&obs, PBX_STOPPED)));
+    }
+
+    #[test]
+    fn the_office_may_switch_back_once_the_hold_is_over_and_the_copy_complete() {
+        let mut f = facts(Role::Primary);
+        f.hold = Some(HoldFacts {
+            epoch: 2,
+            hold_secs: 3600,
+            primary_for_secs: 3599,
+            caught_up: true,
+        });
+        assert!(matches!(seen(&observe(&f, &config(), &[], &[]), HOLD_OVER), Seen::Clear(_)));
+        f.hold.as_mut().unwrap().primary_for_secs = 3600;
+        let obs = observe(&f, &config(), &[], &[]);
+        assert!(active(seen(&obs, HOLD_OVER)));
+        assert!(!obs.iter().find(|o| o.key == HOLD_OVER).unwrap().lasting);
+        f.hold.as_mut().unwrap().caught_up = false;
+        assert_eq!(seen(&observe(&f, &config(), &[], &[]), HOLD_OVER), &Seen::Unknown);
+        // The first primary of a pair never had a role change to settle.
+        f.hold = Some(HoldFacts {
+            epoch: 1,
+            hold_secs: 3600,
+            primary_for_secs: 7200,
+            caught_up: true,
+        });
+        assert!(!active(seen(&observe(&f, &config(), &[], &[]), HOLD_OVER)));
+    }
+
+    #[test]
+    fn disk_and_memory_above_their_thresholds_with_a_margin_to_clear() {
+        let t: AlertsConfig = toml::from_str("disk_used_above = 80\nmemory_used_above = 50").unwrap();
+        let mut f = facts(Role::Primary);
+        f.resources = Some(Latest {
+            at_unix: 0,
+            memory_used_bytes: Some(3.0),
+            memory_total_bytes: Some(4.0),
+            disks: vec![("/".into(), 85.0), ("/var".into(), 79.0)],
+        });
+        let obs = observe(&f, &t, &[], &[]);
+        assert!(active(seen(&obs, MEMORY)));
+        assert!(active(seen(&obs, "disk:/")));
+        assert_eq!(seen(&obs, "disk:/var"), &Seen::Unknown, "within the margin");
+        let open = ["disk:/gone".to_string()];
+        let obs = observe(&f, &t, &[], &open);
+        assert!(matches!(seen(&obs, "disk:/gone"), Seen::Clear(_)));
+    }
+}
