@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::ConnectionLink;
 
+pub mod alerts;
 pub mod lab;
 
 /// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).

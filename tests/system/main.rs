@@ -1,6 +1,7 @@
 //! System tests: every test starts real `lbs-agent` processes in fresh directories and talks to
 //! them over real TLS on loopback. One binary, one module per feature (as ripgrep does).
 
+mod alerts;
 mod auth;
 mod cli;
 mod console;

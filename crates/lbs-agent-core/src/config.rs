@@ -808,12 +808,13 @@ mod tests {
         // docs/agent.example.toml shows every optional key at its default.
         let example = parse(include_str!("../../../docs/agent.example.toml")).unwrap();
         let minimal = parse(MINIMAL).unwrap();
-        let empty = parse(&format!("{MINIMAL}[metrics]\n[pbx]\n[failover]\n[log]\n[sync]\n")).unwrap();
+        let empty = parse(&format!("{MINIMAL}[metrics]\n[pbx]\n[failover]\n[log]\n[sync]\n[alerts]\n")).unwrap();
         for c in [&minimal, &empty] {
             assert_eq!(format!("{:?}", c.metrics), format!("{:?}", example.metrics));
             assert_eq!(format!("{:?}", c.pbx), format!("{:?}", example.pbx));
             assert_eq!(format!("{:?}", c.failover), format!("{:?}", example.failover));
             assert_eq!(format!("{:?}", c.log), format!("{:?}", example.log));
+            assert_eq!(format!("{:?}", c.alerts), format!("{:?}", example.alerts));
             let documented = SyncConfig {
                 categories: Vec::new(),
                 ..example.sync.clone()
@@ -989,6 +990,63 @@ mod tests {
             let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
             assert!(msg.contains(expected), "expected {expected:?} in {msg}");
         }
+    }
+
+    #[test]
+    fn alert_channels_are_checked() {
+        let mail = "[[alerts.email]]\nserver = \"smtp.office365.com\"\nusername = \"pbx@example.com\"\n\
+                    password_file = \"/etc/lbs-agent/smtp.password\"\nfrom = \"PBX A <pbx@example.com>\"\n\
+                    to = [\"office@example.com\", \"it@example.com\"]\n";
+        let hook = "[[alerts.webhook]]\nurl = \"https://ntfy.sh/office\"\nformat = \"ntfy\"\n";
+        let c = parse(&format!("{MINIMAL}{mail}{hook}")).unwrap();
+        let e = &c.alerts.email[0];
+        assert_eq!((e.port(), e.security), (587, Security::Starttls));
+        assert_eq!(c.alerts.channel_ids(), ["email:smtp.office365.com", "webhook:ntfy.sh"]);
+        assert_eq!(c.alerts.partner_silent_after, 60);
+        assert_eq!(c.alerts.repeat, 4 * 3600);
+        let cases = [
+            (mail.replace("pbx@example.com>", "not an address>"), "is not a mail address"),
+            (mail.replace("to = [\"office@example.com\", \"it@example.com\"]", "to = []"), "at least one address"),
+            (
+                mail.replace("password_file = \"/etc/lbs-agent/smtp.password\"\n", ""),
+                "needs a `password_file`",
+            ),
+            (
+                mail.replace("/etc/lbs-agent/smtp.password", "smtp.password"),
+                "must be an absolute path",
+            ),
+            (format!("{mail}security = \"none\"\n"), "only to a mail relay on this box"),
+            (format!("{mail}{mail}"), "give each a distinct `name`"),
+            (hook.replace("https://ntfy.sh/office", "ntfy.sh/office"), "not an http:// or https://"),
+            (hook.replace("ntfy\"", "slack\""), "unknown variant"),
+            ("[alerts]\ndisk_used_above = 0\n".into(), "between 1 and 100"),
+            ("[alerts]\nrepeat = \"5s\"\n".into(), "reminder interval"),
+        ];
+        for (extra, expected) in cases {
+            let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+            assert!(msg.contains(expected), "expected {expected:?} in {msg}");
+        }
+        // Plain SMTP to a relay on this box is fine.
+        let local = mail.replace("smtp.office365.com", "127.0.0.1") + "security = \"none\"\n";
+        assert_eq!(parse(&format!("{MINIMAL}{local}")).unwrap().alerts.email[0].port(), 25);
+    }
+
+    #[test]
+    fn inline_secrets_are_never_printed() {
+        let text = format!(
+            "{MINIMAL}[[alerts.email]]\nserver = \"mail.example.com\"\nusername = \"u\"\npassword = \"hunter2-secret\"\n\
+             from = \"a@example.com\"\nto = [\"b@example.com\"]\n\
+             [[alerts.webhook]]\nurl = \"https://hooks.example.com/x\"\nheaders = {{ \"X-Api-Key\" = \"key-secret\" }}\n"
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.alerts.email[0].password.as_ref().unwrap().expose(), "hunter2-secret");
+        let shown = effective(&c).unwrap();
+        let debug = format!("{c:?}");
+        for secret in ["hunter2-secret", "key-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(shown.contains("password = \"(hidden)\""), "{shown}");
     }
 
     #[test]

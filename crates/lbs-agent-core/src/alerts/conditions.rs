@@ -56,6 +56,9 @@ pub struct Facts {
     /// This box's name.
     pub me: String,
     pub role: Role,
+    /// Since when this box has had its role: a PBX reading older than that is about the role
+    /// before.
+    pub role_since: i64,
     /// When the alerts started looking: a partner never heard since is silent since then.
     pub started: i64,
     pub partner: Option<PartnerFacts>,
@@ -128,7 +131,7 @@ fn partner_silent(f: &Facts, t: &AlertsConfig) -> Observation {
             let silent_for = (f.now - p.last_contact.unwrap_or(f.started).max(f.started)).max(0) as u64;
             let since_contact = p.last_contact.map_or(silent_for, |c| (f.now - c).max(0) as u64);
             if p.reachable {
-                Seen::Clear(wording::partner_back(&f.me, &p.name, p.role, since_contact))
+                Seen::Clear(wording::partner_back(&f.me, &p.name, p.role))
             } else if silent_for >= t.partner_silent_after {
                 Seen::Active(wording::partner_silent(&f.me, f.role, &p.name, since_contact, p.last_contact))
             } else {
@@ -173,9 +176,16 @@ fn not_protected(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)],
     observation(NOT_PROTECTED, true, seen)
 }
 
+/// The PBX reading, if it was taken in the current role.
+fn pbx_running(f: &Facts) -> Option<bool> {
+    f.pbx
+        .running
+        .filter(|_| f.pbx.checked_unix.is_some_and(|c| c > f.role_since))
+}
+
 fn pbx_stopped(f: &Facts) -> Observation {
     let partner = f.partner.as_ref().map(|p| p.name.as_str());
-    let seen = match (f.role, f.pbx.running) {
+    let seen = match (f.role, pbx_running(f)) {
         (Role::Primary, Some(false)) if f.pbx.should_run => Seen::Active(wording::pbx_stopped(&f.me, partner)),
         (Role::Primary, None) => Seen::Unknown,
         // Not while a handover or the start-up settling keeps it stopped on purpose.
@@ -186,7 +196,7 @@ fn pbx_stopped(f: &Facts) -> Observation {
 }
 
 fn pbx_on_backup(f: &Facts) -> Observation {
-    let seen = match (f.role, f.pbx.running) {
+    let seen = match (f.role, pbx_running(f)) {
         (Role::Backup, Some(true)) => Seen::Active(wording::pbx_on_backup(&f.me, f.pbx.problem.as_deref())),
         (Role::Backup, None) => Seen::Unknown,
         (role, _) => Seen::Clear(wording::pbx_off_backup(&f.me, role)),
@@ -279,6 +289,7 @@ mod tests {
             now: 10_000,
             me: "PBX B".into(),
             role,
+            role_since: 500,
             started: 1_000,
             partner: Some(PartnerFacts {
                 name: "PBX A".into(),
@@ -423,6 +434,9 @@ mod tests {
         let obs = observe(&b, &config(), &[], &[]);
         assert!(active(seen(&obs, PBX_ON_BACKUP)));
         assert!(!active(seen(&obs, PBX_STOPPED)));
+        // A reading from before the role changed says nothing about the role now.
+        b.role_since = 10_000;
+        assert_eq!(seen(&observe(&b, &config(), &[], &[]), PBX_ON_BACKUP), &Seen::Unknown);
     }
 
     #[test]

@@ -197,6 +197,16 @@ impl Outbox {
         Ok(())
     }
 
+    /// Makes every undelivered row due now: at start, since a restart is how a fixed setting
+    /// (a password, a `ca_file`) takes effect.
+    pub async fn retry_now(&self, now: i64) -> Result<(), OutboxError> {
+        sqlx::query("UPDATE alert_outbox SET next_attempt_unix = min(next_attempt_unix, ?) WHERE delivered_unix IS NULL")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Undelivered rows per channel.
     pub async fn queued(&self) -> Result<BTreeMap<String, u64>, OutboxError> {
         let rows: Vec<(String, i64)> = sqlx::query_as(

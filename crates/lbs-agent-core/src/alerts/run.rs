@@ -229,6 +229,7 @@ async fn gather(a: &Alerts, i: &Inputs, now: i64, started: i64) -> Option<Facts>
         now,
         me: a.name.clone(),
         role: status.role,
+        role_since: status.role_since_unix,
         started,
         partner,
         pbx: status.pbx,
@@ -289,6 +290,9 @@ fn backoff(attempts: i64) -> i64 {
 
 async fn deliver_loop(a: Arc<Alerts>, f: Arc<Failover>) {
     let channels = a.channel_ids();
+    if let Err(e) = a.outbox.retry_now(now_unix()).await {
+        tracing::warn!(error = %e, "alerts: cannot make the waiting alerts due");
+    }
     let mut last_prune = 0;
     loop {
         let now = now_unix();
@@ -382,12 +386,19 @@ async fn deliver_loop(a: Arc<Alerts>, f: Arc<Failover>) {
                         due
                     };
                     if due_log {
+                        let waiting = a
+                            .outbox
+                            .queued()
+                            .await
+                            .ok()
+                            .and_then(|q| q.get(&p.channel).copied())
+                            .unwrap_or(1);
                         record(
                             &f,
                             EventKind::AlertFailed,
                             "the agent",
                             format!(
-                                "alert not delivered to {} (retried until it is): {}: {}",
+                                "alert not delivered to {} ({waiting} waiting, retried until delivered): {}: {}",
                                 p.channel, p.alert.title, err
                             ),
                         )

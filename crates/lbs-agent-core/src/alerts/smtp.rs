@@ -116,6 +116,11 @@ fn explain(target: &str, ch: &EmailChannel, e: &lettre::transport::smtp::Error) 
         format!("{target} did not answer in time")
     } else if lower.contains("connection refused") {
         format!("nothing answers at {target} (connection refused): is the mail server running, and the port right?")
+    } else if lower.contains("no compatible authentication mechanism") {
+        format!(
+            "{target} offers no login the agent can use (AUTH PLAIN or LOGIN): check `security` and `port` (many \
+             servers offer a login only after STARTTLS)"
+        )
     } else if e.status().is_some_and(|c| c.to_string().starts_with("535")) || lower.contains("authentication") {
         format!("{target} refused the login: check `username` and the password")
     } else if e.is_permanent() {

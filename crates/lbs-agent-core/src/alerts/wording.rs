@@ -74,10 +74,10 @@ pub fn partner_silent(me: &str, role: Role, partner: &str, silent_secs: u64, las
     }
 }
 
-pub fn partner_back(me: &str, partner: &str, partner_role: Option<Role>, silent_secs: u64) -> Text {
+pub fn partner_back(me: &str, partner: &str, partner_role: Option<Role>) -> Text {
     let role = partner_role.map_or(String::new(), |r| format!(" It is the {r}."));
     text(
-        format!("{partner} answers again (silent for {})", span(silent_secs)),
+        format!("{partner} answers again"),
         format!("{me} hears from {partner} again.{role}"),
         "Nothing to do: LBS Console shows when the copy has caught up.",
     )

@@ -75,6 +75,14 @@ mod tests {
                  [failover]\nheartbeat_interval = \"300ms\"\n{takeover}"
             ));
         }
+        texts.push(
+            "[server]\nname = \"b\"\nstate_dir = \"/s\"\n[alerts]\nrepeat = \"1h\"\n\
+             [[alerts.email]]\nserver = \"127.0.0.1\"\nsecurity = \"none\"\nusername = \"u\"\npassword = \"p\"\n\
+             from = \"A <a@example.com>\"\nto = [\"b@example.com\"]\n\
+             [[alerts.webhook]]\nname = \"ntfy\"\nurl = \"https://ntfy.sh/x\"\nformat = \"ntfy\"\n\
+             token_file = \"/etc/lbs-agent/ntfy.token\"\nheaders = { \"X-A\" = \"b\" }\n"
+                .into(),
+        );
         for text in texts {
             let config = Config::parse(&text, path).unwrap();
             let shown = effective(&config).unwrap();

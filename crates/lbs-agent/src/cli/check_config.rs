@@ -102,6 +102,35 @@ pub fn findings(config: &Config) -> Vec<Finding> {
             )));
         }
     }
+    for (key, path) in config.alerts.files() {
+        match std::fs::read(path) {
+            Err(e) => out.push(Finding::Error(format!(
+                "{key} {} cannot be read ({e}): alerts through this channel would fail",
+                path.display()
+            ))),
+            Ok(bytes) if key.ends_with("ca_file") && !bytes.windows(17).any(|w| w == b"BEGIN CERTIFICATE") => {
+                out.push(Finding::Error(format!(
+                    "{key} {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                )))
+            }
+            Ok(_) => {}
+        }
+    }
+    for e in config.alerts.email.iter().filter(|e| e.password.is_some()) {
+        out.push(Finding::Note(format!(
+            "[alerts.email] {}: the password is written in the configuration file; keep it in a `password_file` \
+             readable by the agent only (it is never printed either way)",
+            e.id()
+        )));
+    }
+    if config.alerts.channel_ids().is_empty() {
+        out.push(Finding::Note(
+            "no [alerts] channel is configured: this box sends no alert of its own when its partner or its PBX \
+             fails (see [[alerts.email]] and [[alerts.webhook]] in docs/agent.md)"
+                .into(),
+        ));
+    }
     let state = &config.server.state_dir;
     if !state.join("identity.json").is_file() {
         out.push(Finding::Note(format!(
@@ -175,6 +204,28 @@ mod tests {
         assert!(f.contains(&Finding::Note(
             "/nonexistent/state holds no identity yet: run `lbs-agent setup` (or `lbs-agent init`) before starting the agent".into()
         )));
+    }
+
+    #[test]
+    fn alert_files_must_be_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let c = config(&format!(
+            "[[alerts.email]]\nserver = \"mail.example.com\"\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n\
+             from = \"a@example.com\"\nto = [\"b@example.com\"]\nca_file = \"{}\"\n",
+            not_pem.display()
+        ));
+        let errors: Vec<String> = findings(&c)
+            .into_iter()
+            .filter_map(|f| match f {
+                Finding::Error(m) => Some(m),
+                Finding::Note(_) => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("password_file /nonexistent/pw cannot be read"), "{errors:?}");
+        assert!(errors[1].contains("holds no PEM certificate"), "{errors:?}");
     }
 
     #[test]

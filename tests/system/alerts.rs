@@ -1,0 +1,345 @@
+//! The alerts the agents send themselves, received by real servers: a mail server (aiosmtpd,
+//! STARTTLS or TLS, AUTH LOGIN) and an HTTP server recording webhooks. Each condition's alert
+//! and its end; a mail server down, then up, with the agent killed between: each alert arrives
+//! once; an untrusted certificate refused and reported; `lbs-agent alert test`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lbs_protocol::{AlertsStatus, Role};
+use lbs_tests::alerts::{HookServer, Mail, MailServer, Tls};
+use lbs_tests::{eventually, Agent};
+use serde_json::json;
+
+use crate::failover::{ask, box_config, events, failover, pair_of, voicemail};
+
+async fn alerts_status(agent: &Agent) -> AlertsStatus {
+    let r = agent.get("/api/v1/alerts", &agent.link.token).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn subjects(mails: &[Mail]) -> Vec<String> {
+    mails.iter().map(Mail::subject).collect()
+}
+
+/// Waits for a mail whose subject contains `what`; returns it. On a timeout, says what came and
+/// what the agent logged about its alerts.
+async fn mail_about(server: &MailServer, what: &str, agent: &Agent) -> Mail {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(m) = server.mails().into_iter().find(|m| m.subject().contains(what)) {
+            assert!(!agent.log().contains(&server.password), "the password reached the log");
+            return m;
+        }
+        if std::time::Instant::now() > deadline {
+            let log: Vec<String> = agent
+                .log()
+                .lines()
+                .filter(|l| l.contains("alert"))
+                .map(String::from)
+                .collect();
+            panic!(
+                "no mail about \"{what}\"; received {:#?}\nthe agent's alert lines:\n{}",
+                subjects(&server.mails()),
+                log[log.len().saturating_sub(30)..].join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for a webhook whose title contains `what`.
+async fn hook_about(hooks: &HookServer, what: &str) -> lbs_tests::alerts::Hook {
+    eventually(&format!("a webhook about \"{what}\""), Duration::from_secs(60), || async {
+        hooks.hooks().into_iter().find(|h| {
+            let json_title = h.json()["title"].as_str().map(str::to_owned);
+            let ntfy_title = h.header("title").map(lbs_tests::alerts::decode_words);
+            json_title.or(ntfy_title).is_some_and(|t| t.contains(what))
+        })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_wait_for_a_mail_server_that_is_down_survive_sigkill_and_arrive_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = Tls::make(&dir.path().join("tls"));
+    let mut mail = MailServer::new(dir.path(), "starttls", Some(&tls)).login_only();
+    let hooks = HookServer::start().await;
+    let section = format!(
+        "[alerts]\ndisk_used_above = 1\nmemory_used_above = 1\n{}{}",
+        mail.config(dir.path(), &format!("ca_file = \"{}\"", tls.ca.display())),
+        hooks.config("/lbs", "json")
+    );
+    let mut a = Agent::init_config("PBX A", "1s", |_| section.clone());
+    a.start();
+    let token = a.link.token.clone();
+
+    // The mail server is down: the webhook gets both alerts at once, the mail waits.
+    let firing = eventually("the disk and memory alerts by webhook", Duration::from_secs(30), || async {
+        let h: Vec<_> = hooks.hooks().into_iter().filter(|h| h.json()["state"] == "firing").collect();
+        (h.len() >= 2).then_some(h)
+    })
+    .await;
+    let body = firing[0].json();
+    for key in ["id", "server", "server_id", "role", "condition", "state", "title", "message", "what_to_do", "time"] {
+        assert!(!body[key].is_null(), "{key} missing from {body}");
+    }
+    assert_eq!(body["server"], "PBX A");
+    assert_eq!(firing[0].path, "/lbs");
+    assert_eq!(firing[0].header("x-lbs-alert-id"), body["id"].as_str());
+    let mut conditions: Vec<String> = firing
+        .iter()
+        .filter_map(|h| h.json()["condition"].as_str().map(str::to_owned))
+        .collect();
+    conditions.sort();
+    assert_eq!(conditions, ["disk:/", "memory"]);
+    let failing = eventually("the mail channel to be failing with 2 alerts waiting", Duration::from_secs(30), || async {
+        let s = alerts_status(&a).await;
+        s.channels
+            .into_iter()
+            .find(|c| c.kind == "email" && c.failing && c.queued == 2)
+    })
+    .await;
+    let problem = failing.last_error.clone().unwrap();
+    assert!(problem.contains("nothing answers at 127.0.0.1"), "{problem}");
+    let metrics = a.get("/api/v1/metrics", &token).await.text().await.unwrap();
+    let channel = format!("channel=\"{}\"", failing.channel);
+    assert!(
+        metrics.contains(&format!("lbs_alert_channel_failing{{{channel}}} 1"))
+            && metrics.contains(&format!("lbs_alerts_queued{{{channel}}} 2")),
+        "{metrics}"
+    );
+    // A retry fails too, and the audit log still has one entry for the problem (the alert tried
+    // first; the other waits behind it), not one per retry.
+    let first = failing.next_attempt_unix.unwrap();
+    eventually("a second attempt to fail", Duration::from_secs(30), || async {
+        let s = alerts_status(&a).await;
+        s.channels
+            .into_iter()
+            .find(|c| c.kind == "email" && c.next_attempt_unix.is_some_and(|t| t > first))
+    })
+    .await;
+    let log = events(&a).await;
+    let failed: Vec<&String> = log.iter().filter(|e| e.starts_with("alert_failed")).collect();
+    assert_eq!(failed.len(), 1, "{log:#?}");
+    assert!(failed[0].contains("(2 waiting, retried until delivered)"), "{log:#?}");
+    assert!(log.iter().any(|e| e.starts_with("alert_sent") && e.contains("webhook:127.0.0.1")), "{log:#?}");
+
+    // Killed with the mails still queued; the mail server comes back; the agent restarts.
+    a.kill9();
+    mail.start();
+    a.start();
+    eventually("both mails delivered", Duration::from_secs(60), || async {
+        let s = alerts_status(&a).await;
+        let email = s.channels.iter().find(|c| c.kind == "email")?;
+        (email.queued == 0 && mail.mails().len() >= 2).then_some(())
+    })
+    .await;
+    let mails = mail.mails();
+    assert_eq!(mails.len(), 2, "each alert once: {:?}", subjects(&mails));
+    let subjects = subjects(&mails);
+    assert!(subjects.iter().any(|s| s.starts_with("The disk / on PBX A is")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.starts_with("PBX A is using")), "{subjects:?}");
+    let ids: std::collections::BTreeSet<String> = mails.iter().filter_map(|m| m.header("Message-ID")).collect();
+    assert_eq!(ids.len(), 2, "each its own Message-ID");
+    assert!(ids.iter().all(|id| id.ends_with(".lbs-agent>")), "{ids:?}");
+    let m = &mails[0];
+    assert_eq!(
+        m.header("X-Envelope-To").as_deref(),
+        Some("office@example.com, it@example.com")
+    );
+    assert!(m.body().contains("What to do:"), "{}", m.body());
+    // The restart sent no webhook again and no problem twice.
+    let firing_hooks = hooks.hooks().iter().filter(|h| h.json()["state"] == "firing").count();
+    assert_eq!(firing_hooks, 2);
+
+    // Thresholds raised: both problems are over, said once each, by mail and webhook.
+    a.stop();
+    let text = std::fs::read_to_string(&a.config)
+        .unwrap()
+        .replace("disk_used_above = 1\n", "disk_used_above = 100\n")
+        .replace("memory_used_above = 1\n", "memory_used_above = 100\n");
+    std::fs::write(&a.config, text).unwrap();
+    a.start();
+    mail_about(&mail, "Resolved: The disk / on PBX A has room again", &a).await;
+    let over = mail_about(&mail, "Resolved: PBX A's memory use is normal again", &a).await;
+    assert!(over.body().contains("The problem lasted"), "{}", over.body());
+    hook_about(&hooks, "Resolved: PBX A's memory use is normal again").await;
+
+    // `alert test` through both channels: each server's answer.
+    let out = a.cli(&["alert", "test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("250 2.0.0 Ok: queued as"), "{stdout}");
+    assert!(stdout.contains("HTTP 200 OK"), "{stdout}");
+    mail_about(&mail, "Test alert from PBX A", &a).await;
+    // The mail server gone: a plain reason and a non-zero exit.
+    mail.stop();
+    let out = a.cli(&["alert", "test"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("FAILED") && stdout.contains("nothing answers at 127.0.0.1"), "{stdout}");
+    assert!(stderr.contains("1 of 2 channels did not take the test alert"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_server_with_an_untrusted_certificate_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = Tls::make(&dir.path().join("tls"));
+    let mut mail = MailServer::new(dir.path(), "tls", Some(&tls));
+    mail.start();
+    // No ca_file: the office's own CA is not trusted.
+    let section = format!("[alerts]\ndisk_used_above = 1\n{}", mail.config(dir.path(), ""));
+    let mut a = Agent::init_config("PBX A", "1s", |_| section.clone());
+    a.start();
+    let entry = eventually("the refusal in the audit log", Duration::from_secs(30), || async {
+        events(&a).await.into_iter().find(|e| e.starts_with("alert_failed"))
+    })
+    .await;
+    assert!(entry.contains("certificate is not trusted by this box"), "{entry}");
+    let s = alerts_status(&a).await;
+    assert!(s.channels[0].failing && s.channels[0].queued >= 1, "{s:?}");
+    let out = a.cli(&["alert", "test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("ca_file"), "{stdout}");
+    assert!(mail.mails().is_empty(), "nothing went over a connection that was not trusted");
+
+    // With its CA as ca_file, the same server is trusted and the waiting alert goes.
+    a.stop();
+    let text = std::fs::read_to_string(&a.config).unwrap().replace(
+        "to = [",
+        &format!("ca_file = \"{}\"\nto = [", tls.ca.display()),
+    );
+    std::fs::write(&a.config, text).unwrap();
+    a.start();
+    mail_about(&mail, "The disk / on PBX A is", &a).await;
+}
+
+/// The `[alerts]` of a box of the pair: thresholds short enough for a test.
+fn pair_alerts(dir: &Path, mail: &MailServer, hooks: &HookServer, format: &str, extra: &str) -> String {
+    format!(
+        "\n[alerts]\npartner_silent_after = \"3s\"\n{extra}{}{}",
+        mail.config(dir, ""),
+        hooks.config("/hook", format)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pair_says_what_goes_wrong_and_when_it_is_over() {
+    let shared = tempfile::tempdir().unwrap();
+    let mut mail = MailServer::new(shared.path(), "plain", None);
+    mail.start();
+    let hooks = HookServer::start().await;
+    let mut pair = pair_of(
+        |d| box_config(d, "4s", "") + &pair_alerts(d, &mail, &hooks, "json", ""),
+        |d| box_config(d, "4s", "") + &pair_alerts(d, &mail, &hooks, "ntfy", ""),
+    );
+    eventually("B to be the backup", Duration::from_secs(20), || async {
+        (failover(&pair.b).await.role == Role::Backup).then_some(())
+    })
+    .await;
+
+    // The PBX stops on the primary; then it runs again.
+    let pbx_a = pair.a.dir.path().join("pbx.sh");
+    assert!(std::process::Command::new(&pbx_a).arg("stop").status().unwrap().success());
+    let m = mail_about(&mail, "The PBX is not running on PBX A (the primary)", &pair.a).await;
+    assert!(m.body().contains("fail over to PBX B"), "{}", m.body());
+    hook_about(&hooks, "The PBX is not running on PBX A").await;
+    assert!(std::process::Command::new(&pbx_a).arg("start").status().unwrap().success());
+    mail_about(&mail, "Resolved: The PBX runs again on PBX A", &pair.a).await;
+
+    // The PBX found running on the backup: stopped, and said.
+    let pbx_b = pair.b.dir.path().join("pbx.sh");
+    assert!(std::process::Command::new(&pbx_b).arg("start").status().unwrap().success());
+    mail_about(&mail, "The PBX was running on the backup PBX B", &pair.b).await;
+    let ntfy = hook_about(&hooks, "The PBX was running on the backup PBX B").await;
+    assert_eq!(ntfy.header("priority"), Some("high"));
+    assert!(ntfy.body.contains("What to do:"), "{}", ntfy.body);
+    mail_about(&mail, "Resolved: The PBX no longer runs on the backup PBX B", &pair.b).await;
+
+    // The primary dies: the backup says so.
+    pair.a.kill9();
+    let m = mail_about(&mail, "PBX A (the primary) does not answer — the phones may be down", &pair.b).await;
+    assert!(m.body().contains("the failover wizard makes PBX B the primary"), "{}", m.body());
+    hook_about(&hooks, "PBX A (the primary) does not answer").await;
+
+    // While it was away, A wrote a file B never got. B is promoted, with a reason.
+    std::fs::write(voicemail(&pair.a).join("split.txt"), "left on A after the cut").unwrap();
+    let (code, body) = ask(
+        &pair.b,
+        "promote",
+        json!({"force": true, "reason": "PBX A's power supply died"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let m = mail_about(&mail, "Failover: PBX B is now the primary — it runs the phones", &pair.b).await;
+    assert!(m.body().contains("\"PBX A's power supply died\""), "{}", m.body());
+    assert!(m.body().contains("asked by"), "{}", m.body());
+
+    // A comes back: it steps down with its file set aside; B hears it again; the hold ends.
+    pair.a.start();
+    let m = mail_about(&mail, "PBX A stepped down — 1 files set aside", &pair.a).await;
+    assert!(m.body().contains("quarantine"), "{}", m.body());
+    let back = mail_about(&mail, "Resolved: PBX A answers again", &pair.b).await;
+    assert!(back.body().contains("It is the backup."), "{}", back.body());
+    let m = mail_about(&mail, "the office may switch back now", &pair.b).await;
+    assert!(m.subject().starts_with("PBX B has run the phones for"), "{}", m.subject());
+
+    // Each of these once: no problem said twice by one box, nor by both.
+    let all = subjects(&mail.mails());
+    for once in [
+        "The PBX is not running on PBX A (the primary) — phones cannot call",
+        "PBX A (the primary) does not answer — the phones may be down",
+        "Failover: PBX B is now the primary — it runs the phones",
+        "PBX A stepped down — 1 files set aside",
+    ] {
+        assert_eq!(all.iter().filter(|s| s.as_str() == once).count(), 1, "{once}: {all:#?}");
+    }
+    // A reading of the PBX from before a role change is no news about the role after it.
+    assert!(
+        !all.iter().any(|s| s.contains("not running on PBX B") || s.contains("running on the backup PBX A")),
+        "{all:#?}"
+    );
+    let b_log = events(&pair.b).await.join("\n");
+    assert!(b_log.contains("alert_sent: alert sent to email:127.0.0.1 (250"), "{b_log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_cannot_copy_says_the_office_is_not_protected() {
+    let shared = tempfile::tempdir().unwrap();
+    let mut mail = MailServer::new(shared.path(), "plain", None);
+    mail.start();
+    let hooks = HookServer::start().await;
+    let thresholds = "sync_failing_for = \"2s\"\n";
+    let pair = pair_of(
+        |d| box_config(d, "1h", "") + &pair_alerts(d, &mail, &hooks, "json", thresholds),
+        |d| box_config(d, "1h", "") + &pair_alerts(d, &mail, &hooks, "json", thresholds),
+    );
+    // B's voicemail folder replaced by a file: nothing can be installed there.
+    let root = voicemail(&pair.b);
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::write(&root, "not a folder").unwrap();
+    std::fs::write(voicemail(&pair.a).join("msg0001.txt"), "hello from 1001").unwrap();
+    let m = mail_about(&mail, "Not protected", &pair.b).await;
+    assert!(m.subject().contains("PBX B"), "{}", m.subject());
+    assert!(m.body().contains("has failed with the same error since"), "{}", m.body());
+    let hook = hook_about(&hooks, "Not protected").await;
+    assert_eq!(hook.json()["condition"], "not_protected");
+    assert_eq!(hook.json()["server"], "PBX B", "the backup says it, not the primary");
+    // Fixed: the copy catches up and B says so.
+    std::fs::remove_file(&root).unwrap();
+    std::fs::create_dir_all(&root).unwrap();
+    mail_about(&mail, "Resolved: Protected again", &pair.b).await;
+    let from_a = mail
+        .mails()
+        .iter()
+        .filter(|m| m.subject().contains("Not protected") && m.body().contains("PBX A ("))
+        .count();
+    assert_eq!(from_a, 0, "the primary does not say it too");
+}
