@@ -152,7 +152,7 @@ pub fn decode_words(s: &str) -> String {
                 String::from_utf8(bytes).ok()
             });
         let encoded = decoded.is_some();
-        if !out.is_empty() && !(encoded && last_encoded) {
+        if !(out.is_empty() || encoded && last_encoded) {
             out.push(' ');
         }
         out.push_str(&decoded.unwrap_or_else(|| word.to_owned()));
@@ -321,9 +321,7 @@ impl HookServer {
             });
             "ok"
         }
-        let app = axum::Router::new()
-            .fallback(record)
-            .with_state(received.clone());
+        let app = axum::Router::new().fallback(record).with_state(received.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {

@@ -51,13 +51,17 @@ async fn mail_about(server: &MailServer, what: &str, agent: &Agent) -> Mail {
 
 /// Waits for a webhook whose title contains `what`.
 async fn hook_about(hooks: &HookServer, what: &str) -> lbs_tests::alerts::Hook {
-    eventually(&format!("a webhook about \"{what}\""), Duration::from_secs(60), || async {
-        hooks.hooks().into_iter().find(|h| {
-            let json_title = h.json()["title"].as_str().map(str::to_owned);
-            let ntfy_title = h.header("title").map(lbs_tests::alerts::decode_words);
-            json_title.or(ntfy_title).is_some_and(|t| t.contains(what))
-        })
-    })
+    eventually(
+        &format!("a webhook about \"{what}\""),
+        Duration::from_secs(60),
+        || async {
+            hooks.hooks().into_iter().find(|h| {
+                let json_title = h.json()["title"].as_str().map(str::to_owned);
+                let ntfy_title = h.header("title").map(lbs_tests::alerts::decode_words);
+                json_title.or(ntfy_title).is_some_and(|t| t.contains(what))
+            })
+        },
+    )
     .await
 }
 
@@ -77,13 +81,32 @@ async fn alerts_wait_for_a_mail_server_that_is_down_survive_sigkill_and_arrive_o
     let token = a.link.token.clone();
 
     // The mail server is down: the webhook gets both alerts at once, the mail waits.
-    let firing = eventually("the disk and memory alerts by webhook", Duration::from_secs(30), || async {
-        let h: Vec<_> = hooks.hooks().into_iter().filter(|h| h.json()["state"] == "firing").collect();
-        (h.len() >= 2).then_some(h)
-    })
+    let firing = eventually(
+        "the disk and memory alerts by webhook",
+        Duration::from_secs(30),
+        || async {
+            let h: Vec<_> = hooks
+                .hooks()
+                .into_iter()
+                .filter(|h| h.json()["state"] == "firing")
+                .collect();
+            (h.len() >= 2).then_some(h)
+        },
+    )
     .await;
     let body = firing[0].json();
-    for key in ["id", "server", "server_id", "role", "condition", "state", "title", "message", "what_to_do", "time"] {
+    for key in [
+        "id",
+        "server",
+        "server_id",
+        "role",
+        "condition",
+        "state",
+        "title",
+        "message",
+        "what_to_do",
+        "time",
+    ] {
         assert!(!body[key].is_null(), "{key} missing from {body}");
     }
     assert_eq!(body["server"], "PBX A");
@@ -95,12 +118,16 @@ async fn alerts_wait_for_a_mail_server_that_is_down_survive_sigkill_and_arrive_o
         .collect();
     conditions.sort();
     assert_eq!(conditions, ["disk:/", "memory"]);
-    let failing = eventually("the mail channel to be failing with 2 alerts waiting", Duration::from_secs(30), || async {
-        let s = alerts_status(&a).await;
-        s.channels
-            .into_iter()
-            .find(|c| c.kind == "email" && c.failing && c.queued == 2)
-    })
+    let failing = eventually(
+        "the mail channel to be failing with 2 alerts waiting",
+        Duration::from_secs(30),
+        || async {
+            let s = alerts_status(&a).await;
+            s.channels
+                .into_iter()
+                .find(|c| c.kind == "email" && c.failing && c.queued == 2)
+        },
+    )
     .await;
     let problem = failing.last_error.clone().unwrap();
     assert!(problem.contains("nothing answers at 127.0.0.1"), "{problem}");
@@ -125,7 +152,11 @@ async fn alerts_wait_for_a_mail_server_that_is_down_survive_sigkill_and_arrive_o
     let failed: Vec<&String> = log.iter().filter(|e| e.starts_with("alert_failed")).collect();
     assert_eq!(failed.len(), 1, "{log:#?}");
     assert!(failed[0].contains("(2 waiting, retried until delivered)"), "{log:#?}");
-    assert!(log.iter().any(|e| e.starts_with("alert_sent") && e.contains("webhook:127.0.0.1")), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|e| e.starts_with("alert_sent") && e.contains("webhook:127.0.0.1")),
+        "{log:#?}"
+    );
 
     // Killed with the mails still queued; the mail server comes back; the agent restarts.
     a.kill9();
@@ -140,7 +171,10 @@ async fn alerts_wait_for_a_mail_server_that_is_down_survive_sigkill_and_arrive_o
     let mails = mail.mails();
     assert_eq!(mails.len(), 2, "each alert once: {:?}", subjects(&mails));
     let subjects = subjects(&mails);
-    assert!(subjects.iter().any(|s| s.starts_with("The disk / on PBX A is")), "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.starts_with("The disk / on PBX A is")),
+        "{subjects:?}"
+    );
     assert!(subjects.iter().any(|s| s.starts_with("PBX A is using")), "{subjects:?}");
     let ids: std::collections::BTreeSet<String> = mails.iter().filter_map(|m| m.header("Message-ID")).collect();
     assert_eq!(ids.len(), 2, "each its own Message-ID");
@@ -183,8 +217,14 @@ async fn alerts_wait_for_a_mail_server_that_is_down_survive_sigkill_and_arrive_o
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains("FAILED") && stdout.contains("nothing answers at 127.0.0.1"), "{stdout}");
-    assert!(stderr.contains("1 of 2 channels did not take the test alert"), "{stderr}");
+    assert!(
+        stdout.contains("FAILED") && stdout.contains("nothing answers at 127.0.0.1"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("1 of 2 channels did not take the test alert"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,14 +248,16 @@ async fn a_mail_server_with_an_untrusted_certificate_is_refused_and_reported() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(stdout.contains("ca_file"), "{stdout}");
-    assert!(mail.mails().is_empty(), "nothing went over a connection that was not trusted");
+    assert!(
+        mail.mails().is_empty(),
+        "nothing went over a connection that was not trusted"
+    );
 
     // With its CA as ca_file, the same server is trusted and the waiting alert goes.
     a.stop();
-    let text = std::fs::read_to_string(&a.config).unwrap().replace(
-        "to = [",
-        &format!("ca_file = \"{}\"\nto = [", tls.ca.display()),
-    );
+    let text = std::fs::read_to_string(&a.config)
+        .unwrap()
+        .replace("to = [", &format!("ca_file = \"{}\"\nto = [", tls.ca.display()));
     std::fs::write(&a.config, text).unwrap();
     a.start();
     mail_about(&mail, "The disk / on PBX A is", &a).await;
@@ -247,16 +289,28 @@ async fn the_pair_says_what_goes_wrong_and_when_it_is_over() {
 
     // The PBX stops on the primary; then it runs again.
     let pbx_a = pair.a.dir.path().join("pbx.sh");
-    assert!(std::process::Command::new(&pbx_a).arg("stop").status().unwrap().success());
+    assert!(std::process::Command::new(&pbx_a)
+        .arg("stop")
+        .status()
+        .unwrap()
+        .success());
     let m = mail_about(&mail, "The PBX is not running on PBX A (the primary)", &pair.a).await;
     assert!(m.body().contains("fail over to PBX B"), "{}", m.body());
     hook_about(&hooks, "The PBX is not running on PBX A").await;
-    assert!(std::process::Command::new(&pbx_a).arg("start").status().unwrap().success());
+    assert!(std::process::Command::new(&pbx_a)
+        .arg("start")
+        .status()
+        .unwrap()
+        .success());
     mail_about(&mail, "Resolved: The PBX runs again on PBX A", &pair.a).await;
 
     // The PBX found running on the backup: stopped, and said.
     let pbx_b = pair.b.dir.path().join("pbx.sh");
-    assert!(std::process::Command::new(&pbx_b).arg("start").status().unwrap().success());
+    assert!(std::process::Command::new(&pbx_b)
+        .arg("start")
+        .status()
+        .unwrap()
+        .success());
     mail_about(&mail, "The PBX was running on the backup PBX B", &pair.b).await;
     let ntfy = hook_about(&hooks, "The PBX was running on the backup PBX B").await;
     assert_eq!(ntfy.header("priority"), Some("high"));
@@ -265,8 +319,17 @@ async fn the_pair_says_what_goes_wrong_and_when_it_is_over() {
 
     // The primary dies: the backup says so.
     pair.a.kill9();
-    let m = mail_about(&mail, "PBX A (the primary) does not answer — the phones may be down", &pair.b).await;
-    assert!(m.body().contains("the failover wizard makes PBX B the primary"), "{}", m.body());
+    let m = mail_about(
+        &mail,
+        "PBX A (the primary) does not answer — the phones may be down",
+        &pair.b,
+    )
+    .await;
+    assert!(
+        m.body().contains("the failover wizard makes PBX B the primary"),
+        "{}",
+        m.body()
+    );
     hook_about(&hooks, "PBX A (the primary) does not answer").await;
 
     // While it was away, A wrote a file B never got. B is promoted, with a reason.
@@ -278,7 +341,12 @@ async fn the_pair_says_what_goes_wrong_and_when_it_is_over() {
     )
     .await;
     assert_eq!(code, 200, "{body}");
-    let m = mail_about(&mail, "Failover: PBX B is now the primary — it runs the phones", &pair.b).await;
+    let m = mail_about(
+        &mail,
+        "Failover: PBX B is now the primary — it runs the phones",
+        &pair.b,
+    )
+    .await;
     assert!(m.body().contains("\"PBX A's power supply died\""), "{}", m.body());
     assert!(m.body().contains("asked by"), "{}", m.body());
 
@@ -289,7 +357,11 @@ async fn the_pair_says_what_goes_wrong_and_when_it_is_over() {
     let back = mail_about(&mail, "Resolved: PBX A answers again", &pair.b).await;
     assert!(back.body().contains("It is the backup."), "{}", back.body());
     let m = mail_about(&mail, "the office may switch back now", &pair.b).await;
-    assert!(m.subject().starts_with("PBX B has run the phones for"), "{}", m.subject());
+    assert!(
+        m.subject().starts_with("PBX B has run the phones for"),
+        "{}",
+        m.subject()
+    );
 
     // Each of these once: no problem said twice by one box, nor by both.
     let all = subjects(&mail.mails());
@@ -303,11 +375,15 @@ async fn the_pair_says_what_goes_wrong_and_when_it_is_over() {
     }
     // A reading of the PBX from before a role change is no news about the role after it.
     assert!(
-        !all.iter().any(|s| s.contains("not running on PBX B") || s.contains("running on the backup PBX A")),
+        !all.iter()
+            .any(|s| s.contains("not running on PBX B") || s.contains("running on the backup PBX A")),
         "{all:#?}"
     );
     let b_log = events(&pair.b).await.join("\n");
-    assert!(b_log.contains("alert_sent: alert sent to email:127.0.0.1 (250"), "{b_log}");
+    assert!(
+        b_log.contains("alert_sent: alert sent to email:127.0.0.1 (250"),
+        "{b_log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,7 +404,11 @@ async fn a_backup_that_cannot_copy_says_the_office_is_not_protected() {
     std::fs::write(voicemail(&pair.a).join("msg0001.txt"), "hello from 1001").unwrap();
     let m = mail_about(&mail, "Not protected", &pair.b).await;
     assert!(m.subject().contains("PBX B"), "{}", m.subject());
-    assert!(m.body().contains("has failed with the same error since"), "{}", m.body());
+    assert!(
+        m.body().contains("has failed with the same error since"),
+        "{}",
+        m.body()
+    );
     let hook = hook_about(&hooks, "Not protected").await;
     assert_eq!(hook.json()["condition"], "not_protected");
     assert_eq!(hook.json()["server"], "PBX B", "the backup says it, not the primary");

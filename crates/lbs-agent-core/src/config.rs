@@ -368,7 +368,14 @@ macro_rules! default_from_keys {
         }
     )*};
 }
-default_from_keys!(MetricsConfig, PbxConfig, LogConfig, SyncConfig, FailoverConfig, AlertsConfig);
+default_from_keys!(
+    MetricsConfig,
+    PbxConfig,
+    LogConfig,
+    SyncConfig,
+    FailoverConfig,
+    AlertsConfig
+);
 
 const DAY: u64 = 86_400;
 
@@ -808,7 +815,10 @@ mod tests {
         // docs/agent.example.toml shows every optional key at its default.
         let example = parse(include_str!("../../../docs/agent.example.toml")).unwrap();
         let minimal = parse(MINIMAL).unwrap();
-        let empty = parse(&format!("{MINIMAL}[metrics]\n[pbx]\n[failover]\n[log]\n[sync]\n[alerts]\n")).unwrap();
+        let empty = parse(&format!(
+            "{MINIMAL}[metrics]\n[pbx]\n[failover]\n[log]\n[sync]\n[alerts]\n"
+        ))
+        .unwrap();
         for c in [&minimal, &empty] {
             assert_eq!(format!("{:?}", c.metrics), format!("{:?}", example.metrics));
             assert_eq!(format!("{:?}", c.pbx), format!("{:?}", example.pbx));
@@ -1005,8 +1015,14 @@ mod tests {
         assert_eq!(c.alerts.partner_silent_after, 60);
         assert_eq!(c.alerts.repeat, 4 * 3600);
         let cases = [
-            (mail.replace("pbx@example.com>", "not an address>"), "is not a mail address"),
-            (mail.replace("to = [\"office@example.com\", \"it@example.com\"]", "to = []"), "at least one address"),
+            (
+                mail.replace("pbx@example.com>", "not an address>"),
+                "is not a mail address",
+            ),
+            (
+                mail.replace("to = [\"office@example.com\", \"it@example.com\"]", "to = []"),
+                "at least one address",
+            ),
             (
                 mail.replace("password_file = \"/etc/lbs-agent/smtp.password\"\n", ""),
                 "needs a `password_file`",
@@ -1015,9 +1031,15 @@ mod tests {
                 mail.replace("/etc/lbs-agent/smtp.password", "smtp.password"),
                 "must be an absolute path",
             ),
-            (format!("{mail}security = \"none\"\n"), "only to a mail relay on this box"),
+            (
+                format!("{mail}security = \"none\"\n"),
+                "only to a mail relay on this box",
+            ),
             (format!("{mail}{mail}"), "give each a distinct `name`"),
-            (hook.replace("https://ntfy.sh/office", "ntfy.sh/office"), "not an http:// or https://"),
+            (
+                hook.replace("https://ntfy.sh/office", "ntfy.sh/office"),
+                "not an http:// or https://",
+            ),
             (hook.replace("ntfy\"", "slack\""), "unknown variant"),
             ("[alerts]\ndisk_used_above = 0\n".into(), "between 1 and 100"),
             ("[alerts]\nrepeat = \"5s\"\n".into(), "reminder interval"),

@@ -43,7 +43,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The alerts look at the engines and the sampler; nothing looks at them but the agent.
     (
         "alerts",
-        &["clock", "config", "db", "failover", "refusal", "sampler", "sync", "units"],
+        &[
+            "clock", "config", "db", "failover", "refusal", "sampler", "sync", "units",
+        ],
     ),
     // The running agent as the edges see it.
     (

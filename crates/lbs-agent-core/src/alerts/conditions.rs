@@ -133,7 +133,13 @@ fn partner_silent(f: &Facts, t: &AlertsConfig) -> Observation {
             if p.reachable {
                 Seen::Clear(wording::partner_back(&f.me, &p.name, p.role))
             } else if silent_for >= t.partner_silent_after {
-                Seen::Active(wording::partner_silent(&f.me, f.role, &p.name, since_contact, p.last_contact))
+                Seen::Active(wording::partner_silent(
+                    &f.me,
+                    f.role,
+                    &p.name,
+                    since_contact,
+                    p.last_contact,
+                ))
             } else {
                 // Silent, but not for long enough yet.
                 Seen::Unknown
@@ -146,7 +152,13 @@ fn partner_silent(f: &Facts, t: &AlertsConfig) -> Observation {
 fn not_protected(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], open: &[String]) -> Observation {
     let partner = match &f.partner {
         // Nothing to protect with.
-        None => return observation(NOT_PROTECTED, true, Seen::Clear(wording::protected_again(&f.me, f.role))),
+        None => {
+            return observation(
+                NOT_PROTECTED,
+                true,
+                Seen::Clear(wording::protected_again(&f.me, f.role)),
+            )
+        }
         // Hidden by "does not answer", which says it already.
         Some(p) if !p.reachable || !p.checked => return observation(NOT_PROTECTED, true, Seen::Unknown),
         Some(p) => p,
@@ -320,7 +332,10 @@ mod tests {
     }
 
     fn seen<'a>(obs: &'a [Observation], key: &str) -> &'a Seen {
-        &obs.iter().find(|o| o.key == key).unwrap_or_else(|| panic!("no {key}")).seen
+        &obs.iter()
+            .find(|o| o.key == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+            .seen
     }
 
     fn active(s: &Seen) -> bool {
@@ -448,7 +463,10 @@ mod tests {
             primary_for_secs: 3599,
             caught_up: true,
         });
-        assert!(matches!(seen(&observe(&f, &config(), &[], &[]), HOLD_OVER), Seen::Clear(_)));
+        assert!(matches!(
+            seen(&observe(&f, &config(), &[], &[]), HOLD_OVER),
+            Seen::Clear(_)
+        ));
         f.hold.as_mut().unwrap().primary_for_secs = 3600;
         let obs = observe(&f, &config(), &[], &[]);
         assert!(active(seen(&obs, HOLD_OVER)));

@@ -144,7 +144,8 @@ impl Evaluator {
                 }
                 (Seen::Clear(text), Some(incident)) => {
                     if incident.notified && o.lasting {
-                        step.notices.push(notice(o, NoticeState::Recovered, text, incident.since));
+                        step.notices
+                            .push(notice(o, NoticeState::Recovered, text, incident.since));
                     }
                     step.changes.push(Change::Close(o.key.clone()));
                     self.open.remove(&o.key);
@@ -236,7 +237,10 @@ mod tests {
         let s = e.step(t0, &[silent(true)], true);
         assert!(s.notices.is_empty());
         assert!(matches!(&s.changes[..], [Change::Open(i)] if !i.notified));
-        assert!(e.step(t0 + 5 * HOUR, &[silent(true)], true).notices.is_empty(), "no reminder either");
+        assert!(
+            e.step(t0 + 5 * HOUR, &[silent(true)], true).notices.is_empty(),
+            "no reminder either"
+        );
         let s = e.step(t0 + 5 * HOUR + 10, &[silent(false)], true);
         assert!(s.notices.is_empty(), "{:?}", s.notices);
         assert_eq!(s.changes, [Change::Close("partner_silent".into())]);
@@ -324,7 +328,11 @@ mod tests {
         let t0 = 5_000_000;
         let s = e.step(t0, &[hold(Seen::Active(text("the office may switch back now")))], false);
         assert_eq!(states(&s), [("hold_over".into(), NoticeState::Firing)]);
-        let s = e.step(t0 + 10 * HOUR, &[hold(Seen::Active(text("the office may switch back now")))], false);
+        let s = e.step(
+            t0 + 10 * HOUR,
+            &[hold(Seen::Active(text("the office may switch back now")))],
+            false,
+        );
         assert!(s.notices.is_empty());
         let s = e.step(t0 + 11 * HOUR, &[hold(Seen::Clear(text("over")))], false);
         assert!(s.notices.is_empty());

@@ -200,20 +200,21 @@ impl Outbox {
     /// Makes every undelivered row due now: at start, since a restart is how a fixed setting
     /// (a password, a `ca_file`) takes effect.
     pub async fn retry_now(&self, now: i64) -> Result<(), OutboxError> {
-        sqlx::query("UPDATE alert_outbox SET next_attempt_unix = min(next_attempt_unix, ?) WHERE delivered_unix IS NULL")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE alert_outbox SET next_attempt_unix = min(next_attempt_unix, ?) WHERE delivered_unix IS NULL",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Undelivered rows per channel.
     pub async fn queued(&self) -> Result<BTreeMap<String, u64>, OutboxError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT channel, count(*) FROM alert_outbox WHERE delivered_unix IS NULL GROUP BY channel",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT channel, count(*) FROM alert_outbox WHERE delivered_unix IS NULL GROUP BY channel")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(|(c, n)| (c, n.max(0) as u64)).collect())
     }
 
@@ -296,17 +297,26 @@ mod tests {
         let ids: std::collections::BTreeSet<&str> = due.iter().map(|p| p.message_id.as_str()).collect();
         assert_eq!(ids.len(), 4, "each row its own Message-ID");
         let first_mail = due.iter().find(|p| p.channel == "mail").unwrap();
-        outbox.failed(first_mail.id, "mail", "connection refused", 300).await.unwrap();
+        outbox
+            .failed(first_mail.id, "mail", "connection refused", 300)
+            .await
+            .unwrap();
         let due = outbox.due(200, 10).await.unwrap();
         assert!(due.iter().all(|p| p.channel == "hook"), "the mail rows wait: {due:?}");
         for p in &due {
             outbox.delivered(p.id, 200, "HTTP 200").await.unwrap();
         }
-        assert_eq!(outbox.queued().await.unwrap(), BTreeMap::from([("mail".to_string(), 2)]));
+        assert_eq!(
+            outbox.queued().await.unwrap(),
+            BTreeMap::from([("mail".to_string(), 2)])
+        );
         assert_eq!(outbox.next_due().await.unwrap(), Some(300));
         let again = outbox.due(300, 10).await.unwrap();
         assert_eq!(again.len(), 2);
-        assert_eq!(again[0].message_id, first_mail.message_id, "a retry keeps its Message-ID");
+        assert_eq!(
+            again[0].message_id, first_mail.message_id,
+            "a retry keeps its Message-ID"
+        );
         assert_eq!(again[0].attempts, 1);
         // A channel taken out of the configuration: its rows go; delivered rows age out.
         let dropped = outbox.prune(300, &["hook".to_string()]).await.unwrap();

@@ -62,14 +62,18 @@ impl Alerts {
         }
     }
 
-    fn from_notice(&self, role: Role, n: &Notice, now: i64) -> Alert {
+    fn notice_alert(&self, role: Role, n: &Notice, now: i64) -> Alert {
         let lasted = wording::span((now - n.since).max(0) as u64);
         let mut text = n.text.clone();
         match n.state {
             NoticeState::Firing => {}
             NoticeState::Reminder => {
                 text.title = format!("Still: {}", text.title);
-                text.message = format!("{} This has lasted {lasted} (since {}).", text.message, wording::when(n.since));
+                text.message = format!(
+                    "{} This has lasted {lasted} (since {}).",
+                    text.message,
+                    wording::when(n.since)
+                );
             }
             NoticeState::Recovered => {
                 text.title = format!("Resolved: {}", text.title);
@@ -145,7 +149,9 @@ async fn watch_loop(a: Arc<Alerts>, mut i: Inputs) {
             r = i.maintenance.changed(), if maintenance_open => maintenance_open = r.is_ok(),
         }
         let now = now_unix();
-        let Some(facts) = gather(&a, &i, now, started).await else { continue };
+        let Some(facts) = gather(&a, &i, now, started).await else {
+            continue;
+        };
         let failing = streaks.update(now, &facts.sync.errors);
         let open: Vec<String> = evaluator.open().map(|o| o.key.clone()).collect();
         let observations = conditions::observe(&facts, &a.config, &failing, &open);
@@ -154,7 +160,7 @@ async fn watch_loop(a: Arc<Alerts>, mut i: Inputs) {
         let mut alerts: Vec<(String, Alert)> = step
             .notices
             .iter()
-            .map(|n| (n.key.clone(), a.from_notice(facts.role, n, now)))
+            .map(|n| (n.key.clone(), a.notice_alert(facts.role, n, now)))
             .collect();
         let mut next_cursor = cursor;
         match f.events.since(cursor, 200).await {

@@ -72,14 +72,10 @@ fn transport(ch: &EmailChannel) -> Result<AsyncSmtpTransport<Tokio1Executor>, Se
 fn tls_parameters(ch: &EmailChannel) -> Result<TlsParameters, SendError> {
     let mut params = TlsParameters::builder(ch.server.clone());
     if let Some(path) = &ch.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| SendError(format!("cannot read the ca_file {}: {e}", path.display())))?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| {
-            SendError(format!(
-                "the ca_file {} is not a PEM certificate: {e}",
-                path.display()
-            ))
-        })?;
+        let pem =
+            std::fs::read(path).map_err(|e| SendError(format!("cannot read the ca_file {}: {e}", path.display())))?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|e| SendError(format!("the ca_file {} is not a PEM certificate: {e}", path.display())))?;
         params = params.add_root_certificate(cert);
     }
     params

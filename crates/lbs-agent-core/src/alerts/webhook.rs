@@ -121,15 +121,19 @@ pub async fn send(ch: &WebhookChannel, alert: &Alert, delivery_id: &str) -> Resu
     Err(SendError(format!(
         "{} answered HTTP {status}{hint}{}",
         ch.url,
-        if said.is_empty() { String::new() } else { format!(" ({said})") }
+        if said.is_empty() {
+            String::new()
+        } else {
+            format!(" ({said})")
+        }
     )))
 }
 
 fn client(ch: &WebhookChannel) -> Result<reqwest::Client, SendError> {
     let mut builder = reqwest::Client::builder().timeout(TIMEOUT).use_rustls_tls();
     if let Some(path) = &ch.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| SendError(format!("cannot read the ca_file {}: {e}", path.display())))?;
+        let pem =
+            std::fs::read(path).map_err(|e| SendError(format!("cannot read the ca_file {}: {e}", path.display())))?;
         let cert = reqwest::Certificate::from_pem(&pem)
             .map_err(|e| SendError(format!("the ca_file {} is not a PEM certificate: {e}", path.display())))?;
         builder = builder.add_root_certificate(cert);

@@ -132,7 +132,11 @@ pub fn protected_again(me: &str, role: Role) -> Text {
         Role::Backup => format!("Protected again: the backup {me} is up to date"),
         Role::Primary => format!("Protected again: {me} copies for its backup"),
     };
-    text(title, "The copy has caught up and no error is left.".into(), "Nothing to do.")
+    text(
+        title,
+        "The copy has caught up and no error is left.".into(),
+        "Nothing to do.",
+    )
 }
 
 pub fn pbx_stopped(me: &str, partner: Option<&str>) -> Text {
@@ -181,12 +185,19 @@ pub fn pbx_off_backup(me: &str, role: Role) -> Text {
         Role::Backup => format!("The PBX no longer runs on {me}, the backup."),
         Role::Primary => format!("{me} is the primary now: the PBX belongs on it."),
     };
-    text(format!("The PBX no longer runs on the backup {me}"), now, "Nothing to do.")
+    text(
+        format!("The PBX no longer runs on the backup {me}"),
+        now,
+        "Nothing to do.",
+    )
 }
 
 pub fn hold_over(me: &str, partner: &str, primary_for: u64) -> Text {
     text(
-        format!("{me} has run the phones for {} — the office may switch back now", span(primary_for)),
+        format!(
+            "{me} has run the phones for {} — the office may switch back now",
+            span(primary_for)
+        ),
         format!(
             "The hold after the last role change is over and {partner} has every change: a switchover to \
              {partner} would lose nothing."
@@ -248,9 +259,7 @@ pub fn promoted(me: &str, unplanned: bool, actor: &str, reason: Option<&str>, pa
         format!("{me} is now the primary — it runs the phones")
     };
     let back = partner.map_or(String::new(), |p| {
-        format!(
-            " When {p} is back it becomes the backup by itself; files it wrote meanwhile are set aside, not lost."
-        )
+        format!(" When {p} is back it becomes the backup by itself; files it wrote meanwhile are set aside, not lost.")
     });
     text(
         title,
@@ -330,7 +339,11 @@ mod tests {
     fn subjects_say_it_in_one_line() {
         let t = partner_silent("PBX B", Role::Primary, "PBX A", 125, Some(1_700_000_000));
         assert_eq!(t.title, "PBX A does not answer — the phones run on PBX B");
-        assert!(t.message.contains("for 2 min (last contact 2023-11-14 22:13 UTC)"), "{}", t.message);
+        assert!(
+            t.message.contains("for 2 min (last contact 2023-11-14 22:13 UTC)"),
+            "{}",
+            t.message
+        );
         let t = partner_silent("PBX B", Role::Backup, "PBX A", 60, None);
         assert_eq!(t.title, "PBX A (the primary) does not answer — the phones may be down");
         assert!(t.todo.contains("failover wizard makes PBX B the primary"), "{}", t.todo);
@@ -342,7 +355,10 @@ mod tests {
         ] {
             assert!(!t.title.contains('\n') && t.title.len() < 100, "{}", t.title);
         }
-        assert_eq!(disk_full("PBX A", "/var", 93.2, 90).title, "The disk /var on PBX A is 93% full");
+        assert_eq!(
+            disk_full("PBX A", "/var", 93.2, 90).title,
+            "The disk /var on PBX A is 93% full"
+        );
     }
 
     #[test]
@@ -355,10 +371,18 @@ mod tests {
 
     #[test]
     fn role_changes_say_who_asked_and_why() {
-        let t = promoted("PBX B", true, "token t1 (office laptop)", Some("PBX A's power supply died"), Some("PBX A"), 0);
+        let t = promoted(
+            "PBX B",
+            true,
+            "token t1 (office laptop)",
+            Some("PBX A's power supply died"),
+            Some("PBX A"),
+            0,
+        );
         assert!(t.title.starts_with("Failover: PBX B is now the primary"), "{}", t.title);
         assert!(
-            t.message.contains("asked by token t1 (office laptop): \"PBX A's power supply died\""),
+            t.message
+                .contains("asked by token t1 (office laptop): \"PBX A's power supply died\""),
             "{}",
             t.message
         );

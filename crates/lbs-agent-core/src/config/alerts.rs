@@ -1,6 +1,6 @@
 //! `[alerts]`: where the agent sends its own alerts (mail over SMTP, webhooks) and the thresholds
-//! that raise them. The alert engine itself is `crate::alerts`; these are only the settings, kept
-//! here so the configuration is one record that every part reads (and `alerts` depends on
+//! that raise them. The alert engine itself is the `alerts` module; these are only the settings,
+//! kept here so the configuration is one record that every part reads (and the engine depends on
 //! `config`, not the other way round).
 
 use std::collections::BTreeMap;
@@ -21,7 +21,11 @@ pub struct AlertsConfig {
     )]
     pub partner_silent_after: u64,
     /// While a problem lasts, a reminder this often.
-    #[serde(default = "default_repeat", deserialize_with = "repeat", serialize_with = "show::secs")]
+    #[serde(
+        default = "default_repeat",
+        deserialize_with = "repeat",
+        serialize_with = "show::secs"
+    )]
     pub repeat: u64,
     /// The backup's copy is older than this: the office is not protected.
     #[serde(
@@ -332,7 +336,7 @@ fn channel_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 
 fn mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    check_mailbox(&s).map_err(serde::de::Error::custom)?;
+    check_mailbox(&s)?;
     Ok(s)
 }
 
@@ -342,14 +346,16 @@ fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         return Err(serde::de::Error::custom("`to` needs at least one address"));
     }
     for s in &list {
-        check_mailbox(s).map_err(serde::de::Error::custom)?;
+        check_mailbox(s)?;
     }
     Ok(list)
 }
 
-fn check_mailbox(s: &str) -> Result<(), String> {
+fn check_mailbox<E: serde::de::Error>(s: &str) -> Result<(), E> {
     s.parse::<lettre::message::Mailbox>().map(|_| ()).map_err(|e| {
-        format!("\"{s}\" is not a mail address ({e}); write e.g. \"it@example.com\" or \"PBX alerts <it@example.com>\"")
+        E::custom(format!(
+            "\"{s}\" is not a mail address ({e}); write e.g. \"it@example.com\" or \"PBX alerts <it@example.com>\""
+        ))
     })
 }
 
@@ -367,7 +373,9 @@ fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Secret>, 
     let map = BTreeMap::<String, Secret>::deserialize(d)?;
     for (name, value) in &map {
         if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(serde::de::Error::custom(format!("\"{name}\" is not a valid header name")));
+            return Err(serde::de::Error::custom(format!(
+                "\"{name}\" is not a valid header name"
+            )));
         }
         if reqwest::header::HeaderValue::from_str(value.expose()).is_err() {
             return Err(serde::de::Error::custom(format!(

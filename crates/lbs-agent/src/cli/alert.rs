@@ -65,15 +65,15 @@ pub async fn status(config_path: &Path) -> Result<()> {
     }
     for c in &s.channels {
         let state = if c.failing { "FAILING" } else { "ok" };
-        let last = c
-            .last_success_unix
-            .map_or("never since start".to_string(), rfc3339);
+        let last = c.last_success_unix.map_or("never since start".to_string(), rfc3339);
         println!(
             "{} ({}): {state}, {} waiting, last delivered {last}",
             c.channel, c.kind, c.queued
         );
         if let Some(e) = &c.last_error {
-            let next = c.next_attempt_unix.map_or(String::new(), |t| format!(" (next try {})", rfc3339(t)));
+            let next = c
+                .next_attempt_unix
+                .map_or(String::new(), |t| format!(" (next try {})", rfc3339(t)));
             println!("    {e}{next}");
         }
     }

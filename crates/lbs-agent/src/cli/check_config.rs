@@ -224,7 +224,10 @@ mod tests {
             })
             .collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].contains("password_file /nonexistent/pw cannot be read"), "{errors:?}");
+        assert!(
+            errors[0].contains("password_file /nonexistent/pw cannot be read"),
+            "{errors:?}"
+        );
         assert!(errors[1].contains("holds no PEM certificate"), "{errors:?}");
     }
 

@@ -26,9 +26,6 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Json<AlertsStatus>
     Ok(Json(state.alerts.status().await?))
 }
 
-async fn test(
-    State(state): State<Arc<AppState>>,
-    Extension(who): Extension<Principal>,
-) -> Json<AlertTestReport> {
+async fn test(State(state): State<Arc<AppState>>, Extension(who): Extension<Principal>) -> Json<AlertTestReport> {
     Json(state.alerts.test(&state.failover, &who.actor()).await)
 }
