@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A certificate authority and a server certificate it signed for 127.0.0.1 and localhost.
 pub struct Tls {
@@ -16,8 +16,13 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// Writes a fresh CA and server certificate into `dir`.
+    /// Writes a fresh CA and server certificate (for 127.0.0.1 and localhost) into `dir`.
     pub fn make(dir: &Path) -> Tls {
+        Tls::make_for(dir, &[])
+    }
+
+    /// As [`Tls::make`], the certificate also naming `more` (addresses or names).
+    pub fn make_for(dir: &Path, more: &[&str]) -> Tls {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
         std::fs::create_dir_all(dir).expect("tls dir");
         let ca_key = KeyPair::generate().expect("ca key");
@@ -28,8 +33,9 @@ impl Tls {
             .push(rcgen::DnType::CommonName, "LBS test mail CA");
         let ca = ca_params.self_signed(&ca_key).expect("ca cert");
         let key = KeyPair::generate().expect("server key");
-        let params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("server params");
+        let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        names.extend(more.iter().map(|n| n.to_string()));
+        let params = CertificateParams::new(names).expect("server params");
         let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
         let tls = Tls {
             ca: dir.join("ca.pem"),
@@ -45,6 +51,9 @@ impl Tls {
 
 /// `starttls`, `tls` or `plain`.
 pub struct MailServer {
+    /// Where it listens: 127.0.0.1, or an address in `netns`.
+    pub host: String,
+    pub netns: Option<String>,
     pub port: u16,
     pub out: PathBuf,
     pub user: String,
@@ -167,6 +176,8 @@ impl MailServer {
         let out = dir.join("mail");
         std::fs::create_dir_all(&out).expect("mail dir");
         MailServer {
+            host: "127.0.0.1".into(),
+            netns: None,
             port: crate::free_port(),
             out,
             user: "pbx-alerts@example.com".into(),
@@ -178,24 +189,46 @@ impl MailServer {
         }
     }
 
+    /// Listens on `host` inside the network namespace `netns` (the simulated office).
+    pub fn in_netns(mut self, netns: &str, host: &str) -> MailServer {
+        self.netns = Some(netns.to_owned());
+        self.host = host.to_owned();
+        self.port = 2525;
+        self
+    }
+
     /// Offers AUTH LOGIN only.
     pub fn login_only(mut self) -> MailServer {
         self.login_only = true;
         self
     }
 
-    /// Starts it and waits until it listens.
+    /// Starts it and waits until it listens (it says "ready").
     pub fn start(&mut self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/smtp_server.py");
-        let mut cmd = Command::new("/usr/bin/python3");
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "/usr/bin/python3"]);
+                c
+            }
+            None => Command::new("/usr/bin/python3"),
+        };
         // aiosmtpd warns about plain AUTH, which the plain mode is for.
         cmd.args(["-W", "ignore"])
             .arg(script)
-            .args(["--port", &self.port.to_string(), "--mode", self.mode])
+            .args([
+                "--host",
+                &self.host,
+                "--port",
+                &self.port.to_string(),
+                "--mode",
+                self.mode,
+            ])
             .args(["--user", &self.user, "--password", &self.password])
             .arg("--out")
             .arg(&self.out)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(std::fs::File::create(self.out.with_file_name("smtp-server.log")).expect("smtp log"));
         if let Some((cert, key)) = &self.tls {
             cmd.arg("--cert").arg(cert).arg("--key").arg(key);
@@ -203,18 +236,25 @@ impl MailServer {
         if self.login_only {
             cmd.arg("--login-only");
         }
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .expect("start the mail server (apt-get install python3-aiosmtpd)");
+        let stdout = child.stdout.take().expect("mail server stdout");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("the mail server exited ({status}): is python3-aiosmtpd installed?");
-            }
-            assert!(Instant::now() < deadline, "the mail server did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let said = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        assert_eq!(
+            said.trim(),
+            "ready",
+            "the mail server did not start (is python3-aiosmtpd installed?): {}",
+            std::fs::read_to_string(self.out.with_file_name("smtp-server.log")).unwrap_or_default()
+        );
     }
 
     pub fn stop(&mut self) {
@@ -257,8 +297,9 @@ impl MailServer {
             m => m,
         };
         format!(
-            "[[alerts.email]]\nserver = \"127.0.0.1\"\nport = {}\nsecurity = \"{security}\"\nusername = \"{}\"\n\
+            "[[alerts.email]]\nserver = \"{}\"\nport = {}\nsecurity = \"{security}\"\nusername = \"{}\"\n\
              password_file = \"{}\"\nfrom = \"PBX alerts <{}>\"\nto = [\"office@example.com\", \"it@example.com\"]\n{extra}\n",
+            self.host,
             self.port,
             self.user,
             password_file.display(),
@@ -303,7 +344,31 @@ pub struct HookServer {
 }
 
 impl HookServer {
+    /// Listens on a free port of 127.0.0.1.
     pub async fn start() -> HookServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        HookServer::serve(listener)
+    }
+
+    /// Listens on `addr` inside the network namespace `netns`: the socket is made by a thread
+    /// that enters it (a namespace is per thread); it stays there once made.
+    pub async fn start_in_netns(netns: &str, addr: &str) -> HookServer {
+        let path = format!("/var/run/netns/{netns}");
+        let addr = addr.to_owned();
+        let listener = std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let ns = std::fs::File::open(&path).expect("the namespace");
+            // SAFETY: setns with an open namespace file changes only this thread's namespace.
+            let entered = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(entered, 0, "cannot enter {path}");
+            std::net::TcpListener::bind(&addr).expect("bind in the namespace")
+        })
+        .join()
+        .expect("the namespace thread");
+        HookServer::serve(listener)
+    }
+
+    fn serve(listener: std::net::TcpListener) -> HookServer {
         use axum::extract::{Request, State};
         let received: Arc<Mutex<Vec<Hook>>> = Arc::default();
         async fn record(State(r): State<Arc<Mutex<Vec<Hook>>>>, req: Request) -> &'static str {
@@ -322,7 +387,8 @@ impl HookServer {
             "ok"
         }
         let app = axum::Router::new().fallback(record).with_state(received.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -35,6 +35,7 @@ class Save:
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--mode", choices=["starttls", "tls", "plain"], required=True)
     p.add_argument("--cert")
@@ -58,7 +59,7 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.cert, a.key)
     kwargs = dict(
-        hostname="127.0.0.1",
+        hostname=a.host,
         port=a.port,
         authenticator=authenticator,
         auth_required=True,

@@ -393,9 +393,15 @@ async fn a_backup_that_cannot_copy_says_the_office_is_not_protected() {
     mail.start();
     let hooks = HookServer::start().await;
     let thresholds = "sync_failing_for = \"2s\"\n";
+    // A bearer token for the JSON receiver, Gotify's own header for Gotify; both from files.
+    let with_token = |d: &Path, format: &str| {
+        let token = d.join("hook.token");
+        std::fs::write(&token, format!("token-of-{format}\n")).unwrap();
+        pair_alerts(d, &mail, &hooks, format, thresholds) + &format!("token_file = \"{}\"\n", token.display())
+    };
     let pair = pair_of(
-        |d| box_config(d, "1h", "") + &pair_alerts(d, &mail, &hooks, "json", thresholds),
-        |d| box_config(d, "1h", "") + &pair_alerts(d, &mail, &hooks, "json", thresholds),
+        |d| box_config(d, "1h", "") + &with_token(d, "json"),
+        |d| box_config(d, "1h", "") + &with_token(d, "gotify"),
     );
     // B's voicemail folder replaced by a file: nothing can be installed there.
     let root = voicemail(&pair.b);
@@ -410,16 +416,114 @@ async fn a_backup_that_cannot_copy_says_the_office_is_not_protected() {
         m.body()
     );
     let hook = hook_about(&hooks, "Not protected").await;
-    assert_eq!(hook.json()["condition"], "not_protected");
-    assert_eq!(hook.json()["server"], "PBX B", "the backup says it, not the primary");
+    // B's webhook is Gotify: title, message (with what to do) and a priority, the token as its key.
+    assert_eq!(hook.header("x-gotify-key"), Some("token-of-gotify"));
+    assert_eq!(hook.json()["priority"], 8);
+    assert!(
+        hook.json()["message"].as_str().unwrap().contains("What to do: "),
+        "{}",
+        hook.body
+    );
+    // A's JSON webhook carries its token as a bearer token.
+    let test = pair.a.cli(&["alert", "test"]);
+    assert!(test.status.success(), "{}", String::from_utf8_lossy(&test.stdout));
+    let from_a = hook_about(&hooks, "Test alert from PBX A").await;
+    assert_eq!(from_a.header("authorization"), Some("Bearer token-of-json"));
+    assert_eq!(from_a.json()["state"], "test");
     // Fixed: the copy catches up and B says so.
     std::fs::remove_file(&root).unwrap();
     std::fs::create_dir_all(&root).unwrap();
     mail_about(&mail, "Resolved: Protected again", &pair.b).await;
-    let from_a = mail
+    let said_by_a = mail
         .mails()
         .iter()
         .filter(|m| m.subject().contains("Not protected") && m.body().contains("PBX A ("))
         .count();
-    assert_eq!(from_a, 0, "the primary does not say it too");
+    assert_eq!(said_by_a, 0, "the primary does not say it too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_falls_behind_says_so_and_when_it_has_caught_up() {
+    let shared = tempfile::tempdir().unwrap();
+    let mut mail = MailServer::new(shared.path(), "plain", None);
+    mail.start();
+    let hooks = HookServer::start().await;
+    let thresholds = "sync_behind = \"3s\"\n";
+    // B copies at 64 KB/s: a 1 MB recording takes it about 16 s.
+    let pair = pair_of(
+        |d| box_config(d, "1h", "") + &pair_alerts(d, &mail, &hooks, "json", thresholds),
+        |d| box_config(d, "1h", "bandwidth_limit = \"64 KB/s\"\n") + &pair_alerts(d, &mail, &hooks, "json", thresholds),
+    );
+    std::fs::write(voicemail(&pair.a).join("long-call.wav"), lbs_tests::noise(7, 1_000_000)).unwrap();
+    let m = mail_about(&mail, "Not protected: the backup PBX B is", &pair.b).await;
+    assert!(m.subject().ends_with(" behind"), "{}", m.subject());
+    assert!(m.body().contains("are not on PBX B yet"), "{}", m.body());
+    let over = mail_about(
+        &mail,
+        "Resolved: Protected again: the backup PBX B is up to date",
+        &pair.b,
+    )
+    .await;
+    assert!(over.body().contains("The problem lasted"), "{}", over.body());
+    assert_eq!(
+        std::fs::read(voicemail(&pair.b).join("long-call.wav")).unwrap().len(),
+        1_000_000
+    );
+}
+
+/// On the simulated office network (`tests/lab/office.sh`): the office's mail server and webhook
+/// receiver live on the office LAN (the DNS host's namespace); the primary's cable is pulled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: builds the office lab (network namespaces, knot, kamailio)"]
+async fn the_backup_mails_when_the_primarys_cable_is_pulled_and_again_when_it_is_back() {
+    use lbs_tests::lab::{cli_ok, wait_for, Lab, Strategy};
+    let lab = Lab::up(44);
+    let office_ip = lab.ip("dns");
+    let tls = Tls::make_for(&lab.dir.path().join("mail-tls"), &[&office_ip]);
+    let mut mail = MailServer::new(lab.dir.path(), "starttls", Some(&tls)).in_netns(&lab.ns("dns"), &office_ip);
+    mail.start();
+    let hooks = HookServer::start_in_netns(&lab.ns("dns"), &format!("{office_ip}:8080")).await;
+    let mut a = lab.agent("a", "PBX A", "primary", Strategy::Vip, "1h");
+    let mut b = lab.agent("b", "PBX B", "backup", Strategy::Vip, "1h");
+    for agent in [&a, &b] {
+        let section = format!(
+            "\n[alerts]\npartner_silent_after = \"3s\"\n{}{}",
+            mail.config(agent.dir.path(), &format!("ca_file = \"{}\"", tls.ca.display())),
+            hooks.config("/office", "json")
+        );
+        let text = std::fs::read_to_string(&agent.config).unwrap() + &section;
+        std::fs::write(&agent.config, text).unwrap();
+    }
+    a.start();
+    b.start();
+    cli_ok(&b, &["pair", &a.link.to_string()]);
+    wait_for("A's PBX to run", Duration::from_secs(15), || lab.pbx_running("a"));
+    wait_for("the heartbeat", Duration::from_secs(10), || {
+        lbs_tests::lab::failover_status(&b).partner.reachable
+    });
+
+    lab.cut("a");
+    let m = mail_about(
+        &mail,
+        "PBX A (the primary) does not answer — the phones may be down",
+        &b,
+    )
+    .await;
+    assert!(m.body().contains("PBX B, the backup"), "{}", m.body());
+    let hook = hook_about(&hooks, "PBX A (the primary) does not answer").await;
+    assert_eq!(hook.json()["server"], "PBX B");
+    assert_eq!(hook.json()["state"], "firing");
+
+    // Plugged back: B says it is over; what A wrote while cut off (B silent, it thought) reaches
+    // the office from its outbox.
+    lab.heal("a");
+    mail_about(&mail, "Resolved: PBX A answers again", &b).await;
+    hook_about(&hooks, "Resolved: PBX A answers again").await;
+    let late = mail_about(&mail, "PBX B does not answer — the phones run on PBX A", &a).await;
+    assert!(late.body().contains("nothing is being copied"), "{}", late.body());
+    let once = subjects(&mail.mails())
+        .iter()
+        .filter(|s| s.as_str() == "PBX A (the primary) does not answer — the phones may be down")
+        .count();
+    assert_eq!(once, 1);
 }
