@@ -349,11 +349,16 @@ async fn the_pair_says_what_goes_wrong_and_when_it_is_over() {
     .await;
     assert!(m.body().contains("\"PBX A's power supply died\""), "{}", m.body());
     assert!(m.body().contains("asked by"), "{}", m.body());
+    // B's webhook is ntfy: the subject in the Title header, the words as the body.
+    let hook = hook_about(&hooks, "Failover: PBX B is now the primary").await;
+    assert_eq!(hook.header("priority"), Some("high"));
+    assert!(hook.body.contains("\"PBX A's power supply died\""), "{}", hook.body);
 
     // A comes back: it steps down with its file set aside; B hears it again; the hold ends.
     pair.a.start();
     let m = mail_about(&mail, "PBX A stepped down — 1 files set aside", &pair.a).await;
     assert!(m.body().contains("quarantine"), "{}", m.body());
+    hook_about(&hooks, "PBX A stepped down").await;
     let back = mail_about(&mail, "Resolved: PBX A answers again", &pair.b).await;
     assert!(back.body().contains("It is the backup."), "{}", back.body());
     let m = mail_about(&mail, "the office may switch back now", &pair.b).await;

@@ -38,6 +38,9 @@ pub struct SyncFacts {
     pub behind: Option<(u64, u64, u64)>,
     /// Errors now, each with where it happens (a category's label, or "the link").
     pub errors: Vec<(String, String)>,
+    /// The copy has been seen working since start (the backup: an exchange with the primary
+    /// succeeded); until then "no error" means "not tried yet", not "protected".
+    pub seen_working: bool,
 }
 
 /// The hold after a role change, on the primary.
@@ -179,8 +182,9 @@ fn not_protected(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)],
             &partner.name,
             &Unprotected { behind, failing },
         ))
-    } else if open.iter().any(|k| k == NOT_PROTECTED) && !f.sync.errors.is_empty() {
-        // Still failing (a different error now, not yet for long enough): not over.
+    } else if open.iter().any(|k| k == NOT_PROTECTED) && (!f.sync.errors.is_empty() || !f.sync.seen_working) {
+        // Still failing (a different error now, not yet for long enough), or not tried yet
+        // since a restart: not over.
         Seen::Unknown
     } else {
         Seen::Clear(wording::protected_again(&f.me, f.role))
@@ -427,6 +431,12 @@ mod tests {
         );
         f.sync.errors.clear();
         let failing = streaks.update(1_800, &f.sync.errors);
+        assert_eq!(
+            seen(&observe(&f, &t, &failing, &open), NOT_PROTECTED),
+            &Seen::Unknown,
+            "no error yet, but no success either (just restarted): not over"
+        );
+        f.sync.seen_working = true;
         assert!(matches!(
             seen(&observe(&f, &t, &failing, &open), NOT_PROTECTED),
             Seen::Clear(_)

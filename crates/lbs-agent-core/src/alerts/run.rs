@@ -257,8 +257,11 @@ async fn sync_facts(e: &SyncEngine, f: &Failover, role: Role, now: i64) -> SyncF
         })
         .collect();
     let mut behind = None;
+    let mut seen_working = true;
     if role == Role::Backup {
-        if let Some(link) = e.tracker.link_view() {
+        let link = e.tracker.link_view();
+        seen_working = link.as_ref().is_some_and(|l| l.last_contact.is_some());
+        if let Some(link) = link {
             if matches!(
                 link.state,
                 lbs_protocol::SyncLinkState::Unreachable | lbs_protocol::SyncLinkState::Refused
@@ -286,7 +289,11 @@ async fn sync_facts(e: &SyncEngine, f: &Failover, role: Role, now: i64) -> SyncF
             .filter(|_| files > 0)
             .map(|o| ((now - o).max(0) as u64, files, bytes));
     }
-    SyncFacts { behind, errors }
+    SyncFacts {
+        behind,
+        errors,
+        seen_working,
+    }
 }
 
 fn backoff(attempts: i64) -> i64 {
