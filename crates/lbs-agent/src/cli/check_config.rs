@@ -114,7 +114,18 @@ pub fn findings(config: &Config) -> Vec<Finding> {
                     path.display()
                 )))
             }
-            Ok(_) => {}
+            Ok(_) => {
+                use std::os::unix::fs::PermissionsExt;
+                let secret = key.ends_with("password_file") || key.ends_with("token_file");
+                let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+                if secret && mode & 0o077 != 0 {
+                    out.push(Finding::Note(format!(
+                        "{key} {} can be read by other users of this box: `chmod 600 {}`",
+                        path.display(),
+                        path.display()
+                    )));
+                }
+            }
         }
     }
     for e in config.alerts.email.iter().filter(|e| e.password.is_some()) {
