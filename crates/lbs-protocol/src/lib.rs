@@ -23,7 +23,9 @@ pub use failover::{
 };
 pub use link::{ConnectionLink, LinkError};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
-pub use status::{ApiError, Health, Maintenance, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole};
+pub use status::{
+    ApiError, Health, Maintenance, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole,
+};
 pub use sync::{
     BundleItem, BundleRequest, CategoryCounting, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith,
     PartnerLink, PartnerTokenRequest, PullRequest, PullResponse, ScanProgress, SkippedFile, SourceTally,
