@@ -176,9 +176,18 @@ pub fn run() {
             autostart::start_at_login,
             autostart::set_start_at_login,
         ])
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("LBS Console could not start: {e}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(|_app, _event| {
+            // macOS: a click on the Dock icon brings a window closed to the menu bar back.
+            #[cfg(target_os = "macos")]
+            if let tauri::RunEvent::Reopen { .. } = _event {
+                show_window(_app);
+            }
+        }),
+        Err(e) => {
+            eprintln!("LBS Console could not start: {e}");
+            std::process::exit(1);
+        }
     }
 }
