@@ -12,8 +12,9 @@ DEBS=(
   libayatana-appindicator3-dev pkg-config
   # The window under Xvfb, screenshots, the WebDriver for end-to-end tests
   xvfb x11-utils imagemagick webkit2gtk-driver
-  # Driving the native save dialog (GTK) in the end-to-end tests
-  xdotool
+  # Driving the native save dialog (GTK) in the end-to-end tests; python3 closes the window as a
+  # window manager would (WM_DELETE_WINDOW through libX11, tests/e2e/desktop.mjs)
+  xdotool python3
   # A real notification service for the desktop notifications in the end-to-end tests
   notification-daemon
   # A real system tray (XEmbed) for the tray icon in the end-to-end tests

@@ -1,6 +1,9 @@
 //! LBS Console, the Tauri shell: opens the console's store, registers the commands, and adds any
 //! servers given as `--connect <link>` on the command line. All logic is in `lbs-console-core`.
+//! One console runs per data directory: starting it again shows the running one's window.
 
+mod autostart;
+mod background;
 mod commands;
 mod save;
 mod watch;
@@ -24,15 +27,54 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, String> {
 }
 
 /// Connection links passed as `--connect LINK` (repeatable), e.g. by the demo or an installer.
-fn links_from_args() -> Vec<String> {
-    let args: Vec<String> = std::env::args().collect();
+fn links_in(args: &[String]) -> Vec<String> {
     args.windows(2)
         .filter(|w| w[0] == "--connect")
         .map(|w| w[1].clone())
         .collect()
 }
 
-fn show_window(app: &tauri::AppHandle) {
+/// Adds the servers of `--connect` links to the console.
+async fn connect(console: &Console, links: Vec<String>) {
+    for link in links {
+        match console.add_by_link(&link, None).await {
+            Ok(entry) => tracing::info!(name = %entry.name, "added from --connect"),
+            Err(lbs_console_core::Error::AlreadyAdded { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "could not add a server from --connect"),
+        }
+    }
+}
+
+/// The console started again while it runs: its window comes forward, and the new start's
+/// `--connect` links are added here.
+fn started_again(app: &tauri::AppHandle, args: Vec<String>) {
+    tracing::info!("started again: showing the running console");
+    show_window(app);
+    let links = links_in(&args);
+    if !links.is_empty() {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            connect(&app.state::<Console>(), links).await;
+            app.state::<watch::Watch>().poke_added();
+        });
+    }
+}
+
+/// One console per data directory (a test's or the demo's own directory is another console).
+fn single_instance() -> tauri::plugin::TauriPlugin<tauri::Wry> {
+    let builder = tauri_plugin_single_instance::Builder::new().callback(|app, args, _cwd| started_again(app, args));
+    match std::env::var_os("LBS_CONSOLE_DATA_DIR") {
+        Some(dir) => {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut h);
+            builder.dbus_id(format!("com.lbs.console.d{:016x}", h.finish())).build()
+        }
+        None => builder.build(),
+    }
+}
+
+pub(crate) fn show_window(app: &tauri::AppHandle) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.unminimize();
         let _ = w.show();
@@ -79,7 +121,10 @@ pub fn run() {
         )
         .try_init();
     let result = tauri::Builder::default()
+        // First: a second start hands over to the running console before anything else runs.
+        .plugin(single_instance())
         .plugin(tauri_plugin_notification::init())
+        .plugin(autostart::plugin())
         .setup(|app| {
             let db = data_dir(app)?.join("console.db");
             let credentials = match std::env::var("LBS_CONSOLE_KEYRING_SERVICE") {
@@ -87,22 +132,25 @@ pub fn run() {
                 Err(_) => Credentials::default(),
             };
             let console = tauri::async_runtime::block_on(Console::open(&db, credentials)).map_err(|e| e.to_string())?;
-            for link in links_from_args() {
-                match tauri::async_runtime::block_on(console.add_by_link(&link, None)) {
-                    Ok(entry) => tracing::info!(name = %entry.name, "added from --connect"),
-                    Err(lbs_console_core::Error::AlreadyAdded { .. }) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not add a server from --connect"),
-                }
-            }
+            let args: Vec<String> = std::env::args().collect();
+            tauri::async_runtime::block_on(connect(&console, links_in(&args)));
             app.manage(console);
             app.manage(watch::Watch::default());
-            if let Err(e) = tray(app) {
-                // No tray on this desktop: the window and notifications still say it all.
-                tracing::warn!(error = %e, "no tray icon");
-            }
+            let tray_built = match tray(app) {
+                Ok(()) => true,
+                Err(e) => {
+                    // No tray on this desktop: the window and notifications still say it all,
+                    // and closing the window quits.
+                    tracing::warn!(error = %e, "no tray icon");
+                    false
+                }
+            };
+            app.manage(background::Background::new(tray_built));
+            background::show_at_start(app.handle());
             watch::start(app.handle().clone());
             Ok(())
         })
+        .on_window_event(background::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::overview,
             commands::add_server_link,
@@ -125,10 +173,21 @@ pub fn run() {
             commands::failover_assess,
             commands::failover_run,
             commands::save_file,
+            autostart::start_at_login,
+            autostart::set_start_at_login,
         ])
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("LBS Console could not start: {e}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(|_app, _event| {
+            // macOS: a click on the Dock icon brings a window closed to the menu bar back.
+            #[cfg(target_os = "macos")]
+            if let tauri::RunEvent::Reopen { .. } = _event {
+                show_window(_app);
+            }
+        }),
+        Err(e) => {
+            eprintln!("LBS Console could not start: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -4,13 +4,24 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  writeFileSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { WebDriver } from "./webdriver.mjs";
 import { Agent, consoleBin, root, freePort } from "./agents.mjs";
-import { Notifications, Tray, saveAs, screenShot, until } from "./desktop.mjs";
+import { Notifications, Tray, closeWindow, saveAs, screenShot, until, visibleWindows } from "./desktop.mjs";
 
 const shots = join(root, "artifacts", "screenshots");
 mkdirSync(shots, { recursive: true });
@@ -43,6 +54,8 @@ before(async () => {
     ...process.env,
     LBS_CONSOLE_DATA_DIR: mkdtempSync(join(tmpdir(), "lbs-e2e-console-")),
     LBS_CONSOLE_KEYRING_SERVICE: `lbs-console-e2e-${process.pid}`,
+    // "Start at login" writes to the home directory: a private one, never the user's.
+    HOME: mkdtempSync(join(tmpdir(), "lbs-e2e-home-")),
   };
   consoleEnv = env;
   // The driver's output (and the app's, which it starts) goes to a file, not to this process's
@@ -79,6 +92,20 @@ function ourConsoles() {
       }
     })
     .map(Number);
+}
+
+/** The console app's own process (not the driver's, nor WebKit's helpers), or null. */
+function appPid() {
+  const bin = realpathSync(consoleBin);
+  return (
+    ourConsoles().find((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/exe`) === bin;
+      } catch {
+        return false;
+      }
+    }) ?? null
+  );
 }
 
 after(async () => {
@@ -318,17 +345,23 @@ test("a voicemail deleted on the primary is put back from the backup's deleted f
   await tab("servers");
 });
 
-test("an early switchover is held back until a reason is typed, then runs and is logged", async () => {
+test("a first switchover has no hold to wait out: the pair never failed over; then it runs and is logged", async () => {
+  // A has been the primary since the pair was set up: no "settling" on its card.
+  const primaryFor = '[data-testid="machine-card"][data-server="PBX A (server room)"] [data-testid="primary-for"]';
+  const held = await wd.waitFor(primaryFor, { timeout: 20000 });
+  assert.doesNotMatch(await wd.text(held), /settling/);
   await wd.click(await wd.waitFor('[data-testid="start-failover"]'));
   await wd.waitFor('[data-testid="wizard-facts"]', { timeout: 20000 });
   await shot("09-wizard-assess");
   await wd.click(await wd.waitFor('[data-testid="wizard-next"]'));
-  const warn = await wd.waitFor('[data-testid="wizard-warnings"]');
-  assert.match(await wd.text(warn), /became the primary only/);
   const run = await wd.waitFor('[data-testid="wizard-run"]');
-  assert.equal(await wd.attr(run, "disabled"), "true", "refused without a reason");
-  await shot("10-wizard-hold-warning");
-  await wd.type(await wd.waitFor('[data-testid="override-reason"]'), "Planned maintenance of PBX A tonight");
+  for (const warn of await wd.findAll('[data-testid="wizard-warnings"]')) {
+    assert.doesNotMatch(await wd.text(warn), /became the primary only/, "no hold before the first failover");
+  }
+  // A change still on its way to B is the only thing that may ask for a reason here.
+  if ((await wd.attr(run, "disabled")) === "true") {
+    await wd.type(await wd.waitFor('[data-testid="override-reason"]'), "Planned maintenance of PBX A tonight");
+  }
   await wd.click(run);
   const result = await wd.waitFor('[data-testid="wizard-result"]', { timeout: 60000 });
   assert.equal(await wd.attr(result, "data-ok"), "true", await wd.text(result));
@@ -339,10 +372,15 @@ test("an early switchover is held back until a reason is typed, then runs and is
     ["PBX A (server room)", "backup", "true"],
     ["PBX B (comms room)", "primary", "true"],
   ]);
+  // B took the role from A: its hold runs now.
+  await wd.waitFor('[data-testid="machine-card"][data-server="PBX B (comms room)"] [data-testid="primary-for"]', {
+    timeout: 20000,
+    predicate: async (id) => /settling/.test(await wd.text(id)),
+  });
   await tab("events");
   await wd.waitFor('[data-testid="event-row"]', {
     timeout: 20000,
-    predicate: async (id) => (await wd.text(id)).includes("Planned maintenance of PBX A tonight"),
+    predicate: async (id) => /Switched over|switchover/i.test(await wd.text(id)),
   });
   await shot("12-events");
   await tab("servers");
@@ -409,6 +447,30 @@ test("the repaired box rejoins as the backup and the office is protected again",
   await tray.waitFor("protected");
 });
 
+test("switching back during the hold is held back until a reason is typed", async () => {
+  // A took the role from B by the failover: switching back now would come before the hold ends.
+  await wd.click(await wd.waitFor('[data-testid="start-failover"]'));
+  await wd.waitFor('[data-testid="wizard-facts"]', { timeout: 20000 });
+  await wd.click(await wd.waitFor('[data-testid="wizard-next"]'));
+  const warn = await wd.waitFor('[data-testid="wizard-warnings"]');
+  assert.match(await wd.text(warn), /became the primary only/);
+  const run = await wd.waitFor('[data-testid="wizard-run"]');
+  assert.equal(await wd.attr(run, "disabled"), "true", "refused without a reason");
+  await shot("10-wizard-hold-warning");
+  await wd.type(await wd.waitFor('[data-testid="override-reason"]'), "Planned maintenance of PBX B tonight");
+  await wd.waitFor('[data-testid="wizard-run"]', { predicate: async (id) => (await wd.attr(id, "disabled")) === null });
+  // Not run: the manager thinks better of it.
+  await escape();
+  await until(async () => (await wd.findAll('[data-testid="wizard"]')).length === 0, {
+    timeout: 5000,
+    failure: () => "the wizard stayed open",
+  });
+  await waitCards([
+    ["PBX A (server room)", "primary", "true"],
+    ["PBX B (comms room)", "backup", "true"],
+  ]);
+});
+
 test("a server followed to a new address: only the same machine is accepted", async () => {
   const card = '[data-testid="machine-card"][data-server="PBX B (comms room)"]';
   await wd.click(await wd.waitFor(`${card} [data-testid="change-address"]`));
@@ -465,6 +527,95 @@ test("a replaced machine leaves the office but its history stays; added again, i
   await tab("servers");
 });
 
+test("the layout holds at the smallest window the console allows (900 × 600)", async () => {
+  await tab("servers");
+  await wd.cmd("POST", "/window/rect", { width: 900, height: 600 });
+  const size = async () => wd.cmd("POST", "/execute/sync", { script: "return [innerWidth, innerHeight]", args: [] });
+  await until(async () => JSON.stringify(await size()) === "[900,600]", {
+    timeout: 10000,
+    failure: () => "the window did not take 900 × 600",
+  });
+  assert.match(await sentence(/^Protected/, 30000), /^Protected/);
+  await new Promise((r) => setTimeout(r, 500));
+  await shot("20-smallest-window");
+  const layout = await wd.cmd("POST", "/execute/sync", {
+    script: `const box = (sel) => document.querySelector(sel).getBoundingClientRect();
+      const names = [...document.querySelectorAll(".office-item-server-name, .server-item-name")];
+      return {
+        overflow: document.querySelector(".app").scrollWidth - innerWidth,
+        sentence: box('[data-testid="pair-sentence"]').width,
+        cut: names.filter((n) => n.scrollWidth > n.clientWidth + 1).map((n) => n.textContent),
+        cards: [...document.querySelectorAll('[data-testid="machine-card"]')].map((c) => Math.round(c.getBoundingClientRect().top)),
+      };`,
+    args: [],
+  });
+  assert.ok(layout.overflow <= 0, `the page is ${layout.overflow} px wider than the window`);
+  assert.ok(layout.sentence >= 300, `the office's sentence is squeezed to ${layout.sentence} px`);
+  assert.deepEqual(layout.cut, [], "server names cut in the sidebar");
+  assert.equal(new Set(layout.cards).size, 1, `both cards side by side: ${layout.cards}`);
+  await tab("sync");
+  await wd.waitFor('[data-testid="sync-row"]', { timeout: 20000 });
+  await shot("20b-smallest-window-sync");
+  await tab("servers");
+  await wd.cmd("POST", "/window/rect", { width: 1200, height: 800 });
+});
+
+test("start at login is switched on and off in Settings: the XDG autostart entry appears and goes", async () => {
+  const entry = join(consoleEnv.HOME, ".config", "autostart", "LBS Console.desktop");
+  assert.ok(!existsSync(entry), "not on by default");
+  await wd.click(await wd.waitFor('[data-testid="open-settings"]'));
+  const checked = async (id) => (await wd.cmd("GET", `/element/${id}/property/checked`)) === true;
+  await wd.click(await wd.waitFor('[data-testid="start-at-login"]:not([disabled])'));
+  await until(() => existsSync(entry), { timeout: 10000, failure: () => `${entry} was not written` });
+  // It starts this console, in the tray.
+  assert.match(readFileSync(entry, "utf8"), new RegExp(`^Exec=${realpathSync(consoleBin)} --background`, "m"));
+  await wd.waitFor('[data-testid="start-at-login"]:not([disabled])', { predicate: checked });
+  await shot("21-settings");
+  await wd.click(await wd.waitFor('[data-testid="start-at-login"]:not([disabled])'));
+  await until(() => !existsSync(entry), { timeout: 10000, failure: () => `${entry} is still there` });
+  await wd.waitFor('[data-testid="start-at-login"]:not([disabled])', { predicate: async (id) => !(await checked(id)) });
+  await wd.click(await wd.waitFor('[data-testid="settings-done"]'));
+});
+
+test("closed, the console keeps watching from the tray: the backup going silent is notified, and its card says what it was", async () => {
+  assert.match(await sentence(/^Protected/, 30000), /^Protected/);
+  const pid = appPid();
+  assert.ok(pid, "the console runs");
+  // The window's close button, as a window manager sends it.
+  await closeWindow("LBS Console");
+  await until(() => visibleWindows("LBS Console").length === 0, {
+    timeout: 10000,
+    failure: () => "the window is still shown",
+  });
+  await notifications.waitFor(/LBS Console keeps watching/);
+  assert.equal(appPid(), pid, "the same console still runs");
+  await tray.waitFor("protected");
+  screenShot(join(shots, "22-closed-to-tray.png"));
+  // With the window closed, the backup stops answering: the console notices, says so, and the
+  // tray turns amber.
+  agentB.kill9();
+  await notifications.waitFor(/the backup PBX B \(comms room\) stopped answering/);
+  assert.match(notifications.text(), /The phones still work on PBX A \(server room\), but nothing is being copied/);
+  await tray.waitFor("at_risk");
+  // Started again, the console brings its window back rather than starting a second one.
+  const again = spawn(consoleBin, [], { env: consoleEnv, stdio: "ignore" });
+  assert.equal(await new Promise((r) => again.once("exit", r)), 0, "the second start hands over and exits");
+  await until(() => visibleWindows("LBS Console").length === 1, {
+    timeout: 10000,
+    failure: () => "the window did not come back",
+  });
+  assert.equal(appPid(), pid, "still the one console");
+  // B's card and the sidebar give the role it was last seen in, not a current one.
+  const card = '[data-testid="machine-card"][data-server="PBX B (comms room)"]';
+  const note = await wd.waitFor(`${card} [data-testid="machine-silent"]`, { timeout: 20000 });
+  assert.match(await wd.text(note), /^Last seen as backup, silent for \d+ s$/);
+  assert.equal((await wd.findAll(`${card} [data-testid="machine-role"]`)).length, 0, "no role badge for a silent box");
+  assert.match(await wd.text(await wd.waitFor('[data-testid="server-list-silent"]')), /Last seen as backup, silent for/);
+  await shot("23-backup-silent");
+  await agentB.start();
+  assert.match(await sentence(/^Protected/, 60000), /^Protected/);
+});
+
 test("view-only tokens see everything and the failover button says why it is disabled", async () => {
   await wd.click(await wd.waitFor('[data-testid="remove-office"]'));
   await shot("17-remove-office");
@@ -505,4 +656,16 @@ test("the dark theme", async () => {
   await new Promise((r) => setTimeout(r, 500));
   await shot("19-dark");
   await wd.click(await wd.waitFor('[data-testid="theme-system"]'));
+});
+
+test("without a tray to come back from, closing the window quits the console", async () => {
+  tray.stop();
+  await until(() => visibleWindows("panel").length === 0, { timeout: 10000, failure: () => "the tray is still shown" });
+  const pid = appPid();
+  assert.ok(pid, "the console runs");
+  await closeWindow("LBS Console");
+  await until(() => appPid() === null, {
+    timeout: 15000,
+    failure: () => "the console still runs with no tray to bring its window back",
+  });
 });

@@ -58,6 +58,54 @@ export async function saveAs(path) {
   }
 }
 
+/** The X ids of the windows shown titled exactly `title` (none when there are none). */
+export function visibleWindows(title) {
+  return shownWindows(`^${title}$`);
+}
+
+/**
+ * Python (ctypes, libX11) that sends WM_DELETE_WINDOW to the window given as argv[1]: what a
+ * window manager sends when the user clicks a window's close button. (There is no window manager
+ * under Xvfb, and WebDriver's "close window" asks the web view to close, not the window.)
+ */
+const DELETE_WINDOW = `
+import ctypes, sys
+x = ctypes.cdll.LoadLibrary("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x.XInternAtom.restype = ctypes.c_ulong
+x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+class ClientMessage(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("l", ctypes.c_long * 5)]
+class XEvent(ctypes.Union):
+    _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(XEvent)]
+x.XFlush.argtypes = [ctypes.c_void_p]
+x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+d = x.XOpenDisplay(None)
+if not d:
+    sys.exit("cannot open the X display")
+win = int(sys.argv[1])
+e = XEvent()
+e.xclient.type = 33  # ClientMessage
+e.xclient.window = win
+e.xclient.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+e.xclient.format = 32
+e.xclient.l[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+if not x.XSendEvent(d, win, 0, 0, ctypes.byref(e)):
+    sys.exit("XSendEvent failed")
+x.XFlush(d)
+x.XCloseDisplay(d)
+`;
+
+/** Closes the window titled `title` as its close button would (WM_DELETE_WINDOW). */
+export async function closeWindow(title) {
+  const win = await waitWindow(title);
+  execFileSync("python3", ["-c", DELETE_WINDOW, win]);
+}
+
 /** A screenshot of the whole X screen, dialogs included. */
 export function screenShot(file) {
   execFileSync("import", ["-window", "root", file]);

@@ -59,6 +59,25 @@ async fn a_pasted_link_adds_the_server_and_its_token_goes_to_the_keyring() {
 }
 
 #[tokio::test]
+async fn a_link_wrapped_by_a_terminal_or_a_mail_still_adds_the_server() {
+    let mut agent = Agent::init("PBX W");
+    agent.start();
+    let dir = tempfile::tempdir().unwrap();
+    let (console, _) = console(&dir).await;
+    let text = agent.link.to_string();
+    // Broken inside the fingerprint, with the next line indented, as a mail program quotes it.
+    let cut = text.find("fp=").unwrap() + 30;
+    let wrapped = format!("{}\r\n    {}\n", &text[..cut], &text[cut..]);
+    let entry = console
+        .add_by_link(&wrapped, None)
+        .await
+        .expect("a wrapped link is accepted");
+    assert_eq!(entry.fingerprint, agent.link.fingerprint);
+    assert_eq!(console.status(&entry.id).await.unwrap().server_id, entry.server_id);
+    remove(&console, &entry.id).await;
+}
+
+#[tokio::test]
 async fn trust_on_first_use_shows_the_real_fingerprint_and_pins_it() {
     let mut agent = Agent::init("PBX B");
     agent.start();
@@ -180,18 +199,16 @@ async fn the_failover_wizard_guards_live_in_the_console_core() {
     )
     .await;
     assert!(state.sentence.starts_with("Protected"), "{}", state.sentence);
-    // Both alive: the wizard offers a planned switchover, but the new primary's hold (it has
-    // been primary since it was set up, seconds ago) asks for a reason.
+    // Both alive: the wizard offers a planned switchover. The pair has never failed over (A has
+    // been the primary since it was set up, seconds ago), so there is no hold to wait out.
     let x = console.assess(&ia, &ib).await.unwrap();
     assert_eq!(x.kind, Some(WizardKind::Planned));
+    assert_eq!(x.hold_remaining_secs, Some(0));
     assert!(
-        x.warnings.iter().any(|w| w.contains("became the primary only")),
+        !x.warnings.iter().any(|w| w.contains("became the primary only")),
         "{:?}",
         x.warnings
     );
-    let refused = console.fail_over(&ia, &ib, &Confirmation::default()).await.unwrap_err();
-    assert_eq!(refused.kind(), ErrorKind::InvalidInput);
-    assert!(refused.to_string().contains("give a reason"), "{refused}");
 
     // The primary dies: the pair is down, and the wizard turns into an unplanned failover that
     // needs the old primary confirmed off and the backup's name typed.
@@ -225,6 +242,65 @@ async fn the_failover_wizard_guards_live_in_the_console_core() {
     let events: lbs_protocol::EventList = b.get("/api/v1/events", &b.link.token).await.json().await.unwrap();
     assert!(events.events.iter().any(|e| e.kind == lbs_protocol::EventKind::Promoted
         && e.reason.as_deref().unwrap_or_default().contains("confirmed off")));
+
+    // A comes back as the backup. B took the role from it: switching back now is held back
+    // until the hold is over, and only goes ahead early with a reason.
+    a.start();
+    let x = lbs_tests::eventually("A back as the backup", std::time::Duration::from_secs(30), || async {
+        let x = console.assess(&ib, &ia).await.ok()?;
+        (x.kind == Some(WizardKind::Planned)).then_some(x)
+    })
+    .await;
+    assert!(
+        x.warnings.iter().any(|w| w.contains("became the primary only")),
+        "{:?}",
+        x.warnings
+    );
+    assert!(x.hold_remaining_secs.unwrap_or(0) > 3_000, "{x:?}");
+    let refused = console.fail_over(&ib, &ia, &Confirmation::default()).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+    assert!(refused.to_string().contains("give a reason"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_backup_that_stops_answering_is_notified_and_shown_by_its_last_role() {
+    use lbs_console_core::overview::alerts;
+    use lbs_console_core::pair::PairLevel;
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, mut b, console, _, ib) = office_pair(&dir).await;
+    let healthy = lbs_tests::eventually(
+        "the pair to be protected",
+        std::time::Duration::from_secs(20),
+        || async {
+            let o = console.overview().await.ok()?;
+            (o.offices[0].state.level == PairLevel::Protected).then_some(o)
+        },
+    )
+    .await;
+    b.kill9();
+    let silent = lbs_tests::eventually("B to be silent", std::time::Duration::from_secs(20), || async {
+        let o = console.overview().await.ok()?;
+        let m = o.offices[0].machines.iter().find(|m| m.entry.id == ib)?;
+        (!m.reachable).then_some(o)
+    })
+    .await;
+    // What the poller would notify: the backup, in words that say the phones still work.
+    let told = alerts(&healthy, &silent);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].title, "Office: the backup PBX B stopped answering");
+    assert!(
+        told[0]
+            .body
+            .starts_with("The phones still work on PBX A, but nothing is being copied. Check that PBX B is on"),
+        "{}",
+        told[0].body
+    );
+    assert!(alerts(&silent, &silent).is_empty(), "told once");
+    // Its card shows the role it was last seen in, never a current one.
+    let m = silent.offices[0].machines.iter().find(|m| m.entry.id == ib).unwrap();
+    let note = m.silent_note.as_deref().unwrap_or_default();
+    assert!(note.starts_with("Last seen as backup, silent for "), "{note}");
+    assert!(m.failover.is_none(), "no current role for a silent box");
 }
 
 #[tokio::test]

@@ -370,11 +370,20 @@ async fn switchover_honours_the_hold_and_loses_nothing_while_the_pbx_writes() {
     for agent in [&pair.a, &pair.b] {
         std::fs::write(agent.dir.path().join("writer.on"), "").unwrap();
     }
-    // A is the primary since init; the hold of 8 s is over once it has run a little.
-    eventually("A's hold to end", Duration::from_secs(15), || async {
-        (failover(&pair.a).await.hold.remaining_secs == Some(0)).then_some(())
-    })
-    .await;
+    // A is the primary since the pair was set up: the pair has never failed over, so there is
+    // no hold to wait out, on either box's word.
+    for (agent, name) in [(&pair.a, "A"), (&pair.b, "B")] {
+        let hold = eventually(
+            "the primary's hold as both boxes see it",
+            Duration::from_secs(10),
+            || async {
+                let h = failover(agent).await.hold;
+                h.primary_for_secs.is_some().then_some(h)
+            },
+        )
+        .await;
+        assert!(!hold.took_over && hold.remaining_secs == Some(0), "{name}: {hold:?}");
+    }
     eventually("voicemail flowing to B", Duration::from_secs(15), || async {
         (files(&voicemail(&pair.b)).len() > 10).then_some(())
     })
@@ -389,6 +398,9 @@ async fn switchover_honours_the_hold_and_loses_nothing_while_the_pbx_writes() {
     assert_eq!(role_of(&pair.b).await, (Role::Primary, 2));
     assert_eq!(role_of(&pair.a).await.0, Role::Backup);
     assert!(pbx_running(&pair.b) && !pbx_running(&pair.a));
+    // B took the role from A: its hold runs, as both boxes see it.
+    let hold = failover(&pair.b).await.hold;
+    assert!(hold.took_over && hold.remaining_secs.unwrap_or(0) > 0, "{hold:?}");
 
     // Switching straight back: refused, the new primary has not held the role for the hold.
     let (code, body) = ask(&pair.a, "switchover", json!({})).await;

@@ -254,6 +254,61 @@ describe("office dashboard", () => {
     expect(button.getAttribute("aria-describedby")).toBe(reason.id);
   });
 
+  it("never shows a silent box as a current primary: its card and the sidebar give the role it was last seen in", async () => {
+    // After a failover: the backup took over, the old primary is silent.
+    const silent = machine(ENTRY, "primary", { reachable: false, silentNote: "Last seen as primary, silent for 5 min" });
+    const o = overviewOf([silent, machine(BACKUP_ENTRY, "primary")]);
+    renderApp(fakeApi({ overview: () => Promise.resolve(o) }));
+    const cards = await screen.findAllByTestId("machine-card");
+    const gone = cards[0]!;
+    expect(within(gone).getByTestId("machine-silent").textContent).toBe("Last seen as primary, silent for 5 min");
+    expect(within(gone).queryByTestId("machine-role")).toBeNull();
+    expect(within(cards[1]!).getByTestId("machine-role").textContent).toBe("Primary");
+    const sidebar = screen.getByRole("navigation", { name: "Offices" });
+    expect(within(sidebar).getAllByText("Primary")).toHaveLength(1);
+    expect(within(sidebar).getByTestId("server-list-silent").textContent).toBe(
+      "Not answering. Last seen as primary, silent for 5 min",
+    );
+  });
+
+  it("shows the catch-up's time left, and none when the speed is not known", async () => {
+    const row = (name: string, time_left: string | null) => ({
+      name,
+      label: name,
+      primary_files: 100,
+      primary_bytes: 1e9,
+      backup_files: 40,
+      backup_bytes: 4e8,
+      pending_files: 60,
+      pending_bytes: 6e8,
+      lag_secs: 30,
+      throughput_bps: time_left ? 2.5e6 : 0,
+      last_success_unix: null,
+      last_error: null,
+      progress: 0.4,
+      counting: null,
+      state: "60 to copy",
+      eta_secs: time_left ? 240 : null,
+      time_left,
+    });
+    const o = PAIR();
+    o.offices[0]!.sync = { rows: [row("Voicemail", "about 4 min left"), row("Recordings", null)], catching_up: true, time_left: null };
+    renderApp(fakeApi({ overview: () => Promise.resolve(o) }));
+    const values = await screen.findAllByTestId("progress-value");
+    expect(values.map((v) => v.textContent)).toEqual(["60 to copyabout 4 min left", "60 to copy"]);
+    // One category without a speed: no estimate for the whole catch-up either.
+    expect(screen.queryByTestId("catch-up-left")).toBeNull();
+  });
+
+  it("shows no settling hold on a primary whose pair has never failed over", async () => {
+    const first = machine(ENTRY, "primary");
+    first.failover!.hold = { ...first.failover!.hold, primary_for_secs: 600, remaining_secs: 3000, took_over: false };
+    renderApp(fakeApi({ overview: () => Promise.resolve(overviewOf([first, machine(BACKUP_ENTRY, "backup")])) }));
+    const held = await screen.findByTestId("primary-for");
+    expect(held.textContent).toBe("10 minutes");
+    expect(held.className).not.toContain("tone-warn");
+  });
+
   it("renames and removes an office after confirmation", async () => {
     const api = fakeApi({
       overview: () => Promise.resolve(PAIR()),
@@ -382,5 +437,27 @@ describe("failover wizard", () => {
     fireEvent.click(screen.getByTestId("wizard-cancel"));
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(api.failoverRun).not.toHaveBeenCalled();
+  });
+});
+
+describe("settings", () => {
+  it("switches starting at login on and off, and says why when it cannot", async () => {
+    const api = fakeApi({ overview: () => Promise.resolve(PAIR()) });
+    renderApp(api);
+    fireEvent.click(await screen.findByTestId("open-settings"));
+    const box = await screen.findByTestId("start-at-login");
+    await waitFor(() => expect(box.hasAttribute("disabled")).toBe(false));
+    expect((box as HTMLInputElement).checked).toBe(false);
+    fireEvent.click(box);
+    await waitFor(() => expect((box as HTMLInputElement).checked).toBe(true));
+    expect(api.setStartAtLogin).toHaveBeenCalledWith(true);
+    api.setStartAtLogin.mockRejectedValueOnce(
+      new CommandError("storage", "Could not stop LBS Console starting at login: permission denied."),
+    );
+    fireEvent.click(box);
+    expect((await screen.findByTestId("settings-error")).textContent).toContain("permission denied");
+    expect((box as HTMLInputElement).checked).toBe(true);
+    fireEvent.click(screen.getByTestId("settings-done"));
+    await waitFor(() => expect(screen.queryByTestId("settings")).toBeNull());
   });
 });

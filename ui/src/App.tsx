@@ -7,6 +7,7 @@ import { DEFAULT_RANGE, type RangeKey } from "./charts/ranges";
 import { AddServerDialog, type AddTab } from "./components/AddServerDialog";
 import { EmptyState } from "./components/EmptyState";
 import { Logo } from "./components/Logo";
+import { SettingsDialog } from "./components/SettingsDialog";
 import { Sidebar } from "./components/Sidebar";
 import { ThemePicker } from "./components/ThemePicker";
 import type { ServerEntry } from "./generated/ServerEntry";
@@ -33,6 +34,7 @@ export function App({ initialDialog = null, initialSelect }: AppProps) {
   const [tab, setTab] = useState<OfficeTab>("servers");
   const [dialog, setDialog] = useState<Dialog | null>(initialDialog ? { tab: initialDialog, office: null } : null);
   const [wizard, setWizard] = useState(false);
+  const [settings, setSettings] = useState(false);
   const [range, setRange] = useState<RangeKey>(DEFAULT_RANGE);
   /** An office id picked after an add, before the next snapshot includes it. */
   const [pendingServer, setPendingServer] = useState<string | null>(null);
@@ -110,6 +112,23 @@ export function App({ initialDialog = null, initialSelect }: AppProps) {
         <span className="app-tagline">Live Backup Server</span>
         <span className="app-header-spacer" />
         <ThemePicker />
+        <button
+          type="button"
+          className="btn btn-ghost btn-small header-settings"
+          data-testid="open-settings"
+          onClick={() => setSettings(true)}
+        >
+          <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+            <circle cx="10" cy="10" r="2.6" fill="none" stroke="currentColor" strokeWidth="1.6" />
+            <path
+              d="M10 2.5v2.2M10 15.3v2.2M2.5 10h2.2M15.3 10h2.2M4.7 4.7l1.6 1.6M13.7 13.7l1.6 1.6M4.7 15.3l1.6-1.6M13.7 6.3l1.6-1.6"
+              stroke="currentColor"
+              strokeWidth="1.6"
+              strokeLinecap="round"
+            />
+          </svg>
+          Settings
+        </button>
       </header>
       <div className="app-body">
         <Sidebar overview={overview} selectedOffice={selected?.pair.id ?? null} onSelect={select} onAdd={openAdd} />
@@ -123,6 +142,7 @@ export function App({ initialDialog = null, initialSelect }: AppProps) {
           onAdded={onAdded}
         />
       )}
+      {settings && <SettingsDialog onClose={() => setSettings(false)} />}
       {wizard && selected && (
         <FailoverWizard
           office={selected}

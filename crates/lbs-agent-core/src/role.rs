@@ -30,6 +30,11 @@ pub struct RoleState {
     /// primary; a restart resumes the move.
     #[serde(default)]
     pub reintegrating: Option<Reintegration>,
+    /// How this box took its role: `Some(true)` by a promotion (a failover or a switchover),
+    /// `Some(false)` by being set up or paired in it; `None` in records written before this was
+    /// kept (see [`RoleState::took_over`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +96,16 @@ impl RoleState {
             epoch_owner: String::new(),
             since_unix: crate::clock::now_unix(),
             reintegrating: None,
+            promoted: Some(false),
         }
+    }
+
+    /// Whether this box took its role from its partner. Only then does switching back wait out
+    /// the hold: a primary since the pair was set up has nothing to copy back. A record from
+    /// before `promoted` was kept counts as promoted when it names an epoch owner (`init` leaves
+    /// the owner empty and pairing copies the primary's).
+    pub fn took_over(&self) -> bool {
+        self.promoted.unwrap_or(!self.epoch_owner.is_empty())
     }
 
     /// The epoch as it is compared: (number, owner).
@@ -158,6 +172,7 @@ mod tests {
                 acked: 41,
                 lost_epoch: 6,
             }),
+            promoted: Some(false),
         };
         state.create(dir.path()).unwrap();
         assert!(
@@ -177,6 +192,26 @@ mod tests {
         .unwrap();
         let s = RoleState::load(dir.path()).unwrap();
         assert_eq!((s.rank(), s.reintegrating), ((3, ""), None));
+        assert!(!s.took_over(), "no owner: the primary since it was set up");
+        std::fs::write(
+            dir.path().join("role.json"),
+            br#"{"role":"primary","epoch":3,"epoch_owner":"a","since_unix":5}"#,
+        )
+        .unwrap();
+        assert!(RoleState::load(dir.path()).unwrap().took_over(), "an owner: promoted");
+    }
+
+    #[test]
+    fn only_a_promotion_takes_over() {
+        let set_up = RoleState::initial(Role::Primary);
+        assert!(!set_up.took_over());
+        let json = serde_json::to_string(&set_up).unwrap();
+        assert!(json.contains("\"promoted\":false"), "{json}");
+        let promoted = RoleState {
+            promoted: Some(true),
+            ..set_up
+        };
+        assert!(promoted.took_over());
     }
 
     #[test]

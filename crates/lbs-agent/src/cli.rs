@@ -407,7 +407,9 @@ fn print_failover(f: &lbs_protocol::FailoverStatus) {
     }
     let h = &f.hold;
     if let (Some(held), Some(left)) = (h.primary_for_secs, h.remaining_secs) {
-        let hold = if left == 0 {
+        let hold = if !h.took_over {
+            "no hold: it has been the primary since the pair was set up".to_string()
+        } else if left == 0 {
             "the hold period is over".to_string()
         } else {
             format!("{} of the {} hold left", human_secs(left), human_secs(h.hold_secs))

@@ -601,6 +601,7 @@ impl Console {
                     error: None,
                     restore_blocked,
                     standing_note,
+                    silent_note: None,
                 }
             }
             Err(e) => {
@@ -612,6 +613,7 @@ impl Console {
                     .get(&entry.id)
                     .copied();
                 let restore_blocked = crate::overview::restore_blocked(&entry.name, false, None);
+                let silent_note = crate::overview::silent_note(false, seen.map(|s| s.role), seen.map(|s| s.at), now);
                 MachineView {
                     entry,
                     reachable: false,
@@ -623,6 +625,7 @@ impl Console {
                     error: Some(e.to_view()),
                     restore_blocked,
                     standing_note: None,
+                    silent_note,
                 }
             }
         }

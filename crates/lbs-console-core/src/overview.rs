@@ -33,6 +33,29 @@ pub struct MachineView {
     pub restore_blocked: Option<String>,
     /// A role in the middle of changing, in words (see `RoleStanding`); `None` when settled.
     pub standing_note: Option<String>,
+    /// When it does not answer: the role it had when last seen, and for how long it has been
+    /// silent ("Last seen as primary, silent for 5 min"). Shown instead of its role, so a silent
+    /// box never reads as a second primary beside the one that took over. `None` while it answers.
+    pub silent_note: Option<String>,
+}
+
+/// What a box that does not answer is shown as, instead of a role it may no longer hold.
+pub fn silent_note(
+    reachable: bool,
+    last_role: Option<Role>,
+    last_answer_unix: Option<i64>,
+    now: i64,
+) -> Option<String> {
+    if reachable {
+        return None;
+    }
+    let silent = last_answer_unix.map(|t| pair::span((now - t).max(0) as u64));
+    Some(match (last_role, silent) {
+        (Some(role), Some(span)) => format!("Last seen as {role}, silent for {span}"),
+        (Some(role), None) => format!("Last seen as {role}"),
+        (None, Some(span)) => format!("Silent for {span}"),
+        (None, None) => "Has not answered yet".to_owned(),
+    })
 }
 
 /// What a box between two states is doing, for its card.
@@ -172,7 +195,7 @@ fn lag(m: &MachineView) -> u64 {
 }
 
 /// What changed between two snapshots that the manager should hear about even with the window
-/// closed: a primary that stops answering, a role change, a backup that falls behind.
+/// closed: either box that stops answering, a role change, a backup that falls behind.
 pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
     let mut out = Vec::new();
     for office in &after.offices {
@@ -190,6 +213,9 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
                     title: format!("{name}: the primary {server} does not answer"),
                     body: "The phones may be down. Open LBS Console: if it does not come back, the failover wizard makes the backup the primary.".into(),
                 });
+            }
+            if was.reachable && was.role() == Some(Role::Backup) && !m.reachable {
+                out.push(backup_silent(office, m));
             }
             if let (Some(a), Some(b)) = (&was.failover, &m.failover) {
                 // A new epoch with the same role (a backup re-pairing with the new primary) is
@@ -218,6 +244,28 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
         }
     }
     out
+}
+
+/// A backup that stopped answering: the phones go on, the copy does not.
+fn backup_silent(office: &OfficeView, backup: &MachineView) -> Alert {
+    let server = &backup.entry.name;
+    let primary = office
+        .machines
+        .iter()
+        .find(|m| m.entry.id != backup.entry.id && m.reachable && m.role() == Some(Role::Primary));
+    let phones = match primary {
+        Some(p) => format!(
+            "The phones still work on {}, but nothing is being copied.",
+            p.entry.name
+        ),
+        None => "Nothing is being copied to it.".to_owned(),
+    };
+    Alert {
+        title: format!("{}: the backup {server} stopped answering", office.pair.name),
+        body: format!(
+            "{phones} Check that {server} is on and connected; until it answers, a failure of the primary cannot be covered."
+        ),
+    }
 }
 
 /// The worst level of all offices, for the tray icon; `None` with no office.
@@ -261,6 +309,7 @@ mod tests {
             error: None,
             restore_blocked: None,
             standing_note: None,
+            silent_note: None,
         }
     }
 
@@ -395,6 +444,59 @@ mod tests {
             machine("B", Role::Primary, 3, true),
         ]);
         assert!(alerts(&rejoined, &followed).is_empty());
+    }
+
+    #[test]
+    fn a_silent_backup_raises_one_alert_that_says_the_phones_still_work() {
+        let healthy = snapshot(vec![
+            machine("A", Role::Primary, 1, true),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        let silent = snapshot(vec![
+            machine("A", Role::Primary, 1, true),
+            machine("B", Role::Backup, 1, false),
+        ]);
+        let a = alerts(&healthy, &silent);
+        assert_eq!(
+            a,
+            vec![Alert {
+                title: "Main office: the backup PBX B stopped answering".into(),
+                body: "The phones still work on PBX A, but nothing is being copied. Check that PBX B is on and \
+                       connected; until it answers, a failure of the primary cannot be covered."
+                    .into(),
+            }]
+        );
+        assert!(alerts(&silent, &silent).is_empty(), "once, not at every poll");
+        // Back, then silent again: told again.
+        assert!(alerts(&silent, &healthy).is_empty());
+        assert_eq!(alerts(&healthy, &silent).len(), 1);
+        // Both silent at once: two alerts, and the backup's does not claim the phones work.
+        let both = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            machine("B", Role::Backup, 1, false),
+        ]);
+        let a = alerts(&healthy, &both);
+        assert_eq!(a.len(), 2, "{a:?}");
+        assert!(a[0].title.contains("the primary PBX A does not answer"), "{a:?}");
+        assert!(a[1].title.contains("the backup PBX B stopped answering"), "{a:?}");
+        assert!(!a[1].body.contains("still work"), "{a:?}");
+    }
+
+    #[test]
+    fn a_silent_box_is_shown_by_the_role_it_was_last_seen_in_never_as_a_current_one() {
+        assert_eq!(silent_note(true, Some(Role::Primary), Some(100), 400), None);
+        assert_eq!(
+            silent_note(false, Some(Role::Primary), Some(100), 400).as_deref(),
+            Some("Last seen as primary, silent for 5 min")
+        );
+        assert_eq!(
+            silent_note(false, Some(Role::Backup), Some(100), 110).as_deref(),
+            Some("Last seen as backup, silent for 10 s")
+        );
+        assert_eq!(
+            silent_note(false, None, None, 110).as_deref(),
+            Some("Has not answered yet")
+        );
     }
 
     #[test]

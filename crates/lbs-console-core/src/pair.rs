@@ -702,6 +702,7 @@ pub(crate) mod tests {
                 hold_secs: 3600,
                 primary_for_secs: Some(3600 - remaining.min(3600)),
                 remaining_secs: Some(remaining),
+                took_over: true,
                 caught_up,
                 pending_files: if caught_up { 0 } else { 12 },
                 pending_bytes: if caught_up { 0 } else { 4_000_000 },

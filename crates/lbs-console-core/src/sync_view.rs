@@ -2,7 +2,9 @@
 //! backup report it, side by side, with how its copy stands in a few words. The backup's own
 //! report is preferred for what is pending (it knows what it has not installed), the primary's
 //! for what exists; while the primary still counts a category's files, nothing pending means
-//! nothing known yet.
+//! nothing known yet. Time left is estimated from what is pending and the speed the backup
+//! receives at, and left out when that speed is not known (nothing received in the last seconds),
+//! rather than guessed.
 
 use lbs_protocol::{CategorySync, SyncStatus};
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,12 @@ pub struct CategoryRow {
     pub counting: Option<u64>,
     /// How its copy stands: "Up to date", "12 to copy", "Counting (12,400 so far)".
     pub state: String,
+    /// Estimated seconds until it is copied, at the current speed; `None` when it cannot be
+    /// known (nothing received lately, files still being counted, or nothing to copy).
+    #[ts(type = "number | null")]
+    pub eta_secs: Option<u64>,
+    /// The same in words: "about 4 min left".
+    pub time_left: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -48,6 +56,41 @@ pub struct SyncView {
     pub rows: Vec<CategoryRow>,
     /// The backup is still catching up: files to copy, or files the primary is still counting.
     pub catching_up: bool,
+    /// Time until everything is copied, in words, when every category's can be estimated.
+    pub time_left: Option<String>,
+}
+
+/// Seconds to copy `pending_bytes` at `bps`, when both say something: no speed measured yet
+/// means no estimate, not an endless or a zero one.
+pub fn eta_secs(pending_bytes: u64, bps: f64, counting: bool) -> Option<u64> {
+    if counting || pending_bytes == 0 || !bps.is_finite() || bps < 1.0 {
+        return None;
+    }
+    Some((pending_bytes as f64 / bps).ceil() as u64)
+}
+
+/// "less than a minute left", "about 4 min left", "about 2 h 10 min left", "about 3 days left":
+/// rounded up, and coarser the longer it is, since the speed changes as it goes.
+pub fn time_left(secs: u64) -> String {
+    const MIN: u64 = 60;
+    const DAY: u64 = 86_400;
+    match secs {
+        0..MIN => "less than a minute left".into(),
+        // Up to 59 min: past that, "60 min" reads better as an hour.
+        MIN..=3_540 => format!("about {} min left", secs.div_ceil(MIN)),
+        3_541..DAY => {
+            // To ten minutes, rounded up.
+            let tens = secs.div_ceil(10 * MIN);
+            let (h, m) = (tens / 6, tens % 6 * 10);
+            if m == 0 {
+                format!("about {h} h left")
+            } else {
+                format!("about {h} h {m} min left")
+            }
+        }
+        _ if secs < 2 * DAY => "about 1 day left".into(),
+        _ => format!("about {} days left", secs.div_ceil(DAY)),
+    }
 }
 
 /// The table from what the primary and the backup last reported (either may be missing).
@@ -81,6 +124,13 @@ pub fn sync_view(primary: Option<&SyncStatus>, backup: Option<&SyncStatus>) -> S
                 .and_then(|p| p.counting.as_ref())
                 .or(b.as_ref().and_then(|b| b.counting.as_ref()))
                 .map(|c| c.files_counted);
+            let pending_bytes = p
+                .as_ref()
+                .map_or(0, |p| p.pending_bytes)
+                .max(b.as_ref().map_or(0, |b| b.pending_bytes));
+            // The backup measures what it receives; the primary what it sends.
+            let throughput_bps = b.as_ref().or(p.as_ref()).map_or(0.0, |x| x.throughput_bps);
+            let eta = eta_secs(pending_bytes, throughput_bps, counting.is_some());
             let state = match counting {
                 Some(n) => format!("Counting ({} so far)", count(n)),
                 None if pending_files > 0 => format!("{} to copy", count(pending_files)),
@@ -100,12 +150,9 @@ pub fn sync_view(primary: Option<&SyncStatus>, backup: Option<&SyncStatus>) -> S
                     .map(|b| b.local_bytes)
                     .or(p.as_ref().and_then(|p| p.peer_bytes)),
                 pending_files,
-                pending_bytes: p
-                    .as_ref()
-                    .map_or(0, |p| p.pending_bytes)
-                    .max(b.as_ref().map_or(0, |b| b.pending_bytes)),
+                pending_bytes,
                 lag_secs: pending.lag_secs,
-                throughput_bps: b.as_ref().or(p.as_ref()).map_or(0.0, |x| x.throughput_bps),
+                throughput_bps,
                 last_success_unix: pending.last_success_unix,
                 last_error: b
                     .as_ref()
@@ -119,11 +166,30 @@ pub fn sync_view(primary: Option<&SyncStatus>, backup: Option<&SyncStatus>) -> S
                 },
                 counting,
                 state,
+                eta_secs: eta,
+                time_left: eta.map(time_left),
             }
         })
         .collect();
     let catching_up = rows.iter().any(|r| r.pending_files > 0 || r.counting.is_some());
-    SyncView { rows, catching_up }
+    // The whole catch-up: every category still to copy must have its own estimate; they share
+    // the link, so the total is the sum of the bytes over the sum of the speeds.
+    let left: Vec<&CategoryRow> = rows
+        .iter()
+        .filter(|r| r.pending_files > 0 || r.counting.is_some())
+        .collect();
+    let total = (!left.is_empty() && left.iter().all(|r| r.eta_secs.is_some()))
+        .then(|| {
+            let bytes: u64 = left.iter().map(|r| r.pending_bytes).sum();
+            let bps: f64 = left.iter().map(|r| r.throughput_bps).sum();
+            eta_secs(bytes, bps, false)
+        })
+        .flatten();
+    SyncView {
+        rows,
+        catching_up,
+        time_left: total.map(time_left),
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +256,61 @@ mod tests {
         assert_eq!(view.rows[0].counting, Some(12_400));
         assert_eq!(view.rows[0].state, "Counting (12,400 so far)");
         assert!(view.catching_up);
+    }
+
+    #[test]
+    fn the_time_left_comes_from_the_speed_and_what_is_pending_or_is_not_given() {
+        // 50 files of 10 bytes each pending at 100 B/s: 5 s.
+        let (p, b) = (
+            report("primary", 200, 150, 50, None),
+            report("backup", 150, 200, 50, None),
+        );
+        let view = sync_view(Some(&p), Some(&b));
+        assert_eq!(view.rows[0].eta_secs, Some(5));
+        assert_eq!(view.rows[0].time_left.as_deref(), Some("less than a minute left"));
+        assert_eq!(view.time_left.as_deref(), Some("less than a minute left"));
+        // 24 MB at 100 kB/s: 4 min.
+        let mut b = report("backup", 150, 200, 50, None);
+        b.categories[0].pending_bytes = 24_000_000;
+        b.categories[0].throughput_bps = 100_000.0;
+        let view = sync_view(Some(&p), Some(&b));
+        assert_eq!(view.rows[0].time_left.as_deref(), Some("about 4 min left"));
+        // Nothing received lately: no estimate at all, rather than a wrong one.
+        b.categories[0].throughput_bps = 0.0;
+        let view = sync_view(Some(&p), Some(&b));
+        assert_eq!((view.rows[0].eta_secs, view.rows[0].time_left.as_ref()), (None, None));
+        assert_eq!(view.time_left, None);
+        // Still counting: what is pending is not known yet.
+        let p = report("primary", 200, 150, 50, Some(12_400));
+        let b = report("backup", 150, 200, 50, None);
+        let view = sync_view(Some(&p), Some(&b));
+        assert_eq!(view.rows[0].time_left, None);
+        assert_eq!(view.time_left, None);
+        // Up to date: nothing left to estimate.
+        let (p, b) = (
+            report("primary", 200, 200, 0, None),
+            report("backup", 200, 200, 0, None),
+        );
+        assert_eq!(sync_view(Some(&p), Some(&b)).rows[0].time_left, None);
+    }
+
+    #[test]
+    fn time_left_reads_like_people_talk() {
+        assert_eq!(eta_secs(1_000, 0.0, false), None);
+        assert_eq!(eta_secs(1_000, f64::NAN, false), None);
+        assert_eq!(eta_secs(0, 100.0, false), None);
+        assert_eq!(eta_secs(1_000, 100.0, true), None);
+        assert_eq!(eta_secs(1_001, 100.0, false), Some(11));
+        assert_eq!(time_left(59), "less than a minute left");
+        assert_eq!(time_left(60), "about 1 min left");
+        assert_eq!(time_left(61), "about 2 min left");
+        assert_eq!(time_left(3_540), "about 59 min left");
+        assert_eq!(time_left(3_541), "about 1 h left");
+        assert_eq!(time_left(3_600), "about 1 h left");
+        assert_eq!(time_left(7_500), "about 2 h 10 min left");
+        assert_eq!(time_left(86_399), "about 24 h left");
+        assert_eq!(time_left(100_000), "about 1 day left");
+        assert_eq!(time_left(5 * 86_400 - 1), "about 5 days left");
     }
 
     #[test]

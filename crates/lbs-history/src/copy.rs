@@ -1,18 +1,22 @@
 //! A store filled from another store's answers instead of samples: the console keeps a copy of
 //! each machine's roll-ups so that a machine that is down, or has been replaced, still shows its
 //! past. Rows arrive already rolled up (one answer bucket per minute, ten minutes or hour) and
-//! go straight into the matching table; [`HistoryStore::trim`] applies the retention.
+//! go straight into the matching table; [`HistoryStore::trim`] applies the retention. A copied
+//! row weighs the seconds it covers (its `n`), as a sampled row weighs its samples: a query that
+//! reaches now merges hour, ten-minute and minute rows into one bucket (see `read.rs`), and an
+//! hour must count sixty times a minute there.
 
 use crate::{HistoryError, HistoryPoint, HistoryStore, Resolution};
 
 /// Rows per multi-row `INSERT` (5 bound parameters each).
 const ROWS_PER_STATEMENT: usize = 400;
 
-fn table(resolution: Resolution) -> Result<&'static str, HistoryError> {
+/// The table of a roll-up resolution, and its period in seconds.
+fn table(resolution: Resolution) -> Result<(&'static str, i64), HistoryError> {
     match resolution {
-        Resolution::Minute => Ok("rollup_minute"),
-        Resolution::TenMinute => Ok("rollup_ten_minute"),
-        Resolution::Hour => Ok("rollup_hour"),
+        Resolution::Minute => Ok(("rollup_minute", 60)),
+        Resolution::TenMinute => Ok(("rollup_ten_minute", 600)),
+        Resolution::Hour => Ok(("rollup_hour", 3_600)),
         Resolution::Raw => Err(HistoryError::InvalidQuery(
             "only roll-ups (minute, ten-minute, hour) can be copied".into(),
         )),
@@ -29,7 +33,7 @@ impl HistoryStore {
         resolution: Resolution,
         points: &[HistoryPoint],
     ) -> Result<usize, HistoryError> {
-        let table = table(resolution)?;
+        let (table, period) = table(resolution)?;
         let id = self.series_id(series).await?;
         let rows: Vec<&HistoryPoint> = points
             .iter()
@@ -38,7 +42,8 @@ impl HistoryStore {
         let mut tx = self.begin_write().await?;
         // Many rows per statement: a first copy writes thousands per series.
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let values = vec!["(?, ?, ?, ?, ?, 1)"; chunk.len()].join(", ");
+            let row = format!("(?, ?, ?, ?, ?, {period})");
+            let values = vec![row.as_str(); chunk.len()].join(", ");
             let sql = format!("INSERT OR REPLACE INTO {table} (series_id, t, min, avg, max, n) VALUES {values}");
             let mut q = sqlx::query(&sql);
             for p in chunk {
@@ -53,7 +58,7 @@ impl HistoryStore {
 
     /// Start of the newest roll-up row of `series` at `resolution`, if any.
     pub async fn last_rollup(&self, series: &str, resolution: Resolution) -> Result<Option<i64>, HistoryError> {
-        let table = table(resolution)?;
+        let (table, _) = table(resolution)?;
         let id = self.series_id(series).await?;
         Ok(
             sqlx::query_scalar(&format!("SELECT max(t) FROM {table} WHERE series_id = ?1"))

@@ -1,5 +1,6 @@
 //! Reads: the series list, the latest value of each series, and bucketed range queries that pick
-//! the raw, minute or hour table by bucket width.
+//! the raw, minute, ten-minute or hour table by bucket width, and reach now through the finer
+//! tables.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -22,7 +23,10 @@ const SERIES_SQL: &str = "SELECT s.name, s.label, s.unit, s.kind, \
     FROM series s ORDER BY s.name";
 
 /// Bucketed aggregation over one table. Parameters: ?1 from, ?2 bucket width, ?3 series id,
-/// ?4 to, ?5 bucket count.
+/// ?4 to, ?5 bucket count, ?6 the first time read from this table (rows before it are answered by
+/// a coarser table), ?7 the first bucket holding it. Each row is (bucket, min, sum of values
+/// weighted by sample count, max, sample count), so that the parts of one bucket read from
+/// different tables add up.
 ///
 /// Each bucket index from `bucket_index` (the outer loop, forced by `CROSS JOIN`) seeks its time
 /// range in the (series_id, t) primary key, so rows arrive grouped by bucket already and SQLite
@@ -35,8 +39,8 @@ macro_rules! bucket_sql {
             $aggregates,
             " FROM bucket_index b CROSS JOIN ",
             $table,
-            " r ON r.series_id = ?3 AND r.t >= ?1 + b.i * ?2 AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
-             WHERE b.i < ?5 GROUP BY b.i ORDER BY b.i"
+            " r ON r.series_id = ?3 AND r.t >= max(?1 + b.i * ?2, ?6) AND r.t < min(?1 + (b.i + 1) * ?2, ?4) \
+             WHERE b.i >= ?7 AND b.i < ?5 GROUP BY b.i ORDER BY b.i"
         )
     };
 }
@@ -44,14 +48,64 @@ macro_rules! bucket_sql {
 /// Roll-up rows carry min/avg/max of `n` samples: the bucket's average is weighted by `n`.
 macro_rules! rollup_sql {
     ($table:literal) => {
-        bucket_sql!("min(r.min), sum(r.avg * r.n) / sum(r.n), max(r.max)", $table)
+        bucket_sql!("min(r.min), sum(r.avg * r.n), max(r.max), sum(r.n)", $table)
     };
 }
 
-const RAW_SQL: &str = bucket_sql!("min(r.value), avg(r.value), max(r.value)", "samples_raw");
+const RAW_SQL: &str = bucket_sql!("min(r.value), sum(r.value), max(r.value), count(*)", "samples_raw");
 const MINUTE_SQL: &str = rollup_sql!("rollup_minute");
 const TEN_MINUTE_SQL: &str = rollup_sql!("rollup_ten_minute");
 const HOUR_SQL: &str = rollup_sql!("rollup_hour");
+
+/// One table a range is read from (indexed finest first, as [`Resolution`] orders them): its
+/// bucket query, period, and how to find where its rows of a series end.
+struct Table {
+    sql: &'static str,
+    /// The period of one row; 0 for raw samples, the finest table (never asked where it ends).
+    period: i64,
+    last_sql: &'static str,
+}
+
+const TABLES: [Table; 4] = [
+    Table {
+        sql: RAW_SQL,
+        period: 0,
+        last_sql: "",
+    },
+    Table {
+        sql: MINUTE_SQL,
+        period: 60,
+        last_sql: "SELECT max(t) FROM rollup_minute WHERE series_id = ?1",
+    },
+    Table {
+        sql: TEN_MINUTE_SQL,
+        period: 600,
+        last_sql: "SELECT max(t) FROM rollup_ten_minute WHERE series_id = ?1",
+    },
+    Table {
+        sql: HOUR_SQL,
+        period: 3_600,
+        last_sql: "SELECT max(t) FROM rollup_hour WHERE series_id = ?1",
+    },
+];
+
+/// One bucket's aggregate, as read from one or more tables.
+#[derive(Clone, Copy)]
+struct Bucket {
+    min: f64,
+    sum: f64,
+    max: f64,
+    n: i64,
+}
+
+impl Bucket {
+    fn add(&mut self, other: Bucket) {
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+        self.n += other.n;
+    }
+}
 
 impl HistoryStore {
     /// All registered series, by name, with the first and last sample time found in any table.
@@ -74,30 +128,61 @@ impl HistoryStore {
 
     /// Answers a range query with at most `q.points` buckets, from the coarsest table whose
     /// resolution fits the bucket width. Empty buckets are omitted.
+    ///
+    /// The range reaches now: a coarse table ends at its last roll-up (up to an hour ago, or
+    /// nothing at all on a box started this hour), so the time after its last row is read from
+    /// the next finer table, and so on down to the raw samples, into buckets of the same width.
+    /// Each period is read from one table only, so nothing is counted twice.
     pub async fn query(&self, q: &HistoryQuery) -> Result<HistoryResponse, HistoryError> {
         let (bucket_secs, resolution) = plan(q)?;
         let id = self.series_id(&q.series).await?;
-        let sql = match resolution {
-            Resolution::Raw => RAW_SQL,
-            Resolution::Minute => MINUTE_SQL,
-            Resolution::TenMinute => TEN_MINUTE_SQL,
-            Resolution::Hour => HOUR_SQL,
+        let count = ceil_div(q.to - q.from, bucket_secs);
+        let coarsest = match resolution {
+            Resolution::Raw => 0,
+            Resolution::Minute => 1,
+            Resolution::TenMinute => 2,
+            Resolution::Hour => 3,
         };
-        let rows: Vec<(i64, f64, f64, f64)> = sqlx::query_as(sql)
-            .bind(q.from)
-            .bind(bucket_secs)
-            .bind(id)
-            .bind(q.to)
-            .bind(ceil_div(q.to - q.from, bucket_secs))
-            .fetch_all(&self.pool)
-            .await?;
-        let points: Vec<HistoryPoint> = rows
+        let mut buckets: std::collections::BTreeMap<i64, Bucket> = std::collections::BTreeMap::new();
+        // Where the tables read so far stop answering.
+        let mut covered = q.from;
+        for table in TABLES[..=coarsest].iter().rev() {
+            if covered >= q.to {
+                break;
+            }
+            let first_bucket = (covered - q.from) / bucket_secs;
+            let rows: Vec<(i64, f64, f64, f64, i64)> = sqlx::query_as(table.sql)
+                .bind(q.from)
+                .bind(bucket_secs)
+                .bind(id)
+                .bind(q.to)
+                .bind(count)
+                .bind(covered)
+                .bind(first_bucket)
+                .fetch_all(&self.pool)
+                .await?;
+            for (i, min, sum, max, n) in rows {
+                let part = Bucket { min, sum, max, n };
+                buckets.entry(i).and_modify(|b| b.add(part)).or_insert(part);
+            }
+            if table.period > 0 {
+                let last: Option<i64> = sqlx::query_scalar(table.last_sql)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                if let Some(last) = last {
+                    covered = covered.max(last + table.period);
+                }
+            }
+        }
+        let points: Vec<HistoryPoint> = buckets
             .into_iter()
-            .map(|(i, min, avg, max)| HistoryPoint {
+            .filter(|(_, b)| b.n > 0)
+            .map(|(i, b)| HistoryPoint {
                 t: q.from + i * bucket_secs,
-                min,
-                avg,
-                max,
+                min: b.min,
+                avg: b.sum / b.n as f64,
+                max: b.max,
             })
             .collect();
         debug_assert!(points.len() <= q.points as usize);

@@ -119,9 +119,15 @@ pub struct HoldStatus {
     /// from the heartbeat).
     #[ts(type = "number | null")]
     pub primary_for_secs: Option<u64>,
-    /// Seconds left; 0 when the hold is over.
+    /// Seconds left; 0 when the hold is over, or when there is none (see `took_over`).
     #[ts(type = "number | null")]
     pub remaining_secs: Option<u64>,
+    /// The current primary took the role from its partner (a failover or a switchover), so
+    /// switching back waits out the hold. `false` for a primary since the pair was set up: the
+    /// pair has never failed over, nothing needs copying back, there is no hold. (Agents from
+    /// before this field: assumed `true`, as they applied the hold to every primary.)
+    #[serde(default = "assumed_took_over")]
+    pub took_over: bool,
     /// The backup has every change the primary has.
     pub caught_up: bool,
     #[ts(type = "number")]
@@ -262,6 +268,10 @@ pub struct Heartbeat {
     pub epoch: u64,
     pub epoch_owner: String,
     pub role_since_unix: i64,
+    /// The sender took its role by a promotion (see `HoldStatus::took_over`); `None` from agents
+    /// before it was sent, which are assumed to have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted: Option<bool>,
     /// From a primary: what its partner has not yet applied (fetched or not), by the primary's
     /// journal and the partner's acknowledgement — the backup's own queue cannot see what it
     /// has not fetched yet.
@@ -274,6 +284,17 @@ pub struct Heartbeat {
     /// The sender's agent version and API range.
     #[serde(flatten)]
     pub versions: crate::AgentVersions,
+}
+
+impl Heartbeat {
+    /// Whether the sender took its role by a promotion (an older agent is assumed to have).
+    pub fn took_over(&self) -> bool {
+        self.promoted.unwrap_or(true)
+    }
+}
+
+fn assumed_took_over() -> bool {
+    true
 }
 
 /// `POST /peer/v1/handover`: the backup runs a switchover and tells the primary each step.

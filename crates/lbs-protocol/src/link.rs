@@ -38,8 +38,12 @@ pub enum LinkError {
 }
 
 impl ConnectionLink {
+    /// Reads a link as pasted. A link never holds whitespace (the name's spaces are encoded), so
+    /// every space, tab and line break is taken out first: a long link copied from a terminal or
+    /// a mail arrives wrapped onto several lines, often with the indentation of the next line.
     pub fn parse(text: &str) -> Result<Self, LinkError> {
-        let text = text.trim();
+        let text = unwrap(text);
+        let text = text.as_str();
         if !text.to_ascii_lowercase().starts_with("lbs://") {
             return Err(LinkError::NotALink);
         }
@@ -67,6 +71,14 @@ impl ConnectionLink {
             name: name.filter(|n| !n.is_empty()),
         })
     }
+}
+
+/// `text` without whitespace, nor the invisible characters a mail program may put where it wraps
+/// a line (zero-width space and joiners, soft hyphen, byte-order mark).
+fn unwrap(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '\u{200b}'..='\u{200d}' | '\u{00ad}' | '\u{feff}'))
+        .collect()
 }
 
 /// Accepts hex with or without `:` separators, any case; returns 64 lowercase hex digits.
@@ -155,6 +167,47 @@ mod tests {
             .collect();
         let text = format!("  lbs://h:1/?token=t&fp={}\n", colons.join(":"));
         assert_eq!(ConnectionLink::parse(&text).unwrap().fingerprint, FP);
+    }
+
+    /// Where a terminal or a mail program breaks a long line: at a width, or after `&`, with the
+    /// next line indented or quoted-printable-like soft breaks.
+    #[test]
+    fn a_link_wrapped_onto_several_lines_still_opens() {
+        let link = ConnectionLink {
+            token: "lbs_".to_string() + &"x".repeat(43),
+            ..sample()
+        };
+        let text = link.to_string();
+        assert!(text.len() > 150, "{} characters: long enough to wrap", text.len());
+        let (head, tail) = text.split_at(80);
+        let fp_at = text.find("fp=").unwrap() + 20; // inside the fingerprint
+        let (before_fp, in_fp) = text.split_at(fp_at);
+        for wrapped in [
+            format!("{head}\n{tail}"),
+            format!("{head}\r\n{tail}\r\n"),
+            format!("{head} {tail}"),
+            format!("{head}\t{tail}"),
+            format!("{before_fp}\n    {in_fp}"),
+            format!("  {before_fp}\r\n\t{in_fp}  "),
+            format!("{before_fp}\u{200b}\n{in_fp}"),
+            text.replace('&', "&\n"),
+            text.chars()
+                .collect::<Vec<_>>()
+                .chunks(40)
+                .map(|c| c.iter().collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ] {
+            assert_eq!(ConnectionLink::parse(&wrapped), Ok(link.clone()), "{wrapped:?}");
+        }
+        // The name's spaces are encoded in the link, so they survive.
+        assert_eq!(
+            ConnectionLink::parse(&format!("{head}\n{tail}"))
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("PBX A (main office)")
+        );
     }
 
     #[test]

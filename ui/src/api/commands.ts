@@ -69,6 +69,10 @@ export interface Commands {
   failoverRun(primary: string, backup: string, confirmation: Confirmation): Promise<RoleChange>;
   /** Saves text or bytes where the manager picks; resolves to the path, or null when cancelled. */
   saveFile(name: string, contents: string | Uint8Array): Promise<string | null>;
+  /** Whether the console starts (in the tray) when the manager logs in to this computer. */
+  startAtLogin(): Promise<boolean>;
+  /** Switches starting at login on or off; resolves to the setting as it now stands. */
+  setStartAtLogin(on: boolean): Promise<boolean>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -120,6 +124,8 @@ export const tauriCommands: Commands = {
       // Bytes cross to Rust as a plain array of numbers (`Vec<u8>`).
       contents: Array.from(typeof contents === "string" ? new TextEncoder().encode(contents) : contents),
     }),
+  startAtLogin: () => call<boolean>("start_at_login"),
+  setStartAtLogin: (on) => call<boolean>("set_start_at_login", { on }),
 };
 
 /** True in a plain browser opened with `?mock` (never inside the Tauri app). */

@@ -314,6 +314,7 @@ export function createMockCommands(search: string): Commands {
   };
 
   const since = new Map<string, number>();
+  let atLogin = false;
   const commands: Omit<Commands, keyof ReturnType<typeof mockOffice>> = {
     async addServerLink(link) {
       await wait();
@@ -370,6 +371,15 @@ export function createMockCommands(search: string): Commands {
         out.push({ t, min, avg: sum / samples, max });
       }
       return { series, from, to, bucket_secs: secs, resolution, points: out };
+    },
+    async startAtLogin() {
+      await wait();
+      return atLogin;
+    },
+    async setStartAtLogin(on) {
+      await wait();
+      atLogin = on;
+      return atLogin;
     },
   };
   const office = mockOffice(

@@ -120,6 +120,7 @@ export function mockOffice(
       hold_secs: 3600,
       primary_for_secs: now() - (servers().find((x) => x.role === "primary")?.since ?? now()),
       remaining_secs: Math.max(0, 3600 - (now() - (servers().find((x) => x.role === "primary")?.since ?? 0))),
+      took_over: true,
       caught_up: true,
       pending_files: 0,
       pending_bytes: 0,
@@ -183,10 +184,10 @@ export function mockOffice(
       const st = await status(s.entry.id);
       const restore_blocked =
         st.access === "viewer" ? `The access token for ${s.entry.name} is view-only: it can see the files but not restore them.` : null;
-      return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null, restore_blocked, standing_note: null };
+      return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null, restore_blocked, standing_note: null, silent_note: null };
     } catch (e) {
       const err = e instanceof CommandError ? e : new CommandError("agent", String(e));
-      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message }, restore_blocked: `${s.entry.name} does not answer.`, standing_note: null };
+      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message }, restore_blocked: `${s.entry.name} does not answer.`, standing_note: null, silent_note: `Last seen as ${s.role}, silent for 2 min` };
     }
   };
 
@@ -245,8 +246,11 @@ export function mockOffice(
               progress: 1,
               counting: null,
               state: "Up to date",
+              eta_secs: null,
+              time_left: null,
             })),
             catching_up: false,
+            time_left: null,
           },
         },
       ],

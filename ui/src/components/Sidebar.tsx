@@ -1,5 +1,5 @@
-// Left column: every office with its state in a word and a colour, its servers with their roles,
-// and "Add an office".
+// Left column: every office with its state in a word and a colour, its servers with their roles
+// (a silent one with the role it was last seen in, never as a current one), and "Add an office".
 
 import type { Overview } from "../generated/Overview";
 import { RoleBadge } from "./Badges";
@@ -53,10 +53,17 @@ export function Sidebar({ overview, selectedOffice, onSelect, onAdd }: SidebarPr
                     const role = m.failover?.role ?? m.last_role;
                     return (
                       <span key={m.entry.id} className="office-item-server" data-testid="server-list-item">
-                        <span className={`mini-dot mini-dot-${m.reachable ? "ok" : "bad"}`} aria-hidden="true" />
-                        <span className="office-item-server-name">{m.entry.name}</span>
-                        {role && <RoleBadge role={role} />}
-                        {!m.reachable && <span className="visually-hidden">(not answering)</span>}
+                        <span className="office-item-server-line">
+                          <span className={`mini-dot mini-dot-${m.reachable ? "ok" : "bad"}`} aria-hidden="true" />
+                          <span className="office-item-server-name">{m.entry.name}</span>
+                          {m.reachable && role && <RoleBadge role={role} />}
+                        </span>
+                        {m.silent_note && (
+                          <span className="office-item-silent" data-testid="server-list-silent">
+                            <span className="visually-hidden">Not answering. </span>
+                            {m.silent_note}
+                          </span>
+                        )}
                       </span>
                     );
                   })}

@@ -12,4 +12,13 @@ counting: number | null,
 /**
  * How its copy stands: "Up to date", "12 to copy", "Counting (12,400 so far)".
  */
-state: string, };
+state: string, 
+/**
+ * Estimated seconds until it is copied, at the current speed; `None` when it cannot be
+ * known (nothing received lately, files still being counted, or nothing to copy).
+ */
+eta_secs: number | null, 
+/**
+ * The same in words: "about 4 min left".
+ */
+time_left: string | null, };

@@ -14,9 +14,16 @@ hold_secs: number,
  */
 primary_for_secs: number | null, 
 /**
- * Seconds left; 0 when the hold is over.
+ * Seconds left; 0 when the hold is over, or when there is none (see `took_over`).
  */
 remaining_secs: number | null, 
+/**
+ * The current primary took the role from its partner (a failover or a switchover), so
+ * switching back waits out the hold. `false` for a primary since the pair was set up: the
+ * pair has never failed over, nothing needs copying back, there is no hold. (Agents from
+ * before this field: assumed `true`, as they applied the hold to every primary.)
+ */
+took_over: boolean, 
 /**
  * The backup has every change the primary has.
  */

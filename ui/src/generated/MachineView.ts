@@ -33,4 +33,10 @@ restore_blocked: string | null,
 /**
  * A role in the middle of changing, in words (see `RoleStanding`); `None` when settled.
  */
-standing_note: string | null, };
+standing_note: string | null, 
+/**
+ * When it does not answer: the role it had when last seen, and for how long it has been
+ * silent ("Last seen as primary, silent for 5 min"). Shown instead of its role, so a silent
+ * box never reads as a second primary beside the one that took over. `None` while it answers.
+ */
+silent_note: string | null, };

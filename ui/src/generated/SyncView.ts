@@ -5,4 +5,8 @@ export type SyncView = { rows: Array<CategoryRow>,
 /**
  * The backup is still catching up: files to copy, or files the primary is still counting.
  */
-catching_up: boolean, };
+catching_up: boolean, 
+/**
+ * Time until everything is copied, in words, when every category's can be estimated.
+ */
+time_left: string | null, };

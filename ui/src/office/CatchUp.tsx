@@ -26,8 +26,9 @@ export function CatchUp({ office }: { office: OfficeView }) {
         </p>
       ) : (
         <p className="muted">
-          {files} {files === 1 ? "file" : "files"} ({formatBytes(bytes)}) still to copy from {pair.primary.entry.name}.
-          The office is fully protected again when this reaches zero; the phones keep working meanwhile.
+          {files} {files === 1 ? "file" : "files"} ({formatBytes(bytes)}) still to copy from {pair.primary.entry.name}
+          {office.sync.time_left && <span data-testid="catch-up-left"> ({office.sync.time_left})</span>}. The office is
+          fully protected again when this reaches zero; the phones keep working meanwhile.
         </p>
       )}
       <ul className="progress-list">
@@ -35,7 +36,10 @@ export function CatchUp({ office }: { office: OfficeView }) {
           <li key={r.name}>
             <span className="progress-label">{r.label}</span>
             <progress max={1} value={r.progress ?? 0} aria-label={`${r.label} copied`} />
-            <span className="progress-value">{r.state}</span>
+            <span className="progress-value" data-testid="progress-value">
+              {r.state}
+              {r.time_left && <span className="progress-left">{r.time_left}</span>}
+            </span>
           </li>
         ))}
       </ul>

@@ -46,7 +46,8 @@ function holdFact(m: MachineView): Fact | null {
   if (!f || f.role !== "primary") return null;
   const held = f.hold.primary_for_secs;
   if (held === null) return null;
-  const left = f.hold.remaining_secs ?? 0;
+  // The agent leaves the hold at 0 for a pair that has never failed over (`took_over` false).
+  const left = f.hold.took_over ? (f.hold.remaining_secs ?? 0) : 0;
   return {
     label: "Primary for",
     value: left > 0 ? `${formatDuration(held)} (settling: ${formatDuration(left)} before switching back is advised)` : formatDuration(held),
@@ -93,7 +94,8 @@ export function MachineCard({ m, nowMs, office, alone }: MachineCardProps) {
     >
       <div className="machine-card-head">
         <h2 className="machine-name">{m.entry.name}</h2>
-        {role && <RoleBadge role={role} testId="machine-role" />}
+        {/* A silent box's role may have passed to its partner: it gets its note, not a badge. */}
+        {m.reachable && role && <RoleBadge role={role} testId="machine-role" />}
         <span className={`reach reach-${m.reachable ? "reachable" : "unreachable"}`}>
           <span className="reach-dot" aria-hidden="true" />
           <span className="reach-text" data-testid="machine-reach">
@@ -101,6 +103,11 @@ export function MachineCard({ m, nowMs, office, alone }: MachineCardProps) {
           </span>
         </span>
       </div>
+      {m.silent_note && (
+        <p className="machine-silent" data-testid="machine-silent">
+          {m.silent_note}
+        </p>
+      )}
       {m.standing_note && (
         <p className="machine-busy" role="status" data-testid="machine-standing">
           {m.standing_note}

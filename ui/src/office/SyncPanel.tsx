@@ -88,6 +88,7 @@ export function SyncPanel({ office }: { office: OfficeView }) {
                         : r.pending_files > 0
                           ? `${r.pending_files} (${formatBytes(r.pending_bytes)})`
                           : "Nothing"}
+                      {r.time_left && <span className="cell-note">{r.time_left}</span>}
                     </td>
                     <td>
                       {r.counting !== null ? "Not yet known" : r.lag_secs === null ? "Up to date" : formatDuration(r.lag_secs)}

@@ -42,6 +42,8 @@ export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
     failoverAssess: vi.fn<Commands["failoverAssess"]>(() => new Promise(() => {})),
     failoverRun: vi.fn<Commands["failoverRun"]>(() => Promise.reject(new Error("not set up"))),
     saveFile: vi.fn<Commands["saveFile"]>(() => Promise.resolve(null)),
+    startAtLogin: vi.fn<Commands["startAtLogin"]>(() => Promise.resolve(false)),
+    setStartAtLogin: vi.fn<Commands["setStartAtLogin"]>((on) => Promise.resolve(on)),
   };
   for (const [key, impl] of Object.entries(overrides)) {
     const k = key as keyof Commands;
@@ -95,7 +97,7 @@ function failover(role: Role, overrides: Partial<FailoverStatus> = {}): Failover
     epoch_owner: ENTRY.server_id,
     role_since_unix: 1_700_000_000,
     busy: null,
-    hold: { hold_secs: 3600, primary_for_secs: 7200, remaining_secs: 0, caught_up: true, pending_files: 0, pending_bytes: 0 },
+    hold: { hold_secs: 3600, primary_for_secs: 7200, remaining_secs: 0, took_over: true, caught_up: true, pending_files: 0, pending_bytes: 0 },
     pbx: { managed: true, running: role === "primary", should_run: role === "primary", problem: null, checked_unix: 1 },
     address: { strategy: "none", target: "", held: false, problem: null },
     partner: {
@@ -126,6 +128,8 @@ export function machine(
     error?: MachineView["error"];
     /** What lbs-console-core would say stops a put-back through it. */
     restoreBlocked?: string;
+    /** What lbs-console-core would show a silent box as. */
+    silentNote?: string;
   } = {},
 ): MachineView {
   const reachable = opts.reachable ?? true;
@@ -142,6 +146,7 @@ export function machine(
     error: reachable ? null : (opts.error ?? { kind: "unreachable", message: `${entry.name} did not answer.` }),
     restore_blocked: opts.restoreBlocked ?? null,
     standing_note: null,
+    silent_note: reachable ? null : (opts.silentNote ?? `Last seen as ${role}, silent for 2 min`),
   };
 }
 
@@ -167,7 +172,7 @@ export function overviewOf(
         primary: primary?.entry.id ?? null,
         backup: machines.length === 2 ? (backup?.entry.id ?? null) : null,
         former: [],
-        sync: { rows: [], catching_up: false },
+        sync: { rows: [], catching_up: false, time_left: null },
       },
     ],
   };

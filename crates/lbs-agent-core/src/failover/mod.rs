@@ -263,6 +263,7 @@ impl Failover {
             epoch: role.epoch,
             epoch_owner: role.epoch_owner.clone(),
             role_since_unix: role.since_unix,
+            promoted: Some(role.took_over()),
             unapplied_files: unapplied.values().map(|t| t.files).sum(),
             unapplied_bytes: unapplied.values().map(|t| t.bytes).sum(),
             unapplied_oldest_unix: unapplied.values().filter_map(|t| t.oldest_unix).min(),

@@ -63,6 +63,7 @@ impl Failover {
         if next.role != Role::Backup {
             next.role = Role::Backup;
             next.since_unix = now_unix();
+            next.promoted = Some(false);
         }
         self.set_role(next).await.map_err(Refusal::internal)?;
         self.set_peer(Some(peer.clone())).await?;

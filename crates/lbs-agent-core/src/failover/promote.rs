@@ -118,6 +118,7 @@ impl Failover {
             epoch_owner: self.identity.server_id.clone(),
             since_unix: now_unix(),
             reintegrating: None,
+            promoted: Some(true),
         };
         let label = format!("Record the new role: primary at epoch {}", next.epoch);
         if !steps.run("persist", label, self.set_role(next.clone())).await {
@@ -232,6 +233,7 @@ impl Failover {
         let next = RoleState {
             role: Role::Backup,
             since_unix: now_unix(),
+            promoted: Some(false),
             ..own
         };
         steps

@@ -37,6 +37,7 @@ impl Failover {
                 acked,
                 lost_epoch: own.epoch,
             }),
+            promoted: Some(false),
         };
         self.role.set_standing(RoleStanding::SteppingDown);
         let recorded = steps

@@ -16,15 +16,15 @@ impl Failover {
         let partner = self.partner_view();
         let peer = self.peer().await;
         let now = now_unix();
-        // (since when the current primary holds the role, files and bytes not yet on the
-        // backup, whether the backup is caught up)
-        let (primary_since, files, bytes, caught_up) = match own.role {
+        // (since when the current primary holds the role, whether it took it from its partner,
+        // files and bytes not yet on the backup, whether the backup is caught up)
+        let (primary_since, took_over, files, bytes, caught_up) = match own.role {
             Role::Primary => {
                 let acked = self.sync.tracker.peer_acked();
                 let pending = self.sync.journal.pending_after(acked).await?;
                 let caught_up = peer.is_some() && partner.reachable && Backlog::of(&pending).is_none();
                 let (files, bytes) = totals(&pending);
-                (Some(own.since_unix), files, bytes, caught_up)
+                (Some(own.since_unix), own.took_over(), files, bytes, caught_up)
             }
             Role::Backup => {
                 let pending = self.sync.queue.pending().await?;
@@ -44,7 +44,8 @@ impl Failover {
                         Backlog::from(hb.unapplied_files, hb.unapplied_bytes, hb.unapplied_oldest_unix).is_none();
                 }
                 let caught_up = Backlog::of(&pending).is_none() && theirs_ok && link_ok;
-                (primary.map(|hb| hb.role_since_unix), files, bytes, caught_up)
+                let took_over = primary.is_none_or(|hb| hb.took_over());
+                (primary.map(|hb| hb.role_since_unix), took_over, files, bytes, caught_up)
             }
         };
         let hold = self.config.failover.hold;
@@ -65,7 +66,9 @@ impl Failover {
             hold: HoldStatus {
                 hold_secs: hold,
                 primary_for_secs: held,
-                remaining_secs: held.map(|h| hold.saturating_sub(h)),
+                // A primary since the pair was set up: no hold to wait out.
+                remaining_secs: held.map(|h| if took_over { hold.saturating_sub(h) } else { 0 }),
+                took_over,
                 caught_up,
                 pending_files: files,
                 pending_bytes: bytes,

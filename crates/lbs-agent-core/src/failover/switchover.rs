@@ -104,7 +104,8 @@ impl Failover {
         let mut problems = Vec::new();
         let held = (now_unix() - hb.role_since_unix).max(0) as u64;
         let hold = self.config.failover.hold;
-        if held < hold {
+        // A primary since the pair was set up has nothing to copy back: no hold.
+        if held < hold && hb.took_over() {
             problems.push(format!(
                 "{} became the primary {} ago; the hold period is {} so that recordings, voicemail, prompts and \
                  music on hold finish copying back: {} left.",
@@ -330,6 +331,7 @@ impl Failover {
                 let mut next = RoleState {
                     role: Role::Backup,
                     since_unix: now_unix(),
+                    promoted: Some(false),
                     ..own
                 };
                 if let (Some(epoch), Some(peer)) = (req.next_epoch, self.peer().await) {

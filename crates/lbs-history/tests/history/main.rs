@@ -1,6 +1,7 @@
 //! Integration tests of `lbs-history` against real SQLite files in temporary directories.
 
 mod copy;
+mod now;
 mod query;
 mod rollup;
 mod store;
