@@ -28,6 +28,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
+# The office's inbox for the agents' alerts: a real SMTP server and a webhook receiver.
+smtp_port=2525 webhook_port=8090
+/usr/bin/python3 scripts/demo/alert-inbox.py "$demo/inbox" $smtp_port $webhook_port > "$demo/inbox.log" 2>&1 &
+pids+=($!)
+
 links=()
 setup_box() { # name dir port with-data
   local name=$1 dir=$demo/$2 port=$3 with_data=$4
@@ -73,6 +78,20 @@ name = "moh"
 label = "Music on hold"
 priority = 4
 roots = ["$dir/data/moh"]
+
+# The office's alerts land in the demo's inbox (scripts/demo/alert-inbox.py): a mail server and
+# an ntfy-style receiver on loopback. Stop a box (kill -STOP its agent) and watch them arrive.
+[alerts]
+partner_silent_after = "30s"
+[[alerts.email]]
+server = "127.0.0.1"
+port = $smtp_port
+security = "none"
+from = "$name <pbx@office.example>"
+to = ["office-manager@office.example"]
+[[alerts.webhook]]
+url = "http://127.0.0.1:$webhook_port/office-phones"
+format = "ntfy"
 CONF
   "$target/debug/lbs-agent" init --config "$dir/agent.toml" > "$dir/init.txt"
   "$target/debug/lbs-agent" demo seed-history --config "$dir/agent.toml" --days 14 >/dev/null
@@ -91,10 +110,13 @@ sleep 3
 echo "   PBX A: https://127.0.0.1:7441   (log: $demo/pbx-a/agent.log)"
 echo "   PBX B: https://127.0.0.1:7442   (log: $demo/pbx-b/agent.log)"
 echo "   Their connection links are in $demo/pbx-*/init.txt"
+echo "   Alerts from the boxes (mail and webhooks) arrive in $demo/inbox (listed in $demo/inbox.log)."
+echo "   To see one: kill -STOP \$(pgrep -f pbx-b/agent.toml); 30 s later both arrive; kill -CONT it to recover."
 
 export LBS_CONSOLE_DATA_DIR=$demo/console
 if [[ $headless == 0 && -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
-  echo "== Opening the LBS Console. Close its window to end the demo."
+  echo "== Opening the LBS Console. Closing its window leaves it watching in the tray; choose Quit in the"
+  echo "   tray icon's menu (or press Ctrl+C here) to end the demo."
   if [[ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]]; then
     scripts/with-keyring.sh "$target/debug/lbs-console" "${links[@]}"
   else
