@@ -7,6 +7,7 @@
 
 mod event_kind;
 mod failover;
+mod maintenance;
 mod metrics;
 mod status;
 mod sync;
@@ -22,8 +23,13 @@ pub use failover::{
     SwitchoverRequest, RESTORE_MAX,
 };
 pub use link::{ConnectionLink, LinkError};
+pub use maintenance::{
+    MaintenanceAnswer, MaintenanceEnd, MaintenanceEndRequest, MaintenanceRecord, MaintenanceRequest, PartnerNotice,
+};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
-pub use status::{ApiError, Health, Maintenance, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole};
+pub use status::{
+    ApiError, Health, Maintenance, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole,
+};
 pub use sync::{
     BundleItem, BundleRequest, CategoryCounting, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith,
     PartnerLink, PartnerTokenRequest, PullRequest, PullResponse, ScanProgress, SkippedFile, SourceTally,
