@@ -532,3 +532,75 @@ async fn the_backup_mails_when_the_primarys_cable_is_pulled_and_again_when_it_is
         .count();
     assert_eq!(once, 1);
 }
+
+/// Maintenance holds what the work causes: the backup switched off for its repair raises nothing
+/// on the primary while maintenance is on; if it is still off when maintenance ends, the alert goes
+/// out then, and its end when the backup is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_holds_the_alerts_the_work_causes_and_sends_what_is_still_wrong_when_it_ends() {
+    let shared = tempfile::tempdir().unwrap();
+    let mut mail = MailServer::new(shared.path(), "plain", None);
+    mail.start();
+    let hooks = HookServer::start().await;
+    let mut pair = pair_of(
+        |d| box_config(d, "1h", "") + &pair_alerts(d, &mail, &hooks, "json", ""),
+        |d| box_config(d, "1h", "") + &pair_alerts(d, &mail, &hooks, "json", ""),
+    );
+    eventually("B to be the backup", Duration::from_secs(20), || async {
+        (failover(&pair.b).await.role == Role::Backup).then_some(())
+    })
+    .await;
+
+    // The technician starts maintenance on the box they will work on; the pair holds it.
+    let out = pair.b.cli(&[
+        "maintenance",
+        "on",
+        "--for",
+        "1h",
+        "--reason",
+        "replacing the disk of PBX B",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eventually("A to know of the maintenance", Duration::from_secs(20), || async {
+        let r = pair.a.get("/api/v1/status", &pair.a.link.token).await;
+        let s: lbs_protocol::ServerStatus = r.json().await.unwrap();
+        s.maintenance
+    })
+    .await;
+
+    // The backup is switched off: A sees it and holds the alert.
+    pair.b.kill9();
+    eventually(
+        "A to hold the alert that B does not answer",
+        Duration::from_secs(60),
+        || async {
+            let s = alerts_status(&pair.a).await;
+            s.open.into_iter().find(|o| o.condition == "partner_silent" && !o.sent)
+        },
+    )
+    .await;
+    let said = |what: &str| {
+        subjects(&mail.mails()).iter().any(|s| s.contains(what))
+            || hooks
+                .hooks()
+                .iter()
+                .any(|h| h.json()["title"].as_str().is_some_and(|t| t.contains(what)))
+    };
+    assert!(!said("does not answer"), "sent during maintenance");
+
+    // Maintenance ends (from the other box) with B still off: now the office is told.
+    let out = pair.a.cli(&["maintenance", "off"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = mail_about(&mail, "PBX B does not answer — the phones run on PBX A", &pair.a).await;
+    assert!(m.body().contains("nothing is being copied"), "{}", m.body());
+    hook_about(&hooks, "PBX B does not answer").await;
+
+    // B is back: the end of it.
+    pair.b.start();
+    mail_about(&mail, "PBX B answers again", &pair.a).await;
+    let sent = subjects(&mail.mails())
+        .into_iter()
+        .filter(|s| s.contains("PBX B does not answer"))
+        .count();
+    assert_eq!(sent, 1, "one alert for the one incident: {:?}", subjects(&mail.mails()));
+}

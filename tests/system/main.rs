@@ -7,6 +7,7 @@ mod cli;
 mod console;
 mod failover;
 mod history;
+mod maintenance;
 mod office;
 mod roles;
 mod sync;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lbs_protocol::{PartnerTokenRequest, PeerSummary, ServerStatus, TokenCreated, TokenRole};
-use tokio::sync::RwLock;
+use lbs_protocol::{Maintenance, PartnerTokenRequest, PeerSummary, ServerStatus, TokenCreated, TokenRole};
+use tokio::sync::{watch, RwLock};
 
 use crate::alerts::Alerts;
 use crate::config::Config;
@@ -73,7 +73,20 @@ impl Agent {
             access,
             peer,
             sample_interval_secs: self.config.metrics.interval,
+            maintenance: self.maintenance(),
         }
+    }
+
+    /// The pair's maintenance on now, if any. Every automatic action must check it and hold back
+    /// while it is on (docs/ARCHITECTURE.md); the sync does not.
+    pub fn maintenance(&self) -> Option<Maintenance> {
+        self.failover.maintenance.active_now()
+    }
+
+    /// The maintenance on, as it changes (`None` when off): for a loop that holds back while it
+    /// is on, such as the alerts.
+    pub fn maintenance_watch(&self) -> watch::Receiver<Option<Maintenance>> {
+        self.failover.maintenance.watch()
     }
 
     /// A token the paired partner asks for, for the console it is talking to

@@ -38,6 +38,15 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The token's name for a person: its label, or its id when it has none.
+    pub fn name(&self) -> String {
+        if self.label.is_empty() {
+            format!("token {}", self.token_id)
+        } else {
+            self.label.clone()
+        }
+    }
+
     /// Who asked, for the audit log: the token's id and label (never its secret).
     pub fn actor(&self) -> String {
         if self.label.is_empty() {

@@ -15,6 +15,7 @@ use lbs_agent_core::units::{human_bytes, human_secs};
 pub mod alert;
 pub mod check_config;
 pub mod link;
+pub mod maintenance;
 pub mod setup;
 pub mod trash;
 
@@ -536,6 +537,15 @@ fn print_status(s: &ServerStatus) {
             };
             println!("Partner:      {server_id} at {address}, {state}")
         }
+    }
+    if let Some(m) = &s.maintenance {
+        let now = lbs_agent_core::clock::now_unix();
+        println!(
+            "Maintenance:  until {} (set by {}: {}); alerts about the work are held, nothing happens automatically",
+            crate::local_time::clock(m.until_unix, now),
+            m.set_by,
+            m.reason
+        );
     }
     println!("Sampling:     every {} s", s.sample_interval_secs);
 }

@@ -73,15 +73,13 @@ pub async fn run(config_path: &Path) -> Result<()> {
         events,
     );
     tasks.extend(failover.spawn());
-    // The active maintenance (None when off), which holds the alerts the work causes. Until
-    // maintenance mode is wired in, nothing ever sets it: the sender is kept, and stays None.
-    let (_maintenance_tx, maintenance) = watch::channel::<Option<lbs_protocol::Maintenance>>(None);
     let alerts = lbs_agent_core::alerts::Alerts::new(&config, identity.server_id.clone(), pool);
     tasks.extend(alerts.spawn(lbs_agent_core::alerts::Inputs {
         failover: failover.clone(),
         sync: sync.clone(),
         resources,
-        maintenance,
+        // The pair's maintenance (None when off) holds the alerts the work causes.
+        maintenance: failover.maintenance.watch(),
     }));
     let state = Arc::new(Agent {
         failover,

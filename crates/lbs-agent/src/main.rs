@@ -5,6 +5,7 @@
 mod cli;
 mod daemon;
 mod http;
+mod local_time;
 mod logging;
 mod prometheus;
 mod serve;
@@ -142,6 +143,30 @@ enum Command {
     /// The alerts this box sends itself (mail, webhooks): test the channels, see the outbox.
     #[command(subcommand)]
     Alert(AlertCommand),
+    /// Maintenance mode for the pair, while a technician works on it: the alerts the work causes
+    /// are held and nothing happens automatically; the copy keeps running; it ends by itself.
+    /// `on` starts it (--for and --reason), `off` ends it, nothing shows it. Set on either box,
+    /// it holds for both.
+    Maintenance {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(value_enum)]
+        switch: Option<cli::maintenance::Switch>,
+        /// How long, from 1 minute to 24 hours: 30m, 2h, 1h30m.
+        #[arg(
+            long = "for",
+            value_name = "LENGTH",
+            required_if_eq("switch", "on"),
+            requires = "switch"
+        )]
+        length: Option<String>,
+        /// Why, for the office and the audit log, e.g. "replacing the disk of PBX A".
+        #[arg(long, required_if_eq("switch", "on"), requires = "switch")]
+        reason: Option<String>,
+        /// Who does the work, or ends it (default: your login name and this box).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -366,6 +391,16 @@ fn main() -> std::process::ExitCode {
             }
             Command::Alert(AlertCommand::Test(c)) => cli::alert::test(&c.config).await,
             Command::Alert(AlertCommand::Status(c)) => cli::alert::status(&c.config).await,
+            Command::Maintenance {
+                config,
+                switch,
+                length,
+                reason,
+                by,
+            } => {
+                let options = cli::maintenance::Options { length, reason, by };
+                cli::maintenance::run(&config.config, switch, options).await
+            }
             Command::Token(TokenCommand::Create { config, role, label }) => {
                 cli::token_create(&config.config, role, &label).await
             }

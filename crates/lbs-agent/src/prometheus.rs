@@ -1,6 +1,6 @@
 //! Renders what an admin alerts on in the Prometheus text exposition format, for offices that
-//! already run Prometheus or Grafana: the role and epoch, the partner, each category's sync,
-//! the PBX and the address, and the latest resource samples.
+//! already run Prometheus or Grafana: the role and epoch, the partner, the pair's maintenance,
+//! each category's sync, the PBX and the address, and the latest resource samples.
 //!
 //! Names follow Prometheus's conventions: base units (`_seconds`, `_bytes`, `_ratio` rather
 //! than percent), one family per quantity with labels (`category`, `mount`, `interface`) rather
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use lbs_history::SeriesInfo;
-use lbs_protocol::{AlertsStatus, FailoverStatus, Role, SyncLinkState, SyncStatus};
+use lbs_protocol::{AlertsStatus, FailoverStatus, Maintenance, Role, SyncLinkState, SyncStatus};
 
 /// Everything one scrape shows.
 pub struct Snapshot<'a> {
@@ -23,6 +23,8 @@ pub struct Snapshot<'a> {
     pub started_unix: i64,
     pub failover: &'a FailoverStatus,
     pub sync: &'a SyncStatus,
+    /// The pair's maintenance, while it is on.
+    pub maintenance: Option<&'a Maintenance>,
     /// The latest sample of each recorded series.
     pub latest: &'a [(SeriesInfo, i64, f64)],
     /// The agent's own alerts: each channel's outbox, what is open.
@@ -98,6 +100,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     );
     role(&mut m, s.failover);
     partner(&mut m, s.failover, s.sync);
+    maintenance(&mut m, s.maintenance);
     sync(&mut m, s.sync);
     pbx_and_address(&mut m, s.failover);
     alerts(&mut m, s.alerts);
@@ -167,6 +170,24 @@ fn partner(m: &mut Families, f: &FailoverStatus, sync: &SyncStatus) {
         &[],
         sync.peer.state == SyncLinkState::Ok,
     );
+}
+
+/// The alert rules hold what the work causes while it is on (`unless … lbs_maintenance_active`).
+fn maintenance(m: &mut Families, on: Option<&Maintenance>) {
+    m.flag(
+        "lbs_maintenance_active",
+        "1 while the pair is in maintenance: alerts about the work are held, nothing happens automatically.",
+        &[],
+        on.is_some(),
+    );
+    if let Some(on) = on {
+        m.add(
+            "lbs_maintenance_end_timestamp_seconds",
+            "When the maintenance on now ends by itself, Unix time.",
+            &[],
+            on.until_unix as f64,
+        );
+    }
 }
 
 fn sync(m: &mut Families, sync: &SyncStatus) {

@@ -3,7 +3,7 @@
 //!
 //! Outside systemd (`NOTIFY_SOCKET` unset) every call here does nothing.
 
-use lbs_protocol::{FailoverStatus, Role, RoleStanding};
+use lbs_protocol::{FailoverStatus, Maintenance, Role, RoleStanding};
 use std::sync::Arc;
 
 use lbs_agent_core::agent::Agent as AppState;
@@ -48,14 +48,16 @@ pub async fn watchdog(state: Arc<AppState>) {
         }
         // The status line is a courtesy: it never holds the ping back.
         if let Ok(Ok(status)) = tokio::time::timeout(period, state.failover.status()).await {
-            let line = status_line(&state.config.server.name, &status);
+            let maintenance = state.maintenance();
+            let line = status_line(&state.config.server.name, &status, maintenance.as_ref());
             notify(&[sd_notify::NotifyState::Status(&line)]);
         }
     }
 }
 
-/// e.g. "Primary (epoch 3); PBX B answers; the backup has every change".
-pub fn status_line(name: &str, f: &FailoverStatus) -> String {
+/// e.g. "PBX A: Primary (epoch 3); PBX B answers; the backup has every change", and the
+/// maintenance while it is on ("; maintenance until 14:30 by Sam").
+pub fn status_line(name: &str, f: &FailoverStatus, maintenance: Option<&Maintenance>) -> String {
     let role = match (f.role, f.standing) {
         (Role::Primary, RoleStanding::Unconfirmed) => "Primary, not confirmed yet",
         (Role::Primary, _) => "Primary",
@@ -78,8 +80,50 @@ pub fn status_line(name: &str, f: &FailoverStatus) -> String {
             line.push_str(&format!("; {} changes not yet on the backup", f.hold.pending_files));
         }
     }
+    if let Some(m) = maintenance {
+        let until = crate::local_time::clock(m.until_unix, lbs_agent_core::clock::now_unix());
+        line.push_str(&format!("; maintenance until {until} by {}", m.set_by));
+    }
     if let Some(busy) = &f.busy {
         line.push_str(&format!("; {busy}"));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_names_the_maintenance_while_it_is_on() {
+        let f: FailoverStatus = serde_json::from_value(serde_json::json!({
+            "role": "primary", "epoch": 3, "epoch_owner": "a", "role_since_unix": 100, "busy": null,
+            "hold": {"hold_secs": 3600, "primary_for_secs": 50, "remaining_secs": 0, "caught_up": true,
+                     "pending_files": 0, "pending_bytes": 0},
+            "pbx": {"managed": true, "running": true, "should_run": true, "problem": null, "checked_unix": 1},
+            "address": {"strategy": "none", "target": "-", "held": false, "problem": null},
+            "partner": {"paired": true, "name": "PBX B", "server_id": "b", "address": "10.0.0.12:7443",
+                        "reachable": false, "checked": true, "role": null, "epoch": null, "role_since_unix": null,
+                        "last_contact_unix": null, "message": null},
+            "quarantined_files": 0, "last_change": null
+        }))
+        .unwrap();
+        let plain = status_line("PBX A", &f, None);
+        assert_eq!(
+            plain,
+            "PBX A: Primary (epoch 3); PBX B does NOT answer; the backup has every change"
+        );
+        let m = Maintenance {
+            until_unix: lbs_agent_core::clock::now_unix() + 600,
+            reason: "new disk".into(),
+            set_by: "Sam".into(),
+            set_at_unix: 0,
+        };
+        let line = status_line("PBX A", &f, Some(&m));
+        assert!(line.starts_with(&plain), "{line}");
+        assert!(
+            line.contains("; maintenance until ") && line.ends_with(" by Sam"),
+            "{line}"
+        );
+    }
 }

@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("identity", &["clock", "fsutil", "refusal"]),
     ("tokens", &["clock", "db", "refusal"]),
     ("role", &["clock", "fsutil", "refusal"]),
+    ("maintenance", &["clock", "fsutil", "refusal"]),
     ("peer", &["identity", "refusal", "clock"]),
     // Engines: the sync never looks at failover or the sampler; failover drives the sync.
     (
@@ -36,8 +37,20 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "failover",
         &[
-            "clock", "command", "compat", "config", "db", "fsutil", "identity", "peer", "platform", "refusal", "role",
-            "sync", "units",
+            "clock",
+            "command",
+            "compat",
+            "config",
+            "db",
+            "fsutil",
+            "identity",
+            "maintenance",
+            "peer",
+            "platform",
+            "refusal",
+            "role",
+            "sync",
+            "units",
         ],
     ),
     // The alerts look at the engines and the sampler; nothing looks at them but the agent.

@@ -284,6 +284,7 @@ mod tests {
             access: lbs_protocol::TokenRole::Admin,
             peer: lbs_protocol::PeerSummary::Unpaired,
             sample_interval_secs: 5,
+            maintenance: None,
         };
         let now = lbs_protocol::API_VERSION;
         assert!(compatible(&status(now, now)).is_ok());

@@ -330,6 +330,7 @@ mod tests {
             access,
             peer: lbs_protocol::PeerSummary::Unpaired,
             sample_interval_secs: 10,
+            maintenance: None,
         }
     }
 

@@ -281,6 +281,10 @@ pub struct Heartbeat {
     pub unapplied_bytes: u64,
     #[serde(default)]
     pub unapplied_oldest_unix: Option<i64>,
+    /// The sender's latest maintenance record (on or ended), so the two boxes agree on it even
+    /// when one was away when it changed; absent from older agents.
+    #[serde(default)]
+    pub maintenance: Option<crate::MaintenanceRecord>,
     /// The sender's agent version and API range.
     #[serde(flatten)]
     pub versions: crate::AgentVersions,

@@ -8,6 +8,7 @@
 mod alerts;
 mod event_kind;
 mod failover;
+mod maintenance;
 mod metrics;
 mod status;
 mod sync;
@@ -24,6 +25,9 @@ pub use failover::{
     SwitchoverRequest, RESTORE_MAX,
 };
 pub use link::{ConnectionLink, LinkError};
+pub use maintenance::{
+    MaintenanceAnswer, MaintenanceEnd, MaintenanceEndRequest, MaintenanceRecord, MaintenanceRequest, PartnerNotice,
+};
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{
     ApiError, Health, Maintenance, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole,

@@ -94,6 +94,9 @@ pub struct ServerStatus {
     /// Seconds between resource samples.
     #[ts(type = "number")]
     pub sample_interval_secs: u64,
+    /// The pair's maintenance, while it is on; absent from older agents.
+    #[serde(default)]
+    pub maintenance: Option<Maintenance>,
 }
 
 /// What this box knows of its partner. Pairing arrives with the sync issue; until then every

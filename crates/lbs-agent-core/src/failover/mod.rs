@@ -9,6 +9,9 @@
 //!   that learns of a higher epoch demotes itself at once and quarantines what it wrote since the
 //!   partner last acknowledged ([`quarantine`]).
 //! - [`trash`]: files deleted on the primary, kept by the backup, put back on the primary.
+//! - `maintenance`: the pair's maintenance mode, told to the partner, carried by the heartbeat
+//!   and ended at its time (the record is `crate::maintenance`). An automatic action checks
+//!   `self.maintenance.active_now()` first and does nothing while it is on.
 //!
 //! Architecture Invariant: the new role is persisted (fsync) before any step acts on it, and one
 //! role change runs at a time (`changing`). Every change, refusal and violation goes to the audit
@@ -17,6 +20,7 @@
 pub mod address;
 pub mod events;
 pub(crate) mod heartbeat;
+mod maintenance;
 mod pairing;
 mod partner;
 pub(crate) mod pbx;
@@ -39,6 +43,7 @@ use tokio::sync::RwLock;
 use crate::clock::now_unix;
 use crate::config::Config;
 use crate::identity::Identity;
+use crate::maintenance::MaintenanceState;
 use crate::peer::{Peer, PeerStore};
 use crate::refusal::Refusal;
 use crate::role::{RoleReader, RoleState};
@@ -76,6 +81,8 @@ pub struct Failover {
     peers: PeerStore,
     pub sync: Arc<SyncEngine>,
     pub events: EventLog,
+    /// The pair's maintenance (see `maintenance`): read it before any automatic action.
+    pub maintenance: MaintenanceState,
     pub quarantine: lbs_sync::quarantine::QuarantineStore,
     pbx: pbx::Pbx,
     address: address::Address,
@@ -192,6 +199,8 @@ impl Failover {
         Arc::new(Failover {
             pbx: pbx::Pbx::new(config.pbx.clone()),
             address: address::Address::new(config.takeover.clone()),
+            // Kept beside the role record in the state directory.
+            maintenance: MaintenanceState::open(&config.server.state_dir),
             config,
             identity,
             role,
@@ -209,7 +218,8 @@ impl Failover {
         })
     }
 
-    /// Settles the role found at start, and starts the heartbeat and the PBX watch.
+    /// Settles the role found at start, and starts the heartbeat, the PBX watch and the
+    /// maintenance timer.
     pub fn spawn(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let f = self.clone();
         let settle = tokio::spawn(async move { f.settle_at_start().await });
@@ -217,6 +227,7 @@ impl Failover {
             settle,
             tokio::spawn(heartbeat::run(self.clone())),
             tokio::spawn(status::watch_pbx(self.clone())),
+            tokio::spawn(maintenance::run_timer(self.clone())),
         ]
     }
 
@@ -246,8 +257,8 @@ impl Failover {
         &self.config.server.name
     }
 
-    /// This box's heartbeat: who it is, its role and epoch, and (as the primary) what the
-    /// partner has not applied yet.
+    /// This box's heartbeat: who it is, its role and epoch, its maintenance record, and (as the
+    /// primary) what the partner has not applied yet.
     pub async fn own_heartbeat(&self) -> Heartbeat {
         let role = self.role();
         let unapplied = match role.role {
@@ -267,6 +278,7 @@ impl Failover {
             unapplied_files: unapplied.values().map(|t| t.files).sum(),
             unapplied_bytes: unapplied.values().map(|t| t.bytes).sum(),
             unapplied_oldest_unix: unapplied.values().filter_map(|t| t.oldest_unix).min(),
+            maintenance: self.maintenance.record(),
             versions: crate::compat::ours(),
         }
     }

@@ -1,6 +1,6 @@
 //! The partner as the heartbeat sees it, and what its heartbeats make this box do: a primary
 //! that hears of a higher epoch reintegrates; a backup adopts it; a primary whose partner comes
-//! back as a backup announces its address again.
+//! back as a backup announces its address again; a newer maintenance record is taken.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -141,6 +141,8 @@ impl Failover {
     /// the partner sent can be old: one sent while the network was cut may arrive after it heals
     /// (TCP keeps retransmitting), so it never makes this box announce its address.
     pub async fn on_heartbeat(self: &Arc<Self>, hb: Heartbeat, answer: bool) {
+        // Whatever the roles, the two boxes agree on the maintenance.
+        self.adopt_maintenance(hb.maintenance.clone(), &self.peer_name()).await;
         let own = self.role();
         let partner_below = (hb.epoch, hb.epoch_owner.as_str()) <= own.rank();
         if answer && own.role == Role::Primary && hb.role == Role::Backup && partner_below {

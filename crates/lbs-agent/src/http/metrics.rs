@@ -37,12 +37,14 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoRespo
     let failover = state.failover.status().await?;
     let sync = lbs_agent_core::sync::status::status(&state.sync, &state.history).await?;
     let alerts = state.alerts.status().await?;
+    let maintenance = state.maintenance();
     let body = crate::prometheus::render(&crate::prometheus::Snapshot {
         server_id: &state.identity.server_id,
         name: &state.config.server.name,
         started_unix: state.started_unix,
         failover: &failover,
         sync: &sync,
+        maintenance: maintenance.as_ref(),
         latest: &latest,
         alerts: &alerts,
     });

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 mod failover;
+mod maintenance;
 mod metrics;
 mod partner;
 mod peer;
@@ -38,6 +39,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(sync::router())
         .merge(failover::router())
         .merge(trash::router())
+        .merge(maintenance::router())
         .merge(partner::router())
         .merge(admin)
         .fallback(|| async { HttpError::from(Refusal::not_found("no such API route")) })

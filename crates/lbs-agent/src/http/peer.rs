@@ -37,6 +37,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/switchover", post(switchover))
         .route("/hashes", post(hashes))
         .route("/link", post(link))
+        .route("/maintenance", post(maintenance))
         .route(
             "/restore",
             post(restore).layer(axum::extract::DefaultBodyLimit::max(lbs_protocol::RESTORE_MAX as usize)),
@@ -159,6 +160,15 @@ async fn heartbeat(
     Body(hb): Body<Heartbeat>,
 ) -> Result<Json<Heartbeat>, HttpError> {
     Ok(Json(state.failover.heard(&peer, hb).await?))
+}
+
+/// The partner's maintenance record (set or ended there): taken if newer; answers this box's.
+async fn maintenance(
+    State(state): State<Arc<AppState>>,
+    Partner(peer): Partner,
+    Body(record): Body<lbs_protocol::MaintenanceRecord>,
+) -> Result<Json<Option<lbs_protocol::MaintenanceRecord>>, HttpError> {
+    Ok(Json(state.failover.maintenance_from_partner(&peer, record).await?))
 }
 
 /// The backup runs a switchover; this primary stops, flushes, and hands over.

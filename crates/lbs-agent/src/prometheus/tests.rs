@@ -49,12 +49,22 @@ fn backup() -> (FailoverStatus, SyncStatus) {
 }
 
 fn text(f: &FailoverStatus, s: &SyncStatus, latest: &[(SeriesInfo, i64, f64)]) -> String {
+    text_in_maintenance(f, s, latest, None)
+}
+
+fn text_in_maintenance(
+    f: &FailoverStatus,
+    s: &SyncStatus,
+    latest: &[(SeriesInfo, i64, f64)],
+    maintenance: Option<&lbs_protocol::Maintenance>,
+) -> String {
     render(&Snapshot {
         server_id: "id-1",
         name: "PBX \"B\"",
         started_unix: 1_699_999_000,
         failover: f,
         sync: s,
+        maintenance,
         latest,
         alerts: &alerts(),
     })
@@ -87,6 +97,29 @@ fn the_alert_outbox_is_seen_per_channel() {
     ] {
         assert!(t.lines().any(|l| l == line), "no {line} in {t}");
     }
+}
+
+fn disk_work() -> lbs_protocol::Maintenance {
+    lbs_protocol::Maintenance {
+        until_unix: 1_700_003_600,
+        reason: "new disk".into(),
+        set_by: "Sam".into(),
+        set_at_unix: 1_700_000_000,
+    }
+}
+
+#[test]
+fn maintenance_is_a_flag_and_its_end_while_it_is_on() {
+    let (f, s) = backup();
+    let off = text(&f, &s, &[]);
+    assert!(off.contains("lbs_maintenance_active 0\n"), "{off}");
+    assert!(!off.contains("lbs_maintenance_end_timestamp_seconds"), "{off}");
+    let on = text_in_maintenance(&f, &s, &[], Some(&disk_work()));
+    assert!(on.contains("lbs_maintenance_active 1\n"), "{on}");
+    assert!(
+        on.contains("lbs_maintenance_end_timestamp_seconds 1700003600\n"),
+        "{on}"
+    );
 }
 
 #[test]
@@ -181,7 +214,7 @@ fn the_families_are_the_ones_the_alert_rules_and_the_dashboard_know() {
         "net.eth0.tx",
     ];
     let latest: Vec<_> = every_series.iter().map(|n| (series(n), 1, 1.0)).collect();
-    let t = text(&f, &s, &latest);
+    let t = text_in_maintenance(&f, &s, &latest, Some(&disk_work()));
     let mut written: Vec<&str> = t
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
