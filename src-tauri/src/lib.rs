@@ -124,6 +124,8 @@ pub fn run() {
             commands::restore_trash,
             commands::failover_assess,
             commands::failover_run,
+            commands::maintenance_start,
+            commands::maintenance_end,
             commands::save_file,
         ])
         .run(tauri::generate_context!());
