@@ -678,10 +678,12 @@ impl Console {
     /// The office's servers as they are now, and the server maintenance goes through.
     async fn maintenance_server(&self, office: &str) -> Result<(ServerEntry, AgentClient), Error> {
         let pair = self.store.pair(office).await?;
-        let mut machines = Vec::new();
+        let mut entries = Vec::new();
         for id in &pair.servers {
-            machines.push(self.look(self.store.get(id).await?).await);
+            entries.push(self.store.get(id).await?);
         }
+        // Both at once: a server that does not answer costs its time-out once.
+        let machines = futures_util::future::join_all(entries.into_iter().map(|e| self.look(e))).await;
         let offer = crate::maintenance::offer(&machines, Vec::new(), None);
         match (offer.through, offer.blocked) {
             (Some(id), _) => self.client(&id).await,
