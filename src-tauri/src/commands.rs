@@ -3,6 +3,7 @@
 //! changes something also makes the poller read again, so the dashboard shows it at once.
 
 use lbs_console_core::events::OfficeEvents;
+use lbs_console_core::maintenance::MaintenanceDone;
 use lbs_console_core::overview::Overview;
 use lbs_console_core::pair::{Assessment, Confirmation};
 use lbs_console_core::view::{AddedServer, ConsoleError, MachineSeries, PairEntry, ProbeResult, ServerEntry};
@@ -204,6 +205,34 @@ pub async fn failover_run(
     confirmation: Confirmation,
 ) -> Result<RoleChange> {
     changed(&watch, console.fail_over(&primary, &backup, &confirmation).await)
+}
+
+/// Maintenance for the office from now, through one of its servers (which tells its partner).
+#[tauri::command]
+pub async fn maintenance_start(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    office: String,
+    for_secs: u64,
+    reason: String,
+    by: Option<String>,
+) -> Result<MaintenanceDone> {
+    changed(
+        &watch,
+        console
+            .start_maintenance(&office, for_secs, &reason, by.as_deref())
+            .await,
+    )
+}
+
+#[tauri::command]
+pub async fn maintenance_end(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    office: String,
+    by: Option<String>,
+) -> Result<MaintenanceDone> {
+    changed(&watch, console.end_maintenance(&office, by.as_deref()).await)
 }
 
 /// Saves `contents` where the manager picks in the native save dialog. `None`: cancelled.

@@ -172,6 +172,8 @@ pub fn run() {
             commands::restore_trash,
             commands::failover_assess,
             commands::failover_run,
+            commands::maintenance_start,
+            commands::maintenance_end,
             commands::save_file,
             autostart::start_at_login,
             autostart::set_start_at_login,

@@ -95,8 +95,22 @@ fn notify(app: &AppHandle, alert: &overview::Alert) {
     }
 }
 
-/// The icon and tooltip for the worst office.
+/// The icon and tooltip for the worst office; the tooltip also names the offices in maintenance.
 fn tray_look(o: &Overview) -> (&'static [u8], String) {
+    let (icon, tip) = tray_state(o);
+    let held: Vec<String> = o
+        .offices
+        .iter()
+        .filter_map(|x| Some(format!("{}: {}", x.pair.name, x.maintenance.as_ref()?.sentence)))
+        .collect();
+    if held.is_empty() {
+        (icon, tip)
+    } else {
+        (icon, format!("{tip}\n{}", held.join("\n")))
+    }
+}
+
+fn tray_state(o: &Overview) -> (&'static [u8], String) {
     let names = |level: PairLevel| -> Vec<&str> {
         o.offices
             .iter()
@@ -169,6 +183,8 @@ mod tests {
             backup: None,
             former: Vec::new(),
             sync: Default::default(),
+            maintenance: None,
+            maintenance_offer: lbs_console_core::maintenance::offer(&[], Vec::new(), None),
         }
     }
 
@@ -197,5 +213,28 @@ mod tests {
         ]));
         assert_eq!(icon, include_bytes!("../../icons/tray-at-risk.png"));
         assert_eq!(tip, "LBS Console: at risk: Main, Annex");
+    }
+
+    #[test]
+    fn the_tray_names_an_office_in_maintenance() {
+        let mut main = office("Main", PairLevel::Protected);
+        main.maintenance = Some(lbs_console_core::maintenance::MaintenanceView {
+            setting: lbs_protocol::Maintenance {
+                until_unix: 0,
+                reason: "new disk".into(),
+                set_by: "Sam".into(),
+                set_at_unix: 0,
+            },
+            sentence: "Maintenance until 14:30 — Sam: new disk.".into(),
+            detail: String::new(),
+        });
+        let (_, tip) = tray_look(&Overview {
+            at_unix: 0,
+            offices: vec![main],
+        });
+        assert_eq!(
+            tip,
+            "LBS Console: every office is protected\nMain: Maintenance until 14:30 — Sam: new disk."
+        );
     }
 }

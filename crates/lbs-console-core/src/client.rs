@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lbs_protocol::{
-    ApiError, DemoteRequest, EventList, FailoverStatus, HistoryQuery, HistoryResponse, PromoteRequest, QuarantineList,
-    RestoreRequest, RoleChange, SeriesList, ServerStatus, SwitchoverRequest, SyncStatus, TrashList,
-    TrashRestoreRequest, TrashRestored, API_PREFIX,
+    ApiError, DemoteRequest, EventList, FailoverStatus, HistoryQuery, HistoryResponse, MaintenanceAnswer,
+    PromoteRequest, QuarantineList, RestoreRequest, RoleChange, SeriesList, ServerStatus, SwitchoverRequest,
+    SyncStatus, TrashList, TrashRestoreRequest, TrashRestored, API_PREFIX,
 };
 use lbs_tls::Presented;
 use reqwest::StatusCode;
@@ -164,6 +164,20 @@ impl AgentClient {
 
     pub async fn switchover(&self, req: &SwitchoverRequest) -> Result<RoleChange, Error> {
         self.post("/switchover", req, ROLE_CHANGE_TIMEOUT).await
+    }
+
+    /// Maintenance for the pair; the agent tells its partner, which may take a few seconds.
+    pub async fn start_maintenance(&self, req: &lbs_protocol::MaintenanceRequest) -> Result<MaintenanceAnswer, Error> {
+        self.post("/maintenance", req, TIMEOUT * 2).await
+    }
+
+    pub async fn end_maintenance(&self, req: &lbs_protocol::MaintenanceEndRequest) -> Result<MaintenanceAnswer, Error> {
+        let request = self
+            .http
+            .delete(format!("{}/maintenance", self.base))
+            .json(req)
+            .timeout(TIMEOUT * 2);
+        self.send(request).await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, Error> {

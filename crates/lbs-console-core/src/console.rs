@@ -678,6 +678,70 @@ impl Console {
         Ok(Overview { at_unix: now, offices })
     }
 
+    /// The office's servers as they are now, and the server maintenance goes through.
+    async fn maintenance_server(&self, office: &str) -> Result<(ServerEntry, AgentClient), Error> {
+        let pair = self.store.pair(office).await?;
+        let mut entries = Vec::new();
+        for id in &pair.servers {
+            entries.push(self.store.get(id).await?);
+        }
+        // Both at once: a server that does not answer costs its time-out once.
+        let machines = futures_util::future::join_all(entries.into_iter().map(|e| self.look(e))).await;
+        let offer = crate::maintenance::offer(&machines, Vec::new(), None);
+        match (offer.through, offer.blocked) {
+            (Some(id), _) => self.client(&id).await,
+            (None, why) => {
+                Err(Error::InvalidInput(why.unwrap_or_else(|| {
+                    "No server of this office can start maintenance now.".into()
+                })))
+            }
+        }
+    }
+
+    /// Maintenance for the office from now, for `for_secs`, asked of one of its servers (which
+    /// tells its partner). `by`: who does the work (else the token's label).
+    pub async fn start_maintenance(
+        &self,
+        office: &str,
+        for_secs: u64,
+        reason: &str,
+        by: Option<&str>,
+    ) -> Result<crate::maintenance::MaintenanceDone, Error> {
+        if reason.trim().is_empty() {
+            return Err(Error::InvalidInput(
+                "Say why, in a few words (for example \"replacing the disk of PBX A\"): the reason is shown to everyone who looks at this office and kept in both servers' audit logs.".into(),
+            ));
+        }
+        let (entry, client) = self.maintenance_server(office).await?;
+        let request = lbs_protocol::MaintenanceRequest {
+            for_secs,
+            reason: reason.to_owned(),
+            by: by.map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned),
+        };
+        let answer = client.start_maintenance(&request).await?;
+        let now = now_unix();
+        Ok(crate::maintenance::done(&entry.name, true, answer, |t| {
+            crate::maintenance::local::clock(t, now)
+        }))
+    }
+
+    /// Ends the office's maintenance now.
+    pub async fn end_maintenance(
+        &self,
+        office: &str,
+        by: Option<&str>,
+    ) -> Result<crate::maintenance::MaintenanceDone, Error> {
+        let (entry, client) = self.maintenance_server(office).await?;
+        let request = lbs_protocol::MaintenanceEndRequest {
+            by: by.map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned),
+        };
+        let answer = client.end_maintenance(&request).await?;
+        let now = now_unix();
+        Ok(crate::maintenance::done(&entry.name, false, answer, |t| {
+            crate::maintenance::local::clock(t, now)
+        }))
+    }
+
     /// The wizard's first step: make `backup` the primary instead of `primary`.
     pub async fn assess(&self, primary: &str, backup: &str) -> Result<crate::pair::Assessment, Error> {
         let (p, b) = (self.machine(primary).await?, self.machine(backup).await?);

@@ -10,6 +10,7 @@ pub mod credentials;
 mod error;
 pub mod events;
 mod history_copy;
+pub mod maintenance;
 pub mod overview;
 pub mod pair;
 pub mod store;

@@ -8,6 +8,7 @@ use lbs_protocol::{FailoverStatus, Role, RoleStanding, ServerStatus, SyncStatus,
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::maintenance::{self, MaintenanceOffer, MaintenanceView};
 use crate::pair::{self, FailoverOffer, Machine, PairLevel, PairState, AT_RISK_LAG_SECS};
 use crate::sync_view::{sync_view, SyncView};
 use crate::view::{ConsoleError, FormerMachine, PairEntry, ServerEntry};
@@ -128,6 +129,10 @@ pub struct OfficeView {
     pub former: Vec<FormerMachine>,
     /// The Sync tab's table and whether the backup is still catching up.
     pub sync: SyncView,
+    /// The maintenance on in this office, if any, with its sentence.
+    pub maintenance: Option<MaintenanceView>,
+    /// The "Maintenance…" action: the server it goes through, or why it cannot.
+    pub maintenance_offer: MaintenanceOffer,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -171,7 +176,11 @@ pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMac
         Some((p, b)) => sync_view(p.sync.as_ref(), b.sync.as_ref()),
         None => SyncView::default(),
     };
+    let clock = |t| maintenance::local::clock(t, now);
+    let choices = maintenance::choices(now, maintenance::local::next_midnight(now), clock);
     OfficeView {
+        maintenance: maintenance::view(&machines, clock),
+        maintenance_offer: maintenance::offer(&machines, choices, maintenance::this_user()),
         pair,
         state,
         failover,
@@ -195,7 +204,9 @@ fn lag(m: &MachineView) -> u64 {
 }
 
 /// What changed between two snapshots that the manager should hear about even with the window
-/// closed: either box that stops answering, a role change, a backup that falls behind.
+/// closed: either box that stops answering, a role change, a backup that falls behind. During
+/// maintenance only role changes are told (the rest is what the work causes); when it ends,
+/// what is still wrong is told then, as if it had just happened.
 pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
     let mut out = Vec::new();
     for office in &after.offices {
@@ -203,18 +214,21 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
             continue;
         };
         let name = &office.pair.name;
+        let held = office.maintenance.is_some();
+        let maintenance_ended = old.maintenance.is_some() && !held;
         for m in &office.machines {
             let Some(was) = old.machines.iter().find(|x| x.entry.id == m.entry.id) else {
                 continue;
             };
+            let was_reachable = was.reachable || maintenance_ended;
             let server = &m.entry.name;
-            if was.reachable && was.role() == Some(Role::Primary) && !m.reachable {
+            if !held && was_reachable && was.role() == Some(Role::Primary) && !m.reachable {
                 out.push(Alert {
                     title: format!("{name}: the primary {server} does not answer"),
                     body: "The phones may be down. Open LBS Console: if it does not come back, the failover wizard makes the backup the primary.".into(),
                 });
             }
-            if was.reachable && was.role() == Some(Role::Backup) && !m.reachable {
+            if !held && was_reachable && was.role() == Some(Role::Backup) && !m.reachable {
                 out.push(backup_silent(office, m));
             }
             if let (Some(a), Some(b)) = (&was.failover, &m.failover) {
@@ -231,10 +245,11 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
                     });
                 }
             }
-            if m.reachable
+            if !held
+                && m.reachable
                 && m.role() == Some(Role::Backup)
                 && lag(m) > AT_RISK_LAG_SECS
-                && lag(was) <= AT_RISK_LAG_SECS
+                && (lag(was) <= AT_RISK_LAG_SECS || maintenance_ended)
             {
                 out.push(Alert {
                     title: format!("{name}: the backup {server} is {} behind", pair::span(lag(m))),
@@ -445,6 +460,43 @@ mod tests {
             machine("B", Role::Primary, 3, true),
         ]);
         assert!(alerts(&rejoined, &followed).is_empty());
+    }
+
+    #[test]
+    fn maintenance_holds_what_the_work_causes_and_tells_what_is_left_when_it_ends() {
+        let healthy = snapshot(vec![
+            machine("A", Role::Primary, 1, true),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        let in_maintenance = |mut o: Overview| {
+            let setting = crate::maintenance::tests::setting(100, "Sam");
+            o.offices[0].maintenance = Some(crate::maintenance::MaintenanceView {
+                setting,
+                sentence: String::new(),
+                detail: String::new(),
+            });
+            o
+        };
+        let silent = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            machine("B", Role::Backup, 1, true),
+        ]);
+        // The primary goes silent during the work: nothing told.
+        assert!(alerts(&in_maintenance(healthy.clone()), &in_maintenance(silent.clone())).is_empty());
+        // A role change is told even then.
+        let promoted = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            machine("B", Role::Primary, 2, true),
+        ]);
+        let told = alerts(&in_maintenance(silent.clone()), &in_maintenance(promoted));
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(told[0].title.contains("PBX B is now the primary"), "{told:?}");
+        // It ends with the primary still silent: told now.
+        let left = alerts(&in_maintenance(silent.clone()), &silent);
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].title.contains("primary PBX A does not answer"), "{left:?}");
+        // It ends with everything back: nothing to tell.
+        assert!(alerts(&in_maintenance(silent), &healthy).is_empty());
     }
 
     #[test]

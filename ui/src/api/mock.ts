@@ -310,6 +310,7 @@ export function createMockCommands(search: string): Commands {
       access: s.role === "primary" ? "admin" : "viewer",
       peer: { state: "unpaired" },
       sample_interval_secs: 10,
+      maintenance: null,
     };
   };
 

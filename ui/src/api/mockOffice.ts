@@ -11,6 +11,7 @@ import type { OfficeEvent } from "../generated/OfficeEvent";
 import type { FailoverStatus } from "../generated/FailoverStatus";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { MachineView } from "../generated/MachineView";
+import type { Maintenance } from "../generated/Maintenance";
 import type { Overview } from "../generated/Overview";
 import type { PairEntry } from "../generated/PairEntry";
 import type { Role } from "../generated/Role";
@@ -45,6 +46,8 @@ type OfficeCommands = Pick<
   | "officeEvents"
   | "failoverAssess"
   | "failoverRun"
+  | "maintenanceStart"
+  | "maintenanceEnd"
   | "saveFile"
 >;
 
@@ -71,6 +74,10 @@ export function mockOffice(
   const office: PairEntry = { id: "office-1", name: "Main office", servers: [], created_unix: now() - 40 * 86400 };
   let epoch = 3;
   const former: FormerMachine[] = [];
+  /** The office's maintenance while it is on. */
+  let maintenance: Maintenance | null = null;
+  const clock = (t: number) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const maintenanceOn = () => (maintenance && maintenance.until_unix > now() ? maintenance : null);
   const events: OfficeEvent[] = [];
   /** The backup's trash: category, path, size, deleted how many seconds ago. */
   const deletedFiles: [string, string, number, number][] = [
@@ -181,7 +188,7 @@ export function mockOffice(
 
   const look = async (s: OfficeServer): Promise<MachineView> => {
     try {
-      const st = await status(s.entry.id);
+      const st = { ...(await status(s.entry.id)), maintenance: maintenanceOn() };
       const restore_blocked =
         st.access === "viewer" ? `The access token for ${s.entry.name} is view-only: it can see the files but not restore them.` : null;
       return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null, restore_blocked, standing_note: null, silent_note: null };
@@ -228,6 +235,24 @@ export function mockOffice(
           primary: primary?.entry.id ?? null,
           backup: single ? null : (backup?.entry.id ?? null),
           former: [...former],
+          maintenance: ((m) =>
+            m && {
+              setting: m,
+              sentence: `Maintenance until ${clock(m.until_unix)} — ${m.set_by}: ${m.reason}.`,
+              detail: "Alerts about the work are held and nothing happens automatically; the copy keeps running. It ends by itself.",
+            })(maintenanceOn()),
+          maintenance_offer: {
+            through: machines.find((m) => m.reachable)?.entry.id ?? null,
+            blocked: machines.some((m) => m.reachable) ? null : "Neither server answers, so maintenance cannot be set from here.",
+            choices: [
+              { label: "30 minutes", for_secs: 1800 },
+              { label: "1 hour", for_secs: 3600 },
+              { label: "2 hours", for_secs: 7200 },
+              { label: "4 hours", for_secs: 14400 },
+            ],
+            max_hours: 24,
+            by: "Sam",
+          },
           // Fixed example rows: the mock's made-up categories, all copied.
           sync: {
             rows: CATEGORIES.map(([name, label, files, bytes]) => ({
@@ -391,6 +416,21 @@ export function mockOffice(
         started_unix: now() - 1,
         took_ms: 420,
       };
+    },
+    async maintenanceStart(_office, forSecs, reason, by) {
+      if (!reason.trim()) throw new CommandError("invalid_input", "Say why, in a few words.");
+      if (forSecs < 60 || forSecs > 24 * 3600) {
+        throw new CommandError("refused", "PBX A refused: a maintenance lasts from 1 minute to 24 hours.");
+      }
+      maintenance = { until_unix: now() + forSecs, reason: reason.trim(), set_by: by ?? "this console", set_at_unix: now() };
+      const names = servers().map((s) => s.entry.name).join(" and ");
+      return { maintenance, message: `Maintenance is on for ${names} until ${clock(maintenance.until_unix)}.`, partner_not_told: false };
+    },
+    async maintenanceEnd() {
+      const was = maintenanceOn();
+      maintenance = null;
+      const names = servers().map((s) => s.entry.name).join(" and ");
+      return { maintenance: null, message: was ? `Maintenance ended for ${names}.` : "No maintenance was on.", partner_not_told: false };
     },
     async saveFile(name) {
       return `~/Documents/${name}`;

@@ -49,6 +49,11 @@ export function Sidebar({ overview, selectedOffice, onSelect, onAdd }: SidebarPr
                       {office.state.word}
                     </span>
                   </span>
+                  {office.maintenance && (
+                    <span className="maintenance-mark" data-testid="office-maintenance-mark" title={office.maintenance.sentence}>
+                      In maintenance
+                    </span>
+                  )}
                   {office.machines.map((m) => {
                     const role = m.failover?.role ?? m.last_role;
                     return (

@@ -2,6 +2,8 @@
 import type { FailoverOffer } from "./FailoverOffer";
 import type { FormerMachine } from "./FormerMachine";
 import type { MachineView } from "./MachineView";
+import type { MaintenanceOffer } from "./MaintenanceOffer";
+import type { MaintenanceView } from "./MaintenanceView";
 import type { PairEntry } from "./PairEntry";
 import type { PairState } from "./PairState";
 import type { SyncView } from "./SyncView";
@@ -30,4 +32,12 @@ former: Array<FormerMachine>,
 /**
  * The Sync tab's table and whether the backup is still catching up.
  */
-sync: SyncView, };
+sync: SyncView, 
+/**
+ * The maintenance on in this office, if any, with its sentence.
+ */
+maintenance: MaintenanceView | null, 
+/**
+ * The "Maintenance…" action: the server it goes through, or why it cannot.
+ */
+maintenance_offer: MaintenanceOffer, };

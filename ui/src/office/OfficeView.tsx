@@ -8,16 +8,21 @@ import type { RangeKey } from "../charts/ranges";
 import { ConfirmBox } from "../components/ConfirmBox";
 import { ServerCharts } from "../components/ServerCharts";
 import type { FormerMachine } from "../generated/FormerMachine";
+import type { MaintenanceDone } from "../generated/MaintenanceDone";
 import type { OfficeView as Office } from "../generated/OfficeView";
 import { formatDate } from "../format/time";
 import { useAction } from "../hooks/useAction";
 import { useNow } from "../hooks/useNow";
 import { CatchUp } from "./CatchUp";
 import { EventsPanel } from "./EventsPanel";
+import { MaintenanceDialog, MaintenanceNote } from "./Maintenance";
 import { MachineCard } from "./MachineCard";
 import { SyncPanel } from "./SyncPanel";
 
 export type OfficeTab = "servers" | "sync" | "events" | "history";
+
+/** How long the answer to starting or ending maintenance stays under the office's sentence. */
+const DONE_SHOWN_MS = 30_000;
 
 const TABS: { key: OfficeTab; label: string }[] = [
   { key: "servers", label: "Servers" },
@@ -51,6 +56,21 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
   const { label, blocked } = office.failover;
   const unplanned = office.failover.kind === "unplanned";
   const reasonId = `failover-blocked-${office.pair.id}`;
+  const [maintenanceDialog, setMaintenanceDialog] = useState(false);
+  // What the last start or end answered: shown for a while, and only while the office is still
+  // as that answer left it (a maintenance set at a box since makes it old news).
+  const [maintenanceDone, setMaintenanceDone] = useState<{ done: MaintenanceDone; atMs: number } | null>(null);
+  const maintenanceBlocked = office.maintenance_offer.blocked;
+  const done = (d: MaintenanceDone) => {
+    setMaintenanceDone({ done: d, atMs: Date.now() });
+    setMaintenanceDialog(false);
+  };
+  const answer =
+    maintenanceDone &&
+    nowMs < maintenanceDone.atMs + DONE_SHOWN_MS &&
+    (maintenanceDone.done.maintenance?.set_at_unix ?? null) === (office.maintenance?.setting.set_at_unix ?? null)
+      ? maintenanceDone.done
+      : null;
 
   return (
     <div className="office-view" data-testid="office-view" data-office={office.pair.name}>
@@ -96,8 +116,33 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
               )}
             </>
           )}
+          {!office.maintenance && (
+            <button
+              type="button"
+              className="btn btn-ghost"
+              data-testid="start-maintenance"
+              disabled={maintenanceBlocked !== null}
+              title={maintenanceBlocked ?? "Hold the alerts and automatic actions while someone works on the servers"}
+              onClick={() => setMaintenanceDialog(true)}
+            >
+              Maintenance…
+            </button>
+          )}
         </div>
       </section>
+      <MaintenanceNote office={office} onChange={() => setMaintenanceDialog(true)} onDone={done} />
+      {answer && (
+        <p
+          className={answer.partner_not_told ? "maintenance-result warn" : "maintenance-result inline-ok"}
+          role="status"
+          data-testid="maintenance-result"
+        >
+          {answer.message}
+        </p>
+      )}
+      {maintenanceDialog && (
+        <MaintenanceDialog office={office} onClose={() => setMaintenanceDialog(false)} onDone={done} />
+      )}
 
       <div
         className="tabs office-tabs"

@@ -41,6 +41,8 @@ export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
     officeEvents: vi.fn<Commands["officeEvents"]>(() => Promise.resolve({ events: [], unreadable: [] })),
     failoverAssess: vi.fn<Commands["failoverAssess"]>(() => new Promise(() => {})),
     failoverRun: vi.fn<Commands["failoverRun"]>(() => Promise.reject(new Error("not set up"))),
+    maintenanceStart: vi.fn<Commands["maintenanceStart"]>(() => Promise.reject(new Error("not set up"))),
+    maintenanceEnd: vi.fn<Commands["maintenanceEnd"]>(() => Promise.reject(new Error("not set up"))),
     saveFile: vi.fn<Commands["saveFile"]>(() => Promise.resolve(null)),
     startAtLogin: vi.fn<Commands["startAtLogin"]>(() => Promise.resolve(false)),
     setStartAtLogin: vi.fn<Commands["setStartAtLogin"]>((on) => Promise.resolve(on)),
@@ -78,6 +80,7 @@ export const STATUS: ServerStatus = {
   access: "admin",
   peer: { state: "unpaired" },
   sample_interval_secs: 10,
+  maintenance: null,
 };
 
 export const BACKUP_ENTRY: ServerEntry = {
@@ -173,6 +176,19 @@ export function overviewOf(
         backup: machines.length === 2 ? (backup?.entry.id ?? null) : null,
         former: [],
         sync: { rows: [], catching_up: false, time_left: null },
+        maintenance: null,
+        maintenance_offer: {
+          through: primary?.entry.id ?? null,
+          blocked: null,
+          choices: [
+            { label: "30 minutes", for_secs: 1800 },
+            { label: "1 hour", for_secs: 3600 },
+            { label: "2 hours", for_secs: 7200 },
+            { label: "4 hours", for_secs: 14400 },
+          ],
+          max_hours: 24,
+          by: "sam",
+        },
       },
     ],
   };

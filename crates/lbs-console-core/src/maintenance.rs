@@ -1,0 +1,408 @@
+//! Maintenance mode as the console shows it and asks for it: the office's maintenance sentence,
+//! the "Maintenance…" action (which server it goes through, or why it cannot), the lengths the
+//! dialog offers, and what the agent answered, in words. Pure rules over what the console last
+//! saw; the calls are in `console.rs`.
+
+use lbs_protocol::{Maintenance, MaintenanceAnswer, PartnerNotice, Role};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::overview::MachineView;
+
+/// The longest maintenance the agents accept, in hours (they refuse more, with their reason).
+pub const MAX_HOURS: u32 = 24;
+
+/// The maintenance on in an office, as the dashboard says it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MaintenanceView {
+    pub setting: Maintenance,
+    /// "Maintenance until 14:30 — Sam: replacing the disk of PBX A."
+    pub sentence: String,
+    /// What it means: "Alerts about the work are held and nothing happens automatically; the
+    /// copy keeps running."
+    pub detail: String,
+}
+
+/// One length the dialog offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MaintenanceChoice {
+    /// "30 minutes", "Until the end of the day (23:59)".
+    pub label: String,
+    #[ts(type = "number")]
+    pub for_secs: u64,
+}
+
+/// The office's "Maintenance…" action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MaintenanceOffer {
+    /// The server the request goes through (the primary when it answers); `None` when blocked.
+    pub through: Option<String>,
+    /// Why it cannot be started or ended from here now, in words.
+    pub blocked: Option<String>,
+    /// The lengths to pick from; the dialog also takes a number of hours, up to `max_hours`.
+    pub choices: Vec<MaintenanceChoice>,
+    pub max_hours: u32,
+    /// Who does the work, as the dialog first suggests it: this computer's user.
+    pub by: Option<String>,
+}
+
+/// The answer to starting or ending maintenance, in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MaintenanceDone {
+    pub maintenance: Option<Maintenance>,
+    /// "Maintenance is on for PBX A and PBX B until 14:30."
+    pub message: String,
+    /// The partner could not be told (it learns it from the next heartbeat it answers).
+    pub partner_not_told: bool,
+}
+
+/// What a maintenance means, in one sentence the dashboard shows under it.
+pub const DETAIL: &str =
+    "Alerts about the work are held and nothing happens automatically; the copy keeps running. It ends by itself.";
+
+/// The office's maintenance, from the machines that answered (the latest setting, should they
+/// differ for a moment while one learns it from the other).
+pub fn view(machines: &[MachineView], clock: impl Fn(i64) -> String) -> Option<MaintenanceView> {
+    let setting = machines
+        .iter()
+        .filter(|m| m.reachable)
+        .filter_map(|m| m.status.as_ref()?.maintenance.clone())
+        .max_by_key(|m| m.set_at_unix)?;
+    let sentence = format!(
+        "Maintenance until {} — {}: {}.",
+        clock(setting.until_unix),
+        setting.set_by,
+        setting.reason.trim_end_matches('.')
+    );
+    Some(MaintenanceView {
+        setting,
+        sentence,
+        detail: DETAIL.into(),
+    })
+}
+
+fn names(machines: &[MachineView]) -> String {
+    match machines {
+        [only] => only.entry.name.clone(),
+        [a, b] => format!("{} nor {}", a.entry.name, b.entry.name),
+        _ => "no server".into(),
+    }
+}
+
+/// Which server starts or ends maintenance for the office: one that answers an administrator's
+/// token, the primary first; or why none can.
+pub fn offer(machines: &[MachineView], choices: Vec<MaintenanceChoice>, by: Option<String>) -> MaintenanceOffer {
+    let answering: Vec<&MachineView> = machines.iter().filter(|m| m.reachable).collect();
+    let through = answering
+        .iter()
+        .filter(|m| !m.machine().view_only)
+        .max_by_key(|m| m.role() == Some(Role::Primary))
+        .map(|m| m.entry.id.clone());
+    let blocked = match (through.is_some(), answering.is_empty(), machines.len()) {
+        (true, _, _) => None,
+        (false, true, 1) => Some(format!(
+            "{} does not answer, so maintenance cannot be set from here; at the box, `lbs-agent maintenance` does it.",
+            names(machines)
+        )),
+        (false, true, _) => Some(format!(
+            "Neither {} answers, so maintenance cannot be set from here; at a box, `lbs-agent maintenance` does it.",
+            names(machines)
+        )),
+        (false, false, _) => Some(
+            "The access tokens for this office are view-only: they show the maintenance but cannot start or end it."
+                .into(),
+        ),
+    };
+    MaintenanceOffer {
+        through,
+        blocked,
+        choices,
+        max_hours: MAX_HOURS,
+        by,
+    }
+}
+
+/// The lengths offered at `now`: 30 minutes, 1, 2 and 4 hours, and until the end of the day
+/// (`midnight`: the next local midnight) while more than a few minutes of it are left.
+pub fn choices(now: i64, midnight: i64, clock: impl Fn(i64) -> String) -> Vec<MaintenanceChoice> {
+    let mut out: Vec<MaintenanceChoice> = [
+        ("30 minutes", 1800),
+        ("1 hour", 3600),
+        ("2 hours", 7200),
+        ("4 hours", 14_400),
+    ]
+    .into_iter()
+    .map(|(label, for_secs)| MaintenanceChoice {
+        label: label.into(),
+        for_secs,
+    })
+    .collect();
+    // A minute before midnight, so that it ends today.
+    let end_of_day = midnight - 60 - now;
+    if end_of_day >= 5 * 60 {
+        out.push(MaintenanceChoice {
+            label: format!("Until the end of the day ({})", clock(midnight - 60)),
+            for_secs: end_of_day as u64,
+        });
+    }
+    out
+}
+
+/// What starting (`on`) or ending maintenance through `server` did, in words.
+pub fn done(server: &str, on: bool, answer: MaintenanceAnswer, clock: impl Fn(i64) -> String) -> MaintenanceDone {
+    let until = answer
+        .maintenance
+        .as_ref()
+        .map(|m| format!(" until {}", clock(m.until_unix)))
+        .unwrap_or_default();
+    let (message, not_told) = match (on, answer.changed, &answer.partner) {
+        (false, false, _) => ("No maintenance was on.".to_owned(), false),
+        (true, _, PartnerNotice::Told { name }) => {
+            (format!("Maintenance is on for {server} and {name}{until}."), false)
+        }
+        (false, _, PartnerNotice::Told { name }) => (format!("Maintenance ended for {server} and {name}."), false),
+        (true, _, PartnerNotice::NotTold { name, .. }) => (
+            format!("Maintenance is on for {server}{until}; {name} did not answer and will learn it when it does."),
+            true,
+        ),
+        (false, _, PartnerNotice::NotTold { name, .. }) => (
+            format!("Maintenance ended on {server}; {name} did not answer and will learn it when it does."),
+            true,
+        ),
+        (true, _, _) => (format!("Maintenance is on for {server}{until}."), false),
+        (false, _, _) => (format!("Maintenance ended for {server}."), false),
+    };
+    MaintenanceDone {
+        maintenance: answer.maintenance,
+        message,
+        partner_not_told: not_told,
+    }
+}
+
+/// The name the person at this computer goes by, to suggest as who does the work.
+pub fn this_user() -> Option<String> {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|u| u.trim().to_owned())
+        .find(|u| !u.is_empty())
+}
+
+/// Times the office manager reads, in this computer's time zone: "14:30", "tomorrow 09:00".
+pub mod local {
+    use chrono::{Local, TimeZone};
+
+    /// `t` (Unix seconds) on this computer's clock, as seen at `now`.
+    pub fn clock(t: i64, now: i64) -> String {
+        clock_in(&Local, t, now)
+    }
+
+    /// The next local midnight after `now` (Unix seconds).
+    pub fn next_midnight(now: i64) -> i64 {
+        next_midnight_in(&Local, now)
+    }
+
+    pub(crate) fn clock_in<Tz: TimeZone>(tz: &Tz, t: i64, now: i64) -> String
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        let (Some(at), Some(today)) = (tz.timestamp_opt(t, 0).single(), tz.timestamp_opt(now, 0).single()) else {
+            return "a time this computer cannot show".into();
+        };
+        match (at.date_naive() - today.date_naive()).num_days() {
+            0 => at.format("%H:%M").to_string(),
+            1 => at.format("tomorrow %H:%M").to_string(),
+            _ => at.format("%-d %b %H:%M").to_string(),
+        }
+    }
+
+    pub(crate) fn next_midnight_in<Tz: TimeZone>(tz: &Tz, now: i64) -> i64 {
+        let fallback = now - now.rem_euclid(86_400) + 86_400;
+        let Some(today) = tz.timestamp_opt(now, 0).single() else {
+            return fallback;
+        };
+        let Some(tomorrow) = today.date_naive().succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)) else {
+            return fallback;
+        };
+        // A midnight that a clock change skips or repeats: its earliest instant.
+        tz.from_local_datetime(&tomorrow)
+            .earliest()
+            .map_or(fallback, |t| t.timestamp())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::view::ServerEntry;
+    use lbs_protocol::{PeerSummary, ServerStatus, TokenRole};
+
+    fn clock(t: i64) -> String {
+        format!("t{t}")
+    }
+
+    pub(crate) fn setting(set_at: i64, by: &str) -> Maintenance {
+        Maintenance {
+            until_unix: set_at + 3600,
+            reason: "replacing the disk of PBX A".into(),
+            set_by: by.into(),
+            set_at_unix: set_at,
+        }
+    }
+
+    fn machine(id: &str, role: Role, reachable: bool, access: TokenRole, on: Option<Maintenance>) -> MachineView {
+        let status = ServerStatus {
+            server_id: id.into(),
+            name: format!("PBX {id}"),
+            role,
+            standing: Default::default(),
+            epoch: 1,
+            version: "0.2.0".into(),
+            api_version: 1,
+            api_min_version: 1,
+            uptime_secs: 1,
+            host_uptime_secs: 1,
+            hostname: id.into(),
+            fingerprint: String::new(),
+            access,
+            peer: PeerSummary::Unpaired,
+            sample_interval_secs: 5,
+            maintenance: on,
+        };
+        MachineView {
+            entry: ServerEntry {
+                id: id.into(),
+                name: format!("PBX {id}"),
+                address: "192.0.2.1:7443".into(),
+                fingerprint: String::new(),
+                server_id: id.into(),
+                added_unix: 0,
+            },
+            reachable,
+            last_answer_unix: Some(100),
+            last_role: Some(role),
+            status: reachable.then_some(status),
+            failover: None,
+            sync: None,
+            error: None,
+            restore_blocked: None,
+            standing_note: None,
+            silent_note: None,
+        }
+    }
+
+    #[test]
+    fn the_sentence_says_until_when_who_and_why_from_the_latest_setting() {
+        let a = machine("A", Role::Primary, true, TokenRole::Admin, Some(setting(100, "Sam")));
+        let b = machine("B", Role::Backup, true, TokenRole::Admin, Some(setting(200, "Kim")));
+        let v = view(&[a.clone(), b], clock).expect("on");
+        assert_eq!(
+            v.sentence,
+            "Maintenance until t3800 — Kim: replacing the disk of PBX A."
+        );
+        assert!(v
+            .detail
+            .contains("nothing happens automatically; the copy keeps running"));
+        let silent = machine("B", Role::Backup, false, TokenRole::Admin, None);
+        assert_eq!(view(&[a, silent], clock).map(|v| v.setting.set_by), Some("Sam".into()));
+        let off = machine("A", Role::Primary, true, TokenRole::Admin, None);
+        assert_eq!(view(&[off], clock), None);
+    }
+
+    #[test]
+    fn maintenance_goes_through_the_primary_or_says_why_it_cannot() {
+        let a = machine("A", Role::Primary, true, TokenRole::Admin, None);
+        let b = machine("B", Role::Backup, true, TokenRole::Admin, None);
+        assert_eq!(
+            offer(&[b.clone(), a.clone()], vec![], None).through.as_deref(),
+            Some("A")
+        );
+        let a_silent = machine("A", Role::Primary, false, TokenRole::Admin, None);
+        let o = offer(&[a_silent.clone(), b.clone()], vec![], None);
+        assert_eq!((o.through.as_deref(), o.blocked), (Some("B"), None));
+        let b_silent = machine("B", Role::Backup, false, TokenRole::Admin, None);
+        let o = offer(&[a_silent.clone(), b_silent], vec![], None);
+        assert_eq!(o.through, None);
+        assert!(o
+            .blocked
+            .unwrap_or_default()
+            .starts_with("Neither PBX A nor PBX B answers"));
+        let viewer = machine("B", Role::Backup, true, TokenRole::Viewer, None);
+        let o = offer(&[a_silent, viewer], vec![], None);
+        assert!(o.blocked.unwrap_or_default().contains("view-only"));
+    }
+
+    #[test]
+    fn the_dialog_offers_common_lengths_and_the_rest_of_the_day() {
+        let c = choices(1000, 1000 + 3 * 3600, clock);
+        let labels: Vec<&str> = c.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "30 minutes",
+                "1 hour",
+                "2 hours",
+                "4 hours",
+                "Until the end of the day (t11740)"
+            ]
+        );
+        assert_eq!(c[4].for_secs, 3 * 3600 - 60);
+        // Four minutes before midnight there is no day left to offer.
+        assert_eq!(choices(1000, 1000 + 4 * 60, clock).len(), 4);
+    }
+
+    #[test]
+    fn the_answer_says_whether_the_partner_knows() {
+        let on = |partner| MaintenanceAnswer {
+            maintenance: Some(setting(100, "Sam")),
+            changed: true,
+            partner,
+        };
+        let told = done("PBX A", true, on(PartnerNotice::Told { name: "PBX B".into() }), clock);
+        assert_eq!(told.message, "Maintenance is on for PBX A and PBX B until t3700.");
+        let not_told = done(
+            "PBX A",
+            true,
+            on(PartnerNotice::NotTold {
+                name: "PBX B".into(),
+                message: "no answer".into(),
+            }),
+            clock,
+        );
+        assert_eq!(
+            not_told.message,
+            "Maintenance is on for PBX A until t3700; PBX B did not answer and will learn it when it does."
+        );
+        assert!(not_told.partner_not_told);
+        let ended = MaintenanceAnswer {
+            maintenance: None,
+            changed: true,
+            partner: PartnerNotice::Told { name: "PBX B".into() },
+        };
+        assert_eq!(
+            done("PBX A", false, ended, clock).message,
+            "Maintenance ended for PBX A and PBX B."
+        );
+        let nothing = MaintenanceAnswer {
+            maintenance: None,
+            changed: false,
+            partner: PartnerNotice::NotAsked,
+        };
+        assert_eq!(done("PBX A", false, nothing, clock).message, "No maintenance was on.");
+    }
+
+    #[test]
+    fn local_times_read_as_a_clock_and_midnight_is_the_next_one() {
+        let paris = chrono::FixedOffset::east_opt(3600).unwrap();
+        // 2025-11-30 10:00 in Paris.
+        let now = 1_764_493_200;
+        assert_eq!(local::clock_in(&paris, now + 4 * 3600 + 1800, now), "14:30");
+        assert_eq!(local::clock_in(&paris, now + 23 * 3600, now), "tomorrow 09:00");
+        assert_eq!(local::clock_in(&paris, now + 3 * 86_400, now), "3 Dec 10:00");
+        assert_eq!(local::next_midnight_in(&paris, now), now + 14 * 3600);
+    }
+}
