@@ -356,9 +356,12 @@ token_b=$(link_of "$WORK/b.init" | sed 's/.*token=\([^&]*\).*/\1/')
 history_b=$(on b sqlite3 /var/lib/lbs-agent/history.db 'SELECT COUNT(*) FROM samples_raw' 2>/dev/null || echo 0)
 
 say "Rolling upgrade: the backup first"
-on b dpkg -i /share/new.deb >"$WORK/b.up" 2>&1 || { cat "$WORK/b.up" >&2; fail "upgrade B"; }
+# Unattended, as docs/agent.md says: the edited agent.toml (a conffile) is kept, never a prompt.
+conf_b=$(on b sha256sum /etc/lbs-agent/agent.toml)
+on b dpkg --force-confold -i /share/new.deb >"$WORK/b.up" 2>&1 || { cat "$WORK/b.up" >&2; fail "upgrade B"; }
 wait_until 30 "B runs the new agent after the upgrade" sh -c "nsenter -t $(leader b) -a -- lbs-agent status | grep -q 'version $(dpkg-deb -f "$NEW_DEB" Version)'"
 [[ $(ids b) == "$id_b" ]] || fail "B keeps its identity"
+[[ $(on b sha256sum /etc/lbs-agent/agent.toml) == "$conf_b" ]] || fail "B keeps its edited agent.toml"
 role_is b backup || fail "B is still the backup"
 on a sh -c 'printf "[message]\ncallerid=after B upgrade\n" > /var/spool/asterisk/voicemail/default/1001/INBOX/msg0005.txt'
 wait_until 60 "the old primary still feeds the upgraded backup" has_file b /var/spool/asterisk/voicemail/default/1001/INBOX/msg0005.txt
@@ -368,7 +371,7 @@ role_is b primary || fail "B is the primary"
 pass "switchover to the upgraded backup"
 
 say "Rolling upgrade: then the other"
-on a dpkg -i /share/new.deb >"$WORK/a.up" 2>&1 || { cat "$WORK/a.up" >&2; fail "upgrade A"; }
+on a dpkg --force-confold -i /share/new.deb >"$WORK/a.up" 2>&1 || { cat "$WORK/a.up" >&2; fail "upgrade A"; }
 wait_until 30 "A runs the new agent as the backup" role_is a backup
 [[ $(ids a) == "$id_a" ]] || fail "A keeps its identity"
 on b sh -c 'head -c 7000 /dev/urandom > /var/spool/asterisk/voicemail/default/1001/INBOX/msg0006.wav'
