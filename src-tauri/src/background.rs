@@ -5,6 +5,8 @@
 //! quits as it always did. Started at login (`--background`), the console starts in the tray.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Window, WindowEvent};
 use tauri_plugin_notification::NotificationExt;
@@ -12,25 +14,54 @@ use tauri_plugin_notification::NotificationExt;
 /// The argument the login item starts the console with.
 pub const BACKGROUND_ARG: &str = "--background";
 
+/// While no tray shows the icon, how often a thread looks again (a tray started after the
+/// console, e.g. GNOME's extension switched on).
+const LOOK_AGAIN: Duration = Duration::from_secs(15);
+
 /// What the shell knows of its tray.
 pub struct Background {
-    /// The tray icon was built (it fails where the platform has no tray support at all).
-    tray_built: bool,
+    /// The tray icon was built and something shows it: worked out once at start (asking
+    /// takes a D-Bus call and an X connection, not for the UI thread at every close), then, while
+    /// false, again by a thread of its own.
+    shown: Arc<AtomicBool>,
     /// The manager has been told once that closing leaves the console in the tray.
     told: AtomicBool,
 }
 
 impl Background {
+    /// `tray_built`: the tray icon was built (it fails where the platform has no tray support
+    /// at all).
     pub fn new(tray_built: bool) -> Background {
+        let shown = Arc::new(AtomicBool::new(tray_built && host::present()));
+        if tray_built && !shown.load(Ordering::Relaxed) {
+            watch_for_a_tray(shown.clone());
+        }
         Background {
-            tray_built,
+            shown,
             told: AtomicBool::new(false),
         }
     }
 
-    /// Whether the manager can see the tray icon now, and so bring a hidden window back.
+    /// Whether the manager can see the tray icon, and so bring a hidden window back.
     fn tray_shown(&self) -> bool {
-        self.tray_built && host::present()
+        self.shown.load(Ordering::Relaxed)
+    }
+}
+
+/// Looks for a tray every [`LOOK_AGAIN`] until one shows the icon.
+fn watch_for_a_tray(shown: Arc<AtomicBool>) {
+    let started = std::thread::Builder::new()
+        .name("tray-watch".into())
+        .spawn(move || loop {
+            std::thread::sleep(LOOK_AGAIN);
+            if host::present() {
+                tracing::info!("a tray shows the console's icon now: closing the window keeps it watching");
+                shown.store(true, Ordering::Relaxed);
+                return;
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "cannot watch for a tray; closing the window quits");
     }
 }
 

@@ -263,6 +263,68 @@ async fn a_mail_server_with_an_untrusted_certificate_is_refused_and_reported() {
     mail_about(&mail, "The disk / on PBX A is", &a).await;
 }
 
+/// A webhook's address is often its secret (an ntfy topic, a Slack or Discord path, a
+/// `?token=`, a `user:pass@`): a receiver that is gone is named by its scheme, host and port
+/// wherever a person or a view-only token may read about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhooks_secret_address_never_leaves_the_config_file() {
+    let port = lbs_tests::free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let secrets = ["hook-user", "hook-pass", "topic-s3cret", "tok-s3cret"];
+    let url = format!("http://hook-user:hook-pass@127.0.0.1:{port}/topic-s3cret?token=tok-s3cret");
+    let section = format!("[alerts]\nmemory_used_above = 1\n[[alerts.webhook]]\nurl = \"{url}\"\nformat = \"ntfy\"\n");
+    let mut a = Agent::init_config("PBX A", "1s", |_| section.clone());
+    a.start();
+    let hidden = |what: &str, text: &str| {
+        for s in secrets {
+            assert!(!text.contains(s), "{s} in {what}: {text}");
+        }
+    };
+    // Nothing listens there: the channel fails, as a viewer sees it.
+    let viewer = a.cli(&["token", "create", "--role", "viewer", "--label", "wallboard"]);
+    assert!(viewer.status.success());
+    let viewer = lbs_tests::parse_link(&String::from_utf8_lossy(&viewer.stdout)).token;
+    let status = eventually("the webhook to be failing", Duration::from_secs(30), || async {
+        let body = a.get("/api/v1/alerts", &viewer).await.text().await.unwrap();
+        let s: AlertsStatus = serde_json::from_str(&body).unwrap();
+        s.channels.iter().any(|c| c.failing).then_some((body, s))
+    })
+    .await;
+    hidden("GET /api/v1/alerts", &status.0);
+    let problem = status.1.channels[0].last_error.clone().unwrap();
+    assert!(
+        problem.starts_with(&format!("{origin}: nothing answers there")),
+        "{problem}"
+    );
+    // The audit log (the console's Events).
+    let entry = eventually("the failure in the audit log", Duration::from_secs(30), || async {
+        events(&a).await.into_iter().find(|e| e.starts_with("alert_failed"))
+    })
+    .await;
+    assert!(entry.contains(&origin), "{entry}");
+    let log = a.get("/api/v1/events", &viewer).await.text().await.unwrap();
+    hidden("the audit log", &log);
+    // `alert test`, and `check-config` (which says the file holds a secret).
+    let test = a.cli(&["alert", "test"]);
+    assert!(!test.status.success());
+    let out = String::from_utf8_lossy(&test.stdout).into_owned() + &String::from_utf8_lossy(&test.stderr);
+    assert!(out.contains(&format!("{origin}: nothing answers there")), "{out}");
+    hidden("alert test", &out);
+    let check = a.cli(&["check-config"]);
+    let out = String::from_utf8_lossy(&check.stdout).into_owned() + &String::from_utf8_lossy(&check.stderr);
+    assert!(out.contains(&format!("url = \"{origin}/…\"")), "{out}");
+    assert!(
+        out.contains("holds secrets (the address of webhook:127.0.0.1) and can be read by other users"),
+        "{out}"
+    );
+    hidden("check-config", &out);
+    // The agent's own log (the journal).
+    a.stop();
+    let journal = a.log();
+    assert!(journal.contains("alert not delivered"), "{journal}");
+    hidden("the agent's log", &journal);
+}
+
 /// The `[alerts]` of a box of the pair: thresholds short enough for a test.
 fn pair_alerts(dir: &Path, mail: &MailServer, hooks: &HookServer, format: &str, extra: &str) -> String {
     format!(

@@ -1,7 +1,8 @@
 //! The agent's TOML configuration: parsing, defaults and validation.
 //!
 //! Every check happens while deserialising, so a bad value is reported with the file, line and
-//! column by `toml` itself. Defaults are documented in `docs/agent.example.toml`.
+//! column by `toml` itself (the line itself too, unless it may hold a secret). Defaults are
+//! documented in `docs/agent.example.toml`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -458,7 +459,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: parse_error(&e, text),
         })?;
         config.check_paths(path)?;
         if let Some(message) = config.failover_problem().or_else(|| config.alerts.problem()) {
@@ -676,6 +677,48 @@ fn bandwidth<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
             "invalid bandwidth \"{text}\"; write e.g. \"0\" (no cap), \"20 MB/s\" or \"50 Mbit/s\""
         ))
     })
+}
+
+/// `toml`'s error (line, column, the line itself, what is wrong), except that a line holding a
+/// secret — an inline password, a webhook's address, a header — is not shown: the error reaches
+/// the journal.
+fn parse_error(e: &toml::de::Error, text: &str) -> String {
+    let Some(span) = e.span() else {
+        return e.to_string();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let text_lines: Vec<&str> = text.lines().collect();
+    let key = |l: &str| {
+        l.split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_matches('"')
+            .to_owned()
+    };
+    let here = text_lines.get(line - 1).copied().unwrap_or_default();
+    let table = text_lines[..(line - 1).min(text_lines.len())]
+        .iter()
+        .rev()
+        .find(|l| l.trim_start().starts_with('['))
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_default();
+    let secret = matches!(key(here).as_str(), "password" | "url" | "headers") || table.ends_with(".headers]");
+    if !secret {
+        return e.to_string();
+    }
+    // serde quotes a value of the wrong type between backticks: not that one either.
+    let message: String = e
+        .message()
+        .trim_end()
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "…" } else { part })
+        .collect::<Vec<_>>()
+        .join("`");
+    format!("TOML parse error at line {line}, column {column} (the line is not shown: it may hold a secret)\n{message}")
 }
 
 pub fn parse_bandwidth(text: &str) -> Option<u64> {
@@ -1041,12 +1084,39 @@ mod tests {
                 "not an http:// or https://",
             ),
             (hook.replace("ntfy\"", "slack\""), "unknown variant"),
+            (
+                hook.replace("https://ntfy.sh/office", "htps://ntfy.sh/secret-topic"),
+                "the webhook url \"htps://ntfy.sh/…\" is not an http://",
+            ),
+            (
+                hook.replace("https://", "http://") + "token_file = \"/etc/lbs-agent/ntfy.token\"\n",
+                "[alerts.webhook] webhook:ntfy.sh: a token, headers or a login would go unencrypted over http:// to \
+                 http://ntfy.sh; use https://",
+            ),
+            (
+                hook.replace("https://", "http://") + "headers = { \"X-Api-Key\" = \"k\" }\n",
+                "would go unencrypted over http://",
+            ),
+            (
+                hook.replace("https://", "http://u:p@"),
+                "would go unencrypted over http://",
+            ),
             ("[alerts]\ndisk_used_above = 0\n".into(), "between 1 and 100"),
             ("[alerts]\nrepeat = \"5s\"\n".into(), "reminder interval"),
         ];
         for (extra, expected) in cases {
             let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
             assert!(msg.contains(expected), "expected {expected:?} in {msg}");
+        }
+        // A token over http:// to a receiver on this box, or over https:// anywhere, is fine.
+        for url in [
+            "http://127.0.0.1:8080/lbs",
+            "http://[::1]/lbs",
+            "http://localhost/lbs",
+            "https://ntfy.sh/office",
+        ] {
+            let local = format!("[[alerts.webhook]]\nurl = \"{url}\"\ntoken_file = \"/etc/lbs-agent/t\"\n");
+            assert!(parse(&format!("{MINIMAL}{local}")).is_ok(), "{url}");
         }
         // Plain SMTP to a relay on this box is fine.
         let local = mail.replace("smtp.office365.com", "127.0.0.1") + "security = \"none\"\n";
@@ -1058,17 +1128,51 @@ mod tests {
         let text = format!(
             "{MINIMAL}[[alerts.email]]\nserver = \"mail.example.com\"\nusername = \"u\"\npassword = \"hunter2-secret\"\n\
              from = \"a@example.com\"\nto = [\"b@example.com\"]\n\
-             [[alerts.webhook]]\nurl = \"https://hooks.example.com/x\"\nheaders = {{ \"X-Api-Key\" = \"key-secret\" }}\n"
+             [[alerts.webhook]]\nurl = \"https://hook-user:hook-pass@hooks.example.com:8443/T0/B1/path-secret?token=query-secret\"\n\
+             headers = {{ \"X-Api-Key\" = \"key-secret\" }}\n"
         );
         let c = parse(&text).unwrap();
         assert_eq!(c.alerts.email[0].password.as_ref().unwrap().expose(), "hunter2-secret");
         let shown = effective(&c).unwrap();
         let debug = format!("{c:?}");
-        for secret in ["hunter2-secret", "key-secret"] {
+        for secret in [
+            "hunter2-secret",
+            "key-secret",
+            "hook-user",
+            "hook-pass",
+            "path-secret",
+            "query-secret",
+        ] {
             assert!(!shown.contains(secret), "{shown}");
             assert!(!debug.contains(secret), "{debug}");
         }
         assert!(shown.contains("password = \"(hidden)\""), "{shown}");
+        assert!(shown.contains("url = \"https://hooks.example.com:8443/…\""), "{shown}");
+        assert_eq!(
+            c.alerts.webhook[0].url.expose().path(),
+            "/T0/B1/path-secret",
+            "sent to as written"
+        );
+    }
+
+    #[test]
+    fn an_error_on_a_line_holding_a_secret_does_not_show_the_line() {
+        let cases = [
+            "[[alerts.webhook]]\nurl = \"htps://ntfy.sh/topic-secret\"\n",
+            "[[alerts.email]]\nserver = \"m.example.com\"\nusername = \"u\"\npassword = 12345\n\
+             from = \"a@example.com\"\nto = [\"b@example.com\"]\n",
+            "[[alerts.webhook]]\nurl = \"https://h.example.com/\"\n[alerts.webhook.headers]\n\"X-Key\" = 12345\n",
+        ];
+        for extra in cases {
+            let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+            assert!(!msg.contains("topic-secret") && !msg.contains("12345"), "{msg}");
+            assert!(msg.contains("(the line is not shown: it may hold a secret)"), "{msg}");
+        }
+        let msg = parse(&format!("{MINIMAL}[metrics]\ninterval = \"fast\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("TOML parse error at line 5, column 12"), "{msg}");
+        assert!(msg.contains("interval = \"fast\""), "other lines are shown: {msg}");
     }
 
     #[test]

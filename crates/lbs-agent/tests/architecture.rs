@@ -57,7 +57,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "alerts",
         &[
-            "clock", "config", "db", "failover", "refusal", "sampler", "sync", "units",
+            "clock", "config", "db", "failover", "refusal", "role", "sampler", "sync", "units",
         ],
     ),
     // The running agent as the edges see it.

@@ -31,9 +31,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::config::{AlertsConfig, EmailChannel, WebhookChannel};
-use crate::failover::events::NewEvent;
+use crate::failover::events::{EventLog, NewEvent};
 use crate::failover::Failover;
 use crate::refusal::Refusal;
+use crate::role::RoleReader;
 pub use run::Inputs;
 
 /// One alert, as stored in the outbox and sent to every channel.
@@ -236,7 +237,9 @@ impl Alerts {
             } else {
                 (EventKind::AlertFailed, "did not reach")
             };
-            record(failover, kind, actor, format!("test alert {verb} {id}: {answer}")).await;
+            Audit::of(failover)
+                .record(kind, actor, format!("test alert {verb} {id}: {answer}"))
+                .await;
             results.push(AlertTestResult {
                 channel: id,
                 kind: c.kind().into(),
@@ -248,18 +251,34 @@ impl Alerts {
     }
 }
 
-/// An entry in the audit log, at this box's role and epoch now.
-async fn record(failover: &Failover, kind: EventKind, actor: &str, message: String) {
-    let role = failover.role();
-    failover
-        .events
-        .record(NewEvent {
-            kind,
-            role: role.role,
-            epoch: role.epoch,
-            actor,
-            reason: None,
-            message,
-        })
-        .await;
+/// Where the alerts write in the audit log: the log, and this box's role to write it at.
+#[derive(Clone)]
+pub struct Audit {
+    events: EventLog,
+    role: RoleReader,
+}
+
+impl Audit {
+    pub fn new(events: EventLog, role: RoleReader) -> Audit {
+        Audit { events, role }
+    }
+
+    pub fn of(failover: &Failover) -> Audit {
+        Audit::new(failover.events.clone(), failover.role_reader())
+    }
+
+    /// An entry at this box's role and epoch now.
+    async fn record(&self, kind: EventKind, actor: &str, message: String) {
+        let role = self.role.get();
+        self.events
+            .record(NewEvent {
+                kind,
+                role: role.role,
+                epoch: role.epoch,
+                actor,
+                reason: None,
+                message,
+            })
+            .await;
+    }
 }

@@ -39,6 +39,23 @@ pub struct Pending {
     pub attempts: i64,
 }
 
+/// What is due now.
+#[derive(Debug, Default)]
+pub struct Due {
+    pub pending: Vec<Pending>,
+    /// Rows whose alert cannot be read: they can never be sent.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A row whose alert cannot be read.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub id: i64,
+    pub channel: String,
+    /// Why, as the JSON reader says it.
+    pub error: String,
+}
+
 impl Outbox {
     pub fn new(pool: SqlitePool) -> Outbox {
         Outbox { pool }
@@ -133,8 +150,10 @@ impl Outbox {
         Ok(())
     }
 
-    /// Undelivered rows due at `now`, oldest first.
-    pub async fn due(&self, now: i64, limit: u32) -> Result<Vec<Pending>, OutboxError> {
+    /// Undelivered rows due at `now`, oldest first. Each row is read on its own: one that cannot
+    /// be (an alert written by another version of the agent) is returned apart, to be given up,
+    /// and never stops the others.
+    pub async fn due(&self, now: i64, limit: u32) -> Result<Due, OutboxError> {
         let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
             "SELECT id, channel, message_id, incident, alert, attempts FROM alert_outbox \
              WHERE delivered_unix IS NULL AND next_attempt_unix <= ? ORDER BY id LIMIT ?",
@@ -143,18 +162,25 @@ impl Outbox {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id, channel, message_id, incident, alert, attempts)| {
-                Ok(Pending {
+        let mut due = Due::default();
+        for (id, channel, message_id, incident, alert, attempts) in rows {
+            match serde_json::from_str(&alert) {
+                Ok(alert) => due.pending.push(Pending {
                     id,
                     channel,
                     message_id,
                     incident,
-                    alert: serde_json::from_str(&alert)?,
+                    alert,
                     attempts,
-                })
-            })
-            .collect()
+                }),
+                Err(e) => due.unreadable.push(Unreadable {
+                    id,
+                    channel,
+                    error: e.to_string(),
+                }),
+            }
+        }
+        Ok(due)
     }
 
     /// When the next undelivered row is due, if any.
@@ -260,6 +286,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_row_that_cannot_be_read_is_set_apart_and_the_others_are_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(crate::db::open(&dir.path().join("agent.db")).await.unwrap());
+        let channels = ["mail".to_string()];
+        outbox
+            .commit(&[], None, &[("memory".into(), alert("one", 100))], &channels, "srv-a")
+            .await
+            .unwrap();
+        // As an older or newer agent may have left it.
+        sqlx::query("UPDATE alert_outbox SET alert = '{\"title\": 1}'")
+            .execute(&outbox.pool)
+            .await
+            .unwrap();
+        outbox
+            .commit(&[], None, &[("memory".into(), alert("two", 101))], &channels, "srv-a")
+            .await
+            .unwrap();
+        let due = outbox.due(200, 10).await.unwrap();
+        assert_eq!(due.pending.len(), 1);
+        assert_eq!(due.pending[0].alert.title, "two");
+        assert_eq!(due.unreadable.len(), 1);
+        assert_eq!(due.unreadable[0].channel, "mail");
+        assert!(
+            due.unreadable[0]
+                .error
+                .starts_with("invalid type: integer `1`, expected a string"),
+            "{:?}",
+            due.unreadable
+        );
+    }
+
+    #[tokio::test]
     async fn rows_survive_a_reopen_and_wait_together_when_their_channel_fails() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.db");
@@ -292,7 +350,7 @@ mod tests {
         let outbox = Outbox::new(crate::db::open(&path).await.unwrap());
         assert_eq!(outbox.cursor().await.unwrap(), Some(7));
         assert_eq!(outbox.incidents().await.unwrap().len(), 1);
-        let due = outbox.due(200, 10).await.unwrap();
+        let due = outbox.due(200, 10).await.unwrap().pending;
         assert_eq!(due.len(), 4);
         let ids: std::collections::BTreeSet<&str> = due.iter().map(|p| p.message_id.as_str()).collect();
         assert_eq!(ids.len(), 4, "each row its own Message-ID");
@@ -301,7 +359,7 @@ mod tests {
             .failed(first_mail.id, "mail", "connection refused", 300)
             .await
             .unwrap();
-        let due = outbox.due(200, 10).await.unwrap();
+        let due = outbox.due(200, 10).await.unwrap().pending;
         assert!(due.iter().all(|p| p.channel == "hook"), "the mail rows wait: {due:?}");
         for p in &due {
             outbox.delivered(p.id, 200, "HTTP 200").await.unwrap();
@@ -311,7 +369,7 @@ mod tests {
             BTreeMap::from([("mail".to_string(), 2)])
         );
         assert_eq!(outbox.next_due().await.unwrap(), Some(300));
-        let again = outbox.due(300, 10).await.unwrap();
+        let again = outbox.due(300, 10).await.unwrap().pending;
         assert_eq!(again.len(), 2);
         assert_eq!(
             again[0].message_id, first_mail.message_id,

@@ -3,7 +3,7 @@
 //! outbox; `deliver` sends what the outbox holds, retrying a failing channel with a capped
 //! backoff.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use tokio::sync::watch;
 
 use super::conditions::{self, Facts, HoldFacts, PartnerFacts, Streaks, SyncFacts};
 use super::evaluate::{Evaluator, Notice, NoticeState};
-use super::{lock, record, wording, Alert, Alerts};
+use super::outbox::Pending;
+use super::{lock, wording, Alert, Alerts, Audit, SendError};
 use crate::clock::now_unix;
 use crate::failover::Failover;
 use crate::sampler::Latest;
@@ -39,10 +40,10 @@ const GIVE_UP_SECS: i64 = 7 * 86_400;
 
 impl Alerts {
     pub fn spawn(self: &Arc<Self>, inputs: Inputs) -> Vec<tokio::task::JoinHandle<()>> {
-        let failover = inputs.failover.clone();
+        let audit = Audit::of(&inputs.failover);
         vec![
             tokio::spawn(watch_loop(self.clone(), inputs)),
-            tokio::spawn(deliver_loop(self.clone(), failover)),
+            tokio::spawn(deliver_loop(self.clone(), audit)),
         ]
     }
 
@@ -301,17 +302,97 @@ fn backoff(attempts: i64) -> i64 {
     (5_i64 << exp).min(MAX_BACKOFF_SECS)
 }
 
-async fn deliver_loop(a: Arc<Alerts>, f: Arc<Failover>) {
-    let channels = a.channel_ids();
+/// After the database refused a read or a write, the least rest before the outbox is read again
+/// (a new alert's wake-up does not cut it short): a full disk is no reason to spin.
+const DB_RETRY: Duration = Duration::from_secs(5);
+/// Rows read from the outbox at once.
+const BATCH: u32 = 50;
+
+async fn deliver_loop(a: Arc<Alerts>, audit: Audit) {
     if let Err(e) = a.outbox.retry_now(now_unix()).await {
         tracing::warn!(error = %e, "alerts: cannot make the waiting alerts due");
     }
-    let mut last_prune = 0;
+    let mut sender = Sender::new(a, audit);
     loop {
-        let now = now_unix();
-        if now - last_prune >= 3600 {
-            last_prune = now;
-            match a.outbox.prune(now, &channels).await {
+        let mut pass = sender.pass(now_unix()).await;
+        let next_due = match sender.a.outbox.next_due().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "alerts: cannot read the outbox");
+                pass.db_error = true;
+                None
+            }
+        };
+        let Some(rest) = sender.rest(&pass, next_due, now_unix()) else {
+            continue;
+        };
+        tokio::time::sleep(rest.floor).await;
+        tokio::select! {
+            _ = sender.a.wake.notified() => {}
+            _ = tokio::time::sleep(rest.then) => {}
+        }
+    }
+}
+
+/// What one pass over the outbox did, for the rest after it.
+#[derive(Debug, Default)]
+struct Pass {
+    /// Rows left the due set as recorded (delivered, given up, or put off): more may wait.
+    progressed: bool,
+    /// The database refused a read or a write.
+    db_error: bool,
+}
+
+/// How long to rest after a pass: `floor` whatever happens, then up to `then` unless woken.
+#[derive(Debug, PartialEq)]
+struct Rest {
+    floor: Duration,
+    then: Duration,
+}
+
+/// An alert its server took (or that was given up) which the outbox could not mark: it is not
+/// sent again, only the marking is retried (a sent mail repeated every pass would flood the
+/// office while the disk is full).
+struct Unmarked {
+    at: i64,
+    answer: String,
+}
+
+/// A channel whose failure the outbox could not record: its backoff is kept here instead.
+struct Held {
+    until: i64,
+    attempts: i64,
+}
+
+/// The sending side: the outbox's due rows to their channels, with what the database could not
+/// record kept in memory until it can.
+struct Sender {
+    a: Arc<Alerts>,
+    audit: Audit,
+    channels: Vec<String>,
+    last_prune: i64,
+    unmarked: BTreeMap<i64, Unmarked>,
+    held: HashMap<String, Held>,
+}
+
+impl Sender {
+    fn new(a: Arc<Alerts>, audit: Audit) -> Sender {
+        Sender {
+            channels: a.channel_ids(),
+            a,
+            audit,
+            last_prune: 0,
+            unmarked: BTreeMap::new(),
+            held: HashMap::new(),
+        }
+    }
+
+    /// Sends what is due at `now`, once.
+    async fn pass(&mut self, now: i64) -> Pass {
+        let mut pass = Pass::default();
+        if now - self.last_prune >= 3600 {
+            self.last_prune = now;
+            match self.a.outbox.prune(now, &self.channels).await {
                 Ok(dropped) => {
                     for (channel, n) in dropped {
                         tracing::warn!(%channel, alerts = n, "alerts for a channel no longer configured were dropped");
@@ -320,21 +401,51 @@ async fn deliver_loop(a: Arc<Alerts>, f: Arc<Failover>) {
                 Err(e) => tracing::warn!(error = %e, "alerts: cannot prune the outbox"),
             }
         }
-        let due = match a.outbox.due(now, 50).await {
+        // What was sent but not marked: only the marking is tried again.
+        let ids: Vec<i64> = self.unmarked.keys().copied().collect();
+        for id in ids {
+            let Some(u) = self.unmarked.get(&id) else { continue };
+            match self.a.outbox.delivered(id, u.at, &u.answer).await {
+                Ok(()) => {
+                    self.unmarked.remove(&id);
+                    pass.progressed = true;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "alerts: still cannot mark a sent alert delivered; it is not sent again");
+                    pass.db_error = true;
+                    break;
+                }
+            }
+        }
+        let due = match self.a.outbox.due(now, BATCH).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "alerts: cannot read the outbox");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
+                pass.db_error = true;
+                return pass;
             }
         };
-        let mut blocked: HashSet<String> = HashSet::new();
-        let attempted = !due.is_empty();
-        for p in due {
-            if blocked.contains(&p.channel) {
+        for u in due.unreadable {
+            if self.unmarked.contains_key(&u.id) {
                 continue;
             }
-            let Some(channel) = a.channels.iter().find(|c| c.id() == p.channel) else {
+            let why = format!(
+                "an alert in the outbox could not be read and was given up ({})",
+                u.error
+            );
+            tracing::error!(channel = %u.channel, "alerts: {why}");
+            self.audit
+                .record(EventKind::AlertFailed, "the agent", format!("{}: {why}", u.channel))
+                .await;
+            self.mark(u.id, now, why, &mut pass).await;
+        }
+        let mut blocked: HashSet<String> = HashSet::new();
+        for p in due.pending {
+            let held = self.held.get(&p.channel).is_some_and(|h| h.until > now);
+            if held || blocked.contains(&p.channel) || self.unmarked.contains_key(&p.id) {
+                continue;
+            }
+            let Some(channel) = self.a.channels.iter().find(|c| c.id() == p.channel) else {
                 continue;
             };
             if now - p.alert.time_unix > GIVE_UP_SECS {
@@ -343,100 +454,311 @@ async fn deliver_loop(a: Arc<Alerts>, f: Arc<Failover>) {
                     wording::span(GIVE_UP_SECS as u64),
                     p.alert.title
                 );
-                if let Err(e) = a.outbox.delivered(p.id, now, &why).await {
-                    tracing::error!(error = %e, "alerts: cannot mark an alert given up");
-                }
-                record(&f, EventKind::AlertFailed, "the agent", format!("{}: {why}", p.channel)).await;
+                self.audit
+                    .record(EventKind::AlertFailed, "the agent", format!("{}: {why}", p.channel))
+                    .await;
+                self.mark(p.id, now, why, &mut pass).await;
                 continue;
             }
             match channel.send(&p.alert, &p.message_id).await {
                 Ok(answer) => {
                     let at = now_unix();
-                    if let Err(e) = a.outbox.delivered(p.id, at, &answer).await {
-                        // Sent but not marked: it goes again, with the same Message-ID.
-                        tracing::error!(error = %e, "alerts: sent, but cannot mark it delivered");
-                    }
+                    self.held.remove(&p.channel);
                     {
-                        let mut health = lock(&a.health);
+                        let mut health = lock(&self.a.health);
                         let h = health.entry(p.channel.clone()).or_default();
                         h.failing = false;
                         h.last_error = None;
                         h.last_success = Some(at);
                         h.next_attempt = None;
                     }
-                    lock(&a.failure_logged).remove(&(p.incident.clone(), p.channel.clone()));
+                    lock(&self.a.failure_logged).remove(&(p.incident.clone(), p.channel.clone()));
                     tracing::info!(channel = %p.channel, %answer, "alert delivered: {}", p.alert.title);
-                    record(
-                        &f,
-                        EventKind::AlertSent,
-                        "the agent",
-                        format!("alert sent to {} ({answer}): {}", p.channel, p.alert.title),
-                    )
-                    .await;
+                    let entry = format!("alert sent to {} ({answer}): {}", p.channel, p.alert.title);
+                    self.mark(p.id, at, answer, &mut pass).await;
+                    self.audit.record(EventKind::AlertSent, "the agent", entry).await;
                 }
                 Err(err) => {
-                    let next = now_unix() + backoff(p.attempts + 1);
-                    if let Err(e) = a.outbox.failed(p.id, &p.channel, &err.0, next).await {
-                        tracing::error!(error = %e, "alerts: cannot record a failed delivery");
-                    }
                     blocked.insert(p.channel.clone());
-                    {
-                        let mut health = lock(&a.health);
-                        let h = health.entry(p.channel.clone()).or_default();
-                        h.failing = true;
-                        h.last_error = Some(err.0.clone());
-                        h.next_attempt = Some(next);
-                    }
-                    tracing::warn!(channel = %p.channel, problem = %err, "alert not delivered; retried later");
-                    let key = (p.incident.clone(), p.channel.clone());
-                    let due_log = {
-                        let mut logged = lock(&a.failure_logged);
-                        let last = logged.get(&key).copied();
-                        let due = last.is_none_or(|t| now - t >= FAILURE_LOG_EVERY);
-                        if due {
-                            logged.insert(key, now);
-                        }
-                        due
-                    };
-                    if due_log {
-                        let waiting = a
-                            .outbox
-                            .queued()
-                            .await
-                            .ok()
-                            .and_then(|q| q.get(&p.channel).copied())
-                            .unwrap_or(1);
-                        record(
-                            &f,
-                            EventKind::AlertFailed,
-                            "the agent",
-                            format!(
-                                "alert not delivered to {} ({waiting} waiting, retried until delivered): {}: {}",
-                                p.channel, p.alert.title, err
-                            ),
-                        )
-                        .await;
-                    }
+                    self.failed(&p, err, now, &mut pass).await;
                 }
             }
         }
-        let wait = match a.outbox.next_due().await {
-            Ok(Some(t)) => (t - now_unix()).clamp(0, 60),
-            _ => 60,
+        pass
+    }
+
+    /// Marks `id` done with `answer`; if the outbox refuses, keeps it in memory so that it is not
+    /// sent again.
+    async fn mark(&mut self, id: i64, at: i64, answer: String, pass: &mut Pass) {
+        match self.a.outbox.delivered(id, at, &answer).await {
+            Ok(()) => pass.progressed = true,
+            Err(e) => {
+                tracing::error!(error = %e, "alerts: done, but cannot mark it in the outbox; it is not sent again");
+                pass.db_error = true;
+                self.unmarked.insert(id, Unmarked { at, answer });
+            }
+        }
+    }
+
+    /// A delivery that failed: the channel waits out its backoff, in the outbox or, if the
+    /// outbox refuses, here.
+    async fn failed(&mut self, p: &Pending, err: SendError, now: i64, pass: &mut Pass) {
+        let attempts = p.attempts.max(self.held.get(&p.channel).map_or(0, |h| h.attempts)) + 1;
+        let next = now + backoff(attempts);
+        match self.a.outbox.failed(p.id, &p.channel, &err.0, next).await {
+            Ok(()) => {
+                self.held.remove(&p.channel);
+                pass.progressed = true;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "alerts: cannot record a failed delivery; the retry waits all the same");
+                pass.db_error = true;
+                self.held.insert(p.channel.clone(), Held { until: next, attempts });
+            }
+        }
+        {
+            let mut health = lock(&self.a.health);
+            let h = health.entry(p.channel.clone()).or_default();
+            h.failing = true;
+            h.last_error = Some(err.0.clone());
+            h.next_attempt = Some(next);
+        }
+        tracing::warn!(channel = %p.channel, problem = %err, "alert not delivered; retried later");
+        let key = (p.incident.clone(), p.channel.clone());
+        let due_log = {
+            let mut logged = lock(&self.a.failure_logged);
+            let last = logged.get(&key).copied();
+            let due = last.is_none_or(|t| now - t >= FAILURE_LOG_EVERY);
+            if due {
+                logged.insert(key, now);
+            }
+            due
         };
-        if wait == 0 && attempted {
-            continue;
+        if due_log {
+            let waiting = self
+                .a
+                .outbox
+                .queued()
+                .await
+                .ok()
+                .and_then(|q| q.get(&p.channel).copied())
+                .unwrap_or(1);
+            self.audit
+                .record(
+                    EventKind::AlertFailed,
+                    "the agent",
+                    format!(
+                        "alert not delivered to {} ({waiting} waiting, retried until delivered): {}: {}",
+                        p.channel, p.alert.title, err
+                    ),
+                )
+                .await;
         }
-        tokio::select! {
-            _ = a.wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(wait.max(1) as u64)) => {}
+    }
+
+    /// The rest after `pass`, or `None` to go on at once (more rows were due than one pass
+    /// reads). While the database refuses anything, never less than [`DB_RETRY`].
+    fn rest(&self, pass: &Pass, next_due: Option<i64>, now: i64) -> Option<Rest> {
+        let wait = Duration::from_secs(next_due.map_or(60, |t| (t - now).clamp(0, 60)) as u64);
+        if pass.db_error || !self.unmarked.is_empty() || !self.held.is_empty() {
+            return Some(Rest {
+                floor: DB_RETRY,
+                then: wait.saturating_sub(DB_RETRY),
+            });
         }
+        if wait.is_zero() && pass.progressed {
+            return None;
+        }
+        Some(Rest {
+            floor: Duration::ZERO,
+            then: wait.max(Duration::from_secs(1)),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::webhook::receiver::Receiver;
     use super::*;
+    use crate::failover::events::EventLog;
+    use crate::failover::RoleWriter;
+    use crate::role::RoleState;
+
+    /// A box with one webhook channel to `url`, its outbox in a real `agent.db`.
+    struct Bench {
+        _dir: tempfile::TempDir,
+        pool: sqlx::SqlitePool,
+        alerts: Arc<Alerts>,
+        audit: Audit,
+        _role: RoleWriter,
+    }
+
+    impl Bench {
+        async fn new(url: &str) -> Bench {
+            let dir = tempfile::tempdir().unwrap();
+            let text = format!(
+                "[server]\nname = \"PBX A\"\nstate_dir = \"{}\"\n[[alerts.webhook]]\nurl = \"{url}\"\n",
+                dir.path().display()
+            );
+            let config = crate::config::Config::parse(&text, &dir.path().join("agent.toml")).unwrap();
+            let pool = crate::db::open(&dir.path().join("agent.db")).await.unwrap();
+            RoleState::initial(Role::Primary).create(dir.path()).unwrap();
+            let (role, reader) = RoleWriter::load(dir.path()).unwrap();
+            let audit = Audit::new(EventLog::new(pool.clone(), "srv-a".into()), reader);
+            let alerts = Alerts::new(&config, "srv-a".into(), pool.clone());
+            Bench {
+                _dir: dir,
+                pool,
+                alerts,
+                audit,
+                _role: role,
+            }
+        }
+
+        /// One alert written to the outbox, as the watch loop writes it.
+        async fn alert(&self, title: &str, now: i64) {
+            let text = wording::Text {
+                title: title.into(),
+                message: "m".into(),
+                todo: "t".into(),
+            };
+            let alert = self.alerts.alert(Role::Primary, "memory", "firing", &text, now, now);
+            let channels = self.alerts.channel_ids();
+            self.alerts
+                .outbox
+                .commit(&[], None, &[("memory".into(), alert)], &channels, "srv-a")
+                .await
+                .unwrap();
+        }
+
+        /// The database refuses every change to the outbox, as a full disk does.
+        async fn refuse_writes(&self, refuse: bool) {
+            let sql = if refuse {
+                "CREATE TRIGGER full_disk BEFORE UPDATE ON alert_outbox \
+                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            } else {
+                "DROP TRIGGER full_disk"
+            };
+            sqlx::query(sql).execute(&self.pool).await.unwrap();
+        }
+
+        /// The audit log's entries of `kind`.
+        async fn entries(&self, kind: EventKind) -> Vec<String> {
+            let log = self.audit.events.list(100, None).await.unwrap();
+            log.into_iter().filter(|e| e.kind == kind).map(|e| e.message).collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_sent_but_not_marked_is_never_sent_again() {
+        let receiver = Receiver::start("200 OK").await;
+        let bench = Bench::new(&format!("{}/lbs", receiver.base)).await;
+        let now = now_unix();
+        bench.alert("PBX A is using 97% of its memory", now).await;
+        bench.refuse_writes(true).await;
+        let mut sender = Sender::new(bench.alerts.clone(), bench.audit.clone());
+
+        let pass = sender.pass(now).await;
+        assert_eq!(receiver.requests(), 1);
+        assert!(pass.db_error, "{pass:?}");
+        let next_due = bench.alerts.outbox.next_due().await.unwrap();
+        assert_eq!(next_due, Some(now), "the row is still due in the outbox");
+        let rest = sender
+            .rest(&pass, next_due, now)
+            .expect("a rest after a database error");
+        assert!(rest.floor >= DB_RETRY, "{rest:?}");
+        // The disk stays full: passes retry the marking, and send nothing.
+        for later in [now + 5, now + 10, now + 15] {
+            let pass = sender.pass(later).await;
+            assert!(pass.db_error, "{pass:?}");
+            assert!(sender.rest(&pass, next_due, later).is_some_and(|r| r.floor >= DB_RETRY));
+        }
+        assert_eq!(receiver.requests(), 1, "sent once");
+        // Room again: the row is marked with the first delivery's answer, and nothing is sent.
+        bench.refuse_writes(false).await;
+        let pass = sender.pass(now + 20).await;
+        assert!(!pass.db_error && pass.progressed, "{pass:?}");
+        assert_eq!(receiver.requests(), 1);
+        assert_eq!(bench.alerts.outbox.next_due().await.unwrap(), None);
+        let answer: Option<String> = sqlx::query_scalar("SELECT answer FROM alert_outbox")
+            .fetch_one(&bench.pool)
+            .await
+            .unwrap();
+        assert_eq!(answer.as_deref(), Some("HTTP 200 OK"));
+        assert_eq!(bench.entries(EventKind::AlertSent).await.len(), 1);
+        let rest = sender.rest(&pass, None, now + 20).unwrap();
+        assert_eq!(rest.floor, Duration::ZERO, "no database error left: {rest:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failure_the_outbox_cannot_record_still_backs_off() {
+        let receiver = Receiver::start("503 Service Unavailable").await;
+        let bench = Bench::new(&format!("{}/lbs", receiver.base)).await;
+        let now = now_unix();
+        bench.alert("PBX A is using 97% of its memory", now).await;
+        bench.refuse_writes(true).await;
+        let mut sender = Sender::new(bench.alerts.clone(), bench.audit.clone());
+        let pass = sender.pass(now).await;
+        assert!(pass.db_error, "{pass:?}");
+        assert_eq!(receiver.requests(), 1);
+        // Within the backoff (5 s), however often the loop looks: no retry.
+        for later in [now, now + 1, now + 2] {
+            let pass = sender.pass(later).await;
+            assert!(sender
+                .rest(&pass, Some(later), later)
+                .is_some_and(|r| r.floor >= DB_RETRY));
+        }
+        assert_eq!(receiver.requests(), 1);
+        // After it: one retry, and the next backoff is longer (10 s) though nothing was recorded.
+        sender.pass(now + 6).await;
+        assert_eq!(receiver.requests(), 2);
+        sender.pass(now + 12).await;
+        assert_eq!(receiver.requests(), 2, "the second backoff is 10 s");
+        sender.pass(now + 16).await;
+        assert_eq!(receiver.requests(), 3);
+        assert_eq!(
+            bench.entries(EventKind::AlertFailed).await.len(),
+            1,
+            "one entry for the problem"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_row_is_given_up_and_the_others_go() {
+        let receiver = Receiver::start("200 OK").await;
+        let bench = Bench::new(&format!("{}/lbs", receiver.base)).await;
+        let now = now_unix();
+        // A row another version of the agent wrote, before a good one.
+        sqlx::query(
+            "INSERT INTO alert_outbox (channel, message_id, incident, state, alert, created_unix, next_attempt_unix) \
+             VALUES (?, '<x@srv-a.lbs-agent>', 'memory', 'firing', '{\"id\": 7, \"severity\": \"high\"}', ?, ?)",
+        )
+        .bind(&bench.alerts.channel_ids()[0])
+        .bind(now)
+        .bind(now)
+        .execute(&bench.pool)
+        .await
+        .unwrap();
+        bench.alert("PBX A is using 97% of its memory", now).await;
+        let mut sender = Sender::new(bench.alerts.clone(), bench.audit.clone());
+        let pass = sender.pass(now).await;
+        assert!(pass.progressed && !pass.db_error, "{pass:?}");
+        assert_eq!(receiver.requests(), 1, "the good alert went");
+        assert_eq!(
+            bench.alerts.outbox.next_due().await.unwrap(),
+            None,
+            "nothing left waiting"
+        );
+        let failed = bench.entries(EventKind::AlertFailed).await;
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].contains("could not be read and was given up") && failed[0].contains("invalid type"),
+            "{failed:?}"
+        );
+        sender.pass(now + 1).await;
+        assert_eq!(bench.entries(EventKind::AlertFailed).await.len(), 1);
+        assert_eq!(receiver.requests(), 1);
+    }
 
     #[test]
     fn retries_back_off_to_five_minutes() {

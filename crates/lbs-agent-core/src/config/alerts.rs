@@ -82,6 +82,88 @@ impl Serialize for Secret {
 /// What `check-config` prints in place of a secret.
 pub const HIDDEN: &str = "(hidden)";
 
+/// A webhook's address. It is often the secret itself (an ntfy topic, a Slack or Discord
+/// webhook's path, a `?token=`, a `user:pass@`), so wherever it is shown — the status, the audit
+/// log, the journal, `check-config` — only its scheme, host and port are: `Debug` and the
+/// printed configuration write `https://ntfy.sh/…`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl(reqwest::Url);
+
+impl WebhookUrl {
+    /// The whole address, to send to; never to show.
+    pub fn expose(&self) -> &reqwest::Url {
+        &self.0
+    }
+
+    /// Scheme, host and port (when not the scheme's default): how a receiver is named in every
+    /// message, e.g. `https://ntfy.sh`.
+    pub fn origin(&self) -> String {
+        self.0.origin().ascii_serialization()
+    }
+
+    /// The origin, then `/…` when anything follows it (a path, a query, a login).
+    pub fn shown(&self) -> String {
+        let u = &self.0;
+        let more = u.path() != "/"
+            || u.query().is_some()
+            || u.fragment().is_some()
+            || !u.username().is_empty()
+            || u.password().is_some();
+        format!("{}{}", self.origin(), if more { "/…" } else { "" })
+    }
+
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or_default()
+    }
+
+    /// Whether what is sent there can be read on the way: `http://` to another box.
+    pub fn unencrypted_to_another_box(&self) -> bool {
+        self.0.scheme() == "http" && !is_loopback(self.host())
+    }
+
+    /// Whether the address itself carries a login (`user:pass@`).
+    pub fn has_login(&self) -> bool {
+        !self.0.username().is_empty() || self.0.password().is_some()
+    }
+}
+
+impl std::fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookUrl({})", self.shown())
+    }
+}
+
+impl Serialize for WebhookUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.shown())
+    }
+}
+
+impl<'de> Deserialize<'de> for WebhookUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match reqwest::Url::parse(&s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(WebhookUrl(u)),
+            _ => Err(serde::de::Error::custom(format!(
+                "the webhook url {} is not an http:// or https:// address, e.g. \"https://ntfy.sh/office-pbx\"",
+                unparsed_shown(&s)
+            ))),
+        }
+    }
+}
+
+/// A webhook address that does not parse, shown without what may be its secret part: up to the
+/// host's end when there is one.
+fn unparsed_shown(s: &str) -> String {
+    let (scheme, rest) = s.split_once("://").unwrap_or(("", s));
+    if scheme.is_empty() {
+        return "(hidden: it has no scheme such as https://)".into();
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    format!("\"{scheme}://{host}/…\"")
+}
+
 /// How the connection to the mail server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -149,8 +231,8 @@ pub struct WebhookChannel {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "channel_name")]
     pub name: Option<String>,
     /// Where the POST goes, e.g. `https://ntfy.sh/office-pbx` or `https://gotify.lan/message`.
-    #[serde(deserialize_with = "webhook_url")]
-    pub url: String,
+    /// Often itself the secret: only its scheme, host and port are ever shown.
+    pub url: WebhookUrl,
     #[serde(default = "default_format")]
     pub format: WebhookFormat,
     /// A token, alone in a file: sent as `Authorization: Bearer <token>` (Gotify:
@@ -182,13 +264,9 @@ impl EmailChannel {
 
 impl WebhookChannel {
     pub fn id(&self) -> String {
-        self.name.clone().unwrap_or_else(|| {
-            let host = reqwest::Url::parse(&self.url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_default();
-            format!("webhook:{host}")
-        })
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("webhook:{}", self.url.host()))
     }
 }
 
@@ -264,6 +342,18 @@ impl AlertsConfig {
                     return Some(format!("[alerts.email] {id}: a password needs a `username`"))
                 }
                 _ => {}
+            }
+        }
+        for w in &self.webhook {
+            let secrets = w.token_file.is_some() || !w.headers.is_empty() || w.url.has_login();
+            if secrets && w.url.unencrypted_to_another_box() {
+                return Some(format!(
+                    "[alerts.webhook] {}: a token, headers or a login would go unencrypted over http:// to {}; \
+                     use https:// (with `ca_file` for a receiver with its own certificate), or http:// only to a \
+                     receiver on this box (127.0.0.1, ::1 or localhost)",
+                    w.id(),
+                    w.url.origin()
+                ));
             }
         }
         None
@@ -357,16 +447,6 @@ fn check_mailbox<E: serde::de::Error>(s: &str) -> Result<(), E> {
             "\"{s}\" is not a mail address ({e}); write e.g. \"it@example.com\" or \"PBX alerts <it@example.com>\""
         ))
     })
-}
-
-fn webhook_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let s = String::deserialize(d)?;
-    match reqwest::Url::parse(&s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(s),
-        _ => Err(serde::de::Error::custom(format!(
-            "\"{s}\" is not an http:// or https:// address, e.g. \"https://ntfy.sh/office-pbx\""
-        ))),
-    }
 }
 
 fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Secret>, D::Error> {

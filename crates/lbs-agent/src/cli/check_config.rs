@@ -27,7 +27,7 @@ pub fn run(path: &Path, quiet: bool) -> Result<()> {
         );
         println!("{text}");
     }
-    let findings = findings(&config);
+    let findings = findings(&config, path);
     let errors = findings.iter().filter(|f| matches!(f, Finding::Error(_))).count();
     for f in &findings {
         match f {
@@ -46,7 +46,8 @@ pub fn run(path: &Path, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn findings(config: &Config) -> Vec<Finding> {
+/// What is worth knowing about `config`, read from `path`.
+pub fn findings(config: &Config, path: &Path) -> Vec<Finding> {
     let mut out = Vec::new();
     let pbx = &config.pbx;
     let mut commands: Vec<(String, &[String])> = vec![
@@ -128,6 +129,9 @@ pub fn findings(config: &Config) -> Vec<Finding> {
             }
         }
     }
+    if let Some(note) = readable_secrets(config, path) {
+        out.push(note);
+    }
     for e in config.alerts.email.iter().filter(|e| e.password.is_some()) {
         out.push(Finding::Note(format!(
             "[alerts.email] {}: the password is written in the configuration file; keep it in a `password_file` \
@@ -164,6 +168,34 @@ pub fn findings(config: &Config) -> Vec<Finding> {
     out
 }
 
+/// A note when the configuration file itself holds secrets (an inline password, header values,
+/// a webhook's address) and other users of this box can read it, as for a secret file.
+fn readable_secrets(config: &Config, path: &Path) -> Option<Finding> {
+    use std::os::unix::fs::PermissionsExt;
+    let alerts = &config.alerts;
+    let secrets: Vec<String> = alerts
+        .email
+        .iter()
+        .filter(|e| e.password.is_some())
+        .map(|e| format!("the password of {}", e.id()))
+        .chain(alerts.webhook.iter().flat_map(|w| {
+            let headers = (!w.headers.is_empty()).then(|| format!("the headers of {}", w.id()));
+            let address = (w.url.shown() != w.url.origin()).then(|| format!("the address of {}", w.id()));
+            headers.into_iter().chain(address)
+        }))
+        .collect();
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    if secrets.is_empty() || mode & 0o077 == 0 {
+        return None;
+    }
+    Some(Finding::Note(format!(
+        "{} holds secrets ({}) and can be read by other users of this box: `chmod 600 {}`",
+        path.display(),
+        secrets.join(", "),
+        path.display()
+    )))
+}
+
 /// The program's path: as given when it has a slash, else the first match on `PATH`.
 fn find_program(program: &str) -> Option<PathBuf> {
     let executable = |p: &Path| {
@@ -198,7 +230,7 @@ mod tests {
              [takeover]\nstrategy = \"dns\"\nserver = \"10.0.0.2:53\"\nzone = \"office.lan\"\nname = \"pbx.office.lan\"\n\
              address = \"10.0.0.11\"\nkey_name = \"k\"\nkey_secret_file = \"/nonexistent/tsig.secret\"\n",
         );
-        let f = findings(&c);
+        let f = findings(&c, Path::new("/nonexistent/agent.toml"));
         let errors: Vec<&String> = f
             .iter()
             .filter_map(|f| match f {
@@ -227,7 +259,7 @@ mod tests {
              from = \"a@example.com\"\nto = [\"b@example.com\"]\nca_file = \"{}\"\n",
             not_pem.display()
         ));
-        let errors: Vec<String> = findings(&c)
+        let errors: Vec<String> = findings(&c, Path::new("/nonexistent/agent.toml"))
             .into_iter()
             .filter_map(|f| match f {
                 Finding::Error(m) => Some(m),
@@ -240,6 +272,46 @@ mod tests {
             "{errors:?}"
         );
         assert!(errors[1].contains("holds no PEM certificate"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_config_file_holding_secrets_must_not_be_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent.toml");
+        let chmod = |mode| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let note = |c: &Config| {
+            findings(c, &file).into_iter().find_map(|f| match f {
+                Finding::Note(m) if m.starts_with(&file.display().to_string()) => Some(m),
+                _ => None,
+            })
+        };
+        let with_secrets = config(
+            "[[alerts.email]]\nserver = \"mail.example.com\"\nusername = \"u\"\npassword = \"hunter2\"\n\
+             from = \"a@example.com\"\nto = [\"b@example.com\"]\n\
+             [[alerts.webhook]]\nurl = \"https://ntfy.sh/office-topic\"\nformat = \"ntfy\"\n\
+             [[alerts.webhook]]\nurl = \"https://hooks.example.com\"\nheaders = { \"X-Api-Key\" = \"k\" }\n",
+        );
+        std::fs::write(&file, "as installed").unwrap();
+        chmod(0o644);
+        let m = note(&with_secrets).expect("a note");
+        assert_eq!(
+            m,
+            format!(
+                "{0} holds secrets (the password of email:mail.example.com, the address of webhook:ntfy.sh, the \
+                 headers of webhook:hooks.example.com) and can be read by other users of this box: `chmod 600 {0}`",
+                file.display()
+            )
+        );
+        assert!(!m.contains("hunter2") && !m.contains("office-topic"), "{m}");
+        chmod(0o640);
+        assert!(note(&with_secrets).is_some(), "the group is other users too");
+        chmod(0o600);
+        assert_eq!(note(&with_secrets), None);
+        // Nothing secret in it: readable is fine.
+        chmod(0o644);
+        let plain = config("[[alerts.webhook]]\nurl = \"https://hooks.example.com\"\n");
+        assert_eq!(note(&plain), None);
     }
 
     #[test]
