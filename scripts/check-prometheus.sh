@@ -24,6 +24,7 @@ lbs_role_epoch
 lbs_partner_paired
 lbs_partner_reachable
 lbs_partner_last_contact_timestamp_seconds
+lbs_partner_clock_skew_seconds
 lbs_maintenance_active
 lbs_maintenance_end_timestamp_seconds
 lbs_sync_link_up

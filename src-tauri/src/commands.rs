@@ -3,7 +3,7 @@
 //! changes something also makes the poller read again, so the dashboard shows it at once.
 
 use lbs_console_core::events::OfficeEvents;
-use lbs_console_core::maintenance::MaintenanceDone;
+use lbs_console_core::maintenance::{MaintenanceDone, MaintenanceLength};
 use lbs_console_core::overview::Overview;
 use lbs_console_core::pair::{Assessment, Confirmation};
 use lbs_console_core::view::{AddedServer, ConsoleError, MachineSeries, PairEntry, ProbeResult, ServerEntry};
@@ -213,15 +213,13 @@ pub async fn maintenance_start(
     console: State<'_, Console>,
     watch: State<'_, Watch>,
     office: String,
-    for_secs: u64,
+    length: MaintenanceLength,
     reason: String,
     by: Option<String>,
 ) -> Result<MaintenanceDone> {
     changed(
         &watch,
-        console
-            .start_maintenance(&office, for_secs, &reason, by.as_deref())
-            .await,
+        console.start_maintenance(&office, length, &reason, by.as_deref()).await,
     )
 }
 

@@ -1,12 +1,16 @@
 //! Maintenance mode between two real paired agents: set on one box it holds for both at once; a
 //! box that was away learns it (and its end) from the heartbeat; it ends by itself on time, on
-//! both boxes, even on one that was stopped when its time came; it survives a restart; every
-//! change is in both audit logs; the status, the CLI and the metrics show it; the sync keeps
-//! running; and refused input says why and changes nothing.
+//! both boxes, even on one that was stopped when its time came; an old setting running out on a
+//! box that comes back leaves a newer one on; it survives a restart; every change is in both
+//! audit logs; the status, the CLI and the metrics show it (and each box's view of the other's
+//! clock); the sync keeps running; and refused input says why and changes nothing.
 
 use std::time::Duration;
 
-use lbs_protocol::{Maintenance, MaintenanceAnswer, PartnerNotice, ServerStatus, TokenCreated};
+use lbs_protocol::{
+    Event, EventKind, EventList, FailoverStatus, Maintenance, MaintenanceAnswer, PartnerNotice, ServerStatus,
+    TokenCreated,
+};
 use lbs_tests::{eventually, Agent};
 use serde_json::json;
 
@@ -65,6 +69,19 @@ async fn trail(agent: &Agent) -> Vec<String> {
     list
 }
 
+/// The box's audit entry for a maintenance whose time ran out, once it is written.
+async fn ran_out(agent: &Agent) -> Option<Event> {
+    let list: EventList = agent
+        .get("/api/v1/events", &agent.link.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    list.events
+        .into_iter()
+        .find(|e| e.kind == EventKind::MaintenanceEnded && e.message.contains("its time ran out"))
+}
+
 fn stdout(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
@@ -105,6 +122,27 @@ async fn maintenance_set_on_one_box_holds_for_both_keeps_the_copy_running_and_en
             "{text}"
         );
     }
+    // Each box measures the other's clock at every heartbeat answered: the same machine here.
+    for agent in [&pair.a, &pair.b] {
+        let offset = eventually("the partner's clock measured", Duration::from_secs(10), || async {
+            let f: FailoverStatus = agent
+                .get("/api/v1/failover", &agent.link.token)
+                .await
+                .json()
+                .await
+                .ok()?;
+            assert_eq!(f.partner.clock_problem, None);
+            f.partner.clock_offset_secs
+        })
+        .await;
+        assert!(offset.abs() <= 1, "{offset}");
+        let text = metrics(agent).await;
+        let gauge = text
+            .lines()
+            .find_map(|l| l.strip_prefix("lbs_partner_clock_skew_seconds "))
+            .unwrap_or_else(|| panic!("no clock gauge: {text}"));
+        assert!(gauge.parse::<i64>().is_ok_and(|s| s.abs() <= 1), "{gauge}");
+    }
     let shown = stdout(&pair.b.cli(&["status"]));
     assert!(
         shown.contains("Maintenance:  until ") && shown.contains("(set by Sam: replacing the disk of PBX A)"),
@@ -116,6 +154,11 @@ async fn maintenance_set_on_one_box_holds_for_both_keeps_the_copy_running_and_en
         "{shown}"
     );
     assert!(shown.contains("the copy keeps running"), "{shown}");
+    assert!(
+        shown.contains("A PBX started on the backup is still stopped: two running PBXs would split the phones"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Clock:"), "the clocks agree: {shown}");
 
     // The copy keeps running meanwhile.
     std::fs::write(voicemail(&pair.a).join("msg-during-work.txt"), b"left during the work").unwrap();
@@ -234,32 +277,84 @@ async fn maintenance_ends_by_itself_on_time_even_on_a_box_stopped_when_its_time_
     assert_eq!(on(&pair.b).await, Some(m.clone()));
     // B is stopped while it runs, and starts again only after its end.
     pair.b.stop();
-    eventually("A ends it by itself", Duration::from_secs(90), || async {
-        on(&pair.a).await.is_none().then_some(())
+    // The status turns off at `until_unix` whether or not the timer fires: what proves the timer
+    // is its audit entry, written when it ends the maintenance, on time.
+    let ended = eventually("A's timer records the end", Duration::from_secs(90), || {
+        ran_out(&pair.a)
     })
     .await;
-    let ended_at = lbs_agent_core::clock::now_unix();
     assert!(
-        ended_at >= m.until_unix,
-        "not before its time: {ended_at} < {}",
+        ended.at_unix >= m.until_unix,
+        "not before its time: {} < {}",
+        ended.at_unix,
         m.until_unix
     );
-    assert!(ended_at <= m.until_unix + 5, "on time: {ended_at} vs {}", m.until_unix);
-    let a = trail(&pair.a).await;
-    assert_eq!(a.len(), 2, "{a:#?}");
     assert!(
-        a[1].starts_with("maintenance_ended: maintenance ended: its time ran out at ") && a[1].ends_with("[the agent]"),
-        "{a:#?}"
+        ended.at_unix <= m.until_unix + 5,
+        "on time: {} vs {}",
+        ended.at_unix,
+        m.until_unix
     );
+    assert_eq!(ended.actor, "the agent");
+    assert!(
+        ended.message.starts_with("maintenance ended: its time ran out at "),
+        "{ended:?}"
+    );
+    assert_eq!(on(&pair.a).await, None);
+    assert_eq!(trail(&pair.a).await.len(), 2, "started, ended: once");
     pair.b.start();
     assert_eq!(on(&pair.b).await, None, "past its time at start");
-    let b = eventually("B's audit log records the end", Duration::from_secs(10), || async {
-        let b = trail(&pair.b).await;
-        (b.len() == 2).then_some(b)
+    let ended = eventually("B records the end as it starts", Duration::from_secs(20), || {
+        ran_out(&pair.b)
     })
     .await;
-    assert!(b[1].contains("its time ran out"), "{b:#?}");
+    assert!(ended.at_unix >= m.until_unix, "{ended:?}");
+    assert_eq!(trail(&pair.b).await.len(), 2, "started, ended: once");
     assert!(metrics(&pair.b).await.contains("lbs_maintenance_active 0\n"));
+}
+
+#[tokio::test]
+async fn an_old_maintenance_running_out_on_a_box_that_comes_back_leaves_a_newer_one_on() {
+    let mut pair = paired();
+    // M1, a minute, set through A; B holds it.
+    let (code, body) = start(
+        &pair.a,
+        json!({ "for_secs": 60, "reason": "a first look at the disk", "by": "Sam" }),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let m1 = answer(body).maintenance.expect("on");
+    assert_eq!(on(&pair.b).await, Some(m1.clone()));
+    // A is switched off; the work takes longer: M2, two hours, set through B.
+    pair.a.stop();
+    let (code, body) = start(
+        &pair.b,
+        json!({ "for_secs": 7200, "reason": "replacing the disk", "by": "Kim" }),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let m2 = answer(body).maintenance.expect("on");
+    // A comes back after M1's time: its timer ends M1 as it starts, before any heartbeat.
+    eventually("M1's time to pass", Duration::from_secs(90), || async {
+        (lbs_agent_core::clock::now_unix() > m1.until_unix).then_some(())
+    })
+    .await;
+    pair.a.start();
+    let learned = eventually("A to take M2 from B", Duration::from_secs(20), || async {
+        on(&pair.a).await.filter(|m| m.set_by == "Kim")
+    })
+    .await;
+    assert_eq!(learned, m2);
+    // B never took M1's end for its own: M2 stayed on there throughout.
+    assert_eq!(on(&pair.b).await, Some(m2.clone()));
+    let b = trail(&pair.b).await;
+    assert!(!b.iter().any(|e| e.starts_with("maintenance_ended")), "{b:#?}");
+    let a = trail(&pair.a).await;
+    assert!(
+        a.last()
+            .is_some_and(|e| e.starts_with("maintenance_started: ") && e.contains("set on PBX B by Kim")),
+        "{a:#?}"
+    );
 }
 
 async fn viewer(agent: &Agent) -> String {

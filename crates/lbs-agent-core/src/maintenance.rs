@@ -12,6 +12,10 @@
 //! away like a start does. Each box keeps the latest setting it knows of and whether (and when)
 //! it ended; of two records, the one whose last change is later wins, and an end wins over the
 //! start of the same setting. Merging is then the same in any order, so the boxes converge.
+//!
+//! Why an end because the time ran out counts at its setting's start, not at its time: it is no
+//! one's decision, and a box that was off records it late. Counted at its time, an old setting
+//! timing out on a box that comes back could end a newer one set meanwhile on the other box.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,9 +28,9 @@ use crate::fsutil;
 use crate::refusal::Refusal;
 
 /// The shortest maintenance: shorter would end before the work has begun.
-pub const MIN_SECS: u64 = 60;
+pub const MIN_SECS: u64 = lbs_protocol::MAINTENANCE_MIN_SECS;
 /// The longest: a maintenance forgotten overnight still ends by the next morning's calls.
-pub const MAX_SECS: u64 = 24 * 3600;
+pub const MAX_SECS: u64 = lbs_protocol::MAINTENANCE_MAX_SECS;
 /// The longest reason, in characters.
 pub const MAX_REASON: usize = 200;
 /// The longest name of who does the work, in characters.
@@ -87,7 +91,7 @@ pub fn setting(for_secs: u64, reason: &str, by: &str, now: i64) -> Result<Mainte
     let reason = text("The reason", reason, MAX_REASON)?;
     let set_by = text("Who does the work", by, MAX_BY)?;
     Ok(Maintenance {
-        until_unix: now + for_secs as i64,
+        until_unix: now.saturating_add(for_secs as i64),
         reason,
         set_by,
         set_at_unix: now,
@@ -99,25 +103,59 @@ pub fn who(by: &str) -> Result<String, Refusal> {
     text("Who ends it", by, MAX_BY)
 }
 
-/// A record from the partner, checked like a person's request (it came over mutual TLS, but a
-/// record this box keeps and shows must still be one line of bounded text).
-pub fn check_record(r: &MaintenanceRecord) -> Result<(), Refusal> {
+/// A record from the partner at `now`, checked like a person's request: it came over mutual TLS,
+/// but a record this box keeps, shows and acts on must still be one line of bounded text, and
+/// hold this box in maintenance no longer than a setting made here could (a partner whose clock
+/// is months ahead would otherwise keep it on for months once that partner goes away).
+pub fn check_record(r: &MaintenanceRecord, now: i64) -> Result<(), Refusal> {
     text("The reason", &r.setting.reason, MAX_REASON)?;
     text("Who does the work", &r.setting.set_by, MAX_BY)?;
     if let Some(by) = r.ended.as_ref().and_then(|e| e.by.as_deref()) {
         text("Who ended it", by, MAX_BY)?;
     }
+    let s = &r.setting;
+    let lasts = s.until_unix.saturating_sub(s.set_at_unix);
+    if lasts > MAX_SECS as i64 {
+        return Err(Refusal::bad_request(format!(
+            "the maintenance would last more than 24 hours (set at {}, until {}): a maintenance lasts at most 24 hours",
+            when(s.set_at_unix),
+            when(s.until_unix)
+        )));
+    }
+    let latest = now.saturating_add(MAX_SECS as i64);
+    let times = [s.set_at_unix, s.until_unix]
+        .into_iter()
+        .chain(r.ended.as_ref().map(|e| e.at_unix));
+    if let Some(t) = times.into_iter().find(|t| !(0..=latest).contains(t)) {
+        return Err(Refusal::bad_request(format!(
+            "the maintenance record has a time ({}) more than 24 hours from this box's clock ({}): one of the \
+             two clocks is wrong; set both with NTP",
+            when(t),
+            when(now)
+        )));
+    }
     Ok(())
 }
 
-/// When a record last changed: its end, or its start.
-fn changed_at(r: &MaintenanceRecord) -> i64 {
-    r.ended.as_ref().map_or(r.setting.set_at_unix, |e| e.at_unix)
+/// When a setting ends by itself: at its time, and never before it was set (a setting made on a
+/// box whose partner's clock runs ahead may start after the time it was asked to end at).
+fn ends_at(s: &Maintenance) -> i64 {
+    s.until_unix.max(s.set_at_unix)
 }
 
-/// The order of records: the later last change wins; at the same second the later setting, then
-/// an end over the start of the same setting; the rest only makes the order total, so both boxes
-/// pick the same record.
+/// When a record last changed, for the order of records: when a person ended it, else when it
+/// was set. An end because its time ran out counts at its setting's start (see the module's
+/// comment): it outranks that setting and nothing set after it.
+fn changed_at(r: &MaintenanceRecord) -> i64 {
+    match &r.ended {
+        Some(MaintenanceEnd { at_unix, by: Some(_) }) => *at_unix,
+        _ => r.setting.set_at_unix,
+    }
+}
+
+/// The order of records: the later last change wins (see [`changed_at`]); at the same second the
+/// later setting, then an end over the start of the same setting; the rest only makes the order
+/// total, so both boxes pick the same record.
 type Rank<'a> = (i64, i64, bool, i64, &'a str, &'a str, Option<&'a str>);
 
 fn rank(r: &MaintenanceRecord) -> Rank<'_> {
@@ -142,7 +180,7 @@ fn is_on(r: &MaintenanceRecord, now: i64) -> bool {
 fn settled(mut r: MaintenanceRecord, now: i64) -> MaintenanceRecord {
     if r.ended.is_none() && now >= r.setting.until_unix {
         r.ended = Some(MaintenanceEnd {
-            at_unix: r.setting.until_unix,
+            at_unix: ends_at(&r.setting),
             by: None,
         });
     }
@@ -161,11 +199,22 @@ pub enum Change {
     Ended { setting: Maintenance, end: MaintenanceEnd },
 }
 
+/// `t` as an RFC 3339 time, for any `t`: the formatter refuses years past 9999 (a partner's
+/// record may carry anything), and those are written as Unix time instead of panicking.
 fn when(t: i64) -> String {
-    std::time::UNIX_EPOCH
-        .checked_add(std::time::Duration::from_secs(t.max(0) as u64))
-        .map(|st| humantime::format_rfc3339_seconds(st).to_string())
-        .unwrap_or_default()
+    use std::fmt::Write;
+    let unix = || format!("{t} (Unix time)");
+    let Some(st) = u64::try_from(t)
+        .ok()
+        .and_then(|secs| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs)))
+    else {
+        return unix();
+    };
+    let mut out = String::new();
+    match write!(out, "{}", humantime::format_rfc3339_seconds(st)) {
+        Ok(()) => out,
+        Err(_) => unix(),
+    }
 }
 
 impl Change {
@@ -187,7 +236,7 @@ impl Change {
                      automatic action is taken; the copy keeps running",
                     s.set_by,
                     when(s.until_unix),
-                    length((s.until_unix - s.set_at_unix).max(0) as u64),
+                    length(s.until_unix.saturating_sub(s.set_at_unix).max(0) as u64),
                 )
             }
             Change::Ended { setting: s, end } => match &end.by {
@@ -227,7 +276,7 @@ fn change(old: Option<&MaintenanceRecord>, next: &MaintenanceRecord, now: i64) -
         (Some(w), false) => Some(Change::Ended {
             setting: w.clone(),
             end: next.ended.clone().unwrap_or(MaintenanceEnd {
-                at_unix: next.setting.until_unix,
+                at_unix: ends_at(&next.setting),
                 by: None,
             }),
         }),
@@ -240,6 +289,8 @@ pub struct MaintenanceState {
     path: PathBuf,
     record: Mutex<Option<MaintenanceRecord>>,
     on: watch::Sender<Option<Maintenance>>,
+    /// The partner's record last refused, so that one carried by every heartbeat is logged once.
+    refused: Mutex<Option<MaintenanceRecord>>,
 }
 
 impl MaintenanceState {
@@ -268,6 +319,7 @@ impl MaintenanceState {
             path,
             record: Mutex::new(record),
             on: watch::channel(on).0,
+            refused: Mutex::new(None),
         }
     }
 
@@ -328,9 +380,18 @@ impl MaintenanceState {
         let mut guard = self.lock();
         // A record adopted from a partner whose clock runs ahead may carry a later time than
         // this box's now: the new setting must still rank above it, or the next heartbeat would
-        // bring the old one back.
-        if let Some(current) = guard.as_ref() {
-            setting.set_at_unix = setting.set_at_unix.max(changed_at(current) + 1);
+        // bring the old one back. Moved later, it keeps its length, so that it still lasts as
+        // asked on that partner (rather than starting after its own end there), but never ends
+        // more than 24 hours from this box's now.
+        if let Some(after) = guard.as_ref().map(|c| changed_at(c).saturating_add(1)) {
+            if setting.set_at_unix < after {
+                let lasts = setting.until_unix.saturating_sub(setting.set_at_unix);
+                setting.set_at_unix = after;
+                setting.until_unix = after
+                    .saturating_add(lasts)
+                    .min(now.saturating_add(MAX_SECS as i64))
+                    .max(after.saturating_add(MIN_SECS as i64));
+            }
         }
         self.put(&mut guard, MaintenanceRecord { setting, ended: None }, now)
     }
@@ -353,13 +414,24 @@ impl MaintenanceState {
 
     /// Takes the partner's record if it wins over this box's; `None` when nothing changes here.
     pub fn adopt(&self, theirs: MaintenanceRecord, now: i64) -> Result<Option<Change>, Refusal> {
-        check_record(&theirs)?;
+        check_record(&theirs, now)?;
         let theirs = settled(theirs, now);
         let mut guard = self.lock();
         if guard.as_ref().is_some_and(|ours| rank(ours) >= rank(&theirs)) {
             return Ok(None);
         }
         self.put(&mut guard, theirs, now)
+    }
+
+    /// Whether `theirs`, just refused, differs from the record refused before: a partner's
+    /// record travels in every heartbeat, and its refusal is worth one warning, not one a second.
+    pub fn newly_refused(&self, theirs: &MaintenanceRecord) -> bool {
+        let mut last = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if last.as_ref() == Some(theirs) {
+            return false;
+        }
+        *last = Some(theirs.clone());
+        true
     }
 
     /// Ends by itself a maintenance whose time has come. If the record cannot be written, the
@@ -531,6 +603,196 @@ mod tests {
         assert_eq!(forward, winner(&[5, 4, 3, 2, 1, 0]));
         assert_eq!(forward, winner(&[2, 5, 0, 4, 1, 3]));
         assert_eq!(forward, Some(records[4].clone()), "the latest change: an end at 120");
+
+        // An end because the time ran out ends only its own setting. 09:00: M1 for 2 hours; A is
+        // off from 10:00; 10:30: M2 set through B until 14:30; 12:00: A is back, and its timer
+        // ends M1 (at 11:00) before the first heartbeat. M2 stays on, whatever the order.
+        let h = 3600;
+        let m1 = MaintenanceRecord {
+            setting: set(9 * h, 7200, "Sam"),
+            ended: None,
+        };
+        let m1_ran_out = MaintenanceRecord {
+            ended: Some(MaintenanceEnd {
+                at_unix: 11 * h,
+                by: None,
+            }),
+            ..m1.clone()
+        };
+        let m2 = MaintenanceRecord {
+            setting: set(10 * h + 1800, 4 * 3600, "Kim"),
+            ended: None,
+        };
+        let noon = 12 * h;
+        for order in [
+            [&m1, &m1_ran_out, &m2],
+            [&m2, &m1_ran_out, &m1],
+            [&m1_ran_out, &m2, &m1],
+            [&m2, &m1, &m1_ran_out],
+        ] {
+            let (_d, s) = state();
+            for r in order {
+                s.adopt(r.clone(), noon).unwrap();
+            }
+            assert_eq!(s.record(), Some(m2.clone()), "{order:?}");
+            assert_eq!(s.active(noon).map(|m| m.set_by), Some("Kim".into()));
+        }
+        // The same between the two boxes themselves.
+        let (_a, a) = state();
+        let (_b, b) = state();
+        a.start(m1.setting.clone(), 9 * h).unwrap();
+        b.adopt(a.record().unwrap(), 9 * h).unwrap();
+        b.start(m2.setting.clone(), 10 * h + 1800).unwrap();
+        assert!(
+            matches!(a.expire(noon), Some(Change::Ended { .. })),
+            "A's timer, on its return"
+        );
+        assert_eq!(b.adopt(a.record().unwrap(), noon).unwrap(), None, "B keeps M2");
+        assert!(matches!(
+            a.adopt(b.record().unwrap(), noon).unwrap(),
+            Some(Change::Started { .. })
+        ));
+        assert_eq!(a.record(), b.record());
+        assert_eq!(a.active(noon).map(|m| m.until_unix), Some(14 * h + 1800));
+    }
+
+    #[test]
+    fn a_partner_record_is_held_to_the_limits_of_a_setting_made_here() {
+        let now = 1_000_000;
+        let day = MAX_SECS as i64;
+        let record = |set_at: i64, until: i64, ended: Option<i64>| MaintenanceRecord {
+            setting: Maintenance {
+                until_unix: until,
+                ..set(set_at, 600, "Sam")
+            },
+            ended: ended.map(|t| MaintenanceEnd {
+                at_unix: t,
+                by: Some("Kim".into()),
+            }),
+        };
+        let refused = |r: MaintenanceRecord| {
+            let (_d, s) = state();
+            let e = s.adopt(r, now).unwrap_err();
+            assert_eq!(s.record(), None);
+            e.message
+        };
+        // A partner whose clock is months ahead.
+        let months = 90 * day;
+        let m = refused(record(now + months, now + months + 3600, None));
+        assert!(
+            m.contains("more than 24 hours from this box's clock") && m.contains("NTP"),
+            "{m}"
+        );
+        // Longer than a setting may last.
+        assert!(refused(record(now, now + day + 1, None)).contains("would last more than 24 hours"));
+        // An end far ahead would outrank every setting made here for months.
+        assert!(refused(record(now, now + 600, Some(now + months))).contains("more than 24 hours"));
+        // Any i64: refused in words, never a panic or an overflow.
+        for t in [i64::MAX, i64::MIN, -1, 253_402_300_800] {
+            refused(record(now, t, None));
+            refused(record(t, now + 60, None));
+        }
+        // At the limits: taken.
+        let (_d, s) = state();
+        let edge = record(now, now + day, None);
+        assert!(matches!(s.adopt(edge, now).unwrap(), Some(Change::Started { .. })));
+        // A refused record is worth one warning, not one per heartbeat.
+        let odd = record(now + months, now + months + 60, None);
+        assert!(s.newly_refused(&odd));
+        assert!(!s.newly_refused(&odd));
+        assert!(s.newly_refused(&record(now + months, now + months + 120, None)));
+    }
+
+    #[test]
+    fn times_past_the_year_9999_are_written_without_a_panic() {
+        assert_eq!(when(1_764_000_000), "2025-11-24T16:00:00Z");
+        for t in [i64::MAX, i64::MIN, -1, 253_402_300_800] {
+            assert!(when(t).ends_with("(Unix time)"), "{t}: {}", when(t));
+        }
+        let far = Maintenance {
+            until_unix: i64::MAX,
+            reason: "disk".into(),
+            set_by: "Sam".into(),
+            set_at_unix: i64::MIN,
+        };
+        let started = Change::Started {
+            setting: far.clone(),
+            replaced: Some(far.clone()),
+        };
+        assert!(started.message(Some("PBX B")).contains("(Unix time)"));
+        let ended = Change::Ended {
+            setting: far,
+            end: MaintenanceEnd { at_unix: 0, by: None },
+        };
+        assert!(ended.message(None).contains("its time ran out"));
+    }
+
+    #[test]
+    fn with_a_partner_whose_clock_runs_ahead_both_boxes_agree_on_a_setting_made_here() {
+        // B's clock is 4000 s ahead of A's: its end of an earlier setting carries 5100 while A's
+        // clock says 1000.
+        let (_a, a) = state();
+        let (_b, b) = state();
+        let ahead = MaintenanceRecord {
+            setting: set(5000, 600, "Sam"),
+            ended: Some(MaintenanceEnd {
+                at_unix: 5100,
+                by: Some("Sam".into()),
+            }),
+        };
+        a.adopt(ahead.clone(), 1000).unwrap();
+        b.adopt(ahead, 5000).unwrap();
+        // Set on A for 10 minutes: it ranks above B's end, and still lasts 10 minutes, after
+        // it begins.
+        a.start(set(1000, 600, "Kim"), 1000).unwrap();
+        let mine = a.record().unwrap().setting;
+        assert_eq!((mine.set_at_unix, mine.until_unix), (5101, 5701));
+        // B takes it as on, at its own clock.
+        assert!(matches!(
+            b.adopt(a.record().unwrap(), 5200).unwrap(),
+            Some(Change::Started { .. })
+        ));
+        assert_eq!(a.record(), b.record());
+        // B's timer ends it; A takes the end.
+        assert!(matches!(b.expire(5701), Some(Change::Ended { .. })));
+        assert!(matches!(
+            a.adopt(b.record().unwrap(), 1702).unwrap(),
+            Some(Change::Ended { .. })
+        ));
+        assert_eq!(a.record(), b.record());
+        // Never ending later than 24 hours from this box's now, and always after it begins.
+        let (_c, c) = state();
+        let far = MaintenanceRecord {
+            setting: set(1000, 60, "Sam"),
+            ended: Some(MaintenanceEnd {
+                at_unix: 1000 + MAX_SECS as i64,
+                by: Some("Sam".into()),
+            }),
+        };
+        c.adopt(far, 1000).unwrap();
+        c.start(set(1000, 7200, "Kim"), 1000).unwrap();
+        let s = c.record().unwrap().setting;
+        assert_eq!(s.set_at_unix, 1001 + MAX_SECS as i64);
+        assert_eq!(
+            s.until_unix,
+            s.set_at_unix + MIN_SECS as i64,
+            "after it begins, as briefly as allowed"
+        );
+    }
+
+    #[test]
+    fn a_setting_that_starts_after_its_time_ends_when_it_starts() {
+        // As an agent before this rule could send it.
+        let odd = MaintenanceRecord {
+            setting: Maintenance {
+                until_unix: 1600,
+                ..set(2000, 600, "Sam")
+            },
+            ended: None,
+        };
+        let (_d, s) = state();
+        s.adopt(odd, 2100).unwrap();
+        assert_eq!(s.record().and_then(|r| r.ended).map(|e| e.at_unix), Some(2000));
     }
 
     #[test]

@@ -405,6 +405,9 @@ fn print_failover(f: &lbs_protocol::FailoverStatus) {
                 p.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
             ),
         }
+        if let Some(line) = clock_line(p) {
+            println!("{line}");
+        }
     }
     let h = &f.hold;
     if let (Some(held), Some(left)) = (h.primary_for_secs, h.remaining_secs) {
@@ -508,6 +511,13 @@ fn print_sync(s: &lbs_protocol::SyncStatus) {
     }
 }
 
+/// The partner's clock, when it differs from this box's by more than the heartbeat can explain.
+fn clock_line(p: &lbs_protocol::PartnerStatus) -> Option<String> {
+    p.clock_problem
+        .as_ref()
+        .map(|problem| format!("Clock:        PROBLEM: {problem}"))
+}
+
 fn print_status(s: &ServerStatus) {
     let since = |secs: u64| humantime::format_duration(std::time::Duration::from_secs(secs)).to_string();
     println!("Name:         {}", s.name);
@@ -602,4 +612,25 @@ pub async fn seed_history(config_path: &Path, days: u32) -> Result<()> {
     let rows = lbs_agent_core::sampler::demo::seed(&config, &history, days, primary).await?;
     println!("Seeded {rows} samples over {days} days.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partner_clock_that_differs_gets_a_line_of_the_status() {
+        let mut p: lbs_protocol::PartnerStatus = serde_json::from_value(serde_json::json!({
+            "paired": true, "name": "PBX B", "server_id": "b", "address": "10.0.0.2:7443", "reachable": true,
+            "role": "backup", "epoch": 1, "role_since_unix": 1, "last_contact_unix": 1, "message": null
+        }))
+        .unwrap();
+        assert_eq!(clock_line(&p), None, "an older agent, or clocks that agree");
+        p.clock_offset_secs = Some(125);
+        p.clock_problem = Some("PBX B's clock is 2m 5s ahead of this box's: …".into());
+        assert_eq!(
+            clock_line(&p).as_deref(),
+            Some("Clock:        PROBLEM: PBX B's clock is 2m 5s ahead of this box's: …")
+        );
+    }
 }

@@ -164,6 +164,14 @@ fn partner(m: &mut Families, f: &FailoverStatus, sync: &SyncStatus) {
             t as f64,
         );
     }
+    if let Some(offset) = p.clock_offset_secs {
+        m.add(
+            "lbs_partner_clock_skew_seconds",
+            "How far the partner's clock is ahead of this box's (negative: behind), at the last heartbeat it answered.",
+            &[],
+            offset as f64,
+        );
+    }
     m.flag(
         "lbs_sync_link_up",
         "1 while the sync link to the partner works.",

@@ -24,6 +24,9 @@ pub struct Console {
     seen: std::sync::Mutex<HashMap<String, Seen>>,
     /// Servers whose last look failed (by the console's id).
     silent: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The maintenance each office's servers last reported, by office id, for while none answers
+    /// (see `maintenance::Reported`).
+    maintenance_seen: std::sync::Mutex<HashMap<String, crate::maintenance::Reported>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +111,7 @@ impl Console {
             history,
             seen: std::sync::Mutex::new(seen),
             silent: Default::default(),
+            maintenance_seen: Default::default(),
         })
     }
 
@@ -667,12 +671,17 @@ impl Console {
             .map(|m| (m.entry.id.clone(), m))
             .collect();
         let now = now_unix();
+        let mut seen = self.maintenance_seen.lock().unwrap_or_else(|p| p.into_inner());
         let offices = pairs
             .into_iter()
             .map(|p| {
-                let members = p.servers.iter().filter_map(|id| machines.remove(id)).collect();
+                let members: Vec<MachineView> = p.servers.iter().filter_map(|id| machines.remove(id)).collect();
                 let former = formers.remove(&p.id).unwrap_or_default();
-                crate::overview::office(p, members, former, now)
+                let last = crate::maintenance::remember(&members, seen.remove(&p.id), now);
+                if let Some(last) = &last {
+                    seen.insert(p.id.clone(), last.clone());
+                }
+                crate::overview::office(p, members, former, last.as_ref(), now)
             })
             .collect();
         Ok(Overview { at_unix: now, offices })
@@ -703,7 +712,7 @@ impl Console {
     pub async fn start_maintenance(
         &self,
         office: &str,
-        for_secs: u64,
+        length: crate::maintenance::MaintenanceLength,
         reason: &str,
         by: Option<&str>,
     ) -> Result<crate::maintenance::MaintenanceDone, Error> {
@@ -712,6 +721,9 @@ impl Console {
                 "Say why, in a few words (for example \"replacing the disk of PBX A\"): the reason is shown to everyone who looks at this office and kept in both servers' audit logs.".into(),
             ));
         }
+        // Counted now, as the form is sent.
+        let sent = now_unix();
+        let for_secs = crate::maintenance::length_secs(length, sent, crate::maintenance::local::next_midnight(sent))?;
         let (entry, client) = self.maintenance_server(office).await?;
         let request = lbs_protocol::MaintenanceRequest {
             for_secs,

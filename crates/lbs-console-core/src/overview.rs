@@ -143,8 +143,15 @@ pub struct Overview {
     pub offices: Vec<OfficeView>,
 }
 
-/// Builds an office from its servers as just seen.
-pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMachine>, now: i64) -> OfficeView {
+/// Builds an office from its servers as just seen; `last`: the maintenance one of them reported
+/// before (see `maintenance::Reported`).
+pub fn office(
+    pair: PairEntry,
+    machines: Vec<MachineView>,
+    former: Vec<FormerMachine>,
+    last: Option<&maintenance::Reported>,
+    now: i64,
+) -> OfficeView {
     let state = match machines.as_slice() {
         [a, b] => pair::pair_state(&a.machine(), &b.machine(), now),
         [only] => PairState::new(
@@ -179,7 +186,7 @@ pub fn office(pair: PairEntry, machines: Vec<MachineView>, former: Vec<FormerMac
     let clock = |t| maintenance::local::clock(t, now);
     let choices = maintenance::choices(now, maintenance::local::next_midnight(now), clock);
     OfficeView {
-        maintenance: maintenance::view(&machines, clock),
+        maintenance: maintenance::view(&machines, last, now, clock),
         maintenance_offer: maintenance::offer(&machines, choices, maintenance::this_user()),
         pair,
         state,
@@ -358,7 +365,7 @@ mod tests {
         };
         Overview {
             at_unix: 200,
-            offices: vec![office(pair, machines, Vec::new(), 200)],
+            offices: vec![office(pair, machines, Vec::new(), None, 200)],
         }
     }
 
@@ -497,6 +504,45 @@ mod tests {
         assert!(left[0].title.contains("primary PBX A does not answer"), "{left:?}");
         // It ends with everything back: nothing to tell.
         assert!(alerts(&in_maintenance(silent), &healthy).is_empty());
+    }
+
+    #[test]
+    fn no_server_answering_during_maintenance_is_not_its_end() {
+        let pair = PairEntry {
+            id: "p".into(),
+            name: "Main office".into(),
+            servers: vec!["A".into(), "B".into()],
+            created_unix: 0,
+        };
+        let at = |machines: Vec<MachineView>, last: Option<&crate::maintenance::Reported>, now: i64| Overview {
+            at_unix: now,
+            offices: vec![office(pair.clone(), machines, Vec::new(), last, now)],
+        };
+        let on = crate::maintenance::tests::setting(100, "Sam");
+        let mut b = machine("B", Role::Backup, 1, true);
+        b.status = Some(ServerStatus {
+            maintenance: Some(on.clone()),
+            ..status(TokenRole::Admin)
+        });
+        // The primary is down for the work; only the backup answers, and reports the maintenance.
+        let working = [machine("A", Role::Primary, 1, false), b];
+        let last = crate::maintenance::remember(&working, None, 200);
+        let before = at(working.to_vec(), None, 200);
+        assert!(before.offices[0].maintenance.is_some());
+        // Then the backup reboots as well (or this computer goes offline): nothing answers.
+        let nobody = vec![
+            machine("A", Role::Primary, 1, false),
+            machine("B", Role::Backup, 1, false),
+        ];
+        let after = at(nobody.clone(), last.as_ref(), 210);
+        let held = after.offices[0].maintenance.as_ref().expect("still in maintenance");
+        assert!(held.sentence.contains("last reported by PBX B"), "{}", held.sentence);
+        assert!(alerts(&before, &after).is_empty(), "{:?}", alerts(&before, &after));
+        // Its time comes with both still silent: told then.
+        let over = at(nobody, last.as_ref(), on.until_unix);
+        assert_eq!(over.offices[0].maintenance, None);
+        let told = alerts(&after, &over);
+        assert_eq!(told.len(), 2, "{told:?}");
     }
 
     #[test]

@@ -732,6 +732,8 @@ pub(crate) mod tests {
                 role_since_unix: None,
                 last_contact_unix: None,
                 message: None,
+                clock_offset_secs: None,
+                clock_problem: None,
             },
             quarantined_files: 0,
             last_change: None,

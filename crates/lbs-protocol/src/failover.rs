@@ -185,6 +185,16 @@ pub struct PartnerStatus {
     pub last_contact_unix: Option<i64>,
     /// Why it is not reachable, in plain words.
     pub message: Option<String>,
+    /// How far the partner's clock is ahead of this box's (negative: behind), in seconds, as
+    /// measured at the last heartbeat it answered; absent until then, and with older agents.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub clock_offset_secs: Option<i64>,
+    /// The two clocks differ by more than the round trip can explain plus 30 s, in words; `None`
+    /// when they agree or it is not known. The maintenance and the audit log compare times
+    /// written on both boxes, so they need both clocks right.
+    #[serde(default)]
+    pub clock_problem: Option<String>,
 }
 
 /// One entry of the audit log.
@@ -285,6 +295,10 @@ pub struct Heartbeat {
     /// when one was away when it changed; absent from older agents.
     #[serde(default)]
     pub maintenance: Option<crate::MaintenanceRecord>,
+    /// The sender's clock when it wrote the heartbeat (Unix milliseconds), so that each box can
+    /// tell when the other's clock is wrong; absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now_unix_ms: Option<i64>,
     /// The sender's agent version and API range.
     #[serde(flatten)]
     pub versions: crate::AgentVersions,

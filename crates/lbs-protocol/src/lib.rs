@@ -27,6 +27,7 @@ pub use failover::{
 pub use link::{ConnectionLink, LinkError};
 pub use maintenance::{
     MaintenanceAnswer, MaintenanceEnd, MaintenanceEndRequest, MaintenanceRecord, MaintenanceRequest, PartnerNotice,
+    MAINTENANCE_MAX_SECS, MAINTENANCE_MIN_SECS,
 };
 pub use metrics::{HistoryPoint, HistoryQuery, HistoryResponse, Resolution, SeriesInfo, SeriesKind, SeriesList};
 pub use status::{

@@ -7,6 +7,13 @@ use ts_rs::TS;
 
 use crate::Maintenance;
 
+/// The shortest maintenance the agents accept, in seconds: shorter would end before the work
+/// has begun.
+pub const MAINTENANCE_MIN_SECS: u64 = 60;
+/// The longest, in seconds: a maintenance forgotten overnight still ends by the next morning's
+/// calls.
+pub const MAINTENANCE_MAX_SECS: u64 = 24 * 3600;
+
 /// `POST /api/v1/maintenance` (admin): maintenance for the pair, from now for `for_secs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -106,6 +106,7 @@ mod tests {
         let hb: crate::Heartbeat = serde_json::from_str(old).unwrap();
         assert_eq!(hb.versions.range(), ApiRange::only(1));
         assert_eq!(hb.versions.agent_version, "");
+        assert_eq!(hb.now_unix_ms, None, "an older agent sends no clock");
         let new = crate::Heartbeat {
             versions: AgentVersions::current("0.2.0"),
             ..hb

@@ -9,6 +9,7 @@ import type { Confirmation } from "../generated/Confirmation";
 import type { FailoverStatus } from "../generated/FailoverStatus";
 import type { HistoryResponse } from "../generated/HistoryResponse";
 import type { MaintenanceDone } from "../generated/MaintenanceDone";
+import type { MaintenanceLength } from "../generated/MaintenanceLength";
 import type { OfficeEvents } from "../generated/OfficeEvents";
 import type { Overview } from "../generated/Overview";
 import type { PairEntry } from "../generated/PairEntry";
@@ -68,8 +69,8 @@ export interface Commands {
   officeEvents(office: string, limit: number): Promise<OfficeEvents>;
   failoverAssess(primary: string, backup: string): Promise<Assessment>;
   failoverRun(primary: string, backup: string, confirmation: Confirmation): Promise<RoleChange>;
-  /** Maintenance for the office from now for `forSecs`, through one of its servers; `by`: who does the work. */
-  maintenanceStart(office: string, forSecs: number, reason: string, by: string | null): Promise<MaintenanceDone>;
+  /** Maintenance for the office from now for `length` (counted when sent), through one of its servers; `by`: who does the work. */
+  maintenanceStart(office: string, length: MaintenanceLength, reason: string, by: string | null): Promise<MaintenanceDone>;
   /** Ends the office's maintenance now. */
   maintenanceEnd(office: string, by: string | null): Promise<MaintenanceDone>;
   /** Saves text or bytes where the manager picks; resolves to the path, or null when cancelled. */
@@ -123,8 +124,8 @@ export const tauriCommands: Commands = {
   officeEvents: (office, limit) => call<OfficeEvents>("office_events", { office, limit }),
   failoverAssess: (primary, backup) => call<Assessment>("failover_assess", { primary, backup }),
   failoverRun: (primary, backup, confirmation) => call<RoleChange>("failover_run", { primary, backup, confirmation }),
-  maintenanceStart: (office, forSecs, reason, by) =>
-    call<MaintenanceDone>("maintenance_start", { office, forSecs, reason, by }),
+  maintenanceStart: (office, length, reason, by) =>
+    call<MaintenanceDone>("maintenance_start", { office, length, reason, by }),
   maintenanceEnd: (office, by) => call<MaintenanceDone>("maintenance_end", { office, by }),
   saveFile: (name, contents) =>
     call<string | null>("save_file", {

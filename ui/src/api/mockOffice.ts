@@ -146,6 +146,8 @@ export function mockOffice(
       role_since_unix: null,
       last_contact_unix: now(),
       message: null,
+      clock_offset_secs: 0,
+      clock_problem: null,
     },
     quarantined_files: 0,
     last_change: null,
@@ -239,18 +241,21 @@ export function mockOffice(
             m && {
               setting: m,
               sentence: `Maintenance until ${clock(m.until_unix)} — ${m.set_by}: ${m.reason}.`,
-              detail: "Alerts about the work are held and nothing happens automatically; the copy keeps running. It ends by itself.",
+              detail:
+                "Alerts about the work are held and nothing happens automatically, except that a phone system started on the backup is still stopped: two running at once would split the phones (to try the backup's, switch over). The copy keeps running. It ends by itself.",
             })(maintenanceOn()),
           maintenance_offer: {
             through: machines.find((m) => m.reachable)?.entry.id ?? null,
             blocked: machines.some((m) => m.reachable) ? null : "Neither server answers, so maintenance cannot be set from here.",
             choices: [
-              { label: "30 minutes", for_secs: 1800 },
-              { label: "1 hour", for_secs: 3600 },
-              { label: "2 hours", for_secs: 7200 },
-              { label: "4 hours", for_secs: 14400 },
+              { label: "30 minutes", length: { kind: "for", secs: 1800 } },
+              { label: "1 hour", length: { kind: "for", secs: 3600 } },
+              { label: "2 hours", length: { kind: "for", secs: 7200 } },
+              { label: "4 hours", length: { kind: "for", secs: 14400 } },
             ],
-            max_hours: 24,
+            min_secs: 60,
+            max_secs: 86400,
+            limits: "from 1 minute to 24 hours",
             by: "Sam",
           },
           // Fixed example rows: the mock's made-up categories, all copied.
@@ -417,8 +422,11 @@ export function mockOffice(
         took_ms: 420,
       };
     },
-    async maintenanceStart(_office, forSecs, reason, by) {
+    async maintenanceStart(_office, length, reason, by) {
       if (!reason.trim()) throw new CommandError("invalid_input", "Say why, in a few words.");
+      // Until a minute before this computer's next midnight, as lbs-console-core counts it.
+      const forSecs =
+        length.kind === "for" ? length.secs : Math.floor((new Date().setHours(24, 0, 0, 0) - Date.now()) / 1000) - 60;
       if (forSecs < 60 || forSecs > 24 * 3600) {
         throw new CommandError("refused", "PBX A refused: a maintenance lasts from 1 minute to 24 hours.");
       }

@@ -14,9 +14,14 @@ through: string | null,
  */
 blocked: string | null, 
 /**
- * The lengths to pick from; the dialog also takes a number of hours, up to `max_hours`.
+ * The lengths to pick from; the dialog also takes a number of hours, from `min_secs` to
+ * `max_secs` (what the agents accept).
  */
-choices: Array<MaintenanceChoice>, max_hours: number, 
+choices: Array<MaintenanceChoice>, min_secs: number, max_secs: number, 
+/**
+ * Those limits in words: "from 1 minute to 24 hours".
+ */
+limits: string, 
 /**
  * Who does the work, as the dialog first suggests it: this computer's user.
  */

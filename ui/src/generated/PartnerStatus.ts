@@ -13,4 +13,15 @@ checked: boolean, role: Role | null, epoch: number | null, role_since_unix: numb
 /**
  * Why it is not reachable, in plain words.
  */
-message: string | null, };
+message: string | null, 
+/**
+ * How far the partner's clock is ahead of this box's (negative: behind), in seconds, as
+ * measured at the last heartbeat it answered; absent until then, and with older agents.
+ */
+clock_offset_secs: number | null, 
+/**
+ * The two clocks differ by more than the round trip can explain plus 30 s, in words; `None`
+ * when they agree or it is not known. The maintenance and the audit log compare times
+ * written on both boxes, so they need both clocks right.
+ */
+clock_problem: string | null, };

@@ -1,6 +1,7 @@
 // Maintenance on the office view: the dialog asks how long, why and who, and refuses to start
-// without a reason or a length; the note shows lbs-console-core's sentence and ends it; the
-// answer (the partner told or not) is shown in its words; a refusal keeps the dialog open.
+// without a reason or a length within the agents' limits (from lbs-console-core's offer); the
+// note shows lbs-console-core's sentence and ends it; the answer (the partner told or not) is
+// shown in its words; a refusal keeps the dialog open.
 
 import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
@@ -12,7 +13,7 @@ import type { Commands } from "../api/commands";
 import { CommandError } from "../api/errors";
 import type { OfficeView as Office } from "../generated/OfficeView";
 import { BACKUP_ENTRY, ENTRY, fakeApi, machine, overviewOf } from "../test/fakeApi";
-import { customHours } from "./Maintenance";
+import { customHours, customLength } from "./Maintenance";
 import { OfficeView } from "./OfficeView";
 
 function office(on = false): Office {
@@ -74,7 +75,9 @@ describe("maintenance", () => {
     expect(start).toHaveProperty("disabled", true);
     fireEvent.change(screen.getByTestId("maintenance-hours"), { target: { value: "1,5" } });
     fireEvent.click(start);
-    await waitFor(() => expect(api.maintenanceStart).toHaveBeenCalledWith("office-1", 5400, "replacing the disk", "sam"));
+    await waitFor(() =>
+      expect(api.maintenanceStart).toHaveBeenCalledWith("office-1", { kind: "for", secs: 5400 }, "replacing the disk", "sam"),
+    );
     const result = await screen.findByTestId("maintenance-result");
     expect(result.textContent).toContain("Backup did not answer");
     expect(result.className).toContain("warn");
@@ -84,16 +87,50 @@ describe("maintenance", () => {
   it("keeps the dialog open with the agent's reason when it refuses", async () => {
     const api = fakeApi({
       maintenanceStart: () =>
-        Promise.reject(new CommandError("refused", "Main office refused: 30 hours is too long: a maintenance lasts at most 24 hours")),
+        Promise.reject(new CommandError("refused", "Main office refused: the reason must be one line of text")),
     });
     show(api, office());
     fireEvent.click(screen.getByTestId("start-maintenance"));
     fireEvent.change(screen.getByTestId("maintenance-reason"), { target: { value: "disk" } });
     fireEvent.click(screen.getByTestId("maintenance-length-custom"));
-    fireEvent.change(screen.getByTestId("maintenance-hours"), { target: { value: "30" } });
+    fireEvent.change(screen.getByTestId("maintenance-hours"), { target: { value: "3" } });
     fireEvent.click(screen.getByTestId("maintenance-start"));
-    expect((await screen.findByTestId("maintenance-error")).textContent).toContain("at most 24 hours");
+    expect((await screen.findByTestId("maintenance-error")).textContent).toContain("one line of text");
     expect(screen.getByTestId("maintenance-dialog")).toBeTruthy();
+  });
+
+  it("checks another length against the agents' limits before asking them", () => {
+    const api = fakeApi();
+    show(api, office());
+    fireEvent.click(screen.getByTestId("start-maintenance"));
+    fireEvent.change(screen.getByTestId("maintenance-reason"), { target: { value: "disk" } });
+    fireEvent.click(screen.getByTestId("maintenance-length-custom"));
+    const start = screen.getByTestId("maintenance-start");
+    for (const refused of ["30", "0.01", "24.1"]) {
+      fireEvent.change(screen.getByTestId("maintenance-hours"), { target: { value: refused } });
+      expect(start).toHaveProperty("disabled", true);
+      expect(screen.getByTestId("maintenance-missing").textContent).toBe(
+        "Type a number of hours: a maintenance lasts from 1 minute to 24 hours.",
+      );
+    }
+    fireEvent.change(screen.getByTestId("maintenance-hours"), { target: { value: "24" } });
+    expect(start).toHaveProperty("disabled", false);
+    fireEvent.click(start);
+    expect(api.maintenanceStart).toHaveBeenCalledWith("office-1", { kind: "for", secs: 86400 }, "disk", "sam");
+  });
+
+  it("sends the end of the day as such, to be counted when it arrives", async () => {
+    const api = fakeApi({
+      maintenanceStart: () => Promise.resolve({ maintenance: null, message: "Maintenance is on.", partner_not_told: false }),
+    });
+    const o = office();
+    const endOfDay = { label: "Until the end of the day (23:59)", length: { kind: "end_of_day" as const } };
+    show(api, { ...o, maintenance_offer: { ...o.maintenance_offer, choices: [...o.maintenance_offer.choices, endOfDay] } });
+    fireEvent.click(screen.getByTestId("start-maintenance"));
+    fireEvent.change(screen.getByTestId("maintenance-reason"), { target: { value: "disk" } });
+    fireEvent.click(screen.getByLabelText("Until the end of the day (23:59)"));
+    fireEvent.click(screen.getByTestId("maintenance-start"));
+    await waitFor(() => expect(api.maintenanceStart).toHaveBeenCalledWith("office-1", { kind: "end_of_day" }, "disk", "sam"));
   });
 
   it("shows the sentence while it is on and ends it", async () => {
@@ -131,5 +168,9 @@ describe("maintenance", () => {
     expect(customHours("")).toBeNull();
     expect(customHours("soon")).toBeNull();
     expect(customHours("-2")).toBeNull();
+    const offer = office().maintenance_offer;
+    expect(customLength("0.5", offer)).toEqual({ kind: "for", secs: 1800 });
+    expect(customLength("0.01", offer)).toBeNull();
+    expect(customLength("25", offer)).toBeNull();
   });
 });

@@ -10,6 +10,8 @@ import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
 import { Modal } from "../components/Modal";
 import type { MaintenanceDone } from "../generated/MaintenanceDone";
+import type { MaintenanceLength } from "../generated/MaintenanceLength";
+import type { MaintenanceOffer } from "../generated/MaintenanceOffer";
 import type { OfficeView } from "../generated/OfficeView";
 
 /** "Another number of hours" as seconds, or null when it is not a number above zero. */
@@ -17,6 +19,13 @@ export function customHours(text: string): number | null {
   const hours = Number(text.trim().replace(",", "."));
   if (!text.trim() || !Number.isFinite(hours) || hours <= 0) return null;
   return Math.round(hours * 3600);
+}
+
+/** "Another number of hours" as a length within the offer's limits (the agents'), or null. */
+export function customLength(text: string, offer: MaintenanceOffer): MaintenanceLength | null {
+  const secs = customHours(text);
+  if (secs === null || secs < offer.min_secs || secs > offer.max_secs) return null;
+  return { kind: "for", secs };
 }
 
 function Wrench() {
@@ -115,7 +124,8 @@ export function MaintenanceDialog({
   // Fixed when the dialog opens: the poller's snapshots keep arriving meanwhile.
   const [offer] = useState(() => office.maintenance_offer);
   const changing = office.maintenance !== null;
-  const [choice, setChoice] = useState<number | "custom">(offer.choices[1]?.for_secs ?? 3600);
+  // An index into the offer's choices: "until the end of the day" is counted when the form is sent.
+  const [choice, setChoice] = useState<number | "custom">(Math.min(1, offer.choices.length - 1));
   const [hours, setHours] = useState("");
   const [reason, setReason] = useState(changing ? (office.maintenance?.setting.reason ?? "") : "");
   const [by, setBy] = useState(offer.by ?? "");
@@ -124,20 +134,20 @@ export function MaintenanceDialog({
   const ids = { reason: useId(), by: useId(), hours: useId(), group: useId() };
   const servers = office.machines.map((m) => m.entry.name).join(" and ");
 
-  const forSecs = choice === "custom" ? customHours(hours) : choice;
+  const length = choice === "custom" ? customLength(hours, offer) : (offer.choices[choice]?.length ?? null);
   const missing =
-    forSecs === null
-      ? `Type a number of hours, from 0.5 to ${offer.max_hours}.`
+    length === null
+      ? `Type a number of hours: a maintenance lasts ${offer.limits}.`
       : !reason.trim()
         ? "Say why, in a few words: it is shown to everyone who looks at this office."
         : null;
 
   const start = async () => {
-    if (forSecs === null || missing) return;
+    if (length === null || missing) return;
     setBusy(true);
     setError(null);
     try {
-      onDone(await api.maintenanceStart(office.pair.id, forSecs, reason.trim(), by.trim() || null));
+      onDone(await api.maintenanceStart(office.pair.id, length, reason.trim(), by.trim() || null));
     } catch (e) {
       setError(toConsoleError(e).message);
       setBusy(false);
@@ -161,14 +171,14 @@ export function MaintenanceDialog({
         <fieldset className="maintenance-lengths" aria-describedby={ids.group}>
           <legend className="field-label">How long</legend>
           <div className="maintenance-choices" role="radiogroup">
-            {offer.choices.map((c) => (
+            {offer.choices.map((c, i) => (
               <label key={c.label} className="maintenance-choice">
                 <input
                   type="radio"
                   name="maintenance-length"
                   data-testid="maintenance-length"
-                  checked={choice === c.for_secs}
-                  onChange={() => setChoice(c.for_secs)}
+                  checked={choice === i}
+                  onChange={() => setChoice(i)}
                 />
                 {c.label}
               </label>
@@ -200,7 +210,7 @@ export function MaintenanceDialog({
             </label>
           </div>
           <p className="hint maintenance-limit" id={ids.group}>
-            Up to {offer.max_hours} hours. You can end it earlier.
+            A maintenance lasts {offer.limits}. You can end it earlier.
           </p>
         </fieldset>
         <label className="field" htmlFor={ids.reason}>

@@ -125,7 +125,7 @@ impl Failover {
         peer: &Peer,
         record: MaintenanceRecord,
     ) -> Result<Option<MaintenanceRecord>, Refusal> {
-        maintenance::check_record(&record)?;
+        maintenance::check_record(&record, now_unix())?;
         self.adopt_maintenance(Some(record), &peer.name).await;
         Ok(self.maintenance.record())
     }
@@ -133,12 +133,16 @@ impl Failover {
     /// Takes the partner's record (from a heartbeat or a call) when it wins over this box's.
     pub(super) async fn adopt_maintenance(&self, record: Option<MaintenanceRecord>, from: &str) {
         let Some(record) = record else { return };
-        match self.maintenance.adopt(record, now_unix()) {
+        match self.maintenance.adopt(record.clone(), now_unix()) {
             Ok(change) => {
                 let actor = format!("{from} (the partner)");
                 self.audit_maintenance(change.as_ref(), &actor, Some(from)).await;
             }
-            Err(e) => tracing::warn!(partner = from, error = %e, "the partner's maintenance record was not taken"),
+            // Every heartbeat carries it again: warn once per record, not once a second.
+            Err(e) if self.maintenance.newly_refused(&record) => {
+                tracing::warn!(partner = from, error = %e, "the partner's maintenance record was not taken")
+            }
+            Err(e) => tracing::debug!(partner = from, error = %e, "the partner's maintenance record, refused again"),
         }
     }
 
@@ -153,6 +157,16 @@ impl Failover {
     }
 }
 
+/// The longest the timer sleeps: the wall clock can jump.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// How long to sleep from `now_ms` until `until` (Unix seconds), at most [`MAX_WAIT`]; saturating,
+/// since `until` may be any time a record carries.
+fn wait_until(until: i64, now_ms: i64) -> Duration {
+    let left = until.saturating_mul(1000).saturating_sub(now_ms);
+    Duration::from_millis(left.clamp(0, MAX_WAIT.as_millis() as i64) as u64)
+}
+
 /// Ends the maintenance at its time: sleeps until the record in force ends (waking at least once
 /// a minute, since the wall clock can jump), or until the record changes.
 pub(super) async fn run_timer(f: Arc<Failover>) {
@@ -162,13 +176,8 @@ pub(super) async fn run_timer(f: Arc<Failover>) {
             f.audit_maintenance(Some(&change), BY_ITSELF, None).await;
         }
         let wait = match f.maintenance.next_end() {
-            Some(until) => {
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                Duration::from_millis((until * 1000 - now_ms).clamp(0, 60_000) as u64)
-            }
-            None => Duration::from_secs(60),
+            Some(until) => wait_until(until, crate::clock::now_unix_ms()),
+            None => MAX_WAIT,
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -178,5 +187,21 @@ pub(super) async fn run_timer(f: Arc<Failover>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_sleeps_until_the_end_at_most_a_minute_whatever_the_times() {
+        assert_eq!(wait_until(100, 99_500), Duration::from_millis(500));
+        assert_eq!(wait_until(100, 100_000), Duration::ZERO);
+        assert_eq!(wait_until(100, 200_000), Duration::ZERO, "past: at once");
+        assert_eq!(wait_until(10_000, 0), MAX_WAIT);
+        assert_eq!(wait_until(i64::MAX, 0), MAX_WAIT, "no overflow");
+        assert_eq!(wait_until(i64::MIN, i64::MAX), Duration::ZERO);
+        assert_eq!(wait_until(0, i64::MIN), MAX_WAIT);
     }
 }

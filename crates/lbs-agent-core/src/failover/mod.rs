@@ -12,12 +12,15 @@
 //! - `maintenance`: the pair's maintenance mode, told to the partner, carried by the heartbeat
 //!   and ended at its time (the record is `crate::maintenance`). An automatic action checks
 //!   `self.maintenance.active_now()` first and does nothing while it is on.
+//! - `clock_skew`: whether the partner's clock agrees with this box's, measured at every
+//!   heartbeat it answers ([`Failover::partner_clock`]).
 //!
 //! Architecture Invariant: the new role is persisted (fsync) before any step acts on it, and one
 //! role change runs at a time (`changing`). Every change, refusal and violation goes to the audit
 //! log ([`events`]) with who asked.
 
 pub mod address;
+mod clock_skew;
 pub mod events;
 pub(crate) mod heartbeat;
 mod maintenance;
@@ -48,6 +51,7 @@ use crate::peer::{Peer, PeerStore};
 use crate::refusal::Refusal;
 use crate::role::{RoleReader, RoleState};
 use crate::sync::SyncEngine;
+pub use clock_skew::ClockSkew;
 use events::{EventLog, NewEvent};
 pub use writer::RoleWriter;
 
@@ -58,6 +62,8 @@ pub struct PartnerView {
     pub reachable: bool,
     pub last_contact: Option<i64>,
     pub message: Option<String>,
+    /// The partner's clock against this box's, at the last heartbeat it answered.
+    pub clock: Option<ClockSkew>,
     /// When the last heartbeat exchange ended (answered or not).
     checked: Option<Instant>,
     /// The partner was out of reach: once it is back as a backup, the primary announces its
@@ -279,6 +285,7 @@ impl Failover {
             unapplied_bytes: unapplied.values().map(|t| t.bytes).sum(),
             unapplied_oldest_unix: unapplied.values().filter_map(|t| t.oldest_unix).min(),
             maintenance: self.maintenance.record(),
+            now_unix_ms: Some(crate::clock::now_unix_ms()),
             versions: crate::compat::ours(),
         }
     }

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::{EventKind, Heartbeat, Role};
 
+use super::clock_skew::{self, ClockSkew};
 use super::{lock, Failover, PartnerView};
-use crate::clock::now_unix;
+use crate::clock::{now_unix, now_unix_ms};
 use crate::peer::{CallError, Peer};
 use crate::refusal::Refusal;
 use crate::role::RoleState;
@@ -24,6 +25,8 @@ impl Failover {
     /// Exchanges heartbeats with the partner now; records what it said (or that it is silent).
     pub async fn heartbeat_now(&self, peer: &Peer, timeout: Duration) -> Result<Heartbeat, Refusal> {
         let own = self.own_heartbeat().await;
+        // The round trip by the monotonic clock: the wall clock may jump meanwhile.
+        let (sent_ms, sent) = (now_unix_ms(), Instant::now());
         let result = async {
             let client = self.sync.client_for(peer).map_err(Refusal::internal)?;
             let request = client
@@ -51,7 +54,14 @@ impl Failover {
         }
         .await;
         match &result {
-            Ok(hb) => self.partner_seen(hb.clone()),
+            Ok(hb) => {
+                let round_trip = i64::try_from(sent.elapsed().as_millis()).unwrap_or(i64::MAX);
+                let skew = hb
+                    .now_unix_ms
+                    .map(|theirs| ClockSkew::measure(sent_ms, round_trip, theirs));
+                self.partner_seen(hb.clone());
+                self.clock_measured(skew, &peer.name);
+            }
             Err(msg) => {
                 let mut p = lock(&self.partner);
                 p.reachable = false;
@@ -115,6 +125,36 @@ impl Failover {
         p.last_contact = Some(now_unix());
         p.message = problem;
         p.checked = Some(Instant::now());
+    }
+
+    /// Records the partner's clock as just measured (`None`: an older agent that does not send
+    /// it); logs once when the clocks go too far apart, and once when they agree again.
+    fn clock_measured(&self, skew: Option<ClockSkew>, partner: &str) {
+        let before = std::mem::replace(&mut lock(&self.partner).clock, skew);
+        match clock_skew::news(before.as_ref(), skew.as_ref()) {
+            Some(true) => {
+                let problem = skew.and_then(|s| s.problem(partner)).unwrap_or_default();
+                tracing::warn!(
+                    partner,
+                    offset_secs = skew.map_or(0, |s| s.offset_secs()),
+                    problem = %problem,
+                    "the partner's clock differs from this box's"
+                );
+            }
+            Some(false) => tracing::info!(
+                partner,
+                offset_secs = skew.map_or(0, |s| s.offset_secs()),
+                "the partner's clock agrees with this box's again"
+            ),
+            None => {}
+        }
+    }
+
+    /// The partner's clock against this box's, as last measured; `None` until a heartbeat was
+    /// answered by an agent that sends its clock. An automatic action that compares times written
+    /// on both boxes must check it.
+    pub fn partner_clock(&self) -> Option<ClockSkew> {
+        lock(&self.partner).clock
     }
 
     /// The partner's name for a message, without waiting for the record's lock.

@@ -96,6 +96,10 @@ impl Failover {
                 role_since_unix: partner.last.as_ref().map(|h| h.role_since_unix),
                 last_contact_unix: partner.last_contact,
                 message: partner.message.clone(),
+                clock_offset_secs: partner.clock.map(|c| c.offset_secs()),
+                clock_problem: partner
+                    .clock
+                    .and_then(|c| c.problem(peer.as_ref().map_or("the partner", |p| p.name.as_str()))),
             },
             quarantined_files,
             last_change,
@@ -108,9 +112,44 @@ fn totals(pending: &std::collections::HashMap<String, lbs_sync::journal::Tally>)
     pending.values().fold((0, 0), |(f, b), t| (f + t.files, b + t.bytes))
 }
 
+/// What became of a PBX the agent found running on the backup.
+enum Stopped {
+    /// Stopped, as the stop command's step says.
+    By(String),
+    /// No stop command is configured.
+    NoCommand,
+    /// The stop command failed, or the PBX still runs.
+    Failed(String),
+}
+
+/// What the audit log and the status say when the PBX was found running on the backup: why it is
+/// stopped, what became of it, how to try this box's PBX instead, and, during maintenance (whose
+/// alert about it is held), that maintenance does not keep it running.
+fn pbx_on_backup(stopped: Stopped, in_maintenance: bool) -> String {
+    let what = match stopped {
+        Stopped::By(how) => format!("the agent stopped it ({how})"),
+        Stopped::NoCommand => {
+            "no stop command is configured ([pbx] stop), so the agent could not stop it; stop it by hand".into()
+        }
+        Stopped::Failed(e) => format!("the agent could not stop it ({e}); stop it by hand"),
+    };
+    let maintenance = if in_maintenance {
+        " Maintenance does not change this: it is the one thing the agent still does on its own."
+    } else {
+        ""
+    };
+    format!(
+        "The PBX was running on this backup box, beside the primary: two running PBXs would split the phones \
+         (both could answer calls and register the trunks). {what}.{maintenance} To try this box's PBX, switch \
+         over (`lbs-agent switchover`, or Switch over in the console)."
+    )
+}
+
 /// Checks, every `check_interval`, that the PBX runs where it should: on the backup it must not
 /// (it could answer phones or register trunks beside the primary), so the agent stops it and
-/// records the violation; on the primary a stopped PBX is reported.
+/// records the violation, during maintenance too (the one automatic action maintenance does not
+/// hold back: it keeps the office from two PBXs, it does not act on the pair); on the primary a
+/// stopped PBX is reported.
 pub(super) async fn watch_pbx(f: Arc<Failover>) {
     let mut tick = tokio::time::interval(Duration::from_secs(f.config.pbx.check_interval));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -126,15 +165,12 @@ pub(super) async fn watch_pbx(f: Arc<Failover>) {
         let handing_over = lock(&f.handover).is_some();
         let problem = match (own.role, running) {
             (Role::Backup, Some(true)) => {
-                let stopped = f.pbx.stop().await;
-                let what = match &stopped {
-                    Ok(_) => "the agent stopped it".to_string(),
-                    Err(e) => format!("the agent could not stop it ({e}); stop it by hand"),
+                let stopped = match f.pbx.stop().await {
+                    Ok(_) if !f.pbx.managed() => Stopped::NoCommand,
+                    Ok(how) => Stopped::By(how),
+                    Err(e) => Stopped::Failed(e.to_string()),
                 };
-                let message = format!(
-                    "The PBX was running on this backup box, beside the primary: it could answer phones or register \
-                     trunks twice. {what}."
-                );
+                let message = pbx_on_backup(stopped, f.maintenance.active_now().is_some());
                 f.record(EventKind::PbxViolation, "the agent", None, message.clone())
                     .await;
                 Some(message)
@@ -155,5 +191,30 @@ pub(super) async fn watch_pbx(f: Arc<Failover>) {
         view.running = running;
         view.problem = problem;
         view.checked = Some(now_unix());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pbx_stopped_on_the_backup_says_why_and_how_to_try_it_even_during_maintenance() {
+        let usual = pbx_on_backup(Stopped::By("stopped with `pbx-stop`".into()), false);
+        assert!(usual.contains("two running PBXs would split the phones"), "{usual}");
+        assert!(
+            usual.contains("the agent stopped it (stopped with `pbx-stop`)"),
+            "{usual}"
+        );
+        assert!(usual.contains("To try this box's PBX, switch over"), "{usual}");
+        assert!(!usual.contains("Maintenance"), "{usual}");
+        assert!(pbx_on_backup(Stopped::NoCommand, false).contains("no stop command is configured"));
+        let during = pbx_on_backup(Stopped::By("stopped".into()), true);
+        assert!(during.contains("Maintenance does not change this"), "{during}");
+        let failed = pbx_on_backup(Stopped::Failed("exit status 1".into()), true);
+        assert!(
+            failed.contains("could not stop it (exit status 1); stop it by hand"),
+            "{failed}"
+        );
     }
 }

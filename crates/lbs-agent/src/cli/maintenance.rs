@@ -1,6 +1,7 @@
 //! `lbs-agent maintenance [on|off]`: the pair's maintenance mode, for a technician at the box,
 //! through the local API. While it is on, the alerts the work causes are held and nothing
-//! happens automatically; the copy keeps running; it ends by itself.
+//! happens automatically but the one guard against two PBXs; the copy keeps running; it ends by
+//! itself.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,6 +13,11 @@ use super::{load_config, LocalApi};
 use crate::local_time::clock;
 use lbs_agent_core::clock::now_unix;
 use lbs_agent_core::identity::Identity;
+use lbs_agent_core::maintenance::MAX_BY;
+
+/// The one thing the agent still does on its own during maintenance, said whenever it is on.
+const PBX_GUARD: &str = "A PBX started on the backup is still stopped: two running PBXs would split the phones; \
+                         to try the backup's PBX, switch over.";
 
 /// What `lbs-agent maintenance` was asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -60,12 +66,16 @@ pub async fn run(config_path: &Path, switch: Option<Switch>, options: Options) -
     };
     let now = now_unix();
     match (switch, &answer.maintenance) {
-        (Some(Switch::On), Some(m)) => println!("Maintenance on for the pair: {}.", describe(m, now)),
+        (Some(Switch::On), Some(m)) => {
+            println!("Maintenance on for the pair: {}.", describe(m, now));
+            println!("{PBX_GUARD}");
+        }
         (Some(Switch::Off), None) if answer.changed => println!("Maintenance ended for the pair."),
         (Some(Switch::Off), None) => println!("No maintenance was on: nothing to end."),
         (_, Some(m)) => {
             println!("Maintenance for the pair: {}.", describe(m, now));
             println!("Alerts about the work are held and nothing happens automatically; the copy keeps running.");
+            println!("{PBX_GUARD}");
         }
         (_, None) => println!("No maintenance: alerts and automatic actions work as usual."),
     }
@@ -84,7 +94,8 @@ pub async fn run(config_path: &Path, switch: Option<Switch>, options: Options) -
 
 /// "until 14:30 (in 2 hours), set by Sam: replacing the disk".
 fn describe(m: &Maintenance, now: i64) -> String {
-    let left = humantime::format_duration(Duration::from_secs(((m.until_unix - now).max(0) as u64) / 60 * 60));
+    let left = m.until_unix.saturating_sub(now).max(0) as u64;
+    let left = humantime::format_duration(Duration::from_secs(left / 60 * 60));
     format!(
         "until {} (in {left}), set by {}: {}",
         clock(m.until_unix, now),
@@ -116,10 +127,30 @@ fn capitalised(s: &str) -> String {
 
 /// Who works at the box, for the office and the audit log: "sam (command line on PBX A)".
 fn at_the_box(name: &str) -> String {
-    match login() {
-        Some(user) => format!("{user} (command line on {name})"),
-        None => format!("the command line on {name}"),
+    who_at(login().as_deref(), name)
+}
+
+/// `user` at the box `name`, within the agent's limit on who does the work: a long box name is
+/// shortened (then the whole, for a very long login), so the default is never refused.
+fn who_at(user: Option<&str>, name: &str) -> String {
+    let say = |name: &str| {
+        let said = match user {
+            Some(user) => format!("{user} (command line on {name})"),
+            None => format!("the command line on {name}"),
+        };
+        said.chars().filter(|c| !c.is_control()).collect::<String>()
+    };
+    let whole = say(name);
+    if whole.chars().count() <= MAX_BY {
+        return whole;
     }
+    let room = MAX_BY.saturating_sub(say("").chars().count());
+    if room > 1 {
+        let short: String = name.chars().take(room - 1).collect();
+        return say(&format!("{short}…"));
+    }
+    let cut: String = whole.chars().take(MAX_BY - 1).collect();
+    format!("{cut}…")
 }
 
 /// Who runs the command: the person behind sudo, else the login.
@@ -153,6 +184,30 @@ mod tests {
         assert_eq!(parse_length(" 45 ").unwrap(), 2700);
         let err = parse_length("soon").unwrap_err().to_string();
         assert!(err.contains("like 30m, 2h or 1h30m"), "{err}");
+    }
+
+    #[test]
+    fn who_works_at_the_box_fits_the_agents_limit_whatever_the_names() {
+        assert_eq!(who_at(Some("sam"), "PBX A"), "sam (command line on PBX A)");
+        assert_eq!(who_at(None, "PBX A"), "the command line on PBX A");
+        let long = "PBX of the main office, second floor, rack 3, the one with the blue label on its front panel";
+        for user in [Some("sam"), None, Some("a-very-long-login-name-from-a-directory")] {
+            let by = who_at(user, long);
+            assert_eq!(by.chars().count(), MAX_BY, "{by}");
+            let kept = user.map_or("the command line on PBX of the main".to_owned(), |u| {
+                format!("{u} (command line on PBX")
+            });
+            assert!(
+                by.starts_with(&kept) && by.contains('…'),
+                "the name is shortened, the rest kept: {by}"
+            );
+            assert!(lbs_agent_core::maintenance::who(&by).is_ok(), "{by}");
+        }
+        let huge = "x".repeat(300);
+        let by = who_at(Some(&huge), "PBX A");
+        assert_eq!(by.chars().count(), MAX_BY);
+        assert!(lbs_agent_core::maintenance::who(&by).is_ok());
+        assert!(lbs_agent_core::maintenance::who(&who_at(Some("sam\t"), "PBX\nA")).is_ok());
     }
 
     #[test]

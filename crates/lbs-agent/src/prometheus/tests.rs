@@ -123,6 +123,18 @@ fn maintenance_is_a_flag_and_its_end_while_it_is_on() {
 }
 
 #[test]
+fn the_partners_clock_is_shown_once_measured() {
+    let (mut f, s) = backup();
+    assert!(
+        !text(&f, &s, &[]).contains("lbs_partner_clock_skew_seconds"),
+        "not measured yet"
+    );
+    f.partner.clock_offset_secs = Some(-125);
+    let t = text(&f, &s, &[]);
+    assert!(t.contains("lbs_partner_clock_skew_seconds -125\n"), "{t}");
+}
+
+#[test]
 fn what_an_admin_alerts_on_is_there_with_labels_and_base_units() {
     let (f, s) = backup();
     let latest = vec![
@@ -197,7 +209,8 @@ fn the_families_are_the_ones_the_alert_rules_and_the_dashboard_know() {
         .unwrap();
     let mut known: Vec<&str> = list.split_whitespace().filter(|n| *n != "up").collect();
     known.sort_unstable();
-    let (f, s) = backup();
+    let (mut f, s) = backup();
+    f.partner.clock_offset_secs = Some(-2);
     let every_series = [
         "cpu.usage",
         "memory.used",
