@@ -5,8 +5,6 @@
 //! quits as it always did. Started at login (`--background`), the console starts in the tray.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Window, WindowEvent};
 use tauri_plugin_notification::NotificationExt;
@@ -14,54 +12,20 @@ use tauri_plugin_notification::NotificationExt;
 /// The argument the login item starts the console with.
 pub const BACKGROUND_ARG: &str = "--background";
 
-/// While no tray shows the icon, how often a thread looks again (a tray started after the
-/// console, e.g. GNOME's extension switched on).
-const LOOK_AGAIN: Duration = Duration::from_secs(15);
-
 /// What the shell knows of its tray.
 pub struct Background {
-    /// The tray icon was built and something shows it: worked out once at start (asking
-    /// takes a D-Bus call and an X connection, not for the UI thread at every close), then, while
-    /// false, again by a thread of its own.
-    shown: Arc<AtomicBool>,
+    /// The tray icon was built (it fails where the platform has no tray support at all).
+    tray_built: bool,
     /// The manager has been told once that closing leaves the console in the tray.
     told: AtomicBool,
 }
 
 impl Background {
-    /// `tray_built`: the tray icon was built (it fails where the platform has no tray support
-    /// at all).
     pub fn new(tray_built: bool) -> Background {
-        let shown = Arc::new(AtomicBool::new(tray_built && host::present()));
-        if tray_built && !shown.load(Ordering::Relaxed) {
-            watch_for_a_tray(shown.clone());
-        }
         Background {
-            shown,
+            tray_built,
             told: AtomicBool::new(false),
         }
-    }
-
-    /// Whether the manager can see the tray icon, and so bring a hidden window back.
-    fn tray_shown(&self) -> bool {
-        self.shown.load(Ordering::Relaxed)
-    }
-}
-
-/// Looks for a tray every [`LOOK_AGAIN`] until one shows the icon.
-fn watch_for_a_tray(shown: Arc<AtomicBool>) {
-    let started = std::thread::Builder::new()
-        .name("tray-watch".into())
-        .spawn(move || loop {
-            std::thread::sleep(LOOK_AGAIN);
-            if host::present() {
-                tracing::info!("a tray shows the console's icon now: closing the window keeps it watching");
-                shown.store(true, Ordering::Relaxed);
-                return;
-            }
-        });
-    if let Err(e) = started {
-        tracing::warn!(error = %e, "cannot watch for a tray; closing the window quits");
     }
 }
 
@@ -69,31 +33,49 @@ fn watch_for_a_tray(shown: Arc<AtomicBool>) {
 /// tray: then it watches from there.
 pub fn show_at_start(app: &AppHandle) {
     let background = std::env::args().any(|a| a == BACKGROUND_ARG);
-    if background && app.state::<Background>().tray_shown() {
+    if background && app.state::<Background>().tray_built && host::present() {
         tracing::info!("started at login: watching from the tray");
         return;
     }
     crate::show_window(app);
 }
 
-/// The window's close button: hide into the tray when there is one to come back from.
+/// The window's close button: hide into the tray when there is one to come back from, else quit.
+/// Whether a tray shows the icon is asked at each close, since a panel can come or go while the
+/// console runs; asking takes a D-Bus call and an X connection, so it runs off the UI thread.
 pub fn on_window_event(window: &Window, event: &WindowEvent) {
     let WindowEvent::CloseRequested { api, .. } = event else {
         return;
     };
-    let app = window.app_handle();
-    let state = app.state::<Background>();
-    if !state.tray_shown() {
-        tracing::info!("no tray shows the console's icon: closing the window quits");
+    if !window.app_handle().state::<Background>().tray_built {
+        tracing::info!("no tray icon: closing the window quits");
         return;
     }
     api.prevent_close();
+    let window = window.clone();
+    let decided = std::thread::Builder::new()
+        .name("close".into())
+        .spawn(move || close(&window, host::present()));
+    if let Err(e) = decided {
+        tracing::warn!(error = %e, "cannot decide how to close; quitting");
+        std::process::exit(0);
+    }
+}
+
+fn close(window: &Window, tray_shown: bool) {
+    let app = window.app_handle();
+    if !tray_shown {
+        tracing::info!("no tray shows the console's icon: closing the window quits");
+        app.exit(0);
+        return;
+    }
     if let Err(e) = window.hide() {
-        tracing::warn!(error = %e, "could not hide the window; closing it instead");
+        tracing::warn!(error = %e, "could not hide the window; quitting instead");
+        app.exit(0);
         return;
     }
     tracing::info!("window closed: the console keeps watching from the tray");
-    if !state.told.swap(true, Ordering::Relaxed) {
+    if !app.state::<Background>().told.swap(true, Ordering::Relaxed) {
         let shown = app
             .notification()
             .builder()
