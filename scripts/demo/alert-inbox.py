@@ -9,6 +9,7 @@ whoever runs the demo sees an alert arrive when a box goes silent, and its recov
 """
 
 import email
+import email.header
 import email.policy
 import json
 import sys
@@ -48,7 +49,10 @@ class Webhook(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         title = self.headers.get("Title") or self.headers.get("X-Title")
-        if title is None:
+        if title is not None:
+            # ntfy's Title header carries non-ASCII words as RFC 2047 encoded words.
+            title = str(email.header.make_header(email.header.decode_header(title)))
+        else:
             try:
                 title = json.loads(body).get("title")
             except (ValueError, AttributeError):

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 mod alerts;
 mod show;
-pub use alerts::{AlertsConfig, EmailChannel, Secret, Security, WebhookChannel, WebhookFormat};
+pub use alerts::{parse_mailbox, AlertsConfig, EmailChannel, Secret, Security, WebhookChannel, WebhookFormat};
 pub use show::effective;
 
 #[derive(Debug, Error)]

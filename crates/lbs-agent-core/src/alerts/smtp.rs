@@ -6,7 +6,6 @@
 use std::time::{Duration, SystemTime};
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -32,10 +31,8 @@ pub async fn send(ch: &EmailChannel, alert: &Alert, message_id: &str) -> Result<
 }
 
 fn message(ch: &EmailChannel, alert: &Alert, message_id: &str) -> Result<Message, SendError> {
-    let mailbox = |s: &str| {
-        s.parse::<Mailbox>()
-            .map_err(|e| SendError(format!("\"{s}\" is not a mail address: {e}")))
-    };
+    let mailbox =
+        |s: &str| crate::config::parse_mailbox(s).map_err(|e| SendError(format!("\"{s}\" is not a mail address: {e}")));
     let mut builder = Message::builder()
         .from(mailbox(&ch.from)?)
         .subject(alert.title.clone())

@@ -441,8 +441,23 @@ fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(list)
 }
 
+/// A mail address, with or without a name: `it@example.com`, `PBX alerts <it@example.com>`. A name
+/// with characters mail reserves, as people write them ("PBX A (server room) <…>"), is taken as
+/// written (it is quoted when the mail is sent) rather than refused.
+pub fn parse_mailbox(s: &str) -> Result<lettre::message::Mailbox, lettre::address::AddressError> {
+    s.parse::<lettre::message::Mailbox>().or_else(|e| {
+        let named = s.trim().strip_suffix('>').and_then(|rest| rest.rsplit_once('<'));
+        match named {
+            Some((name, address)) if !name.trim().is_empty() && !name.contains(['"', '<', '>']) => Ok(
+                lettre::message::Mailbox::new(Some(name.trim().to_owned()), address.trim().parse()?),
+            ),
+            _ => Err(e),
+        }
+    })
+}
+
 fn check_mailbox<E: serde::de::Error>(s: &str) -> Result<(), E> {
-    s.parse::<lettre::message::Mailbox>().map(|_| ()).map_err(|e| {
+    parse_mailbox(s).map(|_| ()).map_err(|e| {
         E::custom(format!(
             "\"{s}\" is not a mail address ({e}); write e.g. \"it@example.com\" or \"PBX alerts <it@example.com>\""
         ))
@@ -464,4 +479,27 @@ fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Secret>, 
         }
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod mailbox_tests {
+    use super::parse_mailbox;
+
+    #[test]
+    fn a_name_is_taken_as_people_write_it_and_quoted_when_sent() {
+        let m = parse_mailbox("PBX A (server room) <pbx@office.example>").unwrap();
+        assert_eq!(m.name.as_deref(), Some("PBX A (server room)"));
+        assert_eq!(m.email.to_string(), "pbx@office.example");
+        assert_eq!(m.to_string(), "\"PBX A (server room)\" <pbx@office.example>");
+        assert!(parse_mailbox("it@example.com").is_ok());
+        assert!(parse_mailbox("PBX alerts <it@example.com>").is_ok());
+        for bad in [
+            "PBX A (server room) <not an address>",
+            "<>",
+            "name <a@b> <c@d>",
+            "just words",
+        ] {
+            assert!(parse_mailbox(bad).is_err(), "{bad}");
+        }
+    }
 }
