@@ -340,7 +340,6 @@ pub mod local {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::view::ServerEntry;
     use lbs_protocol::{PeerSummary, ServerStatus, TokenRole};
 
     fn clock(t: i64) -> String {
@@ -376,24 +375,9 @@ pub(crate) mod tests {
             maintenance: on,
         };
         MachineView {
-            entry: ServerEntry {
-                id: id.into(),
-                name: format!("PBX {id}"),
-                address: "192.0.2.1:7443".into(),
-                fingerprint: String::new(),
-                server_id: id.into(),
-                added_unix: 0,
-            },
-            reachable,
-            last_answer_unix: Some(100),
-            last_role: Some(role),
             status: reachable.then_some(status),
             failover: None,
-            sync: None,
-            error: None,
-            restore_blocked: None,
-            standing_note: None,
-            silent_note: None,
+            ..crate::overview::tests::machine(id, role, 1, reachable)
         }
     }
 

@@ -301,7 +301,7 @@ pub fn worst(overview: &Overview) -> Option<PairLevel> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use lbs_protocol::SyncLinkState;
 
@@ -312,7 +312,7 @@ mod tests {
         }
     }
 
-    fn machine(id: &str, role: Role, epoch: u64, reachable: bool) -> MachineView {
+    pub(crate) fn machine(id: &str, role: Role, epoch: u64, reachable: bool) -> MachineView {
         MachineView {
             entry: ServerEntry {
                 id: id.into(),
