@@ -11,8 +11,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
 mod alerts;
+mod autopilot;
 mod show;
 pub use alerts::{parse_mailbox, AlertsConfig, EmailChannel, Secret, Security, WebhookChannel, WebhookFormat};
+pub use autopilot::{Member, Prefer, WitnessConfig};
 pub use show::effective;
 
 #[derive(Debug, Error)]
@@ -41,6 +43,9 @@ pub struct Config {
     pub takeover: Takeover,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// The vote for automatic failover (written by `lbs-agent autopilot setup`).
+    #[serde(default)]
+    pub witness: Option<WitnessConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -173,6 +178,44 @@ pub struct FailoverConfig {
         serialize_with = "show::secs"
     )]
     pub drain_timeout: u64,
+    /// Automatic failover for the pair (opt-in): the backup takes over by itself when the
+    /// primary is gone, by the vote of `[witness]`. See docs/failover.md.
+    #[serde(default)]
+    pub automatic: bool,
+    /// `"data"` (default): fail over by itself only when the backup was caught up; `"service"`:
+    /// even when it was behind (the phones before the last minutes of voicemail).
+    #[serde(default)]
+    pub prefer: autopilot::Prefer,
+    /// The backup counts as caught up when what it lacked at the primary's last heartbeat was
+    /// younger than this.
+    #[serde(
+        default = "autopilot::default_caught_up",
+        deserialize_with = "autopilot::caught_up",
+        serialize_with = "show::secs"
+    )]
+    pub caught_up_within: u64,
+    /// After an automatic failover, none again for this long (a flapping link moves the phones
+    /// once, not back and forth).
+    #[serde(
+        default = "autopilot::default_flap_guard",
+        deserialize_with = "autopilot::flap_guard",
+        serialize_with = "show::secs"
+    )]
+    pub flap_guard: u64,
+    /// How long the primary's leader key outlives its last renewal: the primary fences itself
+    /// within half of it when cut off, and the backup takes over after it (plus the heartbeat's
+    /// silence). Shorter fails over sooner; see docs/failover.md for the timeline.
+    #[serde(
+        default = "autopilot::default_lease",
+        deserialize_with = "autopilot::lease",
+        serialize_with = "show::secs"
+    )]
+    pub lease: u64,
+    /// Where the backup asks the primary's PBX for SIP OPTIONS before taking over (a PBX that
+    /// still answers means only its agent is gone: nothing moves). By default the partner's
+    /// address, port 5060.
+    #[serde(default)]
+    pub partner_sip: Option<SocketAddr>,
 }
 
 /// How the phones find the primary: the address that moves to the box that becomes primary.
@@ -462,7 +505,11 @@ impl Config {
             message: parse_error(&e, text),
         })?;
         config.check_paths(path)?;
-        if let Some(message) = config.failover_problem().or_else(|| config.alerts.problem()) {
+        if let Some(message) = config
+            .failover_problem()
+            .or_else(|| config.autopilot_problem())
+            .or_else(|| config.alerts.problem())
+        {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
                 message,
@@ -489,6 +536,33 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Automatic failover needs the vote, and the PBX commands to fence and to take over.
+    fn autopilot_problem(&self) -> Option<String> {
+        if let Some(w) = &self.witness {
+            if let Some(p) = w.problem() {
+                return Some(p);
+            }
+        }
+        if !self.failover.automatic {
+            return None;
+        }
+        if self.witness.is_none() {
+            return Some(
+                "[failover] automatic = true needs the vote in [witness]: run `lbs-agent autopilot setup` \
+                 (see docs/failover.md), or set automatic = false"
+                    .into(),
+            );
+        }
+        if self.pbx.start.is_empty() {
+            return Some(
+                "[failover] automatic = true needs [pbx] start and stop: the agent must be able to stop the PBX \
+                 of a primary cut off from the office, and to start it on the backup that takes over"
+                    .into(),
+            );
+        }
+        None
     }
 
     /// What is wrong with the PBX commands and the takeover together, if anything.

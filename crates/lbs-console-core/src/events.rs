@@ -50,6 +50,10 @@ pub fn label(kind: EventKind) -> &'static str {
         EventKind::MaintenanceEnded => "Maintenance ended",
         EventKind::AlertSent => "Alert sent",
         EventKind::AlertFailed => "Alert not delivered",
+        EventKind::AutopilotSwitched => "Automatic failover switched",
+        EventKind::Fenced => "Phone system stopped: cut off",
+        EventKind::Unfenced => "Phone system running again",
+        EventKind::AutopilotHeld => "Automatic failover held back",
         EventKind::Other => "Other event",
     }
 }
@@ -63,7 +67,9 @@ pub fn is_warning(kind: EventKind) -> bool {
         | EventKind::PbxViolation
         | EventKind::SwitchoverCalledOff
         | EventKind::Unpaired
-        | EventKind::AlertFailed => true,
+        | EventKind::AlertFailed
+        | EventKind::Fenced
+        | EventKind::AutopilotHeld => true,
         EventKind::Promoted
         | EventKind::Demoted
         | EventKind::Paired
@@ -76,6 +82,8 @@ pub fn is_warning(kind: EventKind) -> bool {
         | EventKind::MaintenanceStarted
         | EventKind::MaintenanceEnded
         | EventKind::AlertSent
+        | EventKind::AutopilotSwitched
+        | EventKind::Unfenced
         | EventKind::Other => false,
     }
 }

@@ -737,6 +737,7 @@ pub(crate) mod tests {
             },
             quarantined_files: 0,
             last_change: None,
+            autopilot: None,
         }
     }
 

@@ -81,6 +81,17 @@ event_kinds! {
     AlertSent = "alert_sent",
     /// An alert could not be delivered to one of its channels (it is retried).
     AlertFailed = "alert_failed",
+    /// A person switched automatic failover on or off for the pair.
+    AutopilotSwitched = "autopilot_switched",
+    /// This primary lost its partner and the vote: it stopped its PBX and let the address go
+    /// before its lease could pass to the partner.
+    Fenced = "fenced",
+    /// A fenced primary runs its PBX again: nobody took over (it holds the leader key again, or
+    /// its partner answers as its backup).
+    Unfenced = "unfenced",
+    /// The backup would have taken over by itself but something stopped it (the primary's PBX
+    /// still answers, the backup was behind, the flap guard, maintenance).
+    AutopilotHeld = "autopilot_held",
 }
 
 impl Serialize for EventKind {

@@ -106,6 +106,9 @@ pub struct FailoverStatus {
     pub quarantined_files: u64,
     /// The last role change this agent ran.
     pub last_change: Option<RoleChange>,
+    /// Automatic failover as this box sees it; absent from older agents.
+    #[serde(default)]
+    pub autopilot: Option<crate::AutopilotStatus>,
 }
 
 /// The hold after a box becomes primary, before switching back is advised.
@@ -299,6 +302,10 @@ pub struct Heartbeat {
     /// tell when the other's clock is wrong; absent from older agents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now_unix_ms: Option<i64>,
+    /// Whether the sender is set up for automatic failover, and the pair's switch as it knows
+    /// it; absent from older agents (which are not set up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autopilot: Option<crate::AutopilotAdvert>,
     /// The sender's agent version and API range.
     #[serde(flatten)]
     pub versions: crate::AgentVersions,

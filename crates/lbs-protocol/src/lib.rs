@@ -6,6 +6,7 @@
 //! `ui/src/generated/`).
 
 mod alerts;
+mod autopilot;
 mod event_kind;
 mod failover;
 mod maintenance;
@@ -17,6 +18,10 @@ mod version;
 
 pub mod link;
 pub use alerts::{AlertChannelStatus, AlertTestReport, AlertTestResult, AlertsStatus, OpenAlert};
+pub use autopilot::{
+    AutomaticFailover, AutopilotAdvert, AutopilotAnswer, AutopilotBlocker, AutopilotRequest, AutopilotSettings,
+    AutopilotStatus, AutopilotSwitch, BlockerKind, Fence, VoteMember,
+};
 pub use event_kind::EventKind;
 pub use failover::{
     AddressStatus, DemoteRequest, Event, EventList, FailoverStatus, ForwardedSwitchover, HandoverRequest,

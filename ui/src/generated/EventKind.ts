@@ -3,4 +3,4 @@
 /**
  * What an audit-log entry records.
  */
-export type EventKind = "promoted" | "demoted" | "paired" | "unpaired" | "epoch_learned" | "switchover" | "switchover_called_off" | "reintegrating" | "reintegrated" | "step_failed" | "refused" | "pbx_violation" | "quarantine_restored" | "trash_restored" | "maintenance_started" | "maintenance_ended" | "alert_sent" | "alert_failed" | "other";
+export type EventKind = "promoted" | "demoted" | "paired" | "unpaired" | "epoch_learned" | "switchover" | "switchover_called_off" | "reintegrating" | "reintegrated" | "step_failed" | "refused" | "pbx_violation" | "quarantine_restored" | "trash_restored" | "maintenance_started" | "maintenance_ended" | "alert_sent" | "alert_failed" | "autopilot_switched" | "fenced" | "unfenced" | "autopilot_held" | "other";

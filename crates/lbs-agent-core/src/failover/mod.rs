@@ -286,6 +286,7 @@ impl Failover {
             unapplied_oldest_unix: unapplied.values().filter_map(|t| t.oldest_unix).min(),
             maintenance: self.maintenance.record(),
             now_unix_ms: Some(crate::clock::now_unix_ms()),
+            autopilot: None,
             versions: crate::compat::ours(),
         }
     }

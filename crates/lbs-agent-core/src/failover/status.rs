@@ -103,6 +103,7 @@ impl Failover {
             },
             quarantined_files,
             last_change,
+            autopilot: None,
         })
     }
 }
