@@ -13,6 +13,7 @@ use lbs_agent_core::tokens::TokenStore;
 use lbs_agent_core::units::{human_bytes, human_secs};
 
 pub mod alert;
+pub mod autopilot;
 pub mod check_config;
 pub mod link;
 pub mod maintenance;
@@ -456,6 +457,9 @@ fn print_failover(f: &lbs_protocol::FailoverStatus) {
             "Quarantine:   {} files set aside; see `lbs-agent quarantine`",
             f.quarantined_files
         );
+    }
+    if let Some(a) = &f.autopilot {
+        println!("Autopilot:    {}", a.summary);
     }
 }
 

@@ -143,6 +143,20 @@ enum Command {
     /// The alerts this box sends itself (mail, webhooks): test the channels, see the outbox.
     #[command(subcommand)]
     Alert(AlertCommand),
+    /// Automatic failover for the pair (set up with `lbs-agent witness setup`): `on`, `off`
+    /// (with --reason), or nothing to see whether the pair is on autopilot and why not.
+    Autopilot {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(value_enum)]
+        switch: Option<cli::autopilot::Switch>,
+        /// Why, for the office and the audit log (needed to switch it off).
+        #[arg(long, requires = "switch")]
+        reason: Option<String>,
+        /// Who switches it; the login name at this box when not given.
+        #[arg(long, requires = "switch")]
+        by: Option<String>,
+    },
     /// Maintenance mode for the pair, while a technician works on it: the alerts the work causes
     /// are held and nothing happens automatically; the copy keeps running; it ends by itself.
     /// `on` starts it (--for and --reason), `off` ends it, nothing shows it. Set on either box,
@@ -391,6 +405,12 @@ fn main() -> std::process::ExitCode {
             }
             Command::Alert(AlertCommand::Test(c)) => cli::alert::test(&c.config).await,
             Command::Alert(AlertCommand::Status(c)) => cli::alert::status(&c.config).await,
+            Command::Autopilot {
+                config,
+                switch,
+                reason,
+                by,
+            } => cli::autopilot::run(&config.config, switch, reason, by).await,
             Command::Maintenance {
                 config,
                 switch,

@@ -26,6 +26,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("role", &["clock", "fsutil", "refusal"]),
     ("maintenance", &["clock", "fsutil", "refusal"]),
     ("peer", &["identity", "refusal", "clock"]),
+    // The vote (etcd): knows the witness's settings, nothing of roles.
+    ("vote", &["clock", "command", "config", "peer"]),
     // Engines: the sync never looks at failover or the sampler; failover drives the sync.
     (
         "sync",
@@ -50,6 +52,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "refusal",
             "role",
             "sync",
+            "vote",
             "units",
         ],
     ),

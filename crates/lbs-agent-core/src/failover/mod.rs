@@ -12,6 +12,8 @@
 //! - `maintenance`: the pair's maintenance mode, told to the partner, carried by the heartbeat
 //!   and ended at its time (the record is `crate::maintenance`). An automatic action checks
 //!   `self.maintenance.active_now()` first and does nothing while it is on.
+//! - `autopilot`: automatic failover (opt-in) by the vote of a witness: the backup takes over a
+//!   primary that is gone, a primary cut off from everything fences itself.
 //! - `clock_skew`: whether the partner's clock agrees with this box's, measured at every
 //!   heartbeat it answers ([`Failover::partner_clock`]).
 //!
@@ -20,6 +22,7 @@
 //! log ([`events`]) with who asked.
 
 pub mod address;
+mod autopilot;
 mod clock_skew;
 pub mod events;
 pub(crate) mod heartbeat;
@@ -66,6 +69,9 @@ pub struct PartnerView {
     pub clock: Option<ClockSkew>,
     /// When the last heartbeat exchange ended (answered or not).
     checked: Option<Instant>,
+    /// When the partner was last heard (an answer or a heartbeat it sent), by the monotonic
+    /// clock: the autopilot measures silence with it, so a clock jump cannot fake one.
+    heard: Option<Instant>,
     /// The partner was out of reach: once it is back as a backup, the primary announces its
     /// address again (the partner may have held the floating address while it was away).
     announce: bool,
@@ -101,6 +107,8 @@ pub struct Failover {
     pbx_view: Mutex<PbxView>,
     /// Primary side of a switchover: since when the PBX is stopped for the handover.
     handover: Mutex<Option<Instant>>,
+    /// Automatic failover (opt-in; see `autopilot`).
+    autopilot: autopilot::Autopilot,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -207,6 +215,7 @@ impl Failover {
             address: address::Address::new(config.takeover.clone()),
             // Kept beside the role record in the state directory.
             maintenance: MaintenanceState::open(&config.server.state_dir),
+            autopilot: autopilot::Autopilot::open(&config),
             config,
             identity,
             role,
@@ -234,6 +243,8 @@ impl Failover {
             tokio::spawn(heartbeat::run(self.clone())),
             tokio::spawn(status::watch_pbx(self.clone())),
             tokio::spawn(maintenance::run_timer(self.clone())),
+            tokio::spawn(autopilot::keep_vote(self.clone())),
+            tokio::spawn(autopilot::watch(self.clone())),
         ]
     }
 
@@ -286,7 +297,7 @@ impl Failover {
             unapplied_oldest_unix: unapplied.values().filter_map(|t| t.oldest_unix).min(),
             maintenance: self.maintenance.record(),
             now_unix_ms: Some(crate::clock::now_unix_ms()),
-            autopilot: None,
+            autopilot: Some(self.autopilot.advert()),
             versions: crate::compat::ours(),
         }
     }

@@ -125,6 +125,7 @@ impl Failover {
         p.last_contact = Some(now_unix());
         p.message = problem;
         p.checked = Some(Instant::now());
+        p.heard = p.checked;
     }
 
     /// Records the partner's clock as just measured (`None`: an older agent that does not send
@@ -158,7 +159,7 @@ impl Failover {
     }
 
     /// The partner's name for a message, without waiting for the record's lock.
-    fn peer_name(&self) -> String {
+    pub(super) fn peer_name(&self) -> String {
         self.peer
             .try_read()
             .ok()
@@ -181,8 +182,10 @@ impl Failover {
     /// the partner sent can be old: one sent while the network was cut may arrive after it heals
     /// (TCP keeps retransmitting), so it never makes this box announce its address.
     pub async fn on_heartbeat(self: &Arc<Self>, hb: Heartbeat, answer: bool) {
-        // Whatever the roles, the two boxes agree on the maintenance.
+        // Whatever the roles, the two boxes agree on the maintenance and the autopilot's switch.
         self.adopt_maintenance(hb.maintenance.clone(), &self.peer_name()).await;
+        self.autopilot_heard(hb.autopilot.clone(), hb.role, (hb.epoch, hb.epoch_owner.as_str()))
+            .await;
         let own = self.role();
         let partner_below = (hb.epoch, hb.epoch_owner.as_str()) <= own.rank();
         if answer && own.role == Role::Primary && hb.role == Role::Backup && partner_below {

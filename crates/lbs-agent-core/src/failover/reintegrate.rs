@@ -144,13 +144,21 @@ impl Failover {
         match own.role {
             Role::Primary => {
                 // Standing is `Unconfirmed` until the partner has been asked (see `RoleWriter::load`).
+                let mut answered = false;
                 if let Some(peer) = self.peer().await {
                     if let Ok(hb) = self.heartbeat_now(&peer, Duration::from_secs(3)).await {
                         if (hb.epoch, hb.epoch_owner.as_str()) > own.rank() {
                             self.reintegrate(hb).await;
                             return;
                         }
+                        answered = true;
                     }
+                }
+                // With automatic failover, a silent partner may have taken over meanwhile: the
+                // vote says whether the PBX may run (else this box starts fenced).
+                if !answered && self.autopilot.configured() && !self.may_start_as_primary().await {
+                    self.role.set_standing(RoleStanding::Settled);
+                    return;
                 }
                 let _g = self.changing.lock().await;
                 // The partner's own heartbeat (or a pairing) may have made this box a backup

@@ -103,7 +103,7 @@ impl Failover {
             },
             quarantined_files,
             last_change,
-            autopilot: None,
+            autopilot: Some(self.autopilot_status().await),
         })
     }
 }
@@ -176,6 +176,7 @@ pub(super) async fn watch_pbx(f: Arc<Failover>) {
                     .await;
                 Some(message)
             }
+            (Role::Primary, Some(false)) if f.autopilot.fenced().is_some() => f.autopilot.fenced().map(|fence| fence.message),
             (Role::Primary, Some(false))
                 if !handing_over && f.role.standing() != lbs_protocol::RoleStanding::Unconfirmed =>
             {

@@ -126,7 +126,7 @@ fn capitalised(s: &str) -> String {
 }
 
 /// Who works at the box, for the office and the audit log: "sam (command line on PBX A)".
-fn at_the_box(name: &str) -> String {
+pub(crate) fn at_the_box(name: &str) -> String {
     who_at(login().as_deref(), name)
 }
 

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod auth;
+mod autopilot;
 mod error;
 mod extract;
 mod failover;
@@ -40,6 +41,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(failover::router())
         .merge(trash::router())
         .merge(maintenance::router())
+        .merge(autopilot::router())
         .merge(partner::router())
         .merge(admin)
         .fallback(|| async { HttpError::from(Refusal::not_found("no such API route")) })
