@@ -160,6 +160,9 @@ pub struct AutopilotStatus {
     pub last_automatic: Option<AutomaticFailover>,
     /// This box fenced itself (it is the primary, cut off from its partner and the vote).
     pub fenced: Option<Fence>,
+    /// The backup would have taken over but did not, and why (e.g. the primary's agent is
+    /// silent but its PBX still answers the phones); while the primary stays silent.
+    pub held: Option<String>,
     pub settings: AutopilotSettings,
     /// One sentence for the office manager: "On autopilot: if PBX A fails, PBX B takes over by
     /// itself." / "Not on autopilot: the witness does not answer since 10:42. …"

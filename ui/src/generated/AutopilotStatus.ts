@@ -41,7 +41,12 @@ leader: string | null, last_automatic: AutomaticFailover | null,
 /**
  * This box fenced itself (it is the primary, cut off from its partner and the vote).
  */
-fenced: Fence | null, settings: AutopilotSettings, 
+fenced: Fence | null, 
+/**
+ * The backup would have taken over but did not, and why (e.g. the primary's agent is
+ * silent but its PBX still answers the phones); while the primary stays silent.
+ */
+held: string | null, settings: AutopilotSettings, 
 /**
  * One sentence for the office manager: "On autopilot: if PBX A fails, PBX B takes over by
  * itself." / "Not on autopilot: the witness does not answer since 10:42. …"

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use lbs_protocol::{PbxStatus, Role};
+use lbs_protocol::{AutopilotStatus, BlockerKind, PbxStatus, Role};
 
 use super::evaluate::{Observation, Seen};
 use super::wording::{self, Unprotected};
@@ -69,6 +69,8 @@ pub struct Facts {
     pub hold: Option<HoldFacts>,
     pub sync: SyncFacts,
     pub resources: Option<Latest>,
+    /// Automatic failover as this box sees it (`None`: not set up).
+    pub autopilot: Option<AutopilotStatus>,
 }
 
 /// Since when each error has been the same: "failing with the same error for 10 min".
@@ -102,6 +104,9 @@ pub const PBX_STOPPED: &str = "pbx_stopped";
 pub const PBX_ON_BACKUP: &str = "pbx_on_backup";
 pub const HOLD_OVER: &str = "hold_over";
 pub const MEMORY: &str = "memory";
+pub const AUTOPILOT_VOTE: &str = "autopilot_vote";
+pub const FENCED: &str = "fenced";
+pub const AUTOPILOT_HELD: &str = "autopilot_held";
 
 /// Every condition's observation now. `failing` is the output of [`Streaks::update`].
 pub fn observe(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], open: &[String]) -> Vec<Observation> {
@@ -112,6 +117,9 @@ pub fn observe(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], o
         pbx_on_backup(f),
         hold_over(f),
         memory(f, t),
+        autopilot_vote(f),
+        fenced(f),
+        autopilot_held(f),
     ];
     out.extend(disks(f, t, open));
     out
@@ -249,6 +257,52 @@ fn hold_over(f: &Facts) -> Observation {
     }
 }
 
+/// The vote, from the primary (the box that holds the key; the backup cut off from it is cut off
+/// from the primary too, which "does not answer" says): automatic failover is off without a
+/// majority, and one loss from off without the witness. Not while a person switched it off.
+fn autopilot_vote(f: &Facts) -> Observation {
+    let seen = match &f.autopilot {
+        Some(a) if a.configured && f.role == Role::Primary && a.fenced.is_none() => {
+            let kinds: Vec<BlockerKind> = a.blockers.iter().map(|b| b.kind).collect();
+            if kinds.contains(&BlockerKind::SwitchedOff) {
+                Seen::Clear(wording::vote_back(&f.me))
+            } else if let Some(b) = a
+                .blockers
+                .iter()
+                .find(|b| matches!(b.kind, BlockerKind::NoQuorum | BlockerKind::WitnessUnreachable))
+            {
+                Seen::Active(wording::vote_lost(&f.me, b.kind == BlockerKind::NoQuorum, &b.message))
+            } else if a.quorum {
+                Seen::Clear(wording::vote_back(&f.me))
+            } else {
+                Seen::Unknown
+            }
+        }
+        Some(a) if a.configured && f.role == Role::Primary => Seen::Unknown,
+        _ => Seen::Clear(wording::vote_back(&f.me)),
+    };
+    observation(AUTOPILOT_VOTE, true, seen)
+}
+
+/// A primary that fenced itself says so (when its message can get out).
+fn fenced(f: &Facts) -> Observation {
+    let seen = match f.autopilot.as_ref().and_then(|a| a.fenced.as_ref()) {
+        Some(fence) => Seen::Active(wording::fenced(&f.me, &fence.message)),
+        None => Seen::Clear(wording::unfenced(&f.me, f.role)),
+    };
+    // Not held by maintenance: the phones of this box are stopped.
+    observation(FENCED, false, seen)
+}
+
+/// The backup that did not take over, and why.
+fn autopilot_held(f: &Facts) -> Observation {
+    let seen = match f.autopilot.as_ref().and_then(|a| a.held.as_ref()) {
+        Some(why) if f.role == Role::Backup => Seen::Active(wording::autopilot_held(&f.me, why)),
+        _ => Seen::Clear(wording::autopilot_not_held(&f.me)),
+    };
+    observation(AUTOPILOT_HELD, true, seen)
+}
+
 fn memory(f: &Facts, t: &AlertsConfig) -> Observation {
     let used = f.resources.as_ref().and_then(Latest::memory_percent);
     let above = f64::from(t.memory_used_above);
@@ -332,6 +386,37 @@ mod tests {
                 memory_total_bytes: Some(4.0),
                 disks: vec![("/".into(), 50.0)],
             }),
+            autopilot: None,
+        }
+    }
+
+    fn autopilot(blockers: &[BlockerKind]) -> AutopilotStatus {
+        AutopilotStatus {
+            configured: true,
+            switch: None,
+            armed: blockers.iter().all(|b| *b == BlockerKind::WitnessUnreachable),
+            blockers: blockers
+                .iter()
+                .map(|&kind| lbs_protocol::AutopilotBlocker {
+                    kind,
+                    since_unix: None,
+                    until_unix: None,
+                    message: format!("{kind:?} explained."),
+                })
+                .collect(),
+            members: Vec::new(),
+            quorum: !blockers.contains(&BlockerKind::NoQuorum),
+            leader: None,
+            last_automatic: None,
+            fenced: None,
+            held: None,
+            settings: lbs_protocol::AutopilotSettings {
+                lease_secs: 10,
+                prefer_service: false,
+                caught_up_within_secs: 60,
+                flap_guard_secs: 3600,
+            },
+            summary: String::new(),
         }
     }
 
@@ -491,6 +576,58 @@ mod tests {
             caught_up: true,
         });
         assert!(!active(seen(&observe(&f, &config(), &[], &[]), HOLD_OVER)));
+    }
+
+    #[test]
+    fn the_primary_tells_of_a_lost_vote_unless_a_person_switched_the_autopilot_off() {
+        let mut f = facts(Role::Primary);
+        let vote = |f: &Facts| seen(&observe(f, &config(), &[], &[]), AUTOPILOT_VOTE).clone();
+        assert!(matches!(vote(&f), Seen::Clear(_)), "not set up: nothing to say");
+        f.autopilot = Some(autopilot(&[]));
+        assert!(matches!(vote(&f), Seen::Clear(_)));
+        f.autopilot = Some(autopilot(&[BlockerKind::WitnessUnreachable]));
+        let Seen::Active(t) = vote(&f) else {
+            panic!("the witness")
+        };
+        assert!(t.title.contains("witness does not answer"), "{}", t.title);
+        f.autopilot = Some(autopilot(&[BlockerKind::NoQuorum]));
+        let Seen::Active(t) = vote(&f) else { panic!("no quorum") };
+        assert!(t.title.contains("Automatic failover is off"), "{}", t.title);
+        assert!(t.message.contains("NoQuorum explained."), "{}", t.message);
+        f.autopilot = Some(autopilot(&[BlockerKind::SwitchedOff, BlockerKind::NoQuorum]));
+        assert!(matches!(vote(&f), Seen::Clear(_)), "a person switched it off");
+        let mut b = facts(Role::Backup);
+        b.autopilot = Some(autopilot(&[BlockerKind::NoQuorum]));
+        assert!(matches!(vote(&b), Seen::Clear(_)), "the primary says it");
+    }
+
+    #[test]
+    fn a_fence_and_a_held_takeover_are_told_by_the_box_concerned() {
+        let mut f = facts(Role::Primary);
+        let mut a = autopilot(&[BlockerKind::NoQuorum]);
+        a.fenced = Some(lbs_protocol::Fence {
+            since_unix: 9_000,
+            message: "PBX B lost both.".into(),
+        });
+        f.autopilot = Some(a);
+        let obs = observe(&f, &config(), &[], &[]);
+        let Seen::Active(t) = seen(&obs, FENCED) else {
+            panic!("fenced")
+        };
+        assert_eq!(t.message, "PBX B lost both.");
+        assert!(
+            !obs.iter().find(|o| o.key == FENCED).unwrap().held,
+            "not held by maintenance"
+        );
+        assert_eq!(seen(&obs, AUTOPILOT_VOTE), &Seen::Unknown, "the fence says it");
+        let mut b = facts(Role::Backup);
+        let mut a = autopilot(&[]);
+        a.held = Some("PBX A's PBX still answers.".into());
+        b.autopilot = Some(a);
+        let Seen::Active(t) = seen(&observe(&b, &config(), &[], &[]), AUTOPILOT_HELD).clone() else {
+            panic!("held")
+        };
+        assert!(t.title.contains("did not take over"), "{}", t.title);
     }
 
     #[test]

@@ -243,6 +243,7 @@ async fn gather(a: &Alerts, i: &Inputs, now: i64, started: i64) -> Option<Facts>
         hold,
         sync: sync_facts(&i.sync, f, status.role, now).await,
         resources: i.resources.borrow().clone(),
+        autopilot: status.autopilot.filter(|a| a.configured),
     })
 }
 

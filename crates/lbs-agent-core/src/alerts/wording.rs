@@ -83,6 +83,64 @@ pub fn partner_back(me: &str, partner: &str, partner_role: Option<Role>) -> Text
     )
 }
 
+pub fn vote_lost(me: &str, no_quorum: bool, detail: &str) -> Text {
+    if no_quorum {
+        text(
+            format!("Automatic failover is off: {me} cannot reach the vote"),
+            format!("{detail} If {me} failed now, a person would have to fail over by hand."),
+            "Check that the witness machine is on and connected, and that the backup box answers. It comes back by itself.",
+        )
+    } else {
+        text(
+            "The witness does not answer — automatic failover hangs on one box".to_string(),
+            format!("{detail} The phones are not affected."),
+            "Check that the witness machine is on and connected to the network.",
+        )
+    }
+}
+
+pub fn vote_back(me: &str) -> Text {
+    text(
+        "Automatic failover works again".to_string(),
+        format!("{me} reaches the whole vote again: if it fails, its partner takes over by itself."),
+        "Nothing to do.",
+    )
+}
+
+pub fn fenced(me: &str, why: &str) -> Text {
+    text(
+        format!("{me} stopped its phone system: it was cut off"),
+        why.to_string(),
+        format!(
+            "Check {me}'s network cable and switch. If its partner took over, the phones work there; {me} rejoins as the backup by itself."
+        ),
+    )
+}
+
+pub fn unfenced(me: &str, role: Role) -> Text {
+    text(
+        format!("{me} is no longer cut off"),
+        format!("{me} is reachable again and is the {role}."),
+        "Nothing to do.",
+    )
+}
+
+pub fn autopilot_held(me: &str, why: &str) -> Text {
+    text(
+        format!("{me} did not take over by itself"),
+        why.to_string(),
+        "Follow the advice above; a person can still fail over with the console's failover wizard.",
+    )
+}
+
+pub fn autopilot_not_held(me: &str) -> Text {
+    text(
+        "Automatic failover: nothing held back any more".to_string(),
+        format!("{me} has nothing held back: the primary answers again, or it took over."),
+        "Nothing to do.",
+    )
+}
+
 pub fn partner_unpaired(me: &str) -> Text {
     text(
         format!("{me} has no partner any more"),

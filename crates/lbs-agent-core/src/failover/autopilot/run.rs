@@ -212,7 +212,11 @@ pub(crate) async fn watch(f: Arc<Failover>) {
         tick.tick().await;
         let role = f.role();
         if role.role == Role::Primary {
-            f.autopilot.live().taking_over = false;
+            {
+                let mut live = f.autopilot.live();
+                live.taking_over = false;
+                live.held = None;
+            }
             primary_turn(&f).await;
         } else {
             {

@@ -208,6 +208,7 @@ impl Failover {
                 epoch: l.epoch,
             }),
             fenced,
+            held: live.held.clone(),
             settings: AutopilotSettings {
                 lease_secs: ap.lease.as_secs(),
                 prefer_service: self.config.failover.prefer == Prefer::Service,
