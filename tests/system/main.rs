@@ -3,6 +3,7 @@
 
 mod alerts;
 mod auth;
+mod autopilot;
 mod cli;
 mod console;
 mod failover;

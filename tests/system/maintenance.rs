@@ -357,7 +357,7 @@ async fn an_old_maintenance_running_out_on_a_box_that_comes_back_leaves_a_newer_
     );
 }
 
-async fn viewer(agent: &Agent) -> String {
+pub(crate) async fn viewer(agent: &Agent) -> String {
     let r = agent
         .post(
             "/api/v1/tokens",

@@ -82,6 +82,9 @@ impl Failover {
             ));
         }
         self.partner_seen(hb.clone());
+        // The switch is taken before answering, so the answer shows the sender it was heard.
+        self.autopilot_heard(hb.autopilot.clone(), hb.role, (hb.epoch, hb.epoch_owner.as_str()))
+            .await;
         let f = self.clone();
         tokio::spawn(async move { f.on_heartbeat(hb, false).await });
         Ok(self.own_heartbeat().await)

@@ -571,6 +571,12 @@ impl Failover {
         // The keeper renews this lease from now on, while the promotion runs.
         {
             let mut live = ap.live();
+            live.leader = Some(crate::vote::Leader {
+                record,
+                lease,
+                mod_revision: 0,
+            });
+            live.leader_read = Some(Instant::now());
             live.lease = Some(lease);
             live.renewed = Some(Instant::now());
             live.taking_over = true;
