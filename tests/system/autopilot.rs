@@ -13,7 +13,7 @@ use lbs_tests::vote::VoteCluster;
 use lbs_tests::{eventually, free_port, Agent};
 use serde_json::json;
 
-use crate::failover::{box_config, events, failover, pair_of, pbx_running, trail, Pair};
+use crate::failover::{ask, box_config, events, failover, pair_of, pbx_running, trail, Pair};
 
 /// A short lease so the tests take seconds; the partner's "PBX" is a port nobody answers on
 /// (the fake PBX speaks no SIP), so a gone primary's PBX is silent.
@@ -281,6 +281,58 @@ async fn a_lost_vote_never_stops_the_phones_while_the_primary_sees_its_partner()
     assert!(!b.armed);
     assert_eq!(failover(&o.pair.b).await.role, Role::Backup);
     assert!(!events(a).await.iter().any(|e| e.starts_with("fenced")));
+}
+
+#[tokio::test]
+async fn with_the_vote_down_a_person_still_switches_over_and_fails_over() {
+    let mut o = office().await;
+    for i in 0..3 {
+        o.vote.kill(i);
+    }
+    let (a, b) = (&o.pair.a, &o.pair.b);
+    eventually("A without the vote", Duration::from_secs(20), || async {
+        kinds(&autopilot(a).await)
+            .contains(&BlockerKind::NoQuorum)
+            .then_some(())
+    })
+    .await;
+    // A planned switchover needs no vote.
+    let (code, body) = ask(a, "switchover", json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(failover(b).await.role, Role::Primary);
+    assert!(pbx_running(b) && !pbx_running(a));
+
+    // B's power goes; a person fails over to A by hand. With the vote down and B off, A is
+    // cut off from both, yet a person's failover keeps the phones: A does not fence itself.
+    let mut b = o.pair.b;
+    b.kill9();
+    let stop = std::process::Command::new(b.dir.path().join("pbx.sh"))
+        .arg("stop")
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    eventually("A to see B gone", Duration::from_secs(20), || async {
+        (!failover(a).await.partner.reachable).then_some(())
+    })
+    .await;
+    let (code, body) = ask(
+        a,
+        "promote",
+        json!({"force": true, "reason": "PBX B lost its power supply"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(pbx_running(a));
+    let promoted = now_unix();
+    eventually(
+        "past the time a cut-off primary fences itself",
+        Duration::from_secs(20),
+        || async { (now_unix() >= promoted + 4).then_some(()) },
+    )
+    .await;
+    let s = autopilot(a).await;
+    assert!(s.fenced.is_none(), "{s:#?}\n{}", trail(a));
+    assert!(pbx_running(a), "{}", trail(a));
 }
 
 fn signal(pid: u32, sig: &str) {

@@ -124,6 +124,9 @@ impl Failover {
         if !steps.run("persist", label, self.set_role(next.clone())).await {
             return None;
         }
+        // Until it holds the vote's leader key, a primary made by a person does not fence itself
+        // (the autopilot's own promotion holds it already and clears this at once).
+        self.autopilot.person_made_primary();
         // What the old primary never delivered cannot be fetched any more; it is quarantined
         // there when that box comes back.
         let dropped = self.sync.queue.clear_pending().await.unwrap_or(0);

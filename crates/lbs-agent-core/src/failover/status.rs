@@ -79,6 +79,7 @@ impl Failover {
                 // Not before a box starting as the primary has asked its partner.
                 should_run: own.role == Role::Primary
                     && !handing_over
+                    && self.autopilot.fenced().is_none()
                     && self.role.standing() != lbs_protocol::RoleStanding::Unconfirmed,
                 problem: pbx.problem,
                 checked_unix: pbx.checked,

@@ -59,6 +59,10 @@ struct Live {
     fenced: Option<Fence>,
     /// A takeover is under way: the lease is kept although the role is still backup.
     taking_over: bool,
+    /// A person made this box the primary (a promotion, a switchover): until it has held the
+    /// leader key once, it does not fence itself — with the vote down and the partner off, a
+    /// person's failover must keep working.
+    by_a_person: bool,
     /// The partner's word on the autopilot, from its last heartbeat.
     partner: Option<AutopilotAdvert>,
     /// A fenced primary: since when the partner has answered as its backup.
@@ -125,6 +129,7 @@ impl Autopilot {
                 guard_until: None,
                 fenced: None,
                 taking_over: false,
+                by_a_person: false,
                 partner: None,
                 backup_answers_since: None,
                 held: None,
@@ -170,6 +175,17 @@ impl Autopilot {
         }
         *mine = newer.clone();
         Ok(newer)
+    }
+
+    /// A person made this box the primary (see `Live::by_a_person`).
+    pub(in crate::failover) fn person_made_primary(&self) {
+        let mut live = self.live();
+        if live.taking_over {
+            // The autopilot's own promotion: it holds the key and its renewals count.
+            return;
+        }
+        live.by_a_person = true;
+        live.renewed = None;
     }
 
     /// A fenced primary's fence, if any.

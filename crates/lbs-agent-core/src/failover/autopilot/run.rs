@@ -140,6 +140,7 @@ async fn hold_key(f: &Failover, vote: &crate::vote::Vote, role: &crate::role::Ro
     let mut live = ap.live();
     if let Some(record) = holder {
         live.renewed = Some(sent);
+        live.by_a_person = false;
         live.leader = Some(crate::vote::Leader {
             record,
             lease,
@@ -257,7 +258,8 @@ async fn primary_turn(f: &Arc<Failover>) {
     if !fenced {
         // An "off" the partner has confirmed means it will not take over: no need to fence.
         let off_agreed = !ap.switched_on() && ap.live().partner.as_ref().is_some_and(|p| p.switch == ap.switch());
-        if !off_agreed && policy::primary_must_fence(since_renewal, silent, ap.heartbeat, ap.lease) {
+        let by_a_person = ap.live().by_a_person;
+        if !off_agreed && !by_a_person && policy::primary_must_fence(since_renewal, silent, ap.heartbeat, ap.lease) {
             f.fence(since_renewal, silent.unwrap_or_default()).await;
         }
         return;
@@ -617,6 +619,7 @@ impl Failover {
         {
             let mut live = ap.live();
             live.taking_over = false;
+            live.by_a_person = false;
             live.guard_until = Some(Instant::now() + ap_guard(self));
             live.last_automatic = Some(last.clone());
         }
