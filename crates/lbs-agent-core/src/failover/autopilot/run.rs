@@ -29,13 +29,17 @@ pub(crate) async fn keep_vote(f: Arc<Failover>) {
     let ap = &f.autopilot;
     let Some(vote) = ap.vote.clone() else { return };
     let step = vote_step(ap.lease);
-    let mut members_checked: Option<Instant> = None;
+    // Each member's own answer, for the status, on its own clock: a silent member must not
+    // delay the renewals.
+    let members = vote.clone();
+    tokio::spawn(async move {
+        loop {
+            members.check_members().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
     loop {
         let started = Instant::now();
-        if members_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
-            vote.check_members().await;
-            members_checked = Some(Instant::now());
-        }
         let role = f.role();
         let holding =
             role.role == Role::Primary && f.role.standing() != RoleStanding::Unconfirmed || ap.live().taking_over;
