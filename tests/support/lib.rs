@@ -11,6 +11,7 @@ use lbs_protocol::ConnectionLink;
 
 pub mod alerts;
 pub mod lab;
+pub mod vote;
 
 /// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).
 pub fn agent_bin() -> PathBuf {

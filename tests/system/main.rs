@@ -12,3 +12,4 @@ mod office;
 mod roles;
 mod sync;
 mod trash;
+mod vote;
