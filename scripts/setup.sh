@@ -36,6 +36,8 @@ DEBS=(
   # The simulated office for the failover tests: namespaces, a DNS server taking signed
   # updates, a SIP server as the PBX, gratuitous ARP for the floating address
   iproute2 knot knot-dnsutils bind9-dnsutils kamailio iputils-arping
+  # The vote for automatic failover: three etcd members over TLS (the tests run real ones)
+  etcd-server etcd-client
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   curl ca-certificates

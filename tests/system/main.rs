@@ -13,3 +13,4 @@ mod office;
 mod roles;
 mod sync;
 mod trash;
+mod vote;
