@@ -69,6 +69,8 @@ struct Live {
     backup_answers_since: Option<Instant>,
     /// The hold last recorded in the audit log, so each is recorded once.
     held: Option<String>,
+    /// When the backup last asked the primary's PBX for SIP OPTIONS.
+    probed: Option<Instant>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,6 +135,7 @@ impl Autopilot {
                 partner: None,
                 backup_answers_since: None,
                 held: None,
+                probed: None,
             }),
         }
     }

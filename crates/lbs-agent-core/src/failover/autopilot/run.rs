@@ -499,6 +499,11 @@ async fn backup_turn(f: &Arc<Failover>) {
         return;
     }
     // Only the agent may be gone: a PBX that still answers serves the phones. Nothing moves.
+    // Once it answered, it is asked again every second, not at every turn.
+    if ap.live().held.is_some() && ap.live().probed.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        return;
+    }
+    ap.live().probed = Some(Instant::now());
     let sip = f.partner_sip().await;
     if let Some(target) = sip {
         if crate::failover::sip::options_ping(target, Duration::from_millis(400))
