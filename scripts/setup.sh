@@ -36,6 +36,10 @@ DEBS=(
   # The simulated office for the failover tests: namespaces, a DNS server taking signed
   # updates, a SIP server as the PBX, gratuitous ARP for the floating address
   iproute2 knot knot-dnsutils bind9-dnsutils kamailio iputils-arping
+  # Its PBX keeps the phones' registrations in SQLite (usrloc), dumped and restored with sqlite3;
+  # the phones are real SIP user agents (baresip, driven over its ctrl_tcp module); sipsak for
+  # SIP pings by hand
+  kamailio-sqlite-modules sqlite3 baresip-core sipsak
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   curl ca-certificates

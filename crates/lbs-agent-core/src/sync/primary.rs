@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lbs_protocol::Role;
-use tokio::time::Instant;
 use lbs_sync::paths::RelPath;
 use lbs_sync::watch::{watch, Dirty, Watcher};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::{Source, SyncEngine};
 use crate::clock::now_unix;
@@ -247,6 +247,10 @@ impl DumpSchedule {
 /// Runs the dump commands of the categories `due` (indexes); a dump that changed is journaled
 /// right away, one that did not costs nothing more (no journal refresh, nothing for the backup).
 async fn dump_pass(e: &SyncEngine, due: &[usize], unjournaled: &mut HashSet<String>) {
+    if e.dumps_held() {
+        tracing::debug!("sync: dumps held while a promotion loads the received ones");
+        return;
+    }
     let now = now_unix();
     let mut journaled = false;
     for c in due.iter().filter_map(|i| e.sources.categories.get(*i)) {
@@ -288,6 +292,12 @@ async fn dump_pass(e: &SyncEngine, due: &[usize], unjournaled: &mut HashSet<Stri
 
 async fn dump_all(e: &SyncEngine) -> HashMap<String, String> {
     let mut problems = HashMap::new();
+    if e.dumps_held() {
+        // The received dumps stay as they are (and are journaled as they are) until the
+        // promotion has loaded them; the next scheduled dump takes over.
+        tracing::debug!("sync: dumps held while a promotion loads the received ones");
+        return problems;
+    }
     for c in e.sources.categories.iter().filter(|c| !c.dump.is_empty()) {
         if let Err(err) = super::dump::dump(c).await {
             tracing::error!(category = %c.name, error = %err, "sync: dump failed");
