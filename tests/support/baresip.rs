@@ -372,8 +372,7 @@ impl SipPhone {
 /// Reads netstrings (`<length>:<json>,`) until the connection closes.
 fn read_messages(stream: TcpStream, shared: Shared) {
     let mut r = BufReader::new(stream);
-    loop {
-        let Some(body) = read_netstring(&mut r) else { break };
+    while let Some(body) = read_netstring(&mut r) {
         let value: serde_json::Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(_) => continue,
