@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints failover and switchover times on the simulated office network (release build, as root:
-# it builds network namespaces). See docs/benchmarks.md. Rounds: LBS_FAILOVER_ROUNDS (default 10).
+# it builds network namespaces). See docs/benchmarks.md. Rounds: LBS_FAILOVER_ROUNDS (default 10);
+# LBS_FAILOVER_ONLY=phones runs only the real phones' part (baresip calls across a failover).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

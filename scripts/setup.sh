@@ -38,6 +38,10 @@ DEBS=(
   iproute2 knot knot-dnsutils bind9-dnsutils kamailio iputils-arping
   # The vote for automatic failover: three etcd members over TLS (the tests run real ones)
   etcd-server etcd-client
+  # Its PBX keeps the phones' registrations in SQLite (usrloc), dumped and restored with sqlite3;
+  # the phones are real SIP user agents (baresip, driven over its ctrl_tcp module); sipsak for
+  # SIP pings by hand
+  kamailio-sqlite-modules sqlite3 baresip-core sipsak
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   curl ca-certificates

@@ -15,8 +15,9 @@
 #   lbs<n>-phone  eth0 10.77.<n>.100  the phone
 #   VIP 10.77.<n>.10 is the floating address; this script never assigns it.
 # The root namespace gets a blackhole route for the subnet so no test traffic leaks out of it.
-# `up` writes <dir>/lab.env (sourceable), <dir>/tsig.secret (base64, 0600, no newline) and
-# keeps knot's config, zone, database, pid, socket and log under <dir>/knot/.
+# `up` writes <dir>/lab.env (sourceable), <dir>/tsig.secret (base64, 0600, no newline),
+# <dir>/phone-resolv.conf (the office's DNS server, for the phones' processes to bind-mount over
+# /etc/resolv.conf) and keeps knot's config, zone, database, pid, socket and log under <dir>/knot/.
 set -euo pipefail
 
 LAB_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -225,7 +226,9 @@ LAB_ZONE=$ZONE
 LAB_NAME=pbx.$ZONE
 LAB_TSIG_NAME=$TSIG_NAME
 LAB_TSIG_ALG=$TSIG_ALG
+LAB_RESOLV_CONF=$dir/phone-resolv.conf
 EOF
+    printf 'nameserver %s\n' "$(host_ip "$n" dns)" >"$dir/phone-resolv.conf"
 
     # setsid: knotd gets its own session, so nothing of the caller's terminal/group reaches it.
     ip netns exec "$p-dns" setsid knotd -c "$kdir/knot.conf" </dev/null >"$kdir/knot.log" 2>&1 &

@@ -9,7 +9,10 @@
 #   pbx.sh running <dir> <box>   exit 0 if running, 1 if not
 #
 # Everything lives in <dir>/pbx-<box>/: kamailio.cfg (from kamailio.cfg.in), kamailio.log,
-# kamailio.pid, pgid, run/ (kamailio runtime dir), vm-counter.
+# kamailio.pid, pgid, run/ (kamailio runtime dir), vm-counter, and registrations.sqlite: the
+# phones' registrations, which kamailio writes through at every REGISTER and loads at start
+# (created by `registrations.sh init` if missing; dumped and restored by the agent's sync
+# category through registrations.sh).
 # If LBS_LAB_WRITER_DIR names a directory when `start` runs, a background loop in the same
 # process group writes <LBS_LAB_WRITER_DIR>/vm-<box>-<counter>.txt every 50 ms (written to a
 # temp name, then renamed into place; counter persisted in vm-counter so restarts never reuse
@@ -146,7 +149,9 @@ cmd_start() {
     done
     mkdir -p "$RUN/run"
     rm -f "$RUN/kamailio.pid" "$PGID_FILE"
+    "$LAB_HOME/registrations.sh" init "$RUN/registrations.sqlite"
     sed -e "s|@BOX@|$BOX|g" -e "s|@BOX_IP@|$BOX_IP|g" -e "s|@VIP@|$VIP|g" \
+        -e "s|@DB@|$RUN/registrations.sqlite|g" \
         "$LAB_HOME/kamailio.cfg.in" >"$RUN/kamailio.cfg"
     log=$RUN/kamailio.log
     echo "=== pbx.sh start box $BOX at $(date '+%F %T.%N')" >>"$log"

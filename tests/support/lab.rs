@@ -1,7 +1,9 @@
 //! The simulated office (`tests/lab/office.sh`): network namespaces for a DNS server (knot), two
-//! PBX boxes running real agents that start and stop a real SIP server (kamailio), and a phone
-//! that keeps asking "who answers?" by SIP OPTIONS. Used by the office system tests and the
-//! failover benchmark. Needs root.
+//! PBX boxes running real agents that start and stop a real SIP server (kamailio, keeping the
+//! phones' registrations in SQLite, synced as the agents' `registrations` category), and the
+//! phones' network, where a prober keeps asking "who answers?" by SIP OPTIONS (`Phone`), real
+//! phones register and call (`crate::baresip`) and the observer watches (`crate::observer`).
+//! Used by the office system tests and the failover benchmark. Needs root.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -39,7 +41,9 @@ pub fn require() {
         root,
         "the office tests build network namespaces and need root; run them as root (scripts/test.sh does)"
     );
-    for tool in ["knotd", "kamailio", "arping", "dig", "ip"] {
+    for tool in [
+        "knotd", "kamailio", "arping", "dig", "ip", "sqlite3", "baresip", "unshare",
+    ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .stdout(Stdio::null())
@@ -47,7 +51,7 @@ pub fn require() {
             .is_ok_and(|s| s.success());
         assert!(
             found,
-            "`{tool}` is missing: run scripts/setup.sh (it installs knot, kamailio, iputils-arping, bind9-dnsutils)"
+            "`{tool}` is missing: run scripts/setup.sh (it installs knot, kamailio, kamailio-sqlite-modules, sqlite3, baresip-core, iputils-arping, bind9-dnsutils)"
         );
     }
 }
@@ -124,13 +128,81 @@ impl Lab {
             .is_ok_and(|s| s.success())
     }
 
+    /// The box's PBX folder (`<lab>/pbx-<box>`: kamailio's config, log, registrations).
+    pub fn pbx_dir(&self, host: &str) -> PathBuf {
+        self.dir.path().join(format!("pbx-{host}"))
+    }
+
+    /// The phones' registrations kamailio keeps on box `host` (its usrloc SQLite database).
+    pub fn registrations_db(&self, host: &str) -> PathBuf {
+        self.pbx_dir(host).join("registrations.sqlite")
+    }
+
+    /// The extensions registered in box `host`'s database right now (expired ones included
+    /// until kamailio cleans them up), read with sqlite3.
+    pub fn registered(&self, host: &str) -> Vec<String> {
+        let out = Command::new("sqlite3")
+            .args(["-cmd", ".timeout 2000"])
+            .arg(self.registrations_db(host))
+            .arg("SELECT username FROM location ORDER BY username;")
+            .output()
+            .expect("run sqlite3");
+        assert!(
+            out.status.success(),
+            "cannot read the registrations of box {host}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The lines the PBX of box `host` logged with `tag` (`LBS-CALL`, `LBS-REGISTER`: see
+    /// kamailio.cfg.in), across restarts.
+    pub fn pbx_log(&self, host: &str, tag: &str) -> Vec<String> {
+        std::fs::read_to_string(self.pbx_dir(host).join("kamailio.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.find(tag).map(|i| l[i..].to_owned()))
+            .collect()
+    }
+
+    /// How the PBX of box `host` handled the call with SIP Call-ID `id`: `Some("relayed")`,
+    /// `Some("404")`, or `None` if the call never reached it.
+    pub fn call_seen_by(&self, host: &str, id: &str) -> Option<String> {
+        let needle = format!(" callid={id} ");
+        self.pbx_log(host, "LBS-CALL INVITE")
+            .iter()
+            .find(|l| l.contains(&needle))
+            .and_then(|l| l.rsplit_once("result=").map(|(_, r)| r.trim().to_owned()))
+    }
+
+    /// How many REGISTERs from extension `ext` the PBX of box `host` received.
+    pub fn registers_seen_by(&self, host: &str, ext: u32) -> usize {
+        let needle = format!("user={ext} ");
+        self.pbx_log(host, "LBS-REGISTER")
+            .iter()
+            .filter(|l| l.contains(&needle))
+            .count()
+    }
+
+    /// A real phone (baresip) for extension `ext` in the phones' network, not registered yet.
+    pub fn sip_phone(&self, ext: u32, strategy: Strategy) -> crate::baresip::SipPhone {
+        crate::baresip::SipPhone::start(self, ext, strategy)
+    }
+
     /// An agent for box `host` ("a" or "b") in its namespace, managing kamailio through
     /// `pbx.sh`, moving the address with `strategy`, syncing one voicemail folder that the PBX
-    /// writes into while it runs.
+    /// writes into while it runs, and the phones' registrations: a database category dumped
+    /// every second (`registrations.sh dump`, only written when it changed) and loaded back on
+    /// promotion before the PBX starts (`registrations.sh restore`).
     pub fn agent(&self, host: &str, name: &str, role: &str, strategy: Strategy, hold: &str) -> Agent {
         let ip = self.ip(host);
         let lab = self.dir.path().display().to_string();
         let pbx = lab_dir().join("pbx.sh").display().to_string();
+        let regs = lab_dir().join("registrations.sh").display().to_string();
+        let db = self.registrations_db(host).display().to_string();
         let takeover = match strategy {
             Strategy::Dns => format!(
                 "strategy = \"dns\"\nserver = \"{}:53\"\nzone = \"{}\"\nname = \"{}\"\naddress = \"{ip}\"\nttl = 5\n\
@@ -157,9 +229,13 @@ impl Lab {
                  running = [\"{pbx}\", \"running\", \"{lab}\", \"{host}\"]\nsip_check = \"{ip}:5060\"\ncheck_interval = \"2s\"\n\n\
                  [failover]\nhold = \"{hold}\"\nheartbeat_interval = \"500ms\"\ndrain_timeout = \"60s\"\n\n\
                  [takeover]\n{takeover}\n\
-                 [sync]\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n",
+                 [sync]\n[[sync.category]]\nname = \"voicemail\"\npriority = 2\nroots = [\"{}\"]\n\n\
+                 [[sync.category]]\nname = \"registrations\"\nlabel = \"Phone registrations\"\npriority = 1\n\
+                 roots = [\"{}\"]\ndump = [\"{regs}\", \"dump\", \"{db}\"]\ndump_file = \"registrations.sql\"\n\
+                 restore = [\"{regs}\", \"restore\", \"{db}\"]\ndump_interval = \"1s\"\n",
                 dir.join("state").display(),
-                voicemail.display()
+                voicemail.display(),
+                dir.join("registrations").display()
             )
         });
         let voicemail = agent.dir.path().join("voicemail").display().to_string();
@@ -219,7 +295,15 @@ impl Lab {
         let mut b = self.agent("b", "PBX B", "backup", strategy, hold);
         a.start();
         b.start();
-        cli_ok(&b, &["pair", &a.link.to_string()]);
+        let out = b.cli(&["pair", &a.link.to_string()]);
+        assert!(
+            out.status.success(),
+            "pairing B with A failed: {}{}\n--- A's log:\n{}\n--- B's log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            a.log(),
+            b.log()
+        );
         wait_for("A's PBX to run", Duration::from_secs(15), || self.pbx_running("a"));
         assert!(!self.pbx_running("b"), "the backup's PBX stays stopped");
         (a, b)

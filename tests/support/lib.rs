@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use lbs_protocol::ConnectionLink;
 
 pub mod alerts;
+pub mod baresip;
 pub mod lab;
 pub mod vote;
+pub mod netns;
+pub mod observer;
 
 /// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).
 pub fn agent_bin() -> PathBuf {

@@ -10,6 +10,7 @@ mod failover;
 mod history;
 mod maintenance;
 mod office;
+mod phones;
 mod roles;
 mod sync;
 mod trash;

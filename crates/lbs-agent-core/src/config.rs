@@ -305,7 +305,8 @@ pub struct SyncConfig {
         serialize_with = "show::secs"
     )]
     pub full_scan_interval: u64,
-    /// How often the dump commands of database categories run (also at every full scan).
+    /// How often the dump commands of database categories run (also at every full scan); a
+    /// category may set its own (`[[sync.category]] dump_interval`).
     #[serde(
         default = "default_dump_interval",
         deserialize_with = "dump_interval",
@@ -361,6 +362,18 @@ pub struct CategoryConfig {
     /// Run on promotion to load the dump back (its path is in `LBS_DUMP_FILE`).
     #[serde(default)]
     pub restore: Vec<String>,
+    /// How often this category's dump command runs: `[sync] dump_interval` unless set (filled
+    /// in by `Config::parse`). It may be as short as 1 s, for a database whose every change
+    /// matters at once (the phones' registrations: a phone that registered since the last dump
+    /// would be unreachable after a failover); a dump that did not change is not written, so an
+    /// idle database costs one run of the command and nothing else.
+    #[serde(
+        default,
+        deserialize_with = "category_dump_interval",
+        serialize_with = "show::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dump_interval: Option<u64>,
     /// How long a dump or restore may take.
     #[serde(
         default = "default_command_timeout",
@@ -380,6 +393,11 @@ impl CategoryConfig {
     /// (a disk not mounted, the PBX not installed).
     pub fn is_dump_root(&self, index: usize) -> bool {
         index == 0 && !self.dump.is_empty()
+    }
+
+    /// Seconds between two runs of the dump command, given the `[sync]` default.
+    pub fn dump_every(&self, default: u64) -> u64 {
+        self.dump_interval.unwrap_or(default)
     }
 }
 
@@ -500,10 +518,16 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
             message: parse_error(&e, text),
         })?;
+        // Each database category's own interval, the `[sync]` one where it sets none, so the
+        // effective configuration shows what runs.
+        let every = config.sync.dump_interval;
+        for c in config.sync.categories.iter_mut().filter(|c| !c.dump.is_empty()) {
+            c.dump_interval.get_or_insert(every);
+        }
         config.check_paths(path)?;
         if let Some(message) = config
             .failover_problem()
@@ -670,6 +694,11 @@ fn full_scan<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 }
 fn dump_interval<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     duration(d, 10, DAY, "the dump interval")
+}
+/// A category's own dump interval may go down to 1 s (the global one stays at 10 s or more, so
+/// a slow dump of a large database is never run every second by accident).
+fn category_dump_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    duration(d, 1, DAY, "a category's dump interval").map(Some)
 }
 fn trash_retention<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     duration(d, DAY, 365 * DAY, "trash retention")
@@ -868,6 +897,12 @@ fn categories<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CategoryConfig>, D:
             }
             roots.push((&c.name, r));
         }
+        if c.dump.is_empty() && c.dump_interval.is_some() {
+            return Err(D::Error::custom(format!(
+                "category \"{}\" has a dump_interval but no dump command; set `dump` or remove dump_interval",
+                c.name
+            )));
+        }
         match (&c.dump.is_empty(), &c.dump_file) {
             (false, None) => {
                 return Err(D::Error::custom(format!(
@@ -1044,6 +1079,54 @@ mod tests {
             ),
             (cat("a", "relative", ""), "must be an absolute path"),
             ("[sync]\nbandwidth_limit = \"fast\"\n".into(), "invalid bandwidth"),
+        ];
+        for (extra, expected) in cases {
+            let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+            assert!(msg.contains(expected), "expected {expected:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn a_database_category_may_be_dumped_more_often_than_the_others() {
+        let db = |name: &str, extra: &str| {
+            format!(
+                "[[sync.category]]\nname = \"{name}\"\nroots = [\"/var/lib/lbs-agent/{name}\"]\n\
+                 dump = [\"true\"]\ndump_file = \"{name}.sql\"\n{extra}\n"
+            )
+        };
+        let folder = "[[sync.category]]\nname = \"voicemail\"\nroots = [\"/var/spool/vm\"]\n";
+        let text = format!(
+            "{MINIMAL}[sync]\ndump_interval = \"30s\"\n{}{}{folder}",
+            db("registrations", "dump_interval = \"1s\""),
+            db("astdb", "")
+        );
+        let c = parse(&text).unwrap();
+        let every: Vec<Option<u64>> = c.sync.categories.iter().map(|c| c.dump_interval).collect();
+        // Its own; the [sync] one filled in (so check-config shows what runs); none for a folder.
+        assert_eq!(every, vec![Some(1), Some(30), None]);
+        assert_eq!(c.sync.categories[1].dump_every(c.sync.dump_interval), 30);
+        // Without [sync] dump_interval, the documented default (1 minute).
+        let c = parse(&format!("{MINIMAL}{}", db("astdb", ""))).unwrap();
+        assert_eq!(c.sync.categories[0].dump_interval, Some(60));
+        // And it reads back from the effective configuration.
+        let shown = show::effective(&parse(&text).unwrap()).unwrap();
+        assert!(shown.contains("dump_interval = \"1s\""), "{shown}");
+        assert_eq!(
+            parse(&shown).unwrap().sync.categories[0].dump_interval,
+            Some(1),
+            "{shown}"
+        );
+        let cases = [
+            (db("a", "dump_interval = \"0s\""), "between 1s and 1day"),
+            (db("a", "dump_interval = \"500ms\""), "between 1s and 1day"),
+            (db("a", "dump_interval = \"2d\""), "between 1s and 1day"),
+            (db("a", "dump_interval = \"often\""), "invalid duration"),
+            (
+                "[[sync.category]]\nname = \"vm\"\nroots = [\"/a\"]\ndump_interval = \"1s\"\n".into(),
+                "has a dump_interval but no dump command",
+            ),
+            // The global interval keeps its 10 s floor.
+            ("[sync]\ndump_interval = \"1s\"\n".into(), "between 10s and 1day"),
         ];
         for (extra, expected) in cases {
             let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();

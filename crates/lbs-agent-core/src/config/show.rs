@@ -16,6 +16,14 @@ pub(super) fn secs<S: Serializer>(value: &u64, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(&whole(*value, &[(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")]))
 }
 
+/// An optional number of seconds, as `secs` (only called when set: `skip_serializing_if`).
+pub(super) fn opt_secs<S: Serializer>(value: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => secs(v, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// Milliseconds as the largest whole unit: `1s`, `300ms`.
 pub(super) fn millis<S: Serializer>(value: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&whole(*value, &[(60_000, "m"), (1000, "s"), (1, "ms")]))

@@ -120,6 +120,9 @@ impl Failover {
             reintegrating: None,
             promoted: Some(true),
         };
+        // No dump on this box until the received dumps are loaded and the PBX runs on them:
+        // the sync starts dumping as soon as the role says primary (see `hold_dumps`).
+        let _hold = self.sync.hold_dumps();
         let label = format!("Record the new role: primary at epoch {}", next.epoch);
         if !steps.run("persist", label, self.set_role(next.clone())).await {
             return None;

@@ -153,6 +153,7 @@ mod tests {
             dump: dump.iter().map(|s| s.to_string()).collect(),
             dump_file: Some("astdb.sql".into()),
             restore: restore.iter().map(|s| s.to_string()).collect(),
+            dump_interval: None,
             command_timeout: 5,
         }
     }

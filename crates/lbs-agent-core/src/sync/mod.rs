@@ -22,6 +22,7 @@ pub(crate) mod tracker;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,6 +63,17 @@ pub struct SyncEngine {
     in_flight: Mutex<HashSet<(String, String)>>,
     /// A client for the current partner, rebuilt when the partner changes.
     client: Mutex<Option<(String, reqwest::Client)>>,
+    /// Promotions under way that have not loaded the received dumps yet (`hold_dumps`).
+    dumps_held: AtomicUsize,
+}
+
+/// While alive, the primary's loop runs no dump command (see `SyncEngine::hold_dumps`).
+pub struct DumpHold(Arc<SyncEngine>);
+
+impl Drop for DumpHold {
+    fn drop(&mut self) {
+        self.0.dumps_held.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SyncEngine {
@@ -99,7 +111,24 @@ impl SyncEngine {
             changed: Notify::new(),
             in_flight: Mutex::new(HashSet::new()),
             client: Mutex::new(None),
+            dumps_held: AtomicUsize::new(0),
         }))
+    }
+
+    /// Holds the dump commands during a promotion. The primary's loop starts as soon as the new
+    /// role is recorded and dumps at once; a dump then would write this box's own, stale
+    /// database (or an empty one) over the dump just received from the old primary, before the
+    /// restore step has loaded it — the phones' registrations would be lost at the very moment
+    /// they are needed. The promotion takes the hold before it records the role and lets it go
+    /// once the restore has run and the PBX started on the restored data.
+    pub fn hold_dumps(self: &Arc<Self>) -> DumpHold {
+        self.dumps_held.fetch_add(1, Ordering::SeqCst);
+        DumpHold(self.clone())
+    }
+
+    /// Whether a promotion holds the dumps now.
+    pub(crate) fn dumps_held(&self) -> bool {
+        self.dumps_held.load(Ordering::SeqCst) > 0
     }
 
     /// Starts the primary and backup loops; each idles while the box holds the other role.
