@@ -12,9 +12,9 @@ use lbs_protocol::ConnectionLink;
 pub mod alerts;
 pub mod baresip;
 pub mod lab;
-pub mod vote;
 pub mod netns;
 pub mod observer;
+pub mod vote;
 
 /// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).
 pub fn agent_bin() -> PathBuf {
