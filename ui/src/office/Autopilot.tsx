@@ -111,7 +111,6 @@ export function AutopilotLine({
             {done.message}
           </p>
         )}
-        {autopilot.vote && <Vote vote={autopilot.vote} />}
       </div>
       {offer && (
         <div className="autopilot-actions">
@@ -132,6 +131,7 @@ export function AutopilotLine({
           )}
         </div>
       )}
+      {autopilot.vote && <Vote vote={autopilot.vote} />}
     </section>
   );
 }
