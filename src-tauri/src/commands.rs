@@ -2,6 +2,7 @@
 //! `lbs_console_core::Console`; errors become `{kind, message}` for the UI. A command that
 //! changes something also makes the poller read again, so the dashboard shows it at once.
 
+use lbs_console_core::autopilot::AutopilotDone;
 use lbs_console_core::events::OfficeEvents;
 use lbs_console_core::maintenance::{MaintenanceDone, MaintenanceLength};
 use lbs_console_core::overview::Overview;
@@ -231,6 +232,25 @@ pub async fn maintenance_end(
     by: Option<String>,
 ) -> Result<MaintenanceDone> {
     changed(&watch, console.end_maintenance(&office, by.as_deref()).await)
+}
+
+/// Switches automatic failover on or off for the office, through one of its servers (which tells
+/// its partner); `reason` is required to switch it off.
+#[tauri::command]
+pub async fn autopilot_set(
+    console: State<'_, Console>,
+    watch: State<'_, Watch>,
+    office: String,
+    on: bool,
+    reason: Option<String>,
+    by: Option<String>,
+) -> Result<AutopilotDone> {
+    changed(
+        &watch,
+        console
+            .set_autopilot(&office, on, reason.as_deref(), by.as_deref())
+            .await,
+    )
 }
 
 /// Saves `contents` where the manager picks in the native save dialog. `None`: cancelled.

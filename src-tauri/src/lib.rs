@@ -174,6 +174,7 @@ pub fn run() {
             commands::failover_run,
             commands::maintenance_start,
             commands::maintenance_end,
+            commands::autopilot_set,
             commands::save_file,
             autostart::start_at_login,
             autostart::set_start_at_login,

@@ -185,6 +185,7 @@ mod tests {
             sync: Default::default(),
             maintenance: None,
             maintenance_offer: lbs_console_core::maintenance::offer(&[], Vec::new(), None),
+            autopilot: lbs_console_core::autopilot::view(&[], 0, |_| String::new(), None),
         }
     }
 

@@ -343,6 +343,7 @@ describe("failover wizard", () => {
     warnings: [],
     hold_remaining_secs: null,
     confirm_name: "Backup",
+    autopilot: null,
   };
   const UNPLANNED = {
     ...ASSESSMENT,
@@ -407,6 +408,31 @@ describe("failover wizard", () => {
     const report = api.saveFile.mock.calls[0]?.[1] ?? "";
     expect(report).toContain("Unplanned failover: Main office → Backup");
     expect(report).toContain("[ok] Start the PBX");
+  });
+
+  it("says when the backup takes over by itself, and what the wizard would add", async () => {
+    const o = overviewOf(
+      [machine(ENTRY, "primary", { reachable: false }), machine(BACKUP_ENTRY, "backup")],
+      { level: "down" },
+      { kind: "unplanned", label: "Fail over to Backup" },
+    );
+    const note = {
+      waiting: true,
+      title: "Backup takes over by itself shortly",
+      text: "Automatic failover is on: once Main office has been silent for about 10 s … The wizard does not wait, and it goes ahead where automatic failover holds back.",
+    };
+    const api = fakeApi({
+      overview: () => Promise.resolve(o),
+      failoverAssess: () => Promise.resolve({ ...UNPLANNED, autopilot: note }),
+    });
+    renderApp(api);
+    fireEvent.click(await screen.findByTestId("start-failover"));
+    const said = await screen.findByTestId("wizard-autopilot");
+    expect(said.getAttribute("data-waiting")).toBe("true");
+    expect(said.textContent).toContain("Backup takes over by itself shortly");
+    expect(said.textContent).toContain("The wizard does not wait");
+    // The wizard still goes on, on the manager's word.
+    expect(screen.getByTestId("wizard-next").hasAttribute("disabled")).toBe(false);
   });
 
   it("needs a reason to switch back during the hold, and can be cancelled", async () => {

@@ -180,6 +180,20 @@ impl AgentClient {
         self.send(request).await
     }
 
+    /// Switches automatic failover on or off for the pair; the agent tells its partner, which may
+    /// take a few seconds.
+    pub async fn set_autopilot(
+        &self,
+        req: &lbs_protocol::AutopilotRequest,
+    ) -> Result<lbs_protocol::AutopilotAnswer, Error> {
+        let request = self
+            .http
+            .put(format!("{}/autopilot", self.base))
+            .json(req)
+            .timeout(TIMEOUT * 2);
+        self.send(request).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, Error> {
         let request = self.http.get(format!("{}{path}", self.base)).query(query);
         self.send(request).await

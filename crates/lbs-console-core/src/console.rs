@@ -754,6 +754,45 @@ impl Console {
         }))
     }
 
+    /// Switches automatic failover on or off for the office, through one of its servers (which
+    /// tells its partner). `reason`: required to switch it off; `by`: who (else the token's label).
+    pub async fn set_autopilot(
+        &self,
+        office: &str,
+        on: bool,
+        reason: Option<&str>,
+        by: Option<&str>,
+    ) -> Result<crate::autopilot::AutopilotDone, Error> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if !on && reason.is_none() {
+            return Err(Error::InvalidInput(
+                "Say why you switch automatic failover off, in a few words (for example \"moving the witness\"): the \
+                 reason is shown to everyone who looks at this office and kept in both servers' audit logs."
+                    .into(),
+            ));
+        }
+        let pair = self.store.pair(office).await?;
+        let mut entries = Vec::new();
+        for id in &pair.servers {
+            entries.push(self.store.get(id).await?);
+        }
+        // Both at once: a server that does not answer costs its time-out once.
+        let machines = futures_util::future::join_all(entries.into_iter().map(|e| self.look(e))).await;
+        let through = crate::autopilot::through(&machines)?;
+        let (entry, client) = self.client(&through).await?;
+        let request = lbs_protocol::AutopilotRequest {
+            on,
+            reason: reason.map(str::to_owned),
+            by: by.map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned),
+        };
+        match client.set_autopilot(&request).await {
+            Ok(answer) => Ok(crate::autopilot::done(&entry.name, on, answer)),
+            // The token was traded for a view-only one since the last look: said plainly.
+            Err(Error::Forbidden(_)) => Err(Error::Forbidden(crate::autopilot::VIEW_ONLY.into())),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The wizard's first step: make `backup` the primary instead of `primary`.
     pub async fn assess(&self, primary: &str, backup: &str) -> Result<crate::pair::Assessment, Error> {
         let (p, b) = (self.machine(primary).await?, self.machine(backup).await?);

@@ -4,6 +4,7 @@
 //! Architecture Invariant: nothing here knows about windows, events or the front end; the Tauri
 //! crate (`src-tauri`) is thin glue that calls into [`Console`].
 
+pub mod autopilot;
 pub mod client;
 mod console;
 pub mod credentials;

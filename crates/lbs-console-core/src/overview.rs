@@ -8,6 +8,7 @@ use lbs_protocol::{FailoverStatus, Role, RoleStanding, ServerStatus, SyncStatus,
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::autopilot::{self, AutopilotLevel, AutopilotView};
 use crate::maintenance::{self, MaintenanceOffer, MaintenanceView};
 use crate::pair::{self, FailoverOffer, Machine, PairLevel, PairState, AT_RISK_LAG_SECS};
 use crate::sync_view::{sync_view, SyncView};
@@ -133,6 +134,8 @@ pub struct OfficeView {
     pub maintenance: Option<MaintenanceView>,
     /// The "Maintenance…" action: the server it goes through, or why it cannot.
     pub maintenance_offer: MaintenanceOffer,
+    /// Automatic failover for the pair: on or not and why, and its switch.
+    pub autopilot: AutopilotView,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -186,6 +189,7 @@ pub fn office(
     let clock = |t| maintenance::local::clock(t, now);
     let choices = maintenance::choices(now, maintenance::local::next_midnight(now), clock);
     OfficeView {
+        autopilot: autopilot::view(&machines, now, clock, maintenance::this_user()),
         maintenance: maintenance::view(&machines, last, now, clock),
         maintenance_offer: maintenance::offer(&machines, choices, maintenance::this_user()),
         pair,
@@ -211,9 +215,10 @@ fn lag(m: &MachineView) -> u64 {
 }
 
 /// What changed between two snapshots that the manager should hear about even with the window
-/// closed: either box that stops answering, a role change, a backup that falls behind. During
-/// maintenance only role changes are told (the rest is what the work causes); when it ends,
-/// what is still wrong is told then, as if it had just happened.
+/// closed: either box that stops answering, a role change, a backup that falls behind, a primary
+/// that stops its phones because it was cut off, automatic failover lost with the witness or the
+/// vote. During maintenance only role changes and a stopped primary are told (the rest is what
+/// the work causes); when it ends, what is still wrong is told then, as if it had just happened.
 pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
     let mut out = Vec::new();
     for office in &after.offices {
@@ -232,7 +237,16 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
             if !held && was_reachable && was.role() == Some(Role::Primary) && !m.reachable {
                 out.push(Alert {
                     title: format!("{name}: the primary {server} does not answer"),
-                    body: "The phones may be down. Open LBS Console: if it does not come back, the failover wizard makes the backup the primary.".into(),
+                    body: match armed_partner(office, m) {
+                        Some(backup) => format!(
+                            "The phones may be down. Automatic failover is on: {backup} takes over by itself if \
+                             {server} is down. Open LBS Console: if it does not, the failover wizard makes the backup \
+                             the primary."
+                        ),
+                        None => "The phones may be down. Open LBS Console: if it does not come back, the failover \
+                                 wizard makes the backup the primary."
+                            .into(),
+                    },
                 });
             }
             if !held && was_reachable && was.role() == Some(Role::Backup) && !m.reachable {
@@ -252,6 +266,15 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
                     });
                 }
             }
+            if let (Some(fence), None) = (fenced(m), fenced(was)) {
+                out.push(Alert {
+                    title: format!("{name}: {server} stopped its phone system"),
+                    body: format!(
+                        "{} The phones may be down until its partner takes over. Open LBS Console.",
+                        fence.message.trim()
+                    ),
+                });
+            }
             if !held
                 && m.reachable
                 && m.role() == Some(Role::Backup)
@@ -264,8 +287,55 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
                 });
             }
         }
+        if let Some(alert) = autopilot_lost(office, old, held) {
+            out.push(alert);
+        }
     }
     out
+}
+
+/// The name of `m`'s partner in the office when it answers and is armed for automatic failover.
+fn armed_partner<'a>(office: &'a OfficeView, m: &MachineView) -> Option<&'a str> {
+    office
+        .machines
+        .iter()
+        .filter(|o| o.entry.id != m.entry.id && o.reachable)
+        .find(|o| {
+            o.failover
+                .as_ref()
+                .and_then(|f| f.autopilot.as_ref())
+                .is_some_and(|a| a.armed)
+        })
+        .map(|o| o.entry.name.as_str())
+}
+
+/// The fence a box reports while it answers (see `pair::Machine::fence`).
+fn fenced(m: &MachineView) -> Option<&lbs_protocol::Fence> {
+    m.failover
+        .as_ref()
+        .filter(|_| m.reachable)?
+        .autopilot
+        .as_ref()?
+        .fenced
+        .as_ref()
+}
+
+/// Automatic failover lost because the witness or the vote is out of reach (not by a person, nor
+/// for maintenance or the flap guard): the phones work, but the next failure needs a person.
+fn autopilot_lost(office: &OfficeView, old: &OfficeView, held: bool) -> Option<Alert> {
+    let lost = old.autopilot.level == AutopilotLevel::On
+        && office.autopilot.level == AutopilotLevel::Off
+        && matches!(
+            office.autopilot.cause,
+            Some(lbs_protocol::BlockerKind::WitnessUnreachable | lbs_protocol::BlockerKind::NoQuorum)
+        );
+    (lost && !held).then(|| Alert {
+        title: format!("{}: automatic failover is off", office.pair.name),
+        body: format!(
+            "{} The phones keep working; if the primary fails, fail over from LBS Console.",
+            office.autopilot.text
+        ),
+    })
 }
 
 /// A backup that stopped answering: the phones go on, the copy does not.
@@ -596,6 +666,81 @@ pub(crate) mod tests {
             silent_note(false, None, None, 110).as_deref(),
             Some("Has not answered yet")
         );
+    }
+
+    #[test]
+    fn a_stopped_primary_and_a_lost_witness_each_raise_one_alert() {
+        use crate::autopilot::tests::{armed, blocker};
+        use lbs_protocol::{AutopilotStatus, BlockerKind, Fence};
+        let with = |mut m: MachineView, a: &AutopilotStatus| {
+            if let Some(f) = m.failover.as_mut() {
+                f.autopilot = Some(a.clone());
+            }
+            m
+        };
+        let both = |a: &AutopilotStatus, b: &AutopilotStatus| {
+            snapshot(vec![
+                with(machine("A", Role::Primary, 1, true), a),
+                with(machine("B", Role::Backup, 1, true), b),
+            ])
+        };
+        let because = |kind, message: &str| AutopilotStatus {
+            armed: false,
+            blockers: vec![blocker(kind, message)],
+            ..armed()
+        };
+        let healthy = both(&armed(), &armed());
+        assert_eq!(healthy.offices[0].autopilot.level, AutopilotLevel::On);
+        // The primary goes silent with its backup armed: told, and that the backup takes over.
+        let silent = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            with(machine("B", Role::Backup, 1, true), &armed()),
+        ]);
+        let told = alerts(&healthy, &silent);
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0]
+                .body
+                .contains("Automatic failover is on: PBX B takes over by itself if PBX A is down."),
+            "{told:?}"
+        );
+        let witness = because(BlockerKind::WitnessUnreachable, "The witness does not answer.");
+        let lost = both(&witness, &witness);
+        assert_eq!(
+            alerts(&healthy, &lost),
+            vec![Alert {
+                title: "Main office: automatic failover is off".into(),
+                body: "The witness does not answer. The phones keep working; if the primary fails, fail over from \
+                       LBS Console."
+                    .into(),
+            }]
+        );
+        assert!(alerts(&lost, &lost).is_empty(), "once, not at every poll");
+        // Switched off by a person: nothing to tell.
+        let off = because(BlockerKind::SwitchedOff, "Switched off.");
+        assert!(alerts(&healthy, &both(&off, &off)).is_empty());
+        // The primary stops its phones, cut off: told once.
+        let cut_off = AutopilotStatus {
+            fenced: Some(Fence {
+                since_unix: 150,
+                message: "It could reach neither PBX B nor the witness.".into(),
+            }),
+            ..because(BlockerKind::NoQuorum, "No majority.")
+        };
+        let fenced = both(&cut_off, &witness);
+        assert_eq!(fenced.offices[0].state.level, PairLevel::Down);
+        assert_eq!(fenced.offices[0].autopilot.level, AutopilotLevel::Alarm);
+        let told = alerts(&lost, &fenced);
+        assert_eq!(
+            told,
+            vec![Alert {
+                title: "Main office: PBX A stopped its phone system".into(),
+                body: "It could reach neither PBX B nor the witness. The phones may be down until its partner takes \
+                       over. Open LBS Console."
+                    .into(),
+            }]
+        );
+        assert!(alerts(&fenced, &fenced).is_empty());
     }
 
     #[test]

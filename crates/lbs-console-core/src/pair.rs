@@ -13,7 +13,10 @@
 //! The button and the wizard decide planned or unplanned with the same [`wizard_kind`], so they
 //! cannot disagree.
 
-use lbs_protocol::{FailoverStatus, PromoteRequest, Role, RoleStanding, SwitchoverRequest, SyncLinkState, SyncStatus};
+use lbs_protocol::{
+    AutopilotStatus, FailoverStatus, Fence, PromoteRequest, Role, RoleStanding, SwitchoverRequest, SyncLinkState,
+    SyncStatus,
+};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -42,6 +45,17 @@ impl Machine {
     /// Its role now, or as last seen.
     fn role(&self) -> Option<Role> {
         self.failover.as_ref().map(|f| f.role).or(self.last_role)
+    }
+
+    /// What it says of the autopilot, when it answers (an older agent says nothing).
+    fn autopilot(&self) -> Option<&AutopilotStatus> {
+        self.failover.as_ref().filter(|_| self.reachable)?.autopilot.as_ref()
+    }
+
+    /// It answers, and says it stopped its phone system because it was cut off from its partner
+    /// and the vote (it "fenced" itself).
+    pub fn fence(&self) -> Option<&Fence> {
+        self.autopilot()?.fenced.as_ref()
     }
 
     /// How settled it is in that role, when it answers.
@@ -186,6 +200,38 @@ pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
             }
         }
     }
+    // A primary that stopped its phone system because it was cut off is not a second primary:
+    // the phones are down unless its partner took over.
+    for (m, other) in [(a, b), (b, a)] {
+        let Some(fence) = m.fence() else { continue };
+        let ago = span((now - fence.since_unix).max(0) as u64);
+        return if other.reachable && other.role() == Some(Role::Primary) && other.fence().is_none() {
+            state(
+                PairLevel::AtRisk,
+                format!(
+                    "{} runs the phones; {} stopped its own {ago} ago, cut off from it and the witness",
+                    other.name, m.name
+                ),
+                Some(&format!(
+                    "When {} is in contact with {} again, it rejoins as the backup by itself.",
+                    m.name, other.name
+                )),
+            )
+        } else {
+            state(
+                PairLevel::Down,
+                format!(
+                    "The phones may be down: {} stopped its phone system {ago} ago, cut off from {} and the witness",
+                    m.name, other.name
+                ),
+                Some(&format!(
+                    "{} takes over by itself if it still reaches the witness. If it has not within a minute, call \
+                     your IT contractor: the network between the servers and the witness needs looking at.",
+                    other.name
+                )),
+            )
+        };
+    }
     let answering_primaries: Vec<&Machine> = [a, b]
         .into_iter()
         .filter(|m| m.reachable && m.role() == Some(Role::Primary))
@@ -204,11 +250,25 @@ pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
             .into_iter()
             .find(|m| m.reachable && m.role() == Some(Role::Backup));
         return match (last, backup) {
-            (Some(p), Some(_)) => state(
-                PairLevel::Down,
-                format!("Primary {} unreachable{}", p.name, silent_for(p, now)),
-                Some("If it does not come back, start the failover wizard to make the backup the primary."),
-            ),
+            (Some(p), Some(bk)) => match bk.autopilot().filter(|a| a.armed) {
+                // The backup is armed: it takes over by itself if the primary is down.
+                Some(a) => state(
+                    PairLevel::Down,
+                    format!("Primary {} unreachable{}", p.name, silent_for(p, now)),
+                    Some(&format!(
+                        "Automatic failover is on: {} takes over by itself about {} after {} went silent. If it \
+                         does not, start the failover wizard.",
+                        bk.name,
+                        span(a.settings.lease_secs),
+                        p.name
+                    )),
+                ),
+                None => state(
+                    PairLevel::Down,
+                    format!("Primary {} unreachable{}", p.name, silent_for(p, now)),
+                    Some("If it does not come back, start the failover wizard to make the backup the primary."),
+                ),
+            },
             (_, Some(bk)) => state(
                 PairLevel::Down,
                 format!("No primary: {} is a backup and its partner does not answer", bk.name),
@@ -307,6 +367,11 @@ pub enum WizardKind {
 /// starts the phones.
 pub fn wizard_kind(primary: &Machine, backup: &Machine) -> Result<WizardKind, String> {
     match &primary.failover {
+        // A primary that stopped its phones because it was cut off from its partner cannot hand
+        // over to it: the backup is promoted, on the manager's word that the old one is off.
+        Some(f) if primary.reachable && f.role == Role::Primary && primary.fence().is_some() => {
+            Ok(WizardKind::Unplanned)
+        }
         Some(f) if primary.reachable && f.role == Role::Primary => Ok(WizardKind::Planned),
         Some(_) if primary.reachable => Err(format!(
             "{} answers but is not the primary: promote {} directly, no failover is needed.",
@@ -443,6 +508,71 @@ pub struct Assessment {
     pub needs: Needs,
     /// The button that runs it: "Make PBX B the primary", "Switch over", "Switch over anyway".
     pub run_label: String,
+    /// For an unplanned failover of a pair set up for automatic failover: whether the backup
+    /// takes over by itself, and what the wizard adds.
+    pub autopilot: Option<AutopilotNote>,
+}
+
+/// What the wizard says of automatic failover when the primary is silent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AutopilotNote {
+    /// The backup is armed and the primary has not been silent for long: it takes over by
+    /// itself shortly, and the manager may simply wait.
+    pub waiting: bool,
+    /// "PBX B takes over by itself shortly".
+    pub title: String,
+    pub text: String,
+}
+
+/// How long past the lease the backup may take to check the primary's phone system and start
+/// its own before the wizard says it is holding back.
+pub const TAKEOVER_GRACE_SECS: u64 = 20;
+
+/// The wizard's word on automatic failover when `primary` is silent (or stopped its phones) and
+/// `backup` is set up for it.
+fn autopilot_note(primary: &Machine, backup: &Machine, now: i64) -> Option<AutopilotNote> {
+    let status = backup.autopilot().filter(|a| a.configured)?;
+    let (p, b) = (&primary.name, &backup.name);
+    if !status.armed {
+        let why = status
+            .blockers
+            .first()
+            .map_or_else(|| status.summary.trim().to_owned(), |x| x.message.trim().to_owned());
+        return Some(AutopilotNote {
+            waiting: false,
+            title: "Automatic failover will not step in".into(),
+            text: format!("{why} Failing over here is the way to bring the phones back now."),
+        });
+    }
+    let lease = status.settings.lease_secs;
+    let silent_since = primary.fence().map(|f| f.since_unix).or(primary.last_answer_unix);
+    let silent = silent_since.map(|t| (now - t).max(0) as u64);
+    let adds = format!(
+        "The wizard does not wait, and it goes ahead where automatic failover holds back ({p}'s phone system still \
+         answering while its agent does not, or {b} behind), on your word that {p} is switched off."
+    );
+    Some(match silent {
+        Some(s) if s > lease + TAKEOVER_GRACE_SECS => AutopilotNote {
+            waiting: false,
+            title: format!("{b} has not taken over by itself"),
+            text: format!(
+                "{p} has been silent for {}, longer than automatic failover waits (about {}): it is holding back, \
+                 and the Events tab says why. {adds}",
+                span(s),
+                span(lease)
+            ),
+        },
+        _ => AutopilotNote {
+            waiting: true,
+            title: format!("{b} takes over by itself shortly"),
+            text: format!(
+                "Automatic failover is on: once {p} has been silent for about {} and its phone system does not \
+                 answer either, {b} makes itself the primary. You can wait and watch this office's state. {adds}",
+                span(lease)
+            ),
+        },
+    })
 }
 
 /// The wizard's step 1: `primary` is the machine that holds (or last held) the role, `backup`
@@ -452,6 +582,19 @@ pub fn assess(primary: &Machine, backup: &Machine, now: i64) -> Assessment {
     let mut blockers = Vec::new();
     let mut warnings = Vec::new();
     let primary_state = match (&primary.failover, primary.reachable) {
+        (Some(_), true) if primary.fence().is_some() => {
+            let since = primary.fence().map_or(0, |f| (now - f.since_unix).max(0) as u64);
+            facts.push(Fact {
+                ok: false,
+                text: format!(
+                    "{} answers, but stopped its phone system {} ago: it was cut off from {} and the witness.",
+                    primary.name,
+                    span(since),
+                    backup.name
+                ),
+            });
+            format!("{} stopped its phone system.", primary.name)
+        }
         (Some(f), true) => {
             facts.push(Fact {
                 ok: true,
@@ -596,7 +739,12 @@ pub fn assess(primary: &Machine, backup: &Machine, now: i64) -> Assessment {
         ),
         Some(WizardKind::Planned) | None => (Needs::default(), "Switch over".into()),
     };
+    let autopilot = match kind {
+        Some(WizardKind::Unplanned) => autopilot_note(primary, backup, now),
+        _ => None,
+    };
     Assessment {
+        autopilot,
         kind,
         title,
         primary_name: primary.name.clone(),
@@ -795,6 +943,124 @@ pub(crate) mod tests {
                 Some(sync(SyncLinkState::Ok, lag)),
             ),
         )
+    }
+
+    fn with_autopilot(mut m: Machine, a: AutopilotStatus) -> Machine {
+        if let Some(f) = m.failover.as_mut() {
+            f.autopilot = Some(a);
+        }
+        m
+    }
+
+    #[test]
+    fn a_primary_that_stopped_its_phones_when_cut_off_is_down_and_not_a_second_primary() {
+        let fenced = AutopilotStatus {
+            fenced: Some(Fence {
+                since_unix: NOW - 90,
+                message: "Cut off from PBX B and the witness.".into(),
+            }),
+            ..crate::autopilot::tests::armed()
+        };
+        let (a, b) = pair_ok(None);
+        let a = with_autopilot(a, fenced);
+        let s = pair_state(&a, &b, NOW);
+        assert_eq!(s.level, PairLevel::Down);
+        assert_eq!(
+            s.sentence,
+            "The phones may be down: PBX A stopped its phone system 1 min ago, cut off from PBX B and the witness"
+        );
+        assert!(s
+            .next
+            .unwrap_or_default()
+            .starts_with("PBX B takes over by itself if it still reaches the witness."));
+        // The wizard promotes the backup: a primary cut off from it cannot hand over.
+        assert_eq!(wizard_kind(&a, &b), Ok(WizardKind::Unplanned));
+        let x = assess(&a, &b, NOW);
+        assert_eq!(x.kind, Some(WizardKind::Unplanned));
+        assert_eq!(x.primary_state, "PBX A stopped its phone system.");
+        assert!(x.needs.old_primary_off && x.needs.typed_name);
+        assert!(x
+            .facts
+            .iter()
+            .any(|f| !f.ok && f.text.contains("stopped its phone system 1 min ago")));
+        // The backup took over: the phones work, and the box that stopped is no second primary.
+        let b_primary = machine("PBX B", Some(failover(Role::Primary, true, 0, true)), None);
+        let s = pair_state(&a, &b_primary, NOW);
+        assert_eq!(s.level, PairLevel::AtRisk);
+        assert_eq!(
+            s.sentence,
+            "PBX B runs the phones; PBX A stopped its own 1 min ago, cut off from it and the witness"
+        );
+    }
+
+    #[test]
+    fn a_silent_primary_with_an_armed_backup_says_the_backup_takes_over_by_itself() {
+        let (mut a, b) = pair_ok(None);
+        a.reachable = false;
+        let plain = pair_state(&a, &b, NOW);
+        let armed = pair_state(&a, &with_autopilot(b, crate::autopilot::tests::armed()), NOW);
+        assert_eq!(armed.level, PairLevel::Down);
+        assert_eq!(armed.sentence, plain.sentence);
+        assert_eq!(
+            armed.next.as_deref(),
+            Some(
+                "Automatic failover is on: PBX B takes over by itself about 10 s after PBX A went silent. If it does \
+                 not, start the failover wizard."
+            )
+        );
+        assert!(plain.next.unwrap_or_default().starts_with("If it does not come back"));
+    }
+
+    #[test]
+    fn the_wizard_says_when_the_backup_takes_over_by_itself_and_what_it_adds() {
+        use crate::autopilot::tests::{armed, blocker};
+        let silent = Machine {
+            last_answer_unix: Some(NOW - 5),
+            last_role: Some(Role::Primary),
+            ..machine("PBX A", None, None)
+        };
+        let (_, b) = pair_ok(None);
+        let backup = with_autopilot(b.clone(), armed());
+        let note = assess(&silent, &backup, NOW).autopilot.expect("a note");
+        assert!(note.waiting);
+        assert_eq!(note.title, "PBX B takes over by itself shortly");
+        assert!(
+            note.text.contains("once PBX A has been silent for about 10 s"),
+            "{}",
+            note.text
+        );
+        assert!(note.text.contains("The wizard does not wait"), "{}", note.text);
+        // Silent for longer than automatic failover waits: it is holding back.
+        let long = Machine {
+            last_answer_unix: Some(NOW - 125),
+            ..silent.clone()
+        };
+        let note = assess(&long, &backup, NOW).autopilot.expect("a note");
+        assert!(!note.waiting);
+        assert_eq!(note.title, "PBX B has not taken over by itself");
+        assert!(
+            note.text.starts_with("PBX A has been silent for 2 min, longer than"),
+            "{}",
+            note.text
+        );
+        // Not armed: it will not step in, and why.
+        let lost = AutopilotStatus {
+            armed: false,
+            blockers: vec![blocker(
+                lbs_protocol::BlockerKind::WitnessUnreachable,
+                "The witness does not answer.",
+            )],
+            ..armed()
+        };
+        let note = assess(&silent, &with_autopilot(b.clone(), lost), NOW)
+            .autopilot
+            .expect("a note");
+        assert_eq!(note.title, "Automatic failover will not step in");
+        assert!(note.text.starts_with("The witness does not answer. "), "{}", note.text);
+        // Not set up, or a planned switchover: nothing to say.
+        assert_eq!(assess(&silent, &b, NOW).autopilot, None);
+        let (a, _) = pair_ok(None);
+        assert_eq!(assess(&a, &backup, NOW).autopilot, None);
     }
 
     #[test]

@@ -32,6 +32,7 @@ describe("tauriCommands", () => {
     await tauriCommands.changeAddress("id1", "h:2");
     await tauriCommands.changeToken("id1", "lbs_x");
     await tauriCommands.forgetFormer("m1");
+    await tauriCommands.autopilotSet("o1", false, "moving the witness", null);
     await tauriCommands.saveFile("a.csv", "é,1");
     await tauriCommands.saveFile("a.png", new Uint8Array([137, 80]));
     expect(invoke.mock.calls).toEqual([
@@ -47,6 +48,7 @@ describe("tauriCommands", () => {
       ["change_address", { id: "id1", address: "h:2" }],
       ["change_token", { id: "id1", token: "lbs_x" }],
       ["forget_former", { machine: "m1" }],
+      ["autopilot_set", { office: "o1", on: false, reason: "moving the witness", by: null }],
       // Text goes as its UTF-8 bytes, bytes as they are.
       ["save_file", { name: "a.csv", contents: [0xc3, 0xa9, 0x2c, 0x31] }],
       ["save_file", { name: "a.png", contents: [137, 80] }],

@@ -5,6 +5,7 @@ import { listen } from "@tauri-apps/api/event";
 
 import type { AddedServer } from "../generated/AddedServer";
 import type { Assessment } from "../generated/Assessment";
+import type { AutopilotDone } from "../generated/AutopilotDone";
 import type { Confirmation } from "../generated/Confirmation";
 import type { FailoverStatus } from "../generated/FailoverStatus";
 import type { HistoryResponse } from "../generated/HistoryResponse";
@@ -73,6 +74,8 @@ export interface Commands {
   maintenanceStart(office: string, length: MaintenanceLength, reason: string, by: string | null): Promise<MaintenanceDone>;
   /** Ends the office's maintenance now. */
   maintenanceEnd(office: string, by: string | null): Promise<MaintenanceDone>;
+  /** Switches automatic failover on or off for the office (a reason is required to switch it off); `by`: who. */
+  autopilotSet(office: string, on: boolean, reason: string | null, by: string | null): Promise<AutopilotDone>;
   /** Saves text or bytes where the manager picks; resolves to the path, or null when cancelled. */
   saveFile(name: string, contents: string | Uint8Array): Promise<string | null>;
   /** Whether the console starts (in the tray) when the manager logs in to this computer. */
@@ -127,6 +130,7 @@ export const tauriCommands: Commands = {
   maintenanceStart: (office, length, reason, by) =>
     call<MaintenanceDone>("maintenance_start", { office, length, reason, by }),
   maintenanceEnd: (office, by) => call<MaintenanceDone>("maintenance_end", { office, by }),
+  autopilotSet: (office, on, reason, by) => call<AutopilotDone>("autopilot_set", { office, on, reason, by }),
   saveFile: (name, contents) =>
     call<string | null>("save_file", {
       name,

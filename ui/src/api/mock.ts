@@ -2,7 +2,9 @@
 //
 // Scenarios (`?mock=NAME`): default two healthy servers; `empty` none; `down`, `unauthorized`,
 // `mismatch` — the backup answers once, then fails with that kind; `never` — the backup never
-// answered; `slow` — every answer takes 3 s. Add `&wrong` to make every dialog action fail.
+// answered; `primarydown` — the primary answers once, then not; `slow` — every answer takes 3 s.
+// Add `&wrong` to make every dialog action fail, and `&autopilot=STATE` for automatic failover
+// (see mockAutopilot.ts).
 
 import type { ErrorKind } from "../generated/ErrorKind";
 import type { HistoryPoint } from "../generated/HistoryPoint";
@@ -15,6 +17,7 @@ import type { ServerEntry } from "../generated/ServerEntry";
 import type { ServerStatus } from "../generated/ServerStatus";
 import type { Commands, HistoryRequest } from "./commands";
 import { CommandError } from "./errors";
+import { mockAutopilot, pilotState } from "./mockAutopilot";
 import { mockOffice } from "./mockOffice";
 
 interface FakeServer {
@@ -237,8 +240,10 @@ export function createMockCommands(search: string): Commands {
   };
 
   if (scenario !== "empty") {
-    servers.push(makeServer("Main office", "192.0.2.10:7443", "primary", 1, "pbx-main"));
-    const backup = makeServer("Backup", "192.0.2.11:7443", "backup", 2, "pbx-backup");
+    const primary = makeServer("PBX A (server room)", "192.0.2.10:7443", "primary", 1, "pbx-a");
+    if (scenario === "primarydown") primary.failAfter = 1;
+    servers.push(primary);
+    const backup = makeServer("PBX B (comms room)", "192.0.2.11:7443", "backup", 2, "pbx-b");
     if (scenario === "down") backup.failAfter = 1;
     if (scenario === "never") backup.failAfter = 0;
     if (scenario === "unauthorized") Object.assign(backup, { failAfter: 1, failKind: "unauthorized" });
@@ -307,7 +312,9 @@ export function createMockCommands(search: string): Commands {
       host_uptime_secs: 41 * DAY + 7 * 3600 + elapsed,
       hostname: s.hostname,
       fingerprint: s.entry.fingerprint,
-      access: s.role === "primary" ? "admin" : "viewer",
+      // The sample backup's token is view-only (its card and the failover button say what that
+      // means), except in the samples of automatic failover and of a primary that goes silent.
+      access: s.role === "primary" || scenario === "primarydown" || params.has("autopilot") ? "admin" : "viewer",
       peer: { state: "unpaired" },
       sample_interval_secs: 10,
       maintenance: null,
@@ -405,6 +412,10 @@ export function createMockCommands(search: string): Commands {
       const i = servers.findIndex((s) => s.entry.id === id);
       if (i !== -1) retired.push(...servers.splice(i, 1));
     },
+    mockAutopilot(pilotState(params.get("autopilot")), () => ({
+      primary: servers.find((s) => s.role === "primary")?.entry.name ?? "the primary",
+      backup: servers.find((s) => s.role !== "primary")?.entry.name ?? "the backup",
+    })),
   );
   return { ...commands, ...office };
 }

@@ -21,6 +21,7 @@ import type { SyncStatus } from "../generated/SyncStatus";
 import type { TrashEntry } from "../generated/TrashEntry";
 import type { Commands } from "./commands";
 import { CommandError } from "./errors";
+import type { mockAutopilot } from "./mockAutopilot";
 
 export interface OfficeServer {
   entry: ServerEntry;
@@ -48,6 +49,7 @@ type OfficeCommands = Pick<
   | "failoverRun"
   | "maintenanceStart"
   | "maintenanceEnd"
+  | "autopilotSet"
   | "saveFile"
 >;
 
@@ -63,12 +65,13 @@ const CATEGORIES = [
 
 /**
  * `servers()` gives the sample servers in order; `status(id)` their status (throws when the
- * scenario makes one fail); `remove(id)` drops one.
+ * scenario makes one fail); `remove(id)` drops one; `pilot` is their automatic failover.
  */
 export function mockOffice(
   servers: () => OfficeServer[],
   status: (id: string) => Promise<ServerStatus>,
   remove: (id: string) => void,
+  pilot: ReturnType<typeof mockAutopilot>,
 ): OfficeCommands {
   const now = () => Math.floor(Date.now() / 1000);
   const office: PairEntry = { id: "office-1", name: "Main office", servers: [], created_unix: now() - 40 * 86400 };
@@ -132,7 +135,14 @@ export function mockOffice(
       pending_files: 0,
       pending_bytes: 0,
     },
-    pbx: { managed: true, running: s.role === "primary", should_run: s.role === "primary", problem: null, checked_unix: now() },
+    pbx: {
+      managed: true,
+      // A primary cut off from its partner and the vote stops its phone system.
+      running: s.role === "primary" && !pilot.fenced(),
+      should_run: s.role === "primary" && !pilot.fenced(),
+      problem: null,
+      checked_unix: now(),
+    },
     address: { strategy: "dns", target: `pbx.office.lan → ${s.entry.address.split(":")[0] ?? ""}`, held: s.role === "primary", problem: null },
     partner: {
       paired: true,
@@ -151,6 +161,7 @@ export function mockOffice(
     },
     quarantined_files: 0,
     last_change: null,
+    autopilot: pilot.status(s.role === "primary"),
   });
 
   const sync = (s: OfficeServer): SyncStatus => ({
@@ -196,7 +207,9 @@ export function mockOffice(
       return { entry: s.entry, reachable: true, last_answer_unix: now(), last_role: s.role, status: st, failover: failover(s), sync: sync(s), error: null, restore_blocked, standing_note: null, silent_note: null };
     } catch (e) {
       const err = e instanceof CommandError ? e : new CommandError("agent", String(e));
-      return { entry: s.entry, reachable: false, last_answer_unix: now() - 130, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message }, restore_blocked: `${s.entry.name} does not answer.`, standing_note: null, silent_note: `Last seen as ${s.role}, silent for 2 min` };
+      // With automatic failover on, a silent primary is seen just after it went silent.
+      const [ago, silent] = pilot.armed() ? [8, "8 s"] : [130, "2 min"];
+      return { entry: s.entry, reachable: false, last_answer_unix: now() - ago, last_role: s.role, status: null, failover: null, sync: null, error: { kind: err.kind, message: err.message }, restore_blocked: `${s.entry.name} does not answer.`, standing_note: null, silent_note: `Last seen as ${s.role}, silent for ${silent}` };
     }
   };
 
@@ -217,14 +230,29 @@ export function mockOffice(
           pair: { ...office, servers: list.map((s) => s.entry.id) },
           state: single
             ? { level: "at_risk", word: "At risk", sentence: `Not protected: ${list[0]?.entry.name ?? ""} has no partner in this office yet`, next: null }
-            : down
-              ? { level: "down", word: "Down", sentence: `Primary ${primary.entry.name} unreachable for 2 min`, next: "If it does not come back, start the failover wizard to make the backup the primary." }
+            : pilot.fenced() && primary?.reachable
+              ? {
+                  level: "down",
+                  word: "Down",
+                  sentence: `The phones may be down: ${primary.entry.name} stopped its phone system 1 min ago, cut off from ${backupName} and the witness`,
+                  next: `${backupName} takes over by itself if it still reaches the witness. If it has not within a minute, call your IT contractor: the network between the servers and the witness needs looking at.`,
+                }
+              : down
+              ? {
+                  level: "down",
+                  word: "Down",
+                  sentence: `Primary ${primary.entry.name} unreachable for ${pilot.armed() ? "8 s" : "2 min"}`,
+                  next: pilot.armed()
+                    ? `Automatic failover is on: ${backupName} takes over by itself about 10 s after ${primary.entry.name} went silent. If it does not, start the failover wizard.`
+                    : "If it does not come back, start the failover wizard to make the backup the primary.",
+                }
               : backup && !backup.reachable
                 ? { level: "at_risk", word: "At risk", sentence: `At risk: the backup ${backup.entry.name} does not answer`, next: null }
                 : { level: "protected", word: "Protected", sentence: "Protected: the backup is up to date", next: null },
           failover: {
-            kind: down ? "unplanned" : "planned",
-            label: `${down ? "Fail over" : "Switch over"} to ${backupName}`,
+            // A primary that stopped its phones, cut off, cannot hand over: the backup is promoted.
+            kind: down || pilot.fenced() ? "unplanned" : "planned",
+            label: `${down || pilot.fenced() ? "Fail over" : "Switch over"} to ${backupName}`,
             blocked: single
               ? "This office has one server: add its partner first."
               : backup && !backup.reachable
@@ -258,6 +286,11 @@ export function mockOffice(
             limits: "from 1 minute to 24 hours",
             by: "Sam",
           },
+          autopilot: pilot.view(
+            machines.some((m) => m.reachable),
+            primary?.reachable ?? true,
+            machines.find((m) => m.reachable && m.status?.access === "admin")?.entry.id ?? null,
+          ),
           // Fixed example rows: the mock's made-up categories, all copied.
           sync: {
             rows: CATEGORIES.map(([name, label, files, bytes]) => ({
@@ -375,7 +408,7 @@ export function mockOffice(
       const p = await look(find(primaryId));
       const b = find(backupId);
       const held = now() - b.since;
-      const planned = p.reachable;
+      const planned = p.reachable && !pilot.fenced();
       return {
         kind: planned ? "planned" : "unplanned",
         title: `${planned ? "Switch over" : "Fail over"} to ${b.entry.name}`,
@@ -395,6 +428,7 @@ export function mockOffice(
           ? { old_primary_off: false, typed_name: false, reason: false, hint: "" }
           : { old_primary_off: true, typed_name: true, reason: false, hint: `To go ahead, tick the box and type ${b.entry.name} exactly.` },
         run_label: planned ? "Switch over" : `Make ${b.entry.name} the primary`,
+        autopilot: planned ? null : pilot.note(),
       };
     },
     async failoverRun(primaryId, backupId, confirmation) {
@@ -439,6 +473,9 @@ export function mockOffice(
       maintenance = null;
       const names = servers().map((s) => s.entry.name).join(" and ");
       return { maintenance: null, message: was ? `Maintenance ended for ${names}.` : "No maintenance was on.", partner_not_told: false };
+    },
+    async autopilotSet(_office, on, reason, by) {
+      return pilot.set(on, reason, by);
     },
     async saveFile(name) {
       return `~/Documents/${name}`;

@@ -7,10 +7,13 @@
 //  4. the result: the phones' downtime, what to do next, and a report to save.
 // What it offers, what stands in the way and what step 2 asks for come from lbs-console-core
 // (`pair::assess`); the same guards are checked again there (`pair::check`) before anything is
-// asked. This file only renders them.
+// asked. With automatic failover set up and the primary silent, step 1 says whether the backup
+// takes over by itself, and what the wizard adds (also lbs-console-core's words). This file only
+// renders them.
 
 import { useEffect, useId, useState } from "react";
 
+import "../styles/autopilot.css";
 import { useApi } from "../api/context";
 import { toConsoleError } from "../api/errors";
 import { Modal } from "../components/Modal";
@@ -169,6 +172,19 @@ export function FailoverWizard({ office, onClose }: { office: OfficeView; onClos
             )
           ) : (
             <>
+              {assessment.autopilot && (
+                <div
+                  className={`banner banner-compact ${assessment.autopilot.waiting ? "banner-info" : "banner-warning"}`}
+                  role="status"
+                  data-testid="wizard-autopilot"
+                  data-waiting={String(assessment.autopilot.waiting)}
+                >
+                  <div className="banner-body">
+                    <p className="banner-title">{assessment.autopilot.title}</p>
+                    <p>{assessment.autopilot.text}</p>
+                  </div>
+                </div>
+              )}
               <ul className="fact-list" data-testid="wizard-facts">
                 {assessment.facts.map((f) => (
                   <li key={f.text} className={f.ok ? "fact-ok" : "fact-bad"}>

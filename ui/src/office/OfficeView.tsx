@@ -1,5 +1,6 @@
-// One office: its state in one sentence, what to do next, both servers side by side, and the
-// office's tabs (servers, sync, events, history). The failover wizard starts here.
+// One office: its state in one sentence, what to do next, whether it fails over by itself, both
+// servers side by side, and the office's tabs (servers, sync, events, history). The failover
+// wizard starts here.
 
 import { useState } from "react";
 
@@ -7,12 +8,14 @@ import { useApi } from "../api/context";
 import type { RangeKey } from "../charts/ranges";
 import { ConfirmBox } from "../components/ConfirmBox";
 import { ServerCharts } from "../components/ServerCharts";
+import type { AutopilotDone } from "../generated/AutopilotDone";
 import type { FormerMachine } from "../generated/FormerMachine";
 import type { MaintenanceDone } from "../generated/MaintenanceDone";
 import type { OfficeView as Office } from "../generated/OfficeView";
 import { formatDate } from "../format/time";
 import { useAction } from "../hooks/useAction";
 import { useNow } from "../hooks/useNow";
+import { AutopilotDialog, AutopilotLine } from "./Autopilot";
 import { CatchUp } from "./CatchUp";
 import { EventsPanel } from "./EventsPanel";
 import { MaintenanceDialog, MaintenanceNote } from "./Maintenance";
@@ -21,7 +24,7 @@ import { SyncPanel } from "./SyncPanel";
 
 export type OfficeTab = "servers" | "sync" | "events" | "history";
 
-/** How long the answer to starting or ending maintenance stays under the office's sentence. */
+/** How long the answer to starting or ending maintenance, or to switching the autopilot, stays shown. */
 const DONE_SHOWN_MS = 30_000;
 
 const TABS: { key: OfficeTab; label: string }[] = [
@@ -65,6 +68,14 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
     setMaintenanceDone({ done: d, atMs: Date.now() });
     setMaintenanceDialog(false);
   };
+  const [autopilotDialog, setAutopilotDialog] = useState(false);
+  // What the last switch answered: shown for a while, and only while the switch is still as that
+  // answer left it (switched again at a box since makes it old news).
+  const [autopilotDone, setAutopilotDone] = useState<{ done: AutopilotDone; atMs: number } | null>(null);
+  const autopilotAnswer =
+    autopilotDone && nowMs < autopilotDone.atMs + DONE_SHOWN_MS && autopilotDone.done.on === (office.autopilot.offer?.on ?? null)
+      ? autopilotDone.done
+      : null;
   const answer =
     maintenanceDone &&
     nowMs < maintenanceDone.atMs + DONE_SHOWN_MS &&
@@ -142,6 +153,17 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
       )}
       {maintenanceDialog && (
         <MaintenanceDialog office={office} onClose={() => setMaintenanceDialog(false)} onDone={done} />
+      )}
+      <AutopilotLine autopilot={office.autopilot} onSwitch={() => setAutopilotDialog(true)} done={autopilotAnswer} />
+      {autopilotDialog && (
+        <AutopilotDialog
+          office={office}
+          onClose={() => setAutopilotDialog(false)}
+          onDone={(d) => {
+            setAutopilotDone({ done: d, atMs: Date.now() });
+            setAutopilotDialog(false);
+          }}
+        />
       )}
 
       <div

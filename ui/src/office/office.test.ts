@@ -77,6 +77,7 @@ describe("report", () => {
         confirm_name: "B",
         needs: { old_primary_off: false, typed_name: false, reason: true, hint: "To go ahead, type a reason above." },
         run_label: "Switch over anyway",
+        autopilot: null,
       },
       change,
       downtime: 2.5,

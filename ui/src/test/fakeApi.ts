@@ -3,6 +3,7 @@
 import { vi } from "vitest";
 
 import type { Commands } from "../api/commands";
+import type { AutopilotView } from "../generated/AutopilotView";
 import type { FailoverOffer } from "../generated/FailoverOffer";
 import type { FailoverStatus } from "../generated/FailoverStatus";
 import type { MachineView } from "../generated/MachineView";
@@ -43,6 +44,7 @@ export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
     failoverRun: vi.fn<Commands["failoverRun"]>(() => Promise.reject(new Error("not set up"))),
     maintenanceStart: vi.fn<Commands["maintenanceStart"]>(() => Promise.reject(new Error("not set up"))),
     maintenanceEnd: vi.fn<Commands["maintenanceEnd"]>(() => Promise.reject(new Error("not set up"))),
+    autopilotSet: vi.fn<Commands["autopilotSet"]>(() => Promise.reject(new Error("not set up"))),
     saveFile: vi.fn<Commands["saveFile"]>(() => Promise.resolve(null)),
     startAtLogin: vi.fn<Commands["startAtLogin"]>(() => Promise.resolve(false)),
     setStartAtLogin: vi.fn<Commands["setStartAtLogin"]>((on) => Promise.resolve(on)),
@@ -120,6 +122,7 @@ function failover(role: Role, overrides: Partial<FailoverStatus> = {}): Failover
     },
     quarantined_files: 0,
     last_change: null,
+    autopilot: null,
     ...overrides,
   };
 }
@@ -193,7 +196,21 @@ export function overviewOf(
           limits: "from 1 minute to 24 hours",
           by: "sam",
         },
+        autopilot: NOT_SET_UP,
       },
     ],
   };
 }
+
+/** lbs-console-core's autopilot for a pair not set up for it (the default of `overviewOf`). */
+export const NOT_SET_UP: AutopilotView = {
+  level: "not_set_up",
+  word: "Not set up",
+  headline: "Autopilot: not set up",
+  text: "if the primary fails, a person fails over from this console.",
+  next: "Your IT contractor sets it up: a small always-on machine of the office as the witness, then `lbs-agent witness setup` on each server.",
+  notes: [],
+  cause: null,
+  vote: null,
+  offer: null,
+};
