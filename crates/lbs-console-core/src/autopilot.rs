@@ -142,9 +142,6 @@ pub const SET_UP: &str =
 const MANUAL: &str = "If the primary fails meanwhile, fail over from this console with the failover wizard: it works \
                       without the autopilot.";
 
-/// What the agent calls a switch that comes from `[failover] automatic` (see `AutopilotSwitch::by`).
-const BY_CONFIGURATION: &str = "the configuration";
-
 /// One box that answers, with what it says of the autopilot.
 struct Said<'a> {
     m: &'a MachineView,
@@ -274,13 +271,6 @@ fn switch(said: &[Said]) -> Option<AutopilotSwitch> {
 
 /// Who switched it and when, in words.
 fn switch_note(sw: &AutopilotSwitch, clock: &impl Fn(i64) -> String) -> String {
-    if sw.by == BY_CONFIGURATION {
-        return if sw.on {
-            "On since it was set up (the servers' configuration).".into()
-        } else {
-            "Off in the servers' configuration.".into()
-        };
-    }
     let reason = sw
         .reason
         .as_deref()
@@ -298,9 +288,7 @@ fn switch_note(sw: &AutopilotSwitch, clock: &impl Fn(i64) -> String) -> String {
 
 /// A box whose switch is not the pair's yet (the change did not reach it).
 fn stale_switch(said: &[Said], pair: &AutopilotSwitch) -> Option<String> {
-    let stale = said
-        .iter()
-        .find(|s| s.status.switch.as_ref().is_some_and(|sw| sw != pair))?;
+    let stale = said.iter().find(|s| s.status.switch.as_ref() != Some(pair))?;
     let other = said.iter().find(|s| !std::ptr::eq(*s, stale))?;
     Some(format!(
         "{} has not heard of this yet: it learns it when it is in contact with {} again.",
@@ -549,11 +537,15 @@ pub fn view(machines: &[MachineView], now: i64, clock: impl Fn(i64) -> String, b
 
     // Set up for the pair.
     let pair_switch = switch(&said);
-    if let Some(sw) = &pair_switch {
-        notes.insert(0, switch_note(sw, &clock));
-        if let Some(stale) = stale_switch(&said, sw) {
-            notes.insert(1, stale);
+    match &pair_switch {
+        Some(sw) => {
+            notes.insert(0, switch_note(sw, &clock));
+            if let Some(stale) = stale_switch(&said, sw) {
+                notes.insert(1, stale);
+            }
         }
+        // Nobody switched it since it was set up: on, as configured.
+        None => notes.insert(0, "On since it was set up (the servers' configuration).".into()),
     }
     if let Some(last) = said
         .iter()
@@ -568,7 +560,8 @@ pub fn view(machines: &[MachineView], now: i64, clock: impl Fn(i64) -> String, b
     }
     let settings = settings(&said, primary);
     let vote = vote(&said, &clock);
-    let on = pair_switch.as_ref().is_some_and(|s| s.on);
+    // No switch yet: on, as set up.
+    let on = pair_switch.as_ref().is_none_or(|s| s.on);
     let offer = {
         let (through, blocked) = match through(machines) {
             Ok(id) => (Some(id), None),
@@ -790,12 +783,7 @@ pub(crate) mod tests {
     pub(crate) fn armed() -> AutopilotStatus {
         AutopilotStatus {
             configured: true,
-            switch: Some(AutopilotSwitch {
-                on: true,
-                at_unix_ms: (NOW - 3600) * 1000,
-                by: BY_CONFIGURATION.into(),
-                reason: None,
-            }),
+            switch: None,
             armed: true,
             blockers: Vec::new(),
             members: members(true),
@@ -803,6 +791,7 @@ pub(crate) mod tests {
             leader: Some("PBX A".into()),
             last_automatic: None,
             fenced: None,
+            held: None,
             settings: settings(),
             summary: "On autopilot.".into(),
         }

@@ -20,8 +20,7 @@ pub struct AutopilotSwitch {
     /// When it was set (Unix milliseconds, the setting box's clock).
     #[ts(type = "number")]
     pub at_unix_ms: i64,
-    /// Who set it (the name given, or the access token's label; "the configuration" when it
-    /// comes from `[failover] automatic` and nobody changed it since).
+    /// Who set it (the name given, or the access token's label).
     pub by: String,
     pub reason: Option<String>,
 }
@@ -145,7 +144,8 @@ pub struct AutopilotSettings {
 pub struct AutopilotStatus {
     /// `[failover] automatic` is set and the witness is set up on this box.
     pub configured: bool,
-    /// The pair's switch as this box knows it.
+    /// The pair's switch as this box knows it; `None` while nobody has switched it since it was
+    /// set up (then it is on, as `[failover] automatic` says).
     pub switch: Option<AutopilotSwitch>,
     /// On and nothing in the way: the pair would fail over by itself if its primary died now.
     pub armed: bool,

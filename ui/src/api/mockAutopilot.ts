@@ -33,10 +33,12 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
   const now = () => Math.floor(Date.now() / 1000);
   const start = now();
   const state = initial;
-  let sw: AutopilotSwitch =
+  // `null`: nobody switched it since it was set up (on, as configured).
+  let sw: AutopilotSwitch | null =
     state === "off"
       ? { on: false, at_unix_ms: (start - 25 * 60) * 1000, by: "Sam", reason: "moving the witness to the new rack" }
-      : { on: true, at_unix_ms: (start - 40 * 86400) * 1000, by: "the configuration", reason: null };
+      : null;
+  const isOn = () => sw?.on ?? true;
   const clock = (t: number) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const witnessLost = () => state === "witness";
   const lostSince = start - 17 * 60;
@@ -68,6 +70,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
         armed: false,
         blockers: [{ kind: "not_set_up", since_unix: null, until_unix: null, message: "Automatic failover is not set up on this server." }],
         members: [],
+        held: null,
         quorum: false,
         leader: null,
         last_automatic: null,
@@ -77,7 +80,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
       };
     }
     const blockers: AutopilotStatus["blockers"] = [];
-    if (!sw.on) blockers.push({ kind: "switched_off", since_unix: null, until_unix: null, message: `Sam switched automatic failover off.` });
+    if (!isOn()) blockers.push({ kind: "switched_off", since_unix: null, until_unix: null, message: `Sam switched automatic failover off.` });
     if (witnessLost()) {
       blockers.push({
         kind: "witness_unreachable",
@@ -98,6 +101,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     return {
       configured: true,
       switch: sw,
+      held: null,
       armed: blockers.length === 0,
       blockers,
       members: members(primary),
@@ -155,14 +159,14 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
       })),
     };
     const notes = [
-      sw.by === "the configuration"
+      sw === null
         ? "On since it was set up (the servers' configuration)."
         : `Switched ${sw.on ? "on" : "off"} by ${sw.by} at ${clock(sw.at_unix_ms / 1000)}${sw.reason ? `: ${sw.reason}` : ""}.`,
     ];
     if (state === "paused") notes.push(`Last automatic failover: ${p} took over at ${clock(start - 20 * 60)}.`);
     const offer = {
-      on: sw.on,
-      label: sw.on ? "Switch off…" : "Switch on…",
+      on: isOn(),
+      label: isOn() ? "Switch off…" : "Switch on…",
       through: adminThrough,
       blocked: adminThrough
         ? null
@@ -175,7 +179,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
         `It never switches back by itself: a repaired ${p} rejoins as the backup, and you switch back with the wizard when it suits the office.`,
         "The failover wizard and maintenance work whether it is on or off.",
       ],
-      not_armed_yet: !sw.on && trouble ? "The witness does not answer: check that it is switched on and connected." : null,
+      not_armed_yet: !isOn() && trouble ? "The witness does not answer: check that it is switched on and connected." : null,
       by: "Sam",
     };
     const base = { notes, vote, offer, cause: null, next: null };
@@ -189,7 +193,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
         next: null,
       };
     }
-    if (!sw.on) {
+    if (!isOn()) {
       return { ...base, level: "off", word: "Off", headline: "Autopilot: off", text: "Sam switched automatic failover off.", next: `Switch it on when the pair may fail over by itself again. ${MANUAL}`, cause: "switched_off" };
     }
     if (state === "witness") {
@@ -234,7 +238,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     if (state === "notsetup" || state === "old") return null;
     const { primary: p, backup: b } = names();
     const adds = `The wizard does not wait, and it goes ahead where automatic failover holds back (${p}'s phone system still answering while its agent does not, or ${b} behind), on your word that ${p} is switched off.`;
-    if (sw.on && state === "on") {
+    if (isOn() && state === "on") {
       return {
         waiting: true,
         title: `${b} takes over by itself shortly`,
@@ -244,7 +248,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     return {
       waiting: false,
       title: "Automatic failover will not step in",
-      text: `${sw.on ? "The witness does not answer: check that it is switched on and connected." : "Sam switched automatic failover off."} Failing over here is the way to bring the phones back now.`,
+      text: `${isOn() ? "The witness does not answer: check that it is switched on and connected." : "Sam switched automatic failover off."} Failing over here is the way to bring the phones back now.`,
     };
   };
 
@@ -256,7 +260,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     if (!on && !reason?.trim()) {
       throw new CommandError("invalid_input", "Say why you switch automatic failover off, in a few words.");
     }
-    const changed = sw.on !== on;
+    const changed = isOn() !== on;
     if (changed) sw = { on, at_unix_ms: Date.now(), by: by ?? "this console", reason: reason?.trim() || null };
     const word = on ? "on" : "off";
     const message = !changed
@@ -269,5 +273,5 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     return { on, message, partner_not_told: false };
   };
 
-  return { status, view, note, set, fenced: () => state === "fenced", armed: () => sw.on && state === "on" };
+  return { status, view, note, set, fenced: () => state === "fenced", armed: () => isOn() && state === "on" };
 }

@@ -15,7 +15,8 @@ export type AutopilotStatus = {
  */
 configured: boolean, 
 /**
- * The pair's switch as this box knows it.
+ * The pair's switch as this box knows it; `None` while nobody has switched it since it was
+ * set up (then it is on, as `[failover] automatic` says).
  */
 switch: AutopilotSwitch | null, 
 /**

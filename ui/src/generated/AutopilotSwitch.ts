@@ -10,7 +10,6 @@ export type AutopilotSwitch = { on: boolean,
  */
 at_unix_ms: number, 
 /**
- * Who set it (the name given, or the access token's label; "the configuration" when it
- * comes from `[failover] automatic` and nobody changed it since).
+ * Who set it (the name given, or the access token's label).
  */
 by: string, reason: string | null, };
