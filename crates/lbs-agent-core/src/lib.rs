@@ -25,3 +25,4 @@ pub mod sampler;
 pub mod sync;
 pub mod tokens;
 pub mod units;
+pub mod witness;
