@@ -203,25 +203,11 @@ impl VoteCluster {
         }
     }
 
-    /// Starts member `i` (again, with the data it has) from its environment file, as
-    /// `etcd.service` does.
+    /// Starts member `i` (again, with the data it has) from its environment file.
     fn spawn(&mut self, i: usize) {
         let m = &mut self.members[i];
         assert!(m.child.is_none(), "member {} runs already", m.name);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)
-            .expect("etcd log");
-        let child = Command::new("sh")
-            .args(["-c", "set -a; . \"$1\"; exec etcd", "sh"])
-            .arg(&m.env_file)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("etcd log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn etcd");
-        m.child = Some(child);
+        m.child = Some(spawn_etcd(&m.env_file, &m.log));
     }
 
     /// Waits until every running member knows a leader, or panics with their logs.
@@ -417,4 +403,66 @@ fn run_witness_script(dir: &Path, root: &Path, enrollment: &WitnessEnrollment) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// etcd started from an environment file as Debian's `etcd.service` reads it (its variables
+/// exported, then etcd in their place), its output appended to `log`.
+pub fn spawn_etcd(env_file: &Path, log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("etcd log");
+    Command::new("sh")
+        .args(["-c", "set -a; . \"$1\"; exec etcd", "sh"])
+        .arg(env_file)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("etcd log"))
+        .stderr(out)
+        .spawn()
+        .expect("spawn etcd")
+}
+
+/// An etcd member run from the files `lbs-agent witness setup` (or the witness's script) wrote
+/// under `root`; killed when dropped.
+pub struct Etcd {
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Etcd {
+    pub fn start(root: &Path) -> Etcd {
+        let layout = Layout::under(root).expect("a plain root");
+        let log = root.join("etcd.log");
+        let child = spawn_etcd(&layout.env_file(), &log);
+        Etcd { log, child }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `etcdctl` with the client identity of an agent's `[witness]` section, against its three
+/// endpoints.
+pub fn etcdctl_for(witness: &lbs_agent_core::config::WitnessConfig, args: &[&str]) -> Output {
+    let endpoints: Vec<&str> = witness.members.iter().map(|m| m.endpoint.as_str()).collect();
+    Command::new(etcdctl_bin())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", endpoints.join(",")))
+        .arg(format!("--cacert={}", witness.ca_file.display()))
+        .arg(format!("--cert={}", witness.cert_file.display()))
+        .arg(format!("--key={}", witness.key_file.display()))
+        .args(["--dial-timeout=2s", "--command-timeout=3s"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run etcdctl")
 }

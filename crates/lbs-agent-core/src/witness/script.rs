@@ -77,7 +77,8 @@ if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then
     fail "run it as root: sudo sh $0"
 fi
 
-if command -v ip >/dev/null 2>&1 && ! ip -o addr show | grep -q -F " $address/"; then
+# The kernel's own answer: packets for the address would be delivered here.
+if command -v ip >/dev/null 2>&1 && ! ip route get "$address" 2>/dev/null | grep -q '^local '; then
     fail "this machine does not have the address $address, where $from expects the witness: run this script on the witness, or run lbs-agent witness setup --witness <the witness's address> --again on $from and use the new script"
 fi
 
@@ -256,10 +257,10 @@ mod tests {
 
         // Not this machine's address (a documentation address): refused before anything is
         // written, with what to do.
-        let elsewhere = enrollment("PBX A", "192.0.2.1");
+        let elsewhere = enrollment("PBX A", "203.0.113.77");
         std::fs::write(&script, witness_script(&elsewhere).unwrap()).unwrap();
         let (ok, text) = run(&script, &root, &path);
-        assert!(!ok && text.contains("does not have the address 192.0.2.1"), "{text}");
+        assert!(!ok && text.contains("does not have the address 203.0.113.77"), "{text}");
         assert!(text.contains("--again on PBX A"), "{text}");
         assert!(!root.exists());
 
