@@ -4,7 +4,7 @@
 #
 #   office.sh up   <dir> <n>   build lab <n> (1..200) using the empty absolute work dir <dir>
 #   office.sh down <dir> <n>   kill the lab's processes, delete its namespaces and route (never fails)
-#   office.sh cut  <n> <box>   cut a box (a|b|dns|phone) off the office switch
+#   office.sh cut  <n> <box>   cut a box (a|b|dns|phone|witness) off the office switch
 #   office.sh heal <n> <box>   plug it back in
 #
 # Layout of lab <n> (subnet 10.77.<n>.0/24):
@@ -13,6 +13,8 @@
 #   lbs<n>-a      eth0 10.77.<n>.11   PBX box a (ip_nonlocal_bind=1)
 #   lbs<n>-b      eth0 10.77.<n>.12   PBX box b (ip_nonlocal_bind=1)
 #   lbs<n>-phone  eth0 10.77.<n>.100  the phone
+#   lbs<n>-witness eth0 10.77.<n>.5   the witness of the vote for automatic failover (its etcd
+#                                     member runs there through vote.sh)
 #   VIP 10.77.<n>.10 is the floating address; this script never assigns it.
 # The root namespace gets a blackhole route for the subnet so no test traffic leaks out of it.
 # `up` writes <dir>/lab.env (sourceable), <dir>/tsig.secret (base64, 0600, no newline),
@@ -24,7 +26,7 @@ LAB_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ZONE=office.lan.
 TSIG_NAME=lbs-update
 TSIG_ALG=hmac-sha256
-HOSTS=(dns a b phone)
+HOSTS=(dns a b phone witness)
 
 die() {
     echo "office.sh: $*" >&2
@@ -35,8 +37,8 @@ usage() {
     cat >&2 <<'EOF'
 usage: office.sh up   <dir> <n>
        office.sh down <dir> <n>
-       office.sh cut  <n> <a|b|dns|phone>
-       office.sh heal <n> <a|b|dns|phone>
+       office.sh cut  <n> <a|b|dns|phone|witness>
+       office.sh heal <n> <a|b|dns|phone|witness>
 EOF
     exit 2
 }
@@ -54,7 +56,8 @@ host_ip() {
         a) echo "10.77.$1.11" ;;
         b) echo "10.77.$1.12" ;;
         phone) echo "10.77.$1.100" ;;
-        *) die "unknown host '$2' (a|b|dns|phone)" ;;
+        witness) echo "10.77.$1.5" ;;
+        *) die "unknown host '$2' (a|b|dns|phone|witness)" ;;
     esac
 }
 
@@ -213,11 +216,13 @@ LAB_NS_A=$p-a
 LAB_NS_B=$p-b
 LAB_NS_PHONE=$p-phone
 LAB_NS_DNS=$p-dns
+LAB_NS_WITNESS=$p-witness
 LAB_NS_SW=$p-sw
 LAB_IP_A=$(host_ip "$n" a)
 LAB_IP_B=$(host_ip "$n" b)
 LAB_IP_DNS=$(host_ip "$n" dns)
 LAB_IP_PHONE=$(host_ip "$n" phone)
+LAB_IP_WITNESS=$(host_ip "$n" witness)
 LAB_VIP=10.77.$n.10
 LAB_PREFIX=24
 LAB_SUBNET=10.77.$n.0/24

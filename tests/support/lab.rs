@@ -1,8 +1,10 @@
 //! The simulated office (`tests/lab/office.sh`): network namespaces for a DNS server (knot), two
 //! PBX boxes running real agents that start and stop a real SIP server (kamailio, keeping the
-//! phones' registrations in SQLite, synced as the agents' `registrations` category), and the
-//! phones' network, where a prober keeps asking "who answers?" by SIP OPTIONS (`Phone`), real
-//! phones register and call (`crate::baresip`) and the observer watches (`crate::observer`).
+//! phones' registrations in SQLite, synced as the agents' `registrations` category), the phones'
+//! network, where a prober keeps asking "who answers?" by SIP OPTIONS (`Phone`), real phones
+//! register and call (`crate::baresip`) and the observer watches (`crate::observer`), and a
+//! witness whose etcd member forms the vote for automatic failover with the boxes'
+//! (`tests/lab/vote.sh`, `Lab::office_with_vote`).
 //! Used by the office system tests and the failover benchmark. Needs root.
 
 use std::collections::HashMap;
@@ -306,6 +308,132 @@ impl Lab {
         );
         wait_for("A's PBX to run", Duration::from_secs(15), || self.pbx_running("a"));
         assert!(!self.pbx_running("b"), "the backup's PBX stays stopped");
+        (a, b)
+    }
+}
+
+/// The vote for automatic failover in the lab: an etcd member on each box and on the witness
+/// (10.77.<n>.5), set up by the real commands, run by `tests/lab/vote.sh` in each namespace.
+impl Lab {
+    /// Where host `host`'s etcd member keeps its files (`lbs-agent witness setup
+    /// --install-root`, the witness's script's `LBS_WITNESS_ROOT`).
+    pub fn vote_root(&self, host: &str) -> PathBuf {
+        self.dir.path().join(format!("vote-{host}"))
+    }
+
+    /// `vote.sh <action> <dir> <host>`: start, stop, kill, freeze or thaw host's etcd member.
+    pub fn vote(&self, action: &str, host: &str) {
+        let out = Command::new(lab_dir().join("vote.sh"))
+            .args([action, &self.dir.path().display().to_string(), host])
+            .output()
+            .expect("run vote.sh");
+        assert!(
+            out.status.success(),
+            "vote.sh {action} {host} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `etcdctl` in host's namespace against the three members, with the client identity host's
+    /// member was given (on a box, the one its agent's `[witness]` names).
+    pub fn etcdctl(&self, host: &str, args: &[&str]) -> std::process::Output {
+        let root = self.vote_root(host);
+        let vote = root.join("etc/lbs-vote");
+        let endpoints: Vec<String> = ["a", "b", "witness"]
+            .iter()
+            .map(|h| format!("https://{}:2379", self.ip(h)))
+            .collect();
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(host), "etcdctl"])
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", endpoints.join(",")))
+            .arg(format!("--cacert={}", vote.join("ca.pem").display()))
+            .arg(format!("--cert={}", vote.join("member.pem").display()))
+            .arg(format!("--key={}", vote.join("member.key").display()))
+            .args(["--dial-timeout=2s", "--command-timeout=3s"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run etcdctl")
+    }
+
+    /// How many of the three members answer healthy (a linearizable read each), asked from host.
+    pub fn vote_healthy(&self, host: &str) -> usize {
+        let out = self.etcdctl(host, &["endpoint", "health"]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text.lines().filter(|l| l.contains("is healthy")).count()
+    }
+
+    /// A paired office whose vote is set up through the real commands, as a contractor would:
+    /// `lbs-agent witness setup --witness <the witness>` on A (the primary), the script it wrote
+    /// run in the witness's namespace, `lbs-agent witness setup` on B; the three etcd members
+    /// started (vote.sh) and the agents restarted to read their `[witness]` and
+    /// `automatic = true`. Returns once every member is healthy seen from both boxes, A's PBX
+    /// runs and the heartbeat answers. The setup's output is `<dir>/witness-setup.log`.
+    pub fn office_with_vote(&self, strategy: Strategy, hold: &str) -> (Agent, Agent) {
+        crate::vote::require();
+        let (mut a, mut b) = self.office(strategy, hold);
+        let script = self.dir.path().join("lbs-witness-setup.sh");
+        let a_root = self.vote_root("a").display().to_string();
+        let mut said = cli_ok(
+            &a,
+            &[
+                "witness",
+                "setup",
+                "--witness",
+                &self.ip("witness"),
+                "--script",
+                &script.display().to_string(),
+                "--install-root",
+                &a_root,
+            ],
+        );
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns("witness"), "sh"])
+            .arg(&script)
+            .env("LBS_WITNESS_ROOT", self.vote_root("witness"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the witness's script");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "the witness's script failed:\n{text}");
+        said += &text;
+        said += &cli_ok(
+            &b,
+            &[
+                "witness",
+                "setup",
+                "--install-root",
+                &self.vote_root("b").display().to_string(),
+            ],
+        );
+        let _ = std::fs::write(self.dir.path().join("witness-setup.log"), &said);
+        for host in ["a", "b", "witness"] {
+            self.vote("start", host);
+        }
+        wait_for(
+            "the vote to be healthy from both boxes",
+            Duration::from_secs(30),
+            || self.vote_healthy("a") == 3 && self.vote_healthy("b") == 3,
+        );
+        // The agents read their configuration at start.
+        for agent in [&mut a, &mut b] {
+            agent.stop();
+            agent.start();
+        }
+        wait_for("A's PBX to run", Duration::from_secs(15), || self.pbx_running("a"));
+        wait_for("the heartbeat after the restart", Duration::from_secs(15), || {
+            failover_status(&b).partner.reachable && failover_status(&a).partner.reachable
+        });
         (a, b)
     }
 }

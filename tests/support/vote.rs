@@ -1,17 +1,19 @@
 //! The vote for automatic failover as the tests run it: three real etcd members (Debian's
-//! `etcd-server`) on 127.0.0.1, each on its own free ports, all traffic over TLS with client
-//! certificates on both the client and the peer port, pre-vote on, default timing. Each member
-//! gives its endpoint and a client identity (CA, certificate, key) that an agent's `[witness]`
-//! section can use. Members can be stopped, killed, frozen and thawed, and started again with
-//! their data; dropping the cluster kills every member.
+//! `etcd-server`) on 127.0.0.1, each on its own free ports, set up as `lbs-agent witness setup`
+//! sets them up: the vote's CA and certificates, the two boxes' members installed by the
+//! domain (`lbs_agent_core::witness`), the witness's by running its real script, each member
+//! started from the environment file it wrote (TLS with client certificates on the client and
+//! the peer port, pre-vote, default timing, a small quota). Each member gives its endpoint and
+//! a client identity (CA, certificate, key) that an agent's `[witness]` section can use.
+//! Members can be stopped, killed, frozen and thawed, and started again with their data;
+//! dropping the cluster kills every member.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
-};
+use lbs_agent_core::witness::{self, Layout, Planned};
+use lbs_protocol::WitnessEnrollment;
 
 use crate::free_port;
 
@@ -33,6 +35,8 @@ pub struct Member {
     pub peer_port: u16,
     /// Its certificate (serverAuth and clientAuth), which is also its client identity.
     pub identity: ClientIdentity,
+    /// Its settings, as Debian's `etcd.service` would read them.
+    pub env_file: PathBuf,
     pub data_dir: PathBuf,
     pub log: PathBuf,
     child: Option<Child>,
@@ -42,10 +46,6 @@ impl Member {
     /// Its client URL, `https://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("https://127.0.0.1:{}", self.client_port)
-    }
-
-    fn peer_url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.peer_port)
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -61,7 +61,6 @@ pub struct VoteCluster {
     pub dir: PathBuf,
     pub ca_file: PathBuf,
     pub members: Vec<Member>,
-    token: String,
 }
 
 /// The etcd binary (Debian's `etcd-server`).
@@ -98,100 +97,117 @@ impl VoteCluster {
     /// As `start`, with the names the agents' `[witness]` sections give the members.
     pub fn start_named(dir: &Path, names: [&str; 3]) -> VoteCluster {
         require();
+        // A free port found here can be taken by another test before etcd binds it: a member
+        // that exits at start is a new try on new ports, in a folder of its own.
+        for attempt in 1..=3 {
+            let here = if attempt == 1 {
+                dir.to_owned()
+            } else {
+                dir.join(format!("attempt-{attempt}"))
+            };
+            let mut cluster = VoteCluster::set_up(&here, names);
+            for i in 0..3 {
+                cluster.spawn(i);
+            }
+            if cluster.leader_or_exit(Duration::from_secs(30)) {
+                return cluster;
+            }
+            eprintln!(
+                "an etcd member exited at start (a port taken?), trying again:\n{}",
+                cluster.logs()
+            );
+        }
+        panic!("the vote did not start in three tries; see the logs above")
+    }
+
+    fn set_up(dir: &Path, names: [&str; 3]) -> VoteCluster {
         std::fs::create_dir_all(dir).expect("vote dir");
-        let certs = dir.join("certs");
-        std::fs::create_dir_all(&certs).expect("certs dir");
-        let (ca_cert, ca_key) = make_ca();
-        let ca_file = certs.join("ca.pem");
-        std::fs::write(&ca_file, ca_cert.pem()).expect("write ca");
-        let members = names
+        let planned = names.map(|name| Planned {
+            name: name.to_owned(),
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            dns_names: vec!["localhost".into()],
+            client_port: free_port(),
+            peer_port: free_port(),
+        });
+        let plan = witness::plan(planned).expect("a plan for three members");
+        let issued = witness::issue(&plan).expect("the vote's certificates");
+        let members = plan
+            .members
             .iter()
             .enumerate()
-            .map(|(i, name)| {
-                let etcd_name = format!("m{i}");
-                let (cert, key) = make_member(&ca_cert, &ca_key, &etcd_name);
-                let cert_file = certs.join(format!("{etcd_name}.pem"));
-                let key_file = certs.join(format!("{etcd_name}.key"));
-                std::fs::write(&cert_file, cert).expect("write cert");
-                write_private(&key_file, key.as_bytes());
+            .map(|(i, m)| {
+                let root = dir.join(&m.etcd_name);
+                let layout = Layout::under(&root).expect("a plain root");
+                let enrollment = WitnessEnrollment {
+                    plan: plan.clone(),
+                    you: i,
+                    ca_pem: issued.ca_pem.clone(),
+                    cert_pem: issued.members[i].cert_pem.clone(),
+                    key_pem: issued.members[i].key_pem.clone(),
+                    from: plan.members[0].name.clone(),
+                    created_unix: lbs_agent_core::clock::now_unix(),
+                };
+                if i < 2 {
+                    witness::install_member(&layout, &enrollment).expect("install a box's member");
+                } else {
+                    run_witness_script(dir, &root, &enrollment);
+                }
                 Member {
-                    name: (*name).to_owned(),
-                    data_dir: dir.join(&etcd_name).join("data"),
-                    log: dir.join(format!("{etcd_name}.log")),
-                    etcd_name,
-                    client_port: free_port(),
-                    peer_port: free_port(),
+                    name: m.name.clone(),
+                    etcd_name: m.etcd_name.clone(),
+                    client_port: m.client_port,
+                    peer_port: m.peer_port,
                     identity: ClientIdentity {
-                        ca_file: ca_file.clone(),
-                        cert_file,
-                        key_file,
+                        ca_file: layout.ca_file(),
+                        cert_file: layout.cert_file(),
+                        key_file: layout.key_file(),
                     },
+                    env_file: layout.env_file(),
+                    data_dir: layout.data_dir(&plan.token),
+                    log: dir.join(format!("{}.log", m.etcd_name)),
                     child: None,
                 }
             })
             .collect();
-        let mut cluster = VoteCluster {
+        VoteCluster {
             dir: dir.to_owned(),
-            ca_file,
+            ca_file: Layout::under(&dir.join(&plan.members[0].etcd_name))
+                .expect("a plain root")
+                .ca_file(),
             members,
-            token: format!("lbs-test-{}-{}", std::process::id(), crate::free_port()),
-        };
-        for i in 0..3 {
-            cluster.spawn(i);
         }
-        cluster.wait_for_leader(Duration::from_secs(30));
-        cluster
     }
 
-    fn initial_cluster(&self) -> String {
-        self.members
-            .iter()
-            .map(|m| format!("{}={}", m.etcd_name, m.peer_url()))
-            .collect::<Vec<_>>()
-            .join(",")
+    /// Waits until every member knows a leader (`true`), or one has exited (`false`); panics
+    /// with the logs after `limit`.
+    fn leader_or_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            for m in &mut self.members {
+                if let Some(child) = m.child.as_mut() {
+                    if child.try_wait().ok().flatten().is_some() {
+                        m.child = None;
+                        return false;
+                    }
+                }
+            }
+            if (0..3).all(|i| self.leader_seen_by(i).is_some()) {
+                return true;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the vote has no leader after {limit:?}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
-    /// Starts member `i` (again), with the data it has.
+    /// Starts member `i` (again, with the data it has) from its environment file.
     fn spawn(&mut self, i: usize) {
-        let initial = self.initial_cluster();
-        let token = self.token.clone();
         let m = &mut self.members[i];
         assert!(m.child.is_none(), "member {} runs already", m.name);
-        std::fs::create_dir_all(m.data_dir.parent().expect("member dir")).expect("member dir");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)
-            .expect("etcd log");
-        let id = &m.identity;
-        let child = Command::new(etcd_bin())
-            .arg(format!("--name={}", m.etcd_name))
-            .arg(format!("--data-dir={}", m.data_dir.display()))
-            .arg(format!("--listen-client-urls={}", m.endpoint()))
-            .arg(format!("--advertise-client-urls={}", m.endpoint()))
-            .arg(format!("--listen-peer-urls={}", m.peer_url()))
-            .arg(format!("--initial-advertise-peer-urls={}", m.peer_url()))
-            .arg(format!("--initial-cluster={initial}"))
-            .arg("--initial-cluster-state=new")
-            .arg(format!("--initial-cluster-token={token}"))
-            .arg(format!("--cert-file={}", id.cert_file.display()))
-            .arg(format!("--key-file={}", id.key_file.display()))
-            .arg(format!("--trusted-ca-file={}", id.ca_file.display()))
-            .arg("--client-cert-auth=true")
-            .arg(format!("--peer-cert-file={}", id.cert_file.display()))
-            .arg(format!("--peer-key-file={}", id.key_file.display()))
-            .arg(format!("--peer-trusted-ca-file={}", id.ca_file.display()))
-            .arg("--peer-client-cert-auth=true")
-            .arg("--pre-vote=true")
-            .arg("--quota-backend-bytes=67108864")
-            .arg("--auto-compaction-mode=periodic")
-            .arg("--auto-compaction-retention=1h")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("etcd log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn etcd");
-        m.child = Some(child);
+        m.child = Some(spawn_etcd(&m.env_file, &m.log));
     }
 
     /// Waits until every running member knows a leader, or panics with their logs.
@@ -366,43 +382,87 @@ fn toml_str(s: &str) -> String {
     out
 }
 
-fn write_private(path: &Path, data: &[u8]) {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
+/// Writes the witness's script as `lbs-agent witness setup` does and runs it with its files
+/// under `root` (it then leaves starting etcd to us).
+fn run_witness_script(dir: &Path, root: &Path, enrollment: &WitnessEnrollment) {
+    let script = dir.join("lbs-witness-setup.sh");
+    std::fs::write(
+        &script,
+        witness::witness_script(enrollment).expect("the witness's script"),
+    )
+    .expect("write script");
+    let out = Command::new("sh")
+        .arg(&script)
+        .env("LBS_WITNESS_ROOT", root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the witness's script");
+    assert!(
+        out.status.success(),
+        "the witness's script failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// etcd started from an environment file as Debian's `etcd.service` reads it (its variables
+/// exported, then etcd in their place), its output appended to `log`.
+pub fn spawn_etcd(env_file: &Path, log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new()
         .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .expect("write key");
-    f.write_all(data).expect("write key");
+        .append(true)
+        .open(log)
+        .expect("etcd log");
+    Command::new("sh")
+        .args(["-c", "set -a; . \"$1\"; exec etcd", "sh"])
+        .arg(env_file)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("etcd log"))
+        .stderr(out)
+        .spawn()
+        .expect("spawn etcd")
 }
 
-fn make_ca() -> (rcgen::Certificate, KeyPair) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "LBS test vote CA");
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let key = KeyPair::generate().expect("ca key");
-    let cert = params.self_signed(&key).expect("ca cert");
-    (cert, key)
+/// An etcd member run from the files `lbs-agent witness setup` (or the witness's script) wrote
+/// under `root`; killed when dropped.
+pub struct Etcd {
+    pub log: PathBuf,
+    child: Child,
 }
 
-/// A member's certificate (PEM) and key (PEM), for 127.0.0.1 and localhost, server and client.
-fn make_member(ca: &rcgen::Certificate, ca_key: &KeyPair, name: &str) -> (String, String) {
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("member params");
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    let key = KeyPair::generate().expect("member key");
-    let cert = params.signed_by(&key, ca, ca_key).expect("member cert");
-    (cert.pem(), key.serialize_pem())
+impl Etcd {
+    pub fn start(root: &Path) -> Etcd {
+        let layout = Layout::under(root).expect("a plain root");
+        let log = root.join("etcd.log");
+        let child = spawn_etcd(&layout.env_file(), &log);
+        Etcd { log, child }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `etcdctl` with the client identity of an agent's `[witness]` section, against its three
+/// endpoints.
+pub fn etcdctl_for(witness: &lbs_agent_core::config::WitnessConfig, args: &[&str]) -> Output {
+    let endpoints: Vec<&str> = witness.members.iter().map(|m| m.endpoint.as_str()).collect();
+    Command::new(etcdctl_bin())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", endpoints.join(",")))
+        .arg(format!("--cacert={}", witness.ca_file.display()))
+        .arg(format!("--cert={}", witness.cert_file.display()))
+        .arg(format!("--key={}", witness.key_file.display()))
+        .args(["--dial-timeout=2s", "--command-timeout=3s"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run etcdctl")
 }

@@ -43,7 +43,7 @@ pub struct Config {
     pub takeover: Takeover,
     #[serde(default)]
     pub alerts: AlertsConfig,
-    /// The vote for automatic failover (written by `lbs-agent autopilot setup`).
+    /// The vote for automatic failover (written by `lbs-agent witness setup`).
     #[serde(default)]
     pub witness: Option<WitnessConfig>,
 }
@@ -574,7 +574,7 @@ impl Config {
         }
         if self.witness.is_none() {
             return Some(
-                "[failover] automatic = true needs the vote in [witness]: run `lbs-agent autopilot setup` \
+                "[failover] automatic = true needs the vote in [witness]: run `lbs-agent witness setup` \
                  (see docs/failover.md), or set automatic = false"
                     .into(),
             );

@@ -26,3 +26,4 @@ pub mod sync;
 pub mod tokens;
 pub mod units;
 pub mod vote;
+pub mod witness;

@@ -131,3 +131,33 @@ pub fn normal_priority_for(cmd: &mut tokio::process::Command) {
 
 #[cfg(not(target_os = "linux"))]
 pub fn normal_priority_for(_cmd: &mut tokio::process::Command) {}
+
+/// Whether this process runs as root (effective user 0).
+#[cfg(unix)]
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(not(unix))]
+pub fn is_root() -> bool {
+    false
+}
+
+/// The user and group IDs of the system user `name` (e.g. "etcd"), if it exists.
+#[cfg(unix)]
+pub fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let c_name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam_r writes into the zeroed struct and the buffer we own, sized as passed;
+    // the result pointer is only read when it points at our struct.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwnam_r(c_name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    (rc == 0 && !result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid))
+}
+
+#[cfg(not(unix))]
+pub fn user_ids(_name: &str) -> Option<(u32, u32)> {
+    None
+}

@@ -19,6 +19,7 @@ pub mod link;
 pub mod maintenance;
 pub mod setup;
 pub mod trash;
+pub mod witness;
 
 /// File in the state directory holding the token the local CLI uses (owner-only).
 const CLI_TOKEN: &str = "cli-token";

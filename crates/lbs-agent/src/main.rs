@@ -181,6 +181,11 @@ enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// The witness: the third vote that makes automatic failover safe (an etcd member on each
+    /// box and on a small always-on machine). `setup` on one box with --witness, then the script it
+    /// writes on the witness, then `setup` on the partner.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -215,6 +220,48 @@ enum TokenCommand {
         #[command(flatten)]
         config: ConfigArg,
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Set up the vote for automatic failover and turn it on (as root). On one box (the
+    /// primary): `--witness <address>` makes the vote's certificates, sends the partner its part,
+    /// sets up this box's etcd and writes the witness's script (lbs-witness-setup.sh). Then run
+    /// that script on the witness, and `lbs-agent witness setup` (no address) on the partner.
+    Setup {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The witness's address (a NAS, a Raspberry Pi, a VM that is always on), e.g.
+        /// 192.168.1.5: this box plans the vote. Left out on the partner.
+        #[arg(long, value_name = "ADDRESS")]
+        witness: Option<String>,
+        /// How the console and the status name the witness.
+        #[arg(long, default_value = "witness", requires = "witness")]
+        witness_name: String,
+        /// This box's address for the vote (default: the address it advertises to its partner).
+        #[arg(long, value_name = "ADDRESS", requires = "witness")]
+        address: Option<String>,
+        /// The partner's address for the vote (default: its address from pairing).
+        #[arg(long, value_name = "ADDRESS", requires = "witness")]
+        partner_address: Option<String>,
+        /// etcd's client port on all three machines.
+        #[arg(long, default_value_t = lbs_protocol::ETCD_CLIENT_PORT, requires = "witness")]
+        client_port: u16,
+        /// etcd's peer port on all three machines.
+        #[arg(long, default_value_t = lbs_protocol::ETCD_PEER_PORT, requires = "witness")]
+        peer_port: u16,
+        /// Where to write the witness's script.
+        #[arg(long, default_value = "lbs-witness-setup.sh", requires = "witness")]
+        script: PathBuf,
+        /// Write etcd's files under this folder instead of /etc and /var/lib, and do not start
+        /// etcd or restart the agent (tests, or etcd run some other way).
+        #[arg(long, value_name = "DIR", env = "LBS_WITNESS_ROOT")]
+        install_root: Option<PathBuf>,
+        /// Set it up again although it is: on the box with --witness, a new vote (new
+        /// certificates for all three machines).
+        #[arg(long)]
+        again: bool,
     },
 }
 
@@ -420,6 +467,31 @@ fn main() -> std::process::ExitCode {
             } => {
                 let options = cli::maintenance::Options { length, reason, by };
                 cli::maintenance::run(&config.config, switch, options).await
+            }
+            Command::Witness(WitnessCommand::Setup {
+                config,
+                witness,
+                witness_name,
+                address,
+                partner_address,
+                client_port,
+                peer_port,
+                script,
+                install_root,
+                again,
+            }) => {
+                let args = cli::witness::SetupArgs {
+                    witness,
+                    witness_name,
+                    address,
+                    partner_address,
+                    client_port,
+                    peer_port,
+                    script,
+                    install_root,
+                    again,
+                };
+                cli::witness::setup(&config.config, args).await
             }
             Command::Token(TokenCommand::Create { config, role, label }) => {
                 cli::token_create(&config.config, role, &label).await

@@ -15,6 +15,7 @@ mod status;
 mod sync;
 mod trash;
 mod version;
+mod witness;
 
 pub mod link;
 pub use alerts::{AlertChannelStatus, AlertTestReport, AlertTestResult, AlertsStatus, OpenAlert};
@@ -46,6 +47,9 @@ pub use sync::{
 };
 pub use trash::{TrashEntry, TrashList, TrashRestoreRequest, TrashRestored, TRASH_LIST_MAX};
 pub use version::{AgentVersions, ApiRange, Upgrade, API_MIN_VERSION};
+pub use witness::{
+    PlannedMember, VotePlan, WitnessEnrolled, WitnessEnrollment, ETCD_CLIENT_PORT, ETCD_PEER_PORT, WITNESS_ENROLL_ROUTE,
+};
 
 /// Version of the HTTP API served under `/api/v1`. Bumped on any incompatible change.
 pub const API_VERSION: u32 = 1;

@@ -1,7 +1,7 @@
 //! Automatic failover's settings: the policy keys of `[failover]` (`automatic`, `prefer`,
 //! `caught_up_within`, `flap_guard`, `lease`, `partner_sip`) and `[witness]`, the vote: three
 //! etcd members (this box, the partner, the witness) reached over TLS with this box's own client
-//! certificate. `lbs-agent autopilot setup` writes `[witness]`; a person rarely edits it.
+//! certificate. `lbs-agent witness setup` writes `[witness]`; a person rarely edits it.
 
 use std::path::PathBuf;
 
@@ -47,7 +47,7 @@ pub(super) fn lease<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
-    /// The vote's certificate authority (PEM), made by `lbs-agent autopilot setup`.
+    /// The vote's certificate authority (PEM), made by `lbs-agent witness setup`.
     pub ca_file: PathBuf,
     /// This box's client certificate and key for the vote (PEM).
     pub cert_file: PathBuf,
@@ -84,7 +84,7 @@ impl WitnessConfig {
         if self.members.len() != 3 {
             return Some(format!(
                 "[witness] needs exactly three [[witness.member]] entries (this box, the partner and the witness), found {}; \
-                 run `lbs-agent autopilot setup` again to write them",
+                 run `lbs-agent witness setup` again to write them",
                 self.members.len()
             ));
         }

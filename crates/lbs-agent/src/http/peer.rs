@@ -15,6 +15,7 @@ use lbs_agent_core::failover::quarantine;
 use lbs_agent_core::peer::Peer;
 use lbs_agent_core::refusal::Refusal;
 use lbs_agent_core::sync::serving;
+use lbs_agent_core::witness;
 use lbs_protocol::{
     BundleRequest, ContentQuery, ForwardedSwitchover, HandoverRequest, HandoverResponse, HashesRequest, HashesResponse,
     Heartbeat, PairRequest, PairResponse, PullRequest, PullResponse, RestoreQuery, RoleChange, TokenRole,
@@ -38,6 +39,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/hashes", post(hashes))
         .route("/link", post(link))
         .route("/maintenance", post(maintenance))
+        .route(lbs_protocol::WITNESS_ENROLL_ROUTE, post(witness_enroll))
         .route(
             "/restore",
             post(restore).layer(axum::extract::DefaultBodyLimit::max(lbs_protocol::RESTORE_MAX as usize)),
@@ -169,6 +171,19 @@ async fn maintenance(
     Body(record): Body<lbs_protocol::MaintenanceRecord>,
 ) -> Result<Json<Option<lbs_protocol::MaintenanceRecord>>, HttpError> {
     Ok(Json(state.failover.maintenance_from_partner(&peer, record).await?))
+}
+
+/// The partner made a new vote for automatic failover (`lbs-agent witness setup --witness …`
+/// there): this box keeps its member until `lbs-agent witness setup` here installs it.
+async fn witness_enroll(
+    State(state): State<Arc<AppState>>,
+    Partner(peer): Partner,
+    Body(enrollment): Body<lbs_protocol::WitnessEnrollment>,
+) -> Result<Json<lbs_protocol::WitnessEnrolled>, HttpError> {
+    witness::enrollment::receive(&state.config.server.state_dir, &peer.name, &enrollment).map_err(Refusal::from)?;
+    Ok(Json(lbs_protocol::WitnessEnrolled {
+        name: state.config.server.name.clone(),
+    }))
 }
 
 /// The backup runs a switchover; this primary stops, flushes, and hands over.

@@ -1,0 +1,93 @@
+//! The partner's part of a new vote, as its agent received it (`POST /peer/v1/witness/enroll`
+//! from the box that ran `lbs-agent witness setup --witness …`): kept owner-only in the state
+//! directory until `lbs-agent witness setup` on this box installs it. A newer one replaces it.
+
+use std::path::{Path, PathBuf};
+
+use lbs_protocol::WitnessEnrollment;
+
+use super::{install, WitnessError};
+use crate::fsutil;
+
+const FILE: &str = "witness-enrollment.json";
+
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join(FILE)
+}
+
+/// Keeps `e`, sent by the partner `from` (its name from pairing), after checking it can be
+/// installed here.
+pub fn receive(state_dir: &Path, from: &str, e: &WitnessEnrollment) -> Result<(), WitnessError> {
+    install::check(e)?;
+    let json = serde_json::to_vec(e).map_err(|err| WitnessError::Invalid(err.to_string()))?;
+    let file = path(state_dir);
+    fsutil::write_atomic(&file, &json, true).map_err(WitnessError::io("write", &file))?;
+    tracing::info!(
+        partner = from,
+        token = %e.plan.token,
+        "the partner set up a new vote for automatic failover; `lbs-agent witness setup` on this box installs this box's member"
+    );
+    Ok(())
+}
+
+/// What the partner sent, if anything.
+pub fn load(state_dir: &Path) -> Result<Option<WitnessEnrollment>, WitnessError> {
+    let file = path(state_dir);
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(WitnessError::io("read", &file)(e)),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        WitnessError::Invalid(format!(
+            "{} is damaged ({e}); run `lbs-agent witness setup --witness … --again` on the partner to send it again",
+            file.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::witness::{issue, plan, Planned};
+
+    #[test]
+    fn kept_owner_only_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(dir.path()).unwrap().is_none());
+        let m = |name: &str, address: &str| Planned {
+            name: name.into(),
+            address: address.parse().unwrap(),
+            dns_names: vec![],
+            client_port: 2379,
+            peer_port: 2380,
+        };
+        let plan = plan([m("A", "10.0.0.11"), m("B", "10.0.0.12"), m("witness", "10.0.0.5")]).unwrap();
+        let issued = issue(&plan).unwrap();
+        let e = WitnessEnrollment {
+            ca_pem: issued.ca_pem,
+            cert_pem: issued.members[1].cert_pem.clone(),
+            key_pem: issued.members[1].key_pem.clone(),
+            plan,
+            you: 1,
+            from: "A".into(),
+            created_unix: 1,
+        };
+        receive(dir.path(), "A", &e).unwrap();
+        let mode = std::fs::metadata(path(dir.path())).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "it holds a private key");
+        assert_eq!(load(dir.path()).unwrap(), Some(e.clone()));
+
+        let mut witness = e.clone();
+        witness.you = 2;
+        assert!(
+            receive(dir.path(), "A", &witness).is_err(),
+            "a box never installs the witness's member"
+        );
+        assert_eq!(load(dir.path()).unwrap(), Some(e), "a refused one replaces nothing");
+        std::fs::write(path(dir.path()), "{").unwrap();
+        assert!(load(dir.path()).unwrap_err().to_string().contains("--again"));
+    }
+}
