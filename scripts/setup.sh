@@ -36,8 +36,9 @@ DEBS=(
   # The simulated office for the failover tests: namespaces, a DNS server taking signed
   # updates, a SIP server as the PBX, gratuitous ARP for the floating address
   iproute2 knot knot-dnsutils bind9-dnsutils kamailio iputils-arping
-  # The vote for automatic failover: three etcd members over TLS (the tests run real ones)
-  etcd-server etcd-client
+  # The vote for automatic failover: three etcd members over TLS (the tests run real ones); the
+  # fault matrix cuts the link between the boxes (iptables) and jumps one box's clock (faketime)
+  etcd-server etcd-client iptables faketime
   # Its PBX keeps the phones' registrations in SQLite (usrloc), dumped and restored with sqlite3;
   # the phones are real SIP user agents (baresip, driven over its ctrl_tcp module); sipsak for
   # SIP pings by hand

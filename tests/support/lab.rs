@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,7 +24,7 @@ pub enum Strategy {
     Vip,
 }
 
-fn lab_dir() -> PathBuf {
+pub fn lab_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("lab")
 }
 
@@ -376,6 +376,12 @@ impl Lab {
     /// `automatic = true`. Returns once every member is healthy seen from both boxes, A's PBX
     /// runs and the heartbeat answers. The setup's output is `<dir>/witness-setup.log`.
     pub fn office_with_vote(&self, strategy: Strategy, hold: &str) -> (Agent, Agent) {
+        self.office_with_vote_tuned(strategy, hold, &[])
+    }
+
+    /// As `office_with_vote`, with these `[failover]` keys set on both boxes before the agents
+    /// restart on the vote (e.g. `("lease", "\"2s\"")`).
+    pub fn office_with_vote_tuned(&self, strategy: Strategy, hold: &str, failover: &[(&str, &str)]) -> (Agent, Agent) {
         crate::vote::require();
         let (mut a, mut b) = self.office(strategy, hold);
         let script = self.dir.path().join("lbs-witness-setup.sh");
@@ -427,6 +433,7 @@ impl Lab {
         );
         // The agents read their configuration at start.
         for agent in [&mut a, &mut b] {
+            set_failover_keys(&agent.config, failover);
             agent.stop();
             agent.start();
         }
@@ -439,6 +446,35 @@ impl Lab {
 }
 
 /// Runs the agent's CLI; panics with its output (and the agent's log) if it fails.
+/// Sets `[failover]` keys in an agent's config file: a key already there is replaced, a new one
+/// goes at the top of the section.
+fn set_failover_keys(config: &Path, keys: &[(&str, &str)]) {
+    if keys.is_empty() {
+        return;
+    }
+    let text = std::fs::read_to_string(config).expect("read the agent's config");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let section = lines
+        .iter()
+        .position(|l| l.trim() == "[failover]")
+        .expect("a [failover] section");
+    for (key, value) in keys {
+        let end = lines[section + 1..]
+            .iter()
+            .position(|l| l.trim_start().starts_with('['))
+            .map_or(lines.len(), |i| section + 1 + i);
+        let line = format!("{key} = {value}");
+        let at = lines[section + 1..end]
+            .iter()
+            .position(|l| l.split('=').next().is_some_and(|k| k.trim() == *key));
+        match at {
+            Some(i) => lines[section + 1 + i] = line,
+            None => lines.insert(section + 1, line),
+        }
+    }
+    std::fs::write(config, lines.join("\n") + "\n").expect("write the agent's config");
+}
+
 pub fn cli_ok(agent: &Agent, args: &[&str]) -> String {
     let out = agent.cli(args);
     let text = format!(

@@ -9,6 +9,7 @@ mod console;
 mod failover;
 mod history;
 mod maintenance;
+mod matrix;
 mod office;
 mod phones;
 mod roles;
