@@ -27,7 +27,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("maintenance", &["clock", "fsutil", "refusal"]),
     ("peer", &["identity", "refusal", "clock"]),
     // Setting up the vote: its certificates, etcd's files, the partner's part, the witness's script.
-    ("witness", &["config", "fsutil", "peer", "platform", "refusal"]),
+    (
+        "witness",
+        &["config", "fsutil", "identity", "peer", "platform", "refusal"],
+    ),
     // Engines: the sync never looks at failover or the sampler; failover drives the sync.
     (
         "sync",
