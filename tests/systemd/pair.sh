@@ -7,8 +7,9 @@
 # Fresh install: the package on both, `lbs-agent setup` on each (B pairs with A's link), every
 # category syncs (/etc/asterisk included), the journal keeps our lines with their priorities, a
 # switchover starts and stops a stand-in PBX unit through systemctl, `systemctl restart`, a
-# `kill -9` and a hung agent (the watchdog) are survived, `remove` keeps the state and `purge`
-# leaves nothing. Upgrade (with a baseline package): both boxes on the old package, paired and
+# `kill -9` and a hung agent (the watchdog) are survived, automatic failover's vote is set up
+# with `lbs-agent witness setup` on both boxes and the script it writes run on a third container
+# (the witness), `remove` keeps the state and `purge` leaves nothing. Upgrade (with a baseline package): both boxes on the old package, paired and
 # syncing, then the rolling upgrade of docs/agent.md (backup first, switchover, then the other):
 # identity, tokens, role, history and every file are kept.
 #
@@ -20,10 +21,12 @@ set -euo pipefail
 NEW_DEB=$(realpath "${1:?usage: pair.sh <new.deb> [<baseline.deb>]}")
 BASE_DEB=${2:+$(realpath "$2")}
 CACHE=${LBS_TEST_CACHE:-/var/cache/lbs-tests}
-ROOT=$CACHE/bookworm
-# Everything the agent's package depends on is in the root: the containers have no network
-# beyond their own, so dpkg -i must find its dependencies installed.
-INCLUDE=systemd,systemd-sysv,dbus,iproute2,iputils-arping,sqlite3,procps,init-system-helpers
+# Everything the agent's package depends on (and etcd, which it recommends) is in the root: the
+# containers have no network beyond their own, so dpkg -i must find its dependencies installed.
+INCLUDE=systemd,systemd-sysv,dbus,iproute2,iputils-arping,sqlite3,procps,init-system-helpers,etcd-server,etcd-client
+# One root per package list, so runs of branches with different lists never rebuild each
+# other's root under a running container.
+ROOT=$CACHE/bookworm-$(printf '%s' "$INCLUDE" | sha256sum | cut -c1-12)
 NET=10.78.0
 WORK=$(mktemp -d /tmp/lbs-systemd.XXXXXX)
 passed=0
@@ -34,10 +37,10 @@ pass() { passed=$((passed + 1)); echo "ok - $*"; }
 fail() {
     failed=$((failed + 1))
     echo "FAILED - $*" >&2
-    for box in a b; do
+    for box in a b w; do
         [[ -f $WORK/$box.nspawn ]] || continue
-        echo "---- journal of lbs-agent on $box ----" >&2
-        on "$box" journalctl -u lbs-agent --no-pager -n 60 >&2 || true
+        echo "---- journal of lbs-agent and etcd on $box ----" >&2
+        on "$box" journalctl -u lbs-agent -u etcd --no-pager -n 60 >&2 || true
     done
     finish
 }
@@ -70,9 +73,11 @@ net_up() {
     ip netns add lbs-sd-sw
     ip -n lbs-sd-sw link add br0 type bridge
     ip -n lbs-sd-sw link set br0 up
-    for box in a b; do
+    # a and b are the PBX boxes, w the witness of automatic failover's vote.
+    for box in a b w; do
         local n=11
-        [[ $box == a ]] || n=12
+        [[ $box == b ]] && n=12
+        [[ $box == w ]] && n=5
         ip netns add "lbs-sd-$box"
         ip link add "sd-$box" netns lbs-sd-sw type veth peer name eth0 netns "lbs-sd-$box"
         ip -n lbs-sd-sw link set "sd-$box" master br0 up
@@ -84,7 +89,7 @@ net_up() {
     ip route add blackhole "$NET.0/24" 2>/dev/null || true
 }
 net_down() {
-    for ns in lbs-sd-a lbs-sd-b lbs-sd-sw; do ip netns del "$ns" 2>/dev/null || true; done
+    for ns in lbs-sd-a lbs-sd-b lbs-sd-w lbs-sd-sw; do ip netns del "$ns" 2>/dev/null || true; done
     ip route del blackhole "$NET.0/24" 2>/dev/null || true
 }
 
@@ -108,7 +113,7 @@ on() {
     nsenter -t "$(leader "$box")" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
 halt() {
-    for box in a b; do
+    for box in a b w; do
         [[ -f $WORK/$box.nspawn ]] || continue
         local pid
         pid=$(cat "$WORK/$box.nspawn")
@@ -308,6 +313,66 @@ score=$(grep -o 'Overall exposure level for lbs-agent.service: [0-9.]* [A-Z]*' "
 [[ -n $score ]] || { cat "$WORK/security" >&2; fail "systemd-analyze security rates the unit"; }
 echo "   $score"
 pass "systemd-analyze security: $score"
+
+say "Automatic failover's vote: witness setup on both boxes, the script on the witness"
+boot w
+pass "a third container, the witness, booted"
+# B is the primary since the switchover: the contractor runs the first setup there.
+on b lbs-agent witness setup --witness "$NET.5" --script /root/lbs-witness-setup.sh >"$WORK/w.b" 2>&1 ||
+    { cat "$WORK/w.b" >&2; fail "witness setup on the primary B"; }
+for said in "PBX A (server room) received its part of the vote" "scp /root/lbs-witness-setup.sh root@$NET.5:" \
+    "On PBX A (server room), run:  sudo lbs-agent witness setup"; do
+    grep -q -F "$said" "$WORK/w.b" || { cat "$WORK/w.b" >&2; fail "witness setup on B says: $said"; }
+done
+[[ $(on b stat -c %a /root/lbs-witness-setup.sh) == 600 ]] || fail "the witness's script is 0600 (it holds a key)"
+pass "witness setup on B: A received its part, the script is written, the next steps printed"
+if on b lbs-agent witness setup --witness "$NET.5" --script /root/again.sh >"$WORK/w.again" 2>&1 ||
+    ! grep -q -- "--again" "$WORK/w.again"; then
+    cat "$WORK/w.again" >&2
+    fail "witness setup again without --again is refused"
+fi
+pass "witness setup again is refused without --again"
+# As the contractor copies it (scp), through this machine.
+on b cat /root/lbs-witness-setup.sh | on w sh -c 'umask 077; cat > /root/lbs-witness-setup.sh'
+on w sh /root/lbs-witness-setup.sh >"$WORK/w.w" 2>&1 || { cat "$WORK/w.w" >&2; fail "the witness's script"; }
+grep -q "The witness is set up: its etcd member is healthy" "$WORK/w.w" || { cat "$WORK/w.w" >&2; fail "the witness's script checks its member"; }
+pass "the witness's script: etcd set up, enabled, healthy with B's member"
+on a lbs-agent witness setup >"$WORK/w.a" 2>&1 || { cat "$WORK/w.a" >&2; fail "witness setup on the backup A"; }
+grep -q "The vote has a majority" "$WORK/w.a" || { cat "$WORK/w.a" >&2; fail "witness setup on A waits for the vote"; }
+pass "witness setup on A: installed what it received, the vote has its majority"
+# health <box>: the three members answer this machine's own certificate.
+ENDPOINTS="https://$NET.11:2379,https://$NET.12:2379,https://$NET.5:2379"
+# shellcheck disable=SC2317 # called through wait_until
+health() {
+    local healthy
+    healthy=$(on "$1" sh -c "ETCDCTL_API=3 etcdctl --endpoints=$ENDPOINTS --cacert=/etc/lbs-vote/ca.pem \
+        --cert=/etc/lbs-vote/member.pem --key=/etc/lbs-vote/member.key endpoint health 2>&1" | grep -c 'is healthy')
+    [[ $healthy == 3 ]]
+}
+for box in a b w; do
+    wait_until 60 "all three members answer $box's own certificate" health "$box"
+    [[ $(on "$box" systemctl is-enabled etcd) == enabled ]] || fail "etcd is enabled on $box"
+    active "$box" etcd || fail "etcd runs on $box"
+    [[ $(on "$box" stat -c '%a %U' /etc/lbs-vote/member.key) == "600 etcd" ]] || fail "the key on $box is etcd's, 0600"
+    on "$box" test -f /etc/default/etcd.before-lbs || fail "Debian's etcd settings are kept aside on $box"
+done
+for box in a b; do
+    on "$box" grep -q '^automatic = true' /etc/lbs-agent/agent.toml || fail "automatic failover is on in $box's agent.toml"
+    on "$box" lbs-agent check-config --quiet || fail "check-config accepts $box's configuration with [witness]"
+    active "$box" lbs-agent || fail "the agent runs again on $box"
+done
+pass "etcd enabled on the three machines; both agents restarted with [witness] and automatic = true"
+on a systemctl restart etcd || fail "etcd restarts on A"
+wait_until 60 "A's member rejoins the vote after a restart" health a
+halt_witness() {
+    local pid
+    pid=$(cat "$WORK/w.nspawn")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$WORK/w.nspawn"
+}
+halt_witness
 
 say "remove keeps the state, purge leaves nothing"
 id_before=$(on a cat /var/lib/lbs-agent/identity.json)

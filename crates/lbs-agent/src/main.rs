@@ -181,9 +181,11 @@ enum Command {
         #[arg(long)]
         by: Option<String>,
     },
-    /// The witness: the third vote that makes automatic failover safe (an etcd member on each
-    /// box and on a small always-on machine). `setup` on one box with --witness, then the script it
-    /// writes on the witness, then `setup` on the partner.
+    /// The witness: the third vote that makes automatic failover safe.
+    ///
+    /// The vote is an etcd member on each box and on the witness, a small always-on machine.
+    /// `lbs-agent witness setup --witness <address>` on one box, then the script it writes on
+    /// the witness, then `lbs-agent witness setup` on the partner.
     #[command(subcommand)]
     Witness(WitnessCommand),
     /// Manage access tokens.
@@ -225,10 +227,12 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum WitnessCommand {
-    /// Set up the vote for automatic failover and turn it on (as root). On one box (the
-    /// primary): `--witness <address>` makes the vote's certificates, sends the partner its part,
-    /// sets up this box's etcd and writes the witness's script (lbs-witness-setup.sh). Then run
-    /// that script on the witness, and `lbs-agent witness setup` (no address) on the partner.
+    /// Set up the vote for automatic failover and turn it on (as root, on each box).
+    ///
+    /// On one box (the primary), `--witness <address>` makes the vote's certificates, sends the
+    /// partner its part, sets up this box's etcd member, turns automatic failover on in its
+    /// configuration and writes the witness's script (lbs-witness-setup.sh). Then run that
+    /// script on the witness, and `lbs-agent witness setup` (no address) on the partner.
     Setup {
         #[command(flatten)]
         config: ConfigArg,

@@ -29,7 +29,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The vote (etcd): knows the witness's settings, nothing of roles.
     ("vote", &["clock", "command", "config", "peer"]),
     // Setting up the vote: its certificates, etcd's files, the partner's part, the witness's script.
-    ("witness", &["config", "fsutil", "peer", "platform", "refusal"]),
+    (
+        "witness",
+        &["config", "fsutil", "identity", "peer", "platform", "refusal"],
+    ),
     // Engines: the sync never looks at failover or the sampler; failover drives the sync.
     (
         "sync",

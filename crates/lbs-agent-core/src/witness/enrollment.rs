@@ -1,13 +1,43 @@
-//! The partner's part of a new vote, as its agent received it (`POST /peer/v1/witness/enroll`
-//! from the box that ran `lbs-agent witness setup --witness …`): kept owner-only in the state
-//! directory until `lbs-agent witness setup` on this box installs it. A newer one replaces it.
+//! The partner's part of a new vote: sent by the box that ran `lbs-agent witness setup
+//! --witness …` (`POST /peer/v1/witness/enroll`, over the pair's mutual TLS), kept owner-only in
+//! the partner's state directory until `lbs-agent witness setup` there installs it. A newer one
+//! replaces it.
 
 use std::path::{Path, PathBuf};
 
-use lbs_protocol::WitnessEnrollment;
+use lbs_protocol::{WitnessEnrolled, WitnessEnrollment, WITNESS_ENROLL_ROUTE};
 
 use super::{install, WitnessError};
 use crate::fsutil;
+use crate::identity::Identity;
+use crate::peer::{self, CallError, Peer};
+
+/// Sends `part` to the partner, presenting this box's identity as its agent does.
+pub async fn send(
+    identity: &Identity,
+    partner: &Peer,
+    part: &WitnessEnrollment,
+) -> Result<WitnessEnrolled, WitnessError> {
+    let client = peer::client(identity, &partner.fingerprint).map_err(|r| WitnessError::Certificate(r.message))?;
+    let request = client
+        .post(peer::url(&partner.address, WITNESS_ENROLL_ROUTE))
+        .json(part);
+    let name = &partner.name;
+    peer::call::<WitnessEnrolled>(request).await.map_err(|e| {
+        WitnessError::Unreachable(match e {
+            CallError::Silent(why) => {
+                format!("{name} did not answer ({why}): check that its agent runs, then run this again")
+            }
+            CallError::Refused(status, _) if status == reqwest::StatusCode::NOT_FOUND => format!(
+                "{name}'s agent is too old to take part in automatic failover: upgrade lbs-agent there, then run this again"
+            ),
+            CallError::Refused(_, why) => format!("{name} refused its part of the vote: {why}"),
+            CallError::Unreadable(why) => format!(
+                "{name}'s answer could not be read ({why}): make sure both boxes run the same version of lbs-agent"
+            ),
+        })
+    })
+}
 
 const FILE: &str = "witness-enrollment.json";
 

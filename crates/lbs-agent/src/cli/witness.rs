@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use lbs_agent_core::config::Config;
 use lbs_agent_core::identity::Identity;
-use lbs_agent_core::peer::{self, CallError, Peer, PeerStore};
+use lbs_agent_core::peer::{Peer, PeerStore};
 use lbs_agent_core::witness::{self, enrollment, health, Layout, Planned};
-use lbs_protocol::{VotePlan, WitnessEnrolled, WitnessEnrollment};
+use lbs_protocol::{VotePlan, WitnessEnrollment};
 
 use super::{load_config, open_db, LocalApi};
 
@@ -150,7 +150,7 @@ async fn first_box(
         from: config.server.name.clone(),
         created_unix: lbs_agent_core::clock::now_unix(),
     };
-    send_to_partner(&identity, &peer, &part(1)).await?;
+    enrollment::send(&identity, &peer, &part(1)).await?;
     println!("{} received its part of the vote.", peer.name);
 
     let installed = witness::install_member(&layout, &part(0))?;
@@ -279,30 +279,6 @@ async fn partner_answers(config: &Config, identity: &Identity, peer: &Peer) -> R
             );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Sends the partner its part over the pair's mutual TLS.
-async fn send_to_partner(identity: &Identity, peer: &Peer, part: &WitnessEnrollment) -> Result<()> {
-    let client = peer::client(identity, &peer.fingerprint)?;
-    let request = client
-        .post(peer::url(&peer.address, lbs_protocol::WITNESS_ENROLL_ROUTE))
-        .json(part);
-    match peer::call::<WitnessEnrolled>(request).await {
-        Ok(_) => Ok(()),
-        Err(CallError::Silent(why)) => bail!(
-            "{} did not answer ({why}): check that its agent runs, then run this again",
-            peer.name
-        ),
-        Err(CallError::Refused(status, _)) if status == reqwest::StatusCode::NOT_FOUND => bail!(
-            "{}'s agent is too old to take part in automatic failover: upgrade lbs-agent there, then run this again",
-            peer.name
-        ),
-        Err(CallError::Refused(_, why)) => bail!("{} refused its part of the vote: {why}", peer.name),
-        Err(CallError::Unreadable(why)) => bail!(
-            "{}'s answer could not be read ({why}): make sure both boxes run the same version of lbs-agent",
-            peer.name
-        ),
     }
 }
 
