@@ -12,14 +12,22 @@
 //! phone that did not register again (its registration interval is an hour); the independent
 //! observer watches each run and its report is printed.
 //!
-//! `LBS_FAILOVER_ROUNDS` sets the rounds per strategy (default 10); `LBS_FAILOVER_ONLY=phones`
-//! runs only the phones' part.
+//! Then automatic failover (the pair on autopilot with the witness's vote): the primary is
+//! powered off (agent, PBX, etcd member and link at once) and nobody acts; from the power cut to
+//! the first call from phone 1 to phone 2 that connects through the box that took over (phone 2
+//! registered for an hour, so it never registers again in between), at the agent's defaults and
+//! at the fastest safe settings, for both strategies. And the fault matrix
+//! (`lbs_tests::faults`), each case several times, as a table.
+//!
+//! `LBS_FAILOVER_ROUNDS` sets the rounds per strategy (default 10); `LBS_FAILOVER_ONLY=phones`,
+//! `=autopilot` or `=matrix` runs only that part (`LBS_MATRIX_RUNS`, default 3, the matrix's
+//! runs per case).
 
 use std::time::{Duration, Instant};
 
 use lbs_protocol::Role;
 use lbs_tests::baresip::{Outcome, SipPhone};
-use lbs_tests::files;
+use lbs_tests::{faults, files};
 use lbs_tests::lab::{cli_ok, failover_status, now_ms, wait_for, Lab, Strategy};
 use lbs_tests::observer::Observer;
 use lbs_tests::{percentile, Agent};
@@ -247,9 +255,15 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
-    if std::env::var("LBS_FAILOVER_ONLY").is_ok_and(|v| v == "phones") {
-        phones(rounds);
-        return;
+    let matrix_runs: usize = std::env::var("LBS_MATRIX_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    match std::env::var("LBS_FAILOVER_ONLY").as_deref() {
+        Ok("phones") => return phones(rounds),
+        Ok("autopilot") => return autopilot(rounds),
+        Ok("matrix") => return matrix(matrix_runs),
+        _ => {}
     }
     println!(
         "Failover on the simulated office (namespaces, knot, kamailio, a SIP OPTIONS phone), {rounds} rounds each\n"
@@ -264,6 +278,91 @@ fn main() {
     println!("planned switchover: {lost} voicemail files lost (aim: 0)");
     println!("\nAims: under 2 s with a floating IP, under 5 s with DNS (the product we replace: 2-10 minutes).");
     phones(rounds);
+    autopilot(rounds);
+    matrix(matrix_runs);
+}
+
+/// The primary powered off, the pair on autopilot: nobody acts. Rounds alternate the direction.
+fn autopilot(rounds: usize) {
+    println!(
+        "\nAutomatic failover: the primary powered off (agent, PBX, etcd member and link at once), nobody acts; \
+         from the power cut to the first call 1→2 through the box that took over, {rounds} rounds each\n"
+    );
+    let cases = [
+        (74, Strategy::Vip, faults::DEFAULTS),
+        (75, Strategy::Dns, faults::DEFAULTS),
+        (76, Strategy::Vip, faults::FASTEST),
+        (77, Strategy::Dns, faults::FASTEST),
+    ];
+    for (n, strategy, timing) in cases {
+        let mut o = faults::Office::up(n, strategy, timing, None);
+        let observer = Observer::start(&o.lab, strategy, &[("a", &o.a), ("b", &o.b)]);
+        let mut back = Vec::new();
+        for round in 0..rounds {
+            let old = o.settled(Duration::from_secs(120));
+            let new = faults::other(old);
+            let t0 = now_ms();
+            o.power_off(old);
+            let at = o.call_through(new, timing.takeover_due() + Duration::from_secs(30));
+            let ms = at.map(|t| t.saturating_sub(t0) as f64);
+            eprintln!("  autopilot {strategy:?} {} round {round}: power off {old} → call 1→2 through {new} after {ms:?} ms", timing.name);
+            back.push(ms);
+            o.forget_last_automatic(new);
+            o.power_on(old);
+        }
+        o.settled(Duration::from_secs(120));
+        let report = observer.stop();
+        let label = match strategy {
+            Strategy::Vip => "floating IP",
+            Strategy::Dns => "DNS (TSIG)",
+        };
+        println!(
+            "{}",
+            phone_stats(&format!("{label}, {}: power off → call 1→2", timing.name), back.into_iter())
+        );
+        println!(
+            "  observer: {} dual answers, {} samples with both agents claiming the primary role",
+            report.dual_answers.len(),
+            report.both_claim_primary
+        );
+    }
+}
+
+/// The fault matrix, each case `runs` times with a floating address and once with DNS, at the
+/// agent's defaults: a markdown table for docs/benchmarks.md.
+fn matrix(runs: usize) {
+    println!("\nThe fault matrix at the agent's defaults (heartbeat 1 s, lease 10 s), {runs} runs per case with a floating address and 1 with DNS\n");
+    println!("| case | automatic failovers (expected) | dual answers | calls connect again (p50 / max) | calls during the fault | files lost |");
+    println!("|---|---|---|---|---|---|");
+    for fault in faults::Fault::ALL {
+        let mut results = Vec::new();
+        for run in 0..=runs {
+            let strategy = if run < runs { Strategy::Vip } else { Strategy::Dns };
+            results.push(faults::run(78, fault, strategy, faults::DEFAULTS));
+        }
+        let taken: Vec<String> = results.iter().map(|r| r.taken.to_string()).collect();
+        let dual: usize = results.iter().map(|r| r.dual_answers).sum();
+        let lost: usize = results.iter().map(|r| r.files_lost).sum();
+        let mut back: Vec<f64> = results.iter().filter_map(|r| r.calls_back_ms).map(|t| t as f64).collect();
+        back.sort_by(f64::total_cmp);
+        let back = if back.is_empty() {
+            "—".to_string()
+        } else {
+            format!("{:.1} s / {:.1} s", percentile(&back, 0.5) / 1000.0, back[back.len() - 1] / 1000.0)
+        };
+        let during: Vec<bool> = results.iter().filter_map(|r| r.call_during_fault).collect();
+        let during = if during.is_empty() {
+            "—".to_string()
+        } else {
+            format!("{} of {}", during.iter().filter(|d| **d).count(), during.len())
+        };
+        println!(
+            "| {} | {} ({}) | {dual} | {back} | {during} | {lost} |",
+            fault.label(),
+            taken.join(", "),
+            fault.expected_failovers()
+        );
+    }
 }
 
 fn phones(rounds: usize) {

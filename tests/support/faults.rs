@@ -301,6 +301,19 @@ impl Office {
         primary
     }
 
+    /// For a benchmark that fails over round after round: once the box that took over has
+    /// recorded the automatic failover in the vote, removes the record, so the flap guard does
+    /// not hold the next round. (The matrix tests the guard itself.)
+    pub fn forget_last_automatic(&self, via: &str) {
+        let key = "/lbs/last_automatic";
+        wait_for("the automatic failover recorded in the vote", Duration::from_secs(30), || {
+            let out = self.lab.etcdctl(via, &["get", key, "--print-value-only"]);
+            out.status.success() && !out.stdout.is_empty()
+        });
+        let out = self.lab.etcdctl(via, &["del", key]);
+        assert!(out.status.success(), "etcdctl del: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Automatic failovers in both boxes' audit logs.
     pub fn automatic_failovers(&self) -> usize {
         [&self.a, &self.b]
@@ -333,7 +346,7 @@ impl Office {
     }
 }
 
-fn other(host: &str) -> &'static str {
+pub fn other(host: &str) -> &'static str {
     if host == "a" {
         "b"
     } else {
