@@ -27,6 +27,11 @@ lbs_partner_last_contact_timestamp_seconds
 lbs_partner_clock_skew_seconds
 lbs_maintenance_active
 lbs_maintenance_end_timestamp_seconds
+lbs_autopilot_armed
+lbs_autopilot_switched_on
+lbs_autopilot_vote_quorum
+lbs_autopilot_vote_member_up
+lbs_autopilot_fenced
 lbs_sync_link_up
 lbs_sync_local_files
 lbs_sync_local_bytes

@@ -101,6 +101,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     role(&mut m, s.failover);
     partner(&mut m, s.failover, s.sync);
     maintenance(&mut m, s.maintenance);
+    autopilot(&mut m, s.failover);
     sync(&mut m, s.sync);
     pbx_and_address(&mut m, s.failover);
     alerts(&mut m, s.alerts);
@@ -196,6 +197,46 @@ fn maintenance(m: &mut Families, on: Option<&Maintenance>) {
             on.until_unix as f64,
         );
     }
+}
+
+/// Automatic failover, when it is set up: armed or not, the vote as this box reaches it, and a
+/// fence (a primary that stopped its PBX because it was cut off).
+fn autopilot(m: &mut Families, f: &FailoverStatus) {
+    let Some(a) = f.autopilot.as_ref().filter(|a| a.configured) else {
+        return;
+    };
+    m.flag(
+        "lbs_autopilot_armed",
+        "1 while the pair would fail over by itself if its primary died now.",
+        &[],
+        a.armed,
+    );
+    m.flag(
+        "lbs_autopilot_switched_on",
+        "1 unless a person switched automatic failover off for the pair.",
+        &[],
+        a.switch.as_ref().is_none_or(|s| s.on),
+    );
+    m.flag(
+        "lbs_autopilot_vote_quorum",
+        "1 while this box reaches a majority of the vote (etcd: the two boxes and the witness).",
+        &[],
+        a.quorum,
+    );
+    for member in &a.members {
+        m.flag(
+            "lbs_autopilot_vote_member_up",
+            "1 while this box reaches the vote's member.",
+            &[("member", member.name.clone())],
+            member.reachable,
+        );
+    }
+    m.flag(
+        "lbs_autopilot_fenced",
+        "1 while this primary has stopped its PBX because it lost both its partner and the vote.",
+        &[],
+        a.fenced.is_some(),
+    );
 }
 
 fn sync(m: &mut Families, sync: &SyncStatus) {

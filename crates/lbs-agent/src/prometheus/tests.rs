@@ -108,6 +108,45 @@ fn disk_work() -> lbs_protocol::Maintenance {
     }
 }
 
+/// A primary on autopilot that lost its partner and the vote: fenced, no majority, the witness
+/// out of reach.
+fn fenced_autopilot() -> lbs_protocol::AutopilotStatus {
+    serde_json::from_value(json!({
+        "configured": true, "switch": null, "armed": false,
+        "blockers": [{"kind": "no_quorum", "since_unix": 1, "until_unix": null, "message": "no vote"}],
+        "members": [
+            {"name": "PBX A", "endpoint": "https://10.0.0.11:2379", "reachable": true,
+             "unreachable_since_unix": null, "problem": null},
+            {"name": "witness", "endpoint": "https://10.0.0.5:2379", "reachable": false,
+             "unreachable_since_unix": 1, "problem": "does not answer"}
+        ],
+        "quorum": false, "leader": null, "last_automatic": null,
+        "fenced": {"since_unix": 1, "message": "PBX A stopped its phone system."}, "held": null,
+        "settings": {"lease_secs": 10, "prefer_service": false, "caught_up_within_secs": 60, "flap_guard_secs": 3600},
+        "summary": "PBX A stopped its phone system."
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_autopilot_shows_when_it_is_set_up() {
+    let (mut f, s) = backup();
+    let none = text(&f, &s, &[]);
+    assert!(!none.contains("lbs_autopilot"), "not set up: nothing: {none}");
+    f.autopilot = Some(fenced_autopilot());
+    let t = text(&f, &s, &[]);
+    for line in [
+        "lbs_autopilot_armed 0\n",
+        "lbs_autopilot_switched_on 1\n",
+        "lbs_autopilot_vote_quorum 0\n",
+        "lbs_autopilot_vote_member_up{member=\"PBX A\"} 1\n",
+        "lbs_autopilot_vote_member_up{member=\"witness\"} 0\n",
+        "lbs_autopilot_fenced 1\n",
+    ] {
+        assert!(t.contains(line), "{line}: {t}");
+    }
+}
+
 #[test]
 fn maintenance_is_a_flag_and_its_end_while_it_is_on() {
     let (f, s) = backup();
@@ -211,6 +250,7 @@ fn the_families_are_the_ones_the_alert_rules_and_the_dashboard_know() {
     known.sort_unstable();
     let (mut f, s) = backup();
     f.partner.clock_offset_secs = Some(-2);
+    f.autopilot = Some(fenced_autopilot());
     let every_series = [
         "cpu.usage",
         "memory.used",
