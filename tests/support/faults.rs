@@ -264,7 +264,7 @@ impl Office {
     pub fn call_through(&mut self, via: &str, within: Duration) -> Option<u64> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            let call = self.p1.call(1002, Duration::from_secs(2));
+            let call = self.p1.call(1002, Duration::from_secs(1));
             let through = call.id.as_deref().and_then(|id| self.lab.call_seen_by(via, id));
             self.p1.hangup();
             if call.outcome == Outcome::Established && through.as_deref() == Some("relayed") {

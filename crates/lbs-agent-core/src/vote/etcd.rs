@@ -228,6 +228,20 @@ impl Member<'_> {
     pub async fn alive(&self) -> Result<(), EtcdError> {
         self.call("/v3/maintenance/status", json!({})).await.map(|_| ())
     }
+
+    /// This member's own ID and the ID of the cluster's leader as it knows it (0: none).
+    pub async fn ids(&self) -> Result<(u64, u64), EtcdError> {
+        let v = self.call("/v3/maintenance/status", json!({})).await?;
+        let id = |v: &Value| num(v) as u64;
+        Ok((id(&v["header"]["member_id"]), id(&v["leader"])))
+    }
+
+    /// Asks this member, the leader, to hand the leadership to member `target`.
+    pub async fn transfer_leadership(&self, target: u64) -> Result<(), EtcdError> {
+        self.call("/v3/maintenance/transfer-leadership", json!({ "targetID": target.to_string() }))
+            .await
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]

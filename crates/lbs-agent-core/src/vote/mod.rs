@@ -80,6 +80,8 @@ struct Health {
 
 pub struct Vote {
     client: reqwest::Client,
+    /// This box's own member, if `[witness]` names one after it.
+    own: Option<usize>,
     members: Vec<crate::config::Member>,
     health: Mutex<Vec<Health>>,
     /// The member that answered last: tried first next time.
@@ -126,8 +128,9 @@ fn tls(config: &WitnessConfig) -> Result<rustls::ClientConfig, VoteError> {
 }
 
 impl Vote {
-    /// The vote as `[witness]` describes it. `timeout` bounds each call to one member.
-    pub fn open(config: &WitnessConfig, timeout: Duration) -> Result<Arc<Vote>, VoteError> {
+    /// The vote as `[witness]` describes it; `own_name` is this box's name (its member carries
+    /// it). `timeout` bounds each call to one member.
+    pub fn open(config: &WitnessConfig, own_name: &str, timeout: Duration) -> Result<Arc<Vote>, VoteError> {
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls(config)?)
             .connect_timeout(timeout)
@@ -135,6 +138,7 @@ impl Vote {
             .build()
             .map_err(|e| VoteError::Tls(e.to_string()))?;
         Ok(Arc::new(Vote {
+            own: config.members.iter().position(|m| m.name == own_name),
             client,
             health: Mutex::new(vec![Health::default(); config.members.len()]),
             members: config.members.clone(),
@@ -283,6 +287,35 @@ impl Vote {
             async move { m.put(LAST_AUTOMATIC_KEY, &value).await }
         })
         .await
+    }
+
+    /// Keeps etcd's own leader off this box's member, on the partner's (else the witness's): when etcd's leader dies a new one is elected and every lease is
+    /// extended by the election and a whole TTL, so a primary box that also led etcd would make
+    /// its own takeover wait that much longer. Returns whether leadership was moved.
+    pub async fn keep_leadership_away(&self) -> Result<bool, VoteError> {
+        let member = |i: usize| etcd::Member {
+            client: &self.client,
+            endpoint: &self.members[i].endpoint,
+            timeout: self.timeout,
+        };
+        let Some(own) = self.own else { return Ok(false) };
+        let (own_id, leader) = member(own)
+            .ids()
+            .await
+            .map_err(|e| VoteError::NoQuorum(format!("{} {e}", self.members[own].name)))?;
+        if own_id == 0 || leader != own_id {
+            return Ok(false);
+        }
+        let witness = self.witness_index();
+        let others = (0..self.members.len()).filter(|i| *i != own && *i != witness);
+        for i in others.chain([witness]).filter(|i| *i != own) {
+            let Ok((target, _)) = member(i).ids().await else { continue };
+            if target != 0 && member(own).transfer_leadership(target).await.is_ok() {
+                tracing::info!(to = %self.members[i].name, "etcd's leadership moved off this box");
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Asks each member whether it answers at all (no majority needed), for the status.

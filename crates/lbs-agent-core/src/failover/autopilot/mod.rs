@@ -71,6 +71,8 @@ struct Live {
     held: Option<String>,
     /// When the backup last asked the primary's PBX for SIP OPTIONS.
     probed: Option<Instant>,
+    /// When the primary last checked that etcd's leader is not on its box.
+    leadership_checked: Option<Instant>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -86,7 +88,7 @@ impl Autopilot {
         // to try the others before the primary's half-lease is up.
         let call_timeout = (lease / 8).clamp(Duration::from_millis(250), Duration::from_secs(2));
         let (vote, problem) = match (&config.witness, config.failover.automatic) {
-            (Some(w), true) => match Vote::open(w, call_timeout) {
+            (Some(w), true) => match Vote::open(w, &config.server.name, call_timeout) {
                 Ok(v) => (Some(v), None),
                 Err(e) => {
                     tracing::error!(error = %e, "automatic failover is set up but cannot reach the vote's files");
@@ -136,6 +138,7 @@ impl Autopilot {
                 backup_answers_since: None,
                 held: None,
                 probed: None,
+                leadership_checked: None,
             }),
         }
     }

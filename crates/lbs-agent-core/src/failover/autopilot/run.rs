@@ -24,6 +24,12 @@ fn vote_step(lease: Duration) -> Duration {
     (lease / 4).clamp(Duration::from_millis(250), Duration::from_millis(2500))
 }
 
+/// How often the primary checks that etcd's own leader is not on its box.
+const LEADERSHIP_EVERY: Duration = Duration::from_secs(5);
+
+/// How often a backup reads the leader key while its primary is silent.
+const WATCH_CLOSELY: Duration = Duration::from_millis(200);
+
 /// Reads and renews in the vote, for as long as the agent runs.
 pub(crate) async fn keep_vote(f: Arc<Failover>) {
     let ap = &f.autopilot;
@@ -49,7 +55,14 @@ pub(crate) async fn keep_vote(f: Arc<Failover>) {
             watch_key(&f, &vote).await
         };
         f.autopilot.set_quorum(ok);
-        tokio::time::sleep(step.saturating_sub(started.elapsed())).await;
+        // A backup whose primary is silent reads the key often: the takeover waits on the read
+        // that finds it gone.
+        let next = if !holding && partner_silent_for(&f).is_some() {
+            WATCH_CLOSELY
+        } else {
+            step
+        };
+        tokio::time::sleep(next.saturating_sub(started.elapsed())).await;
     }
 }
 
@@ -141,6 +154,12 @@ async fn hold_key(f: &Failover, vote: &crate::vote::Vote, role: &crate::role::Ro
             return false;
         }
     };
+    if holder.is_some() && ap.live().leadership_checked.is_none_or(|t| t.elapsed() >= LEADERSHIP_EVERY) {
+        ap.live().leadership_checked = Some(Instant::now());
+        if let Err(e) = vote.keep_leadership_away().await {
+            tracing::debug!(error = %e, "cannot check etcd's leadership");
+        }
+    }
     let mut live = ap.live();
     if let Some(record) = holder {
         live.renewed = Some(sent);
