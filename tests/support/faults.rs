@@ -147,6 +147,9 @@ pub struct CaseResult {
     pub call_during_fault: Option<bool>,
     pub files_lost: usize,
     pub longest_gap_ms: u64,
+    /// Phone 2 (registered for an hour) registered again during the case: then a call that
+    /// reached it proves nothing about the registrations the new primary restored.
+    pub callee_registered_again: bool,
     pub report: Report,
 }
 
@@ -385,6 +388,7 @@ pub fn run(n: u32, fault: Fault, strategy: Strategy, timing: Timing) -> CaseResu
     };
     let mut o = Office::up(n, strategy, timing, fake_clock);
     let observer = Observer::start(&o.lab, strategy, &[("a", &o.a), ("b", &o.b)]);
+    let callee_registrations = o.p2.registrations();
     let due = timing.takeover_due();
     let t0 = now_ms();
     let mut calls_back_ms = None;
@@ -485,6 +489,7 @@ pub fn run(n: u32, fault: Fault, strategy: Strategy, timing: Timing) -> CaseResu
         call_during_fault,
         files_lost: o.files_lost(),
         longest_gap_ms: report.longest_gap_ms(),
+        callee_registered_again: o.p2.registrations() != callee_registrations,
         report,
     }
 }
