@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use lbs_protocol::Role;
 use lbs_tests::baresip::{Outcome, SipPhone};
-use lbs_tests::{faults, files};
 use lbs_tests::lab::{cli_ok, failover_status, now_ms, wait_for, Lab, Strategy};
 use lbs_tests::observer::Observer;
+use lbs_tests::{faults, files};
 use lbs_tests::{percentile, Agent};
 
 fn stats(name: &str, ms: &mut [f64]) -> String {
@@ -305,7 +305,10 @@ fn autopilot(rounds: usize) {
             o.power_off(old);
             let at = o.call_through(new, timing.takeover_due() + Duration::from_secs(30));
             let ms = at.map(|t| t.saturating_sub(t0) as f64);
-            eprintln!("  autopilot {strategy:?} {} round {round}: power off {old} → call 1→2 through {new} after {ms:?} ms", timing.name);
+            eprintln!(
+                "  autopilot {strategy:?} {} round {round}: power off {old} → call 1→2 through {new} after {ms:?} ms",
+                timing.name
+            );
             back.push(ms);
             o.forget_last_automatic(new);
             o.power_on(old);
@@ -318,7 +321,10 @@ fn autopilot(rounds: usize) {
         };
         println!(
             "{}",
-            phone_stats(&format!("{label}, {}: power off → call 1→2", timing.name), back.into_iter())
+            phone_stats(
+                &format!("{label}, {}: power off → call 1→2", timing.name),
+                back.into_iter()
+            )
         );
         println!(
             "  observer: {} dual answers, {} samples with both agents claiming the primary role",
@@ -343,12 +349,20 @@ fn matrix(runs: usize) {
         let taken: Vec<String> = results.iter().map(|r| r.taken.to_string()).collect();
         let dual: usize = results.iter().map(|r| r.dual_answers).sum();
         let lost: usize = results.iter().map(|r| r.files_lost).sum();
-        let mut back: Vec<f64> = results.iter().filter_map(|r| r.calls_back_ms).map(|t| t as f64).collect();
+        let mut back: Vec<f64> = results
+            .iter()
+            .filter_map(|r| r.calls_back_ms)
+            .map(|t| t as f64)
+            .collect();
         back.sort_by(f64::total_cmp);
         let back = if back.is_empty() {
             "—".to_string()
         } else {
-            format!("{:.1} s / {:.1} s", percentile(&back, 0.5) / 1000.0, back[back.len() - 1] / 1000.0)
+            format!(
+                "{:.1} s / {:.1} s",
+                percentile(&back, 0.5) / 1000.0,
+                back[back.len() - 1] / 1000.0
+            )
         };
         let during: Vec<bool> = results.iter().filter_map(|r| r.call_during_fault).collect();
         let during = if during.is_empty() {

@@ -202,9 +202,11 @@ impl Office {
         p1.register(3600);
         p2.register(3600);
         let synced = b.dir.path().join("registrations/registrations.sql");
-        wait_for("both phones' registrations on the backup", Duration::from_secs(30), || {
-            std::fs::read_to_string(&synced).is_ok_and(|t| t.contains("'1001'") && t.contains("'1002'"))
-        });
+        wait_for(
+            "both phones' registrations on the backup",
+            Duration::from_secs(30),
+            || std::fs::read_to_string(&synced).is_ok_and(|t| t.contains("'1001'") && t.contains("'1002'")),
+        );
         Office {
             lab,
             a,
@@ -250,16 +252,31 @@ impl Office {
         let op = if cut { "-I" } else { "-D" };
         for (chain, side) in [("INPUT", "-s"), ("OUTPUT", "-d")] {
             let ok = Command::new("ip")
-                .args(["netns", "exec", &self.lab.ns("a"), "iptables", op, chain, side, &self.lab.ip("b"), "-j", "DROP"])
+                .args([
+                    "netns",
+                    "exec",
+                    &self.lab.ns("a"),
+                    "iptables",
+                    op,
+                    chain,
+                    side,
+                    &self.lab.ip("b"),
+                    "-j",
+                    "DROP",
+                ])
                 .status()
                 .is_ok_and(|s| s.success());
-            assert!(ok, "iptables {op} {chain} in A's namespace (is iptables installed? scripts/setup.sh)");
+            assert!(
+                ok,
+                "iptables {op} {chain} in A's namespace (is iptables installed? scripts/setup.sh)"
+            );
         }
     }
 
     /// Moves `host`'s wall clock: "+1h", "+0".
     pub fn set_clock(&self, host: &str, offset: &str) {
-        std::fs::write(self.lab.dir.path().join(format!("clock-{host}")), format!("{offset}\n")).expect("the fake clock");
+        std::fs::write(self.lab.dir.path().join(format!("clock-{host}")), format!("{offset}\n"))
+            .expect("the fake clock");
     }
 
     /// Calls phone 2 from phone 1 until a call connects through box `via`; when it connected
@@ -309,12 +326,20 @@ impl Office {
     /// not hold the next round. (The matrix tests the guard itself.)
     pub fn forget_last_automatic(&self, via: &str) {
         let key = "/lbs/last_automatic";
-        wait_for("the automatic failover recorded in the vote", Duration::from_secs(30), || {
-            let out = self.lab.etcdctl(via, &["get", key, "--print-value-only"]);
-            out.status.success() && !out.stdout.is_empty()
-        });
+        wait_for(
+            "the automatic failover recorded in the vote",
+            Duration::from_secs(30),
+            || {
+                let out = self.lab.etcdctl(via, &["get", key, "--print-value-only"]);
+                out.status.success() && !out.stdout.is_empty()
+            },
+        );
         let out = self.lab.etcdctl(via, &["del", key]);
-        assert!(out.status.success(), "etcdctl del: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "etcdctl del: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Automatic failovers in both boxes' audit logs.
@@ -324,7 +349,9 @@ impl Office {
             .map(|agent| {
                 cli_ok(agent, &["events", "--limit", "500"])
                     .lines()
-                    .filter(|l| l.split_whitespace().nth(1) == Some("promoted") && l.trim_end().ends_with("by autopilot"))
+                    .filter(|l| {
+                        l.split_whitespace().nth(1) == Some("promoted") && l.trim_end().ends_with("by autopilot")
+                    })
                     .count()
             })
             .sum()
@@ -343,7 +370,9 @@ impl Office {
                 .ok()
                 .and_then(|t| t.trim().parse::<u64>().ok())
                 .unwrap_or(0);
-            lost += (1..counter).filter(|k| !found.contains(&format!("vm-{host}-{k}.txt"))).count();
+            lost += (1..counter)
+                .filter(|k| !found.contains(&format!("vm-{host}-{k}.txt")))
+                .count();
         }
         lost
     }
@@ -400,7 +429,9 @@ pub fn run(n: u32, fault: Fault, strategy: Strategy, timing: Timing) -> CaseResu
             } else {
                 o.lab.cut("a");
             }
-            calls_back_ms = o.call_through("b", due + Duration::from_secs(30)).map(|t| t.saturating_sub(t0));
+            calls_back_ms = o
+                .call_through("b", due + Duration::from_secs(30))
+                .map(|t| t.saturating_sub(t0));
             if fault == Fault::PrimaryPoweredOff {
                 o.power_on("a");
             } else {
@@ -444,8 +475,9 @@ pub fn run(n: u32, fault: Fault, strategy: Strategy, timing: Timing) -> CaseResu
                 let primary = o.settled(Duration::from_secs(120));
                 o.lab.cut(primary);
                 if round == 0 {
-                    calls_back_ms =
-                        o.call_through(other(primary), due + Duration::from_secs(30)).map(|t| t.saturating_sub(t0));
+                    calls_back_ms = o
+                        .call_through(other(primary), due + Duration::from_secs(30))
+                        .map(|t| t.saturating_sub(t0));
                 } else {
                     quiet_for(due);
                 }
@@ -462,16 +494,30 @@ pub fn run(n: u32, fault: Fault, strategy: Strategy, timing: Timing) -> CaseResu
             call_during_fault = Some(ahead && o.call_through("a", Duration::from_secs(10)).is_some());
         }
         Fault::RebootDuringMaintenance => {
-            cli_ok(&o.a, &["maintenance", "on", "--for", "30m", "--reason", "replacing the disk of PBX A"]);
+            cli_ok(
+                &o.a,
+                &[
+                    "maintenance",
+                    "on",
+                    "--for",
+                    "30m",
+                    "--reason",
+                    "replacing the disk of PBX A",
+                ],
+            );
             wait_for("B to know of the maintenance", Duration::from_secs(10), || {
-                failover_status(&o.b)
-                    .autopilot
-                    .is_some_and(|a| a.blockers.iter().any(|b| b.kind == lbs_protocol::BlockerKind::Maintenance))
+                failover_status(&o.b).autopilot.is_some_and(|a| {
+                    a.blockers
+                        .iter()
+                        .any(|b| b.kind == lbs_protocol::BlockerKind::Maintenance)
+                })
             });
             o.power_off("a");
             quiet_for(due);
             o.power_on("a");
-            calls_back_ms = o.call_through("a", Duration::from_secs(60)).map(|t| t.saturating_sub(t0));
+            calls_back_ms = o
+                .call_through("a", Duration::from_secs(60))
+                .map(|t| t.saturating_sub(t0));
             cli_ok(&o.a, &["maintenance", "off"]);
         }
     }

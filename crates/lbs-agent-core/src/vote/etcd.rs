@@ -238,9 +238,12 @@ impl Member<'_> {
 
     /// Asks this member, the leader, to hand the leadership to member `target`.
     pub async fn transfer_leadership(&self, target: u64) -> Result<(), EtcdError> {
-        self.call("/v3/maintenance/transfer-leadership", json!({ "targetID": target.to_string() }))
-            .await
-            .map(|_| ())
+        self.call(
+            "/v3/maintenance/transfer-leadership",
+            json!({ "targetID": target.to_string() }),
+        )
+        .await
+        .map(|_| ())
     }
 }
 

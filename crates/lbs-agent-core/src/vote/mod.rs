@@ -309,7 +309,9 @@ impl Vote {
         let witness = self.witness_index();
         let others = (0..self.members.len()).filter(|i| *i != own && *i != witness);
         for i in others.chain([witness]).filter(|i| *i != own) {
-            let Ok((target, _)) = member(i).ids().await else { continue };
+            let Ok((target, _)) = member(i).ids().await else {
+                continue;
+            };
             if target != 0 && member(own).transfer_leadership(target).await.is_ok() {
                 tracing::info!(to = %self.members[i].name, "etcd's leadership moved off this box");
                 return Ok(true);

@@ -87,13 +87,7 @@ mod tests {
     fn kept_owner_only_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         assert!(load(dir.path()).unwrap().is_none());
-        let m = |name: &str, address: &str| Planned {
-            name: name.into(),
-            address: address.parse().unwrap(),
-            dns_names: vec![],
-            client_port: 2379,
-            peer_port: 2380,
-        };
+        let m = |name: &str, address: &str| Planned::at(name, address.parse().unwrap());
         let plan = plan([m("A", "10.0.0.11"), m("B", "10.0.0.12"), m("witness", "10.0.0.5")]).unwrap();
         let issued = issue(&plan).unwrap();
         let e = WitnessEnrollment {

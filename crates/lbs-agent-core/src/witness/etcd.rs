@@ -77,13 +77,7 @@ mod tests {
     use crate::witness::{plan, Planned};
 
     fn three() -> VotePlan {
-        let m = |name: &str, address: &str| Planned {
-            name: name.into(),
-            address: address.parse().unwrap(),
-            dns_names: vec![],
-            client_port: 2379,
-            peer_port: 2380,
-        };
+        let m = |name: &str, address: &str| Planned::at(name, address.parse().unwrap());
         plan([
             m("PBX A", "192.168.1.11"),
             m("PBX B", "192.168.1.12"),

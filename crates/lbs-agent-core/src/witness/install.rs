@@ -209,13 +209,7 @@ mod tests {
     use crate::witness::{issue, plan, Planned};
 
     fn enrollment(you: usize) -> WitnessEnrollment {
-        let m = |name: &str, address: &str| Planned {
-            name: name.into(),
-            address: address.parse().unwrap(),
-            dns_names: vec![],
-            client_port: 2379,
-            peer_port: 2380,
-        };
+        let m = |name: &str, address: &str| Planned::at(name, address.parse().unwrap());
         let plan = plan([
             m("PBX A", "10.0.0.11"),
             m("PBX B", "10.0.0.12"),

@@ -21,6 +21,19 @@ pub struct Planned {
     pub peer_port: u16,
 }
 
+impl Planned {
+    /// A member at `address` on etcd's usual ports (client 2379, peer 2380), no other names.
+    pub fn at(name: &str, address: IpAddr) -> Planned {
+        Planned {
+            name: name.to_owned(),
+            address,
+            dns_names: Vec::new(),
+            client_port: 2379,
+            peer_port: 2380,
+        }
+    }
+}
+
 /// The plan for `members` (this box, its partner, the witness), checked: three members with
 /// names, at three different places, each reachable (no wildcard address).
 pub fn plan(members: [Planned; 3]) -> Result<VotePlan, WitnessError> {
@@ -99,13 +112,7 @@ mod tests {
     use super::*;
 
     fn member(name: &str, address: &str) -> Planned {
-        Planned {
-            name: name.into(),
-            address: address.parse().unwrap(),
-            dns_names: vec![],
-            client_port: 2379,
-            peer_port: 2380,
-        }
+        Planned::at(name, address.parse().unwrap())
     }
 
     #[test]

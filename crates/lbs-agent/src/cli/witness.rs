@@ -488,13 +488,7 @@ mod tests {
     use super::*;
 
     fn plan() -> VotePlan {
-        let m = |name: &str, address: &str| Planned {
-            name: name.into(),
-            address: address.parse().unwrap(),
-            dns_names: vec![],
-            client_port: 2379,
-            peer_port: 2380,
-        };
+        let m = |name: &str, address: &str| Planned::at(name, address.parse().unwrap());
         witness::plan([
             m("PBX A (server room)", "192.168.1.11"),
             m("PBX B", "192.168.1.12"),

@@ -154,7 +154,12 @@ async fn hold_key(f: &Failover, vote: &crate::vote::Vote, role: &crate::role::Ro
             return false;
         }
     };
-    if holder.is_some() && ap.live().leadership_checked.is_none_or(|t| t.elapsed() >= LEADERSHIP_EVERY) {
+    if holder.is_some()
+        && ap
+            .live()
+            .leadership_checked
+            .is_none_or(|t| t.elapsed() >= LEADERSHIP_EVERY)
+    {
         ap.live().leadership_checked = Some(Instant::now());
         if let Err(e) = vote.keep_leadership_away().await {
             tracing::debug!(error = %e, "cannot check etcd's leadership");
