@@ -17,11 +17,11 @@ use crate::failover::{ask, box_config, events, failover, pair_of, pbx_running, t
 
 /// A short lease so the tests take seconds; the partner's "PBX" is a port nobody answers on
 /// (the fake PBX speaks no SIP), so a gone primary's PBX is silent.
-fn autopilot_config(dir: &Path, vote: &VoteCluster, member: usize) -> String {
+fn autopilot_config(dir: &Path, vote: &VoteCluster, member: usize, lease: &str) -> String {
     box_config(dir, "1h", "").replacen(
         "[failover]\n",
         &format!(
-            "[failover]\nautomatic = true\nlease = \"3s\"\nflap_guard = \"1h\"\npartner_sip = \"127.0.0.1:{}\"\n",
+            "[failover]\nautomatic = true\nlease = \"{lease}\"\nflap_guard = \"1h\"\npartner_sip = \"127.0.0.1:{}\"\n",
             free_port()
         ),
         1,
@@ -36,10 +36,17 @@ struct Office {
 
 /// A paired office on autopilot: A the primary, B its backup, the vote's members named after them.
 async fn office() -> Office {
+    office_with_lease("3s").await
+}
+
+async fn office_with_lease(lease: &str) -> Office {
     lbs_tests::vote::require();
     let dir = tempfile::tempdir().unwrap();
     let vote = VoteCluster::start_named(dir.path(), ["PBX A", "PBX B", "witness"]);
-    let pair = pair_of(|d| autopilot_config(d, &vote, 0), |d| autopilot_config(d, &vote, 1));
+    let pair = pair_of(
+        |d| autopilot_config(d, &vote, 0, lease),
+        |d| autopilot_config(d, &vote, 1, lease),
+    );
     let office = Office { pair, vote, _dir: dir };
     for agent in [&office.pair.a, &office.pair.b] {
         eventually("the pair on autopilot", Duration::from_secs(30), || async {
@@ -202,6 +209,51 @@ async fn the_backup_takes_over_a_primary_that_is_gone_and_the_old_primary_rejoin
         (s.last_automatic.map(|l| l.by).as_deref() == Some("PBX B")).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_primary_whose_partner_took_over_while_its_agent_was_down_starts_fenced_and_stops_its_pbx() {
+    // A lease that outlives B's freeze below while A starts (its heartbeat to B times out first).
+    let mut o = office_with_lease("15s").await;
+    // A's agent dies; its PBX runs on (it does not answer SIP here, so B takes over).
+    o.pair.a.kill9();
+    assert!(pbx_running(&o.pair.a));
+    eventually("B to take over by itself", Duration::from_secs(60), || async {
+        (failover(&o.pair.b).await.role == Role::Primary
+            && autopilot(&o.pair.b).await.leader.as_deref() == Some("PBX B"))
+        .then_some(())
+    })
+    .await;
+    // B freezes before A's agent is back: A cannot hear of B's epoch from B, only from the vote.
+    let b_pid = o.pair.b.pid().unwrap();
+    signal(b_pid, "STOP");
+    o.pair.a.start();
+    let a = &o.pair.a;
+    let fence = eventually("A to start fenced", Duration::from_secs(30), || async {
+        autopilot(a).await.fenced
+    })
+    .await;
+    assert!(fence.message.contains("PBX B holds the leader key"), "{fence:?}");
+    assert!(
+        !pbx_running(a),
+        "a fenced start stops the PBX that ran on: {}",
+        trail(a)
+    );
+    signal(b_pid, "CONT");
+    eventually("A to rejoin as the backup", Duration::from_secs(30), || async {
+        let f = failover(a).await;
+        (f.role == Role::Backup && f.busy.is_none()).then_some(())
+    })
+    .await;
+    assert!(!pbx_running(a));
+    // B, frozen past half its lease and unable to hear A meanwhile, may fence itself when it
+    // thaws; it runs the phones again once it holds the key (nobody else took it).
+    eventually("B to run the phones", Duration::from_secs(30), || async {
+        let s = autopilot(&o.pair.b).await;
+        (s.fenced.is_none() && pbx_running(&o.pair.b)).then_some(())
+    })
+    .await;
+    assert_eq!(failover(&o.pair.b).await.role, Role::Primary);
 }
 
 #[tokio::test]

@@ -178,6 +178,25 @@ pub(super) async fn watch_pbx(f: Arc<Failover>) {
                 Some(message)
             }
             (Role::Primary, Some(false)) if f.autopilot.fenced().is_some() => f.autopilot.fenced().map(|fence| fence.message),
+            // A fence whose stop failed, or a PBX someone started since: it must not run while
+            // the partner may take over.
+            (Role::Primary, Some(true)) if f.autopilot.fenced().is_some() => {
+                let mut steps = f.steps("Fencing");
+                f.stop_steps(&mut steps, &own).await;
+                *lock(&f.busy) = None;
+                let outcome = steps
+                    .list
+                    .iter()
+                    .map(|s| format!("{}: {}", s.label, s.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let message = format!(
+                    "The PBX was running on this primary although it is fenced (cut off from its partner and the \
+                     vote, which may let the partner take over): the agent stopped it again ({outcome})."
+                );
+                f.record(EventKind::PbxViolation, "the agent", None, message.clone()).await;
+                Some(message)
+            }
             (Role::Primary, Some(false))
                 if !handing_over && f.role.standing() != lbs_protocol::RoleStanding::Unconfirmed =>
             {

@@ -59,6 +59,15 @@ fn num(v: &Value) -> i64 {
     }
 }
 
+/// Member IDs are unsigned 64-bit and often above `i64::MAX`.
+fn member_id(v: &Value) -> u64 {
+    match v {
+        Value::String(s) => s.parse().unwrap_or(0),
+        Value::Number(n) => n.as_u64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 fn b64(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
@@ -122,13 +131,19 @@ impl Member<'_> {
         })?;
         // The gateway wraps a streamed answer (keepalive) in "result", and reports errors as
         // {"error": "...", "code": n} or {"message": "..."}.
+        // A streamed error comes as {"error": {"grpc_code": …, "message": "…"}}.
         let value = value.get("result").cloned().unwrap_or(value);
-        let error = value
-            .get("error")
-            .or_else(|| value.get("message"))
-            .and_then(|e| e.as_str());
-        if let Some(error) = error.filter(|e| !e.is_empty()) {
-            return Err(EtcdError::Refused(error.to_owned()));
+        let error = match value.get("error").or_else(|| value.get("message")) {
+            Some(Value::String(e)) if !e.is_empty() => Some(e.clone()),
+            Some(Value::Object(o)) => Some(
+                o.get("message")
+                    .and_then(|m| m.as_str())
+                    .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_owned),
+            ),
+            _ => None,
+        };
+        if let Some(error) = error {
+            return Err(EtcdError::Refused(error));
         }
         if !status.is_success() {
             return Err(EtcdError::Refused(format!("HTTP {status}")));
@@ -232,8 +247,7 @@ impl Member<'_> {
     /// This member's own ID and the ID of the cluster's leader as it knows it (0: none).
     pub async fn ids(&self) -> Result<(u64, u64), EtcdError> {
         let v = self.call("/v3/maintenance/status", json!({})).await?;
-        let id = |v: &Value| num(v) as u64;
-        Ok((id(&v["header"]["member_id"]), id(&v["leader"])))
+        Ok((member_id(&v["header"]["member_id"]), member_id(&v["leader"])))
     }
 
     /// Asks this member, the leader, to hand the leadership to member `target`.
@@ -257,6 +271,13 @@ mod tests {
         assert_eq!(num(&json!(12)), 12);
         assert_eq!(num(&json!(null)), 0);
         assert_eq!(num(&json!("not a number")), 0);
+    }
+
+    #[test]
+    fn member_ids_above_the_signed_range_read_whole() {
+        assert_eq!(member_id(&json!("11417610130673999598")), 11_417_610_130_673_999_598);
+        assert_eq!(member_id(&json!("7059799375513725458")), 7_059_799_375_513_725_458);
+        assert_eq!(member_id(&json!(null)), 0);
     }
 
     #[test]

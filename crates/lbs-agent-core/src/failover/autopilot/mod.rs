@@ -65,8 +65,14 @@ struct Live {
     by_a_person: bool,
     /// The partner's word on the autopilot, from its last heartbeat.
     partner: Option<AutopilotAdvert>,
-    /// A fenced primary: since when the partner has answered as its backup.
-    backup_answers_since: Option<Instant>,
+    /// A fenced primary: since when, and in how many heartbeats, the partner has answered as its
+    /// backup (reset when it stops answering).
+    backup_answers: Option<(Instant, u32)>,
+    /// The backup: the epoch at which the vote's leader key was last seen naming the partner.
+    partner_key_epoch: Option<u64>,
+    /// The backup: the primary's PBX asked over SIP while the primary is silent — rounds without
+    /// an answer in a row, and when the last round ended.
+    sip_silent_rounds: u32,
     /// The hold last recorded in the audit log, so each is recorded once.
     held: Option<String>,
     /// When the backup last asked the primary's PBX for SIP OPTIONS.
@@ -135,7 +141,9 @@ impl Autopilot {
                 taking_over: false,
                 by_a_person: false,
                 partner: None,
-                backup_answers_since: None,
+                backup_answers: None,
+                partner_key_epoch: None,
+                sip_silent_rounds: 0,
                 held: None,
                 probed: None,
                 leadership_checked: None,

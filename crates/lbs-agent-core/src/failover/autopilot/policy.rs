@@ -21,6 +21,9 @@ pub struct Facts {
     pub paired: bool,
     /// The partner's last heartbeat said it is set up (`None`: never heard since start).
     pub partner_configured: Option<bool>,
+    /// The partner's last heartbeat carried the same switch as this box's: a switch turned on
+    /// here while the partner was away does not arm the pair until the partner has it.
+    pub partner_agrees: bool,
     /// The pair's switch.
     pub switched_on: bool,
     pub maintenance: bool,
@@ -35,7 +38,10 @@ pub struct Facts {
     pub caught_up_within: Duration,
     /// Time left in the flap guard after the last automatic failover.
     pub flap_guard_left: Option<Duration>,
-    /// This box is the primary and the leader key is not (yet) its own.
+    /// The primary does not hold the leader key at its epoch as far as this box knows: on the
+    /// primary, the key is not (yet) its own; on the backup, the key was never seen naming the
+    /// primary at its current epoch (a primary a person made while the vote was down never
+    /// fences itself, so it must not be taken over either).
     pub primary_without_key: bool,
 }
 
@@ -52,7 +58,7 @@ pub fn blockers(f: &Facts) -> Vec<BlockerKind> {
     if !f.switched_on {
         b.push(BlockerKind::SwitchedOff);
     }
-    if f.partner_configured != Some(true) {
+    if f.partner_configured != Some(true) || !f.partner_agrees {
         b.push(BlockerKind::PartnerNotSetUp);
     }
     if f.maintenance {
@@ -133,12 +139,16 @@ pub fn primary_must_fence(
 }
 
 /// Whether a fenced primary may run its PBX again: it holds the leader key again (nobody took
-/// over), or its partner has answered as its backup, at an epoch not above its own, in
-/// heartbeats at least `heartbeat` apart (a promotion under way on the partner would show in the
-/// second).
-pub fn fenced_may_resume(holds_key: bool, backup_answers_for: Option<Duration>, heartbeat: Duration) -> bool {
-    holds_key || backup_answers_for.is_some_and(|d| d >= heartbeat.max(Duration::from_secs(1)))
+/// over), or its partner answers now as its backup, at an epoch not above its own, and has so
+/// in at least two heartbeats at least a beat (and a second) apart — a promotion under way on
+/// the partner would show in the later one.
+pub fn fenced_may_resume(holds_key: bool, backup_answers: Option<(Duration, u32)>, heartbeat: Duration) -> bool {
+    holds_key || backup_answers.is_some_and(|(d, n)| n >= 2 && d >= heartbeat.max(Duration::from_secs(1)))
 }
+
+/// SIP rounds without an answer from the primary's PBX the backup needs before it takes over:
+/// one lost round (a busy PBX, a lost packet) must not move the phones off a PBX that serves.
+pub const SILENT_SIP_ROUNDS: u32 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -152,6 +162,7 @@ mod tests {
             configured: true,
             paired: true,
             partner_configured: Some(true),
+            partner_agrees: true,
             switched_on: true,
             quorum: true,
             witness_reachable: true,
@@ -205,6 +216,13 @@ mod tests {
             (
                 Facts {
                     partner_configured: None,
+                    ..ready()
+                },
+                BlockerKind::PartnerNotSetUp,
+            ),
+            (
+                Facts {
+                    partner_agrees: false,
                     ..ready()
                 },
                 BlockerKind::PartnerNotSetUp,
@@ -341,7 +359,14 @@ mod tests {
     fn a_fenced_primary_resumes_only_when_nobody_took_over() {
         assert!(fenced_may_resume(true, None, BEAT));
         assert!(!fenced_may_resume(false, None, BEAT));
-        assert!(!fenced_may_resume(false, Some(Duration::from_millis(500)), BEAT));
-        assert!(fenced_may_resume(false, Some(secs(1)), BEAT));
+        assert!(
+            !fenced_may_resume(false, Some((Duration::from_millis(500), 3)), BEAT),
+            "too soon"
+        );
+        assert!(
+            !fenced_may_resume(false, Some((secs(5), 1)), BEAT),
+            "one heartbeat only"
+        );
+        assert!(fenced_may_resume(false, Some((secs(1), 2)), BEAT));
     }
 }

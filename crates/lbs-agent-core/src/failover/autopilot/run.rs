@@ -185,6 +185,10 @@ async fn watch_key(f: &Failover, vote: &crate::vote::Vote) -> bool {
     let ap = &f.autopilot;
     let old = {
         let mut live = ap.live();
+        if live.taking_over {
+            // The lease is the takeover's: the next turn holds it.
+            return true;
+        }
         live.renewed = None;
         live.lease.take()
     };
@@ -202,7 +206,18 @@ async fn watch_key(f: &Failover, vote: &crate::vote::Vote) -> bool {
         }
     };
     let last = vote.last_automatic().await;
+    let partner_id = f
+        .peer
+        .try_read()
+        .ok()
+        .and_then(|p| p.as_ref().map(|p| p.server_id.clone()));
     let mut live = ap.live();
+    if let Some(l) = leader
+        .as_ref()
+        .filter(|l| Some(&l.record.server_id) == partner_id.as_ref())
+    {
+        live.partner_key_epoch = Some(l.record.epoch);
+    }
     live.leader = leader;
     live.leader_read = Some(Instant::now());
     if let Ok(last) = last {
@@ -251,7 +266,7 @@ pub(crate) async fn watch(f: Arc<Failover>) {
             {
                 let mut live = f.autopilot.live();
                 live.fenced = None;
-                live.backup_answers_since = None;
+                live.backup_answers = None;
             }
             backup_turn(&f).await;
         }
@@ -284,16 +299,36 @@ async fn primary_turn(f: &Arc<Failover>) {
     };
     let silent = partner_silent_for(f);
     if !fenced {
-        // An "off" the partner has confirmed means it will not take over: no need to fence.
-        let off_agreed = !ap.switched_on() && ap.live().partner.as_ref().is_some_and(|p| p.switch == ap.switch());
+        // Whatever the switch says: the partner may have been switched on meanwhile. A box a
+        // person made the primary waits until it has held the key (see `Live::by_a_person`).
         let by_a_person = ap.live().by_a_person;
-        if !off_agreed && !by_a_person && policy::primary_must_fence(since_renewal, silent, ap.heartbeat, ap.lease) {
+        if !by_a_person && policy::primary_must_fence(since_renewal, silent, ap.heartbeat, ap.lease) {
             f.fence(since_renewal, silent.unwrap_or_default()).await;
         }
         return;
     }
-    let backup_for = ap.live().backup_answers_since.map(|t| t.elapsed());
-    if policy::fenced_may_resume(holds_key, backup_for, ap.heartbeat) {
+    let partner_id = f
+        .peer
+        .try_read()
+        .ok()
+        .and_then(|p| p.as_ref().map(|p| p.server_id.clone()));
+    let backup_answers = {
+        let mut live = ap.live();
+        if silent.is_some() {
+            // Only answers in a row count.
+            live.backup_answers = None;
+        }
+        // The vote naming the partner (read while this box could not hold the key) overrules
+        // what its heartbeats say.
+        let partner_holds_key = live
+            .leader
+            .as_ref()
+            .is_some_and(|l| Some(&l.record.server_id) == partner_id.as_ref());
+        live.backup_answers
+            .filter(|_| !partner_holds_key)
+            .map(|(t, n)| (t.elapsed(), n))
+    };
+    if policy::fenced_may_resume(holds_key, backup_answers, ap.heartbeat) {
         f.unfence(holds_key).await;
     }
 }
@@ -372,9 +407,10 @@ impl Failover {
             let mut live = ap.live();
             let below = rank <= own.rank();
             if live.fenced.is_some() && role == Role::Backup && below {
-                live.backup_answers_since.get_or_insert_with(Instant::now);
+                let (first, n) = live.backup_answers.unwrap_or((Instant::now(), 0));
+                live.backup_answers = Some((first, n + 1));
             } else {
-                live.backup_answers_since = None;
+                live.backup_answers = None;
             }
             live.partner = theirs.clone();
         }
@@ -424,17 +460,27 @@ impl Failover {
         if let Some(r) = &reason {
             one_line("The reason", r, 500)?;
         }
-        let changed = self.autopilot.switched_on() != req.on;
+        let mut changed = self.autopilot.switched_on() != req.on;
         if changed {
+            // A person's change always wins: stamped after the switch it replaces, even if that
+            // one came from a partner whose clock ran ahead.
+            let after = self
+                .autopilot
+                .switch()
+                .map_or(i64::MIN, |s| s.at_unix_ms.saturating_add(1));
             let switch = lbs_protocol::AutopilotSwitch {
                 on: req.on,
-                at_unix_ms: now_unix_ms(),
+                at_unix_ms: now_unix_ms().max(after),
                 by: who.clone(),
                 reason: reason.clone(),
             };
-            self.autopilot
+            changed = self
+                .autopilot
                 .merge_switch(Some(switch))
-                .map_err(|e| Refusal::internal(format!("cannot save the switch: {e}")))?;
+                .map_err(|e| Refusal::internal(format!("cannot save the switch: {e}")))?
+                .is_some();
+        }
+        if changed {
             let word = if req.on { "on" } else { "off" };
             self.record(
                 EventKind::AutopilotSwitched,
@@ -505,52 +551,80 @@ async fn backup_turn(f: &Arc<Failover>) {
     if f.role().reintegrating.is_some() || f.peer().await.is_none() {
         return;
     }
+    let Some(silent) = partner_silent_for(f) else {
+        let mut live = ap.live();
+        live.held = None;
+        live.sip_silent_rounds = 0;
+        return;
+    };
     let facts = f.autopilot_facts().await;
-    let (leader_absent, fresh) = {
+    if !policy::blockers(&facts).is_empty() {
+        return;
+    }
+    // While the primary is silent the backup asks its PBX over SIP about once a second, during
+    // the wait for the lease, so a takeover needs no extra wait once the key is gone. A PBX that
+    // answers means only the agent is gone: the phones work, nothing moves.
+    if silent >= crate::failover::heartbeat::timeout(ap.heartbeat)
+        && ap.live().probed.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+    {
+        f.probe_partner_pbx().await;
+    }
+    let (leader_absent, fresh, sip_silent) = {
         let live = ap.live();
         let fresh = live
             .leader_read
             .is_some_and(|t| t.elapsed() <= vote_step(ap.lease) * 2 + Duration::from_millis(500));
-        (live.leader.is_none(), fresh)
+        let sip_silent = live.sip_silent_rounds >= policy::SILENT_SIP_ROUNDS
+            && live.probed.is_some_and(|t| t.elapsed() < Duration::from_millis(1500));
+        (live.leader.is_none(), fresh, sip_silent)
     };
-    let silent = partner_silent_for(f);
-    if silent.is_none() {
-        ap.live().held = None;
-    }
-    if policy::backup_verdict(&facts, leader_absent && fresh, silent, ap.heartbeat, ap.lease)
-        != Verdict::CheckSipThenTakeOver
+    if sip_silent
+        && policy::backup_verdict(&facts, leader_absent && fresh, Some(silent), ap.heartbeat, ap.lease)
+            == Verdict::CheckSipThenTakeOver
     {
-        return;
+        f.take_over(silent).await;
     }
-    // Only the agent may be gone: a PBX that still answers serves the phones. Nothing moves.
-    // Once it answered, it is asked again every second, not at every turn.
-    if ap.live().held.is_some() && ap.live().probed.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-        return;
-    }
-    ap.live().probed = Some(Instant::now());
-    let sip = f.partner_sip().await;
-    if let Some(target) = sip {
-        if crate::failover::sip::options_ping(target, Duration::from_millis(400))
-            .await
-            .is_ok()
-            || crate::failover::sip::options_ping(target, Duration::from_millis(400))
-                .await
-                .is_ok()
-        {
-            f.hold_back(format!(
-                "{partner}'s agent does not answer, but its phone system still answers at {target}: the phones work, \
-                 so nothing moved. Restart lbs-agent on {partner} (`systemctl restart lbs-agent`) and look at its log.",
-                partner = f.peer_name()
-            ))
-            .await;
-            return;
-        }
-    }
-    f.take_over(silent.unwrap_or_default()).await;
 }
 
 impl Failover {
-    /// The partner's own SIP address, where the backup checks whether its PBX still answers.
+    /// One round of SIP OPTIONS to the primary's own address (two tries); counts the rounds
+    /// without an answer in a row, and holds the takeover back while the PBX answers or while
+    /// there is nowhere to ask.
+    async fn probe_partner_pbx(&self) {
+        let ap = &self.autopilot;
+        let partner = self.peer_name();
+        let Some(target) = self.partner_sip().await else {
+            {
+                let mut live = ap.live();
+                live.sip_silent_rounds = 0;
+                live.probed = Some(Instant::now());
+            }
+            self.hold_back(format!(
+                "{partner} does not answer, but {} cannot tell where to ask its phone system whether it still \
+                 serves: set `partner_sip` in [failover] (e.g. \"192.168.1.11:5060\").",
+                self.name()
+            ))
+            .await;
+            return;
+        };
+        let ping = || crate::failover::sip::options_ping(target, Duration::from_millis(400));
+        let answered = ping().await.is_ok() || ping().await.is_ok();
+        {
+            let mut live = ap.live();
+            live.probed = Some(Instant::now());
+            live.sip_silent_rounds = if answered { 0 } else { live.sip_silent_rounds + 1 };
+        }
+        if answered {
+            self.hold_back(format!(
+                "{partner}'s agent does not answer, but its phone system still answers at {target}: the phones work, \
+                 so nothing moved. Restart lbs-agent on {partner} (`systemctl restart lbs-agent`) and look at its log."
+            ))
+            .await;
+        }
+    }
+
+    /// The partner's own SIP address, where the backup checks whether its PBX still answers:
+    /// `partner_sip`, or the partner's address (a name is looked up) on port 5060.
     async fn partner_sip(&self) -> Option<std::net::SocketAddr> {
         if let Some(a) = self.config.failover.partner_sip {
             return Some(a);
@@ -558,8 +632,14 @@ impl Failover {
         let peer = self.peer().await?;
         let host = peer.address.rsplit_once(':').map_or(peer.address.as_str(), |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let ip: std::net::IpAddr = host.parse().ok()?;
-        Some(std::net::SocketAddr::new(ip, 5060))
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return Some(std::net::SocketAddr::new(ip, 5060));
+        }
+        let lookup = tokio::net::lookup_host((host.to_owned(), 5060));
+        match tokio::time::timeout(Duration::from_secs(2), lookup).await {
+            Ok(Ok(mut addrs)) => addrs.next(),
+            _ => None,
+        }
     }
 
     /// Records once (per incident) why the backup did not take over.
@@ -681,8 +761,31 @@ impl Failover {
                 .await;
                 false
             }
-            // Nobody holds it: this box claims it at its next renewal.
-            Ok(None) => true,
+            // Nobody holds it: this box takes it now, before its PBX runs, so that a takeover
+            // under way on the partner either wins first or finds it taken.
+            Ok(None) => match self.claim_at_start(&vote).await {
+                Ok(None) => true,
+                Ok(Some(holder)) => {
+                    self.start_fenced(format!(
+                        "{} started as the primary, but {} took the leader key in the vote just now: the phone \
+                         system stays stopped; this box becomes the backup when it hears from {}.",
+                        self.name(),
+                        holder,
+                        holder
+                    ))
+                    .await;
+                    false
+                }
+                Err(e) => {
+                    self.start_fenced(format!(
+                        "{} started as the primary, but could not take the leader key in the vote ({e}): the phone \
+                         system stays stopped until this box hears from its partner or holds the key.",
+                        self.name()
+                    ))
+                    .await;
+                    false
+                }
+            },
             Err(e) => {
                 self.start_fenced(format!(
                     "{} started as the primary, but neither {} nor the vote answers ({e}): {} may have taken over. \
@@ -697,12 +800,46 @@ impl Failover {
         }
     }
 
+    /// Takes a lease and the leader key for this box at its epoch; `Some(name)`: another box
+    /// holds it.
+    async fn claim_at_start(&self, vote: &crate::vote::Vote) -> Result<Option<String>, crate::vote::VoteError> {
+        let ap = &self.autopilot;
+        let sent = Instant::now();
+        let lease = vote.grant(ap.lease.as_secs()).await?;
+        let record = super::Autopilot::leader_record(self, self.role().epoch);
+        match vote.claim(&record, lease).await? {
+            None => {
+                let mut live = ap.live();
+                live.lease = Some(lease);
+                live.renewed = Some(sent);
+                Ok(None)
+            }
+            Some(other) => {
+                let _ = vote.revoke(lease).await;
+                Ok(Some(other.record.name))
+            }
+        }
+    }
+
+    /// Starts fenced: the PBX (which may have run on while the agent was down) is stopped and the
+    /// address let go, as a fence would.
     async fn start_fenced(&self, message: String) {
         tracing::error!(%message, "starting fenced");
+        let _g = self.changing.lock().await;
         self.autopilot.live().fenced = Some(Fence {
             since_unix: now_unix(),
             message: message.clone(),
         });
+        let own = self.role();
+        let mut steps = self.steps("Fencing");
+        self.stop_steps(&mut steps, &own).await;
+        *lock(&self.busy) = None;
+        let failed: Vec<String> = steps.list.iter().filter(|s| !s.ok).map(|s| s.detail.clone()).collect();
+        let message = if failed.is_empty() {
+            message
+        } else {
+            format!("{message} Some steps failed: {}", failed.join("; "))
+        };
         self.record(EventKind::Fenced, ACTOR, None, message).await;
     }
 }

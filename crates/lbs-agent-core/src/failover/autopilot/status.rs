@@ -50,13 +50,21 @@ impl Failover {
                 ))
             }
         };
+        let partner_epoch = lock(&self.partner).last.as_ref().map(|hb| hb.epoch);
+        let partner_answered = lock(&self.partner).last.is_some();
         let live = ap.live();
         let witness = ap.vote.as_ref().map(|v| v.witness_index());
         let members = ap.vote.as_ref().map(|v| v.members()).unwrap_or_default();
         Facts {
             configured: ap.configured,
             paired: self.peer.try_read().map(|p| p.is_some()).unwrap_or(true),
-            partner_configured: live.partner.as_ref().map(|p| p.configured),
+            // An agent that answers without saying anything of the autopilot is an older one.
+            partner_configured: live
+                .partner
+                .as_ref()
+                .map(|p| p.configured)
+                .or(partner_answered.then_some(false)),
+            partner_agrees: live.partner.as_ref().is_some_and(|p| p.switch == ap.switch()),
             switched_on: ap.switched_on(),
             maintenance: self.maintenance.active_now().is_some(),
             quorum: live.quorum,
@@ -65,11 +73,13 @@ impl Failover {
             prefer_service: self.config.failover.prefer == Prefer::Service,
             caught_up_within: Duration::from_secs(self.config.failover.caught_up_within),
             flap_guard_left: live.guard_until.map(|u| u.saturating_duration_since(Instant::now())),
-            primary_without_key: own.role == Role::Primary
-                && live
+            primary_without_key: match own.role {
+                Role::Primary => live
                     .leader
                     .as_ref()
                     .is_none_or(|l| l.record.server_id != self.identity.server_id),
+                Role::Backup => partner_epoch.is_none_or(|e| live.partner_key_epoch != Some(e)),
+            },
         }
     }
 
@@ -121,10 +131,11 @@ impl Failover {
                 BlockerKind::PartnerNotSetUp => (
                     None,
                     None,
-                    if facts.partner_configured.is_none() {
-                        format!("{partner} has not answered since {me}'s agent started: automatic failover waits until it has heard from it once.")
-                    } else {
-                        format!("{partner} is not set up for automatic failover: run `lbs-agent witness setup` on it.")
+                    match (facts.partner_configured, live.partner.is_some()) {
+                        (None, _) => format!("{partner} has not answered since {me}'s agent started: automatic failover waits until it has heard from it once."),
+                        (Some(false), false) => format!("{partner} runs an older agent that knows no automatic failover: upgrade it, then run `lbs-agent witness setup` on it."),
+                        (Some(false), true) => format!("{partner} is not set up for automatic failover: run `lbs-agent witness setup` on it."),
+                        (Some(true), _) => format!("{partner} has not heard of the latest switch yet: automatic failover waits until it has (it learns it from the next heartbeat it answers)."),
                     },
                 ),
                 BlockerKind::Maintenance => (
@@ -164,7 +175,7 @@ impl Failover {
                 BlockerKind::NotLeader => (
                     None,
                     None,
-                    format!("{me} is taking the leader key in the vote; this takes a few seconds after it becomes the primary."),
+                    format!("{primary} has not taken the leader key in the vote yet: automatic failover starts once it has (a few seconds after it becomes the primary, as soon as it reaches the vote)."),
                 ),
             };
             AutopilotBlocker {
