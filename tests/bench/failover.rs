@@ -310,6 +310,19 @@ fn autopilot(rounds: usize) {
                 timing.name
             );
             back.push(ms);
+            if at.is_none() {
+                // Say why before giving up on the run.
+                for agent in [&o.a, &o.b] {
+                    let log = agent.log();
+                    let tail: Vec<&str> = log.lines().filter(|l| !l.contains(" DEBUG ")).collect();
+                    eprintln!(
+                        "--- {}:\n{}",
+                        agent.config.display(),
+                        tail[tail.len().saturating_sub(60)..].join("\n")
+                    );
+                }
+                eprintln!("{}", cli_ok(&o.a, &["autopilot"]));
+            }
             o.forget_last_automatic(new);
             o.power_on(old);
         }

@@ -111,6 +111,31 @@ pub fn check(e: &WitnessEnrollment) -> Result<(), WitnessError> {
             e.from
         )));
     }
+    // The partner is trusted (mutual TLS), but what it sent becomes paths and etcd's flags here:
+    // the shapes this agent makes, nothing else.
+    let token_ok = e
+        .plan
+        .token
+        .strip_prefix("lbs-")
+        .is_some_and(|t| t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    let names_ok = e.plan.members.iter().all(|m| {
+        !m.etcd_name.is_empty()
+            && m.etcd_name.len() <= 63
+            && m.etcd_name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && m.client_port != 0
+            && m.peer_port != 0
+            && m.name.chars().count() <= 200
+            && !m.name.chars().any(char::is_control)
+    });
+    if !token_ok || !names_ok {
+        return Err(WitnessError::Invalid(format!(
+            "the vote sent by {} has names or ports this agent would not make; run `lbs-agent witness setup \
+             --witness … --again` there with the same version of lbs-agent on both boxes",
+            e.from
+        )));
+    }
     let has = |pem: &str, what: &str| pem.contains(&format!("-----BEGIN {what}"));
     if !has(&e.ca_pem, "CERTIFICATE") || !has(&e.cert_pem, "CERTIFICATE") || !has(&e.key_pem, "PRIVATE KEY") {
         return Err(WitnessError::Invalid(format!(
@@ -276,6 +301,20 @@ mod tests {
         // Installed again: ours is not kept aside a second time, the data of this vote stays.
         let again = install_member(&layout, &e).unwrap();
         assert!(again.kept_aside.is_none() && again.removed.is_empty());
+    }
+
+    #[test]
+    fn an_enrollment_with_a_path_for_a_token_or_odd_names_is_refused() {
+        assert!(check(&enrollment(1)).is_ok());
+        let mut e = enrollment(1);
+        e.plan.token = "../../etc".into();
+        assert!(check(&e).unwrap_err().to_string().contains("names or ports"));
+        let mut e = enrollment(1);
+        e.plan.members[2].etcd_name = "w --data-dir=/".into();
+        assert!(check(&e).is_err());
+        let mut e = enrollment(1);
+        e.plan.members[0].peer_port = 0;
+        assert!(check(&e).is_err());
     }
 
     #[test]

@@ -392,9 +392,20 @@ fn witness_section(text: &str, layout: &Layout, plan: &VotePlan, you: usize) -> 
     Ok(doc.to_string())
 }
 
+/// Writes the edited configuration with the old file's mode and owner: it may hold secrets (an
+/// SMTP password) that an admin made unreadable to others.
 fn write_config(path: &Path, text: &str) -> Result<()> {
-    lbs_agent_core::fsutil::write_atomic(path, text.as_bytes(), false)
-        .with_context(|| format!("cannot write {}", path.display()))
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let before = std::fs::metadata(path).ok();
+    lbs_agent_core::fsutil::write_atomic(path, text.as_bytes(), true)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(m) = before {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(m.mode() & 0o7777))
+            .with_context(|| format!("cannot restore the mode of {}", path.display()))?;
+        // Root keeps the owner the file had; anyone else owns what they write anyway.
+        let _ = std::os::unix::fs::chown(path, Some(m.uid()), Some(m.gid()));
+    }
+    Ok(())
 }
 
 fn under_systemd(layout: &Layout) -> bool {
