@@ -9,7 +9,8 @@
 #   pbx.sh running <dir> <box>   exit 0 if running, 1 if not
 #
 # Everything lives in <dir>/pbx-<box>/: kamailio.cfg (from kamailio.cfg.in), kamailio.log,
-# kamailio.pid, pgid, run/ (kamailio runtime dir), vm-counter, and registrations.sqlite: the
+# kamailio.pid, pgid, run/ (kamailio runtime dir), vm-counter, vm-resumed (the counter at each
+# start of the writer), and registrations.sqlite: the
 # phones' registrations, which kamailio writes through at every REGISTER and loads at start
 # (created by `registrations.sh init` if missing; dumped and restored by the agent's sync
 # category through registrations.sh).
@@ -210,6 +211,9 @@ cmd_writer() {
         m=${m%.txt}
         [[ $m =~ ^[0-9]+$ ]] && ((10#$m > c)) && c=$((10#$m))
     done
+    # Where this run resumes: the message numbered so may never have been finished (a PBX killed
+    # between counting and renaming it), which the fault matrix must not count as lost.
+    printf '%s\n' "$c" >>"$RUN/vm-resumed"
     # Temp files go outside the watched directory when a rename from there is atomic.
     tmpdir=$RUN/vm-tmp
     mkdir -p "$tmpdir"

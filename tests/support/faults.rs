@@ -358,7 +358,8 @@ impl Office {
     }
 
     /// Voicemail the PBXs finished writing that is on neither box (copy, quarantine or trash).
-    /// The file being written when a PBX was killed is not counted: it was never finished.
+    /// The file being written when a PBX was killed is not counted: it was never finished (the
+    /// last number before each restart of the writer, and the last one of all).
     pub fn files_lost(&self) -> usize {
         let mut found: BTreeSet<String> = BTreeSet::new();
         for agent in [&self.a, &self.b] {
@@ -370,8 +371,13 @@ impl Office {
                 .ok()
                 .and_then(|t| t.trim().parse::<u64>().ok())
                 .unwrap_or(0);
+            let resumed: BTreeSet<u64> = std::fs::read_to_string(self.lab.pbx_dir(host).join("vm-resumed"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
             lost += (1..counter)
-                .filter(|k| !found.contains(&format!("vm-{host}-{k}.txt")))
+                .filter(|k| !resumed.contains(k) && !found.contains(&format!("vm-{host}-{k}.txt")))
                 .count();
         }
         lost
