@@ -299,7 +299,7 @@ fn autopilot(rounds: usize) {
         let observer = Observer::start(&o.lab, strategy, &[("a", &o.a), ("b", &o.b)]);
         let mut back = Vec::new();
         for round in 0..rounds {
-            let old = o.settled(Duration::from_secs(120));
+            let old = o.settled(Duration::from_secs(120), true);
             let new = faults::other(old);
             let t0 = now_ms();
             o.power_off(old);
@@ -321,12 +321,13 @@ fn autopilot(rounds: usize) {
                         tail[tail.len().saturating_sub(60)..].join("\n")
                     );
                 }
-                eprintln!("{}", cli_ok(&o.a, &["autopilot"]));
+                let survivor = if new == "a" { &o.a } else { &o.b };
+                eprintln!("{}", cli_ok(survivor, &["autopilot"]));
             }
             o.forget_last_automatic(new);
             o.power_on(old);
         }
-        o.settled(Duration::from_secs(120));
+        o.settled(Duration::from_secs(120), false);
         let report = observer.stop();
         let label = match strategy {
             Strategy::Vip => "floating IP",

@@ -299,8 +299,10 @@ impl Office {
     }
 
     /// Waits until the office is whole again: one primary running its PBX, the other its backup,
-    /// each hearing the other, nobody busy. Returns the primary's host.
-    pub fn settled(&self, within: Duration) -> &'static str {
+    /// each hearing the other, nobody busy, the backup caught up — and with `armed`, the backup
+    /// ready to take over by itself (a backup that just rejoined copies what it missed first;
+    /// within the flap guard it is not). Returns the primary's host.
+    pub fn settled(&self, within: Duration, armed: bool) -> &'static str {
         let mut primary = "a";
         wait_for("the office to settle", within, || {
             let (fa, fb) = (failover_status(&self.a), failover_status(&self.b));
@@ -310,10 +312,12 @@ impl Office {
                 (Role::Backup, Role::Primary) => Some("b"),
                 _ => None,
             };
+            let ready = |f: &lbs_protocol::FailoverStatus| !armed || f.autopilot.as_ref().is_some_and(|a| a.armed);
             match one {
                 Some(p) if whole && self.lab.pbx_running(p) && !self.lab.pbx_running(other(p)) => {
                     primary = p;
-                    fa.hold.caught_up || fb.hold.caught_up
+                    let backup = if p == "a" { &fb } else { &fa };
+                    fa.hold.caught_up && fb.hold.caught_up && ready(backup)
                 }
                 _ => false,
             }
@@ -478,7 +482,7 @@ pub fn run(n: u32, fault: Fault, strategy: Strategy, timing: Timing) -> CaseResu
             // Each time, the link of the box that is the primary then goes down long enough for
             // a takeover, and comes back until the office is whole again.
             for round in 0..3 {
-                let primary = o.settled(Duration::from_secs(120));
+                let primary = o.settled(Duration::from_secs(120), false);
                 o.lab.cut(primary);
                 if round == 0 {
                     calls_back_ms = o
@@ -527,7 +531,7 @@ pub fn run(n: u32, fault: Fault, strategy: Strategy, timing: Timing) -> CaseResu
             cli_ok(&o.a, &["maintenance", "off"]);
         }
     }
-    o.settled(Duration::from_secs(120));
+    o.settled(Duration::from_secs(120), false);
     let report = observer.stop();
     let taken = o.automatic_failovers();
     CaseResult {
