@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The LBS demo: installs what is missing, builds, then runs two agents on loopback — "PBX A"
 # (primary) and "PBX B" (backup) with sample Asterisk data, simulated PBX activity and two weeks
-# of history — and opens the LBS Console on them.
+# of history — puts the pair on autopilot (automatic failover, with a witness vote of three etcd
+# members set up by the real `lbs-agent witness setup`), and opens the LBS Console on them.
 #
 #   scripts/demo.sh             open the console window (needs a display)
 #   scripts/demo.sh --headless  run the window under Xvfb, save a screenshot, and stop
@@ -25,8 +26,30 @@ demo=${LBS_DEMO_DIR:-/tmp/lbs-demo}
 rm -rf "$demo"
 mkdir -p "$demo"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Each box runs the demo's phone system (scripts/demo/pbx.sh: a SIP server answering at its own
+# port), started and stopped by its agent like a real PBX; it outlives an agent, so it is stopped
+# here too.
+sip_a=5160 sip_b=5161
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  scripts/demo/pbx.sh stop "$demo/pbx-a/pbx" $sip_a 2>/dev/null || true
+  scripts/demo/pbx.sh stop "$demo/pbx-b/pbx" $sip_b 2>/dev/null || true
+}
 trap cleanup EXIT
+
+# Waits until a command succeeds, at most $2 seconds: wait_for "what" SECONDS COMMAND...
+wait_for() {
+  local what=$1 limit=$2
+  shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "!! $what did not happen within $limit s; the logs are in $demo" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
 
 # The office's inbox for the agents' alerts: a real SMTP server and a webhook receiver.
 smtp_port=2525 webhook_port=8090
@@ -34,8 +57,9 @@ smtp_port=2525 webhook_port=8090
 pids+=($!)
 
 links=()
-setup_box() { # name dir port with-data
-  local name=$1 dir=$demo/$2 port=$3 with_data=$4
+declare -A agent_pid
+setup_box() { # name dir port with-data sip-port partner's-sip-port
+  local name=$1 dir=$demo/$2 port=$3 with_data=$4 sip=$5 partner_sip=$6
   mkdir -p "$dir"/data/{etc/asterisk,spool/voicemail,spool/monitor,sounds/custom,moh}
   [[ $with_data == yes ]] && bash scripts/demo/sample-data.sh "$dir/data"
   cat > "$dir/agent.toml" <<CONF
@@ -50,6 +74,16 @@ mounts = ["/", "$dir/data"]
 
 [pbx]
 probe = ["$here/scripts/demo/pbx-probe.sh"]
+start = ["$here/scripts/demo/pbx.sh", "start", "$dir/pbx", "$sip"]
+stop = ["$here/scripts/demo/pbx.sh", "stop", "$dir/pbx", "$sip"]
+running = ["$here/scripts/demo/pbx.sh", "running", "$dir/pbx", "$sip"]
+sip_check = "127.0.0.1:$sip"
+check_interval = "2s"
+
+# Automatic failover: where this box asks whether its partner's phones still answer.
+# \`lbs-agent witness setup\` adds \`automatic = true\` and the vote ([witness]) below.
+[failover]
+partner_sip = "127.0.0.1:$partner_sip"
 
 [sync]
 [[sync.category]]
@@ -95,23 +129,72 @@ format = "ntfy"
 CONF
   "$target/debug/lbs-agent" init --config "$dir/agent.toml" > "$dir/init.txt"
   "$target/debug/lbs-agent" demo seed-history --config "$dir/agent.toml" --days 14 >/dev/null
-  "$target/debug/lbs-agent" run --config "$dir/agent.toml" > "$dir/agent.log" 2>&1 &
-  pids+=($!)
+  start_agent "$2" "$port"
   links+=(--connect "$(grep -m1 -o 'lbs://[^ ]*' "$dir/init.txt")")
 }
+start_agent() { # dir port
+  local dir=$demo/$1
+  "$target/debug/lbs-agent" run --config "$dir/agent.toml" >> "$dir/agent.log" 2>&1 &
+  agent_pid[$1]=$!
+  echo $! > "$dir/agent.pid"
+  pids+=($!)
+  wait_for "the agent of $1 answering on port $2" 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2"
+}
+restart_agent() { # dir port
+  kill "${agent_pid[$1]}"
+  wait "${agent_pid[$1]}" 2>/dev/null || true
+  start_agent "$1" "$2"
+}
+agent() { "$target/debug/lbs-agent" "$@"; }
 echo "== Starting two agents with sample PBX data and 14 days of history"
-setup_box "PBX A (server room)" pbx-a 7441 yes
-setup_box "PBX B (comms room)" pbx-b 7442 no
-sleep 1
+setup_box "PBX A (server room)" pbx-a 7441 yes $sip_a $sip_b
+setup_box "PBX B (comms room)" pbx-b 7442 no $sip_b $sip_a
 echo "== Pairing PBX B with PBX A: B becomes the backup and copies A's data"
-"$target/debug/lbs-agent" pair --config "$demo/pbx-b/agent.toml" "$(grep -m1 -o 'lbs://[^ ]*' "$demo/pbx-a/init.txt")"
-sleep 3
-"$target/debug/lbs-agent" status --config "$demo/pbx-b/agent.toml" | sed 's/^/   /'
+agent pair --config "$demo/pbx-b/agent.toml" "$(grep -m1 -o 'lbs://[^ ]*' "$demo/pbx-a/init.txt")"
+
+# The vote for automatic failover, as an IT contractor sets it up (docs/failover.md): three etcd
+# members — PBX A, PBX B and a witness — here on 127.0.0.1, 127.0.0.2 and 127.0.0.3 of this one
+# machine (Linux answers on all of 127.0.0.0/8), each with its files under $demo/vote/<machine>
+# instead of /etc (--install-root), and etcd started by this script instead of systemd.
+echo "== Setting up the witness: automatic failover for the pair (lbs-agent witness setup)"
+vote=$demo/vote
+mkdir -p "$vote"
+etcd_client=12379 etcd_peer=12380
+agent witness setup --config "$demo/pbx-a/agent.toml" --witness 127.0.0.3 --address 127.0.0.1 \
+  --partner-address 127.0.0.2 --client-port $etcd_client --peer-port $etcd_peer \
+  --script "$vote/lbs-witness-setup.sh" --install-root "$vote/a" > "$vote/setup-a.txt"
+LBS_WITNESS_ROOT=$vote/witness sh "$vote/lbs-witness-setup.sh" > "$vote/setup-witness.txt"
+agent witness setup --config "$demo/pbx-b/agent.toml" --install-root "$vote/b" > "$vote/setup-b.txt"
+for m in a b witness; do
+  # As Debian's etcd.service runs it: the settings the setup wrote, exported, then etcd.
+  sh -c 'set -a; . "$1"; exec etcd' sh "$vote/$m/etc/default/etcd" > "$vote/$m/etcd.log" 2>&1 &
+  pids+=($!)
+done
+# The agents read their new [witness] and `automatic = true` when they start.
+restart_agent pbx-a 7441
+restart_agent pbx-b 7442
+for box in pbx-a pbx-b; do
+  wait_for "$box on autopilot" 60 bash -c \
+    "'$target/debug/lbs-agent' autopilot --config '$demo/$box/agent.toml' | grep -q '^Autopilot: *On autopilot'"
+done
+# Caught up, and every category copied once since the restart (no "never" in its table).
+wait_for "PBX B catching up with PBX A" 120 bash -c \
+  "s=\$('$target/debug/lbs-agent' status --config '$demo/pbx-b/agent.toml') && grep -q '^Caught up: *yes' <<<\"\$s\" && ! grep -q ' never\$' <<<\"\$s\""
+agent status --config "$demo/pbx-b/agent.toml" | sed 's/^/   /'
+echo
+agent autopilot --config "$demo/pbx-b/agent.toml" | sed 's/^/   /'
+echo
 echo "   PBX A: https://127.0.0.1:7441   (log: $demo/pbx-a/agent.log)"
 echo "   PBX B: https://127.0.0.1:7442   (log: $demo/pbx-b/agent.log)"
-echo "   Their connection links are in $demo/pbx-*/init.txt"
+echo "   Their connection links are in $demo/pbx-*/init.txt; the vote's files and etcd logs in $vote"
 echo "   Alerts from the boxes (mail and webhooks) arrive in $demo/inbox (listed in $demo/inbox.log)."
-echo "   To see one: kill -STOP \$(pgrep -f pbx-b/agent.toml); 30 s later both arrive; kill -CONT it to recover."
+echo "   To see one: kill -STOP \$(cat $demo/pbx-b/agent.pid); 30 s later both arrive; kill -CONT it to recover."
+echo "   The pair is on autopilot. To see it work, take PBX A away — its agent frozen, its phone system"
+echo "   stopped:"
+echo "       kill -STOP \$(cat $demo/pbx-a/agent.pid); scripts/demo/pbx.sh stop $demo/pbx-a/pbx $sip_a"
+echo "   PBX B takes over by itself within about 11 s, and the console shows it (the Events tab says"
+echo "   \"autopilot\"). Freeze only the agent and nothing moves: PBX A's phone system still answers, and"
+echo "   PBX B says so. \`kill -CONT\` the agent afterwards: PBX A rejoins as the backup."
 
 export LBS_CONSOLE_DATA_DIR=$demo/console
 if [[ $headless == 0 && -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then

@@ -28,7 +28,8 @@ use crate::overview::MachineView;
 pub enum AutopilotLevel {
     /// Armed: if the primary died now, the backup would take over by itself.
     On,
-    /// Set up, but not armed now: switched off, paused, or something in the way.
+    /// Set up, but not armed now: switched off, paused, or something in the way; or the backup
+    /// holding back from a primary whose agent is silent while its phones still answer.
     Off,
     /// Not set up for the pair (or an agent too old for it): a person fails over, with the wizard.
     NotSetUp,
@@ -99,12 +100,12 @@ pub struct AutopilotOffer {
 #[ts(export)]
 pub struct AutopilotView {
     pub level: AutopilotLevel,
-    /// The level in a word or two, beside its colour: "On", "Off", "Paused", "Not set up",
-    /// "Not known", "Phones stopped".
+    /// The level in a word or two, beside its colour: "On", "Off", "Paused", "Holding back",
+    /// "Not set up", "Not known", "Phones stopped".
     pub word: String,
     /// "Autopilot: on", "Autopilot: off since 10:42".
     pub headline: String,
-    /// What follows the headline: "if PBX A fails, PBX B takes over by itself (about 10 s)."
+    /// What follows the headline: "if PBX A fails, PBX B takes over by itself (about 11 s)."
     pub text: String,
     /// What to do, when something is to be done.
     pub next: Option<String>,
@@ -113,6 +114,9 @@ pub struct AutopilotView {
     pub notes: Vec<String>,
     /// The main reason it is not on, when one box gave it.
     pub cause: Option<BlockerKind>,
+    /// What still works but is one loss from stopping (the witness out of reach): the pair stays
+    /// on autopilot and `next` says what to check.
+    pub warnings: Vec<BlockerKind>,
     /// The vote's members; `None` when it is not set up.
     pub vote: Option<VoteView>,
     /// The switch; `None` when there is nothing to switch (not set up: the contractor's work
@@ -297,6 +301,51 @@ fn stale_switch(said: &[Said], pair: &AutopilotSwitch) -> Option<String> {
     ))
 }
 
+/// A warning, not a reason: it still works, but one more loss would stop it. The agents list
+/// warnings after their reasons, and a box that gives only warnings is armed.
+fn is_warning(kind: BlockerKind) -> bool {
+    matches!(kind, BlockerKind::WitnessUnreachable)
+}
+
+/// The warnings the boxes that answer give, once each.
+fn warnings(said: &[Said]) -> Vec<BlockerKind> {
+    let mut out = Vec::new();
+    for b in said.iter().flat_map(|s| &s.status.blockers) {
+        if is_warning(b.kind) && !out.contains(&b.kind) {
+            out.push(b.kind);
+        }
+    }
+    out
+}
+
+/// What an armed pair's warnings mean: "The witness has not answered since 10:42: …".
+fn warning_text(said: &[Said], clock: &impl Fn(i64) -> String) -> Option<String> {
+    let kind = BlockerKind::WitnessUnreachable;
+    let giving: Vec<(&Said, &AutopilotBlocker)> = said
+        .iter()
+        .filter_map(|s| s.status.blockers.iter().find(|b| b.kind == kind).map(|b| (s, b)))
+        .collect();
+    if giving.is_empty() {
+        return None;
+    }
+    let whom = if shared(said, kind) {
+        String::new()
+    } else {
+        let who: Vec<&str> = giving.iter().map(|(s, _)| s.name()).collect();
+        format!(" {}", names(&who))
+    };
+    let since = giving
+        .iter()
+        .filter_map(|(_, b)| b.since_unix)
+        .min()
+        .map(|t| format!(" since {}", clock(t)))
+        .unwrap_or_default();
+    Some(format!(
+        "The witness has not answered{whom}{since}: automatic failover still works, but one more lost server would \
+         stop it. Check that the witness machine is on and connected."
+    ))
+}
+
 /// Both boxes answer and give a reason of this kind.
 fn shared(said: &[Said], kind: BlockerKind) -> bool {
     said.len() == 2 && said.iter().all(|s| s.status.blockers.iter().any(|b| b.kind == kind))
@@ -332,7 +381,9 @@ fn settings<'a>(said: &'a [Said], primary: &MachineView) -> Option<&'a Autopilot
 /// What automatic failover does and does not do, for the dialog: short points, one idea each.
 fn explanation(primary: &str, backup: &str, settings: Option<&AutopilotSettings>) -> Vec<String> {
     let span = |s: u64| crate::pair::span(s);
-    let lease = settings.map_or("a few seconds".to_owned(), |s| format!("about {}", span(s.lease_secs)));
+    let within = settings.map_or("a few seconds".to_owned(), |s| {
+        format!("about {}", span(s.takeover_secs))
+    });
     let guard = settings.map_or("an hour".to_owned(), |s| span(s.flap_guard_secs));
     let data = match settings {
         Some(s) if s.prefer_service => format!(
@@ -347,8 +398,8 @@ fn explanation(primary: &str, backup: &str, settings: Option<&AutopilotSettings>
     };
     vec![
         format!(
-            "If {primary} goes silent — its agent, its phone system and its network — for {lease}, {backup} makes \
-             itself the primary and the phones move to it, with nobody at the console."
+            "If {primary} goes silent — its agent, its phone system and its network — {backup} makes itself the \
+             primary within {within} and the phones move to it, with nobody at the console."
         ),
         format!("If only {primary}'s agent is silent while its phone system still answers, nothing moves: you are alerted."),
         "The witness must agree, so the two servers never both answer the phones. Without the witness the phones \
@@ -417,6 +468,7 @@ pub fn view(machines: &[MachineView], now: i64, clock: impl Fn(i64) -> String, b
         next,
         notes: Vec::new(),
         cause: None,
+        warnings: Vec::new(),
         vote: None,
         offer: None,
     };
@@ -571,7 +623,7 @@ pub fn view(machines: &[MachineView], now: i64, clock: impl Fn(i64) -> String, b
             s.status
                 .blockers
                 .iter()
-                .find(|b| b.kind != BlockerKind::SwitchedOff)
+                .find(|b| b.kind != BlockerKind::SwitchedOff && !is_warning(b.kind))
                 .map(|b| blocker_text(b, s.name(), shared(&said, b.kind)))
         });
         AutopilotOffer {
@@ -592,6 +644,7 @@ pub fn view(machines: &[MachineView], now: i64, clock: impl Fn(i64) -> String, b
         next: None,
         notes,
         cause: None,
+        warnings: warnings(&said),
         vote,
         offer: Some(offer),
     };
@@ -601,11 +654,25 @@ pub fn view(machines: &[MachineView], now: i64, clock: impl Fn(i64) -> String, b
         return fenced(base, s, fence, &clock);
     }
 
+    // The backup did not take over a silent primary, and said why (its phones still answer).
+    if let Some((s, why)) = said.iter().find_map(|s| s.status.held.as_deref().map(|h| (s, h))) {
+        return AutopilotView {
+            word: "Holding back".into(),
+            headline: format!("Autopilot: {} holds back", s.name()),
+            text: why.trim().to_owned(),
+            next: Some(format!(
+                "If you know {} is off or its phones do not work, fail over with the failover wizard: it goes ahead on \
+                 your word.",
+                primary.entry.name
+            )),
+            ..base
+        };
+    }
+
     // Armed when every box that answers says so.
     let not_armed: Vec<&&Said> = ordered.iter().filter(|s| !s.status.armed).collect();
-    let lease = settings.map(|s| s.lease_secs);
-    let about = lease
-        .map(|l| format!(" (about {})", crate::pair::span(l)))
+    let about = settings
+        .map(|s| format!(" (about {})", crate::pair::span(s.takeover_secs)))
         .unwrap_or_default();
     let Some(main) = not_armed.first() else {
         if !backup.reachable {
@@ -646,6 +713,7 @@ pub fn view(machines: &[MachineView], now: i64, clock: impl Fn(i64) -> String, b
             word: "On".into(),
             headline: "Autopilot: on".into(),
             text,
+            next: warning_text(&said, &clock),
             ..base
         };
     };
@@ -735,7 +803,7 @@ pub fn done(server: &str, on: bool, answer: AutopilotAnswer) -> AutopilotDone {
             .status
             .blockers
             .iter()
-            .find(|b| b.kind != BlockerKind::SwitchedOff)
+            .find(|b| b.kind != BlockerKind::SwitchedOff && !is_warning(b.kind))
             .map(|b| b.message.trim().to_owned())
             .unwrap_or_else(|| answer.status.summary.trim().to_owned());
         message.push_str(&format!(" It is not armed yet: {why}"));
@@ -763,6 +831,7 @@ pub(crate) mod tests {
     fn settings() -> AutopilotSettings {
         AutopilotSettings {
             lease_secs: 10,
+            takeover_secs: 11,
             prefer_service: false,
             caught_up_within_secs: 60,
             flap_guard_secs: 3600,
@@ -874,7 +943,7 @@ pub(crate) mod tests {
         let v = look(&pair(Some(Some(armed())), Some(Some(armed()))));
         assert_eq!(v.level, AutopilotLevel::On);
         assert_eq!(v.headline, "Autopilot: on");
-        assert_eq!(v.text, "if PBX A fails, PBX B takes over by itself (about 10 s).");
+        assert_eq!(v.text, "if PBX A fails, PBX B takes over by itself (about 11 s).");
         assert_eq!(v.next, None);
         assert_eq!(v.notes, ["On since it was set up (the servers' configuration)."]);
         let vote = v.vote.expect("the vote");
@@ -899,44 +968,111 @@ pub(crate) mod tests {
             "{all}"
         );
         assert!(all.contains("at most once in 1 h"), "{all}");
-        assert!(all.contains("If PBX A goes silent — its agent, its phone system and its network — for about 10 s"));
+        assert!(all.contains("If PBX A goes silent — its agent, its phone system and its network — PBX B makes itself the primary within about 11 s"), "{all}");
+    }
+
+    /// The witness lost, as the agents say it: still armed (two of three members decide), with a
+    /// warning after the reasons (none).
+    pub(crate) fn witness_lost(mut s: AutopilotStatus) -> AutopilotStatus {
+        s.members = members(false);
+        let mut b = blocker(
+            BlockerKind::WitnessUnreachable,
+            "The witness does not answer. Automatic failover still works, but one more lost box would stop it: \
+             check the witness machine.",
+        );
+        b.since_unix = Some(NOW - 120);
+        s.blockers.push(b);
+        s
     }
 
     #[test]
-    fn a_lost_witness_says_why_since_when_on_this_computers_clock_and_what_still_works() {
-        let lost = |mut s: AutopilotStatus| {
-            s.members = members(false);
-            let mut b = blocker(
-                BlockerKind::WitnessUnreachable,
-                "The witness does not answer: check that it is on and connected.",
-            );
-            b.since_unix = Some(NOW - 120);
-            blocked(s, b)
-        };
-        let v = look(&pair(Some(Some(lost(armed()))), Some(Some(lost(armed())))));
-        assert_eq!(v.level, AutopilotLevel::Off);
-        assert_eq!(v.word, "Off");
-        assert_eq!(v.headline, "Autopilot: off since t-120");
-        // Both boxes say it: no name before it.
+    fn a_lost_witness_leaves_the_pair_on_autopilot_and_says_since_when_and_what_to_check() {
+        let v = look(&pair(
+            Some(Some(witness_lost(armed()))),
+            Some(Some(witness_lost(armed()))),
+        ));
+        assert_eq!(v.level, AutopilotLevel::On);
+        assert_eq!(v.headline, "Autopilot: on");
+        assert_eq!(v.text, "if PBX A fails, PBX B takes over by itself (about 11 s).");
+        assert_eq!(v.warnings, [BlockerKind::WitnessUnreachable]);
+        assert_eq!(v.cause, None);
+        // Both boxes say it: no name; since when on this computer's clock.
         assert_eq!(
-            v.text,
-            "The witness does not answer: check that it is on and connected."
+            v.next.as_deref(),
+            Some(
+                "The witness has not answered since t-120: automatic failover still works, but one more lost server \
+                 would stop it. Check that the witness machine is on and connected."
+            )
         );
-        assert_eq!(v.cause, Some(BlockerKind::WitnessUnreachable));
-        assert!(v
-            .next
-            .unwrap_or_default()
-            .contains("fail over from this console with the failover wizard"));
         let vote = v.vote.expect("the vote");
-        assert!(vote.trouble);
+        assert!(vote.trouble, "the members shown without being asked");
         assert_eq!(vote.summary, "The witness is out of reach of PBX A and PBX B.");
         let witness = &vote.members[2];
         assert_eq!(
             witness.sights[0].as_ref().map(|s| s.text.as_str()),
             Some("Out of reach since t-120: connection refused")
         );
-        // Still a switch: switching it off while it is off for another reason is allowed.
-        assert!(v.offer.is_some());
+        assert!(v.offer.is_some_and(|o| o.on));
+
+        // Only the backup lost it: named.
+        let v = look(&pair(Some(Some(armed())), Some(Some(witness_lost(armed())))));
+        assert_eq!(v.level, AutopilotLevel::On);
+        assert!(
+            v.next
+                .as_deref()
+                .is_some_and(|n| n.starts_with("The witness has not answered PBX B since t-120:")),
+            "{:?}",
+            v.next
+        );
+
+        // Switched off meanwhile: off for that reason, the witness an "also"; switching on would
+        // arm it at once, so the dialog does not say it would not.
+        let off = |s: AutopilotStatus| {
+            let mut s = witness_lost(s);
+            s.armed = false;
+            s.switch = Some(AutopilotSwitch {
+                on: false,
+                at_unix_ms: (NOW - 60) * 1000,
+                by: "Sam".into(),
+                reason: Some("witness work".into()),
+            });
+            s.blockers.insert(
+                0,
+                blocker(BlockerKind::SwitchedOff, "Sam switched automatic failover off."),
+            );
+            s
+        };
+        let v = look(&pair(Some(Some(off(armed()))), Some(Some(off(armed())))));
+        assert_eq!(v.cause, Some(BlockerKind::SwitchedOff));
+        assert_eq!(v.warnings, [BlockerKind::WitnessUnreachable]);
+        assert!(
+            v.notes
+                .iter()
+                .any(|n| n.starts_with("Also: The witness does not answer.")),
+            "{:?}",
+            v.notes
+        );
+        assert_eq!(v.offer.and_then(|o| o.not_armed_yet), None);
+    }
+
+    #[test]
+    fn a_backup_holding_back_from_a_primary_whose_phones_answer_says_why() {
+        let held = AutopilotStatus {
+            held: Some(crate::pair::tests::HELD.into()),
+            ..armed()
+        };
+        let v = look(&pair(None, Some(Some(held))));
+        assert_eq!(v.level, AutopilotLevel::Off);
+        assert_eq!(v.word, "Holding back");
+        assert_eq!(v.headline, "Autopilot: PBX B holds back");
+        assert_eq!(v.text, crate::pair::tests::HELD);
+        assert!(
+            v.next
+                .as_deref()
+                .is_some_and(|n| n.starts_with("If you know PBX A is off")),
+            "{:?}",
+            v.next
+        );
     }
 
     #[test]
@@ -1127,7 +1263,7 @@ pub(crate) mod tests {
         assert_eq!(v.level, AutopilotLevel::On);
         assert_eq!(
             v.text,
-            "PBX A does not answer this console; if it is down, PBX B takes over by itself (about 10 s)."
+            "PBX A does not answer this console; if it is down, PBX B takes over by itself (about 11 s)."
         );
         assert!(v
             .notes
@@ -1228,18 +1364,12 @@ pub(crate) mod tests {
         let d = done("PBX A", true, answer(armed(), true, told.clone()));
         assert_eq!(d.message, "Automatic failover is on for PBX A and PBX B.");
         assert!(d.on && !d.partner_not_told);
-        let mut witness_lost = blocked(
-            armed(),
-            blocker(BlockerKind::WitnessUnreachable, "The witness does not answer."),
-        );
-        if let Some(s) = witness_lost.switch.as_mut() {
-            s.on = true;
-        }
+        // The witness lost: armed all the same, nothing to add.
         let d = done(
             "PBX A",
             true,
             answer(
-                witness_lost,
+                witness_lost(armed()),
                 true,
                 PartnerNotice::NotTold {
                     name: "PBX B".into(),
@@ -1249,10 +1379,16 @@ pub(crate) mod tests {
         );
         assert_eq!(
             d.message,
-            "Automatic failover is on for PBX A; PBX B did not answer and will learn it when it does. It is not armed \
-             yet: The witness does not answer."
+            "Automatic failover is on for PBX A; PBX B did not answer and will learn it when it does."
         );
         assert!(d.partner_not_told);
+        // Something else in the way: said.
+        let behind = blocked(armed(), blocker(BlockerKind::BackupBehind, "PBX B is 5 min behind."));
+        let d = done("PBX A", true, answer(witness_lost(behind), true, told.clone()));
+        assert_eq!(
+            d.message,
+            "Automatic failover is on for PBX A and PBX B. It is not armed yet: PBX B is 5 min behind."
+        );
         let mut off = blocked(armed(), blocker(BlockerKind::SwitchedOff, "Switched off."));
         if let Some(s) = off.switch.as_mut() {
             s.on = false;

@@ -216,8 +216,8 @@ fn lag(m: &MachineView) -> u64 {
 
 /// What changed between two snapshots that the manager should hear about even with the window
 /// closed: either box that stops answering, a role change, a backup that falls behind, a primary
-/// that stops its phones because it was cut off, automatic failover lost with the witness or the
-/// vote. During maintenance only role changes and a stopped primary are told (the rest is what
+/// that stops its phones because it was cut off, a backup that held back from taking over,
+/// automatic failover lost with the vote or one loss from it (the witness). During maintenance only role changes and a stopped primary are told (the rest is what
 /// the work causes); when it ends, what is still wrong is told then, as if it had just happened.
 pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
     let mut out = Vec::new();
@@ -266,6 +266,16 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
                     });
                 }
             }
+            if let (Some(why), None) = (held_back(m), held_back(was)) {
+                // Not held by maintenance: a backup holds back only when nothing else does.
+                out.push(Alert {
+                    title: format!("{name}: {server} did not take over by itself"),
+                    body: format!(
+                        "{} Open LBS Console: the failover wizard goes ahead if you know the primary is off.",
+                        why.trim()
+                    ),
+                });
+            }
             if let (Some(fence), None) = (fenced(m), fenced(was)) {
                 out.push(Alert {
                     title: format!("{name}: {server} stopped its phone system"),
@@ -309,6 +319,17 @@ fn armed_partner<'a>(office: &'a OfficeView, m: &MachineView) -> Option<&'a str>
         .map(|o| o.entry.name.as_str())
 }
 
+/// Why a backup that answers did not take over by itself (its partner's phones still answer).
+fn held_back(m: &MachineView) -> Option<&str> {
+    m.failover
+        .as_ref()
+        .filter(|_| m.reachable)?
+        .autopilot
+        .as_ref()?
+        .held
+        .as_deref()
+}
+
 /// The fence a box reports while it answers (see `pair::Machine::fence`).
 fn fenced(m: &MachineView) -> Option<&lbs_protocol::Fence> {
     m.failover
@@ -320,21 +341,32 @@ fn fenced(m: &MachineView) -> Option<&lbs_protocol::Fence> {
         .as_ref()
 }
 
-/// Automatic failover lost because the witness or the vote is out of reach (not by a person, nor
-/// for maintenance or the flap guard): the phones work, but the next failure needs a person.
+/// Automatic failover lost because the vote is out of reach (not by a person, nor for maintenance
+/// or the flap guard): the phones work, but the next failure needs a person. Or one loss from it:
+/// the witness out of reach while the pair is still on autopilot.
 fn autopilot_lost(office: &OfficeView, old: &OfficeView, held: bool) -> Option<Alert> {
-    let lost = old.autopilot.level == AutopilotLevel::On
-        && office.autopilot.level == AutopilotLevel::Off
-        && matches!(
-            office.autopilot.cause,
-            Some(lbs_protocol::BlockerKind::WitnessUnreachable | lbs_protocol::BlockerKind::NoQuorum)
-        );
-    (lost && !held).then(|| Alert {
-        title: format!("{}: automatic failover is off", office.pair.name),
-        body: format!(
-            "{} The phones keep working; if the primary fails, fail over from LBS Console.",
-            office.autopilot.text
-        ),
+    use lbs_protocol::BlockerKind;
+    let (now, was) = (&office.autopilot, &old.autopilot);
+    if held {
+        return None;
+    }
+    if was.level == AutopilotLevel::On && now.level == AutopilotLevel::Off && now.cause == Some(BlockerKind::NoQuorum) {
+        return Some(Alert {
+            title: format!("{}: automatic failover is off", office.pair.name),
+            body: format!(
+                "{} The phones keep working; if the primary fails, fail over from LBS Console.",
+                now.text
+            ),
+        });
+    }
+    let witness = |v: &crate::autopilot::AutopilotView| {
+        v.level == AutopilotLevel::On && v.warnings.contains(&BlockerKind::WitnessUnreachable)
+    };
+    (witness(now) && !witness(was) && was.level == AutopilotLevel::On).then(|| Alert {
+        title: format!("{}: the witness does not answer", office.pair.name),
+        body: "Automatic failover still works, but one more lost server would stop it. Check that the witness \
+               machine is on and connected."
+            .into(),
     })
 }
 
@@ -698,24 +730,59 @@ pub(crate) mod tests {
         ]);
         let told = alerts(&healthy, &silent);
         assert_eq!(told.len(), 1, "{told:?}");
+        // Then the backup holds back (the primary's phones answer): told once, with why.
+        let holding = AutopilotStatus {
+            held: Some("PBX A's phone system still answers.".into()),
+            ..armed()
+        };
+        let held = snapshot(vec![
+            machine("A", Role::Primary, 1, false),
+            with(machine("B", Role::Backup, 1, true), &holding),
+        ]);
+        assert_eq!(
+            alerts(&silent, &held),
+            vec![Alert {
+                title: "Main office: PBX B did not take over by itself".into(),
+                body: "PBX A's phone system still answers. Open LBS Console: the failover wizard goes ahead if you \
+                       know the primary is off."
+                    .into(),
+            }]
+        );
+        assert!(alerts(&held, &held).is_empty());
         assert!(
             told[0]
                 .body
                 .contains("Automatic failover is on: PBX B takes over by itself if PBX A is down."),
             "{told:?}"
         );
-        let witness = because(BlockerKind::WitnessUnreachable, "The witness does not answer.");
+        // The witness lost: still on autopilot (two of three decide), told once that one more
+        // loss would stop it.
+        let witness = crate::autopilot::tests::witness_lost(armed());
         let lost = both(&witness, &witness);
+        assert_eq!(lost.offices[0].autopilot.level, AutopilotLevel::On);
         assert_eq!(
             alerts(&healthy, &lost),
             vec![Alert {
-                title: "Main office: automatic failover is off".into(),
-                body: "The witness does not answer. The phones keep working; if the primary fails, fail over from \
-                       LBS Console."
+                title: "Main office: the witness does not answer".into(),
+                body: "Automatic failover still works, but one more lost server would stop it. Check that the \
+                       witness machine is on and connected."
                     .into(),
             }]
         );
         assert!(alerts(&lost, &lost).is_empty(), "once, not at every poll");
+        assert!(alerts(&lost, &healthy).is_empty(), "back: nothing to tell");
+        // The vote lost: off, told.
+        let no_vote = because(BlockerKind::NoQuorum, "PBX B cannot reach the vote.");
+        let off = both(&no_vote, &no_vote);
+        assert_eq!(
+            alerts(&lost, &off),
+            vec![Alert {
+                title: "Main office: automatic failover is off".into(),
+                body: "PBX B cannot reach the vote. The phones keep working; if the primary fails, fail over from \
+                       LBS Console."
+                    .into(),
+            }]
+        );
         // Switched off by a person: nothing to tell.
         let off = because(BlockerKind::SwitchedOff, "Switched off.");
         assert!(alerts(&healthy, &both(&off, &off)).is_empty());

@@ -251,6 +251,17 @@ pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
             .find(|m| m.reachable && m.role() == Some(Role::Backup));
         return match (last, backup) {
             (Some(p), Some(bk)) => match bk.autopilot().filter(|a| a.armed) {
+                // The backup holds back (only the primary's agent is silent, its phones answer);
+                // the autopilot line gives its words.
+                Some(a) if a.held.is_some() => state(
+                    PairLevel::Down,
+                    format!("Primary {} unreachable{}", p.name, silent_for(p, now)),
+                    Some(&format!(
+                        "{} did not take over by itself: the autopilot line below says why. If {} is really off, \
+                         start the failover wizard.",
+                        bk.name, p.name
+                    )),
+                ),
                 // The backup is armed: it takes over by itself if the primary is down.
                 Some(a) => state(
                     PairLevel::Down,
@@ -259,7 +270,7 @@ pub fn pair_state(a: &Machine, b: &Machine, now: i64) -> PairState {
                         "Automatic failover is on: {} takes over by itself about {} after {} went silent. If it \
                          does not, start the failover wizard.",
                         bk.name,
-                        span(a.settings.lease_secs),
+                        span(a.settings.takeover_secs),
                         p.name
                     )),
                 ),
@@ -525,8 +536,8 @@ pub struct AutopilotNote {
     pub text: String,
 }
 
-/// How long past the lease the backup may take to check the primary's phone system and start
-/// its own before the wizard says it is holding back.
+/// How long past its usual takeover time (`AutopilotSettings::takeover_secs`) the backup may take
+/// to check the primary's phone system and start its own before the wizard says it is holding back.
 pub const TAKEOVER_GRACE_SECS: u64 = 20;
 
 /// The wizard's word on automatic failover when `primary` is silent (or stopped its phones) and
@@ -545,7 +556,18 @@ fn autopilot_note(primary: &Machine, backup: &Machine, now: i64) -> Option<Autop
             text: format!("{why} Failing over here is the way to bring the phones back now."),
         });
     }
-    let lease = status.settings.lease_secs;
+    if let Some(why) = &status.held {
+        return Some(AutopilotNote {
+            waiting: false,
+            title: format!("{b} is holding back"),
+            text: format!(
+                "{} The wizard goes ahead where automatic failover holds back, on your word that {p} is switched off.",
+                why.trim()
+            ),
+        });
+    }
+    // About how long the backup waits after the primary's last word (its silence, the lease).
+    let takeover = status.settings.takeover_secs;
     let silent_since = primary.fence().map(|f| f.since_unix).or(primary.last_answer_unix);
     let silent = silent_since.map(|t| (now - t).max(0) as u64);
     let adds = format!(
@@ -553,14 +575,14 @@ fn autopilot_note(primary: &Machine, backup: &Machine, now: i64) -> Option<Autop
          answering while its agent does not, or {b} behind), on your word that {p} is switched off."
     );
     Some(match silent {
-        Some(s) if s > lease + TAKEOVER_GRACE_SECS => AutopilotNote {
+        Some(s) if s > takeover + TAKEOVER_GRACE_SECS => AutopilotNote {
             waiting: false,
             title: format!("{b} has not taken over by itself"),
             text: format!(
                 "{p} has been silent for {}, longer than automatic failover waits (about {}): it is holding back, \
                  and the Events tab says why. {adds}",
                 span(s),
-                span(lease)
+                span(takeover)
             ),
         },
         _ => AutopilotNote {
@@ -569,7 +591,7 @@ fn autopilot_note(primary: &Machine, backup: &Machine, now: i64) -> Option<Autop
             text: format!(
                 "Automatic failover is on: once {p} has been silent for about {} and its phone system does not \
                  answer either, {b} makes itself the primary. You can wait and watch this office's state. {adds}",
-                span(lease)
+                span(takeover)
             ),
         },
     })
@@ -1004,11 +1026,41 @@ pub(crate) mod tests {
         assert_eq!(
             armed.next.as_deref(),
             Some(
-                "Automatic failover is on: PBX B takes over by itself about 10 s after PBX A went silent. If it does \
+                "Automatic failover is on: PBX B takes over by itself about 11 s after PBX A went silent. If it does \
                  not, start the failover wizard."
             )
         );
         assert!(plain.next.unwrap_or_default().starts_with("If it does not come back"));
+    }
+
+    /// Only the primary's agent is silent, its phones answer: the backup holds back and says so.
+    pub(crate) const HELD: &str = "PBX A's agent does not answer, but its phone system still answers at \
+                                   192.0.2.10:5060: the phones work, so nothing moved.";
+
+    #[test]
+    fn a_backup_that_holds_back_says_why_on_the_dashboard_and_in_the_wizard() {
+        let (mut a, b) = pair_ok(None);
+        a.reachable = false;
+        a.last_answer_unix = Some(NOW - 40);
+        let held = AutopilotStatus {
+            held: Some(HELD.into()),
+            ..crate::autopilot::tests::armed()
+        };
+        let b = with_autopilot(b, held);
+        let s = pair_state(&a, &b, NOW);
+        assert_eq!(s.level, PairLevel::Down);
+        assert_eq!(
+            s.next.as_deref(),
+            Some(
+                "PBX B did not take over by itself: the autopilot line below says why. If PBX A is really off, start \
+                 the failover wizard."
+            )
+        );
+        a.last_role = Some(Role::Primary);
+        let note = assess(&a, &b, NOW).autopilot.expect("a note");
+        assert!(!note.waiting);
+        assert_eq!(note.title, "PBX B is holding back");
+        assert!(note.text.starts_with(HELD), "{}", note.text);
     }
 
     #[test]
@@ -1025,7 +1077,7 @@ pub(crate) mod tests {
         assert!(note.waiting);
         assert_eq!(note.title, "PBX B takes over by itself shortly");
         assert!(
-            note.text.contains("once PBX A has been silent for about 10 s"),
+            note.text.contains("once PBX A has been silent for about 11 s"),
             "{}",
             note.text
         );
@@ -1047,8 +1099,8 @@ pub(crate) mod tests {
         let lost = AutopilotStatus {
             armed: false,
             blockers: vec![blocker(
-                lbs_protocol::BlockerKind::WitnessUnreachable,
-                "The witness does not answer.",
+                lbs_protocol::BlockerKind::NoQuorum,
+                "PBX B cannot reach the vote.",
             )],
             ..armed()
         };
@@ -1056,7 +1108,7 @@ pub(crate) mod tests {
             .autopilot
             .expect("a note");
         assert_eq!(note.title, "Automatic failover will not step in");
-        assert!(note.text.starts_with("The witness does not answer. "), "{}", note.text);
+        assert!(note.text.starts_with("PBX B cannot reach the vote. "), "{}", note.text);
         // Not set up, or a planned switchover: nothing to say.
         assert_eq!(assess(&silent, &b, NOW).autopilot, None);
         let (a, _) = pair_ok(None);

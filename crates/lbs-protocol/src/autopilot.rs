@@ -58,7 +58,8 @@ pub enum BlockerKind {
     /// This box cannot reach a majority of the vote (the witness and the partner's member).
     NoQuorum,
     /// The witness's member does not answer (the vote still has a majority; one more loss and
-    /// it would not).
+    /// it would not). A warning, not a blocker: it comes after the blockers, and a box that
+    /// gives only this one is still armed.
     WitnessUnreachable,
     /// The backup is behind the primary by more than the pair accepts to lose.
     BackupBehind,
@@ -127,6 +128,11 @@ pub struct AutopilotSettings {
     /// How long the primary's leader key outlives its last renewal.
     #[ts(type = "number")]
     pub lease_secs: u64,
+    /// About how long after the primary goes silent the backup takes over: the heartbeat's
+    /// silence plus half the lease, at least the lease, and a second for the vote's own
+    /// election. What to tell a person ("takes over by itself within about 11 s").
+    #[ts(type = "number")]
+    pub takeover_secs: u64,
     /// `true`: fail over even when the backup is behind (the phones before the last minutes of
     /// data); `false`: only when it was caught up.
     pub prefer_service: bool,
@@ -149,7 +155,9 @@ pub struct AutopilotStatus {
     pub switch: Option<AutopilotSwitch>,
     /// On and nothing in the way: the pair would fail over by itself if its primary died now.
     pub armed: bool,
-    /// Why not, when it is not armed (empty when armed). The first is the main reason.
+    /// Why not, when it is not armed; the first is the main reason. After them, the warnings
+    /// (`WitnessUnreachable`): it works, but one more loss would stop it. So an armed box lists
+    /// only warnings, often none.
     pub blockers: Vec<AutopilotBlocker>,
     /// The vote's members as this box reaches them (empty when not configured).
     pub members: Vec<VoteMember>,

@@ -21,7 +21,7 @@ export function pilotState(param: string | null): PilotState {
   return STATES.find((s) => s === param) ?? "on";
 }
 
-const SETTINGS = { lease_secs: 10, prefer_service: false, caught_up_within_secs: 60, flap_guard_secs: 3600 };
+const SETTINGS = { lease_secs: 10, takeover_secs: 11, prefer_service: false, caught_up_within_secs: 60, flap_guard_secs: 3600 };
 
 const SET_UP =
   'Your IT contractor sets it up: a small always-on machine of the office as the witness (a NAS, a Raspberry Pi, a virtual machine), then `lbs-agent witness setup` on each server, as docs/failover.md describes ("Setting up automatic failover").';
@@ -51,7 +51,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
       endpoint: `https://${host}:2379`,
       reachable,
       unreachable_since_unix: reachable ? null : lostSince,
-      problem: reachable ? null : "no answer within 2 s",
+      problem: reachable ? null : "connection refused",
     });
     if (state === "fenced") {
       // The primary is cut off from both; the backup still reaches the witness.
@@ -81,14 +81,6 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     }
     const blockers: AutopilotStatus["blockers"] = [];
     if (!isOn()) blockers.push({ kind: "switched_off", since_unix: null, until_unix: null, message: `Sam switched automatic failover off.` });
-    if (witnessLost()) {
-      blockers.push({
-        kind: "witness_unreachable",
-        since_unix: lostSince,
-        until_unix: null,
-        message: "The witness does not answer: check that it is switched on and connected.",
-      });
-    }
     if (state === "paused") {
       blockers.push({
         kind: "flap_guard",
@@ -97,12 +89,22 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
         message: "An automatic failover happened recently: the next one waits, so that a failing server cannot bounce the phones back and forth.",
       });
     }
+    const armed = blockers.length === 0;
+    // A warning after the reasons: two of three members still decide, so it stays armed.
+    if (witnessLost()) {
+      blockers.push({
+        kind: "witness_unreachable",
+        since_unix: lostSince,
+        until_unix: null,
+        message: "The witness does not answer. Automatic failover still works, but one more lost box would stop it: check the witness machine.",
+      });
+    }
     const { primary: p, backup: b } = names();
     return {
       configured: true,
       switch: sw,
       held: null,
-      armed: blockers.length === 0,
+      armed,
       blockers,
       members: members(primary),
       quorum: true,
@@ -113,7 +115,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
           ? { since_unix: start - 70, message: `It could reach neither ${b} nor the witness, so it stopped answering the phones before ${b} could take them over.` }
           : null,
       settings: SETTINGS,
-      summary: blockers.length === 0 ? `On autopilot: if ${p} fails, ${b} takes over by itself.` : "Not on autopilot.",
+      summary: armed ? `On autopilot: if ${p} fails, ${b} takes over by itself within about 11 s.` : "Not on autopilot.",
     };
   };
 
@@ -128,6 +130,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
       next: null,
       notes: [],
       cause: null,
+      warnings: [],
       vote: null,
       offer: null,
     };
@@ -154,7 +157,7 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
         endpoint: m.endpoint,
         sights: [m, fromB[i] ?? m].map((x) => ({
           reachable: x.reachable,
-          text: x.reachable ? "Answers" : `Out of reach since ${clock(lostSince)}: no answer within 2 s`,
+          text: x.reachable ? "Answers" : `Out of reach since ${clock(lostSince)}: connection refused`,
         })),
       })),
     };
@@ -172,17 +175,18 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
         ? null
         : 'Switching automatic failover needs an administrator\'s access token; this console\'s tokens for this office are view-only. Create one on a server with `lbs-agent token create --role admin` and enter it with "New access token…" on its card.',
       explanation: [
-        `If ${p} goes silent — its agent, its phone system and its network — for about 10 s, ${b} makes itself the primary and the phones move to it, with nobody at the console.`,
+        `If ${p} goes silent — its agent, its phone system and its network — ${b} makes itself the primary within about 11 s and the phones move to it, with nobody at the console.`,
         `If only ${p}'s agent is silent while its phone system still answers, nothing moves: you are alerted.`,
         "The witness must agree, so the two servers never both answer the phones. Without the witness the phones keep working; only the autopilot pauses.",
         `It takes over only if ${b} was up to date (less than 1 min behind), and at most once in 1 h.`,
         `It never switches back by itself: a repaired ${p} rejoins as the backup, and you switch back with the wizard when it suits the office.`,
         "The failover wizard and maintenance work whether it is on or off.",
       ],
-      not_armed_yet: !isOn() && trouble ? "The witness does not answer: check that it is switched on and connected." : null,
+      not_armed_yet: null,
       by: "Sam",
     };
-    const base = { notes, vote, offer, cause: null, next: null };
+    const warnings: AutopilotView["warnings"] = witnessLost() ? ["witness_unreachable"] : [];
+    const base = { notes, vote, offer, cause: null, next: null, warnings };
     if (state === "fenced") {
       return {
         ...base,
@@ -197,7 +201,14 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
       return { ...base, level: "off", word: "Off", headline: "Autopilot: off", text: "Sam switched automatic failover off.", next: `Switch it on when the pair may fail over by itself again. ${MANUAL}`, cause: "switched_off" };
     }
     if (state === "witness") {
-      return { ...base, level: "off", word: "Off", headline: `Autopilot: off since ${clock(lostSince)}`, text: "The witness does not answer: check that it is switched on and connected.", next: MANUAL, cause: "witness_unreachable" };
+      return {
+        ...base,
+        level: "on",
+        word: "On",
+        headline: "Autopilot: on",
+        text: `if ${p} fails, ${b} takes over by itself (about 11 s).`,
+        next: `The witness has not answered since ${clock(lostSince)}: automatic failover still works, but one more lost server would stop it. Check that the witness machine is on and connected.`,
+      };
     }
     if (state === "paused") {
       return {
@@ -227,10 +238,10 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
         level: "on",
         word: "On",
         headline: "Autopilot: on",
-        text: `${p} does not answer this console; if it is down, ${b} takes over by itself (about 10 s).`,
+        text: `${p} does not answer this console; if it is down, ${b} takes over by itself (about 11 s).`,
       };
     }
-    return { ...base, level: "on", word: "On", headline: "Autopilot: on", text: `if ${p} fails, ${b} takes over by itself (about 10 s).` };
+    return { ...base, level: "on", word: "On", headline: "Autopilot: on", text: `if ${p} fails, ${b} takes over by itself (about 11 s).` };
   };
 
   /** The wizard's word when the primary is silent. */
@@ -238,17 +249,18 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     if (state === "notsetup" || state === "old") return null;
     const { primary: p, backup: b } = names();
     const adds = `The wizard does not wait, and it goes ahead where automatic failover holds back (${p}'s phone system still answering while its agent does not, or ${b} behind), on your word that ${p} is switched off.`;
-    if (isOn() && state === "on") {
+    // The witness lost leaves it armed: two of three members still decide.
+    if (isOn() && (state === "on" || state === "witness")) {
       return {
         waiting: true,
         title: `${b} takes over by itself shortly`,
-        text: `Automatic failover is on: once ${p} has been silent for about 10 s and its phone system does not answer either, ${b} makes itself the primary. You can wait and watch this office's state. ${adds}`,
+        text: `Automatic failover is on: once ${p} has been silent for about 11 s and its phone system does not answer either, ${b} makes itself the primary. You can wait and watch this office's state. ${adds}`,
       };
     }
     return {
       waiting: false,
       title: "Automatic failover will not step in",
-      text: `${isOn() ? "The witness does not answer: check that it is switched on and connected." : "Sam switched automatic failover off."} Failing over here is the way to bring the phones back now.`,
+      text: `${isOn() ? "An automatic failover happened recently: the next one waits, so that a failing server cannot bounce the phones back and forth." : "Sam switched automatic failover off."} Failing over here is the way to bring the phones back now.`,
     };
   };
 
@@ -266,12 +278,10 @@ export function mockAutopilot(initial: PilotState, names: () => { primary: strin
     const message = !changed
       ? `Automatic failover was already ${word}.`
       : on
-        ? state === "witness"
-          ? `Automatic failover is on for ${p} and ${b}. It is not armed yet: The witness does not answer: check that it is switched on and connected.`
-          : `Automatic failover is on for ${p} and ${b}.`
+        ? `Automatic failover is on for ${p} and ${b}.`
         : `Automatic failover is off for ${p} and ${b}. If the primary fails, fail over with the failover wizard.`;
     return { on, message, partner_not_told: false };
   };
 
-  return { status, view, note, set, fenced: () => state === "fenced", armed: () => isOn() && state === "on" };
+  return { status, view, note, set, fenced: () => state === "fenced", armed: () => isOn() && (state === "on" || state === "witness") };
 }

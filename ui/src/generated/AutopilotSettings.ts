@@ -9,6 +9,12 @@ export type AutopilotSettings = {
  */
 lease_secs: number, 
 /**
+ * About how long after the primary goes silent the backup takes over: the heartbeat's
+ * silence plus half the lease, at least the lease, and a second for the vote's own
+ * election. What to tell a person ("takes over by itself within about 11 s").
+ */
+takeover_secs: number, 
+/**
  * `true`: fail over even when the backup is behind (the phones before the last minutes of
  * data); `false`: only when it was caught up.
  */

@@ -24,7 +24,9 @@ switch: AutopilotSwitch | null,
  */
 armed: boolean, 
 /**
- * Why not, when it is not armed (empty when armed). The first is the main reason.
+ * Why not, when it is not armed; the first is the main reason. After them, the warnings
+ * (`WitnessUnreachable`): it works, but one more loss would stop it. So an armed box lists
+ * only warnings, often none.
  */
 blockers: Array<AutopilotBlocker>, 
 /**

@@ -9,8 +9,8 @@ import type { VoteView } from "./VoteView";
  */
 export type AutopilotView = { level: AutopilotLevel, 
 /**
- * The level in a word or two, beside its colour: "On", "Off", "Paused", "Not set up",
- * "Not known", "Phones stopped".
+ * The level in a word or two, beside its colour: "On", "Off", "Paused", "Holding back",
+ * "Not set up", "Not known", "Phones stopped".
  */
 word: string, 
 /**
@@ -18,7 +18,7 @@ word: string,
  */
 headline: string, 
 /**
- * What follows the headline: "if PBX A fails, PBX B takes over by itself (about 10 s)."
+ * What follows the headline: "if PBX A fails, PBX B takes over by itself (about 11 s)."
  */
 text: string, 
 /**
@@ -34,6 +34,11 @@ notes: Array<string>,
  * The main reason it is not on, when one box gave it.
  */
 cause: BlockerKind | null, 
+/**
+ * What still works but is one loss from stopping (the witness out of reach): the pair stays
+ * on autopilot and `next` says what to check.
+ */
+warnings: Array<BlockerKind>, 
 /**
  * The vote's members; `None` when it is not set up.
  */

@@ -54,18 +54,27 @@ const ON: AutopilotView = {
   next: null,
   notes: ["On since it was set up (the servers' configuration)."],
   cause: null,
+  warnings: [],
   vote: vote(true),
   offer: OFFER,
 };
 
+// Two of three members still decide: on autopilot, with what to check.
 const WITNESS_LOST: AutopilotView = {
+  ...ON,
+  next: "The witness has not answered since 10:42: automatic failover still works, but one more lost server would stop it. Check that the witness machine is on and connected.",
+  warnings: ["witness_unreachable"],
+  vote: vote(false),
+};
+
+const NO_VOTE: AutopilotView = {
   ...ON,
   level: "off",
   word: "Off",
   headline: "Autopilot: off since 10:42",
-  text: "The witness does not answer: check that it is switched on and connected.",
+  text: "Backup cannot reach the vote (the witness and Main office): automatic failover is off until it can.",
   next: "If the primary fails meanwhile, fail over from this console with the failover wizard: it works without the autopilot.",
-  cause: "witness_unreachable",
+  cause: "no_quorum",
   vote: vote(false),
 };
 
@@ -107,13 +116,13 @@ describe("autopilot", () => {
     expect(screen.getByTestId("autopilot-switch").textContent).toBe("Switch off…");
   });
 
-  it("says why not and since when, and opens the vote on the member out of reach", () => {
+  it("stays on with the witness lost, says since when and what to check, and opens the vote on it", () => {
     render(view(fakeApi(), office(WITNESS_LOST)));
-    expect(screen.getByTestId("autopilot").getAttribute("data-level")).toBe("off");
+    expect(screen.getByTestId("autopilot").getAttribute("data-level")).toBe("on");
     expect(screen.getByTestId("autopilot-sentence").textContent).toBe(
-      "Autopilot: off since 10:42 — The witness does not answer: check that it is switched on and connected.",
+      "Autopilot: on — if Main office fails, Backup takes over by itself (about 10 s).",
     );
-    expect(screen.getByTestId("autopilot-next").textContent).toContain("fail over from this console with the failover wizard");
+    expect(screen.getByTestId("autopilot-next").textContent).toBe(WITNESS_LOST.next);
     const members = screen.getByTestId<HTMLDetailsElement>("autopilot-vote");
     expect(members.open).toBe(true);
     const witness = screen.getAllByTestId("autopilot-member").find((r) => r.getAttribute("data-member") === "Witness")!;
@@ -123,6 +132,16 @@ describe("autopilot", () => {
       "Out of reach since 10:42: connection refused",
     ]);
     expect(cells[0]?.className).toBe("tone-warn");
+  });
+
+  it("says why not and since when when the vote is lost", () => {
+    render(view(fakeApi(), office(NO_VOTE)));
+    expect(screen.getByTestId("autopilot").getAttribute("data-level")).toBe("off");
+    expect(screen.getByTestId("autopilot-sentence").textContent).toBe(
+      "Autopilot: off since 10:42 — Backup cannot reach the vote (the witness and Main office): automatic failover is off until it can.",
+    );
+    expect(screen.getByTestId("autopilot-next").textContent).toContain("fail over from this console with the failover wizard");
+    expect(screen.getByTestId<HTMLDetailsElement>("autopilot-vote").open).toBe(true);
   });
 
   it("tells what the contractor does instead of offering a switch when it is not set up", () => {
@@ -135,7 +154,7 @@ describe("autopilot", () => {
 
   it("shows a stopped primary as an alarm", () => {
     const alarm: AutopilotView = {
-      ...WITNESS_LOST,
+      ...NO_VOTE,
       level: "alarm",
       word: "Phones stopped",
       headline: "Main office stopped its phone system at 10:44",
@@ -199,13 +218,13 @@ describe("autopilot", () => {
       autopilotSet: () => Promise.resolve({ on: true, message: "Automatic failover is on for Main office and Backup.", partner_not_told: false }),
     });
     const off: AutopilotView = {
-      ...WITNESS_LOST,
-      offer: { ...OFFER, on: false, label: "Switch on…", not_armed_yet: "The witness does not answer." },
+      ...NO_VOTE,
+      offer: { ...OFFER, on: false, label: "Switch on…", not_armed_yet: "Backup cannot reach the vote." },
     };
     render(view(api, office(off)));
     fireEvent.click(screen.getByTestId("autopilot-switch"));
     expect(screen.getByTestId("autopilot-dialog").getAttribute("data-on")).toBe("true");
-    expect(screen.getByTestId("autopilot-not-armed-yet").textContent).toContain("The witness does not answer.");
+    expect(screen.getByTestId("autopilot-not-armed-yet").textContent).toContain("Backup cannot reach the vote.");
     expect(screen.queryByTestId("autopilot-off-warning")).toBeNull();
     const send = screen.getByTestId("autopilot-send");
     expect(send).toHaveProperty("disabled", false);

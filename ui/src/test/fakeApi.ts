@@ -211,6 +211,7 @@ export const NOT_SET_UP: AutopilotView = {
   next: "Your IT contractor sets it up: a small always-on machine of the office as the witness, then `lbs-agent witness setup` on each server.",
   notes: [],
   cause: null,
+  warnings: [],
   vote: null,
   offer: null,
 };

@@ -271,7 +271,13 @@ fn autopilot_vote(f: &Facts) -> Observation {
                 .iter()
                 .find(|b| matches!(b.kind, BlockerKind::NoQuorum | BlockerKind::WitnessUnreachable))
             {
-                Seen::Active(wording::vote_lost(&f.me, b.kind == BlockerKind::NoQuorum, &b.message))
+                // No "since": the vote has not been asked yet (the agent just started), which is
+                // not a lost vote; a restart would otherwise send "lost" and "back" each time.
+                if b.since_unix.is_none() {
+                    Seen::Unknown
+                } else {
+                    Seen::Active(wording::vote_lost(&f.me, b.kind == BlockerKind::NoQuorum, &b.message))
+                }
             } else if a.quorum {
                 Seen::Clear(wording::vote_back(&f.me))
             } else {
@@ -399,7 +405,7 @@ mod tests {
                 .iter()
                 .map(|&kind| lbs_protocol::AutopilotBlocker {
                     kind,
-                    since_unix: None,
+                    since_unix: Some(9_000),
                     until_unix: None,
                     message: format!("{kind:?} explained."),
                 })
@@ -412,6 +418,7 @@ mod tests {
             held: None,
             settings: lbs_protocol::AutopilotSettings {
                 lease_secs: 10,
+                takeover_secs: 11,
                 prefer_service: false,
                 caught_up_within_secs: 60,
                 flap_guard_secs: 3600,
@@ -594,6 +601,11 @@ mod tests {
         let Seen::Active(t) = vote(&f) else { panic!("no quorum") };
         assert!(t.title.contains("Automatic failover is off"), "{}", t.title);
         assert!(t.message.contains("NoQuorum explained."), "{}", t.message);
+        // Just started, the vote not asked yet (no "since"): not a lost vote, nothing sent.
+        let mut fresh = autopilot(&[BlockerKind::NoQuorum]);
+        fresh.blockers[0].since_unix = None;
+        f.autopilot = Some(fresh);
+        assert_eq!(vote(&f), Seen::Unknown);
         f.autopilot = Some(autopilot(&[BlockerKind::SwitchedOff, BlockerKind::NoQuorum]));
         assert!(matches!(vote(&f), Seen::Clear(_)), "a person switched it off");
         let mut b = facts(Role::Backup);

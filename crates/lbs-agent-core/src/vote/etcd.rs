@@ -106,6 +106,46 @@ fn first_kv(kvs: Option<&Value>) -> Result<Option<KeyValue>, EtcdError> {
     raw.decode().map(Some)
 }
 
+/// Why a member did not answer, in the few words the office manager reads beside it
+/// ("connection refused", "no answer within 2 s"): the first cause that says it plainly, else
+/// the innermost one (not the client's whole chain, which names the URL and the library).
+fn silent(e: &reqwest::Error, timeout: Duration) -> EtcdError {
+    use std::io::ErrorKind;
+    let within = || {
+        let ms = timeout.as_millis();
+        if ms.is_multiple_of(1000) {
+            format!("no answer within {} s", ms / 1000)
+        } else {
+            format!("no answer within {:.1} s", timeout.as_secs_f64())
+        }
+    };
+    if e.is_timeout() {
+        return EtcdError::Silent(within());
+    }
+    let mut innermost = e.to_string();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            let plain = match io.kind() {
+                ErrorKind::ConnectionRefused => Some("connection refused".to_owned()),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => Some("the connection was cut".to_owned()),
+                ErrorKind::TimedOut => Some(within()),
+                ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => Some("no route to it".to_owned()),
+                _ => None,
+            };
+            if let Some(plain) = plain {
+                return EtcdError::Silent(plain);
+            }
+        }
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return EtcdError::Silent(format!("the TLS handshake failed ({tls})"));
+        }
+        innermost = c.to_string();
+        cause = c.source();
+    }
+    EtcdError::Silent(innermost)
+}
+
 impl Member<'_> {
     async fn call(&self, path: &str, body: Value) -> Result<Value, EtcdError> {
         let url = format!("{}{path}", self.endpoint);
@@ -116,12 +156,9 @@ impl Member<'_> {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(|e| EtcdError::Silent(crate::peer::error_chain(&e)))?;
+            .map_err(|e| silent(&e, self.timeout))?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| EtcdError::Silent(crate::peer::error_chain(&e)))?;
+        let text = response.text().await.map_err(|e| silent(&e, self.timeout))?;
         let value: Value = serde_json::from_str(&text).map_err(|_| {
             if status.is_success() {
                 EtcdError::Unreadable(crate::command::tail(&text, 200))
@@ -264,6 +301,43 @@ impl Member<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A member that does not answer is said in a few plain words, not the client's error chain.
+    #[tokio::test]
+    async fn a_silent_member_is_said_plainly() {
+        let client = reqwest::Client::new();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hangs = format!("http://{}", mute.local_addr().unwrap());
+        let ask = |endpoint: &str, timeout| {
+            let endpoint = endpoint.to_owned();
+            let client = client.clone();
+            async move {
+                Member {
+                    client: &client,
+                    endpoint: &endpoint,
+                    timeout,
+                }
+                .alive()
+                .await
+            }
+        };
+        assert_eq!(
+            ask(&refused, Duration::from_secs(2)).await,
+            Err(EtcdError::Silent("connection refused".into()))
+        );
+        // Accepted by the kernel, never answered: a frozen etcd.
+        assert_eq!(
+            ask(&hangs, Duration::from_millis(300)).await,
+            Err(EtcdError::Silent("no answer within 0.3 s".into()))
+        );
+        assert_eq!(
+            EtcdError::Silent("connection refused".into()).to_string(),
+            "does not answer (connection refused)"
+        );
+    }
 
     #[test]
     fn numbers_come_as_strings_or_numbers() {

@@ -163,7 +163,11 @@ impl Vote {
                     h.unreachable_since = Some(now_unix());
                 }
                 h.reachable = false;
-                h.problem = Some(e.to_string());
+                // Shown beside "out of reach": the cause alone ("connection refused").
+                h.problem = Some(match e {
+                    EtcdError::Silent(why) => why.clone(),
+                    other => other.to_string(),
+                });
             }
         }
     }

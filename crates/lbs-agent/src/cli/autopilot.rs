@@ -68,6 +68,9 @@ pub fn print_status(s: &AutopilotStatus) {
     if !s.configured {
         return;
     }
+    if let Some(held) = &s.held {
+        println!("Held back:    {held}");
+    }
     for b in s.blockers.iter().skip(usize::from(!s.armed)) {
         println!("              also: {}", b.message);
     }

@@ -68,7 +68,10 @@ impl Failover {
             switched_on: ap.switched_on(),
             maintenance: self.maintenance.active_now().is_some(),
             quorum: live.quorum,
-            witness_reachable: witness.and_then(|i| members.get(i)).is_some_and(|m| m.reachable),
+            // Not asked yet (just started) is not out of reach: no warning before the first answer.
+            witness_reachable: witness
+                .and_then(|i| members.get(i))
+                .is_none_or(|m| m.reachable || m.unreachable_since_unix.is_none()),
             lag,
             prefer_service: self.config.failover.prefer == Prefer::Service,
             caught_up_within: Duration::from_secs(self.config.failover.caught_up_within),
@@ -222,6 +225,7 @@ impl Failover {
             held: live.held.clone(),
             settings: AutopilotSettings {
                 lease_secs: ap.lease.as_secs(),
+                takeover_secs: about.as_secs(),
                 prefer_service: self.config.failover.prefer == Prefer::Service,
                 caught_up_within_secs: self.config.failover.caught_up_within,
                 flap_guard_secs: self.config.failover.flap_guard,
