@@ -195,6 +195,8 @@ impl Failover {
         let fenced = live.fenced.clone();
         let summary = if let Some(f) = &fenced {
             f.message.clone()
+        } else if let Some(why) = live.held.as_ref().filter(|_| own.role == Role::Backup) {
+            format!("Held back: {why}")
         } else if armed {
             format!(
                 "On autopilot: if {primary} fails, {backup} takes over by itself within about {}.",
