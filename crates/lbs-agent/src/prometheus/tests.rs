@@ -122,7 +122,8 @@ fn fenced_autopilot() -> lbs_protocol::AutopilotStatus {
         ],
         "quorum": false, "leader": null, "last_automatic": null,
         "fenced": {"since_unix": 1, "message": "PBX A stopped its phone system."}, "held": null,
-        "settings": {"lease_secs": 10, "prefer_service": false, "caught_up_within_secs": 60, "flap_guard_secs": 3600},
+        "settings": {"lease_secs": 10, "takeover_secs": 11, "prefer_service": false, "caught_up_within_secs": 60,
+                     "flap_guard_secs": 3600},
         "summary": "PBX A stopped its phone system."
     }))
     .unwrap()
