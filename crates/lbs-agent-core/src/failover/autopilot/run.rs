@@ -490,10 +490,23 @@ impl Failover {
             )
             .await;
         }
-        let partner = match (self.peer().await, changed) {
-            (None, _) => PartnerNotice::Unpaired,
-            (Some(_), false) => PartnerNotice::NotAsked,
-            (Some(peer), true) => match self.heartbeat_now(&peer, Duration::from_secs(4)).await {
+        let told = match (self.peer().await, changed) {
+            (Some(peer), true) => {
+                let answer = self.heartbeat_now(&peer, Duration::from_secs(4)).await;
+                if let Ok(hb) = &answer {
+                    // The answer carries the partner's switch: taken now, so this box's status
+                    // agrees at once rather than at the next heartbeat.
+                    self.autopilot_heard(hb.autopilot.clone(), hb.role, (hb.epoch, hb.epoch_owner.as_str()))
+                        .await;
+                }
+                Some((peer, answer))
+            }
+            _ => None,
+        };
+        let partner = match told {
+            None if self.peer().await.is_none() => PartnerNotice::Unpaired,
+            None => PartnerNotice::NotAsked,
+            Some((peer, answer)) => match answer {
                 Ok(hb)
                     if hb
                         .autopilot
