@@ -46,13 +46,8 @@ pub fn require() {
     for tool in [
         "knotd", "kamailio", "arping", "dig", "ip", "sqlite3", "baresip", "unshare",
     ] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
         assert!(
-            found,
+            crate::has_command(tool),
             "`{tool}` is missing: run scripts/setup.sh (it installs knot, kamailio, kamailio-sqlite-modules, sqlite3, baresip-core, iputils-arping, bind9-dnsutils)"
         );
     }

@@ -17,6 +17,15 @@ pub mod netns;
 pub mod observer;
 pub mod vote;
 
+/// Whether `tool` is on the PATH (for the tests' "install it with scripts/setup.sh" messages).
+pub fn has_command(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).
 pub fn agent_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("LBS_AGENT_BIN") {

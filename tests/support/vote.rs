@@ -75,13 +75,8 @@ fn etcdctl_bin() -> &'static str {
 /// Checks etcd is installed, with a message that says how to get it.
 pub fn require() {
     for (tool, package) in [(etcd_bin(), "etcd-server"), (etcdctl_bin(), "etcd-client")] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
         assert!(
-            found,
+            crate::has_command(tool),
             "`{tool}` is missing: run scripts/setup.sh (it installs {package})"
         );
     }
