@@ -325,9 +325,14 @@ test("the witness's etcd stopped: the witness out of reach, the pair still on au
   await notifications.waitFor(/the witness does not answer/);
   assert.doesNotMatch(notifications.text(), /automatic failover is off/, "not off: no alarm saying so");
 
-  // The witness's member started again is not checked here: in this harness the agents kept
-  // reporting it out of reach ("no answer within 1.2 s") after its restart — an open problem
-  // (see the closing note of issue 16); the tests below run with the witness down.
+  // The witness's member started again with its data: both boxes see it answer again.
+  vote.start("witness");
+  await bothSay(
+    "every member answers again",
+    (a, b) => [a, b].every((s) => s.members.every((m) => m.reachable) && s.blockers.length === 0),
+    60000,
+  );
+  await textOf('[data-testid="autopilot-vote-summary"]', /^Every member of the vote answers/);
 });
 
 test("the primary's agent hung while its phones answer: the backup holds back and says why", async () => {

@@ -344,19 +344,24 @@ async fn witness_setup_on_both_boxes_makes_a_vote_each_box_reaches() {
 
     // The three members from the files the setup wrote: each box reaches the vote with its own
     // certificate, and what one writes the other reads.
-    let members: Vec<Etcd> = ["a", "b", "witness"].iter().map(|m| Etcd::start(&root(m))).collect();
-    let logs = || members.iter().map(Etcd::log_text).collect::<Vec<_>>().join("\n---\n");
+    let mut members: Vec<Etcd> = ["a", "b", "witness"].iter().map(|m| Etcd::start(&root(m))).collect();
+    let logs = |members: &[Etcd]| members.iter().map(Etcd::log_text).collect::<Vec<_>>().join("\n---\n");
     let healthy = eventually("the vote to be healthy", Duration::from_secs(30), || {
         let out = etcdctl_for(&wa, &["endpoint", "health"]);
         let ok = out.status.success().then(|| out_text(&out));
         async move { ok }
     })
     .await;
-    assert_eq!(healthy.matches("is healthy").count(), 3, "{healthy}\n{}", logs());
+    assert_eq!(
+        healthy.matches("is healthy").count(),
+        3,
+        "{healthy}\n{}",
+        logs(&members)
+    );
     let put = etcdctl_for(&wa, &["put", "/lbs/setup", "from PBX A"]);
-    assert!(put.status.success(), "{}\n{}", out_text(&put), logs());
+    assert!(put.status.success(), "{}\n{}", out_text(&put), logs(&members));
     let got = etcdctl_for(&wb, &["get", "/lbs/setup", "--print-value-only"]);
-    assert_eq!(out_text(&got).trim(), "from PBX A", "{}", logs());
+    assert_eq!(out_text(&got).trim(), "from PBX A", "{}", logs(&members));
     // The agents' own view (what `witness setup` reports on the partner).
     for w in [&wa, &wb] {
         let answers = lbs_agent_core::witness::health::members(w).await.unwrap();
@@ -368,6 +373,68 @@ async fn witness_setup_on_both_boxes_makes_a_vote_each_box_reaches() {
     }
     let member_list = etcdctl_for(&wb, &["member", "list"]);
     assert_eq!(out_text(&member_list).lines().count(), 3, "{}", out_text(&member_list));
+
+    // The witness rebooted: stopped as systemd stops it, started again with its data. It must
+    // rejoin, and both boxes' agents see it answer again. Its connections to the other members
+    // leave from 127.0.0.1 here, not from the address its certificate names, as they do from a
+    // box behind NAT, with a second network card or holding the office's virtual address.
+    let clients = [&wa, &wb]
+        .map(|w| lbs_agent_core::vote::Vote::open(w, &w.members[0].name, Duration::from_millis(1200)).unwrap());
+    let witness_seen = |want: bool| {
+        let clients = clients.clone();
+        async move {
+            let mut seen = Vec::new();
+            for c in &clients {
+                c.check_members().await;
+                seen.push(c.members());
+            }
+            seen.iter().all(|m| m[2].reachable == want).then_some(seen)
+        }
+    };
+    // B leads etcd, as it does while A is the primary (`keep_leadership_away`), so the witness
+    // must be let in by B's member too.
+    let status = etcdctl_for(&wb, &["endpoint", "status", "-w", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("endpoint status as JSON");
+    let b_id = status
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["Endpoint"] == wb.members[0].endpoint.as_str()))
+        .and_then(|e| e["Status"]["header"]["member_id"].as_u64())
+        .expect("B's member ID");
+    let moved = etcdctl_for(&wb, &["move-leader", &format!("{b_id:x}")]);
+    assert!(
+        moved.status.success() || out_text(&moved).contains("already leader"),
+        "{}",
+        out_text(&moved)
+    );
+    members[2].stop();
+    eventually(
+        "both boxes to see the witness out of reach",
+        Duration::from_secs(30),
+        || witness_seen(false),
+    )
+    .await;
+    members[2] = Etcd::start(&root("witness"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = etcdctl_for(&wa, &["endpoint", "health"]);
+        if out.status.success() && out_text(&out).matches("is healthy").count() == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the witness did not rejoin: {}\n{}",
+            out_text(&out),
+            logs(&members)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seen = eventually(
+        "both boxes to see the witness answer again",
+        Duration::from_secs(30),
+        || witness_seen(true),
+    )
+    .await;
+    assert!(seen.iter().flatten().all(|m| m.reachable), "{seen:?}");
 }
 
 /// The office lab with its witness (10.77.80.5): the vote set up by the real commands on both
@@ -445,4 +512,64 @@ fn the_lab_office_sets_up_its_vote_with_the_real_commands() {
         lab.vote_healthy("a") == 3
     });
     drop((a, b));
+}
+
+/// The agent's own vote client sees a member go and come back: stopped (SIGTERM) and started
+/// again with its data, and frozen (SIGSTOP) then thawed. A witness box rebooted must read
+/// "answers" again on both servers, not "out of reach" until the agent restarts.
+#[tokio::test]
+async fn the_agents_vote_client_sees_a_member_come_back() {
+    use lbs_agent_core::vote::Vote;
+    let dir = tempfile::tempdir().unwrap();
+    let mut vote = VoteCluster::start(dir.path());
+    let text = format!(
+        "[server]\nname = \"PBX A\"\nstate_dir = \"/var/lib/x\"\n{}",
+        vote.witness_toml(0)
+    );
+    let config = lbs_agent_core::config::Config::parse(&text, std::path::Path::new("/etc/lbs-agent/agent.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let client = Vote::open(
+        &config.witness.expect("[witness]"),
+        "PBX A",
+        Duration::from_millis(1200),
+    )
+    .unwrap();
+    let witness_seen = |want: bool| {
+        let client = client.clone();
+        async move {
+            client.check_members().await;
+            let members = client.members();
+            (members[2].reachable == want).then_some(members)
+        }
+    };
+    eventually("every member to answer", Duration::from_secs(30), || witness_seen(true)).await;
+
+    vote.stop(2);
+    eventually(
+        "the stopped witness to read out of reach",
+        Duration::from_secs(30),
+        || witness_seen(false),
+    )
+    .await;
+    vote.restart(2);
+    vote.wait_for_leader(Duration::from_secs(30));
+    let members = eventually("the restarted witness to answer again", Duration::from_secs(30), || {
+        witness_seen(true)
+    })
+    .await;
+    assert!(members.iter().all(|m| m.reachable), "{members:?}");
+    assert!(client.leader().await.is_ok(), "a majority answers with all three back");
+
+    vote.freeze(2);
+    eventually(
+        "the frozen witness to read out of reach",
+        Duration::from_secs(30),
+        || witness_seen(false),
+    )
+    .await;
+    vote.thaw(2);
+    eventually("the thawed witness to answer again", Duration::from_secs(30), || {
+        witness_seen(true)
+    })
+    .await;
 }

@@ -39,6 +39,12 @@ pub fn environment(plan: &VotePlan, you: usize, layout: &Layout) -> Result<Strin
         ("ETCD_PEER_KEY_FILE", path(layout.key_file())),
         ("ETCD_PEER_TRUSTED_CA_FILE", path(layout.ca_file())),
         ("ETCD_PEER_CLIENT_CERT_AUTH", "true".into()),
+        // A peer is who the vote's CA says it is (the CA signed these three members and its key
+        // is gone), not where its connection comes from: etcd would otherwise turn away a
+        // member whose traffic leaves from another address than its certificate names (the
+        // office's virtual address, a second network card, NAT to a witness elsewhere), and a
+        // rebooted member so turned away never rejoins.
+        ("ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION", "true".into()),
         ("ETCD_PRE_VOTE", "true".into()),
         ("ETCD_HEARTBEAT_INTERVAL", "100".into()),
         ("ETCD_ELECTION_TIMEOUT", "1000".into()),
@@ -109,7 +115,12 @@ mod tests {
         );
         assert_eq!(value(&env, "ETCD_INITIAL_CLUSTER_TOKEN"), p.token);
         assert_eq!(value(&env, "ETCD_DATA_DIR"), format!("/var/lib/etcd/{}", p.token));
-        for key in ["ETCD_CLIENT_CERT_AUTH", "ETCD_PEER_CLIENT_CERT_AUTH", "ETCD_PRE_VOTE"] {
+        for key in [
+            "ETCD_CLIENT_CERT_AUTH",
+            "ETCD_PEER_CLIENT_CERT_AUTH",
+            "ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION",
+            "ETCD_PRE_VOTE",
+        ] {
             assert_eq!(value(&env, key), "true", "{key}");
         }
         assert_eq!(value(&env, "ETCD_KEY_FILE"), "/etc/lbs-vote/member.key");
