@@ -25,6 +25,8 @@ lbs_partner_paired
 lbs_partner_reachable
 lbs_partner_last_contact_timestamp_seconds
 lbs_partner_clock_skew_seconds
+lbs_link_round_trip_seconds
+lbs_link_heartbeat_loss_ratio
 lbs_maintenance_active
 lbs_maintenance_end_timestamp_seconds
 lbs_autopilot_armed

@@ -166,6 +166,31 @@ pub struct Office {
 
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 
+/// Runs `agent` (from its next start) on a wall clock `offset` from the real one ("-2h",
+/// "+90s"), kept in `file` so a test can move it later. Only the wall clock moves, as when a
+/// clock is set by hand or by NTP: the monotonic clock keeps running.
+pub fn fake_clock_in(agent: &mut Agent, file: &Path, offset: &str) {
+    std::fs::write(file, format!("{offset}\n")).expect("the fake clock");
+    assert!(
+        Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing: run scripts/setup.sh (it installs faketime)"
+    );
+    for (k, v) in [
+        ("LD_PRELOAD", LIBFAKETIME.to_string()),
+        ("FAKETIME_TIMESTAMP_FILE", file.display().to_string()),
+        ("FAKETIME_NO_CACHE", "1".into()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".into()),
+    ] {
+        agent.env.push((k.into(), v));
+    }
+}
+
+/// As [`fake_clock_in`], the clock's file in the agent's own folder.
+pub fn fake_clock(agent: &mut Agent, offset: &str) {
+    let file = agent.dir.path().join("fake-clock");
+    fake_clock_in(agent, &file, offset);
+}
+
 impl Office {
     /// `fake_clock`: the box ("a" or "b") whose agent runs on a clock the test can move.
     pub fn up(n: u32, strategy: Strategy, timing: Timing, fake_clock: Option<&str>) -> Office {
@@ -175,22 +200,7 @@ impl Office {
         let (mut a, mut b) = lab.office_with_vote_tuned(strategy, "1h", &keys);
         if let Some(host) = fake_clock {
             let agent = if host == "a" { &mut a } else { &mut b };
-            let file = lab.dir.path().join(format!("clock-{host}"));
-            std::fs::write(&file, "+0\n").expect("the fake clock");
-            assert!(
-                Path::new(LIBFAKETIME).exists(),
-                "{LIBFAKETIME} is missing: run scripts/setup.sh (it installs faketime)"
-            );
-            // Only the wall clock moves, as when a clock is set by hand or by NTP: the monotonic
-            // clock keeps running.
-            for (k, v) in [
-                ("LD_PRELOAD", LIBFAKETIME.to_string()),
-                ("FAKETIME_TIMESTAMP_FILE", file.display().to_string()),
-                ("FAKETIME_NO_CACHE", "1".into()),
-                ("FAKETIME_DONT_FAKE_MONOTONIC", "1".into()),
-            ] {
-                agent.env.push((k.into(), v));
-            }
+            fake_clock_in(agent, &lab.dir.path().join(format!("clock-{host}")), "+0");
             agent.stop();
             agent.start();
         }

@@ -15,6 +15,7 @@ pub mod faults;
 pub mod lab;
 pub mod netns;
 pub mod observer;
+pub mod relay;
 pub mod vote;
 
 /// Whether `tool` is on the PATH (for the tests' "install it with scripts/setup.sh" messages).

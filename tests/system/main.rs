@@ -8,6 +8,7 @@ mod cli;
 mod console;
 mod failover;
 mod history;
+mod link;
 mod maintenance;
 mod matrix;
 mod office;

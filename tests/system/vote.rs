@@ -469,9 +469,11 @@ fn the_lab_office_sets_up_its_vote_with_the_real_commands() {
         assert!(list.contains(name), "{list}");
     }
 
-    // What A writes, B and the witness read, each with its own certificate.
-    let put = lab.etcdctl("a", &["put", "/lbs/lab", "one"]);
-    assert!(put.status.success(), "{}", out_text(&put));
+    // What A writes, B and the witness read, each with its own certificate. A proposal can time
+    // out on a loaded machine ("request timed out"); any etcd client tries again.
+    wait_for("a write through A", Duration::from_secs(30), || {
+        lab.etcdctl("a", &["put", "/lbs/lab", "one"]).status.success()
+    });
     for host in ["b", "witness"] {
         let got = lab.etcdctl(host, &["get", "/lbs/lab", "--print-value-only"]);
         assert_eq!(out_text(&got).trim(), "one", "read from {host}");

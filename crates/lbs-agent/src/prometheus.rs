@@ -173,6 +173,24 @@ fn partner(m: &mut Families, f: &FailoverStatus, sync: &SyncStatus) {
             offset as f64,
         );
     }
+    if let Some(link) = &sync.link {
+        if let Some(ms) = link.round_trip_ms {
+            m.add(
+                "lbs_link_round_trip_seconds",
+                "The heartbeats' average round trip to the partner over the last minute.",
+                &[],
+                ms / 1000.0,
+            );
+        }
+        if let Some(p) = link.loss_percent {
+            m.add(
+                "lbs_link_heartbeat_loss_ratio",
+                "Share of the heartbeats to the partner left unanswered over the last minute.",
+                &[],
+                p / 100.0,
+            );
+        }
+    }
     m.flag(
         "lbs_sync_link_up",
         "1 while the sync link to the partner works.",

@@ -889,6 +889,7 @@ pub(crate) mod tests {
                 target: "10.0.0.10/24 on eth0".into(),
                 held: role == Role::Primary,
                 problem: None,
+                warning: None,
             },
             partner: PartnerStatus {
                 paired,
@@ -941,6 +942,7 @@ pub(crate) mod tests {
                 counting: None,
             }],
             history: vec![],
+            link: None,
         }
     }
 

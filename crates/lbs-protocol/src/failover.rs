@@ -164,6 +164,10 @@ pub struct AddressStatus {
     /// This box holds the address now (as far as it knows).
     pub held: bool,
     pub problem: Option<String>,
+    /// A setting that will not work when it is needed, e.g. a floating address that cannot
+    /// reach a partner on another network; absent from older agents.
+    #[serde(default)]
+    pub warning: Option<String>,
 }
 
 /// The partner as the heartbeat sees it.

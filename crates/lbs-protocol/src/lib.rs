@@ -40,8 +40,8 @@ pub use status::{
     ApiError, Health, Maintenance, PeerSummary, Role, RoleStanding, ServerStatus, TokenCreated, TokenInfo, TokenRole,
 };
 pub use sync::{
-    BundleItem, BundleRequest, CategoryCounting, CategorySync, ContentQuery, PairRequest, PairResponse, PairWith,
-    PartnerLink, PartnerTokenRequest, PullRequest, PullResponse, ScanProgress, SkippedFile, SourceTally,
+    BundleItem, BundleRequest, CategoryCounting, CategorySync, ContentQuery, LinkReport, PairRequest, PairResponse,
+    PairWith, PartnerLink, PartnerTokenRequest, PullRequest, PullResponse, ScanProgress, SkippedFile, SourceTally,
     SyncHistoryPoint, SyncLinkState, SyncPeer, SyncProblem, SyncStatus, WireChange, BUNDLE_MAX_FILE, BUNDLE_MAX_ITEMS,
     BUNDLE_OK, BUNDLE_REFUSED, BUNDLE_SUPERSEDED, CONTENT_ENCODING_HEADER, PEER_PREFIX,
 };

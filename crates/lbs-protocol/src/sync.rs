@@ -180,6 +180,34 @@ pub struct SyncStatus {
     pub categories: Vec<CategorySync>,
     /// The last hour, a point a minute, for a graph.
     pub history: Vec<SyncHistoryPoint>,
+    /// The link to the partner: round trips, losses, clocks and whether it carries the
+    /// office's busiest hour; absent from older agents and while unpaired.
+    #[serde(default)]
+    pub link: Option<LinkReport>,
+}
+
+/// The link between the two boxes as one of them sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LinkReport {
+    /// The heartbeats' average round trip over the last minute, in milliseconds.
+    pub round_trip_ms: Option<f64>,
+    /// Heartbeats left unanswered over the last minute, in percent.
+    pub loss_percent: Option<f64>,
+    /// The partner's clock minus this box's, in milliseconds.
+    #[ts(type = "number | null")]
+    pub clock_offset_ms: Option<i64>,
+    /// What the sync carried while it had work to do (bytes/s, the last 7 days), capped by the
+    /// bandwidth limit; `None` until the link has had to work.
+    pub capacity_bps: Option<f64>,
+    /// The backup: the busiest hour of the office's changes in the last 7 days.
+    pub busiest_hour_bytes: Option<f64>,
+    #[ts(type = "number | null")]
+    pub busiest_hour_unix: Option<i64>,
+    /// How far the backup falls behind in such an hour, when the link cannot carry it.
+    pub behind_per_busy_hour_bytes: Option<f64>,
+    /// In plain words, when the link cannot (or barely can) carry the busiest hour.
+    pub warning: Option<String>,
 }
 
 /// The sync link to the partner as this box sees it.

@@ -143,7 +143,7 @@ export function mockOffice(
       problem: null,
       checked_unix: now(),
     },
-    address: { strategy: "dns", target: `pbx.office.lan → ${s.entry.address.split(":")[0] ?? ""}`, held: s.role === "primary", problem: null },
+    address: { strategy: "dns", target: `pbx.office.lan → ${s.entry.address.split(":")[0] ?? ""}`, held: s.role === "primary", problem: null, warning: null },
     partner: {
       paired: true,
       name: null,
@@ -191,6 +191,16 @@ export function mockOffice(
       lag_secs: 0,
       throughput_bps: 20_000 + 30_000 * Math.abs(Math.sin(i / 6)),
     })),
+    link: {
+      round_trip_ms: 0.6,
+      loss_percent: 0,
+      clock_offset_ms: 3,
+      capacity_bps: 11_200_000,
+      busiest_hour_bytes: s.role === "backup" ? 184_000_000 : null,
+      busiest_hour_unix: s.role === "backup" ? now() - 26 * 3600 : null,
+      behind_per_busy_hour_bytes: null,
+      warning: null,
+    },
   });
 
   const find = (id: string) => {

@@ -31,6 +31,25 @@ describe("chartGroups", () => {
     expect(chartGroups(ALL, "network")[0]?.series.map((x) => x.name)).toEqual(["net.eth0.rx", "net.eth0.tx"]);
   });
 
+  it("draws the link as round trip and clock, losses, then the copy", () => {
+    const link = chartGroups(
+      [
+        s("sync.incoming", "bytes_per_sec", "sync"),
+        s("link.loss_percent", "percent", "sync"),
+        s("link.clock_offset_ms", "ms", "sync"),
+        s("sync.lag_seconds", "seconds", "sync"),
+        s("link.round_trip_ms", "ms", "sync"),
+        s("link.capacity", "bytes_per_sec", "sync"),
+        s("sync.throughput", "bytes_per_sec", "sync"),
+        ...ALL,
+      ],
+      "sync",
+    );
+    expect(link.map((g) => g.title)).toEqual(["Round trip and clock difference", "Messages lost", "Copying", "Behind by"]);
+    expect(link[0]?.series.map((x) => x.name)).toEqual(["link.round_trip_ms", "link.clock_offset_ms"]);
+    expect(link[2]?.series.map((x) => x.name)).toEqual(["sync.throughput", "link.capacity", "sync.incoming"]);
+  });
+
   it("splits resources by unit, CPU first, loads in order", () => {
     const res = chartGroups(ALL, "resources");
     expect(res.map((g) => g.unit)).toEqual(["percent", "bytes", "load"]);

@@ -31,6 +31,13 @@ export const PANELS: readonly PanelSpec[] = [
     description: "Processor, memory, load and disk space.",
     emptyText: "This server has not recorded its resources yet.",
   },
+  {
+    kind: "sync",
+    title: "Link to the other server",
+    description:
+      "How long a message takes to the other server and back, messages lost, how far its clock is ahead, and what the copy between them carried.",
+    emptyText: "This server has not measured its link to the other server yet: it needs a partner.",
+  },
 ];
 
 /** One chart: series sharing a unit, so they share an axis. */
@@ -44,6 +51,14 @@ export interface ChartGroup {
 }
 
 const UNIT_ORDER = ["count", "bytes_per_sec", "percent", "bytes", "load"];
+
+const SYNC_TITLES: Record<string, string> = {
+  ms: "Round trip and clock difference",
+  percent: "Messages lost",
+  bytes_per_sec: "Copying",
+  bytes: "Still to copy",
+  seconds: "Behind by",
+};
 
 const RESOURCE_TITLES: Record<string, string> = {
   percent: "Processor and disk space used",
@@ -69,6 +84,12 @@ const NAME_ORDER: readonly RegExp[] = [
   /^disk\./,
   /^net\./,
   /^processes$/,
+  /^link\.round_trip/,
+  /^link\.clock/,
+  /^link\.loss/,
+  /^sync\.throughput$/,
+  /^link\.capacity$/,
+  /^sync\.incoming$/,
 ];
 
 export function seriesRank(name: string): number {
@@ -81,8 +102,14 @@ export function compareSeries(a: SeriesInfo, b: SeriesInfo): number {
 }
 
 function unitRank(kind: SeriesKind, unit: string): number {
-  // Resources read best as: processor and disks first, then memory, load, disk traffic, processes.
-  const order = kind === "resources" ? ["percent", "bytes", "load", "bytes_per_sec", "count"] : UNIT_ORDER;
+  // Resources read best as: processor and disks first, then memory, load, disk traffic, processes;
+  // the link as: round trip, losses, the copy.
+  const order =
+    kind === "resources"
+      ? ["percent", "bytes", "load", "bytes_per_sec", "count"]
+      : kind === "sync"
+        ? ["ms", "percent", "bytes_per_sec", "bytes", "seconds"]
+        : UNIT_ORDER;
   const i = order.indexOf(unit);
   return i === -1 ? order.length : i;
 }
@@ -90,6 +117,7 @@ function unitRank(kind: SeriesKind, unit: string): number {
 function groupTitle(kind: SeriesKind, unit: string, series: SeriesInfo[], single: boolean): string {
   if (single) return "";
   if (kind === "resources" && RESOURCE_TITLES[unit]) return RESOURCE_TITLES[unit];
+  if (kind === "sync" && SYNC_TITLES[unit]) return SYNC_TITLES[unit];
   return series.map((s) => s.label).join(", ");
 }
 

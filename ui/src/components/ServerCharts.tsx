@@ -1,4 +1,4 @@
-// A machine's history: range picker, drag-to-zoom with "Reset zoom", the three chart panels with
+// A machine's history: range picker, drag-to-zoom with "Reset zoom", the chart panels (activity, network, resources, the link) with
 // the machine's primary periods shaded, and exports (CSV of the range, PNG of the graphs). When the
 // machine does not answer, or has been replaced, the graphs come from this computer's copy.
 

@@ -6,7 +6,7 @@ import { formatBytes, formatRate } from "./bytes";
 import { formatAgo, formatDuration } from "./duration";
 import { formatFingerprint, groupFingerprint } from "./fingerprint";
 import { shortId } from "./ids";
-import { formatCount, formatLoad, formatPercent, formatValue } from "./units";
+import { formatCount, formatLoad, formatMillis, formatPercent, formatValue } from "./units";
 
 describe("formatBytes (binary units)", () => {
   it.each([
@@ -56,6 +56,11 @@ describe("numbers by unit", () => {
     expect(formatValue("bytes_per_sec", 1536)).toBe("1.5 KB/s");
     expect(formatValue("percent", 12.3)).toBe("12%");
     expect(formatValue("count", 7)).toBe("7");
+    expect(formatValue("ms", 123.4)).toBe("123 ms");
+    expect(formatValue("seconds", 42)).toBe("42 s");
+    expect(formatMillis(0.42)).toBe("0.4 ms");
+    expect(formatMillis(-7_200_000)).toBe("-7200 s");
+    expect(formatMillis(1250)).toBe("1.25 s");
     expect(formatValue("load", 1)).toBe("1.00");
     expect(formatValue("percent", null)).toBe("—");
     expect(formatValue("something", 12.3456)).toBe("12.35");

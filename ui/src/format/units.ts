@@ -22,6 +22,14 @@ export function formatLoad(value: number): string {
   return value.toFixed(2);
 }
 
+/** Milliseconds: "12 ms", "0.4 ms", "1.25 s" past a second. */
+export function formatMillis(value: number): string {
+  if (!Number.isFinite(value)) return "—";
+  const abs = Math.abs(value);
+  if (abs >= 1000) return `${Number((value / 1000).toFixed(2)).toString()} s`;
+  return `${Number(value.toFixed(abs < 10 && value !== 0 ? 1 : 0)).toString()} ms`;
+}
+
 /** Formats `value` for the series unit; unknown units fall back to a plain number. */
 export function formatValue(unit: string, value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";
@@ -36,6 +44,10 @@ export function formatValue(unit: string, value: number | null | undefined): str
       return formatLoad(value);
     case "count":
       return formatCount(value);
+    case "ms":
+      return formatMillis(value);
+    case "seconds":
+      return `${formatCount(value)} s`;
     default:
       return Number.isFinite(value) ? Number(value.toPrecision(4)).toString() : "—";
   }

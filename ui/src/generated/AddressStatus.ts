@@ -12,4 +12,9 @@ target: string,
 /**
  * This box holds the address now (as far as it knows).
  */
-held: boolean, problem: string | null, };
+held: boolean, problem: string | null, 
+/**
+ * A setting that will not work when it is needed, e.g. a floating address that cannot
+ * reach a partner on another network; absent from older agents.
+ */
+warning: string | null, };

@@ -38,6 +38,7 @@ function addressFact(m: MachineView): Fact | null {
   const a = m.failover?.address;
   if (!a || a.strategy === "none") return null;
   if (a.problem) return { label: "Phone address", value: a.problem, tone: "bad" };
+  if (a.warning) return { label: "Phone address", value: a.warning, tone: "warn" };
   return { label: "Phone address", value: `${a.target} — ${a.held ? "held here" : "not here"}`, tone: a.held ? "ok" : undefined };
 }
 

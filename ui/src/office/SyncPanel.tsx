@@ -1,7 +1,8 @@
 // The Sync tab: every category on the primary and on the backup, what is still to copy, how far
 // behind and how fast, the last problem in words; the throughput of the last hour; the files
-// deleted on the primary that the backup keeps; and the files set aside by a reintegration, with
-// a way to put each one back.
+// deleted on the primary that the backup keeps; the files set aside by a reintegration, with a way
+// to put each one back; and the link between the two servers (round trip, losses, clocks, and
+// whether it carries the office's busiest hour).
 
 import { useCallback, useEffect, useMemo, useState } from "react";
 
@@ -10,11 +11,13 @@ import { toConsoleError } from "../api/errors";
 import { Chart } from "../components/Chart";
 import { formatBytes, formatRate } from "../format/bytes";
 import { formatAgo, formatDuration } from "../format/duration";
+import type { LinkReport } from "../generated/LinkReport";
 import type { MachineView } from "../generated/MachineView";
 import type { OfficeView } from "../generated/OfficeView";
 import type { QuarantineEntry } from "../generated/QuarantineEntry";
 import { useNow } from "../hooks/useNow";
 import { formatDateTime } from "../format/time";
+import { formatMillis, formatPercent } from "../format/units";
 import { DeletedFiles } from "./DeletedFiles";
 import { PutBack, PutBackNotes, usePutBack } from "./PutBack";
 import { officePair } from "./pair";
@@ -116,6 +119,11 @@ export function SyncPanel({ office }: { office: OfficeView }) {
           />
         )}
       </section>
+      <LinkCard
+        report={pair.backup.sync?.link ?? pair.primary.sync?.link ?? null}
+        primary={pair.primary.entry.name}
+        backup={pair.backup.entry.name}
+      />
       {/* Keyed by who holds which role: after a failover the lists start afresh, so one box's files
           never show under the other's name. */}
       <DeletedFiles
@@ -129,6 +137,70 @@ export function SyncPanel({ office }: { office: OfficeView }) {
         <Quarantine key={m.entry.id} machine={m} />
       ))}
     </div>
+  );
+}
+
+/** The clock difference in words: "the same", "PBX A's clock is 2 min ahead". */
+function clockWords(offsetMs: number, primary: string): string {
+  const secs = Math.round(Math.abs(offsetMs) / 1000);
+  if (secs < 1) return "The same time on both";
+  const amount = secs < 120 ? `${secs} s` : formatDuration(secs);
+  return `${primary}'s clock is ${amount} ${offsetMs > 0 ? "ahead" : "behind"}`;
+}
+
+/** The link between the two servers, as the backup measures it. */
+function LinkCard({ report, primary, backup }: { report: LinkReport | null; primary: string; backup: string }) {
+  if (!report) return null;
+  const facts: [string, string, string][] = [
+    [
+      "Round trip",
+      report.round_trip_ms === null ? "Not measured yet" : formatMillis(report.round_trip_ms),
+      "link-round-trip",
+    ],
+    [
+      "Messages lost",
+      report.loss_percent === null ? "Not measured yet" : formatPercent(report.loss_percent),
+      "link-loss",
+    ],
+    [
+      "Clocks",
+      report.clock_offset_ms === null ? "Not measured yet" : clockWords(report.clock_offset_ms, primary),
+      "link-clock",
+    ],
+    [
+      "Carries while copying",
+      report.capacity_bps === null ? "Not measured yet: the copy has not had to work hard" : formatRate(report.capacity_bps),
+      "link-capacity",
+    ],
+  ];
+  if (report.busiest_hour_bytes !== null && report.busiest_hour_unix !== null) {
+    facts.push([
+      "Busiest hour this week",
+      `${formatBytes(report.busiest_hour_bytes)} changed, from ${formatDateTime(report.busiest_hour_unix)}`,
+      "link-busiest",
+    ]);
+  }
+  return (
+    <section className="card" data-testid="link-card">
+      <h2 className="card-title">
+        The link from {primary} to {backup}
+      </h2>
+      {report.warning && (
+        <div className="banner banner-warning" role="alert" data-testid="link-warning">
+          <div className="banner-body">
+            <p>{report.warning}</p>
+          </div>
+        </div>
+      )}
+      <dl className="facts">
+        {facts.map(([label, value, id]) => (
+          <div key={id} className="fact">
+            <dt>{label}</dt>
+            <dd data-testid={id}>{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
   );
 }
 

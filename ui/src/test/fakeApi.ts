@@ -104,7 +104,7 @@ function failover(role: Role, overrides: Partial<FailoverStatus> = {}): Failover
     busy: null,
     hold: { hold_secs: 3600, primary_for_secs: 7200, remaining_secs: 0, took_over: true, caught_up: true, pending_files: 0, pending_bytes: 0 },
     pbx: { managed: true, running: role === "primary", should_run: role === "primary", problem: null, checked_unix: 1 },
-    address: { strategy: "none", target: "", held: false, problem: null },
+    address: { strategy: "none", target: "", held: false, problem: null, warning: null },
     partner: {
       paired: true,
       name: null,

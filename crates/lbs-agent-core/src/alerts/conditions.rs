@@ -8,7 +8,8 @@
 //!   partner is silent: "does not answer" already says it;
 //! - the PBX: each box about its own;
 //! - "the office may switch back": the primary, once per role change;
-//! - disk and memory: each box about itself.
+//! - disk and memory: each box about itself;
+//! - the clocks: the backup (both boxes measure the same difference).
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,10 @@ pub struct PartnerFacts {
     pub last_contact: Option<i64>,
     /// Its role in its last heartbeat.
     pub role: Option<Role>,
+    /// Its clock minus this box's, as last measured (`None`: not known).
+    pub clock_offset_secs: Option<i64>,
+    /// The status's words when the clocks differ by more than `clock_skew_above`.
+    pub clock_problem: Option<String>,
 }
 
 /// The copy, as this box sees it.
@@ -107,6 +112,7 @@ pub const MEMORY: &str = "memory";
 pub const AUTOPILOT_VOTE: &str = "autopilot_vote";
 pub const FENCED: &str = "fenced";
 pub const AUTOPILOT_HELD: &str = "autopilot_held";
+pub const CLOCK_SKEW: &str = "clock_skew";
 
 /// Every condition's observation now. `failing` is the output of [`Streaks::update`].
 pub fn observe(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], open: &[String]) -> Vec<Observation> {
@@ -120,6 +126,7 @@ pub fn observe(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], o
         autopilot_vote(f),
         fenced(f),
         autopilot_held(f),
+        clock_skew(f),
     ];
     out.extend(disks(f, t, open));
     out
@@ -309,6 +316,22 @@ fn autopilot_held(f: &Facts) -> Observation {
     observation(AUTOPILOT_HELD, true, seen)
 }
 
+/// The two clocks differ: said by the backup, while its partner answers (a silent partner's
+/// clock is not known now, and "does not answer" says more).
+fn clock_skew(f: &Facts) -> Observation {
+    let seen = match &f.partner {
+        Some(p) if f.role == Role::Backup && p.reachable => match (&p.clock_problem, p.clock_offset_secs) {
+            (Some(_), Some(offset)) => Seen::Active(wording::clock_skew(&f.me, &p.name, offset)),
+            (None, Some(_)) => Seen::Clear(wording::clock_ok(&f.me, &p.name)),
+            _ => Seen::Unknown,
+        },
+        Some(_) if f.role == Role::Backup => Seen::Unknown,
+        Some(p) => Seen::Clear(wording::clock_ok(&f.me, &p.name)),
+        None => Seen::Clear(wording::clock_ok(&f.me, "its partner")),
+    };
+    observation(CLOCK_SKEW, false, seen)
+}
+
 fn memory(f: &Facts, t: &AlertsConfig) -> Observation {
     let used = f.resources.as_ref().and_then(Latest::memory_percent);
     let above = f64::from(t.memory_used_above);
@@ -376,6 +399,8 @@ mod tests {
                     Role::Primary => Role::Backup,
                     Role::Backup => Role::Primary,
                 }),
+                clock_offset_secs: Some(0),
+                clock_problem: None,
             }),
             pbx: PbxStatus {
                 managed: true,
@@ -659,5 +684,49 @@ mod tests {
         let open = ["disk:/gone".to_string()];
         let obs = observe(&f, &t, &[], &open);
         assert!(matches!(seen(&obs, "disk:/gone"), Seen::Clear(_)));
+    }
+
+    #[test]
+    fn the_backup_says_when_the_clocks_differ_and_when_they_agree_again() {
+        let mut f = facts(Role::Backup);
+        assert!(matches!(
+            seen(&observe(&f, &config(), &[], &[]), CLOCK_SKEW),
+            Seen::Clear(_)
+        ));
+        let p = f.partner.as_mut().unwrap();
+        p.clock_offset_secs = Some(-125);
+        p.clock_problem = Some("PBX A's clock is 2m 5s behind this box's".into());
+        let obs = observe(&f, &config(), &[], &[]);
+        let Seen::Active(t) = seen(&obs, CLOCK_SKEW) else {
+            panic!("{obs:?}")
+        };
+        assert_eq!(t.title, "The clocks of PBX B and PBX A differ by 2 min");
+        assert!(
+            t.message.starts_with("PBX A's clock is 2 min behind PBX B's."),
+            "{}",
+            t.message
+        );
+        assert!(t.todo.contains("timedatectl set-ntp true"));
+        // Not held by maintenance: a wrong clock is nobody's work.
+        assert!(!obs.iter().find(|o| o.key == CLOCK_SKEW).unwrap().held);
+        // The primary does not say it too; a silent partner's clock is not known now.
+        assert!(matches!(
+            seen(
+                &observe(
+                    &{
+                        let mut p = f.clone();
+                        p.role = Role::Primary;
+                        p
+                    },
+                    &config(),
+                    &[],
+                    &[]
+                ),
+                CLOCK_SKEW
+            ),
+            Seen::Clear(_)
+        ));
+        f.partner.as_mut().unwrap().reachable = false;
+        assert_eq!(seen(&observe(&f, &config(), &[], &[]), CLOCK_SKEW), &Seen::Unknown);
     }
 }

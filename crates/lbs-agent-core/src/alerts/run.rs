@@ -225,6 +225,8 @@ async fn gather(a: &Alerts, i: &Inputs, now: i64, started: i64) -> Option<Facts>
         checked: p.checked,
         last_contact: p.last_contact_unix,
         role: p.role,
+        clock_offset_secs: p.clock_offset_secs,
+        clock_problem: p.clock_problem.clone(),
     });
     let hold = (status.role == Role::Primary).then(|| HoldFacts {
         epoch: status.epoch,

@@ -294,6 +294,33 @@ pub fn memory_high(me: &str, used: f64, above: u8) -> Text {
     )
 }
 
+/// The partner's clock is `offset` seconds ahead of this box's (behind when negative).
+pub fn clock_skew(me: &str, partner: &str, offset: i64) -> Text {
+    let way = if offset > 0 { "ahead of" } else { "behind" };
+    text(
+        format!(
+            "The clocks of {me} and {partner} differ by {}",
+            span(offset.unsigned_abs())
+        ),
+        format!(
+            "{partner}'s clock is {} {way} {me}'s. The phones are not affected, but the audit log, the alerts and \
+             a maintenance's end compare times written on both servers, and call records show different times on \
+             each.",
+            span(offset.unsigned_abs())
+        ),
+        "On both servers, turn on network time (`timedatectl set-ntp true`) and check that each reaches a time \
+         server (`timedatectl timesync-status`).",
+    )
+}
+
+pub fn clock_ok(me: &str, partner: &str) -> Text {
+    text(
+        format!("The clocks of {me} and {partner} agree again"),
+        format!("{me} and {partner} show the same time again."),
+        "Nothing to do.",
+    )
+}
+
 pub fn memory_ok(me: &str, used: f64) -> Text {
     text(
         format!("{me}'s memory use is normal again ({used:.0}%)"),

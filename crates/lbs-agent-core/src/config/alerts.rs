@@ -47,6 +47,13 @@ pub struct AlertsConfig {
     /// Memory in use above this, in percent of what is installed.
     #[serde(default = "default_memory", deserialize_with = "percent")]
     pub memory_used_above: u8,
+    /// The two boxes' clocks differ by more than this: said in the status and alerted.
+    #[serde(
+        default = "default_clock_skew",
+        deserialize_with = "clock_skew",
+        serialize_with = "show::secs"
+    )]
+    pub clock_skew_above: u64,
     /// Mail channels (`[[alerts.email]]`).
     #[serde(default)]
     pub email: Vec<EmailChannel>,
@@ -383,6 +390,11 @@ fn default_disk() -> u8 {
 fn default_memory() -> u8 {
     95
 }
+/// NTP keeps two clocks within a second; a box that has just booted may take a little while to
+/// set its clock.
+fn default_clock_skew() -> u64 {
+    10
+}
 fn default_security() -> Security {
     Security::Starttls
 }
@@ -395,6 +407,9 @@ fn partner_silent<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 }
 fn repeat<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     super::duration(d, 60, 30 * super::DAY, "the reminder interval (repeat)")
+}
+fn clock_skew<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    super::duration(d, 1, super::DAY, "clock_skew_above")
 }
 fn sync_threshold<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     super::duration(d, 1, 7 * super::DAY, "the sync threshold")

@@ -6,10 +6,6 @@
 
 use crate::units::human_secs;
 
-/// How far the clocks may drift apart before it is said: NTP keeps them within a second, and a
-/// box that has just booted may take a little while to set its clock.
-pub const TOLERANCE_MS: i64 = 30_000;
-
 /// One measurement of the partner's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClockSkew {
@@ -31,9 +27,9 @@ impl ClockSkew {
         }
     }
 
-    /// The clocks differ by more than [`TOLERANCE_MS`], whatever the transit took.
-    pub fn too_far(&self) -> bool {
-        self.offset_ms.saturating_abs().saturating_sub(self.uncertainty_ms) > TOLERANCE_MS
+    /// The clocks differ by more than `tolerance_ms`, whatever the transit took.
+    pub fn too_far(&self, tolerance_ms: i64) -> bool {
+        self.offset_ms.saturating_abs().saturating_sub(self.uncertainty_ms) > tolerance_ms
     }
 
     /// The offset in whole seconds (rounded), as the status and the metrics show it.
@@ -43,8 +39,8 @@ impl ClockSkew {
     }
 
     /// In words, while the clocks are too far apart: "PBX B's clock is 2m 5s ahead of this box's…".
-    pub fn problem(&self, partner: &str) -> Option<String> {
-        if !self.too_far() {
+    pub fn problem(&self, partner: &str, tolerance_ms: i64) -> Option<String> {
+        if !self.too_far(tolerance_ms) {
             return None;
         }
         let way = if self.offset_ms > 0 { "ahead of" } else { "behind" };
@@ -56,13 +52,28 @@ impl ClockSkew {
     }
 }
 
+/// How long the sender of `hb` had held its role when it wrote it, plus `age` (how long ago it
+/// arrived, by this box's monotonic clock). Both times of the difference are the sender's
+/// own, so neither box's clock error counts: the hold before switching back does not depend on
+/// the clocks agreeing. An older agent that sends no clock: by this box's clock.
+pub fn role_for_secs(hb: &lbs_protocol::Heartbeat, age: std::time::Duration) -> u64 {
+    let since_ms = hb.role_since_unix.saturating_mul(1000);
+    let held_ms = match hb.now_unix_ms {
+        Some(theirs) => theirs
+            .saturating_sub(since_ms)
+            .saturating_add(i64::try_from(age.as_millis()).unwrap_or(i64::MAX)),
+        None => crate::clock::now_unix_ms().saturating_sub(since_ms),
+    };
+    (held_ms.max(0) / 1000) as u64
+}
+
 /// What changed between two measurements, worth a line in the log: `Some(true)` when the clocks
 /// have just gone too far apart, `Some(false)` when they agree again, `None` otherwise (so a
 /// partner whose clock stays wrong is logged once, not at every heartbeat). No measurement (an
 /// older agent) says nothing.
-pub fn news(before: Option<&ClockSkew>, after: Option<&ClockSkew>) -> Option<bool> {
-    let is = after?.too_far();
-    let was = before.is_some_and(ClockSkew::too_far);
+pub fn news(before: Option<&ClockSkew>, after: Option<&ClockSkew>, tolerance_ms: i64) -> Option<bool> {
+    let is = after?.too_far(tolerance_ms);
+    let was = before.is_some_and(|b| b.too_far(tolerance_ms));
     (was != is).then_some(is)
 }
 
@@ -70,23 +81,26 @@ pub fn news(before: Option<&ClockSkew>, after: Option<&ClockSkew>) -> Option<boo
 mod tests {
     use super::*;
 
+    /// The tolerance these tests were written for.
+    const T: i64 = 30_000;
+
     #[test]
     fn the_offset_is_taken_at_the_middle_of_the_round_trip() {
         // Sent at 1000 ms, answered 200 ms later; the partner wrote its answer at 1100 ms.
         let same = ClockSkew::measure(1000, 200, 1100);
         assert_eq!((same.offset_ms, same.uncertainty_ms), (0, 100));
-        assert!(!same.too_far());
-        assert_eq!(same.problem("PBX B"), None);
+        assert!(!same.too_far(T));
+        assert_eq!(same.problem("PBX B", T), None);
         let ahead = ClockSkew::measure(1000, 200, 1100 + 125_000);
         assert_eq!(ahead.offset_secs(), 125);
-        assert!(ahead.too_far());
-        let said = ahead.problem("PBX B").unwrap_or_default();
+        assert!(ahead.too_far(T));
+        let said = ahead.problem("PBX B", T).unwrap_or_default();
         assert!(said.starts_with("PBX B's clock is 2m 5s ahead of this box's"), "{said}");
         assert!(said.contains("NTP"), "{said}");
         let behind = ClockSkew::measure(1000, 0, 1000 - 40_600);
         assert_eq!(behind.offset_secs(), -41);
         assert!(behind
-            .problem("PBX B")
+            .problem("PBX B", T)
             .unwrap_or_default()
             .contains("41s behind this box's"));
     }
@@ -94,14 +108,46 @@ mod tests {
     #[test]
     fn a_slow_round_trip_can_explain_an_offset_but_not_a_wrong_clock() {
         // 31 s off, but the answer took 10 s: the transit could explain 5 s of it.
-        assert!(!ClockSkew::measure(0, 10_000, 5_000 + 31_000).too_far());
-        assert!(ClockSkew::measure(0, 10_000, 5_000 + 36_000).too_far());
-        assert!(!ClockSkew::measure(0, 0, 30_000).too_far(), "30 s is tolerated");
+        assert!(!ClockSkew::measure(0, 10_000, 5_000 + 31_000).too_far(T));
+        assert!(ClockSkew::measure(0, 10_000, 5_000 + 36_000).too_far(T));
+        assert!(!ClockSkew::measure(0, 0, 30_000).too_far(T), "30 s is tolerated");
         // Any numbers: no overflow.
         let wild = ClockSkew::measure(i64::MIN, i64::MAX, i64::MAX);
-        assert!(wild.too_far());
-        assert!(wild.problem("PBX B").is_some());
-        assert!(ClockSkew::measure(i64::MAX, -5, i64::MIN).too_far());
+        assert!(wild.too_far(T));
+        assert!(wild.problem("PBX B", T).is_some());
+        assert!(ClockSkew::measure(i64::MAX, -5, i64::MIN).too_far(T));
+    }
+
+    #[test]
+    fn the_time_in_role_is_read_on_the_senders_clock() {
+        let hb = |since: i64, now_ms: Option<i64>| lbs_protocol::Heartbeat {
+            server_id: "b".into(),
+            role: lbs_protocol::Role::Primary,
+            epoch: 2,
+            epoch_owner: "b".into(),
+            role_since_unix: since,
+            promoted: Some(true),
+            unapplied_files: 0,
+            unapplied_bytes: 0,
+            unapplied_oldest_unix: None,
+            maintenance: None,
+            now_unix_ms: now_ms,
+            autopilot: None,
+            versions: crate::compat::ours(),
+        };
+        // A partner whose clock is two hours ahead, primary for 10 min by its clock: 10 min,
+        // plus the 5 s since its heartbeat arrived, whatever this box's clock says.
+        let ahead = crate::clock::now_unix() + 7200;
+        let took = hb(ahead - 600, Some(ahead * 1000));
+        assert_eq!(role_for_secs(&took, std::time::Duration::from_secs(5)), 605);
+        // Its clock set back since: never negative.
+        assert_eq!(
+            role_for_secs(&hb(ahead, Some(ahead * 1000 - 60_000)), Default::default()),
+            0
+        );
+        // An older agent: this box's clock.
+        let old = hb(crate::clock::now_unix() - 60, None);
+        assert!((60..=61).contains(&role_for_secs(&old, Default::default())));
     }
 
     #[test]
@@ -109,11 +155,15 @@ mod tests {
         let ok = ClockSkew::measure(0, 10, 5);
         let off = ClockSkew::measure(0, 10, 90_000);
         let off_more = ClockSkew::measure(0, 10, 95_000);
-        assert_eq!(news(None, Some(&ok)), None);
-        assert_eq!(news(Some(&ok), Some(&off)), Some(true));
-        assert_eq!(news(Some(&off), Some(&off_more)), None, "still wrong: nothing new");
-        assert_eq!(news(Some(&off_more), Some(&ok)), Some(false));
-        assert_eq!(news(None, Some(&off)), Some(true));
-        assert_eq!(news(Some(&off), None), None, "an older agent: not known, nothing said");
+        assert_eq!(news(None, Some(&ok), T), None);
+        assert_eq!(news(Some(&ok), Some(&off), T), Some(true));
+        assert_eq!(news(Some(&off), Some(&off_more), T), None, "still wrong: nothing new");
+        assert_eq!(news(Some(&off_more), Some(&ok), T), Some(false));
+        assert_eq!(news(None, Some(&off), T), Some(true));
+        assert_eq!(
+            news(Some(&off), None, T),
+            None,
+            "an older agent: not known, nothing said"
+        );
     }
 }

@@ -19,6 +19,21 @@ impl PartnerView {
     pub fn checked(&self) -> bool {
         self.checked.is_some()
     }
+
+    /// How long the partner has held its role, by its own clock (see
+    /// [`clock_skew::role_for_secs`]), as of now.
+    pub fn role_for_secs(&self) -> Option<u64> {
+        let hb = self.last.as_ref()?;
+        let age = self.heard.map(|h| h.elapsed()).unwrap_or_default();
+        Some(clock_skew::role_for_secs(hb, age))
+    }
+
+    /// When the partner took its role, on this box's clock (its own time corrected by the
+    /// measured offset, when known).
+    pub fn role_since_here(&self) -> Option<i64> {
+        let hb = self.last.as_ref()?;
+        Some(hb.role_since_unix - self.clock.map_or(0, |c| c.offset_secs()))
+    }
 }
 
 impl Failover {
@@ -59,10 +74,13 @@ impl Failover {
                 let skew = hb
                     .now_unix_ms
                     .map(|theirs| ClockSkew::measure(sent_ms, round_trip, theirs));
+                self.sync.link.heartbeat(Some(sent.elapsed()));
+                self.sync.link.clock(skew.map(|s| s.offset_ms));
                 self.partner_seen(hb.clone());
                 self.clock_measured(skew, &peer.name);
             }
             Err(msg) => {
+                self.sync.link.heartbeat(None);
                 let mut p = lock(&self.partner);
                 p.reachable = false;
                 p.announce = true;
@@ -135,9 +153,10 @@ impl Failover {
     /// it); logs once when the clocks go too far apart, and once when they agree again.
     fn clock_measured(&self, skew: Option<ClockSkew>, partner: &str) {
         let before = std::mem::replace(&mut lock(&self.partner).clock, skew);
-        match clock_skew::news(before.as_ref(), skew.as_ref()) {
+        let tolerance = self.clock_tolerance_ms();
+        match clock_skew::news(before.as_ref(), skew.as_ref(), tolerance) {
             Some(true) => {
-                let problem = skew.and_then(|s| s.problem(partner)).unwrap_or_default();
+                let problem = skew.and_then(|s| s.problem(partner, tolerance)).unwrap_or_default();
                 tracing::warn!(
                     partner,
                     offset_secs = skew.map_or(0, |s| s.offset_secs()),
@@ -152,6 +171,11 @@ impl Failover {
             ),
             None => {}
         }
+    }
+
+    /// How far the clocks may differ before it is said (`[alerts] clock_skew_above`).
+    pub(super) fn clock_tolerance_ms(&self) -> i64 {
+        i64::try_from(self.config.alerts.clock_skew_above.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
 
     /// The partner's clock against this box's, as last measured; `None` until a heartbeat was

@@ -16,15 +16,21 @@ impl Failover {
         let partner = self.partner_view();
         let peer = self.peer().await;
         let now = now_unix();
-        // (since when the current primary holds the role, whether it took it from its partner,
+        // (how long the current primary has held the role, whether it took it from its partner,
         // files and bytes not yet on the backup, whether the backup is caught up)
-        let (primary_since, took_over, files, bytes, caught_up) = match own.role {
+        let (primary_for, took_over, files, bytes, caught_up) = match own.role {
             Role::Primary => {
                 let acked = self.sync.tracker.peer_acked();
                 let pending = self.sync.journal.pending_after(acked).await?;
                 let caught_up = peer.is_some() && partner.reachable && Backlog::of(&pending).is_none();
                 let (files, bytes) = totals(&pending);
-                (Some(own.since_unix), own.took_over(), files, bytes, caught_up)
+                (
+                    Some((now - own.since_unix).max(0) as u64),
+                    own.took_over(),
+                    files,
+                    bytes,
+                    caught_up,
+                )
             }
             Role::Backup => {
                 let pending = self.sync.queue.pending().await?;
@@ -45,16 +51,21 @@ impl Failover {
                 }
                 let caught_up = Backlog::of(&pending).is_none() && theirs_ok && link_ok;
                 let took_over = primary.is_none_or(|hb| hb.took_over());
-                (primary.map(|hb| hb.role_since_unix), took_over, files, bytes, caught_up)
+                // By the primary's own clock: the hold does not depend on the clocks agreeing.
+                let primary_for = primary.and_then(|_| partner.role_for_secs());
+                (primary_for, took_over, files, bytes, caught_up)
             }
         };
         let hold = self.config.failover.hold;
-        let held = primary_since.map(|s| (now - s).max(0) as u64);
+        let held = primary_for;
         let pbx = lock(&self.pbx_view).clone();
         let handing_over = lock(&self.handover).is_some();
         let busy = lock(&self.busy).clone();
         let last_change = lock(&self.last_change).clone();
-        let address = self.address.status().await;
+        let mut address = self.address.status().await;
+        if let Some(p) = &peer {
+            address.warning = self.address.partner_warning(&p.name, &p.address).await;
+        }
         let quarantined_files = self.quarantine.open_count().await?;
         Ok(FailoverStatus {
             role: own.role,
@@ -94,13 +105,14 @@ impl Failover {
                 checked: partner.checked(),
                 role: partner.last.as_ref().map(|h| h.role),
                 epoch: partner.last.as_ref().map(|h| h.epoch),
-                role_since_unix: partner.last.as_ref().map(|h| h.role_since_unix),
+                role_since_unix: partner.role_since_here(),
                 last_contact_unix: partner.last_contact,
                 message: partner.message.clone(),
                 clock_offset_secs: partner.clock.map(|c| c.offset_secs()),
-                clock_problem: partner
-                    .clock
-                    .and_then(|c| c.problem(peer.as_ref().map_or("the partner", |p| p.name.as_str()))),
+                clock_problem: partner.clock.and_then(|c| {
+                    let name = peer.as_ref().map_or("the partner", |p| p.name.as_str());
+                    c.problem(name, self.clock_tolerance_ms())
+                }),
             },
             quarantined_files,
             last_change,

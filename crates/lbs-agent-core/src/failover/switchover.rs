@@ -102,7 +102,8 @@ impl Failover {
     /// Why switching over now is not advised: the hold period, changes still to copy.
     pub(super) async fn switchover_guards(&self, peer: &Peer, hb: &Heartbeat) -> Vec<String> {
         let mut problems = Vec::new();
-        let held = (now_unix() - hb.role_since_unix).max(0) as u64;
+        // By the primary's own clock (just asked): not the clocks' difference.
+        let held = super::clock_skew::role_for_secs(hb, std::time::Duration::ZERO);
         let hold = self.config.failover.hold;
         // A primary since the pair was set up has nothing to copy back: no hold.
         if held < hold && hb.took_over() {

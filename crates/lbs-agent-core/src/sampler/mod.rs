@@ -115,6 +115,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval(Duration::from_secs(config.metrics.interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut probe_failing = false;
+    let mut before = LinkBefore::default();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -154,7 +155,9 @@ pub async fn run(
             }
             Err(_) => {}
         }
-        readings.extend(sync_gauges(&sync).await);
+        let (gauges, pending) = sync_gauges(&sync).await;
+        readings.extend(gauges);
+        readings.extend(link_readings(&sync, &mut before, pending));
         readings.push(role_reading(sync.role().role == Role::Primary));
         if let Err(e) = record(&history, &mut known, &readings).await {
             tracing::error!(error = %e, "could not record resource samples");
@@ -181,11 +184,12 @@ async fn record(
     history.record(now, &values).await?;
     history.roll_up(now).await
 }
-/// The sync gauges the sampler records each tick: pending bytes, worst lag, total throughput.
-async fn sync_gauges(e: &crate::sync::SyncEngine) -> Vec<Reading> {
+/// The sync gauges the sampler records each tick: pending bytes, worst lag, total throughput;
+/// and the pending bytes (`None`: the journal could not be read).
+async fn sync_gauges(e: &crate::sync::SyncEngine) -> (Vec<Reading>, Option<u64>) {
     use lbs_protocol::SeriesKind::Sync;
     let Ok(pending) = status::pending(e).await else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
     let now = crate::clock::now_unix();
     let bytes: u64 = pending.values().map(|t| t.bytes).sum();
@@ -200,9 +204,74 @@ async fn sync_gauges(e: &crate::sync::SyncEngine) -> Vec<Reading> {
         .iter()
         .map(|c| e.tracker.category(&c.name).throughput_bps)
         .sum();
-    vec![
+    let gauges = vec![
         Reading::new(status::PENDING, "Sync: pending", "bytes", Sync, bytes as f64),
         Reading::new(status::LAG, "Sync: lag", "seconds", Sync, lag as f64),
         Reading::new(status::THROUGHPUT, "Sync: throughput", "bytes_per_sec", Sync, rate),
-    ]
+    ];
+    (gauges, Some(bytes))
+}
+
+/// The previous tick, for what the sync carried in between.
+#[derive(Default)]
+struct LinkBefore {
+    pending: u64,
+    moved: u64,
+    at: Option<std::time::Instant>,
+}
+
+/// The link's figures of this tick (see `sync::link`): the heartbeats' round trip and losses,
+/// the partner's clock, the office's fresh changes (on the backup), and what the sync carried
+/// if it had work all tick long. Nothing is recorded of what was not measured.
+fn link_readings(e: &crate::sync::SyncEngine, before: &mut LinkBefore, pending: Option<u64>) -> Vec<Reading> {
+    use crate::sync::link;
+    use lbs_protocol::SeriesKind::Sync;
+    let tick = e.link.take();
+    let mut out = Vec::new();
+    if let Some(ms) = tick.round_trip_ms {
+        out.push(Reading::new(link::ROUND_TRIP, "Link: round trip", "ms", Sync, ms));
+    }
+    if let Some(p) = tick.loss_percent {
+        out.push(Reading::new(link::LOSS, "Link: heartbeats lost", "percent", Sync, p));
+    }
+    if let Some(ms) = tick.clock_offset_ms {
+        out.push(Reading::new(
+            link::CLOCK_OFFSET,
+            "Link: partner's clock ahead by",
+            "ms",
+            Sync,
+            ms as f64,
+        ));
+    }
+    let now = std::time::Instant::now();
+    let moved = e.tracker.moved_total();
+    if let (Some(at), Some(pending)) = (before.at, pending) {
+        let seconds = now.duration_since(at);
+        if e.role().role == Role::Backup {
+            let rate = tick.incoming_bytes as f64 / seconds.as_secs_f64().max(1.0);
+            out.push(Reading::new(
+                link::INCOMING,
+                "Sync: office's changes",
+                "bytes_per_sec",
+                Sync,
+                rate,
+            ));
+        }
+        let carried = moved.saturating_sub(before.moved);
+        if let Some(rate) = link::capacity_sample(before.pending, pending, carried, seconds) {
+            out.push(Reading::new(
+                link::CAPACITY,
+                "Link: carried while copying",
+                "bytes_per_sec",
+                Sync,
+                rate,
+            ));
+        }
+    }
+    *before = LinkBefore {
+        pending: pending.unwrap_or(0),
+        moved,
+        at: Some(now),
+    };
+    out
 }

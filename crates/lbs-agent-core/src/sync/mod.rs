@@ -12,6 +12,7 @@
 pub(crate) mod apply;
 pub(crate) mod bundle;
 pub(crate) mod dump;
+pub mod link;
 pub(crate) mod primary;
 pub(crate) mod pull;
 pub mod serving;
@@ -47,6 +48,8 @@ pub struct SyncEngine {
     /// Files set aside by a reintegration (the record; the files are in each root).
     pub quarantine: lbs_sync::quarantine::QuarantineStore,
     pub tracker: tracker::Tracker,
+    /// The link to the partner: heartbeats, clocks, the office's changes, what the sync carried.
+    pub link: link::LinkMeter,
     pub throttle: throttle::Throttle,
     pub identity: Arc<Identity>,
     role: RoleReader,
@@ -102,6 +105,7 @@ impl SyncEngine {
             quarantine: lbs_sync::quarantine::QuarantineStore::new(pool.clone()),
             queue: Queue::new(pool),
             tracker,
+            link: link::LinkMeter::default(),
             identity,
             role,
             peer,
@@ -202,6 +206,7 @@ impl SyncEngine {
     /// Called when the partner changes (pairing, unpairing): forget what was known of the old.
     pub fn peer_changed(&self) {
         self.tracker.forget_link();
+        self.link.forget();
         *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.changed.notify_waiters();
     }

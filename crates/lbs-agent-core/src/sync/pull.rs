@@ -172,6 +172,17 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         }
         return Ok(());
     };
+    // The office's changes as they come: fresh ones only, and none while the primary still
+    // counts its files (a first copy is not the office changing).
+    if counting.is_empty() {
+        let fresh: u64 = page
+            .changes
+            .iter()
+            .filter(|c| !c.deleted && !c.folder && (now - c.changed_unix).abs() <= super::link::FRESH_SECS)
+            .map(|c| c.size)
+            .sum();
+        e.link.announced(fresh);
+    }
     let mut accepted = Vec::with_capacity(page.changes.len());
     for wire in page.changes {
         let category = super::Sources::category_of(&wire.source).to_owned();

@@ -114,6 +114,10 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
             }
         })
         .collect();
+    let link_report = match &peer {
+        Some(p) => Some(link_report(e, history, &p.name, role.role, now).await),
+        None => None,
+    };
     let peer = match (peer, link) {
         (None, _) => SyncPeer {
             state: SyncLinkState::Unpaired,
@@ -140,7 +144,42 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
         peer,
         categories,
         history: recent_history(history, now).await,
+        link: link_report,
     })
+}
+
+/// The link as the history has it over the last week: the busiest hour of the office's changes
+/// (the backup's view) against what the sync carried while it had work.
+async fn link_report(
+    e: &SyncEngine,
+    history: &HistoryStore,
+    partner: &str,
+    role: Role,
+    now: i64,
+) -> lbs_protocol::LinkReport {
+    use super::link;
+    const WEEK: i64 = 7 * 24 * 3600;
+    let read = |series: &str, points: u32| HistoryQuery {
+        series: series.to_owned(),
+        from: now - WEEK,
+        to: now,
+        points,
+    };
+    let busiest = match role {
+        Role::Backup => history.query(&read(link::INCOMING, 168)).await.ok().and_then(|r| {
+            r.points
+                .into_iter()
+                .max_by(|a, b| a.avg.total_cmp(&b.avg))
+                .map(|p| (p.avg, p.t))
+        }),
+        Role::Primary => None,
+    };
+    let carried = history
+        .query(&read(link::CAPACITY, 1))
+        .await
+        .ok()
+        .and_then(|r| r.points.first().map(|p| p.avg));
+    link::assess(partner, busiest, carried, e.config.bandwidth_limit, e.link.recent())
 }
 
 /// The last hour of the sync gauges, a point a minute (empty if nothing was recorded yet).

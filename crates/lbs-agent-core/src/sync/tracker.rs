@@ -68,6 +68,8 @@ struct Inner {
     peer_counting: HashMap<String, u64>,
     /// Backup side: the last page did not reach the primary's head (more pages follow).
     behind_head: bool,
+    /// Every byte moved (served or installed) since start, for the link's capacity.
+    moved_total: u64,
 }
 
 #[derive(Default)]
@@ -111,7 +113,15 @@ impl Tracker {
     }
 
     pub fn moved(&self, category: &str, bytes: u64) {
-        self.with(|i| i.categories.entry(category.into()).or_default().meter.add(bytes));
+        self.with(|i| {
+            i.categories.entry(category.into()).or_default().meter.add(bytes);
+            i.moved_total = i.moved_total.saturating_add(bytes);
+        });
+    }
+
+    /// Every byte moved since start (served as primary, installed as backup).
+    pub fn moved_total(&self) -> u64 {
+        self.with(|i| i.moved_total)
     }
 
     /// Records entries a scan did not copy: a full scan (`replace`) gives the whole list, a

@@ -174,6 +174,34 @@ fn the_partners_clock_is_shown_once_measured() {
     assert!(t.contains("lbs_partner_clock_skew_seconds -125\n"), "{t}");
 }
 
+fn link(round_trip_ms: Option<f64>, loss_percent: Option<f64>) -> lbs_protocol::LinkReport {
+    lbs_protocol::LinkReport {
+        round_trip_ms,
+        loss_percent,
+        clock_offset_ms: None,
+        capacity_bps: None,
+        busiest_hour_bytes: None,
+        busiest_hour_unix: None,
+        behind_per_busy_hour_bytes: None,
+        warning: None,
+    }
+}
+
+#[test]
+fn the_link_is_shown_in_base_units_once_measured() {
+    let (f, mut s) = backup();
+    assert!(!text(&f, &s, &[]).contains("lbs_link_"), "not measured yet");
+    s.link = Some(link(Some(250.0), Some(5.0)));
+    let t = text(&f, &s, &[]);
+    assert!(t.contains("lbs_link_round_trip_seconds 0.25\n"), "{t}");
+    assert!(t.contains("lbs_link_heartbeat_loss_ratio 0.05\n"), "{t}");
+    s.link = Some(link(None, None));
+    assert!(
+        !text(&f, &s, &[]).contains("lbs_link_"),
+        "no heartbeat this minute: nothing"
+    );
+}
+
 #[test]
 fn what_an_admin_alerts_on_is_there_with_labels_and_base_units() {
     let (f, s) = backup();
@@ -249,9 +277,10 @@ fn the_families_are_the_ones_the_alert_rules_and_the_dashboard_know() {
         .unwrap();
     let mut known: Vec<&str> = list.split_whitespace().filter(|n| *n != "up").collect();
     known.sort_unstable();
-    let (mut f, s) = backup();
+    let (mut f, mut s) = backup();
     f.partner.clock_offset_secs = Some(-2);
     f.autopilot = Some(fenced_autopilot());
+    s.link = Some(link(Some(12.0), Some(0.0)));
     let every_series = [
         "cpu.usage",
         "memory.used",

@@ -98,6 +98,39 @@ impl Address {
             target: self.target(),
             held,
             problem,
+            warning: None,
         }
+    }
+
+    /// A floating address moves only between boxes on its own network: said when the partner
+    /// (`partner`, "host:port" as paired) is elsewhere, e.g. a backup in another building.
+    pub async fn partner_warning(&self, partner_name: &str, partner: &str) -> Option<String> {
+        let Takeover::Vip(v) = &self.config else { return None };
+        let host = partner
+            .rsplit_once(':')
+            .map_or(partner, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let ip = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip,
+            // A name: what it resolves to here, if it does so at once.
+            Err(_) => {
+                let lookup = tokio::net::lookup_host(partner.to_owned());
+                let mut found = tokio::time::timeout(std::time::Duration::from_secs(1), lookup)
+                    .await
+                    .ok()?
+                    .ok()?;
+                found.next()?.ip()
+            }
+        };
+        vip::outside(v.address, ip).then(|| {
+            format!(
+                "The floating address {}/{} cannot move to {partner_name}: {partner_name} is at {ip}, on another \
+                 network. After a failover the phones would still call {}, which {partner_name} cannot answer on. \
+                 For a backup in another building use DNS takeover ([takeover] strategy = \"dns\"; see \
+                 docs/failover.md, \"A backup in another building\").",
+                v.address.0, v.address.1, v.address.0
+            )
+        })
     }
 }

@@ -11,6 +11,29 @@ use crate::refusal::Refusal;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether `ip` lies outside the floating address's network (`address/prefix`): a box there
+/// could hold the address but nobody on the office's network would reach it.
+pub fn outside(floating: (std::net::IpAddr, u8), ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (floating.0, ip) {
+        (IpAddr::V4(net), IpAddr::V4(ip)) => {
+            let prefix = u32::from(floating.1.min(32));
+            let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+            u32::from(net) & mask != u32::from(ip) & mask
+        }
+        (IpAddr::V6(net), IpAddr::V6(ip)) => {
+            let prefix = u32::from(floating.1.min(128));
+            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+            u128::from(net) & mask != u128::from(ip) & mask
+        }
+        _ => true,
+    }
+}
+
 fn cidr(v: &VipTakeover) -> String {
     format!("{}/{}", v.address.0, v.address.1)
 }
@@ -81,4 +104,28 @@ pub async fn held(v: &VipTakeover) -> Option<bool> {
         .ok()?;
     let needle = format!(" {} ", cidr(v));
     Some(o.success && format!("{} ", o.output.replace('\n', " ")).contains(&needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_outside_the_floating_network_is_found() {
+        let net = |s: &str, p| (s.parse().unwrap(), p);
+        let ip = |s: &str| s.parse().unwrap();
+        assert!(!outside(net("192.168.1.10", 24), ip("192.168.1.12")));
+        assert!(outside(net("192.168.1.10", 24), ip("192.168.2.12")));
+        assert!(outside(net("192.168.1.10", 24), ip("10.2.0.12")));
+        assert!(!outside(net("10.0.0.10", 8), ip("10.200.1.1")));
+        assert!(!outside(net("192.168.1.10", 0), ip("8.8.8.8")), "/0 holds everything");
+        assert!(outside(net("192.168.1.10", 32), ip("192.168.1.11")));
+        assert!(
+            !outside(net("192.168.1.10", 24), ip("::ffff:192.168.1.12")),
+            "a mapped IPv4 address"
+        );
+        assert!(!outside(net("fd00:1::10", 64), ip("fd00:1::12")));
+        assert!(outside(net("fd00:1::10", 64), ip("fd00:2::12")));
+        assert!(outside(net("fd00:1::10", 64), ip("192.168.1.12")));
+    }
 }

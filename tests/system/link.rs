@@ -1,0 +1,192 @@
+//! The link between the two boxes (issue 17): measured at every heartbeat, recorded in the
+//! history, and judged against the office's changes — a backup in another building is only as
+//! good as its link. And the clocks: a partner whose clock is wrong is measured, recorded and
+//! alerted, and the hold before switching back does not move with it.
+
+use std::time::Duration;
+
+use lbs_protocol::{AlertsStatus, FailoverStatus, HistoryResponse, SyncStatus};
+use lbs_tests::relay::Relay;
+use lbs_tests::{eventually, Agent};
+
+use crate::failover::{box_config, voicemail};
+
+async fn get<T: serde::de::DeserializeOwned>(agent: &Agent, path: &str) -> Option<T> {
+    agent.get(path, &agent.link.token).await.json().await.ok()
+}
+
+/// The highest value of `series` this agent recorded in the last ten minutes.
+async fn recorded_max(agent: &Agent, series: &str) -> Option<f64> {
+    let now = lbs_agent_core::clock::now_unix();
+    let path = format!(
+        "/api/v1/metrics/history?series={series}&from={}&to={}&points=600",
+        now - 600,
+        now + 5
+    );
+    let h: HistoryResponse = get(agent, &path).await?;
+    h.points.iter().map(|p| p.max).reduce(f64::max)
+}
+
+// Several threads: the relay runs in this runtime while the test blocks on the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_for_the_office_is_said() {
+    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, "1h", ""));
+    // B copies at most 40 KB/s: far less than the office below changes.
+    let mut b = Agent::init_config("PBX B", "1s", |d| {
+        box_config(d, "1h", "bandwidth_limit = \"40 KB/s\"\n")
+    });
+    a.start();
+    b.start();
+    // B reaches A through a relay that adds 60 ms each way, as a link to another building.
+    let relay = Relay::start(a.address().parse().expect("A's address"), Duration::from_millis(60)).await;
+    let mut through = a.link.clone();
+    through.address = relay.addr.to_string();
+    let out = b.cli(&["pair", &through.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+
+    let report = eventually("B to measure its round trip to A", Duration::from_secs(20), || async {
+        let s: SyncStatus = get(&b, "/api/v1/sync").await?;
+        s.link.filter(|l| l.round_trip_ms.is_some_and(|ms| ms >= 120.0))
+    })
+    .await;
+    let round_trip = report.round_trip_ms.unwrap_or_default();
+    assert!(round_trip < 2000.0, "{report:?}");
+    assert_eq!(report.loss_percent, Some(0.0), "{report:?}");
+    assert!(
+        report.clock_offset_ms.is_some_and(|ms| ms.abs() < 1000),
+        "the same clock: {report:?}"
+    );
+    // A reaches B directly: its round trip is loopback's.
+    let theirs = eventually("A to measure its round trip to B", Duration::from_secs(20), || async {
+        let s: SyncStatus = get(&a, "/api/v1/sync").await?;
+        s.link.and_then(|l| l.round_trip_ms)
+    })
+    .await;
+    assert!(theirs < 120.0, "A's round trip {theirs} ms");
+    let recorded = eventually(
+        "B's history to hold the round trip",
+        Duration::from_secs(20),
+        || async { recorded_max(&b, "link.round_trip_ms").await.filter(|ms| *ms >= 120.0) },
+    )
+    .await;
+    assert!(recorded < 2000.0, "{recorded}");
+
+    // The office changes 3 MB at once, far more than 40 KB/s carries: B says how far it falls
+    // behind in such an hour, with the figures it measured.
+    for i in 0..30 {
+        let bytes = lbs_tests::noise(i, 100_000);
+        std::fs::write(voicemail(&a).join(format!("msg{i:04}.wav")), bytes).unwrap();
+    }
+    let report = eventually("B to say the link cannot keep up", Duration::from_secs(60), || async {
+        let s: SyncStatus = get(&b, "/api/v1/sync").await?;
+        s.link.filter(|l| l.warning.is_some())
+    })
+    .await;
+    let warning = report.warning.clone().unwrap_or_default();
+    assert!(warning.starts_with("The link from PBX A cannot keep up"), "{warning}");
+    let capacity = report.capacity_bps.unwrap_or_default();
+    assert!(
+        capacity > 0.0 && capacity <= 40_000.0,
+        "capped by the limit: {report:?}"
+    );
+    assert!(
+        report.busiest_hour_bytes.unwrap_or_default() > capacity * 3600.0,
+        "{report:?}"
+    );
+    assert!(
+        report.behind_per_busy_hour_bytes.unwrap_or_default() > 0.0,
+        "{report:?}"
+    );
+    assert!(recorded_max(&b, "sync.incoming").await.unwrap_or_default() > 40_000.0);
+
+    // The link cut: B's heartbeats go unanswered, and it counts them.
+    relay.cut();
+    let report = eventually("B to count lost heartbeats", Duration::from_secs(20), || async {
+        let s: SyncStatus = get(&b, "/api/v1/sync").await?;
+        s.link.filter(|l| l.loss_percent.is_some_and(|p| p > 0.0))
+    })
+    .await;
+    assert!(report.loss_percent.unwrap_or_default() <= 100.0);
+    eventually("B's history to hold the losses", Duration::from_secs(20), || async {
+        recorded_max(&b, "link.loss_percent").await.filter(|p| *p > 0.0)
+    })
+    .await;
+    let metrics = b.get("/api/v1/metrics", &b.link.token).await.text().await.unwrap();
+    assert!(metrics.contains("lbs_link_heartbeat_loss_ratio "), "{metrics}");
+    assert!(metrics.contains("lbs_link_round_trip_seconds "), "{metrics}");
+    relay.mend();
+    b.stop();
+    a.stop();
+}
+
+#[tokio::test]
+async fn a_wrong_clock_is_measured_recorded_and_alerted_and_the_hold_does_not_move_with_it() {
+    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, "1h", ""));
+    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, "1h", ""));
+    // B's clock two hours behind (only the wall clock: the monotonic clock runs on).
+    lbs_tests::faults::fake_clock(&mut b, "-2h");
+    a.start();
+    b.start();
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+
+    // Each box measures the other's clock.
+    let seen_by_a = eventually("A to measure B's clock", Duration::from_secs(20), || async {
+        let f: FailoverStatus = get(&a, "/api/v1/failover").await?;
+        f.partner.clock_offset_secs.map(|o| (o, f.partner.clock_problem))
+    })
+    .await;
+    assert!((-7210..=-7190).contains(&seen_by_a.0), "{seen_by_a:?}");
+    let problem = seen_by_a.1.unwrap_or_default();
+    assert!(
+        problem.starts_with("PBX B's clock is 2h behind this box's"),
+        "{problem}"
+    );
+    let seen_by_b = eventually("B to measure A's clock", Duration::from_secs(20), || async {
+        let f: FailoverStatus = get(&b, "/api/v1/failover").await?;
+        f.partner.clock_offset_secs
+    })
+    .await;
+    assert!((7190..=7210).contains(&seen_by_b), "{seen_by_b}");
+    // Recorded in A's history, and alerted by the backup (B).
+    let recorded = eventually("A's history to hold the offset", Duration::from_secs(20), || async {
+        let now = lbs_agent_core::clock::now_unix();
+        let path = format!(
+            "/api/v1/metrics/history?series=link.clock_offset_ms&from={}&to={}&points=10",
+            now - 600,
+            now + 5
+        );
+        let h: HistoryResponse = get(&a, &path).await?;
+        h.points.last().map(|p| p.avg)
+    })
+    .await;
+    assert!((-7_210_000.0..=-7_190_000.0).contains(&recorded), "{recorded}");
+    let alert = eventually("B to alert the clocks", Duration::from_secs(20), || async {
+        let s: AlertsStatus = get(&b, "/api/v1/alerts").await?;
+        s.open.into_iter().find(|o| o.condition == "clock_skew")
+    })
+    .await;
+    assert_eq!(alert.title, "The clocks of PBX B and PBX A differ by 2 h");
+
+    // B takes over (a switchover): for A, now its backup, B has been the primary for seconds —
+    // not the two hours B's clock would say — and the hour's hold lies ahead.
+    let out = b.cli(&["switchover"]);
+    assert!(
+        out.status.success(),
+        "switchover: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hold = eventually("A to follow B as its backup", Duration::from_secs(30), || async {
+        let f: FailoverStatus = get(&a, "/api/v1/failover").await?;
+        (f.role == lbs_protocol::Role::Backup && f.hold.primary_for_secs.is_some()).then_some(f.hold)
+    })
+    .await;
+    assert!(hold.primary_for_secs.unwrap_or(u64::MAX) < 120, "{hold:?}");
+    assert!(hold.remaining_secs.unwrap_or(0) > 3600 - 120, "{hold:?}");
+    // B's own view agrees.
+    let f: FailoverStatus = get(&b, "/api/v1/failover").await.expect("B's status");
+    assert!(f.hold.remaining_secs.unwrap_or(0) > 3600 - 120, "{:?}", f.hold);
+    b.stop();
+    a.stop();
+}
