@@ -190,3 +190,42 @@ async fn a_wrong_clock_is_measured_recorded_and_alerted_and_the_hold_does_not_mo
     b.stop();
     a.stop();
 }
+
+/// A floating address moves only within its network: B, set up with one, says it cannot reach
+/// its partner on another network (here A at 127.0.0.1, the address on 192.0.2.0/24). B stays
+/// the backup, so it never takes the address.
+#[tokio::test]
+async fn a_floating_address_for_a_partner_on_another_network_is_said() {
+    let vip = |d: &std::path::Path| {
+        let c = box_config(d, "1h", "");
+        let start = c.find("[takeover]").expect("a takeover section");
+        let end = start + c[start..].find("\n\n").expect("its end");
+        format!(
+            "{}[takeover]\nstrategy = \"vip\"\naddress = \"192.0.2.10/24\"\ninterface = \"lo\"\narp_count = 0{}",
+            &c[..start],
+            &c[end..]
+        )
+    };
+    let pair = crate::failover::pair_of(|d| box_config(d, "1h", ""), vip);
+    let warning = eventually(
+        "B to say the address cannot move to A",
+        Duration::from_secs(20),
+        || async {
+            let f: FailoverStatus = get(&pair.b, "/api/v1/failover").await?;
+            f.address.warning
+        },
+    )
+    .await;
+    assert!(
+        warning.starts_with(
+            "The floating address 192.0.2.10/24 cannot move to PBX A: PBX A is at 127.0.0.1, on another network."
+        ),
+        "{warning}"
+    );
+    assert!(warning.contains("DNS takeover"), "{warning}");
+    let shown = String::from_utf8_lossy(&pair.b.cli(&["status"]).stdout).to_string();
+    assert!(shown.contains("WARNING: The floating address 192.0.2.10/24 cannot move"), "{shown}");
+    // A, with the hook, has nothing to say.
+    let f: FailoverStatus = get(&pair.a, "/api/v1/failover").await.expect("A's status");
+    assert_eq!(f.address.warning, None);
+}

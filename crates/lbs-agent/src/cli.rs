@@ -453,6 +453,9 @@ fn print_failover(f: &lbs_protocol::FailoverStatus) {
     if let Some(problem) = &f.address.problem {
         println!("              PROBLEM: {problem}");
     }
+    if let Some(warning) = &f.address.warning {
+        println!("              WARNING: {warning}");
+    }
     if f.quarantined_files > 0 {
         println!(
             "Quarantine:   {} files set aside; see `lbs-agent quarantine`",
