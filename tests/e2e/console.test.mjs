@@ -304,6 +304,20 @@ test("the sync tab, reached with the keyboard, lists every category on both serv
   assert.ok(rows);
   assert.ok((await wd.findAll('[data-testid="sync-row"]')).length >= 1);
   await shot("08-sync");
+  // The link, as the backup measures it: a round trip in milliseconds, no loss, the same clock.
+  const roundTrip = await wd.waitFor('[data-testid="link-round-trip"]', {
+    timeout: 20000,
+    predicate: async (id) => / ms$/.test(await wd.text(id)),
+  });
+  assert.match(await wd.text(roundTrip), /^\d+(\.\d)? ms$/);
+  assert.equal(await wd.text(await wd.waitFor('[data-testid="link-loss"]')), "0%");
+  assert.equal(await wd.text(await wd.waitFor('[data-testid="link-clock"]')), "The same time on both");
+  assert.equal((await wd.findAll('[data-testid="link-warning"]')).length, 0, "a loopback link keeps up");
+  await wd.cmd("POST", "/execute/sync", {
+    script: 'document.querySelector(\'[data-testid="link-card"]\').scrollIntoView({ block: "center" }); return true;',
+    args: [],
+  });
+  await shot("08d-link");
   await tab("servers");
 });
 

@@ -56,13 +56,12 @@ async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_
         report.clock_offset_ms.is_some_and(|ms| ms.abs() < 1000),
         "the same clock: {report:?}"
     );
-    // A reaches B directly: its round trip is loopback's.
-    let theirs = eventually("A to measure its round trip to B", Duration::from_secs(20), || async {
+    // A reaches B directly, and measures its own heartbeats' round trip too.
+    eventually("A to measure its round trip to B", Duration::from_secs(20), || async {
         let s: SyncStatus = get(&a, "/api/v1/sync").await?;
         s.link.and_then(|l| l.round_trip_ms)
     })
     .await;
-    assert!(theirs < 120.0, "A's round trip {theirs} ms");
     let recorded = eventually(
         "B's history to hold the round trip",
         Duration::from_secs(20),
