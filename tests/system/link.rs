@@ -223,7 +223,10 @@ async fn a_floating_address_for_a_partner_on_another_network_is_said() {
     );
     assert!(warning.contains("DNS takeover"), "{warning}");
     let shown = String::from_utf8_lossy(&pair.b.cli(&["status"]).stdout).to_string();
-    assert!(shown.contains("WARNING: The floating address 192.0.2.10/24 cannot move"), "{shown}");
+    assert!(
+        shown.contains("WARNING: The floating address 192.0.2.10/24 cannot move"),
+        "{shown}"
+    );
     // A, with the hook, has nothing to say.
     let f: FailoverStatus = get(&pair.a, "/api/v1/failover").await.expect("A's status");
     assert_eq!(f.address.warning, None);

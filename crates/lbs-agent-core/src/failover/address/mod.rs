@@ -116,7 +116,7 @@ impl Address {
             // A name: what it resolves to here, if it does so at once.
             Err(_) => {
                 let lookup = tokio::net::lookup_host(partner.to_owned());
-                let mut found = tokio::time::timeout(std::time::Duration::from_secs(1), lookup)
+                let mut found = tokio::time::timeout(std::time::Duration::from_millis(300), lookup)
                     .await
                     .ok()?
                     .ok()?;
