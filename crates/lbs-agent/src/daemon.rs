@@ -63,6 +63,9 @@ pub async fn run(config_path: &Path) -> Result<()> {
         stop_rx,
     ));
     let mut tasks = sync.spawn();
+    let inventory =
+        lbs_agent_core::inventory::Inventory::new(&config, identity.server_id.clone(), role.clone(), sync.clone());
+    tasks.push(inventory.spawn());
     let failover = lbs_agent_core::failover::Failover::new(
         config.clone(),
         identity.clone(),
@@ -71,6 +74,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
         peers.clone(),
         sync.clone(),
         events,
+        inventory.clone(),
     );
     tasks.extend(failover.spawn());
     let alerts = lbs_agent_core::alerts::Alerts::new(&config, identity.server_id.clone(), pool);
@@ -82,6 +86,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
         maintenance: failover.maintenance.watch(),
     }));
     let state = Arc::new(Agent {
+        inventory,
         failover,
         alerts,
         config,

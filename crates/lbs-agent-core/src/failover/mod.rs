@@ -26,6 +26,7 @@ mod autopilot;
 mod clock_skew;
 pub mod events;
 pub(crate) mod heartbeat;
+mod inventory;
 mod maintenance;
 mod pairing;
 mod partner;
@@ -109,6 +110,8 @@ pub struct Failover {
     handover: Mutex<Option<Instant>>,
     /// Automatic failover (opt-in; see `autopilot`).
     autopilot: autopilot::Autopilot,
+    /// What this box is made of, and the partner's as last received (see `inventory`).
+    pub inventory: Arc<crate::inventory::Inventory>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -209,6 +212,7 @@ impl Failover {
         peers: PeerStore,
         sync: Arc<SyncEngine>,
         events: EventLog,
+        inventory: Arc<crate::inventory::Inventory>,
     ) -> Arc<Failover> {
         Arc::new(Failover {
             pbx: pbx::Pbx::new(config.pbx.clone()),
@@ -230,6 +234,7 @@ impl Failover {
             partner: Mutex::new(PartnerView::default()),
             pbx_view: Mutex::new(PbxView::default()),
             handover: Mutex::new(None),
+            inventory,
         })
     }
 
@@ -298,6 +303,7 @@ impl Failover {
             maintenance: self.maintenance.record(),
             now_unix_ms: Some(crate::clock::now_unix_ms()),
             autopilot: Some(self.autopilot.advert()),
+            inventory: self.inventory.digest(),
             versions: crate::compat::ours(),
         }
     }
