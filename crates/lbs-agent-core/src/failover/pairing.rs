@@ -78,6 +78,7 @@ impl Failover {
             Some(primary) => {
                 let mut primary = *primary;
                 primary.role = Role::Primary;
+                // As sent with the request a moment ago.
                 let mut own = (*self.inventory.current_or_collect().await).clone();
                 own.role = Role::Backup;
                 let summary = Self::parity_summary(&primary, &own);
@@ -128,7 +129,7 @@ impl Failover {
             address: self.config.advertised_address(),
             epoch: own.epoch,
             versions: crate::compat::ours(),
-            inventory: Some(Box::new((*self.inventory.current_or_collect().await).clone())),
+            inventory: Some(Box::new((*self.inventory.collect(false).await).clone())),
         };
         let response = client
             .post(crate::peer::url(&link.address, "/pair"))
@@ -225,7 +226,7 @@ impl Failover {
         let (name, id) = (peer.name.clone(), peer.server_id.clone());
         self.set_peer(Some(peer)).await?;
         let now = self.role();
-        let own = self.inventory.current_or_collect().await;
+        let own = self.inventory.collect(false).await;
         let differences = match req.inventory {
             Some(backup) => {
                 let mut backup = *backup;

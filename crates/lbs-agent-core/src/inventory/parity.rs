@@ -288,7 +288,7 @@ fn storage(p: &MachineInventory, b: &MachineInventory) -> Vec<Difference> {
     }
     let mut out = Vec::new();
     for (mount, (total, free, need, held, cats)) in by_fs {
-        let what = format!("{} (on {mount})", cats.join(", "));
+        let what = cats.join(", ");
         // The backup's copies of those files are replaced, not added to.
         let room = free.saturating_add(held);
         let missing_then = format!(
@@ -303,7 +303,8 @@ fn storage(p: &MachineInventory, b: &MachineInventory) -> Vec<Difference> {
                 Some(b),
                 format!("{}'s disk is too small for {}'s data", b.name, p.name),
                 format!(
-                    "{}'s disk for {what} ({}) is smaller than {}'s data there ({}): {missing_then}.",
+                    "{}'s disk for {what} (mounted on {mount}, {}) is smaller than {}'s data there ({}): \
+                     {missing_then}.",
                     b.name,
                     human_bytes(total),
                     p.name,
@@ -324,7 +325,8 @@ fn storage(p: &MachineInventory, b: &MachineInventory) -> Vec<Difference> {
                 Some(b),
                 format!("Not enough free space on {} for {}'s data", b.name, p.name),
                 format!(
-                    "{}'s disk for {what} has {} free, and {}'s data needs {} more: {missing_then}.",
+                    "{}'s disk for {what} (mounted on {mount}) has {} free, and {}'s data needs {} more: \
+                     {missing_then}.",
                     b.name,
                     human_bytes(free),
                     p.name,
@@ -343,7 +345,8 @@ fn storage(p: &MachineInventory, b: &MachineInventory) -> Vec<Difference> {
                 Some(b),
                 format!("{}'s disk will be nearly full with {}'s data", b.name, p.name),
                 format!(
-                    "With {}'s data, {}'s disk for {what} keeps only {} free of {}: once it fills, the copy stops.",
+                    "With {}'s data, {}'s disk for {what} (mounted on {mount}) keeps only {} free of {}: once it \
+                     fills, the copy stops.",
                     p.name,
                     b.name,
                     human_bytes(room - need),
