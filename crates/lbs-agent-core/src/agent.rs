@@ -100,41 +100,13 @@ impl Agent {
             .inventory
             .partner()
             .filter(|r| r.inventory.server_id == peer.server_id);
-        let (partner, note) = match received {
-            Some(r) => {
-                let mut inventory = (*r.inventory).clone();
-                inventory.role = self.failover.partner_role(&inventory);
-                let note = (!seen.reachable).then(|| {
-                    format!(
-                        "{} does not answer now: its inventory is the one received {} ago.",
-                        peer.name,
-                        crate::units::human_secs((crate::clock::now_unix() - r.received_unix).max(0) as u64)
-                    )
-                });
-                (Some(inventory), note)
-            }
-            None => {
-                let older = seen.last.as_ref().is_some_and(|hb| hb.inventory.is_none());
-                let note = if !seen.reachable {
-                    format!(
-                        "{} does not answer, and its inventory has not been received yet.",
-                        peer.name
-                    )
-                } else if older {
-                    format!(
-                        "{} runs an older lbs-agent that does not report its hardware: upgrade it to compare the \
-                         two machines.",
-                        peer.name
-                    )
-                } else {
-                    format!(
-                        "{}'s inventory has not been received yet; it comes within seconds.",
-                        peer.name
-                    )
-                };
-                (None, Some(note))
-            }
-        };
+        let older_agent = seen.last.as_ref().is_some_and(|hb| hb.inventory.is_none());
+        let note = crate::inventory::partner_note(&peer.name, seen.reachable, received.as_ref(), older_agent);
+        let partner = received.map(|r| {
+            let mut inventory = (*r.inventory).clone();
+            inventory.role = self.failover.partner_role(&inventory);
+            inventory
+        });
         crate::inventory::health(this, partner, note)
     }
 

@@ -63,9 +63,6 @@ pub async fn run(config_path: &Path) -> Result<()> {
         stop_rx,
     ));
     let mut tasks = sync.spawn();
-    let inventory =
-        lbs_agent_core::inventory::Inventory::new(&config, identity.server_id.clone(), role.clone(), sync.clone());
-    tasks.push(inventory.spawn());
     let failover = lbs_agent_core::failover::Failover::new(
         config.clone(),
         identity.clone(),
@@ -74,7 +71,6 @@ pub async fn run(config_path: &Path) -> Result<()> {
         peers.clone(),
         sync.clone(),
         events,
-        inventory.clone(),
     );
     tasks.extend(failover.spawn());
     let alerts = lbs_agent_core::alerts::Alerts::new(&config, identity.server_id.clone(), pool);
@@ -86,7 +82,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
         maintenance: failover.maintenance.watch(),
     }));
     let state = Arc::new(Agent {
-        inventory,
+        inventory: failover.inventory.clone(),
         failover,
         alerts,
         config,

@@ -44,15 +44,6 @@ impl<T> Reading<T> {
     }
 }
 
-impl<T> From<Result<T, String>> for Reading<T> {
-    fn from(r: Result<T, String>) -> Self {
-        match r {
-            Ok(value) => Reading::Read { value },
-            Err(reason) => Reading::Unavailable { reason },
-        }
-    }
-}
-
 /// `GET /api/v1/health` (any token): both machines and what differs between them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -416,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_reading_says_read_or_why_not() {
-        let read: Reading<u32> = Ok(3).into();
+        let read: Reading<u32> = Reading::Read { value: 3 };
         assert_eq!(
             serde_json::to_value(&read).unwrap(),
             serde_json::json!({"state": "read", "value": 3})

@@ -11,6 +11,7 @@ use std::time::Duration;
 use lbs_protocol::{Difference, MachineInventory, Role};
 
 use super::Failover;
+use crate::inventory::Unreadable;
 use crate::peer::{CallError, Peer};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -25,27 +26,29 @@ impl Failover {
         tokio::spawn(async move {
             let result = match f.peer().await {
                 Some(peer) => f.fetch_inventory(&peer).await,
-                None => Err("no partner".to_owned()),
+                None => Err(Unreadable::from("no partner")),
             };
             f.inventory.fetched(result);
         });
     }
 
-    async fn fetch_inventory(&self, peer: &Peer) -> Result<MachineInventory, String> {
-        let client = self.sync.client_for(peer).map_err(|e| e.message)?;
+    async fn fetch_inventory(&self, peer: &Peer) -> Result<MachineInventory, Unreadable> {
+        let client = self.sync.client_for(peer).map_err(|e| Unreadable(e.message))?;
         let request = client
             .get(crate::peer::url(&peer.address, lbs_protocol::INVENTORY_ROUTE))
             .timeout(FETCH_TIMEOUT);
-        let inventory: MachineInventory = crate::peer::call(request).await.map_err(|e| match e {
-            CallError::Silent(why) => format!("{} does not answer ({why})", peer.name),
-            CallError::Refused(_, why) => format!("{} refused: {why}", peer.name),
-            CallError::Unreadable(why) => format!("{}'s inventory could not be read: {why}", peer.name),
+        let inventory: MachineInventory = crate::peer::call(request).await.map_err(|e| {
+            Unreadable(match e {
+                CallError::Silent(why) => format!("{} does not answer ({why})", peer.name),
+                CallError::Refused(_, why) => format!("{} refused: {why}", peer.name),
+                CallError::Unreadable(why) => format!("{}'s inventory could not be read: {why}", peer.name),
+            })
         })?;
         if inventory.server_id != peer.server_id {
-            return Err(format!(
+            return Err(Unreadable(format!(
                 "the inventory answered at {} is not {}'s",
                 peer.address, peer.name
-            ));
+            )));
         }
         tracing::info!(partner = %peer.name, "received the partner's inventory");
         Ok(inventory)

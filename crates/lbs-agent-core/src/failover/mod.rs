@@ -212,8 +212,9 @@ impl Failover {
         peers: PeerStore,
         sync: Arc<SyncEngine>,
         events: EventLog,
-        inventory: Arc<crate::inventory::Inventory>,
     ) -> Arc<Failover> {
+        let inventory =
+            crate::inventory::Inventory::new(&config, identity.server_id.clone(), role.reader(), sync.clone());
         Arc::new(Failover {
             pbx: pbx::Pbx::new(config.pbx.clone()),
             address: address::Address::new(config.takeover.clone()),
@@ -238,8 +239,8 @@ impl Failover {
         })
     }
 
-    /// Settles the role found at start, and starts the heartbeat, the PBX watch and the
-    /// maintenance timer.
+    /// Settles the role found at start, and starts the heartbeat, the PBX watch, the
+    /// maintenance timer, the autopilot and the reading of the box's inventory.
     pub fn spawn(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let f = self.clone();
         let settle = tokio::spawn(async move { f.settle_at_start().await });
@@ -250,6 +251,7 @@ impl Failover {
             tokio::spawn(maintenance::run_timer(self.clone())),
             tokio::spawn(autopilot::keep_vote(self.clone())),
             tokio::spawn(autopilot::watch(self.clone())),
+            self.inventory.spawn(),
         ]
     }
 

@@ -4,10 +4,12 @@ use std::collections::BTreeSet;
 
 use lbs_protocol::CpuInfo;
 
+use super::Unreadable;
+
 /// Parses `/proc/cpuinfo`: the model, the logical processors, and the physical cores and
 /// sockets where the kernel says (x86 does; many ARM boards do not, and then each logical
 /// processor counts as a core).
-pub fn parse(text: &str) -> Result<CpuInfo, String> {
+pub fn parse(text: &str) -> Result<CpuInfo, Unreadable> {
     let mut model: Option<String> = None;
     let mut board: Option<String> = None;
     let mut threads = 0u32;
@@ -38,7 +40,7 @@ pub fn parse(text: &str) -> Result<CpuInfo, String> {
         }
     }
     if threads == 0 {
-        return Err("/proc/cpuinfo lists no processor".into());
+        return Err(Unreadable::from("/proc/cpuinfo lists no processor"));
     }
     Ok(CpuInfo {
         model: model.or(board).unwrap_or_else(|| "unknown processor".into()),

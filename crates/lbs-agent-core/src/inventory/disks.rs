@@ -4,6 +4,8 @@
 use lbs_protocol::{DiskInfo, DiskVerdict, Reading, SmartReport};
 use serde_json::Value;
 
+use super::Unreadable;
+
 /// The command that lists the disks (one line per whole disk, sizes in bytes).
 pub const LSBLK: &[&str] = &[
     "lsblk",
@@ -37,8 +39,9 @@ pub fn smartctl_command(disk: &str) -> Vec<String> {
 
 /// Parses `lsblk --json` (see [`LSBLK`]): the whole disks, without SMART yet. RAM disks, zram,
 /// loop devices and empty drives are left out. Older lsblk writes numbers and flags as strings.
-pub fn parse_lsblk(text: &str) -> Result<Vec<DiskInfo>, String> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| format!("lsblk's answer could not be read: {e}"))?;
+pub fn parse_lsblk(text: &str) -> Result<Vec<DiskInfo>, Unreadable> {
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| Unreadable(format!("lsblk's answer could not be read: {e}")))?;
     let devices = doc["blockdevices"]
         .as_array()
         .ok_or("lsblk's answer has no list of block devices")?;

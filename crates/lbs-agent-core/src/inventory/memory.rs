@@ -2,8 +2,10 @@
 
 use lbs_protocol::MemoryInfo;
 
+use super::Unreadable;
+
 /// Parses `/proc/meminfo` (`MemTotal:  16314208 kB`).
-pub fn parse(text: &str) -> Result<MemoryInfo, String> {
+pub fn parse(text: &str) -> Result<MemoryInfo, Unreadable> {
     let field = |name: &str| -> Option<u64> {
         text.lines().find_map(|line| {
             let rest = line.strip_prefix(name)?.strip_prefix(':')?;

@@ -55,6 +55,32 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// After a failed fetch of the partner's inventory, the next try waits this long.
 const FETCH_RETRY: Duration = Duration::from_secs(60);
 
+/// Why a part of the inventory could not be read, in plain words: it becomes the reason of a
+/// `Reading::Unavailable`, never an error of the agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
+impl From<String> for Unreadable {
+    fn from(s: String) -> Self {
+        Unreadable(s)
+    }
+}
+
+impl From<&str> for Unreadable {
+    fn from(s: &str) -> Self {
+        Unreadable(s.to_owned())
+    }
+}
+
+/// A part read, or why not.
+pub fn reading<T>(r: Result<T, Unreadable>) -> Reading<T> {
+    match r {
+        Ok(value) => Reading::Read { value },
+        Err(why) => Reading::Unavailable { reason: why.0 },
+    }
+}
+
 /// This box's inventory as last read, with its digest.
 #[derive(Debug, Clone)]
 pub struct Own {
@@ -68,6 +94,13 @@ pub struct Received {
     pub inventory: Arc<MachineInventory>,
     pub digest: String,
     pub received_unix: i64,
+}
+
+/// The last SMART reading of each disk, and when the disks were last asked.
+#[derive(Default)]
+struct SmartCache {
+    readings: HashMap<String, Reading<SmartReport>>,
+    asked: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -86,8 +119,7 @@ pub struct Inventory {
     own: watch::Sender<Option<Own>>,
     partner: Mutex<PartnerState>,
     fetching: AtomicBool,
-    /// The last SMART reading of each disk, and when the disks were last asked.
-    smart: Mutex<(HashMap<String, Reading<SmartReport>>, Option<Instant>)>,
+    smart: Mutex<SmartCache>,
     /// One collection at a time (the loop, and pairing that cannot wait for it).
     collecting: tokio::sync::Mutex<()>,
 }
@@ -129,7 +161,7 @@ impl Inventory {
             own: watch::channel(None).0,
             partner: Mutex::new(PartnerState::default()),
             fetching: AtomicBool::new(false),
-            smart: Mutex::new((HashMap::new(), None)),
+            smart: Mutex::new(SmartCache::default()),
             collecting: tokio::sync::Mutex::new(()),
         })
     }
@@ -203,7 +235,7 @@ impl Inventory {
     }
 
     /// The end of a fetch: the partner's inventory, or why it could not be had.
-    pub fn fetched(&self, result: Result<MachineInventory, String>) {
+    pub fn fetched(&self, result: Result<MachineInventory, Unreadable>) {
         match result {
             Ok(inventory) => self.set_partner(inventory),
             Err(why) => {
@@ -246,12 +278,12 @@ impl Inventory {
             collected_unix: now_unix(),
             agent_version: env!("CARGO_PKG_VERSION").into(),
             api_version: lbs_protocol::API_VERSION,
-            cpu: read_text("/proc/cpuinfo").and_then(|t| cpu::parse(&t)).into(),
-            memory: read_text("/proc/meminfo").and_then(|t| memory::parse(&t)).into(),
+            cpu: reading(read_text("/proc/cpuinfo").and_then(|t| cpu::parse(&t))),
+            memory: reading(read_text("/proc/meminfo").and_then(|t| memory::parse(&t))),
             disks,
-            network: net::read(Path::new("/sys/class/net")).into(),
+            network: reading(net::read(Path::new("/sys/class/net"))),
             telephony,
-            system: system::read().into(),
+            system: reading(system::read()),
             pbx,
             categories: self.categories(),
             storage,
@@ -274,21 +306,21 @@ impl Inventory {
     async fn disks(&self, smart_wanted: bool) -> Reading<Vec<lbs_protocol::DiskInfo>> {
         let listed = match command::output(&words(disks::LSBLK), COMMAND_TIMEOUT).await {
             Ok(o) if o.success => disks::parse_lsblk(&o.stdout),
-            Ok(o) => Err(format!("`lsblk` failed ({}): {}", o.status, o.stderr)),
-            Err(e) => Err(command_problem(&words(disks::LSBLK), &e, "util-linux")),
+            Ok(o) => Err(format!("`lsblk` failed ({}): {}", o.status, o.stderr).into()),
+            Err(e) => Err(command_problem(&words(disks::LSBLK), &e, "util-linux").into()),
         };
         let mut list = match listed {
             Ok(list) => list,
-            Err(why) => return Reading::unavailable(why),
+            Err(why) => return Reading::unavailable(why.0),
         };
-        let due = lock(&self.smart).1.is_none_or(|t| t.elapsed() >= SMART_REFRESH);
+        let due = lock(&self.smart).asked.is_none_or(|t| t.elapsed() >= SMART_REFRESH);
         if smart_wanted && due {
             self.read_smart(&list).await;
         }
         let cache = lock(&self.smart);
         for d in &mut list {
-            d.smart = cache.0.get(&d.name).cloned().unwrap_or_else(|| {
-                Reading::unavailable(if cache.1.is_none() {
+            d.smart = cache.readings.get(&d.name).cloned().unwrap_or_else(|| {
+                Reading::unavailable(if cache.asked.is_none() {
                     "not read yet: the disks are asked for their health a moment after the agent starts"
                 } else {
                     "not read yet"
@@ -307,7 +339,7 @@ impl Inventory {
                 match command::output(&cmd, COMMAND_TIMEOUT).await {
                     Ok(o) => match disks::parse_smartctl(&d.name, &o.stdout, now_unix()) {
                         disks::Smart::Read(r) => Reading::Read { value: r },
-                        disks::Smart::Asleep => lock(&self.smart).0.get(&d.name).cloned().unwrap_or_else(|| {
+                        disks::Smart::Asleep => lock(&self.smart).readings.get(&d.name).cloned().unwrap_or_else(|| {
                             Reading::unavailable("the disk was asleep; it is read at the next round")
                         }),
                         disks::Smart::Unavailable(why) => Reading::unavailable(why),
@@ -319,7 +351,10 @@ impl Inventory {
                 };
             readings.insert(d.name.clone(), reading);
         }
-        *lock(&self.smart) = (readings, Some(Instant::now()));
+        *lock(&self.smart) = SmartCache {
+            readings,
+            asked: Some(Instant::now()),
+        };
     }
 
     async fn telephony(&self) -> TelephonyInfo {
@@ -344,7 +379,7 @@ impl Inventory {
             return Reading::unavailable("not asked: [pbx] version is empty in the configuration");
         }
         match command::output(&self.pbx_version, COMMAND_TIMEOUT).await {
-            Ok(o) if o.success => pbx::parse(&o.stdout).into(),
+            Ok(o) if o.success => reading(pbx::parse(&o.stdout)),
             Ok(o) => Reading::unavailable(format!(
                 "`{}` failed ({}): {}",
                 self.pbx_version.join(" "),
@@ -398,8 +433,8 @@ impl Inventory {
     }
 }
 
-fn read_text(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+fn read_text(path: &str) -> Result<String, Unreadable> {
+    std::fs::read_to_string(path).map_err(|e| Unreadable(format!("cannot read {path}: {e}")))
 }
 
 /// DAHDI's spans under `dir` (`/proc/dahdi`, one file per span): not loaded is normal.
@@ -432,6 +467,29 @@ pub fn digest_of(inventory: &MachineInventory) -> String {
     copy.role = Role::Primary;
     let bytes = serde_json::to_vec(&copy).unwrap_or_default();
     hex::encode(&Sha256::digest(&bytes)[..16])
+}
+
+/// Why the partner's inventory is missing or may be old (`None` when it is current): `name` is
+/// the partner's, `reachable` whether its heartbeat answers, `older_agent` whether it runs an
+/// agent that sends no inventory digest.
+pub fn partner_note(name: &str, reachable: bool, received: Option<&Received>, older_agent: bool) -> Option<String> {
+    match received {
+        Some(_) if reachable => None,
+        Some(r) => Some(format!(
+            "{name} does not answer now: its inventory is the one received {} ago.",
+            crate::units::human_secs((now_unix() - r.received_unix).max(0) as u64)
+        )),
+        None if !reachable => Some(format!(
+            "{name} does not answer, and its inventory has not been received yet."
+        )),
+        None if older_agent => Some(format!(
+            "{name} runs an older lbs-agent that does not report its hardware: upgrade it to compare the two \
+             machines."
+        )),
+        None => Some(format!(
+            "{name}'s inventory has not been received yet; it comes within seconds."
+        )),
+    }
 }
 
 /// Both machines side by side and what differs, for `GET /api/v1/health`. `this` and

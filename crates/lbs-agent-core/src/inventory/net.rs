@@ -4,10 +4,13 @@ use std::path::Path;
 
 use lbs_protocol::NetInterface;
 
+use super::Unreadable;
+
 /// The physical interfaces under `sys_net` (`/sys/class/net`): those backed by a device.
 /// Loopback, bridges, bonds' slaves' masters, tunnels and veths have no `device` link.
-pub fn read(sys_net: &Path) -> Result<Vec<NetInterface>, String> {
-    let entries = std::fs::read_dir(sys_net).map_err(|e| format!("cannot list {}: {e}", sys_net.display()))?;
+pub fn read(sys_net: &Path) -> Result<Vec<NetInterface>, Unreadable> {
+    let entries =
+        std::fs::read_dir(sys_net).map_err(|e| Unreadable(format!("cannot list {}: {e}", sys_net.display())))?;
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let dir = entry.path();

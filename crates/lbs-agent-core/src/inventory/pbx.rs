@@ -2,9 +2,11 @@
 
 use lbs_protocol::PbxVersion;
 
+use super::Unreadable;
+
 /// The first line of the version command's output, and the version number in it:
 /// "Asterisk 20.6.0", "FreeSWITCH version: 1.10.9-release+git~20230105", "version: kamailio 5.6.3".
-pub fn parse(output: &str) -> Result<PbxVersion, String> {
+pub fn parse(output: &str) -> Result<PbxVersion, Unreadable> {
     let line = output
         .lines()
         .map(str::trim)

@@ -2,8 +2,10 @@
 
 use lbs_protocol::SystemInfo;
 
+use super::Unreadable;
+
 /// `/etc/os-release` in its own words: (PRETTY_NAME, ID, VERSION_ID).
-pub fn parse_os_release(text: &str) -> Result<(String, String, Option<String>), String> {
+pub fn parse_os_release(text: &str) -> Result<(String, String, Option<String>), Unreadable> {
     let field = |key: &str| {
         text.lines().find_map(|l| {
             let value = l.strip_prefix(key)?.strip_prefix('=')?.trim();
@@ -23,10 +25,10 @@ pub fn parse_os_release(text: &str) -> Result<(String, String, Option<String>), 
 }
 
 /// Reads this machine's system (the files are tiny; a missing one is a reason, not an error).
-pub fn read() -> Result<SystemInfo, String> {
+pub fn read() -> Result<SystemInfo, Unreadable> {
     let text = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
-        .map_err(|e| format!("cannot read /etc/os-release: {e}"))?;
+        .map_err(|e| Unreadable(format!("cannot read /etc/os-release: {e}")))?;
     let (os, os_id, os_version) = parse_os_release(&text)?;
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|k| k.trim().to_owned())

@@ -188,7 +188,7 @@ fn a_backup_disk_smaller_than_the_primarys_data() {
     assert_eq!(found[0].severity, Severity::Critical);
     assert!(
         found[0].message.starts_with(
-            "PBX B's disk for voicemail (on /var) (250.0 GB) is smaller than PBX A's data there (310.0 GB)"
+            "PBX B's disk for voicemail (mounted on /var, 250.0 GB) is smaller than PBX A's data there (310.0 GB)"
         ),
         "{}",
         found[0].message
