@@ -20,6 +20,29 @@ pub const LSBLK: &[&str] = &[
 pub const SMARTCTL_MISSING: &str =
     "smartctl is not installed, so the disks' health cannot be read: install smartmontools (apt install smartmontools)";
 
+/// The reason given when the agent cannot reach the disks: its systemd unit hides the devices
+/// (`PrivateDevices=true`) or withholds the capabilities SMART needs.
+pub const SMART_BLOCKED: &str = "the agent may not read the disks' health here";
+
+/// What to do about a disk whose health cannot be read, when something can be done.
+pub fn smart_fix(reason: &str) -> Option<&'static str> {
+    if reason == SMARTCTL_MISSING {
+        Some("install smartmontools (apt install smartmontools)")
+    } else if reason.contains(SMART_BLOCKED) {
+        Some(
+            "add the systemd drop-in of docs/agent.md (\"Health\") so that the agent may read the disks, then run \
+             systemctl daemon-reload and systemctl restart lbs-agent",
+        )
+    } else {
+        None
+    }
+}
+
+/// Why `/dev/{name}` cannot be asked: it is not visible to the agent.
+pub fn hidden(name: &str) -> String {
+    format!("/dev/{name} is not visible to the agent: {SMART_BLOCKED} (its systemd unit hides the devices)")
+}
+
 /// `smartctl` for one disk: identity, health and attributes; a disk asleep is left asleep
 /// (`--nocheck=standby`) and read at the next round.
 pub fn smartctl_command(disk: &str) -> Vec<String> {
@@ -112,7 +135,10 @@ pub fn parse_smartctl(name: &str, text: &str, now: i64) -> Smart {
         let lower = said.to_ascii_lowercase();
         return Smart::Unavailable(
             if lower.contains("permission denied") || lower.contains("operation not permitted") {
-                format!("no permission to read /dev/{name}'s health: the agent reads SMART only when it runs as root")
+                format!(
+                "no permission to read /dev/{name}'s health: {SMART_BLOCKED} (SMART needs root with CAP_SYS_RAWIO, \
+                 and CAP_SYS_ADMIN for NVMe)"
+            )
             } else if lower.contains("unable to detect device type") || lower.contains("unknown usb bridge") {
                 format!("/dev/{name} does not report SMART (a virtual disk, or a USB or RAID adapter that hides it)")
             } else if said.is_empty() {
@@ -314,7 +340,13 @@ mod tests {
         let Smart::Unavailable(why) = parse_smartctl("sda", denied, 0) else {
             panic!()
         };
-        assert!(why.contains("runs as root"), "{why}");
+        assert!(why.contains("CAP_SYS_RAWIO"), "{why}");
+        assert!(smart_fix(&why).unwrap().contains("systemd drop-in"));
+        assert!(smart_fix(&hidden("sda")).is_some());
+        assert!(smart_fix(SMARTCTL_MISSING)
+            .unwrap()
+            .contains("apt install smartmontools"));
+        assert_eq!(smart_fix("/dev/vda does not report SMART"), None);
         let asleep = r#"{"smartctl": {"exit_status": 2, "messages": [{"string": "Device is in STANDBY mode, exit(2)", "severity": "information"}]}}"#;
         assert_eq!(parse_smartctl("sda", asleep, 0), Smart::Asleep);
         let old = "smartctl 6.6 2016-05-31 r4324\n\n=======> UNRECOGNIZED OPTION: json\n\nUse smartctl -h to get a usage summary\n";

@@ -334,6 +334,10 @@ impl Inventory {
     async fn read_smart(&self, list: &[lbs_protocol::DiskInfo]) {
         let mut readings = HashMap::new();
         for d in list {
+            if !Path::new("/dev").join(&d.name).exists() {
+                readings.insert(d.name.clone(), Reading::unavailable(disks::hidden(&d.name)));
+                continue;
+            }
             let cmd = disks::smartctl_command(&d.name);
             let reading =
                 match command::output(&cmd, COMMAND_TIMEOUT).await {

@@ -415,15 +415,16 @@ fn disk_health(m: &MachineInventory, partner: Option<&str>) -> Vec<Difference> {
     out
 }
 
-/// smartctl missing: a note, with how to install it (a virtual disk without SMART is no news).
+/// A disk's health that cannot be read for a reason someone can fix (smartctl missing, the
+/// agent's unit hiding the disks): a note with the fix. A virtual disk without SMART is no news.
 fn smart_unreadable(m: &MachineInventory) -> Vec<Difference> {
-    let missing = m.disks.value().is_some_and(|list| {
-        list.iter()
-            .any(|d| matches!(&d.smart, Reading::Unavailable { reason } if reason == disks::SMARTCTL_MISSING))
+    let fix = m.disks.value().and_then(|list| {
+        list.iter().find_map(|d| match &d.smart {
+            Reading::Unavailable { reason } => disks::smart_fix(reason).map(|f| (reason.clone(), f)),
+            Reading::Read { .. } => None,
+        })
     });
-    if !missing {
-        return Vec::new();
-    }
+    let Some((reason, fix)) = fix else { return Vec::new() };
     vec![diff(
         Severity::Info,
         HealthArea::Disks,
@@ -431,10 +432,10 @@ fn smart_unreadable(m: &MachineInventory) -> Vec<Difference> {
         Some(m),
         format!("The health of {}'s disks cannot be read", m.name),
         format!(
-            "smartctl is not installed on {}, so a failing disk there would not be seen coming.",
+            "The health of {}'s disks cannot be read: {reason}. A failing disk there would not be seen coming.",
             m.name
         ),
-        format!("Install smartmontools on {} (apt install smartmontools).", m.name),
+        format!("On {}, {fix}.", m.name),
     )]
 }
 

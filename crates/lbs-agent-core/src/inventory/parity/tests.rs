@@ -264,6 +264,14 @@ fn a_worn_disk_is_a_warning_and_smartctl_missing_a_note() {
     let found = differences(&a, &b);
     assert_eq!(codes(&found), ["smart_unavailable"]);
     assert_eq!(found[0].severity, Severity::Info);
+    assert_eq!(
+        found[0].fix,
+        "On PBX B, install smartmontools (apt install smartmontools)."
+    );
+    if let Reading::Read { value } = &mut b.disks {
+        value[0].smart = Reading::unavailable("/dev/vda does not report SMART (a virtual disk)");
+    }
+    assert_eq!(differences(&a, &b), [], "a virtual disk without SMART is no news");
 }
 
 #[test]
