@@ -101,7 +101,9 @@ impl Agent {
             .partner()
             .filter(|r| r.inventory.server_id == peer.server_id);
         let older_agent = seen.last.as_ref().is_some_and(|hb| hb.inventory.is_none());
-        let note = crate::inventory::partner_note(&peer.name, seen.reachable, received.as_ref(), older_agent);
+        // Right after pairing or a start no heartbeat has been exchanged yet: not "silent".
+        let answering = seen.reachable || !seen.checked();
+        let note = crate::inventory::partner_note(&peer.name, answering, received.as_ref(), older_agent);
         let partner = received.map(|r| {
             let mut inventory = (*r.inventory).clone();
             inventory.role = self.failover.partner_role(&inventory);
