@@ -40,6 +40,8 @@ lbs_sync_local_bytes
 lbs_sync_pending_files
 lbs_sync_pending_bytes
 lbs_sync_lag_seconds
+lbs_health_differences
+lbs_disk_health_state
 lbs_sync_last_success_timestamp_seconds
 lbs_sync_error
 lbs_sync_skipped_files

@@ -45,6 +45,9 @@ DEBS=(
   kamailio-sqlite-modules sqlite3 baresip-core sipsak
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
+  # What the agent reads of the box for `lbs-agent health`: the disks' SMART (smartctl) and the
+  # telephony cards on the PCI bus (lspci); the system tests read this machine with them
+  smartmontools pciutils
   curl ca-certificates
 )
 

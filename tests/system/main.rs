@@ -7,6 +7,7 @@ mod autopilot;
 mod cli;
 mod console;
 mod failover;
+mod health;
 mod history;
 mod link;
 mod maintenance;

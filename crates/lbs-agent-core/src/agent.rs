@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lbs_protocol::{Maintenance, PartnerTokenRequest, PeerSummary, ServerStatus, TokenCreated, TokenRole};
+use lbs_protocol::{Maintenance, PairHealth, PartnerTokenRequest, PeerSummary, ServerStatus, TokenCreated, TokenRole};
 use tokio::sync::{watch, RwLock};
 
 use crate::alerts::Alerts;
 use crate::config::Config;
 use crate::failover::Failover;
 use crate::identity::Identity;
+use crate::inventory::Inventory;
 use crate::peer::{Peer, PeerStore};
 use crate::refusal::Refusal;
 use crate::role::RoleReader;
@@ -30,6 +31,8 @@ pub struct Agent {
     pub failover: Arc<Failover>,
     /// The alerts this box sends itself (mail, webhooks).
     pub alerts: Arc<Alerts>,
+    /// What this box is made of, and its partner's as last received.
+    pub inventory: Arc<Inventory>,
     pub tokens: TokenStore,
     pub history: lbs_history::HistoryStore,
     pub started: Instant,
@@ -75,6 +78,38 @@ impl Agent {
             sample_interval_secs: self.config.metrics.interval,
             maintenance: self.maintenance(),
         }
+    }
+
+    /// `GET /api/v1/health`: this box and its partner side by side, and what differs.
+    pub async fn health(&self) -> PairHealth {
+        let mut this = (*self.inventory.current_or_collect().await).clone();
+        this.role = self.role.get().role;
+        let Some(peer) = self.peer.read().await.clone() else {
+            return crate::inventory::health(
+                this,
+                None,
+                Some(format!(
+                    "{} has no partner yet: pair the backup with it (`lbs-agent pair <link>` on the backup) to \
+                     compare the two machines.",
+                    self.config.server.name
+                )),
+            );
+        };
+        let seen = self.failover.partner_view();
+        let received = self
+            .inventory
+            .partner()
+            .filter(|r| r.inventory.server_id == peer.server_id);
+        let older_agent = seen.last.as_ref().is_some_and(|hb| hb.inventory.is_none());
+        // Right after pairing or a start no heartbeat has been exchanged yet: not "silent".
+        let answering = seen.reachable || !seen.checked();
+        let note = crate::inventory::partner_note(&peer.name, answering, received.as_ref(), older_agent);
+        let partner = received.map(|r| {
+            let mut inventory = (*r.inventory).clone();
+            inventory.role = self.failover.partner_role(&inventory);
+            inventory
+        });
+        crate::inventory::health(this, partner, note)
     }
 
     /// The pair's maintenance on now, if any. Every automatic action must check it and hold back

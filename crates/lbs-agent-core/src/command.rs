@@ -115,6 +115,73 @@ pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) 
     })
 }
 
+/// What a command printed, kept whole (up to `MAX_OUTPUT`) for a parser: its standard output
+/// apart from its errors, which may be written between the lines of a JSON document.
+pub struct Output {
+    pub success: bool,
+    pub status: String,
+    pub stdout: String,
+    /// The end of its standard error, for a message.
+    pub stderr: String,
+}
+
+/// The most of a command's standard output [`output`] keeps.
+pub const MAX_OUTPUT: u64 = 4 * 1024 * 1024;
+
+/// Runs `command` for at most `timeout` and returns its standard output whole (see [`Output`]).
+/// A program that is not installed is `CommandError::Start` with `io::ErrorKind::NotFound`.
+pub async fn output(command: &[String], timeout: Duration) -> Result<Output, CommandError> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(CommandError::NotConfigured);
+    };
+    let capture_error = |source| CommandError::Capture {
+        program: program.clone(),
+        source,
+    };
+    let out = tempfile::tempfile().map_err(capture_error)?;
+    let err = tempfile::tempfile().map_err(capture_error)?;
+    let mut out_read = out.try_clone().map_err(capture_error)?;
+    let mut err_read = err.try_clone().map_err(capture_error)?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|source| CommandError::Start {
+        program: program.clone(),
+        source,
+    })?;
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => {
+            return Err(CommandError::Wait {
+                program: program.clone(),
+                source,
+            })
+        }
+        Err(_) => {
+            let _ = child.kill().await;
+            return Err(CommandError::TimedOut {
+                program: program.clone(),
+                secs: timeout.as_secs(),
+            });
+        }
+    };
+    let read = |file: &mut std::fs::File, max: u64| {
+        let mut bytes = Vec::new();
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = file.take(max).read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Ok(Output {
+        success: status.success(),
+        status: status.to_string(),
+        stdout: read(&mut out_read, MAX_OUTPUT),
+        stderr: tail(&read(&mut err_read, 64 * 1024), 400),
+    })
+}
+
 /// Runs `command` and turns a non-zero exit into an error naming what `what` is.
 pub async fn run_ok(
     what: &str,
@@ -170,6 +237,22 @@ mod tests {
             started.elapsed() < Duration::from_secs(5),
             "waited for the background child"
         );
+    }
+
+    #[tokio::test]
+    async fn output_keeps_standard_output_whole_and_apart_from_errors() {
+        let o = output(&sh("seq 1 20000; echo oops >&2; exit 2"), Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(!o.success);
+        assert_eq!(o.stdout.lines().count(), 20_000);
+        assert!(!o.stdout.contains("oops"));
+        assert_eq!(o.stderr, "oops");
+        let missing = output(&["/nonexistent/lspci".to_string()], Duration::from_secs(1)).await;
+        assert!(matches!(
+            missing,
+            Err(CommandError::Start { source, .. }) if source.kind() == std::io::ErrorKind::NotFound
+        ));
     }
 
     #[tokio::test]

@@ -132,6 +132,10 @@ pub struct PbxConfig {
     /// ...or when this command exits 0 (e.g. `["asterisk", "-rx", "core show uptime"]`).
     #[serde(default)]
     pub health: Vec<String>,
+    /// Prints the PBX's version on its first line, for the comparison of the two boxes
+    /// (`lbs-agent health`); empty: not asked.
+    #[serde(default = "default_pbx_version")]
+    pub version: Vec<String>,
     /// How long start, stop and the other PBX commands may take.
     #[serde(
         default = "default_command_timeout",
@@ -458,6 +462,9 @@ fn default_hour() -> u64 {
 }
 fn default_mounts() -> Vec<PathBuf> {
     vec![PathBuf::from("/")]
+}
+fn default_pbx_version() -> Vec<String> {
+    vec!["asterisk".into(), "-V".into()]
 }
 fn default_probe_timeout() -> u64 {
     3

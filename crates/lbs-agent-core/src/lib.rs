@@ -16,6 +16,7 @@ pub mod db;
 pub mod failover;
 pub mod fsutil;
 pub mod identity;
+pub mod inventory;
 pub mod maintenance;
 pub mod peer;
 pub mod platform;

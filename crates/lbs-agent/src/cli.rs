@@ -15,6 +15,7 @@ use lbs_agent_core::units::{human_bytes, human_secs};
 pub mod alert;
 pub mod autopilot;
 pub mod check_config;
+pub mod health;
 pub mod link;
 pub mod maintenance;
 pub mod setup;
@@ -372,6 +373,7 @@ pub async fn pair(config_path: &Path, link: &str) -> Result<()> {
         sync.epoch
     );
     println!("The copy starts now; follow it with `lbs-agent status`.");
+    health::after_pairing(&api).await;
     Ok(())
 }
 

@@ -82,6 +82,7 @@ pub async fn run(config_path: &Path) -> Result<()> {
         maintenance: failover.maintenance.watch(),
     }));
     let state = Arc::new(Agent {
+        inventory: failover.inventory.clone(),
         failover,
         alerts,
         config,

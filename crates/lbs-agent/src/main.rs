@@ -88,6 +88,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The two machines of the pair side by side (processor, memory, disks and their health, links,
+    /// telephony cards, system, phone system, categories and the space their data takes), and
+    /// what differs that matters for a failover, the most severe first.
+    Health {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print the answer of `GET /api/v1/health` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make this box the backup of a primary: give it the primary's connection link
     /// (`lbs-agent token create` on the primary prints one). The agent must be running.
     Pair {
@@ -413,6 +423,7 @@ fn main() -> std::process::ExitCode {
             Command::GenerateDocs { out } => generate_docs(&out),
             Command::Status { config, json } => cli::status(&config.config, json).await,
             Command::Pair { config, link } => cli::pair(&config.config, &link).await,
+            Command::Health { config, json } => cli::health::show(&config.config, json).await,
             Command::Unpair(c) => cli::unpair(&c.config).await,
             Command::Promote { config, force, reason } => {
                 cli::change_role(&config.config, RoleAction::Promote { force, reason }).await

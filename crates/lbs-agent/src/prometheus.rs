@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use lbs_history::SeriesInfo;
-use lbs_protocol::{AlertsStatus, FailoverStatus, Maintenance, Role, SyncLinkState, SyncStatus};
+use lbs_protocol::{
+    AlertsStatus, DiskVerdict, FailoverStatus, Maintenance, PairHealth, Reading, Role, Severity, SyncLinkState,
+    SyncStatus,
+};
 
 /// Everything one scrape shows.
 pub struct Snapshot<'a> {
@@ -29,6 +32,8 @@ pub struct Snapshot<'a> {
     pub latest: &'a [(SeriesInfo, i64, f64)],
     /// The agent's own alerts: each channel's outbox, what is open.
     pub alerts: &'a AlertsStatus,
+    /// The two machines compared (`GET /api/v1/health`).
+    pub health: &'a PairHealth,
 }
 
 /// Label name and value pairs of one sample.
@@ -105,6 +110,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     sync(&mut m, s.sync);
     pbx_and_address(&mut m, s.failover);
     alerts(&mut m, s.alerts);
+    health(&mut m, s.health);
     for (series, _t, value) in s.latest {
         if let Some((family, help, labels, scale)) = resource(&series.name) {
             m.add(family, help, &labels, value * scale);
@@ -371,6 +377,35 @@ fn alerts(m: &mut Families, a: &AlertsStatus) {
 
 /// (family, help, labels, scale to base units) of a resource series; `None` for names this
 /// version does not export.
+/// The pair's differences by severity, and each disk of this box by its SMART verdict (a disk
+/// whose health cannot be read is left out, not counted as good).
+fn health(m: &mut Families, h: &PairHealth) {
+    for severity in [Severity::Critical, Severity::Warning, Severity::Info] {
+        m.add(
+            "lbs_health_differences",
+            "Differences between the two boxes (and problems of either) that matter for a failover, by severity; \
+             see `lbs-agent health`.",
+            &[("severity", severity.to_string())],
+            h.differences.iter().filter(|d| d.severity == severity).count() as f64,
+        );
+    }
+    let Some(disks) = h.this.disks.value() else { return };
+    for d in disks {
+        let Reading::Read { value } = &d.smart else { continue };
+        let state = match value.verdict {
+            DiskVerdict::Good => 0.0,
+            DiskVerdict::Worn => 1.0,
+            DiskVerdict::Failing => 2.0,
+        };
+        m.add(
+            "lbs_disk_health_state",
+            "A disk's health by SMART: 0 good, 1 wearing out (replaced sectors, endurance used), 2 failing.",
+            &[("disk", d.name.clone()), ("model", d.model.clone().unwrap_or_default())],
+            state,
+        );
+    }
+}
+
 fn resource(name: &str) -> Option<(&'static str, &'static str, Labels, f64)> {
     let plain = |f, h| Some((f, h, Vec::new(), 1.0));
     match name {

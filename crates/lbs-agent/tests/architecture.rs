@@ -41,6 +41,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("sampler", &["clock", "config", "platform", "refusal", "sync"]),
+    // What the box is made of: reads the sync's data sizes; failover exchanges it with the partner.
+    (
+        "inventory",
+        &["clock", "command", "config", "platform", "role", "sync", "units"],
+    ),
     (
         "failover",
         &[
@@ -51,6 +56,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "db",
             "fsutil",
             "identity",
+            "inventory",
             "maintenance",
             "peer",
             "platform",
@@ -65,14 +71,33 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "alerts",
         &[
-            "clock", "config", "db", "failover", "refusal", "role", "sampler", "sync", "units",
+            "clock",
+            "config",
+            "db",
+            "failover",
+            "inventory",
+            "refusal",
+            "role",
+            "sampler",
+            "sync",
+            "units",
         ],
     ),
     // The running agent as the edges see it.
     (
         "agent",
         &[
-            "alerts", "config", "failover", "identity", "peer", "platform", "refusal", "role", "sync", "tokens",
+            "alerts",
+            "config",
+            "failover",
+            "identity",
+            "inventory",
+            "peer",
+            "platform",
+            "refusal",
+            "role",
+            "sync",
+            "tokens",
         ],
     ),
 ];

@@ -310,6 +310,10 @@ pub struct Heartbeat {
     /// it; absent from older agents (which are not set up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autopilot: Option<crate::AutopilotAdvert>,
+    /// A digest of the sender's inventory (`GET /peer/v1/inventory`): the partner fetches the
+    /// inventory again when it changes; absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<String>,
     /// The sender's agent version and API range.
     #[serde(flatten)]
     pub versions: crate::AgentVersions,

@@ -9,6 +9,7 @@ mod alerts;
 mod autopilot;
 mod event_kind;
 mod failover;
+mod health;
 mod maintenance;
 mod metrics;
 mod status;
@@ -29,6 +30,11 @@ pub use failover::{
     HandoverResponse, HandoverStep, HashesRequest, HashesResponse, Heartbeat, HoldStatus, PartnerStatus, PbxStatus,
     PromoteRequest, QuarantineEntry, QuarantineList, RestoreQuery, RestoreRequest, RoleChange, StepReport,
     SwitchoverRequest, RESTORE_MAX,
+};
+pub use health::{
+    CardKind, CategoriesDigest, CategoryShape, CpuInfo, DahdiSpan, Difference, DifferenceCounts, DiskInfo, DiskVerdict,
+    Filesystem, HealthArea, MachineInventory, MemoryInfo, NetInterface, PairHealth, PbxVersion, Reading, RootStorage,
+    Severity, SmartReport, SystemInfo, TelephonyCard, TelephonyInfo, INVENTORY_ROUTE,
 };
 pub use link::{ConnectionLink, LinkError};
 pub use maintenance::{

@@ -32,6 +32,10 @@ pub struct PairRequest {
     /// The joining box's agent version and API range.
     #[serde(flatten)]
     pub versions: crate::AgentVersions,
+    /// What the joining box is made of and its sync categories: the primary refuses categories
+    /// that differ and records the hardware differences; absent from agents before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Box<crate::MachineInventory>>,
 }
 
 /// The primary's answer to a pairing: who it is, and the epoch both boxes now hold.
@@ -47,6 +51,10 @@ pub struct PairResponse {
     /// The primary's agent version and API range.
     #[serde(flatten)]
     pub versions: crate::AgentVersions,
+    /// What the primary is made of, so the joining box knows the differences at once; absent
+    /// from agents before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Box<crate::MachineInventory>>,
 }
 
 /// What a box has of one source (a category root), by key.

@@ -8,12 +8,14 @@
 //!   partner is silent: "does not answer" already says it;
 //! - the PBX: each box about its own;
 //! - "the office may switch back": the primary, once per role change;
-//! - disk and memory: each box about itself;
+//! - disk and memory: each box about itself; a disk failing by SMART too;
+//! - what differs between the two machines that breaks a failover (a missing PRI card, a disk
+//!   too small for the data): the backup, the box that would have to take over;
 //! - the clocks: the backup (both boxes measure the same difference).
 
 use std::collections::BTreeMap;
 
-use lbs_protocol::{AutopilotStatus, BlockerKind, PbxStatus, Role};
+use lbs_protocol::{AutopilotStatus, BlockerKind, Difference, PbxStatus, Role};
 
 use super::evaluate::{Observation, Seen};
 use super::wording::{self, Unprotected};
@@ -76,6 +78,18 @@ pub struct Facts {
     pub resources: Option<Latest>,
     /// Automatic failover as this box sees it (`None`: not set up).
     pub autopilot: Option<AutopilotStatus>,
+    /// The machines compared (`None` until this box's inventory has been read).
+    pub health: Option<HealthFacts>,
+}
+
+/// What the inventories say (see `inventory::parity`).
+#[derive(Debug, Clone, Default)]
+pub struct HealthFacts {
+    /// This box's disks that fail by SMART (the `disk_failing` differences about this box).
+    pub failing_disks: Vec<Difference>,
+    /// The pair's critical differences other than a disk's health; `None` while the partner's
+    /// inventory is not known (unpaired, or not received yet).
+    pub critical: Option<Vec<Difference>>,
 }
 
 /// Since when each error has been the same: "failing with the same error for 10 min".
@@ -113,6 +127,8 @@ pub const AUTOPILOT_VOTE: &str = "autopilot_vote";
 pub const FENCED: &str = "fenced";
 pub const AUTOPILOT_HELD: &str = "autopilot_held";
 pub const CLOCK_SKEW: &str = "clock_skew";
+pub const DISK_FAILING: &str = "disk_failing";
+pub const PAIR_DIFFERS: &str = "pair_differs";
 
 /// Every condition's observation now. `failing` is the output of [`Streaks::update`].
 pub fn observe(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], open: &[String]) -> Vec<Observation> {
@@ -127,6 +143,8 @@ pub fn observe(f: &Facts, t: &AlertsConfig, failing: &[(String, String, i64)], o
         fenced(f),
         autopilot_held(f),
         clock_skew(f),
+        disk_failing(f),
+        pair_differs(f),
     ];
     out.extend(disks(f, t, open));
     out
@@ -332,6 +350,40 @@ fn clock_skew(f: &Facts) -> Observation {
     observation(CLOCK_SKEW, false, seen)
 }
 
+/// This box's disks failing by SMART: each box about its own. Not held by maintenance: the work
+/// does not make a disk fail.
+fn disk_failing(f: &Facts) -> Observation {
+    let seen = match &f.health {
+        None => Seen::Unknown,
+        Some(h) if h.failing_disks.is_empty() => Seen::Clear(wording::disks_ok(&f.me)),
+        Some(h) => Seen::Active(wording::disks_failing(&f.me, &h.failing_disks)),
+    };
+    observation(DISK_FAILING, false, seen)
+}
+
+/// What would break after a failover (a card or a disk the backup lacks): the backup says it.
+/// Held by maintenance: a technician fitting a card makes the boxes differ for a while.
+fn pair_differs(f: &Facts) -> Observation {
+    let partner = f.partner.as_ref().map_or("its partner", |p| p.name.as_str());
+    let seen = match (&f.health, f.role) {
+        (_, Role::Primary) => Seen::Clear(wording::pair_matches(&f.me, partner)),
+        (None, _) | (Some(HealthFacts { critical: None, .. }), _) => Seen::Unknown,
+        (
+            Some(HealthFacts {
+                critical: Some(list), ..
+            }),
+            _,
+        ) if list.is_empty() => Seen::Clear(wording::pair_matches(&f.me, partner)),
+        (
+            Some(HealthFacts {
+                critical: Some(list), ..
+            }),
+            _,
+        ) => Seen::Active(wording::pair_differs(&f.me, partner, list)),
+    };
+    observation(PAIR_DIFFERS, true, seen)
+}
+
 fn memory(f: &Facts, t: &AlertsConfig) -> Observation {
     let used = f.resources.as_ref().and_then(Latest::memory_percent);
     let above = f64::from(t.memory_used_above);
@@ -418,7 +470,91 @@ mod tests {
                 disks: vec![("/".into(), 50.0)],
             }),
             autopilot: None,
+            health: None,
         }
+    }
+
+    fn difference(code: &str, message: &str) -> Difference {
+        Difference {
+            severity: lbs_protocol::Severity::Critical,
+            area: lbs_protocol::HealthArea::Telephony,
+            code: code.into(),
+            server_id: Some("b".into()),
+            subject: format!("{code} subject"),
+            message: message.into(),
+            fix: format!("fix {code}"),
+        }
+    }
+
+    fn seen_now(f: &Facts, key: &str) -> Seen {
+        seen(&observe(f, &config(), &[], &[]), key).clone()
+    }
+
+    #[test]
+    fn a_failing_disk_is_said_by_its_own_box_whatever_its_role() {
+        for role in [Role::Primary, Role::Backup] {
+            let mut f = facts(role);
+            assert!(matches!(seen_now(&f, DISK_FAILING), Seen::Unknown), "not read yet");
+            f.health = Some(HealthFacts {
+                failing_disks: vec![difference(
+                    "disk_failing",
+                    "A disk of PBX B (sda) reports failing sectors.",
+                )],
+                critical: None,
+            });
+            let Seen::Active(text) = seen_now(&f, DISK_FAILING) else {
+                panic!()
+            };
+            assert_eq!(text.title, "A disk of PBX B is failing");
+            assert!(
+                text.message.contains("(sda) reports failing sectors"),
+                "{}",
+                text.message
+            );
+            f.health = Some(HealthFacts::default());
+            assert!(matches!(seen_now(&f, DISK_FAILING), Seen::Clear(_)));
+        }
+    }
+
+    #[test]
+    fn what_breaks_a_failover_is_said_by_the_backup_once_the_partner_is_known() {
+        let mut f = facts(Role::Backup);
+        f.health = Some(HealthFacts::default());
+        assert!(
+            matches!(seen_now(&f, PAIR_DIFFERS), Seen::Unknown),
+            "the partner's inventory is not known"
+        );
+        let card = difference(
+            "telephony_card_missing",
+            "PBX B has no PRI card: calls on the PRI lines stop.",
+        );
+        f.health = Some(HealthFacts {
+            failing_disks: Vec::new(),
+            critical: Some(vec![card.clone()]),
+        });
+        let Seen::Active(text) = seen_now(&f, PAIR_DIFFERS) else {
+            panic!()
+        };
+        assert_eq!(text.title, "telephony_card_missing subject");
+        assert!(text.message.contains("calls on the PRI lines stop"), "{}", text.message);
+        assert!(text.todo.contains("fix telephony_card_missing") && text.todo.contains("lbs-agent health"));
+        let mut p = facts(Role::Primary);
+        p.health = f.health.clone();
+        assert!(
+            matches!(seen_now(&p, PAIR_DIFFERS), Seen::Clear(_)),
+            "the primary leaves it to the backup"
+        );
+        f.health = Some(HealthFacts {
+            failing_disks: Vec::new(),
+            critical: Some(vec![card.clone(), difference("disk_too_small", "too small")]),
+        });
+        let Seen::Active(text) = seen_now(&f, PAIR_DIFFERS) else {
+            panic!()
+        };
+        assert_eq!(
+            text.title,
+            "PBX B cannot fully replace PBX A: 2 things would break after a failover"
+        );
     }
 
     fn autopilot(blockers: &[BlockerKind]) -> AutopilotStatus {

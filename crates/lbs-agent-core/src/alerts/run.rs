@@ -10,7 +10,7 @@ use std::time::Duration;
 use lbs_protocol::{Event, EventKind, Maintenance, OpenAlert, Role};
 use tokio::sync::watch;
 
-use super::conditions::{self, Facts, HoldFacts, PartnerFacts, Streaks, SyncFacts};
+use super::conditions::{self, Facts, HealthFacts, HoldFacts, PartnerFacts, Streaks, SyncFacts};
 use super::evaluate::{Evaluator, Notice, NoticeState};
 use super::outbox::Pending;
 use super::{lock, wording, Alert, Alerts, Audit, SendError};
@@ -246,6 +246,37 @@ async fn gather(a: &Alerts, i: &Inputs, now: i64, started: i64) -> Option<Facts>
         sync: sync_facts(&i.sync, f, status.role, now).await,
         resources: i.resources.borrow().clone(),
         autopilot: status.autopilot.filter(|a| a.configured),
+        health: health_facts(f, status.role, &status.partner),
+    })
+}
+
+/// The machines compared, as `GET /api/v1/health` compares them.
+fn health_facts(f: &Failover, role: Role, partner: &lbs_protocol::PartnerStatus) -> Option<HealthFacts> {
+    let own = f.inventory.current()?;
+    let mut this = (*own.inventory).clone();
+    this.role = role;
+    let received = f
+        .inventory
+        .partner()
+        .filter(|r| partner.paired && partner.server_id.as_deref() == Some(r.inventory.server_id.as_str()));
+    let (differences, known) = match received {
+        Some(r) => {
+            let mut other = (*r.inventory).clone();
+            other.role = partner.role.unwrap_or(other.role);
+            (crate::inventory::health(this, Some(other), None).differences, true)
+        }
+        None => (crate::inventory::parity::alone(&this), false),
+    };
+    let (failing_disks, rest): (Vec<_>, Vec<_>) = differences
+        .into_iter()
+        .filter(|d| d.severity == lbs_protocol::Severity::Critical)
+        .partition(|d| d.code == "disk_failing");
+    Some(HealthFacts {
+        failing_disks: failing_disks
+            .into_iter()
+            .filter(|d| d.server_id.as_deref() == Some(own.inventory.server_id.as_str()))
+            .collect(),
+        critical: known.then_some(rest),
     })
 }
 

@@ -286,6 +286,56 @@ pub fn disk_ok(me: &str, mount: &str, used: f64) -> Text {
     )
 }
 
+pub fn disks_failing(me: &str, found: &[lbs_protocol::Difference]) -> Text {
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    let fixes: Vec<&str> = found.iter().map(|d| d.fix.as_str()).collect();
+    text(
+        format!("A disk of {me} is failing"),
+        messages.join(" "),
+        format!(
+            "{} Until then the other box keeps a copy; `lbs-agent health` on {me} shows the disk's details.",
+            fixes.join(" ")
+        ),
+    )
+}
+
+pub fn disks_ok(me: &str) -> Text {
+    text(
+        format!("The disks of {me} report no failure any more"),
+        format!("No disk of {me} reports failing sectors or a failed health test now."),
+        "Nothing to do.",
+    )
+}
+
+/// What would break after a failover to `me` (the backup), from `inventory::parity`.
+pub fn pair_differs(me: &str, partner: &str, found: &[lbs_protocol::Difference]) -> Text {
+    let title = match found {
+        [one] => one.subject.clone(),
+        many => format!(
+            "{me} cannot fully replace {partner}: {} things would break after a failover",
+            many.len()
+        ),
+    };
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    let fixes: Vec<&str> = found.iter().map(|d| d.fix.as_str()).collect();
+    text(
+        title,
+        messages.join(" "),
+        format!(
+            "{} `lbs-agent health` on either box shows the two machines side by side.",
+            fixes.join(" ")
+        ),
+    )
+}
+
+pub fn pair_matches(me: &str, partner: &str) -> Text {
+    text(
+        format!("{me} can replace {partner} again"),
+        format!("Nothing found on {me} or {partner} would break after a failover any more."),
+        "Nothing to do.",
+    )
+}
+
 pub fn memory_high(me: &str, used: f64, above: u8) -> Text {
     text(
         format!("{me} is using {used:.0}% of its memory"),

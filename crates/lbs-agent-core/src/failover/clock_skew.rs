@@ -133,6 +133,7 @@ mod tests {
             maintenance: None,
             now_unix_ms: now_ms,
             autopilot: None,
+            inventory: None,
             versions: crate::compat::ours(),
         };
         // A partner whose clock is two hours ahead, primary for 10 min by its clock: 10 min,

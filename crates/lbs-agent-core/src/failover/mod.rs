@@ -26,6 +26,7 @@ mod autopilot;
 mod clock_skew;
 pub mod events;
 pub(crate) mod heartbeat;
+mod inventory;
 mod maintenance;
 mod pairing;
 mod partner;
@@ -109,6 +110,8 @@ pub struct Failover {
     handover: Mutex<Option<Instant>>,
     /// Automatic failover (opt-in; see `autopilot`).
     autopilot: autopilot::Autopilot,
+    /// What this box is made of, and the partner's as last received (see `inventory`).
+    pub inventory: Arc<crate::inventory::Inventory>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -210,6 +213,8 @@ impl Failover {
         sync: Arc<SyncEngine>,
         events: EventLog,
     ) -> Arc<Failover> {
+        let inventory =
+            crate::inventory::Inventory::new(&config, identity.server_id.clone(), role.reader(), sync.clone());
         Arc::new(Failover {
             pbx: pbx::Pbx::new(config.pbx.clone()),
             address: address::Address::new(config.takeover.clone()),
@@ -230,11 +235,12 @@ impl Failover {
             partner: Mutex::new(PartnerView::default()),
             pbx_view: Mutex::new(PbxView::default()),
             handover: Mutex::new(None),
+            inventory,
         })
     }
 
-    /// Settles the role found at start, and starts the heartbeat, the PBX watch and the
-    /// maintenance timer.
+    /// Settles the role found at start, and starts the heartbeat, the PBX watch, the
+    /// maintenance timer, the autopilot and the reading of the box's inventory.
     pub fn spawn(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let f = self.clone();
         let settle = tokio::spawn(async move { f.settle_at_start().await });
@@ -245,6 +251,7 @@ impl Failover {
             tokio::spawn(maintenance::run_timer(self.clone())),
             tokio::spawn(autopilot::keep_vote(self.clone())),
             tokio::spawn(autopilot::watch(self.clone())),
+            self.inventory.spawn(),
         ]
     }
 
@@ -298,6 +305,7 @@ impl Failover {
             maintenance: self.maintenance.record(),
             now_unix_ms: Some(crate::clock::now_unix_ms()),
             autopilot: Some(self.autopilot.advert()),
+            inventory: self.inventory.digest(),
             versions: crate::compat::ours(),
         }
     }

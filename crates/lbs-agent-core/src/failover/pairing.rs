@@ -8,6 +8,11 @@
 //! - [`Failover::accept_backup`] (the primary): pins the joining box and raises its own epoch to
 //!   at least the joining box's, so both leave pairing at the same epoch, never lower than either
 //!   had.
+//! - Both send their inventory (`PairRequest::inventory`, `PairResponse::inventory`): the primary
+//!   refuses a box whose sync categories differ in names, count, order, roots or databases
+//!   (`inventory::categories`), saying what differs and which file to change; otherwise each box
+//!   keeps the other's inventory, and the hardware differences (`inventory::parity`) go into the
+//!   audit entry of the pairing and the log, so no pair is made without them being said.
 //!
 //! Why the whole exchange holds the lock: a promotion that slipped in between "ask the primary"
 //! and "record the backup role" would be overwritten by a role computed before it, and the boxes
@@ -16,13 +21,15 @@
 use std::time::Duration;
 
 use lbs_protocol::{
-    ConnectionLink, PairRequest, PairResponse, PartnerTokenRequest, Role, ServerStatus, TokenCreated, TokenRole,
+    ConnectionLink, MachineInventory, PairRequest, PairResponse, PartnerTokenRequest, Role, ServerStatus, TokenCreated,
+    TokenRole,
 };
 
 use lbs_protocol::EventKind;
 
 use super::{lock, Failover, Refusal};
 use crate::clock::now_unix;
+use crate::inventory::categories::{self, Comparison};
 use crate::peer::{CallError, Peer};
 use crate::role::RoleState;
 
@@ -67,6 +74,19 @@ impl Failover {
         }
         self.set_role(next).await.map_err(Refusal::internal)?;
         self.set_peer(Some(peer.clone())).await?;
+        let differences = match answer.inventory {
+            Some(primary) => {
+                let mut primary = *primary;
+                primary.role = Role::Primary;
+                // As sent with the request a moment ago.
+                let mut own = (*self.inventory.current_or_collect().await).clone();
+                own.role = Role::Backup;
+                let summary = Self::parity_summary(&primary, &own);
+                self.inventory.set_partner(primary);
+                summary
+            }
+            None => None,
+        };
         // Its PBX must not run beside the primary's, and the address is not its to hold.
         let now = self.role();
         let mut steps = self.steps("Joining as the backup");
@@ -79,6 +99,9 @@ impl Failover {
         );
         if !failed.is_empty() {
             message.push_str(&format!("; but {}", failed.join("; ")));
+        }
+        if let Some(differences) = differences {
+            message.push_str(&format!("; {differences}"));
         }
         self.record(EventKind::Paired, actor, None, message).await;
         tracing::info!(partner = %peer.name, server_id = %peer.server_id, "paired: this box is now the backup");
@@ -106,6 +129,7 @@ impl Failover {
             address: self.config.advertised_address(),
             epoch: own.epoch,
             versions: crate::compat::ours(),
+            inventory: Some(Box::new((*self.inventory.collect(false).await).clone())),
         };
         let response = client
             .post(crate::peer::url(&link.address, "/pair"))
@@ -153,6 +177,19 @@ impl Failover {
         if req.server_id == self.identity.server_id || fingerprint == self.identity.fingerprint {
             return Err(Refusal::bad_request("a box cannot be paired with itself"));
         }
+        let joining = format!("{} (pairing)", req.name);
+        if let Some(theirs) = &req.inventory {
+            let ours = self.inventory.categories();
+            if let Comparison::Shape(why) = categories::compare(self.name(), &ours, &req.name, &theirs.categories) {
+                let why = format!(
+                    "the sync categories of {} and {} differ: {why}. {}",
+                    self.name(),
+                    req.name,
+                    categories::shape_fix(&req.name, self.name())
+                );
+                return self.refuse("pairing", &joining, None, why).await;
+            }
+        }
         let _g = self.changing.lock().await;
         if let Some(p) = self.peer().await {
             if p.server_id != req.server_id {
@@ -189,14 +226,29 @@ impl Failover {
         let (name, id) = (peer.name.clone(), peer.server_id.clone());
         self.set_peer(Some(peer)).await?;
         let now = self.role();
+        let own = self.inventory.collect(false).await;
+        let differences = match req.inventory {
+            Some(backup) => {
+                let mut backup = *backup;
+                backup.role = Role::Backup;
+                let mut primary = (*own).clone();
+                primary.role = Role::Primary;
+                let summary = Self::parity_summary(&primary, &backup);
+                self.inventory.set_partner(backup);
+                summary
+            }
+            None => None,
+        };
         let mut message = format!("{name} joined as this box's backup");
         if let Some(epoch) = raised {
             message.push_str(&format!(
                 "; this box took its epoch, {epoch}, so that both rank the same"
             ));
         }
-        self.record(EventKind::Paired, &format!("{name} (pairing)"), None, message)
-            .await;
+        if let Some(differences) = differences {
+            message.push_str(&format!("; {differences}"));
+        }
+        self.record(EventKind::Paired, &joining, None, message).await;
         tracing::info!(partner = %name, server_id = %id, "paired: the partner is now this box's backup");
         Ok(PairResponse {
             server_id: self.identity.server_id.clone(),
@@ -205,6 +257,10 @@ impl Failover {
             epoch: now.epoch,
             epoch_owner: now.epoch_owner,
             versions: crate::compat::ours(),
+            inventory: Some(Box::new(MachineInventory {
+                role: now.role,
+                ..(*own).clone()
+            })),
         })
     }
 
@@ -234,6 +290,7 @@ impl Failover {
             None => self.peers.forget().await?,
         }
         *self.peer.write().await = peer;
+        self.inventory.forget_partner();
         // What the old partner acknowledged says nothing about the new one.
         if let Err(e) = self.sync.journal.set_peer_acked(None).await {
             tracing::warn!(error = %e, "cannot forget the old partner's acknowledgement");

@@ -211,6 +211,7 @@ impl Failover {
     pub async fn on_heartbeat(self: &Arc<Self>, hb: Heartbeat, answer: bool) {
         // Whatever the roles, the two boxes agree on the maintenance and the autopilot's switch.
         self.adopt_maintenance(hb.maintenance.clone(), &self.peer_name()).await;
+        self.partner_inventory_heard(hb.inventory.as_deref());
         self.autopilot_heard(hb.autopilot.clone(), hb.role, (hb.epoch, hb.epoch_owner.as_str()))
             .await;
         let own = self.role();

@@ -25,12 +25,18 @@ fn by_category(map: HashMap<String, Tally>) -> HashMap<String, Tally> {
     out
 }
 
-/// What this box holds, per category: the journal on the primary, the verified files on the backup.
+/// What this box holds, per source (`<category>:<n>`): the journal on the primary, the verified
+/// files on the backup.
+pub async fn held_per_source(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
+    match e.role().role {
+        Role::Primary => e.journal.totals().await,
+        Role::Backup => e.queue.held().await,
+    }
+}
+
+/// What this box holds, per category.
 async fn local(e: &SyncEngine) -> Result<HashMap<String, Tally>, JournalError> {
-    Ok(by_category(match e.role().role {
-        Role::Primary => e.journal.totals().await?,
-        Role::Backup => e.queue.held().await?,
-    }))
+    Ok(by_category(held_per_source(e).await?))
 }
 
 /// What the backup still has to apply, per category, as this box knows it.

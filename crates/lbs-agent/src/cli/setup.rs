@@ -112,6 +112,7 @@ pub async fn run(config_path: &Path, mut args: SetupArgs) -> Result<()> {
                 .context("the agent runs, but pairing with the primary failed; fix the cause and run `lbs-agent pair <link>`")?;
             let primary = sync.peer.name.unwrap_or_else(|| "the primary".into());
             println!("Paired with {primary}: this box is its backup and copies it now.");
+            super::health::after_pairing(&api).await;
         }
     }
     let link = link_for(&config, &identity, first);

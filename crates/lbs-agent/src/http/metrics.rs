@@ -38,6 +38,7 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoRespo
     let sync = lbs_agent_core::sync::status::status(&state.sync, &state.history).await?;
     let alerts = state.alerts.status().await?;
     let maintenance = state.maintenance();
+    let health = state.health().await;
     let body = crate::prometheus::render(&crate::prometheus::Snapshot {
         server_id: &state.identity.server_id,
         name: &state.config.server.name,
@@ -47,6 +48,7 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Result<impl IntoRespo
         maintenance: maintenance.as_ref(),
         latest: &latest,
         alerts: &alerts,
+        health: &health,
     });
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body))
 }

@@ -7,6 +7,7 @@ mod autopilot;
 mod error;
 mod extract;
 mod failover;
+mod health;
 mod maintenance;
 mod metrics;
 mod partner;
@@ -35,6 +36,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(auth::require_admin));
     let api = Router::new()
         .merge(status::router())
+        .merge(health::router())
         .merge(alerts::router())
         .merge(metrics::router())
         .merge(sync::router())

@@ -39,6 +39,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/hashes", post(hashes))
         .route("/link", post(link))
         .route("/maintenance", post(maintenance))
+        .route(lbs_protocol::INVENTORY_ROUTE, get(inventory))
         .route(lbs_protocol::WITNESS_ENROLL_ROUTE, post(witness_enroll))
         .route(
             "/restore",
@@ -162,6 +163,14 @@ async fn heartbeat(
     Body(hb): Body<Heartbeat>,
 ) -> Result<Json<Heartbeat>, HttpError> {
     Ok(Json(state.failover.heard(&peer, hb).await?))
+}
+
+/// What this box is made of, for the partner's side-by-side comparison (fetched when the digest
+/// in this box's heartbeat changes).
+async fn inventory(State(state): State<Arc<AppState>>, _: Partner) -> Json<lbs_protocol::MachineInventory> {
+    let mut inventory = (*state.inventory.current_or_collect().await).clone();
+    inventory.role = state.role.get().role;
+    Json(inventory)
 }
 
 /// The partner's maintenance record (set or ended there): taken if newer; answers this box's.

@@ -67,7 +67,48 @@ fn text_in_maintenance(
         maintenance,
         latest,
         alerts: &alerts(),
+        health: &health(),
     })
+}
+
+/// This box alone, one disk failing by SMART and one a virtual disk without it.
+fn health() -> lbs_protocol::PairHealth {
+    let unread = json!({"state": "unavailable", "reason": "n/a"});
+    let disk = |name: &str, smart: serde_json::Value| {
+        json!({"name": name, "model": "ST3500418AS", "serial": null, "size_bytes": 500, "rotational": true,
+               "transport": "sata", "smart": smart})
+    };
+    let failing = json!({"state": "read", "value": {
+        "passed": true, "verdict": "failing", "reallocated_sectors": 304, "pending_sectors": 8,
+        "uncorrectable_sectors": 8, "nvme_critical_warning": null, "nvme_media_errors": null,
+        "percentage_used": null, "temperature_celsius": 38, "power_on_hours": 5, "checked_unix": 1}});
+    serde_json::from_value(json!({
+        "this": {
+            "server_id": "id-1", "name": "PBX B", "role": "backup", "collected_unix": 1, "agent_version": "0.2.0",
+            "api_version": 1, "cpu": unread, "memory": unread,
+            "disks": {"state": "read", "value": [disk("sda", failing), disk("vda", unread.clone())]},
+            "network": unread, "telephony": {"cards": unread, "spans": unread, "dahdi_loaded": false},
+            "system": unread, "pbx": unread, "categories": {"digest": "x", "categories": []}, "storage": unread
+        },
+        "partner": null, "partner_note": null,
+        "differences": [{"severity": "critical", "area": "disks", "code": "disk_failing", "server_id": "id-1",
+                         "subject": "s", "message": "m", "fix": "f"}],
+        "counts": {"critical": 1, "warning": 0, "info": 0}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn differences_by_severity_and_each_disk_read_by_smart() {
+    let (f, s) = backup();
+    let t = text(&f, &s, &[]);
+    assert!(t.contains("lbs_health_differences{severity=\"critical\"} 1\n"), "{t}");
+    assert!(t.contains("lbs_health_differences{severity=\"warning\"} 0\n"), "{t}");
+    assert!(
+        t.contains("lbs_disk_health_state{disk=\"sda\",model=\"ST3500418AS\"} 2\n"),
+        "{t}"
+    );
+    assert!(!t.contains("disk=\"vda\""), "a disk without SMART is left out: {t}");
 }
 
 /// A mail channel failing with two alerts waiting, a webhook that delivered, one problem open.
