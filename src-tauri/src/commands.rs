@@ -4,6 +4,7 @@
 
 use lbs_console_core::autopilot::AutopilotDone;
 use lbs_console_core::events::OfficeEvents;
+use lbs_console_core::health::OfficeHealth;
 use lbs_console_core::maintenance::{MaintenanceDone, MaintenanceLength};
 use lbs_console_core::overview::Overview;
 use lbs_console_core::pair::{Assessment, Confirmation};
@@ -155,6 +156,11 @@ pub async fn failover_status(console: State<'_, Console>, id: String) -> Result<
 #[tauri::command]
 pub async fn office_events(console: State<'_, Console>, office: String, limit: u32) -> Result<OfficeEvents> {
     console.office_events(&office, limit).await.map_err(view)
+}
+
+#[tauri::command]
+pub async fn office_health(console: State<'_, Console>, office: String) -> Result<OfficeHealth> {
+    console.office_health(&office).await.map_err(view)
 }
 
 #[tauri::command]

@@ -166,6 +166,7 @@ pub fn run() {
             commands::forget_former,
             commands::failover_status,
             commands::office_events,
+            commands::office_health,
             commands::quarantine_list,
             commands::restore_quarantined,
             commands::trash_list,

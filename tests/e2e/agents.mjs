@@ -51,9 +51,10 @@ export const pbxScript = join(root, "scripts", "demo", "pbx.sh");
 export class Agent {
   /**
    * `pbx`: the agent runs a phone system ([pbx] start, stop, running and sip_check: the demo's,
-   * answering SIP at 127.0.0.1:`pbx.sip`); `failover`: more `[failover]` lines.
+   * answering SIP at 127.0.0.1:`pbx.sip`); `failover`: more `[failover]` lines; `pbxVersion`:
+   * what the box's PBX says its version is (`[pbx] version`).
    */
-  static async create(name, { port, role = "primary", pbx, failover = "" } = {}) {
+  static async create(name, { port, role = "primary", pbx, failover = "", pbxVersion = "Asterisk 20.6.0" } = {}) {
     const a = new Agent();
     a.name = name;
     a.dir = mkdtempSync(join(tmpdir(), "lbs-e2e-agent-"));
@@ -71,7 +72,8 @@ export class Agent {
     writeFileSync(
       a.config,
       `[server]\nname = "${name}"\nlisten = "127.0.0.1:${a.port}"\nstate_dir = "${join(a.dir, "state")}"\n\n` +
-        `[metrics]\ninterval = "1s"\n\n[pbx]\nprobe = ["/bin/sh", "-c", ${JSON.stringify(probe)}]\n${pbxLines}\n` +
+        `[metrics]\ninterval = "1s"\n\n[pbx]\nprobe = ["/bin/sh", "-c", ${JSON.stringify(probe)}]\n` +
+        `version = ["/bin/echo", ${JSON.stringify(pbxVersion)}]\n${pbxLines}\n` +
         (failover ? `[failover]\n${failover}\n\n` : "") +
         `[[sync.category]]\nname = "voicemail"\nlabel = "Voicemail"\npriority = 1\nroots = ["${join(a.dir, "voicemail")}"]\n`,
     );

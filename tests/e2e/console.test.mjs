@@ -45,7 +45,8 @@ before(async () => {
   notifications = new Notifications(join(root, "artifacts", "e2e-notifications.log"));
   tray = new Tray();
   agentA = await Agent.create("PBX A (server room)");
-  agentB = await Agent.create("PBX B (comms room)", { role: "backup" });
+  // B runs an older phone system than A: the Health tab says what that may break.
+  agentB = await Agent.create("PBX B (comms room)", { role: "backup", pbxVersion: "Asterisk 18.9.0" });
   await agentA.start();
   await agentB.start();
 
@@ -318,6 +319,26 @@ test("the sync tab, reached with the keyboard, lists every category on both serv
     args: [],
   });
   await shot("08d-link");
+  await tab("servers");
+});
+
+test("the health tab shows both machines side by side, what differs first", async () => {
+  await tab("health");
+  const said = await wd.waitFor('[data-testid="health-summary"]', {
+    timeout: 30000,
+    predicate: async (id) => (await wd.text(id)) !== "",
+  });
+  // The same machine twice, but for the phone system's version.
+  const differences = await wd.waitFor('[data-testid="health-difference"]', { timeout: 30000 });
+  assert.match(await wd.text(differences), /Asterisk 18\.9\.0|18\.9/);
+  assert.match(await wd.text(differences), /What to do: /);
+  assert.notEqual(await wd.attr(said, "data-tone"), "ok");
+  const first = (await wd.findAll('[data-testid="health-row"]'))[0];
+  assert.equal(await wd.attr(first, "data-area"), "pbx", "what differs comes first");
+  assert.notEqual(await wd.attr(first, "data-marked"), "");
+  const heads = await wd.text(await wd.waitFor('[data-testid="health-table"] thead'));
+  assert.match(heads, /PBX A \(server room\)\s*Primary\s*PBX B \(comms room\)\s*Backup/);
+  await shot("08e-health");
   await tab("servers");
 });
 

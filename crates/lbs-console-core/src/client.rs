@@ -137,6 +137,11 @@ impl AgentClient {
         self.get("/events", &[("limit", limit.to_string())]).await
     }
 
+    /// Both machines of the pair and what differs between them.
+    pub async fn health(&self) -> Result<lbs_protocol::PairHealth, Error> {
+        self.get("/health", &[]).await
+    }
+
     pub async fn quarantine(&self) -> Result<QuarantineList, Error> {
         self.get("/quarantine", &[]).await
     }

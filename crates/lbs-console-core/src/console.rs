@@ -538,6 +538,28 @@ impl Console {
         })
     }
 
+    /// The office's two machines side by side, from whichever server answers best.
+    pub async fn office_health(&self, office: &str) -> Result<crate::health::OfficeHealth, Error> {
+        let pair = self.store.pair(office).await?;
+        let reads = pair.servers.iter().map(|id| async move {
+            let entry = self.store.get(id).await?;
+            let answer = match self.client(id).await {
+                Ok((_, client)) => client.health().await,
+                Err(e) => Err(e),
+            };
+            Ok::<_, Error>((entry.name, answer))
+        });
+        let mut answers = Vec::new();
+        let mut unreadable = Vec::new();
+        for read in futures_util::future::join_all(reads).await {
+            match read? {
+                (name, Ok(health)) => answers.push((name, health)),
+                (name, Err(e)) => unreadable.push(format!("{name}: {e}")),
+            }
+        }
+        Ok(crate::health::choose(answers, unreadable))
+    }
+
     /// Puts a quarantined file back on the primary (through `id`, the box that holds it).
     pub async fn restore_quarantined(
         &self,

@@ -10,6 +10,7 @@ mod console;
 pub mod credentials;
 mod error;
 pub mod events;
+pub mod health;
 mod history_copy;
 pub mod maintenance;
 pub mod overview;

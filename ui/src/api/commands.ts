@@ -12,6 +12,7 @@ import type { HistoryResponse } from "../generated/HistoryResponse";
 import type { MaintenanceDone } from "../generated/MaintenanceDone";
 import type { MaintenanceLength } from "../generated/MaintenanceLength";
 import type { OfficeEvents } from "../generated/OfficeEvents";
+import type { OfficeHealth } from "../generated/OfficeHealth";
 import type { Overview } from "../generated/Overview";
 import type { PairEntry } from "../generated/PairEntry";
 import type { QuarantineList } from "../generated/QuarantineList";
@@ -68,6 +69,8 @@ export interface Commands {
   /** Puts `entry` from the trash of server `id` back on the primary; `replace`: over a different file. */
   restoreTrash(id: string, entry: TrashEntry, replace: boolean): Promise<TrashRestored>;
   officeEvents(office: string, limit: number): Promise<OfficeEvents>;
+  /** The office's two machines side by side and what differs, from the server that answers best. */
+  officeHealth(office: string): Promise<OfficeHealth>;
   failoverAssess(primary: string, backup: string): Promise<Assessment>;
   failoverRun(primary: string, backup: string, confirmation: Confirmation): Promise<RoleChange>;
   /** Maintenance for the office from now for `length` (counted when sent), through one of its servers; `by`: who does the work. */
@@ -125,6 +128,7 @@ export const tauriCommands: Commands = {
   trashList: (id) => call<TrashList>("trash_list", { id }),
   restoreTrash: (id, entry, replace) => call<TrashRestored>("restore_trash", { id, entry, replace }),
   officeEvents: (office, limit) => call<OfficeEvents>("office_events", { office, limit }),
+  officeHealth: (office) => call<OfficeHealth>("office_health", { office }),
   failoverAssess: (primary, backup) => call<Assessment>("failover_assess", { primary, backup }),
   failoverRun: (primary, backup, confirmation) => call<RoleChange>("failover_run", { primary, backup, confirmation }),
   maintenanceStart: (office, length, reason, by) =>

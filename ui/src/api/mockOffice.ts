@@ -6,6 +6,7 @@
 /* The fake answers at once; `async` keeps every method a Promise like the real commands. */
 /* eslint-disable @typescript-eslint/require-await */
 
+import { mockHealth } from "./mockHealth";
 import type { Assessment } from "../generated/Assessment";
 import type { OfficeEvent } from "../generated/OfficeEvent";
 import type { FailoverStatus } from "../generated/FailoverStatus";
@@ -45,6 +46,7 @@ type OfficeCommands = Pick<
   | "trashList"
   | "restoreTrash"
   | "officeEvents"
+  | "officeHealth"
   | "failoverAssess"
   | "failoverRun"
   | "maintenanceStart"
@@ -403,6 +405,12 @@ export function mockOffice(
         );
       }
       return { path: entry.path, message: `${entry.path} was restored on ${primary.entry.name}` };
+    },
+    async officeHealth() {
+      return mockHealth(
+        servers().map((s) => ({ id: s.entry.server_id, name: s.entry.name, role: s.role })),
+        now(),
+      );
     },
     async officeEvents(_office, limit) {
       const names = new Map(servers().map((s) => [s.entry.server_id, s.entry.name]));

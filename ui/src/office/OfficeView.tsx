@@ -18,11 +18,12 @@ import { useNow } from "../hooks/useNow";
 import { AutopilotDialog, AutopilotLine } from "./Autopilot";
 import { CatchUp } from "./CatchUp";
 import { EventsPanel } from "./EventsPanel";
+import { HealthPanel } from "./HealthPanel";
 import { MaintenanceDialog, MaintenanceNote } from "./Maintenance";
 import { MachineCard } from "./MachineCard";
 import { SyncPanel } from "./SyncPanel";
 
-export type OfficeTab = "servers" | "sync" | "events" | "history";
+export type OfficeTab = "servers" | "sync" | "health" | "events" | "history";
 
 /** How long the answer to starting or ending maintenance, or to switching the autopilot, stays shown. */
 const DONE_SHOWN_MS = 30_000;
@@ -30,6 +31,7 @@ const DONE_SHOWN_MS = 30_000;
 const TABS: { key: OfficeTab; label: string }[] = [
   { key: "servers", label: "Servers" },
   { key: "sync", label: "Sync" },
+  { key: "health", label: "Health" },
   { key: "events", label: "Events" },
   { key: "history", label: "History" },
 ];
@@ -215,6 +217,7 @@ export function OfficeView({ office, tab, onTab, range, onRangeChange, onStartWi
           </>
         )}
         {tab === "sync" && <SyncPanel office={office} />}
+        {tab === "health" && <HealthPanel office={office} />}
         {tab === "events" && <EventsPanel office={office} />}
         {tab === "history" && (
           <div className="history-stack">

@@ -40,6 +40,7 @@ export function fakeApi(overrides: Partial<Commands> = {}): FakeCommands {
     ),
     restoreTrash: vi.fn<Commands["restoreTrash"]>(() => Promise.reject(new Error("not set up"))),
     officeEvents: vi.fn<Commands["officeEvents"]>(() => Promise.resolve({ events: [], unreadable: [] })),
+    officeHealth: vi.fn<Commands["officeHealth"]>(() => Promise.resolve({ health: null, from: null, unreadable: [] })),
     failoverAssess: vi.fn<Commands["failoverAssess"]>(() => new Promise(() => {})),
     failoverRun: vi.fn<Commands["failoverRun"]>(() => Promise.reject(new Error("not set up"))),
     maintenanceStart: vi.fn<Commands["maintenanceStart"]>(() => Promise.reject(new Error("not set up"))),
