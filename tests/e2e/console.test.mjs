@@ -339,6 +339,11 @@ test("the health tab shows both machines side by side, what differs first", asyn
   const heads = await wd.text(await wd.waitFor('[data-testid="health-table"] thead'));
   assert.match(heads, /PBX A \(server room\)\s*Primary\s*PBX B \(comms room\)\s*Backup/);
   await shot("08e-health");
+  await wd.cmd("POST", "/execute/sync", {
+    script: 'document.querySelector(\'[data-testid="health-table"]\').scrollIntoView({ block: "start" }); return true;',
+    args: [],
+  });
+  await shot("08f-health-side-by-side");
   await tab("servers");
 });
 

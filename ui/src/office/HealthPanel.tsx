@@ -101,7 +101,10 @@ export function HealthPanel({ office }: { office: OfficeView }) {
                 <p className="health-difference-title">
                   <span className={`badge health-badge-${d.severity}`}>{severityLabel(d.severity)}</span>
                   <span>{d.subject}</span>
-                  {nameOf(d.server_id) && <span className="muted">({nameOf(d.server_id)})</span>}
+                  {/* The box it is about, unless the subject names it already. */}
+                  {nameOf(d.server_id) && !d.subject.includes(nameOf(d.server_id) ?? "") && (
+                    <span className="muted">({nameOf(d.server_id)})</span>
+                  )}
                 </p>
                 <p>{d.message}</p>
                 <p className="health-fix">
