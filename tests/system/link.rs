@@ -31,10 +31,8 @@ async fn recorded_max(agent: &Agent, series: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_for_the_office_is_said() {
     let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, "1h", ""));
-    // B copies at most 40 KB/s: far less than the office below changes.
-    let mut b = Agent::init_config("PBX B", "1s", |d| {
-        box_config(d, "1h", "bandwidth_limit = \"40 KB/s\"\n")
-    });
+    // B copies at most 1 KB/s (3.6 MB an hour): less than the office below changes in an hour.
+    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, "1h", "bandwidth_limit = \"1 KB/s\"\n"));
     a.start();
     b.start();
     // B reaches A through a relay that adds 60 ms each way, as a link to another building.
@@ -51,7 +49,8 @@ async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_
     .await;
     let round_trip = report.round_trip_ms.unwrap_or_default();
     assert!(round_trip < 2000.0, "{report:?}");
-    assert_eq!(report.loss_percent, Some(0.0), "{report:?}");
+    // A heartbeat may time out on a loaded machine; most are answered.
+    assert!(report.loss_percent.is_some_and(|p| p < 20.0), "{report:?}");
     assert!(
         report.clock_offset_ms.is_some_and(|ms| ms.abs() < 1000),
         "the same clock: {report:?}"
@@ -70,10 +69,10 @@ async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_
     .await;
     assert!(recorded < 2000.0, "{recorded}");
 
-    // The office changes 3 MB at once, far more than 40 KB/s carries: B says how far it falls
-    // behind in such an hour, with the figures it measured.
+    // The office changes 6 MB within the hour, more than 1 KB/s carries in one: B says how far it
+    // falls behind in such an hour, with the figures it measured.
     for i in 0..30 {
-        let bytes = lbs_tests::noise(i, 100_000);
+        let bytes = lbs_tests::noise(i, 200_000);
         std::fs::write(voicemail(&a).join(format!("msg{i:04}.wav")), bytes).unwrap();
     }
     let report = eventually("B to say the link cannot keep up", Duration::from_secs(60), || async {
@@ -84,10 +83,9 @@ async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_
     let warning = report.warning.clone().unwrap_or_default();
     assert!(warning.starts_with("The link from PBX A cannot keep up"), "{warning}");
     let capacity = report.capacity_bps.unwrap_or_default();
-    assert!(
-        capacity > 0.0 && capacity <= 40_000.0,
-        "capped by the limit: {report:?}"
-    );
+    assert!(capacity > 0.0 && capacity <= 1000.0, "capped by the limit: {report:?}");
+    let hour = report.busiest_hour_unix.unwrap_or_default();
+    assert_eq!(hour % 3600, 0, "a clock hour: {report:?}");
     assert!(
         report.busiest_hour_bytes.unwrap_or_default() > capacity * 3600.0,
         "{report:?}"
@@ -96,16 +94,21 @@ async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_
         report.behind_per_busy_hour_bytes.unwrap_or_default() > 0.0,
         "{report:?}"
     );
-    assert!(recorded_max(&b, "sync.incoming").await.unwrap_or_default() > 40_000.0);
+    // And B's history holds the burst, at the next tick.
+    eventually(
+        "B's history to hold the office's changes",
+        Duration::from_secs(20),
+        || async { recorded_max(&b, "sync.incoming").await.filter(|rate| *rate > 40_000.0) },
+    )
+    .await;
 
     // The link cut: B's heartbeats go unanswered, and it counts them.
     relay.cut();
-    let report = eventually("B to count lost heartbeats", Duration::from_secs(20), || async {
+    eventually("B to count lost heartbeats", Duration::from_secs(20), || async {
         let s: SyncStatus = get(&b, "/api/v1/sync").await?;
         s.link.filter(|l| l.loss_percent.is_some_and(|p| p > 0.0))
     })
     .await;
-    assert!(report.loss_percent.unwrap_or_default() <= 100.0);
     eventually("B's history to hold the losses", Duration::from_secs(20), || async {
         recorded_max(&b, "link.loss_percent").await.filter(|p| *p > 0.0)
     })
@@ -230,4 +233,43 @@ async fn a_floating_address_for_a_partner_on_another_network_is_said() {
     // A, with the hook, has nothing to say.
     let f: FailoverStatus = get(&pair.a, "/api/v1/failover").await.expect("A's status");
     assert_eq!(f.address.warning, None);
+}
+
+/// A backup paired with a primary that holds data copies all of it at once: that is not the
+/// office changing, and must not read as its busiest hour (a false "cannot keep up" for a week).
+#[tokio::test]
+async fn a_first_copy_is_not_taken_for_the_office_changing() {
+    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, "1h", ""));
+    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, "1h", ""));
+    for i in 0..20 {
+        std::fs::write(
+            voicemail(&a).join(format!("old{i:03}.wav")),
+            lbs_tests::noise(i, 100_000),
+        )
+        .unwrap();
+    }
+    a.start();
+    b.start();
+    let out = b.cli(&["pair", &a.link.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    eventually("B to hold the primary's voicemail", Duration::from_secs(60), || async {
+        (lbs_tests::files(&voicemail(&b)).len() == 20).then_some(())
+    })
+    .await;
+    let report = eventually("B's report of the link", Duration::from_secs(20), || async {
+        let s: SyncStatus = get(&b, "/api/v1/sync").await?;
+        s.link.filter(|l| l.round_trip_ms.is_some())
+    })
+    .await;
+    assert_eq!(report.busiest_hour_bytes, None, "the first copy counted: {report:?}");
+    // A change once caught up is the office changing.
+    std::fs::write(voicemail(&a).join("new.wav"), lbs_tests::noise(99, 50_000)).unwrap();
+    let report = eventually("B to count the new voicemail", Duration::from_secs(30), || async {
+        let s: SyncStatus = get(&b, "/api/v1/sync").await?;
+        s.link.filter(|l| l.busiest_hour_bytes.is_some())
+    })
+    .await;
+    assert_eq!(report.busiest_hour_bytes, Some(50_000.0), "{report:?}");
+    b.stop();
+    a.stop();
 }

@@ -119,6 +119,27 @@ pub async fn call<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuild
     response.json().await.map_err(|e| CallError::Unreadable(e.to_string()))
 }
 
+/// As [`call`], for an answer that has no reason to be large: one over `max` bytes is refused
+/// unread (a partner gone wrong cannot make this box hold it in memory).
+pub async fn call_capped<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    max: usize,
+) -> Result<T, CallError> {
+    let mut response = request.send().await.map_err(|e| CallError::Silent(error_chain(&e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(CallError::Refused(status, refusal_message(response).await));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| CallError::Silent(error_chain(&e)))? {
+        if body.len() + chunk.len() > max {
+            return Err(CallError::Unreadable(format!("the answer is larger than {max} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| CallError::Unreadable(e.to_string()))
+}
+
 /// The plain-language reason in a refusal from the partner (its `ApiError`), or the status.
 pub async fn refusal_message(response: reqwest::Response) -> String {
     let status = response.status();

@@ -218,6 +218,39 @@ impl Queue {
                 .await?;
         Ok(crate::journal::tallies(rows))
     }
+
+    /// Adds `bytes` of the office's fresh changes to the clock hour of `at_unix`; hours older
+    /// than eight days are forgotten.
+    pub async fn count_incoming(&self, at_unix: i64, bytes: u64) -> Result<(), JournalError> {
+        let hour = at_unix - at_unix.rem_euclid(3600);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO incoming_hourly (hour_unix, bytes) VALUES (?, ?) \
+             ON CONFLICT (hour_unix) DO UPDATE SET bytes = bytes + excluded.bytes",
+        )
+        .bind(hour)
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM incoming_hourly WHERE hour_unix < ?")
+            .bind(hour - 8 * 24 * 3600)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The clock hour since `since_unix` with the most fresh changes: (its start, bytes).
+    pub async fn busiest_incoming_hour(&self, since_unix: i64) -> Result<Option<(i64, u64)>, JournalError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT hour_unix, bytes FROM incoming_hourly WHERE hour_unix >= ? AND bytes > 0 \
+             ORDER BY bytes DESC, hour_unix DESC LIMIT 1",
+        )
+        .bind(since_unix - since_unix.rem_euclid(3600))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(h, b)| (h, b.max(0) as u64)))
+    }
 }
 
 async fn record_applied(
@@ -426,5 +459,28 @@ mod tests {
         assert!(q.is_empty().await.unwrap());
         assert_eq!(q.held().await.unwrap()["config"].files, 1);
         assert_eq!(q.clear_pending().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_office_changes_are_summed_per_clock_hour_and_the_busiest_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        assert_eq!(q.busiest_incoming_hour(0).await.unwrap(), None);
+        let hour = 1_700_002_800; // a whole hour
+        q.count_incoming(hour + 10, 100).await.unwrap();
+        q.count_incoming(hour + 3599, 50).await.unwrap();
+        q.count_incoming(hour + 3600, 120).await.unwrap();
+        assert_eq!(
+            q.busiest_incoming_hour(hour - 7 * 86_400).await.unwrap(),
+            Some((hour, 150))
+        );
+        // Only the hours asked for count.
+        assert_eq!(
+            q.busiest_incoming_hour(hour + 3600).await.unwrap(),
+            Some((hour + 3600, 120))
+        );
+        // A week and a day later the old hours are gone.
+        q.count_incoming(hour + 9 * 86_400, 1).await.unwrap();
+        assert_eq!(q.busiest_incoming_hour(0).await.unwrap(), Some((hour + 9 * 86_400, 1)));
     }
 }

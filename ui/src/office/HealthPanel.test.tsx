@@ -70,7 +70,7 @@ describe("the Health tab", () => {
   it("puts what breaks after a failover first, and its row on top, the primary on the left", async () => {
     show(pair([NO_PRI, KERNEL]));
     const said = await screen.findByTestId("health-summary");
-    expect(said.textContent).toBe("1 difference would break something after a failover to PBX B: see below what to do.");
+    expect(said.textContent).toBe("1 problem would break something, now or after a failover to PBX B: see below what to do.");
     expect(said.dataset.tone).toBe("bad");
     const diffs = screen.getAllByTestId("health-difference");
     expect(diffs.map((d) => d.dataset.code)).toEqual(["telephony_card_missing", "kernel_differs"]);
@@ -124,7 +124,7 @@ describe("health words", () => {
 
   it("sums up warnings, and one machine alone", () => {
     expect(summary({ critical: 0, warning: 2, info: 1 }, "PBX B", true)).toEqual({
-      text: "2 differences may make PBX B work worse after a failover.",
+      text: "2 problems may make PBX B work worse after a failover.",
       tone: "warn",
     });
     expect(summary({ critical: 0, warning: 0, info: 0 }, "PBX B", false).text).toBe("Only one server's details are known yet.");

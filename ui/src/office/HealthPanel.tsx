@@ -90,9 +90,9 @@ export function HealthPanel({ office }: { office: OfficeView }) {
         </p>
         {health.differences.length > 0 && (
           <ul className="health-differences" data-testid="health-differences">
-            {health.differences.map((d) => (
+            {health.differences.map((d, i) => (
               <li
-                key={`${d.code}:${d.server_id ?? ""}:${d.subject}`}
+                key={`${i}:${d.code}:${d.server_id ?? ""}`}
                 className={`health-difference health-${d.severity}`}
                 data-testid="health-difference"
                 data-code={d.code}

@@ -121,6 +121,7 @@ export function SyncPanel({ office }: { office: OfficeView }) {
       </section>
       <LinkCard
         report={pair.backup.sync?.link ?? pair.primary.sync?.link ?? null}
+        measuredByBackup={!!pair.backup.sync?.link}
         primary={pair.primary.entry.name}
         backup={pair.backup.entry.name}
       />
@@ -140,17 +141,30 @@ export function SyncPanel({ office }: { office: OfficeView }) {
   );
 }
 
-/** The clock difference in words: "the same", "PBX A's clock is 2 min ahead". */
-function clockWords(offsetMs: number, primary: string): string {
+/** The clock difference in words: "the same", "PBX A's clock is 2 min ahead". `offsetMs` is
+ * the partner's clock (`partner`) minus the measuring box's. */
+function clockWords(offsetMs: number, partner: string): string {
   const secs = Math.round(Math.abs(offsetMs) / 1000);
   if (secs < 1) return "The same time on both";
   const amount = secs < 120 ? `${secs} s` : formatDuration(secs);
-  return `${primary}'s clock is ${amount} ${offsetMs > 0 ? "ahead" : "behind"}`;
+  return `${partner}'s clock is ${amount} ${offsetMs > 0 ? "ahead" : "behind"}`;
 }
 
-/** The link between the two servers, as the backup measures it. */
-function LinkCard({ report, primary, backup }: { report: LinkReport | null; primary: string; backup: string }) {
+/** The link between the two servers, as the backup measures it (else as the primary does). */
+function LinkCard({
+  report,
+  measuredByBackup,
+  primary,
+  backup,
+}: {
+  report: LinkReport | null;
+  measuredByBackup: boolean;
+  primary: string;
+  backup: string;
+}) {
   if (!report) return null;
+  // Each box measures its partner's clock against its own.
+  const partner = measuredByBackup ? primary : backup;
   const facts: [string, string, string][] = [
     [
       "Round trip",
@@ -164,7 +178,7 @@ function LinkCard({ report, primary, backup }: { report: LinkReport | null; prim
     ],
     [
       "Clocks",
-      report.clock_offset_ms === null ? "Not measured yet" : clockWords(report.clock_offset_ms, primary),
+      report.clock_offset_ms === null ? "Not measured yet" : clockWords(report.clock_offset_ms, partner),
       "link-clock",
     ],
     [

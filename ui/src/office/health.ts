@@ -151,15 +151,16 @@ export function severityLabel(s: Severity): string {
 
 /** The line above everything: whether the two machines are twins. */
 export function summary(counts: DifferenceCounts, backup: string, bothKnown: boolean): { text: string; tone: "ok" | "warn" | "bad" } {
+  // A count of problems, not only of differences: a failing disk is one box's alone.
   if (counts.critical > 0) {
     return {
-      text: `${plural(counts.critical, "difference")} would break something after a failover to ${backup}: see below what to do.`,
+      text: `${plural(counts.critical, "problem")} would break something, now or after a failover to ${backup}: see below what to do.`,
       tone: "bad",
     };
   }
   if (counts.warning > 0) {
     return {
-      text: `${plural(counts.warning, "difference")} may make ${backup} work worse after a failover.`,
+      text: `${plural(counts.warning, "problem")} may make ${backup} work worse after a failover.`,
       tone: "warn",
     };
   }

@@ -15,6 +15,8 @@ use crate::inventory::Unreadable;
 use crate::peer::{CallError, Peer};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+/// An inventory is a few kilobytes; a box with hundreds of disks and cards stays far below this.
+const FETCH_MAX_BYTES: usize = 1024 * 1024;
 
 impl Failover {
     /// A heartbeat from the partner carried `digest`: fetch its inventory if it changed.
@@ -37,20 +39,23 @@ impl Failover {
         let request = client
             .get(crate::peer::url(&peer.address, lbs_protocol::INVENTORY_ROUTE))
             .timeout(FETCH_TIMEOUT);
-        let inventory: MachineInventory = crate::peer::call(request).await.map_err(|e| {
-            Unreadable(match e {
-                CallError::Silent(why) => format!("{} does not answer ({why})", peer.name),
-                CallError::Refused(_, why) => format!("{} refused: {why}", peer.name),
-                CallError::Unreadable(why) => format!("{}'s inventory could not be read: {why}", peer.name),
-            })
-        })?;
+        let mut inventory: MachineInventory =
+            crate::peer::call_capped(request, FETCH_MAX_BYTES).await.map_err(|e| {
+                Unreadable(match e {
+                    CallError::Silent(why) => format!("{} does not answer ({why})", peer.name),
+                    CallError::Refused(_, why) => format!("{} refused: {why}", peer.name),
+                    CallError::Unreadable(why) => format!("{}'s inventory could not be read: {why}", peer.name),
+                })
+            })?;
         if inventory.server_id != peer.server_id {
             return Err(Unreadable(format!(
                 "the inventory answered at {} is not {}'s",
                 peer.address, peer.name
             )));
         }
-        tracing::info!(partner = %peer.name, "received the partner's inventory");
+        // The name this box paired with, not the one the partner gives itself.
+        inventory.name = peer.name.clone();
+        tracing::debug!(partner = %peer.name, "received the partner's inventory");
         Ok(inventory)
     }
 

@@ -226,11 +226,14 @@ impl Failover {
         let (name, id) = (peer.name.clone(), peer.server_id.clone());
         self.set_peer(Some(peer)).await?;
         let now = self.role();
-        let own = self.inventory.collect(false).await;
+        // The last reading (a new one only if there is none yet): pairing holds the role-change
+        // lock and must not wait for a round of SMART.
+        let own = self.inventory.current_or_collect().await;
         let differences = match req.inventory {
             Some(backup) => {
                 let mut backup = *backup;
                 backup.role = Role::Backup;
+                backup.name = name.clone();
                 let mut primary = (*own).clone();
                 primary.role = Role::Primary;
                 let summary = Self::parity_summary(&primary, &backup);

@@ -81,6 +81,7 @@ impl Failover {
             }
             Err(msg) => {
                 self.sync.link.heartbeat(None);
+                self.sync.link.clock(None);
                 let mut p = lock(&self.partner);
                 p.reachable = false;
                 p.announce = true;

@@ -107,6 +107,10 @@ struct SmartCache {
 struct PartnerState {
     received: Option<Received>,
     last_failure: Option<Instant>,
+    /// The digest the heartbeat advertised when the running fetch began: what the fetched
+    /// inventory is kept under (a digest computed here from a copy read by another version of
+    /// the agent could differ, and would fetch again at every heartbeat).
+    wanted: Option<String>,
 }
 
 pub struct Inventory {
@@ -231,13 +235,20 @@ impl Inventory {
                 return false;
             }
         }
-        !self.fetching.swap(true, Ordering::SeqCst)
+        let start = !self.fetching.swap(true, Ordering::SeqCst);
+        if start {
+            lock(&self.partner).wanted = Some(digest.to_owned());
+        }
+        start
     }
 
     /// The end of a fetch: the partner's inventory, or why it could not be had.
     pub fn fetched(&self, result: Result<MachineInventory, Unreadable>) {
         match result {
-            Ok(inventory) => self.set_partner(inventory),
+            Ok(inventory) => {
+                let advertised = lock(&self.partner).wanted.take();
+                self.keep_partner(inventory, advertised);
+            }
             Err(why) => {
                 tracing::debug!(problem = %why, "the partner's inventory could not be fetched");
                 lock(&self.partner).last_failure = Some(Instant::now());
@@ -246,9 +257,14 @@ impl Inventory {
         self.fetching.store(false, Ordering::SeqCst);
     }
 
-    /// Keeps `inventory` as the partner's (from pairing, or fetched).
+    /// Keeps `inventory` as the partner's (from pairing).
     pub fn set_partner(&self, inventory: MachineInventory) {
-        let digest = digest_of(&inventory);
+        self.keep_partner(inventory, None);
+    }
+
+    /// Keeps `inventory` under the digest its heartbeat `advertised` (else one computed here).
+    fn keep_partner(&self, inventory: MachineInventory, advertised: Option<String>) {
+        let digest = advertised.unwrap_or_else(|| digest_of(&inventory));
         let mut p = lock(&self.partner);
         p.received = Some(Received {
             inventory: Arc::new(inventory),

@@ -477,7 +477,21 @@ fn pbx(p: &MachineInventory, b: &MachineInventory) -> Vec<Difference> {
             ),
             "Install the same version of the phone system on both boxes.".to_owned(),
         )],
-        _ if pv.version.is_some() && pv.version != bv.version => vec![diff(
+        // One side's major version unknown: they cannot be compared, only their words.
+        (Some(_), None) | (None, Some(_)) if pv.text != bv.text => vec![diff(
+            Severity::Warning,
+            HealthArea::Pbx,
+            "pbx_versions_not_comparable",
+            Some(b),
+            format!("{}'s and {}'s phone system versions cannot be compared", p.name, b.name),
+            format!(
+                "{} says \"{}\", {} says \"{}\": if they are different versions, {} may not read the \
+                 configuration copied from {} after a failover.",
+                p.name, pv.text, b.name, bv.text, b.name, p.name
+            ),
+            "Check that both boxes run the same version of the phone system.".to_owned(),
+        )],
+        (Some(_), Some(_)) if pv.version.is_some() && pv.version != bv.version => vec![diff(
             Severity::Info,
             HealthArea::Pbx,
             "pbx_version_differs",

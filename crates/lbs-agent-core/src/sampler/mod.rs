@@ -258,7 +258,11 @@ fn link_readings(e: &crate::sync::SyncEngine, before: &mut LinkBefore, pending: 
             ));
         }
         let carried = moved.saturating_sub(before.moved);
-        if let Some(rate) = link::capacity_sample(before.pending, pending, carried, seconds) {
+        let receiving = e.role().role == Role::Backup
+            && e.tracker
+                .link_view()
+                .is_some_and(|l| l.state == lbs_protocol::SyncLinkState::Ok);
+        if let Some(rate) = link::capacity_sample(before.pending, pending, carried, seconds).filter(|_| receiving) {
             out.push(Reading::new(
                 link::CAPACITY,
                 "Link: carried while copying",

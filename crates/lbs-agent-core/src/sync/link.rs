@@ -37,6 +37,9 @@ struct Inner {
     clock_offset_ms: Option<i64>,
     /// Since the last tick: bytes of fresh changes announced by the primary.
     incoming: u64,
+    /// Backup side: a page of changes reached the primary's head since this box followed its
+    /// journal — what comes next is the office changing, not a first copy or a catch-up.
+    caught_up: bool,
 }
 
 /// What one sampler tick records of the link.
@@ -74,9 +77,31 @@ impl LinkMeter {
         });
     }
 
-    /// The partner's clock minus this box's, as last measured (`None`: not known).
+    /// The partner's clock minus this box's, as last measured (`None`: not known, e.g. the
+    /// last heartbeat went unanswered: an old figure is not recorded as a new one).
     pub fn clock(&self, offset_ms: Option<i64>) {
         self.with(|i| i.clock_offset_ms = offset_ms);
+    }
+
+    /// Whether the backup had reached the primary's head before the page now arriving.
+    pub fn caught_up(&self) -> bool {
+        self.with(|i| i.caught_up)
+    }
+
+    pub fn set_caught_up(&self, yes: bool) {
+        self.with(|i| i.caught_up = yes);
+    }
+
+    /// The bytes of the `changes` that are the office changing now: not deleted, not folders,
+    /// journaled by the primary within [`FRESH_SECS`] of `now` (on this box's clock, the
+    /// partner's measured offset taken off).
+    pub fn fresh_bytes(&self, changes: &[lbs_protocol::WireChange], now: i64) -> u64 {
+        let offset = self.with(|i| i.clock_offset_ms.unwrap_or(0)) / 1000;
+        changes
+            .iter()
+            .filter(|c| !c.deleted && !c.folder && (now - (c.changed_unix - offset)).abs() <= FRESH_SECS)
+            .map(|c| c.size)
+            .sum()
     }
 
     /// Changes announced by the primary (backup side): only fresh ones count as the office's
@@ -122,17 +147,18 @@ impl LinkMeter {
 }
 
 /// What the sync carried during a tick, as a measure of the link's capacity: only when it had
-/// work the whole tick (something pending at its start and at its end), else the rate says how
-/// much there was to copy, not how much the link can carry.
+/// work the whole tick (something pending at its start and at its end) and did move some — a
+/// partner away, or a file waiting to be retried, leaves work pending but says nothing of the
+/// link — else the rate says how much there was to copy, not how much the link can carry.
 pub fn capacity_sample(pending_before: u64, pending_now: u64, moved: u64, tick: Duration) -> Option<f64> {
-    (pending_before > 0 && pending_now > 0 && !tick.is_zero()).then(|| moved as f64 / tick.as_secs_f64())
+    (pending_before > 0 && pending_now > 0 && moved > 0 && !tick.is_zero()).then(|| moved as f64 / tick.as_secs_f64())
 }
 
 /// Whether the link carries the office's busiest hour, in the office manager's words.
 ///
-/// `busiest` is the busiest hour of changes from the primary (its average rate in bytes/s and
-/// when it began), `carried` what the sync carried while it had work, `cap` the configured
-/// bandwidth limit (0: none). With no measure of what the link carries there is nothing to
+/// `busiest` is the busiest clock hour of changes from the primary (its average rate in bytes/s
+/// and when it began), `carried` what the sync carried while it had work (its best hour), `cap`
+/// the configured bandwidth limit (0: none). With no measure of what the link carries there is nothing to
 /// compare yet: the link has never had to work.
 pub fn assess(
     partner: &str,
@@ -238,6 +264,11 @@ mod tests {
         );
         assert_eq!(capacity_sample(5, 0, 1_000_000, s), None, "it ran out of work");
         assert_eq!(capacity_sample(5, 5, 0, Duration::ZERO), None);
+        assert_eq!(
+            capacity_sample(5, 5, 0, s),
+            None,
+            "work pending, nothing moved: the partner is away"
+        );
     }
 
     #[test]
@@ -274,5 +305,38 @@ mod tests {
         // Never busy and no limit: nothing to compare with yet.
         let r = assess("PBX A", Some((600.0, 0)), None, 0, (None, None, None));
         assert_eq!((r.capacity_bps, r.warning), (None, None));
+    }
+
+    fn change(size: u64, changed_unix: i64, deleted: bool) -> lbs_protocol::WireChange {
+        lbs_protocol::WireChange {
+            seq: 1,
+            source: "voicemail:0".into(),
+            path: "a".into(),
+            size,
+            mtime_ns: 0,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            hash: None,
+            deleted,
+            changed_unix,
+            folder: false,
+        }
+    }
+
+    #[test]
+    fn only_fresh_changes_count_as_the_office_changing_on_this_boxs_clock() {
+        let m = LinkMeter::default();
+        let now = 1_000_000;
+        let page = [
+            change(100, now - 5, false),
+            change(1000, now - FRESH_SECS - 1, false),
+            change(10, now, true),
+        ];
+        assert_eq!(m.fresh_bytes(&page, now), 100);
+        // The primary's clock an hour ahead: its times are taken back to this box's.
+        m.clock(Some(3_600_000));
+        let ahead = [change(100, now + 3600 - 5, false)];
+        assert_eq!(m.fresh_bytes(&ahead, now), 100);
     }
 }

@@ -156,11 +156,13 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         now,
     );
     if new_journal {
+        e.link.set_caught_up(false);
         tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
         e.queue.follow(&page.journal_id).await.map_err(db)?;
         return Ok(());
     }
     let Some(last) = page.changes.last().map(|c| c.seq) else {
+        e.link.set_caught_up(true);
         // Caught up: every category with nothing pending, and counted whole by the primary, is
         // in sync as of now.
         let pending = e.queue.pending().await.map_err(db)?;
@@ -172,17 +174,19 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         }
         return Ok(());
     };
-    // The office's changes as they come: fresh ones only, and none while the primary still
-    // counts its files (a first copy is not the office changing).
-    if counting.is_empty() {
-        let fresh: u64 = page
-            .changes
-            .iter()
-            .filter(|c| !c.deleted && !c.folder && (now - c.changed_unix).abs() <= super::link::FRESH_SECS)
-            .map(|c| c.size)
-            .sum();
-        e.link.announced(fresh);
+    // The office's changes as they come: fresh ones, once this box had reached the primary's
+    // head (a first copy or a catch-up is not the office changing), and none while the primary
+    // still counts its files.
+    if e.link.caught_up() && counting.is_empty() {
+        let fresh = e.link.fresh_bytes(&page.changes, now);
+        if fresh > 0 {
+            e.link.announced(fresh);
+            if let Err(err) = e.queue.count_incoming(now, fresh).await {
+                tracing::warn!(error = %err, "sync: the office's changes could not be counted");
+            }
+        }
     }
+    e.link.set_caught_up(!behind_head);
     let mut accepted = Vec::with_capacity(page.changes.len());
     for wire in page.changes {
         let category = super::Sources::category_of(&wire.source).to_owned();

@@ -171,20 +171,26 @@ async fn link_report(
         to: now,
         points,
     };
+    // Exact bytes per clock hour (sync.db), so an hour the agent was down for part of does not
+    // read as a busier one.
     let busiest = match role {
-        Role::Backup => history.query(&read(link::INCOMING, 168)).await.ok().and_then(|r| {
-            r.points
-                .into_iter()
-                .max_by(|a, b| a.avg.total_cmp(&b.avg))
-                .map(|p| (p.avg, p.t))
-        }),
+        Role::Backup => e
+            .queue
+            .busiest_incoming_hour(now - WEEK)
+            .await
+            .ok()
+            .flatten()
+            .map(|(hour, bytes)| (bytes as f64 / 3600.0, hour)),
         Role::Primary => None,
     };
-    let carried = history
-        .query(&read(link::CAPACITY, 1))
-        .await
-        .ok()
-        .and_then(|r| r.points.first().map(|p| p.avg));
+    // The best hour of what the copy carried while it worked: what the link can do.
+    let carried = history.query(&read(link::CAPACITY, 168)).await.ok().and_then(|r| {
+        r.points
+            .into_iter()
+            .map(|p| p.avg)
+            .filter(|v| *v > 0.0)
+            .reduce(f64::max)
+    });
     link::assess(partner, busiest, carried, e.config.bandwidth_limit, e.link.recent())
 }
 

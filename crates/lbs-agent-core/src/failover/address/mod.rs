@@ -17,13 +17,21 @@ pub struct Address {
     config: Takeover,
     /// (held, problem) as of the last take or release.
     state: Mutex<(bool, Option<String>)>,
+    /// The partner's name as last resolved for the floating address's check: (its
+    /// "host:port", when, what it resolved to). The status is read every few seconds; its name
+    /// is looked up at most every few minutes.
+    resolved: Mutex<Option<(String, std::time::Instant, Option<std::net::IpAddr>)>>,
 }
+
+/// How long a partner's name, once resolved, is taken as it was.
+const RESOLVED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Address {
     pub fn new(config: Takeover) -> Address {
         Address {
             config,
             state: Mutex::new((false, None)),
+            resolved: Mutex::new(None),
         }
     }
 
@@ -102,10 +110,35 @@ impl Address {
         }
     }
 
+    /// What the partner's name resolves to here, looked up at most every [`RESOLVED_FOR`] and
+    /// within 300 ms (a name that does not resolve then is not checked).
+    async fn resolve(&self, partner: &str) -> Option<std::net::IpAddr> {
+        let cached = self.resolved.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some((name, at, ip)) = cached {
+            if name == partner && at.elapsed() < RESOLVED_FOR {
+                return ip;
+            }
+        }
+        let lookup = tokio::net::lookup_host(partner.to_owned());
+        let ip = tokio::time::timeout(std::time::Duration::from_millis(300), lookup)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|mut found| found.next())
+            .map(|a| a.ip());
+        *self.resolved.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((partner.to_owned(), std::time::Instant::now(), ip));
+        ip
+    }
+
     /// A floating address moves only between boxes on its own network: said when the partner
     /// (`partner`, "host:port" as paired) is elsewhere, e.g. a backup in another building.
     pub async fn partner_warning(&self, partner_name: &str, partner: &str) -> Option<String> {
         let Takeover::Vip(v) = &self.config else { return None };
+        // A single address (/32, /128) names no network: nothing to compare with.
+        if v.address.1 >= if v.address.0.is_ipv4() { 32 } else { 128 } {
+            return None;
+        }
         let host = partner
             .rsplit_once(':')
             .map_or(partner, |(h, _)| h)
@@ -113,15 +146,7 @@ impl Address {
             .trim_end_matches(']');
         let ip = match host.parse::<std::net::IpAddr>() {
             Ok(ip) => ip,
-            // A name: what it resolves to here, if it does so at once.
-            Err(_) => {
-                let lookup = tokio::net::lookup_host(partner.to_owned());
-                let mut found = tokio::time::timeout(std::time::Duration::from_millis(300), lookup)
-                    .await
-                    .ok()?
-                    .ok()?;
-                found.next()?.ip()
-            }
+            Err(_) => self.resolve(partner).await?,
         };
         vip::outside(v.address, ip).then(|| {
             format!(

@@ -332,6 +332,16 @@ fn another_pbx_major_version_is_critical_a_release_a_note_none_a_warning() {
     assert_eq!(codes(&differences(&a, &b)), ["pbx_version_differs"]);
     b.pbx = Reading::unavailable("`asterisk -V` could not be started: No such file or directory");
     assert_eq!(codes(&differences(&a, &b)), ["pbx_unknown"]);
+    // A version without a number on one side: not "the same major version", a warning.
+    b.pbx = read(PbxVersion {
+        text: "Asterisk GIT-master-abc123".into(),
+        version: None,
+        major: None,
+    });
+    let found = differences(&a, &b);
+    assert_eq!(codes(&found), ["pbx_versions_not_comparable"]);
+    assert_eq!(found[0].severity, Severity::Warning);
+    assert!(!found[0].message.contains("the same major version"));
 }
 
 #[test]
