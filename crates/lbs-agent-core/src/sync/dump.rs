@@ -14,7 +14,9 @@ use crate::config::CategoryConfig;
 
 #[derive(Debug, Error)]
 pub enum DumpError {
-    #[error("the {what} command of \"{category}\" could not be started ({program}: {reason})")]
+    #[error(
+        "the {what} command of \"{category}\" could not be started ({program}: {reason}); check that it is installed and its path is right"
+    )]
     Spawn {
         what: &'static str,
         category: String,
@@ -27,12 +29,14 @@ pub enum DumpError {
         category: String,
         secs: u64,
     },
-    #[error("the {what} command of \"{category}\" failed ({status}): {output}")]
+    #[error("the {what} command of \"{category}\" failed ({status}): {output}{advice}")]
     Failed {
         what: &'static str,
         category: String,
         status: String,
         output: String,
+        /// What to do, for a failure the output names (". MariaDB does not answer…"), or "".
+        advice: String,
     },
     #[error("the {what} command of \"{category}\" printed nothing; an empty dump is refused so it cannot replace a good one")]
     Empty { what: &'static str, category: String },
@@ -42,6 +46,44 @@ pub enum DumpError {
         path: PathBuf,
         reason: String,
     },
+}
+
+/// What to do about a database tool's usual failures, read from its output (mysqldump's and
+/// mysql's, sqlite3's): the output says what happened in the tool's words, this says what to
+/// check in the contractor's.
+fn advice(output: &str) -> Option<&'static str> {
+    let o = output.to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| o.contains(n));
+    if any(&[
+        "can't connect to local server",
+        "can't connect to local mysql server",
+        "can't connect to server",
+        "can't connect to mysql server",
+        "lost connection to",
+        "server has gone away",
+    ]) {
+        Some(
+            "MariaDB does not answer on this box: is it running (`systemctl status mariadb`), and is its socket \
+             the one the command uses?",
+        )
+    } else if o.contains("access denied") {
+        Some(
+            "MariaDB refused the agent's login. The agent runs as root, and Debian lets root in over MariaDB's \
+             local socket without a password unless root was given one; otherwise give the login in an option \
+             file (--defaults-extra-file: see \"FreePBX\" in the agent's manual)",
+        )
+    } else if o.contains("unknown database") {
+        Some(
+            "The database the command names does not exist on this box: check its name (FreePBX's is \
+             `asterisk`) against `mysql -e 'SHOW DATABASES'`",
+        )
+    } else if o.contains("unable to open database") {
+        Some("SQLite cannot open the database file: check the path in the command and that its folder exists")
+    } else if o.contains("database is locked") {
+        Some("Another program held the database for the whole dump; the next dump tries again")
+    } else {
+        None
+    }
 }
 
 /// Where a category's dump lives, if it has one.
@@ -91,11 +133,21 @@ async fn run(
         if both.is_empty() {
             both = output.stdout.clone();
         }
+        let output_tail = tail(&both);
+        let advice = advice(&output_tail).map_or_else(String::new, |a| {
+            let stop = if output_tail.ends_with(['.', '!', '?']) {
+                " "
+            } else {
+                ". "
+            };
+            format!("{stop}{a}")
+        });
         return Err(DumpError::Failed {
             what,
             category: c.name.clone(),
             status: output.status.to_string(),
-            output: tail(&both),
+            output: output_tail,
+            advice,
         });
     }
     Ok(output.stdout)
@@ -131,6 +183,17 @@ pub async fn dump(c: &CategoryConfig) -> Result<bool, DumpError> {
     Ok(true)
 }
 
+/// Runs the dump with the category's lock held: one dump of a category at a time (the primary's
+/// passes, its watch and a switchover's final dump may ask at once), so an older snapshot that
+/// took longer can never be written over a newer one.
+pub(crate) async fn dump_locked(e: &super::SyncEngine, c: &CategoryConfig) -> Result<bool, DumpError> {
+    let _one = match e.dump_locks.get(&c.name) {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    };
+    dump(c).await
+}
+
 /// Runs the restore command with `LBS_DUMP_FILE` set to the dump (on promotion).
 pub async fn restore(c: &CategoryConfig) -> Result<(), DumpError> {
     let path = dump_path(c);
@@ -154,6 +217,8 @@ mod tests {
             dump_file: Some("astdb.sql".into()),
             restore: restore.iter().map(|s| s.to_string()).collect(),
             dump_interval: None,
+            watch: vec![],
+            watch_min_gap: None,
             command_timeout: 5,
         }
     }
@@ -185,6 +250,56 @@ mod tests {
         let c = category(dir.path(), &["/nonexistent/sqlite3"], &[]);
         assert!(matches!(dump(&c).await, Err(DumpError::Spawn { .. })));
         assert_eq!(std::fs::read(dir.path().join("astdb.sql")).unwrap(), b"good");
+    }
+
+    #[test]
+    fn the_usual_database_failures_say_what_to_check() {
+        // As mysqldump, mysql and sqlite3 print them (Debian 12, MariaDB 10.11).
+        for (output, expected) in [
+            (
+                r#"mysqldump: Got error: 2002: "Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)" when trying to connect"#,
+                "MariaDB does not answer on this box",
+            ),
+            (
+                "ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (111)",
+                "systemctl status mariadb",
+            ),
+            (
+                r#"mysqldump: Got error: 1698: "Access denied for user 'root'@'localhost'" when trying to connect"#,
+                "refused the agent's login",
+            ),
+            (
+                r#"mysqldump: Got error: 1049: "Unknown database 'asterix'" when selecting the database"#,
+                "check its name (FreePBX's is `asterisk`)",
+            ),
+            (
+                "Error: unable to open database \"/var/lib/asterisk/astdb.sqlite3\": unable to open database file",
+                "check the path",
+            ),
+            ("Error: database is locked", "the next dump tries again"),
+        ] {
+            assert!(advice(output).is_some_and(|a| a.contains(expected)), "{output}");
+        }
+        assert_eq!(advice("segmentation fault"), None);
+    }
+
+    #[tokio::test]
+    async fn a_failure_the_output_names_gets_its_advice_in_the_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#"echo 'mysqldump: Got error: 1049: "Unknown database '"'"'asterix'"'"'" when selecting the database' >&2; exit 2"#;
+        let msg = dump(&category(dir.path(), &["sh", "-c", script], &[]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(r#"failed (exit status: 2): mysqldump: Got error: 1049: "Unknown database 'asterix'" when selecting the database. The database the command names does not exist"#),
+            "{msg}"
+        );
+        let msg = dump(&category(dir.path(), &["/nonexistent/mysqldump"], &[]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("check that it is installed"), "{msg}");
     }
 
     #[tokio::test]
