@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-command -v mariadbd >/dev/null || { echo "MariaDB is not installed: run scripts/setup.sh" >&2; exit 1; }
+command -v mariadb-install-db >/dev/null || { echo "MariaDB is not installed: run scripts/setup.sh" >&2; exit 1; }
 cargo build --release -p lbs-agent -p lbs-tests --bin lbs-agent --bin lbs-db-bench
 LBS_AGENT_LOG=${LBS_AGENT_LOG:-info} "${CARGO_TARGET_DIR:-target}/release/lbs-db-bench"

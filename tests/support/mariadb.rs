@@ -26,6 +26,16 @@ pub struct MariaDb {
     child: Option<Child>,
 }
 
+/// The server's program: on the PATH, else where Debian puts it (/usr/sbin is not on a
+/// normal user's PATH).
+fn server_program() -> PathBuf {
+    if crate::has_command("mariadbd") {
+        PathBuf::from("mariadbd")
+    } else {
+        PathBuf::from("/usr/sbin/mariadbd")
+    }
+}
+
 /// The `--user` mariadbd needs when run as root (it refuses to otherwise).
 fn user_option() -> Option<&'static str> {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -36,7 +46,7 @@ impl MariaDb {
     /// Makes a data folder in `dir` (created if missing) and starts the server on it.
     pub fn start(dir: &Path) -> MariaDb {
         assert!(
-            crate::has_command("mariadbd") && crate::has_command("mariadb-install-db"),
+            crate::has_command(&server_program().to_string_lossy()) && crate::has_command("mariadb-install-db"),
             "MariaDB is not installed: run scripts/setup.sh (Debian package mariadb-server)"
         );
         std::fs::create_dir_all(dir).expect("mariadb dir");
@@ -71,7 +81,7 @@ impl MariaDb {
     pub fn run(&mut self) {
         assert!(self.child.is_none(), "the server runs already");
         let log = self.dir.join("server.log");
-        let child = Command::new("mariadbd")
+        let child = Command::new(server_program())
             .arg("--no-defaults")
             .arg(format!("--datadir={}", self.datadir.display()))
             .arg(format!("--socket={}", self.socket.display()))
