@@ -89,12 +89,16 @@ pub(crate) async fn run(e: Arc<SyncEngine>, index: usize, mut watch: Option<Writ
         tokio::select! {
             _ = written(&watch) => timer.written(Instant::now()),
             _ = recheck.tick(), if watch.is_some() => {
-                if watch.as_ref().is_some_and(WriteWatch::stale) {
+                if let Some(old) = watch.as_ref().filter(|w| w.stale()) {
                     let fresh = WriteWatch::arm(&c.watch);
                     report(&e, &c, &fresh);
+                    // Writes between the old watch going blind and the new one are unseen: dump
+                    // once if anything is watched differently now (not for a path that still
+                    // cannot be watched, looked at again every few seconds).
+                    if fresh.armed() != old.armed() {
+                        timer.written(Instant::now());
+                    }
                     watch = Some(fresh);
-                    // Writes between the old watch going blind and the new one are unseen.
-                    timer.written(Instant::now());
                 }
             }
             _ = tokio::time::sleep_until(due) => {
