@@ -43,6 +43,9 @@ DEBS=(
   # the phones are real SIP user agents (baresip, driven over its ctrl_tcp module); sipsak for
   # SIP pings by hand
   kamailio-sqlite-modules sqlite3 baresip-core sipsak
+  # FreePBX keeps its configuration in MariaDB: the database tests and benchmark run private
+  # MariaDB servers (mariadb-install-db, mariadbd; never the system's service) and dump them
+  mariadb-server mariadb-client
   # Realistic sample PBX data for the demo
   asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm
   # What the agent reads of the box for `lbs-agent health`: the disks' SMART (smartctl) and the

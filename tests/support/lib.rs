@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod baresip;
 pub mod faults;
 pub mod lab;
+pub mod mariadb;
 pub mod netns;
 pub mod observer;
 pub mod relay;

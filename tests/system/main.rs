@@ -6,6 +6,7 @@ mod auth;
 mod autopilot;
 mod cli;
 mod console;
+mod databases;
 mod failover;
 mod health;
 mod history;

@@ -9,7 +9,9 @@
 # switchover starts and stops a stand-in PBX unit through systemctl, `systemctl restart`, a
 # `kill -9` and a hung agent (the watchdog) are survived, automatic failover's vote is set up
 # with `lbs-agent witness setup` on both boxes and the script it writes run on a third container
-# (the witness), `remove` keeps the state and `purge` leaves nothing. Upgrade (with a baseline package): both boxes on the old package, paired and
+# (the witness), `remove` keeps the state and `purge` leaves nothing. FreePBX's database (a real
+# MariaDB on each box, as on a FreePBX box): dumped through the hardened unit, a change brought
+# over by the watch, loaded into the new primary's MariaDB by the switchover. Upgrade (with a baseline package): both boxes on the old package, paired and
 # syncing, then the rolling upgrade of docs/agent.md (backup first, switchover, then the other):
 # identity, tokens, role, history and every file are kept.
 #
@@ -23,7 +25,8 @@ BASE_DEB=${2:+$(realpath "$2")}
 CACHE=${LBS_TEST_CACHE:-/var/cache/lbs-tests}
 # Everything the agent's package depends on (and etcd, which it recommends) is in the root: the
 # containers have no network beyond their own, so dpkg -i must find its dependencies installed.
-INCLUDE=systemd,systemd-sysv,dbus,iproute2,iputils-arping,sqlite3,procps,init-system-helpers,etcd-server,etcd-client
+# MariaDB, as FreePBX keeps its configuration there (the shipped configuration dumps it).
+INCLUDE=systemd,systemd-sysv,dbus,iproute2,iputils-arping,sqlite3,procps,init-system-helpers,etcd-server,etcd-client,mariadb-server
 # One root per package list, so runs of branches with different lists never rebuild each
 # other's root under a running container.
 ROOT=$CACHE/bookworm-$(printf '%s' "$INCLUDE" | sha256sum | cut -c1-12)
@@ -143,8 +146,8 @@ wait_until() {
 }
 
 # ---- What the boxes hold ----------------------------------------------------------------------
-# The category roots of a stock Asterisk box (docs/agent.example.toml), but the dump's.
-ROOTS="/etc/asterisk /var/spool/asterisk/voicemail /var/spool/asterisk/monitor /var/lib/asterisk/sounds/custom /var/lib/asterisk/moh"
+# The category roots of a stock FreePBX box (docs/agent.example.toml), but the dumps'.
+ROOTS="/etc/asterisk /var/spool/asterisk/voicemail /var/spool/asterisk/monitor /var/lib/asterisk/sounds/en/custom /var/lib/asterisk/moh"
 
 # The stand-in PBX: a unit the agent starts and stops through systemctl, its user and its folders
 # (an installed Asterisk has them on both boxes).
@@ -174,12 +177,17 @@ configure() {
         /etc/lbs-agent/agent.toml
 }
 
-# A small Asterisk tree on A: config, astdb, voicemail, prompts, recordings, music on hold.
+# A small FreePBX tree on A: config, astdb, FreePBX's database, voicemail, prompts (where
+# FreePBX keeps them and where a plain Asterisk does, for the baseline's configuration),
+# recordings, music on hold.
 sample_data() {
+    wait_until 60 "MariaDB runs on A" on a mysql -e "SELECT 1"
+    on a mysql -e "CREATE DATABASE asterisk; CREATE TABLE asterisk.freepbx_settings (keyword VARCHAR(50) PRIMARY KEY, value VARCHAR(255)); INSERT INTO asterisk.freepbx_settings VALUES ('RINGTIMER', '15');" ||
+        fail "FreePBX's database on A"
     on a sh -c '
 set -e
 mkdir -p /etc/asterisk /var/lib/asterisk /var/spool/asterisk/voicemail/default/1001/INBOX \
-  /var/spool/asterisk/monitor /var/lib/asterisk/sounds/custom /var/lib/asterisk/moh
+  /var/spool/asterisk/monitor /var/lib/asterisk/sounds/custom /var/lib/asterisk/sounds/en/custom /var/lib/asterisk/moh
 printf "[from-internal]\nexten => 1001,1,Dial(PJSIP/1001)\n" > /etc/asterisk/extensions.conf
 printf "[sales]\nstrategy = ringall\nmember => PJSIP/1001\n" > /etc/asterisk/queues.conf
 sqlite3 /var/lib/asterisk/astdb.sqlite3 "CREATE TABLE astdb(key TEXT PRIMARY KEY, value TEXT); INSERT INTO astdb VALUES(\"/AMPUSER/1001/followme/grplist\", \"1001-2001\");"
@@ -189,6 +197,7 @@ for i in 1 2 3; do
 done
 head -c 3000000 /dev/urandom > /var/spool/asterisk/monitor/call-1.wav
 head -c 200000 /dev/urandom > /var/lib/asterisk/sounds/custom/welcome.gsm
+cp /var/lib/asterisk/sounds/custom/welcome.gsm /var/lib/asterisk/sounds/en/custom/welcome.gsm
 head -c 1000000 /dev/urandom > /var/lib/asterisk/moh/jazz.gsm
 chown -R asterisk: /var/spool/asterisk /var/lib/asterisk'
 }
@@ -259,6 +268,8 @@ say "Sync: every category, /etc/asterisk included"
 wait_until 120 "every file of every category on B, same content, owner and mode" same_files
 wait_until 60 "the user settings' dump on B" \
     on b grep -q followme /var/lib/lbs-agent/dumps/astdb/astdb.sql
+wait_until 60 "FreePBX's database dump on B" \
+    on b grep -q RINGTIMER /var/lib/lbs-agent/dumps/freepbx/asterisk.sql
 wait_until 60 "B reports it has every change" caught_up
 # A figure for docs/benchmarks.md: install, setup on both, the first copy (4.3 MB of sample data).
 awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "   from dpkg -i to a protected pair: %.1f s\n", b - a }'
@@ -275,6 +286,13 @@ wait_until 60 "journalctl -p err shows a failing dump" \
     sh -c "nsenter -t $(leader a) -a -- journalctl -u lbs-agent -p err --no-pager | grep -q 'dump failed'"
 on a sh -c 'rmdir /var/lib/asterisk/astdb.sqlite3 && mv /var/lib/asterisk/astdb.keep /var/lib/asterisk/astdb.sqlite3'
 
+say "FreePBX's database: a change is dumped when it is written"
+# The category's interval is 5 min: only the watch on MariaDB's redo log brings it over this soon.
+on a mysql -e "UPDATE asterisk.freepbx_settings SET value = '45' WHERE keyword = 'RINGTIMER'" || fail "a FreePBX setting changed on A"
+wait_until 20 "the changed setting in B's copy of the dump" \
+    on b grep -q "'RINGTIMER','45'" /var/lib/lbs-agent/dumps/freepbx/asterisk.sql
+pass "a FreePBX setting changed on A reaches B's copy within seconds"
+
 say "Switchover: the stand-in PBX moves through systemctl"
 wait_until 30 "the PBX runs on the primary A" active a pbx
 inactive b pbx || fail "the PBX is stopped on the backup B"
@@ -282,6 +300,9 @@ on b lbs-agent switchover --reason "systemd test" >"$WORK/switch" 2>&1 || { cat 
 role_is b primary && role_is a backup || fail "B is the primary, A the backup"
 active b pbx && inactive a pbx || fail "the PBX runs on B only"
 pass "switchover: B is the primary and runs the PBX; A stopped it"
+[[ $(on b mysql -N -e "SELECT value FROM asterisk.freepbx_settings WHERE keyword = 'RINGTIMER'") == 45 ]] ||
+    fail "the switchover loaded FreePBX's database into B's MariaDB"
+pass "the switchover loaded FreePBX's database into B's MariaDB"
 on b sh -c 'head -c 5000 /dev/urandom > /var/spool/asterisk/voicemail/default/1001/INBOX/msg0004.wav'
 wait_until 60 "a voicemail left on the new primary reaches A" has_file a /var/spool/asterisk/voicemail/default/1001/INBOX/msg0004.wav
 
@@ -394,6 +415,8 @@ fi
 
 # ================================================================================================
 say "Upgrade: both boxes on the baseline package, paired and syncing"
+# The baseline's configuration keeps the prompts where a plain Asterisk does (its conffile is kept).
+ROOTS=${ROOTS/sounds\/en\/custom/sounds\/custom}
 boot a
 boot b
 for box in a b; do

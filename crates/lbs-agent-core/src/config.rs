@@ -378,6 +378,22 @@ pub struct CategoryConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub dump_interval: Option<u64>,
+    /// The database's own files (or folders) whose writes start a dump within about a second,
+    /// the interval staying as the safety net: e.g. `astdb.sqlite3` (its `-journal` and `-wal`
+    /// count too), MariaDB's redo log `ib_logfile0` and the database's folder. Reads, the dump's
+    /// own among them, never count (`lbs_sync::write_watch`). A path that does not exist yet is
+    /// reported and watched once it appears.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<PathBuf>,
+    /// After a dump, the least time before the next one a write starts (it also waits nine
+    /// times as long as that dump took). Filled in (1 s) when `watch` is set.
+    #[serde(
+        default,
+        deserialize_with = "watch_min_gap",
+        serialize_with = "show::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub watch_min_gap: Option<u64>,
     /// How long a dump or restore may take.
     #[serde(
         default = "default_command_timeout",
@@ -402,6 +418,11 @@ impl CategoryConfig {
     /// Seconds between two runs of the dump command, given the `[sync]` default.
     pub fn dump_every(&self, default: u64) -> u64 {
         self.dump_interval.unwrap_or(default)
+    }
+
+    /// Seconds a write waits after a dump, at least (see `watch_min_gap`).
+    pub fn watch_gap(&self) -> u64 {
+        self.watch_min_gap.unwrap_or_else(default_watch_min_gap)
     }
 }
 
@@ -478,6 +499,9 @@ fn default_full_scan() -> u64 {
 fn default_dump_interval() -> u64 {
     60
 }
+fn default_watch_min_gap() -> u64 {
+    1
+}
 fn default_trash() -> u64 {
     30 * DAY
 }
@@ -534,10 +558,14 @@ impl Config {
         let every = config.sync.dump_interval;
         for c in config.sync.categories.iter_mut().filter(|c| !c.dump.is_empty()) {
             c.dump_interval.get_or_insert(every);
+            if !c.watch.is_empty() {
+                c.watch_min_gap.get_or_insert_with(default_watch_min_gap);
+            }
         }
         config.check_paths(path)?;
         if let Some(message) = config
-            .failover_problem()
+            .password_problem()
+            .or_else(|| config.failover_problem())
             .or_else(|| config.autopilot_problem())
             .or_else(|| config.alerts.problem())
         {
@@ -565,8 +593,33 @@ impl Config {
             if let Some(r) = c.roots.iter().find(|r| !r.is_absolute()) {
                 return Err(relative(r, &format!("sync.category \"{}\" roots", c.name)));
             }
+            if let Some(w) = c.watch.iter().find(|w| !w.is_absolute()) {
+                return Err(relative(w, &format!("sync.category \"{}\" watch", c.name)));
+            }
         }
         Ok(())
+    }
+
+    /// A password written into a dump or restore command would be in `ps`, in the agent's log
+    /// (a failing command is logged with its output, some tools echo their arguments) and in
+    /// `check-config`'s output: refused, with the way to give it instead. The message never
+    /// repeats the value.
+    fn password_problem(&self) -> Option<String> {
+        for c in &self.sync.categories {
+            for (key, command) in [("dump", &c.dump), ("restore", &c.restore)] {
+                if let Some(how) = password_in(command) {
+                    return Some(format!(
+                        "category \"{}\": its {key} command gives a password on the command line ({how}); it would \
+                         show in `ps`, in the agent's log and in check-config. Put the login in an option file readable \
+                         by root only ([client] user=… password=…, mode 0600) and pass --defaults-extra-file=<file> as \
+                         the first option; or let root log in over MariaDB's local socket, Debian's default \
+                         (docs/agent.md, FreePBX)",
+                        c.name
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// Automatic failover needs the vote, and the PBX commands to fence and to take over.
@@ -706,6 +759,9 @@ fn dump_interval<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 /// a slow dump of a large database is never run every second by accident).
 fn category_dump_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     duration(d, 1, DAY, "a category's dump interval").map(Some)
+}
+fn watch_min_gap<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    duration(d, 1, DAY, "watch_min_gap").map(Some)
 }
 fn trash_retention<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     duration(d, DAY, 365 * DAY, "trash retention")
@@ -904,6 +960,18 @@ fn categories<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CategoryConfig>, D:
             }
             roots.push((&c.name, r));
         }
+        if c.dump.is_empty() && !c.watch.is_empty() {
+            return Err(D::Error::custom(format!(
+                "category \"{}\" has a watch but no dump command: watch names a database's files, whose writes start its dump",
+                c.name
+            )));
+        }
+        if c.watch.is_empty() && c.watch_min_gap.is_some() {
+            return Err(D::Error::custom(format!(
+                "category \"{}\" has a watch_min_gap but nothing to watch; set `watch` or remove watch_min_gap",
+                c.name
+            )));
+        }
         if c.dump.is_empty() && c.dump_interval.is_some() {
             return Err(D::Error::custom(format!(
                 "category \"{}\" has a dump_interval but no dump command; set `dump` or remove dump_interval",
@@ -927,6 +995,28 @@ fn categories<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CategoryConfig>, D:
         }
     }
     Ok(list)
+}
+
+/// How a command gives a password on its command line, if it does: `--password=…`, MySQL's
+/// `-p…` (only next to mysql or mariadb: `-p` means something else to most tools), or
+/// `MYSQL_PWD=…` in a shell line. Arguments are looked into word by word, so a `sh -c` line
+/// counts too.
+fn password_in(command: &[String]) -> Option<&'static str> {
+    let words: Vec<&str> = command.iter().flat_map(|a| a.split_whitespace()).collect();
+    let mysql = words.iter().any(|w| w.contains("mysql") || w.contains("mariadb"));
+    for w in &words {
+        let w = w.trim_start_matches(['"', '\'']);
+        if w.strip_prefix("--password=").is_some_and(|v| !v.is_empty()) {
+            return Some("--password=…");
+        }
+        if w.starts_with("MYSQL_PWD=") {
+            return Some("MYSQL_PWD=…");
+        }
+        if mysql && w.len() > 2 && w.starts_with("-p") && !w.starts_with("--") {
+            return Some("-p…");
+        }
+    }
+    None
 }
 
 fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -1138,6 +1228,105 @@ mod tests {
         for (extra, expected) in cases {
             let msg = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
             assert!(msg.contains(expected), "expected {expected:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn a_database_category_may_watch_its_files_and_check_config_shows_it() {
+        let db = |extra: &str| {
+            format!(
+                "{MINIMAL}[[sync.category]]\nname = \"freepbx\"\nroots = [\"/var/lib/lbs-agent/dumps/freepbx\"]\n\
+                 dump = [\"mysqldump\", \"--databases\", \"asterisk\"]\ndump_file = \"asterisk.sql\"\n{extra}\n"
+            )
+        };
+        let c = parse(&db(
+            "watch = [\"/var/lib/mysql/ib_logfile0\", \"/var/lib/mysql/asterisk\"]",
+        ))
+        .unwrap();
+        let cat = &c.sync.categories[0];
+        assert_eq!(cat.watch.len(), 2);
+        assert_eq!(
+            cat.watch_min_gap,
+            Some(1),
+            "the default, filled in so check-config shows it"
+        );
+        let shown = show::effective(&c).unwrap();
+        assert!(
+            shown.contains("watch = [\"/var/lib/mysql/ib_logfile0\", \"/var/lib/mysql/asterisk\"]"),
+            "{shown}"
+        );
+        assert!(shown.contains("watch_min_gap = \"1s\""), "{shown}");
+        assert_eq!(format!("{:?}", parse(&shown).unwrap()), format!("{c:?}"));
+        let c = parse(&db("watch = [\"/var/lib/mysql/ib_logfile0\"]\nwatch_min_gap = \"5s\"")).unwrap();
+        assert_eq!(c.sync.categories[0].watch_gap(), 5);
+        // No watch: nothing shown, and the gap is not filled in.
+        let c = parse(&db("")).unwrap();
+        assert_eq!(c.sync.categories[0].watch_min_gap, None);
+        assert!(!show::effective(&c).unwrap().contains("watch"));
+        let folder = "[[sync.category]]\nname = \"vm\"\nroots = [\"/a\"]\n";
+        for (text, expected) in [
+            (
+                db("watch = [\"ib_logfile0\"]"),
+                "`sync.category \"freepbx\" watch` must be an absolute path",
+            ),
+            (db("watch_min_gap = \"5s\""), "has a watch_min_gap but nothing to watch"),
+            (
+                db("watch = [\"/x\"]\nwatch_min_gap = \"0s\""),
+                "watch_min_gap must be between 1s and 1day",
+            ),
+            (
+                format!("{MINIMAL}{folder}watch = [\"/x\"]\n"),
+                "has a watch but no dump command",
+            ),
+        ] {
+            let msg = parse(&text).unwrap_err().to_string();
+            assert!(msg.contains(expected), "expected {expected:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn a_password_in_a_dump_or_restore_command_is_refused_without_repeating_it() {
+        let with = |key: &str, command: &str| {
+            format!(
+                "{MINIMAL}[[sync.category]]\nname = \"freepbx\"\nroots = [\"/d\"]\ndump_file = \"a.sql\"\n{}{key} = {command}\n",
+                if key == "dump" { "" } else { "dump = [\"mysqldump\", \"asterisk\"]\n" }
+            )
+        };
+        for (key, command) in [
+            (
+                "dump",
+                r#"["mysqldump", "--user=freepbxuser", "--password=Hunter2secret", "asterisk"]"#,
+            ),
+            ("dump", r#"["mysqldump", "-uroot", "-pHunter2secret", "asterisk"]"#),
+            (
+                "restore",
+                r#"["sh", "-c", "mysql -pHunter2secret asterisk < \"$LBS_DUMP_FILE\""]"#,
+            ),
+            (
+                "restore",
+                r#"["sh", "-c", "MYSQL_PWD=Hunter2secret mysql < \"$LBS_DUMP_FILE\""]"#,
+            ),
+        ] {
+            let msg = parse(&with(key, command)).unwrap_err().to_string();
+            assert!(
+                msg.contains(&format!("its {key} command gives a password on the command line"))
+                    && msg.contains("--defaults-extra-file"),
+                "{msg}"
+            );
+            assert!(!msg.contains("Hunter2"), "the password is repeated: {msg}");
+        }
+        // An option file, a prompt-less socket login, and `-p` for another tool are fine.
+        for (key, command) in [
+            (
+                "dump",
+                r#"["mysqldump", "--defaults-extra-file=/etc/lbs-agent/mariadb.cnf", "asterisk"]"#,
+            ),
+            (
+                "restore",
+                r#"["sh", "-c", "mkdir -p /tmp/x && cp -p \"$LBS_DUMP_FILE\" /tmp/x"]"#,
+            ),
+        ] {
+            parse(&with(key, command)).unwrap_or_else(|e| panic!("{e}"));
         }
     }
 

@@ -85,6 +85,15 @@ impl RoleReader {
     pub fn standing(&self) -> RoleStanding {
         *self.standing.borrow()
     }
+
+    /// Runs `f` only while this box is the primary (and not setting files aside), the role held
+    /// still meanwhile: a role change waits until `f` returns. For one short blocking step, such
+    /// as putting a dump in place: a box that became the backup while its dump ran must not
+    /// write it over the copy its new primary sends.
+    pub fn while_primary<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        let state = self.role.borrow();
+        (state.role == Role::Primary && state.reintegrating.is_none()).then(f)
+    }
 }
 
 impl RoleState {

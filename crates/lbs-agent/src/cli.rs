@@ -515,6 +515,9 @@ fn print_sync(s: &lbs_protocol::SyncStatus) {
         if let Some(e) = &c.last_error {
             println!("    problem: {}", e.message);
         }
+        if let Some(w) = &c.watch_problem {
+            println!("    not watched: {w}");
+        }
         for skipped in &c.skipped {
             println!("    not copied: {} ({})", skipped.path, skipped.reason);
         }

@@ -940,6 +940,7 @@ pub(crate) mod tests {
                 throughput_bps: 0.0,
                 skipped: vec![],
                 counting: None,
+                watch_problem: None,
             }],
             history: vec![],
             link: None,

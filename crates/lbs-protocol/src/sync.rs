@@ -287,6 +287,12 @@ pub struct CategorySync {
     /// is not in sync, whatever else says, until this is gone and nothing is pending.
     #[serde(default)]
     pub counting: Option<ScanProgress>,
+    /// On the primary, for a database category with `watch`: which of its files are not watched
+    /// for writes now (they do not exist yet, or cannot be watched), in words. Its changes then
+    /// reach the backup at the next interval dump only. Absent from agents before it.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub watch_problem: Option<String>,
 }
 
 /// The primary's first full scan of a category, while it runs.

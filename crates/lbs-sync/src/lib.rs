@@ -8,6 +8,8 @@
 //! - [`queue`]: the backup's durable to-do list — changes fetched but not yet applied, in
 //!   priority order — and its record of what it holds.
 //! - [`watch`]: inotify on the category roots, events gathered and reduced to places to refresh.
+//! - [`write_watch`]: inotify on a database's own files, so its dump runs when it was written
+//!   (reads, the dump's own among them, never count).
 //! - [`quarantine`]: the record of files set aside by a reintegration (Invariant 3).
 //! - [`install`]: the backup's side — resumable partial files, verified, fsynced and renamed into
 //!   place; deletes into a dated trash.
@@ -31,3 +33,4 @@ pub mod select;
 pub mod serve;
 pub mod trash;
 pub mod watch;
+pub mod write_watch;

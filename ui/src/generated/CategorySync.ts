@@ -48,4 +48,10 @@ skipped: Array<SkippedFile>,
  * While the primary's first full scan of this category runs: how far it got. The category
  * is not in sync, whatever else says, until this is gone and nothing is pending.
  */
-counting: ScanProgress | null, };
+counting: ScanProgress | null, 
+/**
+ * On the primary, for a database category with `watch`: which of its files are not watched
+ * for writes now (they do not exist yet, or cannot be watched), in words. Its changes then
+ * reach the backup at the next interval dump only. Absent from agents before it.
+ */
+watch_problem?: string | null, };

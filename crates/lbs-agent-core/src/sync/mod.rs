@@ -1,7 +1,9 @@
 //! The sync engine: the same code on both boxes, doing the primary's part or the backup's
 //! according to the role (which can change while it runs).
 //!
-//! - [`primary`]: dumps, scans and the watcher keep the journal current.
+//! - [`primary`]: dumps, scans and the watcher keep the journal current; [`dumper`] runs each
+//!   database category's dumps (on its interval and when its files are written, by the rules
+//!   of [`dump_timer`]).
 //! - [`serving`]: the primary's answers to the partner's pulls (changes, content, bundles).
 //! - [`pull`]: the backup pulls pages of changes into the durable queue; workers take them by
 //!   priority and fetch what they need.
@@ -12,6 +14,8 @@
 pub(crate) mod apply;
 pub(crate) mod bundle;
 pub(crate) mod dump;
+pub(crate) mod dump_timer;
+pub(crate) mod dumper;
 pub mod link;
 pub(crate) mod primary;
 pub(crate) mod pull;
@@ -21,7 +25,7 @@ pub mod status;
 pub(crate) mod throttle;
 pub(crate) mod tracker;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,6 +72,8 @@ pub struct SyncEngine {
     client: Mutex<Option<(String, reqwest::Client)>>,
     /// Promotions under way that have not loaded the received dumps yet (`hold_dumps`).
     dumps_held: AtomicUsize,
+    /// One per database category: held while it is dumped (`dump::dump_locked`).
+    dump_locks: HashMap<String, tokio::sync::Mutex<()>>,
 }
 
 /// While alive, the primary's loop runs no dump command (see `SyncEngine::hold_dumps`).
@@ -97,6 +103,12 @@ impl SyncEngine {
             tracker.counting_started(sources.categories.iter().map(|c| c.name.as_str()));
         }
         tracker.peer_report(std::iter::empty(), Some(journal.peer_acked().await.unwrap_or(0)));
+        let dump_locks = sources
+            .categories
+            .iter()
+            .filter(|c| !c.dump.is_empty())
+            .map(|c| (c.name.clone(), tokio::sync::Mutex::new(())))
+            .collect();
         Ok(Arc::new(SyncEngine {
             sources,
             throttle: throttle::Throttle::new(config.bandwidth_limit),
@@ -116,6 +128,7 @@ impl SyncEngine {
             in_flight: Mutex::new(HashSet::new()),
             client: Mutex::new(None),
             dumps_held: AtomicUsize::new(0),
+            dump_locks,
         }))
     }
 

@@ -1,8 +1,8 @@
 //! The primary's part: keep the journal true. At start (and at every full scan, re-hashing
 //! everything) each source is dumped if it is a database category, then scanned; between scans
 //! the watcher's batches refresh just the places that changed; each database category is also
-//! dumped on its own interval (`DumpSchedule`). Scan problems and skipped entries go to the
-//! tracker for the status.
+//! dumped by its own task (`dumper`: on its interval and when its files are written), whose
+//! results this loop journals. Scan problems and skipped entries go to the tracker for the status.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -13,11 +13,10 @@ use lbs_protocol::Role;
 use lbs_sync::paths::RelPath;
 use lbs_sync::watch::{watch, Dirty, Watcher};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
+use super::dumper::{self, Dumped};
 use super::{Source, SyncEngine};
 use crate::clock::now_unix;
-use crate::config::CategoryConfig;
 use crate::refusal::Refusal;
 
 /// How long watcher events are gathered before acting: short, since a voicemail should reach the
@@ -42,22 +41,36 @@ struct Watching {
 /// Runs until the box stops being the primary.
 async fn serve(e: &Arc<SyncEngine>) {
     // Watch first, then scan: a file written during the first scan is still seen. Until the
-    // first scan of a category is done, the status says it is still being counted.
+    // first scan of a category is done, the status says it is still being counted. The
+    // databases' own files are watched before their first dump for the same reason.
     let mut watching = start_watch(e, None);
+    let database_watches: Vec<_> = e
+        .sources
+        .categories
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.dump.is_empty())
+        .map(|(i, c)| (i, dumper::arm(e, c)))
+        .collect();
     e.tracker
         .counting_started(e.sources.categories.iter().map(|c| c.name.as_str()));
     full_pass(e, false).await;
+    // The first pass just dumped every database: each task's next dump is one interval away,
+    // or sooner if its database is written.
+    let (dumped_tx, mut dumped) = mpsc::channel::<Dumped>(16);
+    let mut dumpers = tokio::task::JoinSet::new();
+    for (index, watch) in database_watches {
+        dumpers.spawn(dumper::run(e.clone(), index, watch, dumped_tx.clone()));
+    }
+    drop(dumped_tx);
     let mut unsettled: Vec<Dirty> = Vec::new();
     let mut retry = tokio::time::interval(Duration::from_secs(1));
     let mut full = tokio::time::interval(Duration::from_secs(e.config.full_scan_interval));
-    // The first pass just dumped every database: each is next due one interval from now.
-    let mut dumps = DumpSchedule::new(&e.sources.categories, e.config.dump_interval, Instant::now());
     // Dumps written but not journaled yet (the scan failed): looked at again at their next turn.
     let mut unjournaled: HashSet<String> = HashSet::new();
     let mut role_check = tokio::time::interval(Duration::from_secs(1));
     full.tick().await;
     loop {
-        let next_dump = dumps.next_due();
         let next_batch = async {
             match watching.as_mut() {
                 Some(w) => w.rx.recv().await,
@@ -79,13 +92,12 @@ async fn serve(e: &Arc<SyncEngine>) {
                 // Roots that appeared (or vanished) since get watched (or not).
                 watching = start_watch(e, watching);
             }
-            _ = tokio::time::sleep_until(next_dump.unwrap_or_else(Instant::now)), if next_dump.is_some() => {
-                let due = dumps.take_due(Instant::now());
-                dump_pass(e, &due, &mut unjournaled).await;
-            }
+            Some(d) = dumped.recv() => journal_dump(e, d, &mut unjournaled).await,
             _ = role_check.tick() => {
                 if e.role().role != Role::Primary {
                     tracing::info!("sync: this box is no longer the primary; journaling stops");
+                    dumpers.abort_all();
+                    dumper::forget(e);
                     return;
                 }
             }
@@ -203,91 +215,44 @@ pub async fn rejournal(e: &SyncEngine, key: &str, rel: &RelPath) {
     e.refresh_head().await;
 }
 
-/// When each database category's dump command runs next: every category on its own interval
-/// (`dump_interval` of the category, else of `[sync]`), so the phones' registrations can be
-/// dumped every second while a large database is dumped every minute.
-struct DumpSchedule {
-    /// (index in the categories, interval, next run)
-    due: Vec<(usize, Duration, Instant)>,
-}
-
-impl DumpSchedule {
-    fn new(categories: &[CategoryConfig], default: u64, now: Instant) -> DumpSchedule {
-        let due = categories
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.dump.is_empty())
-            .map(|(i, c)| {
-                let every = Duration::from_secs(c.dump_every(default).max(1));
-                (i, every, now + every)
-            })
-            .collect();
-        DumpSchedule { due }
-    }
-
-    /// The earliest next run, if any category has a dump.
-    fn next_due(&self) -> Option<Instant> {
-        self.due.iter().map(|(_, _, at)| *at).min()
-    }
-
-    /// The categories due at `now`, each rescheduled one interval after `now` (a dump that took
-    /// long is not run again at once to catch up).
-    fn take_due(&mut self, now: Instant) -> Vec<usize> {
-        let mut out = Vec::new();
-        for (i, every, at) in &mut self.due {
-            if *at <= now {
-                out.push(*i);
-                *at = now + *every;
-            }
-        }
-        out
-    }
-}
-
-/// Runs the dump commands of the categories `due` (indexes); a dump that changed is journaled
-/// right away, one that did not costs nothing more (no journal refresh, nothing for the backup).
-async fn dump_pass(e: &SyncEngine, due: &[usize], unjournaled: &mut HashSet<String>) {
-    if e.dumps_held() {
-        tracing::debug!("sync: dumps held while a promotion loads the received ones");
+/// Journals what a category's dump task wrote; a dump that did not change costs nothing more (no
+/// journal refresh, nothing for the backup). A failure is the category's error, and the last
+/// good dump stays as it was.
+async fn journal_dump(e: &SyncEngine, d: Dumped, unjournaled: &mut HashSet<String>) {
+    let Some(c) = e.sources.categories.get(d.index) else {
         return;
-    }
+    };
     let now = now_unix();
-    let mut journaled = false;
-    for c in due.iter().filter_map(|i| e.sources.categories.get(*i)) {
-        match super::dump::dump(c).await {
-            Err(err) => {
-                tracing::error!(category = %c.name, error = %err, "sync: dump failed");
-                e.tracker.error(&c.name, err.to_string(), now);
-                continue;
-            }
-            Ok(written) => {
-                e.tracker.clear_error(&c.name);
-                if !written && !unjournaled.contains(&c.name) {
-                    continue;
-                }
-            }
+    match d.result {
+        Err(err) => {
+            tracing::error!(category = %c.name, error = %err, "sync: dump failed");
+            e.tracker.error(&c.name, err.to_string(), now);
+            return;
         }
-        // Dump files are written atomically; pick the new one up without waiting for inotify.
-        let Some(file) = c.dump_file.as_deref().and_then(|f| RelPath::parse(f).ok()) else {
-            continue;
-        };
-        let Some(source) = e.sources.get(&super::sources::key(&c.name, 0)) else {
-            continue;
-        };
-        journaled = true;
-        match scan(e, source, Some(&file), false).await {
-            Ok(_) => {
-                unjournaled.remove(&c.name);
-            }
-            Err(msg) => {
-                e.tracker.error(&c.name, msg.message, now);
-                unjournaled.insert(c.name.clone());
+        Ok(written) => {
+            e.tracker.clear_error(&c.name);
+            if !written && !unjournaled.contains(&c.name) {
+                return;
             }
         }
     }
-    if journaled {
-        e.refresh_head().await;
+    // Dump files are written atomically; pick the new one up without waiting for inotify.
+    let Some(file) = c.dump_file.as_deref().and_then(|f| RelPath::parse(f).ok()) else {
+        return;
+    };
+    let Some(source) = e.sources.get(&super::sources::key(&c.name, 0)) else {
+        return;
+    };
+    match scan(e, source, Some(&file), false).await {
+        Ok(_) => {
+            unjournaled.remove(&c.name);
+        }
+        Err(msg) => {
+            e.tracker.error(&c.name, msg.message, now);
+            unjournaled.insert(c.name.clone());
+        }
     }
+    e.refresh_head().await;
 }
 
 async fn dump_all(e: &SyncEngine) -> HashMap<String, String> {
@@ -299,7 +264,7 @@ async fn dump_all(e: &SyncEngine) -> HashMap<String, String> {
         return problems;
     }
     for c in e.sources.categories.iter().filter(|c| !c.dump.is_empty()) {
-        if let Err(err) = super::dump::dump(c).await {
+        if let Err(err) = super::dump::dump_locked(e, c).await {
             tracing::error!(category = %c.name, error = %err, "sync: dump failed");
             problems.insert(c.name.clone(), err.to_string());
         }
@@ -334,55 +299,5 @@ async fn scan(e: &SyncEngine, s: &Source, under: Option<&RelPath>, verify: bool)
             tracing::warn!(source = %s.key, error = %err, "sync: scan failed");
             Err(Refusal::internal(format!("cannot read {}: {err}", s.root.display())))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn category(name: &str, dump: bool, every: Option<u64>) -> CategoryConfig {
-        let text = format!(
-            "name = \"{name}\"\nroots = [\"/var/lib/lbs-agent/{name}\"]\n{}",
-            if dump {
-                "dump = [\"true\"]\ndump_file = \"x.sql\"\n"
-            } else {
-                ""
-            }
-        );
-        let mut c: CategoryConfig = toml::from_str(&text).unwrap();
-        c.dump_interval = every;
-        c
-    }
-
-    #[test]
-    fn each_database_is_dumped_on_its_own_interval() {
-        let t0 = Instant::now();
-        let cats = [
-            category("voicemail", false, None),
-            category("registrations", true, Some(1)),
-            category("astdb", true, None),
-        ];
-        let mut s = DumpSchedule::new(&cats, 60, t0);
-        assert_eq!(s.next_due(), Some(t0 + Duration::from_secs(1)));
-        assert!(s.take_due(t0 + Duration::from_millis(999)).is_empty());
-        // Every second the registrations; the other database once a minute; never the folder.
-        let mut runs = vec![0; 3];
-        for sec in 1..=120 {
-            for i in s.take_due(t0 + Duration::from_secs(sec)) {
-                runs[i] += 1;
-            }
-        }
-        assert_eq!(runs, vec![0, 120, 2]);
-        // A late wake-up runs a due dump once, not once per missed interval.
-        let late = t0 + Duration::from_secs(200);
-        assert_eq!(s.take_due(late), vec![1, 2]);
-        assert_eq!(s.next_due(), Some(late + Duration::from_secs(1)));
-    }
-
-    #[test]
-    fn no_database_no_schedule() {
-        let s = DumpSchedule::new(&[category("voicemail", false, None)], 60, Instant::now());
-        assert_eq!(s.next_due(), None);
     }
 }

@@ -117,6 +117,10 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
                 throughput_bps: view.throughput_bps,
                 skipped: view.skipped,
                 counting,
+                watch_problem: match role.role {
+                    Role::Primary => view.watch_problem,
+                    Role::Backup => None,
+                },
             }
         })
         .collect();

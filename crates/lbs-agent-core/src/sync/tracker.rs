@@ -44,6 +44,8 @@ struct CategoryTrack {
     last_error: Option<SyncProblem>,
     meter: Meter,
     skipped: Vec<SkippedFile>,
+    /// The database files of the category that are not watched for writes now, in words.
+    watch_problem: Option<String>,
 }
 
 pub struct Link {
@@ -81,6 +83,7 @@ pub struct CategoryView {
     pub last_error: Option<SyncProblem>,
     pub throughput_bps: f64,
     pub skipped: Vec<SkippedFile>,
+    pub watch_problem: Option<String>,
 }
 
 impl Tracker {
@@ -110,6 +113,19 @@ impl Tracker {
                 c.last_error = None;
             }
         });
+    }
+
+    /// Records what of the category's database is not watched (`None`: all of it is); returns
+    /// whether that changed, so the caller logs a change once.
+    pub fn watch_problem(&self, category: &str, problem: Option<String>) -> bool {
+        self.with(|i| {
+            let slot = &mut i.categories.entry(category.into()).or_default().watch_problem;
+            if *slot == problem {
+                return false;
+            }
+            *slot = problem;
+            true
+        })
     }
 
     pub fn moved(&self, category: &str, bytes: u64) {
@@ -282,6 +298,7 @@ impl Tracker {
                 last_error: c.last_error.clone(),
                 throughput_bps: c.meter.rate(),
                 skipped: c.skipped.clone(),
+                watch_problem: c.watch_problem.clone(),
             }
         })
     }

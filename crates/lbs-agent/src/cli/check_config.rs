@@ -154,6 +154,32 @@ pub fn findings(config: &Config, path: &Path) -> Vec<Finding> {
         )));
     }
     for c in &config.sync.categories {
+        for w in c.watch.iter().filter(|w| !w.exists()) {
+            out.push(Finding::Note(format!(
+                "category {}: the watched path {} does not exist (yet): until it does, this database is dumped every \
+                 {} only (the agent watches it once it appears)",
+                c.name,
+                w.display(),
+                lbs_agent_core::units::human_secs(c.dump_every(config.sync.dump_interval))
+            )));
+        }
+        for file in option_files(c.dump.iter().chain(&c.restore)) {
+            use std::os::unix::fs::PermissionsExt;
+            match std::fs::metadata(&file) {
+                Err(e) => out.push(Finding::Error(format!(
+                    "category {}: the option file {} cannot be read ({e}): the database login in it would fail",
+                    c.name,
+                    file.display()
+                ))),
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => out.push(Finding::Note(format!(
+                    "category {}: the option file {} can be read by other users of this box: `chmod 600 {}`",
+                    c.name,
+                    file.display(),
+                    file.display()
+                ))),
+                Ok(_) => {}
+            }
+        }
         for (i, root) in c.roots.iter().enumerate() {
             if !root.is_dir() && !c.is_dump_root(i) {
                 out.push(Finding::Note(format!(
@@ -166,6 +192,21 @@ pub fn findings(config: &Config, path: &Path) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The MariaDB/MySQL option files a command names (`--defaults-extra-file=…`,
+/// `--defaults-file=…`), which hold a login: they must be there, and readable by root only.
+fn option_files<'a>(args: impl Iterator<Item = &'a String>) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = args
+        .flat_map(|a| a.split_whitespace())
+        .filter_map(|w| {
+            w.strip_prefix("--defaults-extra-file=")
+                .or_else(|| w.strip_prefix("--defaults-file="))
+        })
+        .map(|f| PathBuf::from(f.trim_matches(['"', '\''])))
+        .collect();
+    files.dedup();
+    files
 }
 
 /// A note when the configuration file itself holds secrets (an inline password, header values,
@@ -312,6 +353,46 @@ mod tests {
         chmod(0o644);
         let plain = config("[[alerts.webhook]]\nurl = \"https://hooks.example.com\"\n");
         assert_eq!(note(&plain), None);
+    }
+
+    #[test]
+    fn a_missing_watched_path_and_an_option_file_others_can_read_are_noted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cnf = dir.path().join("mariadb.cnf");
+        std::fs::write(&cnf, "[client]\nuser=freepbxuser\npassword=Hunter2secret\n").unwrap();
+        std::fs::set_permissions(&cnf, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = config(&format!(
+            "[[sync.category]]\nname = \"freepbx\"\nroots = [\"/nonexistent/dumps\"]\n\
+             dump = [\"sh\", \"-c\", \"mysqldump --defaults-extra-file={0} asterisk\"]\ndump_file = \"a.sql\"\n\
+             restore = [\"sh\", \"-c\", \"mysql --defaults-extra-file={0} < x\"]\n\
+             watch = [\"/nonexistent/mysql/ib_logfile0\"]\ndump_interval = \"5m\"\n",
+            cnf.display()
+        ));
+        let notes: Vec<String> = findings(&c, Path::new("/nonexistent/agent.toml"))
+            .into_iter()
+            .filter_map(|f| match f {
+                Finding::Note(m) if m.starts_with("category freepbx") => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("/nonexistent/mysql/ib_logfile0 does not exist (yet)")
+                && notes[0].contains("every 5m only"),
+            "{notes:?}"
+        );
+        assert_eq!(
+            notes[1],
+            format!(
+                "category freepbx: the option file {0} can be read by other users of this box: `chmod 600 {0}`",
+                cnf.display()
+            )
+        );
+        std::fs::set_permissions(&cnf, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let again = findings(&c, Path::new("/nonexistent/agent.toml"));
+        assert!(!format!("{again:?}").contains("option file"), "{again:?}");
+        assert!(!format!("{again:?}").contains("Hunter2"));
     }
 
     #[test]
