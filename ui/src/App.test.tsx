@@ -285,6 +285,7 @@ describe("office dashboard", () => {
       throughput_bps: time_left ? 2.5e6 : 0,
       last_success_unix: null,
       last_error: null,
+      watch_problem: null,
       progress: 0.4,
       counting: null,
       state: "60 to copy",

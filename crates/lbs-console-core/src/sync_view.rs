@@ -35,6 +35,9 @@ pub struct CategoryRow {
     #[ts(type = "number | null")]
     pub last_success_unix: Option<i64>,
     pub last_error: Option<String>,
+    /// The primary cannot watch this database's files: its changes reach the backup only at the
+    /// interval's dump (in the agent's words).
+    pub watch_problem: Option<String>,
     /// Share of the primary's files the backup holds, 0..1 (`None` when not known).
     pub progress: Option<f64>,
     /// While the primary still counts this category's files: how many so far.
@@ -159,6 +162,8 @@ pub fn sync_view(primary: Option<&SyncStatus>, backup: Option<&SyncStatus>) -> S
                     .and_then(|b| b.last_error.as_ref())
                     .or(p.as_ref().and_then(|p| p.last_error.as_ref()))
                     .map(|e| e.message.clone()),
+                // The primary dumps; only its watch matters.
+                watch_problem: p.as_ref().and_then(|p| p.watch_problem.clone()),
                 progress: match (primary_files, backup_files) {
                     (Some(0), Some(_)) => Some(1.0),
                     (Some(p), Some(b)) => Some((b as f64 / p as f64).min(1.0)),
@@ -243,6 +248,15 @@ mod tests {
         let view = sync_view(Some(&p), Some(&b));
         assert!(!view.catching_up);
         assert_eq!(view.rows[0].state, "Up to date");
+        assert_eq!(view.rows[0].watch_problem, None);
+        // The primary cannot watch a database's files: said on its row.
+        let mut p = p;
+        p.categories[0].watch_problem = Some("/var/lib/mysql/ib_logfile0 does not exist".into());
+        let view = sync_view(Some(&p), Some(&b));
+        assert_eq!(
+            view.rows[0].watch_problem.as_deref(),
+            Some("/var/lib/mysql/ib_logfile0 does not exist")
+        );
     }
 
     #[test]

@@ -318,6 +318,7 @@ export function mockOffice(
               throughput_bps: 0,
               last_success_unix: now() - 4,
               last_error: null,
+              watch_problem: null,
               progress: 1,
               counting: null,
               state: "Up to date",

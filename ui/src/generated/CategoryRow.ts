@@ -2,6 +2,11 @@
 
 export type CategoryRow = { name: string, label: string, primary_files: number | null, primary_bytes: number | null, backup_files: number | null, backup_bytes: number | null, pending_files: number, pending_bytes: number, lag_secs: number | null, throughput_bps: number, last_success_unix: number | null, last_error: string | null, 
 /**
+ * The primary cannot watch this database's files: its changes reach the backup only at the
+ * interval's dump (in the agent's words).
+ */
+watch_problem: string | null, 
+/**
  * Share of the primary's files the backup holds, 0..1 (`None` when not known).
  */
 progress: number | null, 

@@ -79,6 +79,11 @@ export function SyncPanel({ office }: { office: OfficeView }) {
                           {r.last_error}
                         </p>
                       )}
+                      {r.watch_problem && (
+                        <p className="cell-note" role="note" data-testid="sync-watch-problem">
+                          {r.watch_problem}
+                        </p>
+                      )}
                     </th>
                     <td>{r.primary_files === null ? "—" : `${r.primary_files} files, ${formatBytes(r.primary_bytes ?? 0)}`}</td>
                     <td>{r.backup_files === null ? "—" : `${r.backup_files} files, ${formatBytes(r.backup_bytes ?? 0)}`}</td>
