@@ -682,3 +682,88 @@ async fn after_a_switchover_the_old_primary_holds_the_new_epoch_so_its_own_promo
     .await;
     assert_eq!(role_of(&a).await, (Role::Primary, 3), "A stays the primary");
 }
+
+/// A promotion whose restore fails keeps the database copy it received: the new primary does not
+/// dump its own old database over the only copy of the old primary's, says so, and loads it when
+/// its agent starts again once the cause is fixed.
+#[tokio::test]
+async fn a_failed_restore_keeps_the_received_dump_and_the_next_start_loads_it() {
+    let flaky_restore = |d: &Path| {
+        let c = box_config(d, "1h", "");
+        let fail = d.join("fail-restore");
+        let restored = d.join("restored.sql");
+        let start = c.find("restore = [").expect("a restore command");
+        let end = start + c[start..].find('\n').expect("its line");
+        let restore = format!(
+            "restore = [\"sh\", \"-c\", \"test ! -e {} || {{ echo 'the database server is down' >&2; exit 1; }}; cp \\\"$LBS_DUMP_FILE\\\" {}\"]",
+            fail.display(),
+            restored.display()
+        );
+        // Dumped every 5 s: a dump over the received copy would show within the test.
+        format!("{}{restore}\ndump_interval = \"5s\"{}", &c[..start], &c[end..])
+    };
+    let mut pair = pair_of(|d| box_config(d, "1h", ""), flaky_restore);
+    let dump_on_b = pair.b.dir.path().join("data").join("astdb").join("astdb.sql");
+    let from_a = pair.a.dir.path().to_string_lossy().to_string();
+    eventually("A's user settings on B", Duration::from_secs(20), || async {
+        std::fs::read_to_string(&dump_on_b).ok().filter(|t| t.contains(&from_a))
+    })
+    .await;
+    std::fs::write(pair.b.dir.path().join("fail-restore"), b"").unwrap();
+    pair.a.kill9();
+    let (code, body) = ask(&pair.b, "promote", json!({"force": true, "reason": "PBX A died"})).await;
+    assert_eq!(code, 200, "{body}");
+    let change: RoleChange = serde_json::from_value(body).unwrap();
+    assert!(!change.ok, "the restore failed: {change:?}");
+    assert!(
+        change.message.contains("systemctl restart lbs-agent"),
+        "{}",
+        change.message
+    );
+
+    // B is the primary and dumps on its own, but not over the copy it could not load.
+    let said = eventually(
+        "B to say the received copy is kept",
+        Duration::from_secs(20),
+        || async {
+            let s: lbs_protocol::SyncStatus = pair.b.get("/api/v1/sync", &pair.b.link.token).await.json().await.ok()?;
+            let astdb = s.categories.into_iter().find(|c| c.name == "astdb")?;
+            astdb
+                .last_error
+                .map(|e| e.message)
+                .filter(|m| m.contains("has not been loaded"))
+        },
+    )
+    .await;
+    assert!(said.contains("restart the agent"), "{said}");
+    // A dump came due (every 5 s) and was refused, not written.
+    eventually(
+        "B's dump to come due and be refused",
+        Duration::from_secs(20),
+        || async {
+            pair.b
+                .log()
+                .contains("has not been loaded on this box yet")
+                .then_some(())
+        },
+    )
+    .await;
+    let kept = std::fs::read_to_string(&dump_on_b).unwrap();
+    assert!(kept.contains(&from_a), "B dumped its own database over A's: {kept}");
+    assert!(!pair.b.dir.path().join("restored.sql").exists());
+
+    // The cause fixed, the agent started again: it loads the copy, then dumps as usual.
+    std::fs::remove_file(pair.b.dir.path().join("fail-restore")).unwrap();
+    pair.b.stop();
+    pair.b.start();
+    let restored = eventually("B to load A's user settings", Duration::from_secs(30), || async {
+        std::fs::read_to_string(pair.b.dir.path().join("restored.sql")).ok()
+    })
+    .await;
+    assert!(restored.contains(&from_a), "{restored}");
+    let from_b = pair.b.dir.path().to_string_lossy().to_string();
+    eventually("B to dump its own database again", Duration::from_secs(30), || async {
+        std::fs::read_to_string(&dump_on_b).ok().filter(|t| t.contains(&from_b))
+    })
+    .await;
+}

@@ -1006,8 +1006,11 @@ fn password_in(command: &[String]) -> Option<&'static str> {
     let mysql = words.iter().any(|w| w.contains("mysql") || w.contains("mariadb"));
     for w in &words {
         let w = w.trim_start_matches(['"', '\'']);
-        if w.strip_prefix("--password=").is_some_and(|v| !v.is_empty()) {
-            return Some("--password=…");
+        // MariaDB's clients take any unique prefix of a long option: --pass=, --passw=, …
+        if let Some((option, value)) = w.split_once('=') {
+            if option.len() >= "--pas".len() && "--password".starts_with(option) && !value.is_empty() {
+                return Some("--password=…");
+            }
         }
         if w.starts_with("MYSQL_PWD=") {
             return Some("MYSQL_PWD=…");
@@ -1298,6 +1301,9 @@ mod tests {
                 r#"["mysqldump", "--user=freepbxuser", "--password=Hunter2secret", "asterisk"]"#,
             ),
             ("dump", r#"["mysqldump", "-uroot", "-pHunter2secret", "asterisk"]"#),
+            // A unique prefix of --password is the same option to MariaDB's clients.
+            ("dump", r#"["mysqldump", "--pass=Hunter2secret", "asterisk"]"#),
+            ("dump", r#"["mysqldump", "--passwo=Hunter2secret", "asterisk"]"#),
             (
                 "restore",
                 r#"["sh", "-c", "mysql -pHunter2secret asterisk < \"$LBS_DUMP_FILE\""]"#,

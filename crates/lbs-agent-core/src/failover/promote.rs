@@ -123,6 +123,11 @@ impl Failover {
         // No dump on this box until the received dumps are loaded and the PBX runs on them:
         // the sync starts dumping as soon as the role says primary (see `hold_dumps`).
         let _hold = self.sync.hold_dumps();
+        // Also across a failed restore or a restart: until each is loaded, nothing dumps over it.
+        let databases = self.sync.sources.categories.iter().filter(|c| !c.restore.is_empty());
+        if let Err(e) = self.sync.restores_to_do(databases.map(|c| c.name.clone())) {
+            tracing::error!(error = %e, "cannot record the restores still to do; they run in this promotion only");
+        }
         let label = format!("Record the new role: primary at epoch {}", next.epoch);
         if !steps.run("persist", label, self.set_role(next.clone())).await {
             return None;
@@ -143,7 +148,8 @@ impl Failover {
         } else {
             let failed: Vec<&str> = steps.list.iter().filter(|s| !s.ok).map(|s| s.label.as_str()).collect();
             format!(
-                "{} is now the primary, but some steps failed ({}); fix the cause, then promote again to retry them.",
+                "{} is now the primary, but some steps failed ({}); fix the cause, then promote again to retry them \
+                 (a database that could not be loaded is loaded when the agent starts again: systemctl restart lbs-agent).",
                 self.name(),
                 failed.join(", ")
             )
@@ -156,19 +162,27 @@ impl Failover {
         m
     }
 
-    /// Restore (on a real promotion), start the PBX, take the address, check the PBX answers.
+    /// Restore (on a real promotion, and whatever a promotion left to load), start the PBX,
+    /// take the address, check the PBX answers.
     pub(super) async fn primary_steps(&self, steps: &mut Steps<'_>, role: &RoleState, restore: bool) {
-        if restore {
-            for c in self.sync.sources.categories.iter().filter(|c| !c.restore.is_empty()) {
-                let label = format!("Load the latest {} dump", c.label());
-                steps
-                    .run("restore", label, async {
-                        crate::sync::dump::restore(c)
-                            .await
-                            .map(|_| "loaded".to_string())
-                            .map_err(Refusal::internal)
-                    })
-                    .await;
+        let to_load = self
+            .sync
+            .sources
+            .categories
+            .iter()
+            .filter(|c| !c.restore.is_empty() && (restore || self.sync.restore_pending(&c.name)));
+        for c in to_load {
+            let label = format!("Load the latest {} dump", c.label());
+            let loaded = steps
+                .run("restore", label, async {
+                    crate::sync::dump::restore(c)
+                        .await
+                        .map(|_| "loaded".to_string())
+                        .map_err(Refusal::internal)
+                })
+                .await;
+            if loaded {
+                self.sync.restore_done(&c.name);
             }
         }
         steps.run("start_pbx", "Start the PBX".into(), self.pbx.start()).await;

@@ -17,6 +17,13 @@ use crate::role::RoleReader;
 
 #[derive(Debug, Error)]
 pub enum DumpError {
+    /// The dump received from the old primary has not been loaded here yet.
+    #[error(
+        "the database copy of \"{category}\" received from the old primary has not been loaded on this box yet (its \
+         restore failed or was cut short): it is kept, and this box's own database is not dumped over it. Fix what \
+         the restore's error said, then restart the agent (systemctl restart lbs-agent) to load it again"
+    )]
+    RestorePending { category: String },
     #[error(
         "the {what} command of \"{category}\" could not be started ({program}: {reason}); check that it is installed and its path is right"
     )]
@@ -133,7 +140,8 @@ async fn run(
         })?;
     if !output.status.success() {
         let mut both = output.stderr.clone();
-        if both.is_empty() {
+        // A dump's own output is the database (secrets, password hashes): never shown.
+        if both.is_empty() && what != "dump" {
             both = output.stdout.clone();
         }
         let output_tail = tail(&both);
@@ -236,6 +244,11 @@ pub(crate) async fn dump_locked(e: &super::SyncEngine, c: &CategoryConfig) -> Re
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
+    if e.restore_pending(&c.name) {
+        return Err(DumpError::RestorePending {
+            category: c.name.clone(),
+        });
+    }
     dump(c, Some(&e.role)).await
 }
 
@@ -314,6 +327,15 @@ mod tests {
             msg.contains("database is locked") && msg.contains("exit status: 3"),
             "{msg}"
         );
+        // Killed half-way with nothing on stderr: what it had printed is the database itself
+        // (secrets), never shown.
+        let c = category(
+            dir.path(),
+            &["sh", "-c", "echo \"INSERT INTO sip VALUES ('secret-Hunter2')\"; exit 9"],
+            &[],
+        );
+        let msg = dump(&c, None).await.unwrap_err().to_string();
+        assert!(!msg.contains("Hunter2") && msg.contains("no output"), "{msg}");
         let c = category(dir.path(), &["true"], &[]);
         assert!(matches!(dump(&c, None).await, Err(DumpError::Empty { .. })));
         let c = category(dir.path(), &["/nonexistent/sqlite3"], &[]);

@@ -74,6 +74,10 @@ pub struct SyncEngine {
     dumps_held: AtomicUsize,
     /// One per database category: held while it is dumped (`dump::dump_locked`).
     dump_locks: HashMap<String, tokio::sync::Mutex<()>>,
+    /// Database categories whose received dump has not been loaded yet (`restores-pending.json`
+    /// in the state directory): never dumped over until their restore succeeds.
+    restores_pending: Mutex<std::collections::BTreeSet<String>>,
+    restores_file: std::path::PathBuf,
 }
 
 /// While alive, the primary's loop runs no dump command (see `SyncEngine::hold_dumps`).
@@ -109,6 +113,16 @@ impl SyncEngine {
             .filter(|c| !c.dump.is_empty())
             .map(|c| (c.name.clone(), tokio::sync::Mutex::new(())))
             .collect();
+        let restores_file = state_dir.join("restores-pending.json");
+        let restores_pending = match std::fs::read(&restores_file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                // Unreadable: every database category counts as pending, the safe side (their
+                // dumps are kept; a restart of the agent loads them).
+                tracing::error!(file = %restores_file.display(), error = %e, "the list of restores still to do cannot be read");
+                sources.categories.iter().filter(|c| !c.restore.is_empty()).map(|c| c.name.clone()).collect()
+            }),
+            Err(_) => Default::default(),
+        };
         Ok(Arc::new(SyncEngine {
             sources,
             throttle: throttle::Throttle::new(config.bandwidth_limit),
@@ -129,7 +143,42 @@ impl SyncEngine {
             client: Mutex::new(None),
             dumps_held: AtomicUsize::new(0),
             dump_locks,
+            restores_pending: Mutex::new(restores_pending),
+            restores_file,
         }))
+    }
+
+    /// Records, before a promotion records its role, that the received dumps of `categories`
+    /// must be loaded before this box dumps them again: a restore that fails, or an agent
+    /// stopped half-way, must not let this box's own old database replace the only copy of the
+    /// primary's (the next start of the agent loads them).
+    pub fn restores_to_do(&self, categories: impl IntoIterator<Item = String>) -> std::io::Result<()> {
+        let mut pending = self.restores_pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.extend(categories);
+        self.save_restores(&pending)
+    }
+
+    /// The received dump of `category` is loaded: it may be dumped again.
+    pub fn restore_done(&self, category: &str) {
+        let mut pending = self.restores_pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.remove(category) {
+            if let Err(e) = self.save_restores(&pending) {
+                tracing::error!(category, error = %e, "cannot record that the restore is done; it runs again at the next start");
+            }
+        }
+    }
+
+    /// Whether the received dump of `category` still waits to be loaded.
+    pub fn restore_pending(&self, category: &str) -> bool {
+        self.restores_pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(category)
+    }
+
+    fn save_restores(&self, pending: &std::collections::BTreeSet<String>) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(pending).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(&self.restores_file, &bytes, true)
     }
 
     /// Holds the dump commands during a promotion. The primary's loop starts as soon as the new

@@ -113,7 +113,17 @@ pub async fn status(e: &SyncEngine, history: &HistoryStore) -> Result<SyncStatus
                 pending_bytes: p.bytes,
                 lag_secs: p.oldest_unix.map(|o| (now - o).max(0) as u64),
                 last_success_unix: last_success,
-                last_error: view.last_error,
+                // A received database not loaded yet is said at once, not at the next dump.
+                last_error: match role.role {
+                    Role::Primary if e.restore_pending(&c.name) => Some(lbs_protocol::SyncProblem {
+                        message: super::dump::DumpError::RestorePending {
+                            category: c.name.clone(),
+                        }
+                        .to_string(),
+                        at_unix: now,
+                    }),
+                    _ => view.last_error,
+                },
                 throughput_bps: view.throughput_bps,
                 skipped: view.skipped,
                 counting,
