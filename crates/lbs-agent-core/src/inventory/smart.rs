@@ -551,6 +551,22 @@ mod tests {
     }
 
     #[test]
+    fn a_read_only_folder_says_which_drop_in_the_unit_needs() {
+        let e = SnapshotError::Write {
+            path: "/srv/lbs/smart/disks.json".into(),
+            source: std::io::Error::from_raw_os_error(libc::EROFS),
+        };
+        let said = e.to_string();
+        assert!(said.starts_with("cannot write /srv/lbs/smart/disks.json: "), "{said}");
+        assert!(said.contains("ReadWritePaths=<state_dir>/smart"), "{said}");
+        let denied = SnapshotError::Write {
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(libc::EACCES),
+        };
+        assert!(!denied.to_string().contains("ReadWritePaths"), "{denied}");
+    }
+
+    #[test]
     fn a_snapshot_reads_back_as_written() {
         let s = snapshot(
             NOW,
