@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the installable packages into dist/:
-#   dist/lbs-agent_<version>_amd64.deb    the agent: binary, systemd unit, config, probe, docs,
+#   dist/lbs-agent_<version>_amd64.deb    the agent: binary, systemd units (the agent; the disks'
+#                                         health, a timer and its oneshot service), config, probe, docs,
 #                                         man pages, shell completions (built by hand with dpkg-deb)
 #   dist/lbs-console_<version>_amd64.deb  the console, from the Tauri bundler
 # Usage: bash scripts/package.sh [agent|console|all]   (default: all)
@@ -37,6 +38,11 @@ agent() {
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$pkg/usr/bin/lbs-agent"
   install -m 0755 packaging/asterisk-probe "$pkg/usr/lib/lbs-agent/asterisk-probe"
   install -m 0644 "${LBS_UNIT_FILE:-packaging/lbs-agent.service}" "$pkg/lib/systemd/system/lbs-agent.service"
+  # The disks' health, read hourly outside the agent's sandbox (not in a baseline built with
+  # LBS_UNIT_FILE before it existed).
+  if [[ -z ${LBS_UNIT_FILE:-} ]]; then
+    install -m 0644 packaging/lbs-agent-smart.service packaging/lbs-agent-smart.timer "$pkg/lib/systemd/system/"
+  fi
   install -m 0644 "${LBS_CONFIG_FILE:-docs/agent.example.toml}" "$pkg/etc/lbs-agent/agent.toml"
   # Documentation: the contractor's guide, the failover procedures, every key, and the
   # Prometheus rules and Grafana dashboard for those who run them.

@@ -28,6 +28,23 @@ pub fn has_command(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A [`Agent::wrapper`] that runs the agent as its packaged unit's `PrivateDevices=true` does
+/// (needs root): in its own mount namespace, with a `/dev` of its own holding only the pseudo
+/// devices, so no disk is visible to it.
+pub const WITHOUT_DISKS: &[&str] = &[
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "sh",
+    "-c",
+    "set -e; mount -t tmpfs -o mode=0755,size=1m lbs-private-dev /dev; \
+     for d in null:3 zero:5 full:7 random:8 urandom:9; do mknod -m 0666 /dev/${d%:*} c 1 ${d#*:}; done; \
+     ln -s /proc/self/fd /dev/fd; exec \"$@\"",
+    "sh",
+];
+
 /// The `lbs-agent` binary built by `cargo build --workspace --bins` (or `LBS_AGENT_BIN`).
 pub fn agent_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("LBS_AGENT_BIN") {
@@ -70,6 +87,9 @@ pub struct Agent {
     pub netns: Option<String>,
     /// Extra environment for the agent process (and so for the PBX it starts).
     pub env: Vec<(String, String)>,
+    /// A command the agent (and its CLI) runs under, given the agent's command line as its
+    /// arguments: e.g. [`WITHOUT_DISKS`]. Empty: none.
+    pub wrapper: Vec<String>,
     child: Option<Child>,
 }
 
@@ -124,20 +144,21 @@ impl Agent {
             link,
             netns,
             env: Vec::new(),
+            wrapper: Vec::new(),
             child: None,
         }
     }
 
     /// The command for `program`, inside the agent's namespace if it has one.
     fn command(&self, program: &std::path::Path) -> Command {
-        match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(program);
-                c
-            }
-            None => Command::new(program),
+        let mut line: Vec<std::ffi::OsString> = self.wrapper.iter().map(Into::into).collect();
+        line.push(program.into());
+        if let Some(ns) = &self.netns {
+            line.splice(0..0, ["ip", "netns", "exec", ns.as_str()].map(Into::into));
         }
+        let mut c = Command::new(&line[0]);
+        c.args(&line[1..]);
+        c
     }
 
     pub fn state_dir(&self) -> PathBuf {

@@ -16,6 +16,7 @@ mod matrix;
 mod office;
 mod phones;
 mod roles;
+mod smart;
 mod sync;
 mod trash;
 mod vote;

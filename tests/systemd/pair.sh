@@ -9,9 +9,11 @@
 # switchover starts and stops a stand-in PBX unit through systemctl, `systemctl restart`, a
 # `kill -9` and a hung agent (the watchdog) are survived, automatic failover's vote is set up
 # with `lbs-agent witness setup` on both boxes and the script it writes run on a third container
-# (the witness), `remove` keeps the state and `purge` leaves nothing. FreePBX's database (a real
-# MariaDB on each box, as on a FreePBX box): dumped through the hardened unit, a change brought
-# over by the watch, loaded into the new primary's MariaDB by the switchover. Upgrade (with a baseline package): both boxes on the old package, paired and
+# (the witness), the disks' health timer is enabled and its oneshot service (the disks, no network)
+# writes the snapshot the sandboxed agent shows, `remove` keeps the state and `purge` leaves
+# nothing. FreePBX's database (a real MariaDB on each box, as on a FreePBX box): dumped through
+# the hardened unit, a change brought over by the watch, loaded into the new primary's MariaDB by
+# the switchover. Upgrade (with a baseline package): both boxes on the old package, paired and
 # syncing, then the rolling upgrade of docs/agent.md (backup first, switchover, then the other):
 # identity, tokens, role, history and every file are kept.
 #
@@ -25,8 +27,9 @@ BASE_DEB=${2:+$(realpath "$2")}
 CACHE=${LBS_TEST_CACHE:-/var/cache/lbs-tests}
 # Everything the agent's package depends on (and etcd, which it recommends) is in the root: the
 # containers have no network beyond their own, so dpkg -i must find its dependencies installed.
-# MariaDB, as FreePBX keeps its configuration there (the shipped configuration dumps it).
-INCLUDE=systemd,systemd-sysv,dbus,iproute2,iputils-arping,sqlite3,procps,init-system-helpers,etcd-server,etcd-client,mariadb-server
+# MariaDB, as FreePBX keeps its configuration there (the shipped configuration dumps it);
+# smartmontools for the disks' health timer.
+INCLUDE=systemd,systemd-sysv,dbus,iproute2,iputils-arping,sqlite3,procps,init-system-helpers,etcd-server,etcd-client,mariadb-server,smartmontools
 # One root per package list, so runs of branches with different lists never rebuild each
 # other's root under a running container.
 ROOT=$CACHE/bookworm-$(printf '%s' "$INCLUDE" | sha256sum | cut -c1-12)
@@ -97,11 +100,17 @@ net_down() {
 }
 
 # ---- Booting and entering the boxes -------------------------------------------------------------
+# This machine's whole disks, read-only in each box (an nspawn container has no disk of its own in
+# /dev): the disks' health unit asks them, the agent's unit hides them.
+DISKS=()
+for disk in $(lsblk -dn -o NAME,TYPE | awk '$2 == "disk" { print $1 }'); do
+    [[ -b /dev/$disk ]] && DISKS+=("--bind-ro=/dev/$disk")
+done
 boot() {
     local box=$1
     systemd-nspawn --boot --ephemeral --register=no --keep-unit --quiet -D "$ROOT" \
         --machine="pbx-$box" --hostname="pbx-$box" --network-namespace-path="/run/netns/lbs-sd-$box" \
-        --bind-ro="$WORK/share:/share" </dev/null >"$WORK/$box.console" 2>&1 &
+        --bind-ro="$WORK/share:/share" "${DISKS[@]}" </dev/null >"$WORK/$box.console" 2>&1 &
     echo $! >"$WORK/$box.nspawn"
     local deadline=$((SECONDS + 60))
     until [[ -n $(leader "$box") && $(on "$box" systemctl is-system-running 2>/dev/null || true) =~ running|degraded ]]; do
@@ -245,6 +254,47 @@ for box in a b; do
     configure "$box"
 done
 pass "installed on both; the unit is enabled and waits for setup"
+
+say "The disks' health: a timer and a oneshot unit with the disks and no network"
+for box in a b; do
+    [[ $(on "$box" systemctl is-enabled lbs-agent-smart.timer) == enabled ]] || fail "the disks' health timer is enabled on $box"
+    active "$box" lbs-agent-smart.timer || fail "the disks' health timer runs on $box"
+done
+pass "lbs-agent-smart.timer is enabled and running on both"
+# The boxes have no man-db for verify to ask: the page their Documentation= names is checked here.
+verify=$(on a systemd-analyze verify --man=no /lib/systemd/system/lbs-agent-smart.timer /lib/systemd/system/lbs-agent-smart.service 2>&1) ||
+    { echo "$verify" >&2; fail "systemd-analyze verify accepts the disks' health units"; }
+[[ -z $verify ]] || { echo "$verify" >&2; fail "systemd-analyze verify is clean for the disks' health units"; }
+on a test -f /usr/share/man/man1/lbs-agent-smart-snapshot.1.gz || fail "the man page the units name is installed"
+pass "systemd-analyze verify: the timer and its service are clean; their man page is installed"
+on a systemctl start lbs-agent-smart.service || {
+    on a journalctl -u lbs-agent-smart --no-pager -n 30 >&2
+    fail "systemctl start lbs-agent-smart.service"
+}
+on a cat /var/lib/lbs-agent/smart/disks.json >"$WORK/smart.json" || fail "the run writes /var/lib/lbs-agent/smart/disks.json"
+on a lsblk -dn -o NAME,TYPE,SIZE -b | awk '$2 == "disk" && $3 > 0 && $1 !~ /^(zram|loop|ram)/ { print $1 }' | sort >"$WORK/disks"
+# Every disk the box lists, each with its health or why not; the unit sees the disks (none "not
+# visible"), and the snapshot is from now.
+python3 - "$WORK/smart.json" "$WORK/disks" <<'PY' || fail "the snapshot lists every disk with its reading"
+import json, sys, time
+snapshot = json.load(open(sys.argv[1]))
+disks = open(sys.argv[2]).read().split()
+names = sorted(d["name"] for d in snapshot["disks"])
+assert names == disks and disks, (names, disks)
+assert abs(time.time() - snapshot["taken_unix"]) < 120, snapshot["taken_unix"]
+for d in snapshot["disks"]:
+    smart = d["smart"]
+    assert smart["state"] in ("read", "unavailable"), d
+    assert "not visible" not in smart.get("reason", ""), d
+    print(f"   {d['name']}: {smart.get('reason') or smart['value']['verdict']}")
+PY
+on a journalctl -u lbs-agent-smart --no-pager | grep -q "Written to /var/lib/lbs-agent/smart/disks.json" ||
+    fail "the run's lines are in the journal (journalctl -u lbs-agent-smart)"
+pass "systemctl start lbs-agent-smart.service writes every disk's health (journalctl -u lbs-agent-smart)"
+smart_score=$(on a systemd-analyze security lbs-agent-smart.service --no-pager 2>/dev/null |
+    grep -o 'Overall exposure level for lbs-agent-smart.service: [0-9.]* [A-Z]*' || true)
+[[ -n $smart_score ]] || fail "systemd-analyze security rates the disks' health unit"
+pass "systemd-analyze security: $smart_score"
 on a lbs-agent check-config --quiet || fail "check-config accepts the shipped configuration"
 pass "lbs-agent check-config accepts the shipped configuration"
 sample_data
@@ -254,6 +304,28 @@ LINK=$(link_of "$WORK/a.setup")
 [[ -n $LINK ]] || { cat "$WORK/a.setup" >&2; fail "setup on A prints a link"; }
 active a lbs-agent || fail "setup starts the agent on A"
 pass "setup on A: the agent runs and the link is printed"
+# The agent's unit hides the disks; what it shows of their health is the timer's reading.
+# shellcheck disable=SC2317 # called through wait_until
+health_from_snapshot() {
+    on a lbs-agent health --json >"$WORK/a.health" || return 1
+    on a cat /var/lib/lbs-agent/smart/disks.json >"$WORK/smart.json" || return 1
+    python3 - "$WORK/a.health" "$WORK/smart.json" <<'PY'
+import json, sys
+health = json.load(open(sys.argv[1]))
+snapshot = {d["name"]: d["smart"] for d in json.load(open(sys.argv[2]))["disks"]}
+shown = {d["name"]: d["smart"] for d in health["this"]["disks"]["value"]}
+assert shown.keys() == snapshot.keys(), (shown, snapshot)
+for name, smart in shown.items():
+    theirs = snapshot[name]
+    assert smart["state"] == theirs["state"], (name, smart, theirs)
+    if smart["state"] == "unavailable":
+        assert smart["reason"] == theirs["reason"], (name, smart, theirs)
+    else:
+        assert smart["value"]["verdict"] == theirs["value"]["verdict"], (name, smart, theirs)
+assert not any(d["code"] == "smart_unavailable" for d in health["differences"]), health["differences"]
+PY
+}
+wait_until 60 "A's agent, kept from the disks by its unit, shows each disk's health as the timer read it" health_from_snapshot
 if on a lbs-agent setup --name "again" >"$WORK/a.again" 2>&1 || ! grep -q "already set up" "$WORK/a.again"; then
     cat "$WORK/a.again" >&2
     fail "setup on a box already set up is refused and changes nothing"
@@ -335,6 +407,12 @@ score=$(grep -o 'Overall exposure level for lbs-agent.service: [0-9.]* [A-Z]*' "
 echo "   $score"
 pass "systemd-analyze security: $score"
 
+say "The disks' health timer by itself"
+# B's service was never started by hand: a run there is the timer's, a minute after install.
+# shellcheck disable=SC2317 # called through wait_until
+timer_ran() { on b journalctl -u lbs-agent-smart --no-pager | grep -q "Written to /var/lib/lbs-agent/smart/disks.json"; }
+wait_until 120 "on B, the timer ran the disks' health service by itself" timer_ran
+
 say "Automatic failover's vote: witness setup on both boxes, the script on the witness"
 boot w
 pass "a third container, the witness, booted"
@@ -400,11 +478,13 @@ id_before=$(on a cat /var/lib/lbs-agent/identity.json)
 on a dpkg -r lbs-agent >/dev/null 2>&1 || fail "dpkg -r"
 [[ $(on a cat /var/lib/lbs-agent/identity.json) == "$id_before" ]] || fail "remove keeps the identity"
 ! on a pgrep -x lbs-agent >/dev/null || fail "remove stops the agent"
+inactive a lbs-agent-smart.timer || fail "remove stops the disks' health timer"
 on a dpkg -i /share/new.deb >/dev/null 2>&1 || fail "reinstall"
 wait_until 30 "reinstalled, the agent runs again with the same identity" active a lbs-agent
+active a lbs-agent-smart.timer || fail "reinstalled, the disks' health timer runs again"
 [[ $(on a cat /var/lib/lbs-agent/identity.json) == "$id_before" ]] || fail "same identity after reinstall"
 on a dpkg --purge lbs-agent >/dev/null 2>&1 || fail "dpkg --purge"
-left=$(on a sh -c 'ls -d /var/lib/lbs-agent /etc/lbs-agent /usr/bin/lbs-agent /lib/systemd/system/lbs-agent.service /etc/systemd/system/multi-user.target.wants/lbs-agent.service 2>/dev/null; pgrep -x lbs-agent' || true)
+left=$(on a sh -c 'ls -d /var/lib/lbs-agent /etc/lbs-agent /usr/bin/lbs-agent /lib/systemd/system/lbs-agent.service /etc/systemd/system/multi-user.target.wants/lbs-agent.service /lib/systemd/system/lbs-agent-smart.service /lib/systemd/system/lbs-agent-smart.timer /etc/systemd/system/timers.target.wants/lbs-agent-smart.timer /etc/systemd/system/lbs-agent-smart.timer 2>/dev/null; pgrep -x lbs-agent' || true)
 [[ -z $left ]] || fail "purge leaves nothing (left: $left)"
 pass "remove keeps the state; purge leaves nothing"
 halt
@@ -451,6 +531,9 @@ wait_until 30 "B runs the new agent after the upgrade" sh -c "nsenter -t $(leade
 [[ $(ids b) == "$id_b" ]] || fail "B keeps its identity"
 [[ $(on b sha256sum /etc/lbs-agent/agent.toml) == "$conf_b" ]] || fail "B keeps its edited agent.toml"
 role_is b backup || fail "B is still the backup"
+[[ $(on b systemctl is-enabled lbs-agent-smart.timer) == enabled ]] ||
+    fail "the upgrade from a version without it enables the disks' health timer"
+active b lbs-agent-smart.timer || fail "the upgrade starts the disks' health timer"
 on a sh -c 'printf "[message]\ncallerid=after B upgrade\n" > /var/spool/asterisk/voicemail/default/1001/INBOX/msg0005.txt'
 wait_until 60 "the old primary still feeds the upgraded backup" has_file b /var/spool/asterisk/voicemail/default/1001/INBOX/msg0005.txt
 wait_until 120 "now /etc/asterisk reaches B too (the new unit lets it write /etc)" same_files

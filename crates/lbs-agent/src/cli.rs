@@ -19,6 +19,7 @@ pub mod health;
 pub mod link;
 pub mod maintenance;
 pub mod setup;
+pub mod smart;
 pub mod trash;
 pub mod witness;
 

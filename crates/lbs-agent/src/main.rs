@@ -144,6 +144,9 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// The disks' health (SMART), read outside the agent's sandbox.
+    #[command(subcommand)]
+    Smart(SmartCommand),
     /// Files set aside when this box came back as an old primary.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
@@ -277,6 +280,17 @@ enum WitnessCommand {
         #[arg(long)]
         again: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SmartCommand {
+    /// Read every disk's health now (as root) and write it where the agent reads it:
+    /// <state_dir>/smart/disks.json.
+    ///
+    /// The agent's systemd unit keeps it from the disks; lbs-agent-smart.timer runs this hourly
+    /// (lbs-agent-smart.service), with only the access SMART needs and no network.
+    /// `systemctl start lbs-agent-smart.service` reads the disks at once.
+    Snapshot(ConfigArg),
 }
 
 #[derive(Subcommand)]
@@ -465,6 +479,7 @@ fn main() -> std::process::ExitCode {
                 };
                 cli::trash::restore(&config.config, wanted, replace).await
             }
+            Command::Smart(SmartCommand::Snapshot(c)) => cli::smart::snapshot(&c.config).await,
             Command::Alert(AlertCommand::Test(c)) => cli::alert::test(&c.config).await,
             Command::Alert(AlertCommand::Status(c)) => cli::alert::status(&c.config).await,
             Command::Autopilot {

@@ -41,10 +41,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("sampler", &["clock", "config", "platform", "refusal", "sync"]),
-    // What the box is made of: reads the sync's data sizes; failover exchanges it with the partner.
+    // What the box is made of: reads the sync's data sizes; failover exchanges it with the partner;
+    // `smart snapshot` writes the disks' health for it (fsutil).
     (
         "inventory",
-        &["clock", "command", "config", "platform", "role", "sync", "units"],
+        &[
+            "clock", "command", "config", "fsutil", "platform", "role", "sync", "units",
+        ],
     ),
     (
         "failover",

@@ -21,18 +21,21 @@ pub const SMARTCTL_MISSING: &str =
     "smartctl is not installed, so the disks' health cannot be read: install smartmontools (apt install smartmontools)";
 
 /// The reason given when the agent cannot reach the disks: its systemd unit hides the devices
-/// (`PrivateDevices=true`) or withholds the capabilities SMART needs.
+/// (`PrivateDevices=true`) or withholds the capabilities SMART needs. The packaged unit does so on
+/// purpose; `lbs-agent-smart.timer` reads the disks for it (see [`super::smart`]).
 pub const SMART_BLOCKED: &str = "the agent may not read the disks' health here";
+
+/// Whether `reason` says the agent was kept from the disk (rather than the disk having no SMART).
+pub fn blocked(reason: &str) -> bool {
+    reason.contains(SMART_BLOCKED)
+}
 
 /// What to do about a disk whose health cannot be read, when something can be done.
 pub fn smart_fix(reason: &str) -> Option<&'static str> {
     if reason == SMARTCTL_MISSING {
         Some("install smartmontools (apt install smartmontools)")
-    } else if reason.contains(SMART_BLOCKED) {
-        Some(
-            "add the systemd drop-in of docs/agent.md (\"Health\") so that the agent may read the disks, then run \
-             systemctl daemon-reload and systemctl restart lbs-agent",
-        )
+    } else if super::smart::about_timer(reason) {
+        Some(super::smart::TIMER_FIX)
     } else {
         None
     }
@@ -341,7 +344,10 @@ mod tests {
             panic!()
         };
         assert!(why.contains("CAP_SYS_RAWIO"), "{why}");
-        assert!(smart_fix(&why).unwrap().contains("systemd drop-in"));
+        assert!(blocked(&why));
+        assert!(smart_fix(&why)
+            .unwrap()
+            .contains("systemctl status lbs-agent-smart.timer"));
         assert!(smart_fix(&hidden("sda")).is_some());
         assert!(smart_fix(SMARTCTL_MISSING)
             .unwrap()

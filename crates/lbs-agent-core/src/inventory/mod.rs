@@ -13,6 +13,8 @@
 //!   (the sync categories' shape and digest), [`storage`] (each root's data and file system).
 //! - Every part that cannot be read says why (`Reading::Unavailable`): a tool not installed, no
 //!   permission, a virtual disk without SMART. None of it is an error of the agent.
+//! - SMART comes from [`smart`]'s snapshot when it is fresh: the packaged agent may not open the
+//!   disks, a timer's oneshot unit reads them for it.
 //! - The exchange: each heartbeat carries a digest of the sender's inventory; when it differs
 //!   from the one held, `failover` fetches `GET /peer/v1/inventory` and hands it here.
 
@@ -23,6 +25,7 @@ pub mod memory;
 pub mod net;
 pub mod parity;
 pub mod pbx;
+pub mod smart;
 pub mod storage;
 pub mod system;
 pub mod telephony;
@@ -124,6 +127,8 @@ pub struct Inventory {
     partner: Mutex<PartnerState>,
     fetching: AtomicBool,
     smart: Mutex<SmartCache>,
+    /// Where `lbs-agent smart snapshot` leaves the disks' health.
+    smart_snapshot: smart::Location,
     /// One collection at a time (the loop, and pairing that cannot wait for it).
     collecting: tokio::sync::Mutex<()>,
 }
@@ -166,6 +171,7 @@ impl Inventory {
             partner: Mutex::new(PartnerState::default()),
             fetching: AtomicBool::new(false),
             smart: Mutex::new(SmartCache::default()),
+            smart_snapshot: smart::Location::new(&config.server.state_dir),
             collecting: tokio::sync::Mutex::new(()),
         })
     }
@@ -319,29 +325,39 @@ impl Inventory {
         inventory
     }
 
+    /// The whole disks with their health: from a fresh snapshot of the timer (read at every
+    /// round), else the agent's own smartctl (every [`SMART_REFRESH`]); when the agent may not
+    /// open a disk, what became of the timer.
     async fn disks(&self, smart_wanted: bool) -> Reading<Vec<lbs_protocol::DiskInfo>> {
-        let listed = match command::output(&words(disks::LSBLK), COMMAND_TIMEOUT).await {
-            Ok(o) if o.success => disks::parse_lsblk(&o.stdout),
-            Ok(o) => Err(format!("`lsblk` failed ({}): {}", o.status, o.stderr).into()),
-            Err(e) => Err(command_problem(&words(disks::LSBLK), &e, "util-linux").into()),
-        };
-        let mut list = match listed {
+        let mut list = match list_disks().await {
             Ok(list) => list,
             Err(why) => return Reading::unavailable(why.0),
         };
-        let due = lock(&self.smart).asked.is_none_or(|t| t.elapsed() >= SMART_REFRESH);
-        if smart_wanted && due {
-            self.read_smart(&list).await;
+        let snapshot = smart::View::load(&self.smart_snapshot, now_unix());
+        let own: Vec<lbs_protocol::DiskInfo> = list.iter().filter(|d| snapshot.reading(d).is_none()).cloned().collect();
+        let due = {
+            let cache = lock(&self.smart);
+            cache.asked.is_none_or(|t| t.elapsed() >= SMART_REFRESH)
+                || own.iter().any(|d| !cache.readings.contains_key(&d.name))
+        };
+        if smart_wanted && due && !own.is_empty() {
+            self.read_smart(&own).await;
         }
         let cache = lock(&self.smart);
         for d in &mut list {
-            d.smart = cache.readings.get(&d.name).cloned().unwrap_or_else(|| {
-                Reading::unavailable(if cache.asked.is_none() {
+            if let Some(from_snapshot) = snapshot.reading(d) {
+                d.smart = from_snapshot;
+                continue;
+            }
+            d.smart = match cache.readings.get(&d.name) {
+                Some(Reading::Unavailable { reason }) if disks::blocked(reason) => snapshot.instead(d, reason),
+                Some(reading) => reading.clone(),
+                None => Reading::unavailable(if cache.asked.is_none() {
                     "not read yet: the disks are asked for their health a moment after the agent starts"
                 } else {
                     "not read yet"
-                })
-            });
+                }),
+            };
         }
         Reading::Read { value: list }
     }
@@ -350,26 +366,8 @@ impl Inventory {
     async fn read_smart(&self, list: &[lbs_protocol::DiskInfo]) {
         let mut readings = HashMap::new();
         for d in list {
-            if !Path::new("/dev").join(&d.name).exists() {
-                readings.insert(d.name.clone(), Reading::unavailable(disks::hidden(&d.name)));
-                continue;
-            }
-            let cmd = disks::smartctl_command(&d.name);
-            let reading =
-                match command::output(&cmd, COMMAND_TIMEOUT).await {
-                    Ok(o) => match disks::parse_smartctl(&d.name, &o.stdout, now_unix()) {
-                        disks::Smart::Read(r) => Reading::Read { value: r },
-                        disks::Smart::Asleep => lock(&self.smart).readings.get(&d.name).cloned().unwrap_or_else(|| {
-                            Reading::unavailable("the disk was asleep; it is read at the next round")
-                        }),
-                        disks::Smart::Unavailable(why) => Reading::unavailable(why),
-                    },
-                    Err(CommandError::Start { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                        Reading::unavailable(disks::SMARTCTL_MISSING)
-                    }
-                    Err(e) => Reading::unavailable(command_problem(&cmd, &e, "")),
-                };
-            readings.insert(d.name.clone(), reading);
+            let before = lock(&self.smart).readings.get(&d.name).cloned();
+            readings.insert(d.name.clone(), ask_smart(&d.name, before).await);
         }
         *lock(&self.smart) = SmartCache {
             readings,
@@ -450,6 +448,37 @@ impl Inventory {
                 "the space of the data folders did not answer within 30 s (a network file system that hangs?)",
             ),
         }
+    }
+}
+
+/// The whole disks `lsblk` lists, their health not read yet.
+pub async fn list_disks() -> Result<Vec<lbs_protocol::DiskInfo>, Unreadable> {
+    match command::output(&words(disks::LSBLK), COMMAND_TIMEOUT).await {
+        Ok(o) if o.success => disks::parse_lsblk(&o.stdout),
+        Ok(o) => Err(format!("`lsblk` failed ({}): {}", o.status, o.stderr).into()),
+        Err(e) => Err(command_problem(&words(disks::LSBLK), &e, "util-linux").into()),
+    }
+}
+
+/// One disk's health by `smartctl` (see [`disks::smartctl_command`]); a disk asleep keeps
+/// `before`, its previous reading, and is not woken.
+pub async fn ask_smart(name: &str, before: Option<Reading<SmartReport>>) -> Reading<SmartReport> {
+    if !Path::new("/dev").join(name).exists() {
+        return Reading::unavailable(disks::hidden(name));
+    }
+    let cmd = disks::smartctl_command(name);
+    match command::output(&cmd, COMMAND_TIMEOUT).await {
+        Ok(o) => match disks::parse_smartctl(name, &o.stdout, now_unix()) {
+            disks::Smart::Read(r) => Reading::Read { value: r },
+            disks::Smart::Asleep => {
+                before.unwrap_or_else(|| Reading::unavailable("the disk was asleep; it is read at the next round"))
+            }
+            disks::Smart::Unavailable(why) => Reading::unavailable(why),
+        },
+        Err(CommandError::Start { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Reading::unavailable(disks::SMARTCTL_MISSING)
+        }
+        Err(e) => Reading::unavailable(command_problem(&cmd, &e, "")),
     }
 }
 

@@ -415,8 +415,9 @@ fn disk_health(m: &MachineInventory, partner: Option<&str>) -> Vec<Difference> {
     out
 }
 
-/// A disk's health that cannot be read for a reason someone can fix (smartctl missing, the
-/// agent's unit hiding the disks): a note with the fix. A virtual disk without SMART is no news.
+/// A disk's health that cannot be read for a reason someone can fix (smartctl missing; the
+/// agent's unit hiding the disks and `lbs-agent-smart.timer`, which reads them for it, missing,
+/// failing or stopped): a note with the fix. A virtual disk without SMART is no news.
 fn smart_unreadable(m: &MachineInventory) -> Vec<Difference> {
     let fix = m.disks.value().and_then(|list| {
         list.iter().find_map(|d| match &d.smart {

@@ -9,7 +9,7 @@ use lbs_protocol::{CardKind, Difference, DiskVerdict, MachineInventory, PairHeal
 
 use super::{load_config, LocalApi};
 use lbs_agent_core::identity::Identity;
-use lbs_agent_core::units::human_bytes;
+use lbs_agent_core::units::{human_bytes, human_secs};
 
 pub async fn show(config_path: &Path, json: bool) -> Result<()> {
     let config = load_config(config_path)?;
@@ -130,17 +130,31 @@ fn reading<T>(r: &Reading<T>, show: impl Fn(&T) -> Vec<String>) -> Vec<String> {
     }
 }
 
-fn disk_line(d: &lbs_protocol::DiskInfo) -> String {
+/// Two lines per disk: "sda 2.0 TB WDC WD20EFRX" and "  healthy, read 40m ago" (how old the
+/// reading was when the inventory was read: the disks are read hourly), or "  health unknown:"
+/// and why.
+fn disk_lines(d: &lbs_protocol::DiskInfo, collected_unix: i64) -> [String; 2] {
     let health = match &d.smart {
-        Reading::Read { value } => match value.verdict {
-            DiskVerdict::Good => "healthy",
-            DiskVerdict::Worn => "WEARING OUT",
-            DiskVerdict::Failing => "FAILING",
-        },
-        Reading::Unavailable { .. } => "health unknown",
+        Reading::Read { value } => {
+            let word = match value.verdict {
+                DiskVerdict::Good => "healthy",
+                DiskVerdict::Worn => "WEARING OUT",
+                DiskVerdict::Failing => "FAILING",
+            };
+            let age = (collected_unix - value.checked_unix).max(0) as u64;
+            if age < 60 {
+                format!("{word}, read just now")
+            } else {
+                format!("{word}, read {} ago", human_secs(age / 60 * 60))
+            }
+        }
+        Reading::Unavailable { reason } => format!("health unknown: {reason}"),
     };
     let model = d.model.as_deref().unwrap_or("disk");
-    format!("{} {} {model}, {health}", d.name, human_bytes(d.size_bytes))
+    [
+        format!("{} {} {model}", d.name, human_bytes(d.size_bytes)),
+        format!("  {health}"),
+    ]
 }
 
 fn storage_lines(list: &[RootStorage]) -> Vec<String> {
@@ -179,7 +193,12 @@ fn rows(m: &MachineInventory) -> Vec<(&'static str, Vec<String>)> {
             }),
         ),
         ("Memory", reading(&m.memory, |mem| vec![human_bytes(mem.total_bytes)])),
-        ("Disks", reading(&m.disks, |list| list.iter().map(disk_line).collect())),
+        (
+            "Disks",
+            reading(&m.disks, |list| {
+                list.iter().flat_map(|d| disk_lines(d, m.collected_unix)).collect()
+            }),
+        ),
         ("Data", reading(&m.storage, |list| storage_lines(list))),
         (
             "Network",

@@ -275,6 +275,33 @@ fn a_worn_disk_is_a_warning_and_smartctl_missing_a_note() {
 }
 
 #[test]
+fn the_disks_kept_from_the_agent_without_the_timers_reading_are_a_note_on_the_timer() {
+    let (a, mut b) = pair();
+    let location = crate::inventory::smart::Location::new(std::path::Path::new("/var/lib/lbs-agent"));
+    let view = crate::inventory::smart::View::of(crate::inventory::smart::Loaded::Missing, &location, 1_700_000_000);
+    if let Reading::Read { value } = &mut b.disks {
+        let own = disks::hidden(&value[0].name);
+        value[0].smart = view.instead(&value[0], &own);
+    }
+    let found = differences(&a, &b);
+    assert_eq!(codes(&found), ["smart_unavailable"]);
+    assert_eq!(found[0].severity, Severity::Info);
+    assert_eq!(found[0].server_id.as_deref(), Some("id-PBX B"));
+    assert!(
+        found[0]
+            .message
+            .contains("lbs-agent-smart.timer, which reads the disks' health for the agent, has left no reading"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[0].fix.starts_with("On PBX B, check the timer that reads the disks' health for the agent: systemctl status lbs-agent-smart.timer"),
+        "{}",
+        found[0].fix
+    );
+}
+
+#[test]
 fn less_memory_is_a_warning_but_a_few_percent_is_none() {
     let (a, mut b) = pair();
     b.memory = read(MemoryInfo {
