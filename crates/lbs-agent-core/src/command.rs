@@ -62,6 +62,28 @@ pub struct Outcome {
     pub output: String,
 }
 
+/// Waits for `child` for at most `timeout`; past it, kills it.
+async fn wait_within(
+    child: &mut tokio::process::Child,
+    program: &str,
+    timeout: Duration,
+) -> Result<std::process::ExitStatus, CommandError> {
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => Ok(status),
+        Ok(Err(source)) => Err(CommandError::Wait {
+            program: program.to_owned(),
+            source,
+        }),
+        Err(_) => {
+            let _ = child.kill().await;
+            Err(CommandError::TimedOut {
+                program: program.to_owned(),
+                secs: timeout.as_secs(),
+            })
+        }
+    }
+}
+
 /// Runs `command` (program and arguments) with `env`, for at most `timeout`.
 pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) -> Result<Outcome, CommandError> {
     let Some((program, args)) = command.split_first() else {
@@ -89,22 +111,7 @@ pub async fn run(command: &[String], env: &[(&str, String)], timeout: Duration) 
         program: program.clone(),
         source,
     })?;
-    let status = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(source)) => {
-            return Err(CommandError::Wait {
-                program: program.clone(),
-                source,
-            })
-        }
-        Err(_) => {
-            let _ = child.kill().await;
-            return Err(CommandError::TimedOut {
-                program: program.clone(),
-                secs: timeout.as_secs(),
-            });
-        }
-    };
+    let status = wait_within(&mut child, program, timeout).await?;
     let mut output = String::new();
     let _ = capture.seek(SeekFrom::Start(0));
     let _ = (&mut capture).take(64 * 1024).read_to_string(&mut output);
@@ -152,22 +159,7 @@ pub async fn output(command: &[String], timeout: Duration) -> Result<Output, Com
         program: program.clone(),
         source,
     })?;
-    let status = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(source)) => {
-            return Err(CommandError::Wait {
-                program: program.clone(),
-                source,
-            })
-        }
-        Err(_) => {
-            let _ = child.kill().await;
-            return Err(CommandError::TimedOut {
-                program: program.clone(),
-                secs: timeout.as_secs(),
-            });
-        }
-    };
+    let status = wait_within(&mut child, program, timeout).await?;
     let read = |file: &mut std::fs::File, max: u64| {
         let mut bytes = Vec::new();
         let _ = file.seek(SeekFrom::Start(0));

@@ -132,6 +132,30 @@ pub fn normal_priority_for(cmd: &mut tokio::process::Command) {
 #[cfg(not(target_os = "linux"))]
 pub fn normal_priority_for(_cmd: &mut tokio::process::Command) {}
 
+/// Makes `cmd` the leader of a process group of its own, so [`kill_group`] reaches whatever it
+/// starts too (a restore run through `sh -c` whose `mysql` or `sqlite3` is a child of the shell).
+#[cfg(unix)]
+pub fn own_process_group(cmd: &mut tokio::process::Command) {
+    cmd.process_group(0);
+}
+
+#[cfg(not(unix))]
+pub fn own_process_group(_cmd: &mut tokio::process::Command) {}
+
+/// Kills the process group `pid` leads (see [`own_process_group`]); gone already is fine.
+#[cfg(unix)]
+pub fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill has no memory preconditions; a negative pid names the process group.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub fn kill_group(_pid: u32) {}
+
 /// Whether this process runs as root (effective user 0).
 #[cfg(unix)]
 pub fn is_root() -> bool {

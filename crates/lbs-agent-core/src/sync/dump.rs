@@ -121,23 +121,38 @@ async fn run(
         return Ok(Vec::new());
     };
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    // A group of its own: at its time limit the whole command goes, not only a `sh -c` whose
+    // `mysql` would go on loading a database after the PBX has started on it.
+    crate::platform::own_process_group(&mut cmd);
     if let Some(p) = env_dump {
         cmd.env("LBS_DUMP_FILE", p);
     }
-    let output = tokio::time::timeout(Duration::from_secs(c.command_timeout), cmd.output())
-        .await
-        .map_err(|_| DumpError::Timeout {
-            what,
-            category: c.name.clone(),
-            secs: c.command_timeout,
-        })?
-        .map_err(|e| DumpError::Spawn {
-            what,
-            category: c.name.clone(),
-            program: program.clone(),
-            reason: e.to_string(),
-        })?;
+    let spawn_error = |e: std::io::Error| DumpError::Spawn {
+        what,
+        category: c.name.clone(),
+        program: program.clone(),
+        reason: e.to_string(),
+    };
+    let child = cmd.spawn().map_err(spawn_error)?;
+    let group = child.id();
+    let output = match tokio::time::timeout(Duration::from_secs(c.command_timeout), child.wait_with_output()).await {
+        Ok(output) => output.map_err(spawn_error)?,
+        Err(_) => {
+            if let Some(pid) = group {
+                crate::platform::kill_group(pid);
+            }
+            return Err(DumpError::Timeout {
+                what,
+                category: c.name.clone(),
+                secs: c.command_timeout,
+            });
+        }
+    };
     if !output.status.success() {
         let mut both = output.stderr.clone();
         // A dump's own output is the database (secrets, password hashes): never shown.
@@ -405,6 +420,32 @@ mod tests {
         assert_eq!(std::fs::read(&seen).unwrap(), b"dump");
         let err = restore(&category(dir.path(), &[], &["false"])).await.unwrap_err();
         assert!(err.to_string().contains("restore command"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_command_out_of_time_is_stopped_with_everything_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        // A restore through `sh -c` whose real work is a child of the shell.
+        let script = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
+        let mut c = category(dir.path(), &[], &["sh", "-c", &script]);
+        c.command_timeout = 1;
+        assert!(matches!(restore(&c).await, Err(DumpError::Timeout { .. })));
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        // Gone (or a zombie about to be reaped by init), not sleeping on.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let alive = state.split_whitespace().nth(2).is_some_and(|s| s != "Z");
+            if !alive {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shell's child still runs: {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]

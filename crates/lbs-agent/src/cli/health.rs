@@ -59,7 +59,9 @@ pub fn render(h: &PairHealth) -> String {
         out.push_str(&format!("\n{note}\n"));
     }
     out.push('\n');
-    let machines: Vec<&MachineInventory> = std::iter::once(&h.this).chain(h.partner.as_ref()).collect();
+    // The primary first, as the console shows them, whichever box is asked.
+    let mut machines: Vec<&MachineInventory> = std::iter::once(&h.this).chain(h.partner.as_ref()).collect();
+    machines.sort_by_key(|m| m.role != lbs_protocol::Role::Primary);
     out.push_str(&table(&machines));
     out
 }
