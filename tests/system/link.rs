@@ -69,15 +69,18 @@ async fn the_link_through_a_slow_relay_is_measured_recorded_and_a_link_too_slow_
     .await;
     assert!(recorded < 2000.0, "{recorded}");
 
-    // The office changes 6 MB within the hour, more than 1 KB/s carries in one: B says how far it
-    // falls behind in such an hour, with the figures it measured.
-    for i in 0..30 {
+    // The office changes 8 MB within the hour, more than 1 KB/s carries in one (even if a clock
+    // hour ends while it is written, one side of it holds 4 MB): B says how far it falls behind in
+    // such an hour, with the figures it measured.
+    for i in 0..40 {
         let bytes = lbs_tests::noise(i, 200_000);
         std::fs::write(voicemail(&a).join(format!("msg{i:04}.wav")), bytes).unwrap();
     }
     let report = eventually("B to say the link cannot keep up", Duration::from_secs(60), || async {
         let s: SyncStatus = get(&b, "/api/v1/sync").await?;
-        s.link.filter(|l| l.warning.is_some())
+        // The changes arrive a page at a time: "close to its limit" may be said on the way.
+        s.link
+            .filter(|l| l.warning.as_ref().is_some_and(|w| w.contains("cannot keep up")))
     })
     .await;
     let warning = report.warning.clone().unwrap_or_default();

@@ -83,7 +83,7 @@ impl LinkMeter {
         self.with(|i| i.clock_offset_ms = offset_ms);
     }
 
-    /// Whether the backup had reached the primary's head before the page now arriving.
+    /// Whether the backup has reached the primary's head since it began following this journal.
     pub fn caught_up(&self) -> bool {
         self.with(|i| i.caught_up)
     }

@@ -186,7 +186,11 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
             }
         }
     }
-    e.link.set_caught_up(!behind_head);
+    // Reached once, the head stays reached for this journal: an office burst longer than a page
+    // is the office changing on every page of it, not a backlog.
+    if !behind_head {
+        e.link.set_caught_up(true);
+    }
     let mut accepted = Vec::with_capacity(page.changes.len());
     for wire in page.changes {
         let category = super::Sources::category_of(&wire.source).to_owned();
