@@ -11,6 +11,7 @@ use lbs_protocol::ConnectionLink;
 
 pub mod alerts;
 pub mod baresip;
+pub mod bench;
 pub mod faults;
 pub mod lab;
 pub mod mariadb;

@@ -67,7 +67,15 @@ pub struct Partial {
     written: u64,
     hasher: blake3::Hasher,
     root: PathBuf,
+    /// Where the window now being written back to disk starts (see [`WRITE_BEHIND`]).
+    behind: u64,
 }
+
+/// A large file is pushed to disk every this many bytes as it arrives, and the window before is
+/// waited for: the kernel would otherwise hold gigabytes of it in memory, and the next batch of
+/// small files (a voicemail), flushed with `syncfs`, would wait for all of them to be written.
+/// The same keeps the final `fsync` short.
+const WRITE_BEHIND: u64 = 8 << 20;
 
 impl Installer {
     /// The category root it writes into.
@@ -115,6 +123,7 @@ impl Installer {
             written,
             hasher,
             root: self.root.clone(),
+            behind: written,
         })
     }
 
@@ -318,6 +327,11 @@ impl Partial {
         self.file.write_all(data).map_err(|e| self.write_error(e))?;
         self.hasher.update(data);
         self.written += data.len() as u64;
+        if self.written - self.behind >= WRITE_BEHIND {
+            let window = (self.behind, self.written - self.behind);
+            write_behind(&self.file, window).map_err(|e| self.write_error(e))?;
+            self.behind = self.written;
+        }
         Ok(())
     }
 
@@ -349,6 +363,33 @@ impl Partial {
         let _ = fs::remove_file(self.path.with_extension("want"));
         Ok(target)
     }
+}
+
+/// Waits until everything before `offset` is on disk (all but the last window were started
+/// already, so this rarely waits long), then starts writing the window from `offset`: at most two
+/// windows of a large file are ever unwritten.
+#[cfg(target_os = "linux")]
+fn write_behind(file: &File, (offset, len): (u64, u64)) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let call = |offset: u64, len: u64, flags| {
+        let (offset, len) = (offset as libc::off64_t, len as libc::off64_t);
+        // SAFETY: a plain syscall on a descriptor we own for the duration of the call.
+        match unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        }
+    };
+    if offset > 0 {
+        let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        call(0, offset, wait)?;
+    }
+    call(offset, len, libc::SYNC_FILE_RANGE_WRITE)
+}
+
+/// Elsewhere the kernel's own write-back and the final `fsync` must do.
+#[cfg(not(target_os = "linux"))]
+fn write_behind(_file: &File, _window: (u64, u64)) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Gives the file at `path` the primary's owner, mode and time.

@@ -253,6 +253,7 @@ pub(super) async fn apply(e: &SyncEngine, peer: &Peer, c: &Change) -> Applied {
             if n == 0 {
                 break;
             }
+            e.way.give_way().await;
             e.throttle.take(n).await;
             tokio::task::block_in_place(|| partial.append(&buf[..n], size))?;
             e.tracker.moved(&category, n as u64);

@@ -9,6 +9,7 @@
 //!   priority and fetch what they need.
 //! - [`apply`]: what was fetched is installed, verified and atomically (lbs-sync's `batch` and
 //!   `Installer`); deletions go to the trash; folders are made, or removed once empty.
+//! - [`right_of_way`]: small files first; large transfers pause between chunks while they move.
 //! - [`status`]: what `GET /api/v1/sync` and `lbs-agent status` show.
 
 pub(crate) mod apply;
@@ -19,6 +20,7 @@ pub(crate) mod dumper;
 pub mod link;
 pub(crate) mod primary;
 pub(crate) mod pull;
+pub(crate) mod right_of_way;
 pub mod serving;
 pub mod sources;
 pub mod status;
@@ -55,6 +57,8 @@ pub struct SyncEngine {
     /// The link to the partner: heartbeats, clocks, the office's changes, what the sync carried.
     pub link: link::LinkMeter,
     pub throttle: throttle::Throttle,
+    /// Small files first: large transfers pause between chunks while they move.
+    way: Arc<right_of_way::RightOfWay>,
     pub identity: Arc<Identity>,
     role: RoleReader,
     pub peer: Arc<RwLock<Option<Peer>>>,
@@ -126,6 +130,7 @@ impl SyncEngine {
         Ok(Arc::new(SyncEngine {
             sources,
             throttle: throttle::Throttle::new(config.bandwidth_limit),
+            way: Arc::default(),
             config,
             journal,
             quarantine: lbs_sync::quarantine::QuarantineStore::new(pool.clone()),

@@ -205,7 +205,13 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
             }
         }
     }
+    let small_ones = accepted
+        .iter()
+        .any(|(c, _)| c.deleted || c.meta.size <= BUNDLE_MAX_FILE);
     e.queue.enqueue(&accepted, last).await.map_err(db)?;
+    if small_ones {
+        e.way.queued();
+    }
     e.tracker.page_queued(behind_head);
     e.queued.notify_waiters();
     Ok(())
@@ -301,6 +307,9 @@ pub async fn worker(e: Arc<SyncEngine>, max_size: Option<u64>) {
             continue;
         };
         let items = claim(&e, max_size).await;
+        if items.is_empty() && max_size.is_some() {
+            e.way.none_due();
+        }
         if items.is_empty() {
             tokio::select! {
                 _ = e.queued.notified() => {}
@@ -308,7 +317,10 @@ pub async fn worker(e: Arc<SyncEngine>, max_size: Option<u64>) {
             }
             continue;
         }
-        let results = if items.len() == 1 && !small(&items[0]) {
+        let large = items.len() == 1 && !small(&items[0]);
+        // Until this batch is recorded, large transfers give way to it.
+        let _moving = (!large).then(|| e.way.moving());
+        let results = if large {
             vec![apply::apply(&e, &peer, &items[0].change).await]
         } else {
             apply::apply_batch(&e, &peer, &items).await

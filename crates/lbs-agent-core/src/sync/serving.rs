@@ -153,6 +153,7 @@ pub async fn content(e: &Arc<SyncEngine>, q: ContentQuery) -> Result<Content, Re
         let (sync, category) = (sync.clone(), category.clone());
         async move {
             if let Ok(bytes) = &chunk {
+                sync.way.give_way().await;
                 sync.throttle.take(bytes.len()).await;
                 sync.tracker.moved(&category, bytes.len() as u64);
             }
@@ -174,6 +175,8 @@ pub async fn bundle(e: &Arc<SyncEngine>, req: BundleRequest) -> Result<(Vec<u8>,
         )));
     }
     require_primary(e)?;
+    // Until it is sent, large files being served give way to it.
+    let _moving = e.way.moving();
     // Each item checked (path inside its root), then the journal's versions read at once.
     let checked: Vec<Result<(String, serve::Asked), ServeError>> = req
         .items
