@@ -266,16 +266,18 @@ async fn main() {
     b.stop();
 }
 
-/// Writes a `mb` MB recording on the primary (incompressible, written in 16 MB blocks that
-/// differ), waits until the backup is copying it, then writes a 40 KB voicemail every 20 ms until
+/// Moves a `mb` MB recording into the primary's root (incompressible, written in 16 MB blocks
+/// that differ), waits until the backup is copying it, then writes a 40 KB voicemail every 20 ms until
 /// the recording has arrived, and prints when each voicemail reached the backup.
 async fn under_load(source: &Path, b: &Agent, mb: usize) {
     let block = noise(7_000_000, 16 << 20);
+    // Written beside the root, then moved in whole: the copy starts once it is complete.
+    let staged = source.join("load.wav");
     let big = source.join("monitor/2026/11/load.wav");
     let t = Instant::now();
     {
         use std::io::Write;
-        let mut f = std::fs::File::create(&big).expect("create the load recording");
+        let mut f = std::fs::File::create(&staged).expect("create the load recording");
         let mut left = mb * 1_000_000;
         let mut i = 0u64;
         while left > 0 {
@@ -287,6 +289,7 @@ async fn under_load(source: &Path, b: &Agent, mb: usize) {
         }
         f.sync_all().expect("flush the load recording");
     }
+    std::fs::rename(&staged, &big).expect("move the load recording in");
     println!(
         "load: a {mb} MB recording written on the primary in {:.1} s",
         t.elapsed().as_secs_f64()

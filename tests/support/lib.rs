@@ -398,6 +398,9 @@ pub fn proc_usage(pid: u32) -> Option<(f64, u64)> {
 
 /// The `p` quantile (0..=1) of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use lbs_agent_core::agent::Agent;
@@ -97,6 +97,9 @@ pub async fn run(config_path: &Path) -> Result<()> {
         started_unix: lbs_agent_core::clock::now_unix(),
     });
     tasks.push(tokio::spawn(crate::systemd::watchdog(state.clone())));
+    tasks.push(tokio::spawn(lbs_agent_core::platform::give_back_memory(
+        Duration::from_secs(10),
+    )));
     crate::systemd::ready();
     crate::serve::serve(listener, tls, crate::http::app(state), shutdown_signal()).await;
     crate::systemd::stopping();
