@@ -12,6 +12,7 @@ use lbs_protocol::ConnectionLink;
 pub mod alerts;
 pub mod baresip;
 pub mod faults;
+pub mod hostile;
 pub mod lab;
 pub mod mariadb;
 pub mod netns;
