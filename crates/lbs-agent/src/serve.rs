@@ -42,10 +42,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// request in flight, which it does not cut; its client drops idle connections sooner
 /// (`lbs_agent_core::peer::client`), so it never sends on one this side is closing.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
-/// Hyper's read buffer, and so the most a request's headers may take (the default is ~400 KB).
-const MAX_BUFFER: usize = 64 * 1024;
-/// Headers in one request (hyper's default is 100).
-const MAX_HEADERS: usize = 64;
+/// The most a request's headers may take (hyper's default is its read buffer's, ~400 KB); the
+/// count of headers keeps hyper's bound of 100.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// What the server needs beside the app: the pinned partner (whose certificate earns its own
 /// pool) and the bounds.
@@ -136,8 +135,7 @@ pub async fn serve(
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_BUFFER)
-                .max_headers(MAX_HEADERS)
+                .max_header_size(MAX_HEADER_BYTES)
                 .serve_connection(TokioIo::new(tls_stream), TowerToHyperService::new(app))
                 .await;
             if let Err(e) = result {
