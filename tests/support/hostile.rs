@@ -145,6 +145,7 @@ pub async fn run(attack: Attack, target: Arc<Target>, tally: Arc<Tally>, stop: t
             while !*stop.borrow() {
                 n += 1;
                 tally.attempts.fetch_add(1, Ordering::Relaxed);
+                let started = Instant::now();
                 let closed = match attack {
                     Attack::IdleTls(_) => idle_tls(&target, &tally, &stop).await,
                     Attack::HalfOpen(_) => half_open(&target, &tally, &stop).await,
@@ -158,9 +159,11 @@ pub async fn run(attack: Attack, target: Arc<Target>, tally: Arc<Tally>, stop: t
                 if closed {
                     tally.refused.fetch_add(1, Ordering::Relaxed);
                 }
-                // Refused: reconnect a second later, as a stubborn client would (not in a tight
-                // loop, which would measure the loopback's speed, not the agent's limits).
-                if closed && matches!(attack, Attack::IdleTls(_) | Attack::HalfOpen(_)) {
+                // Refused at once: reconnect a second later, as a stubborn client would (the
+                // attacker shares the agent's cores: a tight loop would measure its own CPU, not
+                // the agent's limits). Garbage, bodies and guesses go on at full speed.
+                let connection_attack = !matches!(attack, Attack::Garbage | Attack::BigBodies | Attack::Guessing(_));
+                if closed && connection_attack && started.elapsed() < Duration::from_millis(500) {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }

@@ -6,6 +6,13 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// After an address was refused for holding its share of open connections, its next connections
+/// are refused at once, before any TLS handshake, for this long: a client reconnecting in a loop
+/// then costs a handshake four times a second, not as fast as it can (one that shares the
+/// partner's address may delay the partner's new connection by as much).
+const COOL_DOWN: Duration = Duration::from_millis(250);
 
 /// The bounds (see `docs/agent.md`, "Connections").
 #[derive(Debug, Clone, Copy)]
@@ -57,9 +64,23 @@ impl Refused {
 }
 
 #[derive(Default)]
+struct Address {
+    pending: usize,
+    open: usize,
+    /// Refused before its handshake until then (see [`COOL_DOWN`]).
+    cooling_until: Option<Instant>,
+}
+
+impl Address {
+    fn idle(&self) -> bool {
+        self.pending == 0 && self.open == 0
+    }
+}
+
+#[derive(Default)]
 struct Counts {
-    /// (pending handshakes, open connections) by address; an address at (0, 0) is removed.
-    by_address: HashMap<IpAddr, (usize, usize)>,
+    /// By address; an address with nothing pending or open is removed.
+    by_address: HashMap<IpAddr, Address>,
     pending: usize,
     open: usize,
     partner: usize,
@@ -101,7 +122,13 @@ impl Admission {
     /// A place for a new TCP connection's TLS handshake.
     pub fn handshake(self: &Arc<Self>, address: IpAddr) -> Result<Ticket, Refused> {
         let mut c = self.counts();
-        let mine = c.by_address.get(&address).map_or(0, |e| e.0);
+        let (mine, cooling) = c
+            .by_address
+            .get(&address)
+            .map_or((0, None), |e| (e.pending, e.cooling_until));
+        if cooling.is_some_and(|until| Instant::now() < until) {
+            return Err(Refused::PerAddress);
+        }
         if mine >= self.limits.pending_per_address {
             return Err(Refused::PendingPerAddress);
         }
@@ -109,7 +136,7 @@ impl Admission {
             return Err(Refused::PendingTotal);
         }
         c.pending += 1;
-        c.by_address.entry(address).or_default().0 += 1;
+        c.by_address.entry(address).or_default().pending += 1;
         Ok(Ticket {
             admission: Some(self.clone()),
             address,
@@ -129,18 +156,18 @@ impl Admission {
             Stage::Pending => {
                 c.pending -= 1;
                 if let Some(e) = c.by_address.get_mut(&address) {
-                    e.0 -= 1;
+                    e.pending -= 1;
                 }
             }
             Stage::Open => {
                 c.open -= 1;
                 if let Some(e) = c.by_address.get_mut(&address) {
-                    e.1 -= 1;
+                    e.open -= 1;
                 }
             }
             Stage::Partner => c.partner -= 1,
         }
-        if c.by_address.get(&address).is_some_and(|e| *e == (0, 0)) {
+        if c.by_address.get(&address).is_some_and(Address::idle) {
             c.by_address.remove(&address);
         }
     }
@@ -160,27 +187,31 @@ impl Ticket {
         let c = &mut *guard;
         let refused = if partner {
             (c.partner >= admission.limits.partner).then_some(Refused::Partner)
-        } else if c.by_address.get(&self.address).map_or(0, |e| e.1) >= admission.limits.per_address {
+        } else if c.by_address.get(&self.address).map_or(0, |e| e.open) >= admission.limits.per_address {
             Some(Refused::PerAddress)
         } else {
             (c.open >= admission.limits.total).then_some(Refused::Total)
         };
         c.pending -= 1;
         let entry = c.by_address.entry(self.address).or_default();
-        entry.0 -= 1;
+        entry.pending -= 1;
         let result = match refused {
+            Some(Refused::PerAddress) => {
+                entry.cooling_until = Some(Instant::now() + COOL_DOWN);
+                Err(Refused::PerAddress)
+            }
             Some(r) => Err(r),
             None if partner => {
                 c.partner += 1;
                 Ok(Stage::Partner)
             }
             None => {
-                entry.1 += 1;
+                entry.open += 1;
                 c.open += 1;
                 Ok(Stage::Open)
             }
         };
-        if c.by_address.get(&self.address).is_some_and(|e| *e == (0, 0)) {
+        if c.by_address.get(&self.address).is_some_and(Address::idle) {
             c.by_address.remove(&self.address);
         }
         drop(guard);
@@ -232,6 +263,9 @@ mod tests {
         assert_eq!(a.load(), (2, 2, 0));
         // ip(1) holds its two open connections: a third is refused after its handshake.
         assert_eq!(a.handshake(ip(1)).unwrap().open(false).err(), Some(Refused::PerAddress));
+        // … and its next connections are refused before their handshake for a while.
+        assert_eq!(a.handshake(ip(1)).err(), Some(Refused::PerAddress));
+        std::thread::sleep(COOL_DOWN);
         // The partner has its own pool, whatever its address.
         drop(p2);
         let partner = a.handshake(ip(1)).unwrap().open(true).unwrap();

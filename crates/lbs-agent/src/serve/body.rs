@@ -137,7 +137,7 @@ mod tests {
             }
         });
         let started = Instant::now();
-        let err = Paced::new(Fed(rx), pace).collect().await.err().expect("too slow");
+        let err = Paced::new(Fed(rx), pace).collect().await.expect_err("too slow");
         assert!(err.to_string().contains("too slowly"), "{err}");
         let took = started.elapsed();
         assert!(
