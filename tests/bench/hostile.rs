@@ -237,7 +237,7 @@ async fn main() {
         let mut f = phase(&a, &b, attack, secs, round).await;
         let name = attack.map_or("none".to_owned(), Attack::name);
         println!(
-            "{:<30} {:>9} {:>8} | {:>7} {:>7} {:>6} | {:>7} {:>7} {:>7} | {:>8.0}% | {:>5.1} MiB",
+            "{:<30} {:>9} {:>8} | {:>7} {:>7} {:>6} | {:>7} {:>7} {:>7} | {:>9} | {:>5.1} MiB",
             name,
             f.attempts,
             f.refused,
@@ -247,7 +247,12 @@ async fn main() {
             pct(&mut f.sync_ms, 0.5),
             pct(&mut f.sync_ms, 0.99),
             f.sync_missing,
-            100.0 * f.reachable.0 as f64 / f.reachable.1.max(1) as f64,
+            // Of the samples read: none read (the console's own request refused) is "—".
+            if f.reachable.1 == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.0}%", 100.0 * f.reachable.0 as f64 / f.reachable.1 as f64)
+            },
             f.peak_rss_mib
         );
         // Let the agent settle (held connections closed, idle ones reclaimed) before the next.
