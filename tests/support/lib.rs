@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod baresip;
 pub mod bench;
 pub mod faults;
+pub mod hostile;
 pub mod lab;
 pub mod mariadb;
 pub mod netns;

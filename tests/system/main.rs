@@ -10,6 +10,7 @@ mod databases;
 mod failover;
 mod health;
 mod history;
+mod hostile;
 mod link;
 mod maintenance;
 mod matrix;

@@ -78,6 +78,9 @@ pub fn client(identity: &Identity, pin: &str) -> Result<reqwest::Client, Refusal
         .use_preconfigured_tls(tls)
         .connect_timeout(Duration::from_secs(5))
         .read_timeout(Duration::from_secs(30))
+        // The partner closes a connection idle for 15 s (its header timeout): drop ours sooner,
+        // so a request is never sent on a connection the other side is closing.
+        .pool_idle_timeout(Duration::from_secs(10))
         .build()
         .map_err(Refusal::internal)
 }

@@ -101,7 +101,12 @@ pub async fn run(config_path: &Path) -> Result<()> {
         Duration::from_secs(10),
     )));
     crate::systemd::ready();
-    crate::serve::serve(listener, tls, crate::http::app(state), shutdown_signal()).await;
+    let guard = crate::serve::Guard {
+        partner: state.peer.clone(),
+        limits: crate::serve::Limits::default(),
+        pace: crate::serve::Pace::default(),
+    };
+    crate::serve::serve(listener, tls, crate::http::app(state), guard, shutdown_signal()).await;
     crate::systemd::stopping();
     tracing::info!("stopping");
     let _ = stop_tx.send(true);

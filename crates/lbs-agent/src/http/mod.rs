@@ -14,6 +14,7 @@ mod partner;
 mod peer;
 mod status;
 mod sync;
+mod throttle;
 mod tokens;
 mod trash;
 
@@ -29,6 +30,23 @@ pub use error::HttpError;
 
 /// Everything a request handler may need: the running agent.
 pub type AppState = lbs_agent_core::agent::Agent;
+
+/// A route asked with a method it does not have: our JSON error like every other (axum's own
+/// answer is an empty body).
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        Json(lbs_protocol::ApiError {
+            code: "method_not_allowed".into(),
+            message: format!(
+                "{} does not take {method} requests; see docs/agent.md for its methods",
+                uri.path()
+            ),
+        }),
+    )
+        .into_response()
+}
 
 pub fn app(state: Arc<AppState>) -> Router {
     let admin = Router::new()
@@ -46,12 +64,18 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(autopilot::router())
         .merge(partner::router())
         .merge(admin)
+        .method_not_allowed_fallback(wrong_method)
         .fallback(|| async { HttpError::from(Refusal::not_found("no such API route")) })
         .layer(from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(|| async { Json(Health { ok: true }) }))
         .nest(lbs_protocol::API_PREFIX, api)
-        .nest(lbs_protocol::PEER_PREFIX, peer::router())
+        .nest(
+            lbs_protocol::PEER_PREFIX,
+            peer::router().method_not_allowed_fallback(wrong_method),
+        )
+        .method_not_allowed_fallback(wrong_method)
         .fallback(|| async { HttpError::from(Refusal::not_found("no such route; the API lives under /api/v1")) })
+        .layer(axum::Extension(Arc::new(throttle::Throttle::default())))
         .with_state(state)
 }

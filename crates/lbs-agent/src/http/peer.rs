@@ -22,6 +22,7 @@ use lbs_protocol::{
     CONTENT_ENCODING_HEADER,
 };
 
+use super::auth::slow_failure;
 use super::error::HttpError;
 use super::extract::{Body, Params, Raw};
 use super::AppState;
@@ -58,19 +59,26 @@ impl FromRequestParts<Arc<AppState>> for Partner {
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let presented = parts.extensions.get::<ClientCert>().and_then(|c| c.0.clone());
         let Some(fp) = presented else {
+            slow_failure(&parts.extensions, "partner requests without a certificate").await;
             return Err(Refusal::unauthorized("partner routes need the partner box's certificate (mutual TLS)").into());
         };
-        match state.peer.read().await.clone() {
-            Some(p) if p.fingerprint == fp => Ok(Partner(p)),
+        let refusal = match state.peer.read().await.clone() {
+            Some(p) if p.fingerprint == fp => return Ok(Partner(p)),
             Some(_) => {
-                tracing::warn!(presented = %fp, "a box that is not our partner tried a partner route");
-                Err(Refusal::forbidden(
+                tracing::debug!(presented = %fp, "a box that is not our partner tried a partner route");
+                Refusal::forbidden(
                     "this certificate is not the paired partner's; pair the boxes again if one was reinstalled",
                 )
-                .into())
             }
-            None => Err(Refusal::forbidden("this box is not paired with any partner").into()),
-        }
+            None => Refusal::forbidden("this box is not paired with any partner"),
+        };
+        // Logged (rate-limited, with the address) by the throttle.
+        slow_failure(
+            &parts.extensions,
+            "partner requests with a certificate that is not the partner's",
+        )
+        .await;
+        Err(refusal.into())
     }
 }
 
@@ -91,10 +99,13 @@ impl FromRequestParts<Arc<AppState>> for PairingToken {
         match state.tokens.verify(token).await? {
             Some(p) if p.role == TokenRole::Admin => Ok(PairingToken),
             Some(_) => Err(Refusal::forbidden("pairing needs an admin token of the primary").into()),
-            None => Err(Refusal::unauthorized(
-                "the access token in the link is not valid: it was mistyped or has been revoked",
-            )
-            .into()),
+            None => {
+                slow_failure(&parts.extensions, "pairing tokens").await;
+                Err(Refusal::unauthorized(
+                    "the access token in the link is not valid: it was mistyped or has been revoked",
+                )
+                .into())
+            }
         }
     }
 }
