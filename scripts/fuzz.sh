@@ -10,6 +10,7 @@
 # Environment:
 #   FUZZ_JOBS=2      targets run side by side (default 1)
 #   FUZZ_LEDGER=0    do not write the ledger (CI: a clean clone's ledger is thrown away)
+#   FUZZ_PROFILE=dev build without optimisation (CI's short run: the build is what costs)
 #   FUZZ_MERGE=1     afterwards, merge what the fuzzer found into fuzz/corpus/<target> (minimized)
 #   CARGO_TARGET_DIR where to build (default: target/)
 #
@@ -24,9 +25,9 @@ CARGO_FUZZ_VERSION=0.13.2
 TARGETS=($(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | tail -n +2))
 
 totals() {
-  awk -F'\t' 'NR > 1 { s[$2] += $3; e[$2] += $4; if ($5 != "ok") bad[$2]++ }
-    END { for (t in s) printf "%-14s %8.2f h %14d execs %s\n", t, s[t] / 3600, e[t], (bad[t] ? bad[t] " failed runs" : "") }' \
-    "$LEDGER" | sort
+  awk -F'\t' 'NR > 1 { s[$2] += $3; c[$2] += $4; e[$2] += $5; if ($6 != "ok") bad[$2]++ }
+    END { for (t in s) printf "%-14s %6.2f h run  %6.2f h CPU  %12d execs  %s\n", t, s[t] / 3600, c[t] / 3600, e[t],
+      (bad[t] ? bad[t] " failed runs" : "no failure") }' "$LEDGER" | sort
 }
 
 case "${1:-}" in
@@ -60,14 +61,20 @@ fi
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 # No sanitizer: the parsers are safe Rust, so what is looked for is panics, overflows (debug
 # assertions are on), hangs and memory blow-ups; without ASan a run is 2-3 times faster.
-build=(cargo "${toolchain[@]}" fuzz build --sanitizer none --debug-assertions --target-dir "$target_dir")
+# FUZZ_PROFILE=dev (CI) builds without optimisation: far quicker to build, slower to run, which a
+# short run does not mind.
+profile=release build_flags=(--debug-assertions)
+if [[ ${FUZZ_PROFILE:-release} == dev ]]; then
+  profile=debug build_flags=(--dev)
+fi
+build=(cargo "${toolchain[@]}" fuzz build --sanitizer none "${build_flags[@]}" --target-dir "$target_dir")
 echo "== Building the fuzz targets: ${build[*]}"
 start=$(date +%s)
 (cd fuzz && "${build[@]}")
 echo "   built in $(($(date +%s) - start)) s"
-bin_dir="$target_dir/x86_64-unknown-linux-gnu/release"
+bin_dir="$target_dir/x86_64-unknown-linux-gnu/$profile"
 
-[[ -f $LEDGER ]] || printf 'date\ttarget\tseconds\texecs\tresult\tcommit\n' >"$LEDGER"
+[[ -f $LEDGER ]] || printf 'date\ttarget\tseconds\tcpu_seconds\texecs\tresult\tcommit\n' >"$LEDGER"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 work="$target_dir/fuzz-work"
 mkdir -p "$work"
@@ -81,14 +88,17 @@ run_one() {
   local began rc=0
   began=$(date +%s)
   # New inputs go to the work corpus; the committed one is read only (FUZZ_MERGE=1 folds them in).
-  "$bin_dir/$t" "$grown" "fuzz/corpus/$t" "${dict[@]}" \
+  # The CPU time too: on a shared machine (or under nice) the wall time overstates the work.
+  /usr/bin/time -f '%U %S' -o "$work/$t.cpu" \
+    "$bin_dir/$t" "$grown" "fuzz/corpus/$t" "${dict[@]}" \
     -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 >"$log" 2>&1 || rc=$?
-  local took=$(($(date +%s) - began))
+  local took=$(($(date +%s) - began)) cpu
+  cpu=$(awk '/^[0-9.]+ [0-9.]+$/ { printf "%d", $1 + $2 }' "$work/$t.cpu")
   local execs cov ft result
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   if ((rc == 0)); then
     result=ok
   else
@@ -96,10 +106,10 @@ run_one() {
     result=${result:-failed}
   fi
   if [[ ${FUZZ_LEDGER:-1} != 0 ]]; then
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$took" "${execs:-0}" "$result" "$commit" >>"$LEDGER"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$took" "${cpu:-0}" "${execs:-0}" "$result" "$commit" >>"$LEDGER"
   fi
-  printf '%-14s %6s s %12s runs %8s execs/s  cov %6s  ft %6s  %s\n' "$t" "$took" "${execs:-0}" \
-    "$(( ${execs:-0} / (took > 0 ? took : 1) ))" "${cov:-?}" "${ft:-?}" "$result"
+  printf '%-14s %5s s (CPU %5s s) %12s runs %7s execs/CPU s  cov %6s  ft %6s  %s\n' "$t" "$took" "${cpu:-0}" "${execs:-0}" \
+    "$(( ${execs:-0} / (${cpu:-0} > 0 ? ${cpu:-0} : 1) ))" "${cov:-?}" "${ft:-?}" "$result"
   if ((rc != 0)); then
     echo "   !! $t failed ($result); its log: $log" >&2
     grep -m3 'Test unit written to\|panicked at\|SUMMARY' "$log" | sed 's/^/   /' >&2 || true
