@@ -86,6 +86,12 @@ if ! command -v tauri-driver >/dev/null; then
   cargo install tauri-driver --version '^2' --locked
 fi
 
+# The fuzz targets (scripts/fuzz.sh, docs/fuzzing.md); the version scripts/fuzz.sh expects.
+if ! cargo fuzz --version 2>/dev/null | grep -q ' 0\.13\.2$'; then
+  say "Installing cargo-fuzz (libFuzzer targets for every parser of untrusted input)"
+  cargo install cargo-fuzz --version 0.13.2 --locked --force
+fi
+
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "Installing the front end's npm packages"
   npm ci --no-audit --no-fund

@@ -34,6 +34,12 @@ else
   scripts/with-keyring.sh cargo test --workspace
 fi
 
+say "Fuzzing: every parser of untrusted input, 20 s per target, two at a time (docs/fuzzing.md)"
+# A short run: the corpus (with every input that ever found a bug) replayed, then new inputs.
+# Built without optimisation, which is most of the step's time saved. Long runs are
+# scripts/fuzz.sh's own (its ledger, fuzz/hours.tsv, is not written here).
+FUZZ_PROFILE=dev FUZZ_LEDGER=0 FUZZ_JOBS=2 bash scripts/fuzz.sh 20
+
 say "Prometheus: the alert rules (promtool check and test) and the Grafana dashboard"
 bash scripts/check-prometheus.sh
 

@@ -73,7 +73,8 @@ pub struct Journaled {
 
 /// A BLAKE3 hash from its hex form on the wire.
 pub fn decode_hash(text: &str) -> Result<[u8; 32], ServeError> {
-    if text.len() != 64 {
+    // `from_str_radix` alone would take "+f" for 0x0f: one hash, many spellings.
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ServeError::BadHash);
     }
     let mut out = [0u8; 32];
@@ -230,6 +231,24 @@ fn unchanged(asked: &Asked, journaled: &Journaled, now: &FileMeta) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One hash has one spelling on the wire: 64 hex digits, either case, and nothing else.
+    #[test]
+    fn a_hash_is_exactly_64_hex_digits() {
+        let hex = "0123456789abcdef".repeat(4);
+        assert_eq!(decode_hash(&hex).unwrap()[..2], [0x01, 0x23]);
+        assert_eq!(decode_hash(&hex.to_uppercase()).unwrap(), decode_hash(&hex).unwrap());
+        // `u8::from_str_radix` reads "+f" as 15: refused, as are signs, spaces and non-ASCII.
+        for bad in [
+            "+f".repeat(32),
+            "-f".repeat(32),
+            " f".repeat(32),
+            "é".repeat(32),
+            hex[1..].to_string(),
+        ] {
+            assert!(matches!(decode_hash(&bad), Err(ServeError::BadHash)), "{bad:?}");
+        }
+    }
 
     fn setup() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();

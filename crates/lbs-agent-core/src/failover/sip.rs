@@ -70,25 +70,8 @@ pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAn
                 }
                 Ok(Ok(n)) => n,
             };
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let Some(status_line) = text.lines().next().filter(|l| l.starts_with("SIP/2.0 ")) else {
-                continue;
-            };
-            let same_call = text.lines().any(|l| {
-                l.split_once(':').is_some_and(|(k, v)| {
-                    (k.trim().eq_ignore_ascii_case("call-id") || k.trim() == "i") && v.trim() == call_id
-                })
-            });
-            let provisional = status_line
-                .split_whitespace()
-                .nth(1)
-                .is_some_and(|c| c.starts_with('1'));
-            if same_call && !provisional {
-                return Ok(SipAnswer {
-                    status_line: status_line.trim().to_string(),
-                    message: text,
-                    from: target,
-                });
+            if let Some(answer) = read_answer(&buf[..n], &call_id, target) {
+                return Ok(answer);
             }
         }
     }
@@ -96,6 +79,36 @@ pub async fn options_ping(target: SocketAddr, timeout: Duration) -> Result<SipAn
         "the SIP server at {target} did not answer OPTIONS within {} ms ({last_error})",
         timeout.as_millis()
     )))
+}
+
+/// A datagram received from `from`, if it is a final answer to the request `call_id` (the
+/// compact `i:` form of the header counts); anything else — another call, a provisional 1xx,
+/// a request, noise — is `None`, to be waited past.
+pub fn read_answer(datagram: &[u8], call_id: &str, from: SocketAddr) -> Option<SipAnswer> {
+    let text = String::from_utf8_lossy(datagram).into_owned();
+    let status_line = text
+        .lines()
+        .next()
+        .filter(|l| l.starts_with("SIP/2.0 "))?
+        .trim()
+        .to_string();
+    let same_call = text.lines().any(|l| {
+        l.split_once(':')
+            .is_some_and(|(k, v)| (k.trim().eq_ignore_ascii_case("call-id") || k.trim() == "i") && v.trim() == call_id)
+    });
+    // `SIP/2.0 <3-digit code> <reason>` (RFC 3261 §7.2): a line without a code answers nothing.
+    let code = status_line
+        .split_whitespace()
+        .nth(1)
+        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|c| (100..700).contains(c))?;
+    let provisional = code < 200;
+    (same_call && !provisional).then_some(SipAnswer {
+        status_line,
+        message: text,
+        from,
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +138,35 @@ mod tests {
             }
         });
         addr
+    }
+
+    /// Found by the `sip` fuzz target: a status line without a code (`SIP/2.0 ` alone) was taken
+    /// for a final answer, so noise with the call's ID proved the PBX up.
+    #[test]
+    fn only_a_final_answer_with_a_status_code_to_this_call_is_taken() {
+        let from = SocketAddr::from(([127, 0, 0, 1], 5060));
+        let call = "c0ffee@lbs-agent";
+        let read = |text: &str| read_answer(text.as_bytes(), call, from).map(|a| a.status_line);
+        assert_eq!(
+            read("SIP/2.0 200 OK\r\nCall-ID: c0ffee@lbs-agent\r\n\r\n").as_deref(),
+            Some("SIP/2.0 200 OK")
+        );
+        assert_eq!(
+            read("SIP/2.0 404 Not Found\r\ni: c0ffee@lbs-agent\r\n").as_deref(),
+            Some("SIP/2.0 404 Not Found")
+        );
+        for noise in [
+            "SIP/2.0 \nCall-ID: c0ffee@lbs-agent\n",
+            "SIP/2.0 OK\r\nCall-ID: c0ffee@lbs-agent\r\n",
+            "SIP/2.0 2000 OK\r\nCall-ID: c0ffee@lbs-agent\r\n",
+            "SIP/2.0 +20 OK\r\nCall-ID: c0ffee@lbs-agent\r\n",
+            "SIP/2.0 099 Odd\r\nCall-ID: c0ffee@lbs-agent\r\n",
+            "SIP/2.0 183 Session Progress\r\nCall-ID: c0ffee@lbs-agent\r\n",
+            "SIP/2.0 200 OK\r\nCall-ID: someone-else\r\n",
+            "OPTIONS sip:pbx SIP/2.0\r\nCall-ID: c0ffee@lbs-agent\r\n",
+        ] {
+            assert_eq!(read(noise), None, "{noise:?}");
+        }
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@
 //! - [`status`]: what `GET /api/v1/sync` and `lbs-agent status` show.
 
 pub(crate) mod apply;
-pub(crate) mod bundle;
+pub mod bundle;
 pub(crate) mod dump;
 pub(crate) mod dump_timer;
 pub(crate) mod dumper;
@@ -44,6 +44,7 @@ use crate::peer::Peer;
 use crate::refusal::Refusal;
 use crate::role::{RoleReader, RoleState};
 
+pub use pull::to_change;
 pub use sources::{Source, Sources};
 
 pub struct SyncEngine {

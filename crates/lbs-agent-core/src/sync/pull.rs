@@ -218,7 +218,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
 }
 
 /// A change from the wire, with its path checked (Invariant 5) and its hash decoded.
-fn to_change(w: lbs_protocol::WireChange) -> Result<Change, Refusal> {
+pub fn to_change(w: lbs_protocol::WireChange) -> Result<Change, Refusal> {
     let path = RelPath::parse(&w.path)
         .map_err(|err| Refusal::bad_request(format!("refused a path sent by the primary for {}: {err}", w.source)))?;
     let hash = match (&w.hash, w.deleted || w.folder) {
@@ -405,7 +405,8 @@ pub(super) async fn fetch_bundle(
     })?;
     e.throttle.take(body.len()).await;
     let body = if compressed {
-        zstd::stream::decode_all(&body[..])
+        let sizes: Vec<u64> = changes.iter().map(|c| c.meta.size).collect();
+        super::bundle::decompress(&body, super::bundle::max_len(&sizes))
             .map_err(|err| Refusal::unavailable(format!("{} sent a damaged bundle: {err}", peer.name)))?
     } else {
         body.to_vec()

@@ -260,7 +260,7 @@ fn rcode_name(rcode: u16) -> &'static str {
 
 /// Checks the TSIG on an answer to a request signed with `request_mac`, received at `now` (Unix
 /// seconds), in RFC 8945's order: the key, then the MAC, then the time.
-fn verify(key: &Key, answer: &[u8], request_mac: &[u8], now: u64) -> Result<(), TsigError> {
+pub fn verify(key: &Key, answer: &[u8], request_mac: &[u8], now: u64) -> Result<(), TsigError> {
     let (_, records) = parse(answer).ok_or(TsigError::Unreadable)?;
     let tsig = records
         .last()
@@ -391,29 +391,36 @@ pub async fn lookup(server: SocketAddr, name: &str) -> Result<Vec<IpAddr>, Refus
         put16(&mut q, qtype);
         put16(&mut q, CLASS_IN);
         let answer = exchange(server, &q).await?;
-        let (flags, records) =
-            parse(&answer).ok_or_else(|| Refusal::internal("the DNS server's answer could not be read"))?;
-        let rcode = flags & 0x000F;
-        if rcode != 0 && rcode != 3 {
-            return Err(Refusal::internal(format!(
-                "the DNS server answered {} for {name}",
-                rcode_name(rcode)
-            )));
-        }
-        for r in records {
-            let data = &answer[r.rdata.clone()];
-            match (r.rtype, data.len()) {
-                (TYPE_A, 4) => out.push(IpAddr::from([data[0], data[1], data[2], data[3]])),
-                (TYPE_AAAA, 16) => {
-                    let mut b = [0u8; 16];
-                    b.copy_from_slice(data);
-                    out.push(IpAddr::from(b));
-                }
-                _ => {}
-            }
-        }
+        out = addresses(&answer, name)?;
         if !out.is_empty() {
             break;
+        }
+    }
+    Ok(out)
+}
+
+/// The A and AAAA addresses in a DNS server's answer about `name`; none for NXDOMAIN.
+pub fn addresses(answer: &[u8], name: &str) -> Result<Vec<IpAddr>, Refusal> {
+    let (flags, records) =
+        parse(answer).ok_or_else(|| Refusal::internal("the DNS server's answer could not be read"))?;
+    let rcode = flags & 0x000F;
+    if rcode != 0 && rcode != 3 {
+        return Err(Refusal::internal(format!(
+            "the DNS server answered {} for {name}",
+            rcode_name(rcode)
+        )));
+    }
+    let mut out = Vec::new();
+    for r in records {
+        let data = &answer[r.rdata.clone()];
+        match (r.rtype, data.len()) {
+            (TYPE_A, 4) => out.push(IpAddr::from([data[0], data[1], data[2], data[3]])),
+            (TYPE_AAAA, 16) => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(data);
+                out.push(IpAddr::from(b));
+            }
+            _ => {}
         }
     }
     Ok(out)
