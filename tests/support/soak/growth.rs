@@ -137,11 +137,14 @@ impl Drop for Growth {
 /// A figure: its name, its unit, how it is read from a reading.
 type Figure = (&'static str, &'static str, fn(&Reading) -> u64);
 
-/// One figure's growth per simulated day over the last third of the run, the larger of the two
-/// boxes', and its largest value: (name, unit, growth per day, max).
+/// One figure's growth per simulated day after warm-up, the larger of the two boxes', and its
+/// largest value: (name, unit, growth per day, max). The growth compares the largest value of the
+/// run's last third with that of its middle third, over the days between them: agents restarted
+/// by faults start small (and one that is down reads 0, left out), so single samples say little,
+/// while a leak raises every third's peak.
 pub fn summary(samples: &[Sample]) -> Vec<(&'static str, &'static str, f64, u64)> {
     // The write-ahead logs are bounded by SQLite's checkpoints (and emptied by them): their
-    // largest size is the figure, not their growth.
+    // largest size is the figure that matters.
     let figures: [Figure; 7] = [
         ("agent memory (RSS)", "KiB", |r| r.rss_kib),
         ("open files", "fds", |r| r.fds),
@@ -152,26 +155,28 @@ pub fn summary(samples: &[Sample]) -> Vec<(&'static str, &'static str, f64, u64)
         ("trash", "KiB", |r| r.trash / 1024),
     ];
     let Some(last) = samples.last() else { return Vec::new() };
-    let from_day = last.day * 2.0 / 3.0;
-    let tail: Vec<&Sample> = samples.iter().filter(|s| s.day >= from_day).collect();
+    let third = last.day / 3.0;
     figures
         .iter()
         .map(|(name, unit, f)| {
             let mut growth = 0.0f64;
             let mut max = 0;
             for b in 0..2 {
-                // Memory and files: a restarted agent starts small, so the tail's largest values
-                // at its start and its end are compared (two days at each end).
-                let vals: Vec<(f64, u64)> = tail.iter().map(|s| (s.day, f(&s.boxes[b]))).collect();
-                max = max.max(samples.iter().map(|s| f(&s.boxes[b])).max().unwrap_or(0));
-                if vals.len() < 4 {
-                    continue;
-                }
-                let head = vals[..2].iter().map(|v| v.1).max().unwrap_or(0) as f64;
-                let end = vals[vals.len() - 2..].iter().map(|v| v.1).max().unwrap_or(0) as f64;
-                let days = vals[vals.len() - 1].0 - vals[0].0;
-                if days > 0.0 {
-                    growth = growth.max((end - head) / days);
+                // An agent that is down has no memory or files to read: not a sample.
+                let up = |s: &&Sample| s.boxes[b].rss_kib > 0;
+                let peak = |from: f64, to: f64| {
+                    samples
+                        .iter()
+                        .filter(up)
+                        .filter(|s| s.day >= from && s.day <= to)
+                        .map(|s| f(&s.boxes[b]))
+                        .max()
+                };
+                max = max.max(samples.iter().filter(up).map(|s| f(&s.boxes[b])).max().unwrap_or(0));
+                if let (Some(middle), Some(end)) = (peak(third, 2.0 * third), peak(2.0 * third, last.day)) {
+                    if third > 0.0 {
+                        growth = growth.max((end as f64 - middle as f64) / third);
+                    }
                 }
             }
             (*name, *unit, growth, max)
