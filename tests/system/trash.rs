@@ -350,8 +350,9 @@ async fn the_cli_lists_the_trash_and_puts_a_file_back_on_the_primary() {
 /// A deletion is remembered in the primary's journal as long as the trash keeps the file
 /// (`trash_retention`, 3 days here); a backup away for longer must not keep the file the primary
 /// deleted meanwhile: its cursor is older than what the journal pruned, so it copies everything
-/// again and moves what the primary no longer lists into its trash. (The primary's clock is set
-/// 5 days ahead on its restart, so the pruning, which runs at start and every minute, acts.)
+/// again (while the office goes on writing) and moves what the primary no longer lists into its
+/// trash. (The primary's clock is set 5 days ahead on its restart, so the pruning, which runs at
+/// start and every minute, acts.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backup_away_longer_than_the_trash_keeps_deletions_still_deletes_what_the_primary_deleted() {
     let mut p = paired();
@@ -381,6 +382,20 @@ async fn a_backup_away_longer_than_the_trash_keeps_deletions_still_deletes_what_
     })
     .await;
 
+    // The office never stops writing: the copy from the start reaches the primary's head without
+    // ever being answered "nothing new", and must still end.
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (root, busy) = (a_root.clone(), busy.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while busy.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                write(&root, &format!("default/1002/INBOX/busy{n:05}.txt"), b"a busy office");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
     p.b.start();
     let path = b_root.join(MSG);
     eventually(
@@ -389,6 +404,8 @@ async fn a_backup_away_longer_than_the_trash_keeps_deletions_still_deletes_what_
         || async { (!path.exists()).then_some(()) },
     )
     .await;
+    busy.store(false, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
     let list = trashed(&p.b, MSG).await;
     assert_eq!(list.entries.iter().filter(|e| e.path == MSG).count(), 1);
     assert_eq!(std::fs::read(b_root.join(OTHER)).unwrap(), b"kept message");

@@ -232,6 +232,15 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         }
     }
     e.queue.enqueue(&accepted, last).await.map_err(db)?;
+    // A copy from the start that reached the head has been sent every live file: reconciled now
+    // (an office that never stops writing never answers with an empty page).
+    if !behind_head && e.queue.reconciling().await.map_err(db)? {
+        let stale = e.queue.finish_reconcile(last, now).await.map_err(db)?;
+        tracing::info!(
+            stale,
+            "sync: copied everything again; files the primary no longer has go to the trash"
+        );
+    }
     e.tracker.page_queued(behind_head);
     e.queued.notify_waiters();
     Ok(())
