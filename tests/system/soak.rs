@@ -46,7 +46,10 @@ fn a_month_of_faults_loses_no_acknowledged_file_and_never_splits_the_office() {
     let _ = std::fs::write(out.join("figures.txt"), &text);
     assert!(outcome.failure.is_none(), "{text}");
     let c = &outcome.checker;
-    assert!(c.losses.is_empty() && c.torn.is_empty(), "{text}");
+    assert!(
+        c.losses.is_empty() && c.torn.is_empty() && c.undeleted.is_empty(),
+        "{text}"
+    );
     assert_eq!(outcome.roles.dual_primaries(), 0, "{text}");
     assert!(c.unaccounted.is_empty(), "{text}");
     assert!(

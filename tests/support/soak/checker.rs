@@ -1,11 +1,14 @@
 //! The independent checker: it reads the boxes' files and asks the agents' public API, nothing
 //! of the agents' insides. It keeps
 //! - **acknowledged files**: at each checkpoint (the office settled after a fault), every file the
-//!   writer had closed on the primary before the checkpoint, and every file acknowledged before,
+//!   writer closed on the primary since the last checkpoint (after a switchover, on the old
+//!   primary too), and every file acknowledged before,
 //!   must be on the primary and on the backup with one of the contents the writer wrote there
 //!   (the backup gets a deadline to catch up). Once on both, a file is acknowledged; an
 //!   acknowledged file the writer did not delete that is missing later is **lost**, one with a
-//!   content the writer never wrote is **torn**.
+//!   content the writer never wrote is **torn**. Likewise every deletion made on the primary
+//!   (or acknowledged before) must be followed by both boxes; an acknowledged deletion found
+//!   undone later (a deleted voicemail back) is counted and fails the soak.
 //! - **two primaries** (`RolePoller`), by the role rules of docs/ARCHITECTURE.md (one writer:
 //!   a box is primary at an epoch, epochs compare as (number, owner), a primary hearing a higher
 //!   epoch steps down before it stops its PBX): both agents claiming the primary role at the same
@@ -38,7 +41,11 @@ pub struct Checker {
     /// (path, content) pairs seen on both boxes.
     pub verified: BTreeSet<(String, [u8; 32])>,
     pub last_ack_ms: u64,
+    /// Paths whose deletion both boxes followed (until the writer writes them again).
+    pub acked_gone: BTreeSet<String>,
     pub losses: Vec<String>,
+    /// Acknowledged deletions undone: a file deleted on both boxes found again.
+    pub undeleted: Vec<String>,
     pub torn: Vec<String>,
     pub quarantined: u64,
     pub unaccounted: Vec<String>,
@@ -63,19 +70,43 @@ fn state_at(events: &[Event], t_ms: u64) -> Option<&Event> {
 impl Checker {
     /// A checkpoint with `primary`'s root and `backup`'s root, the office having settled at `cut_ms`.
     /// Err: what is missing or wrong once the deadline passed.
+    /// What is judged: files and deletions acknowledged before, and those the writer made since
+    /// the last checkpoint on the primary — and, after a planned switchover (`handed_over_by`:
+    /// the old primary), on the box that handed over: a switchover loses nothing. (What a box
+    /// wrote before an unplanned failover and nobody acknowledged is the quarantine's.)
     pub fn checkpoint(
         &mut self,
         ledger: &Mutex<Ledger>,
         primary: (&str, &Path),
         backup: &Path,
         cut_ms: u64,
+        handed_over_by: Option<&str>,
     ) -> Result<usize, String> {
+        let since = self.last_ack_ms;
+        let fresh = |host: &str, t: u64| t > since && (host == primary.0 || Some(host) == handed_over_by);
         let expected: Vec<String> = {
             let l = ledger.lock().expect("ledger");
             l.by_path
                 .iter()
                 .filter_map(|(path, events)| match state_at(events, cut_ms) {
-                    Some(Event::Wrote { host, .. }) if host == primary.0 || self.acked.contains_key(path) => {
+                    Some(Event::Wrote { host, t_ms, .. }) if fresh(host, *t_ms) || self.acked.contains_key(path) => {
+                        Some(path.clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        // Written again since its deletion: no longer a deletion to hold to.
+        for path in &expected {
+            self.acked_gone.remove(path);
+        }
+        // Deletions the backup must have followed too: made on this primary, or acknowledged.
+        let gone: Vec<String> = {
+            let l = ledger.lock().expect("ledger");
+            l.by_path
+                .iter()
+                .filter_map(|(path, events)| match state_at(events, cut_ms) {
+                    Some(Event::Deleted { host, t_ms, .. }) if fresh(host, *t_ms) || self.acked_gone.contains(path) => {
                         Some(path.clone())
                     }
                     _ => None,
@@ -87,6 +118,18 @@ impl Checker {
         loop {
             wrong = Vec::new();
             let l = ledger.lock().expect("ledger");
+            for path in &gone {
+                let rewritten = l
+                    .by_path
+                    .get(path)
+                    .and_then(|es| es.last())
+                    .is_some_and(|e| !matches!(e, Event::Deleted { .. }));
+                for (side, root) in [("primary", primary.1), ("backup", backup)] {
+                    if !rewritten && root.join(path).exists() {
+                        wrong.push((path.clone(), format!("deleted, still on the {side}")));
+                    }
+                }
+            }
             for path in &expected {
                 if l.deleted_since(path, cut_ms) {
                     continue;
@@ -111,12 +154,14 @@ impl Checker {
         if !wrong.is_empty() {
             let mut lines = Vec::new();
             for (path, what) in &wrong {
-                let acked = self.acked.contains_key(path);
+                let acked = self.acked.contains_key(path) || self.acked_gone.contains(path);
                 let line = format!("{path}: {what}{}", if acked { " (acknowledged)" } else { "" });
                 if acked && what.starts_with("missing") {
                     self.losses.push(line.clone());
                 } else if what.starts_with("torn") {
                     self.torn.push(line.clone());
+                } else if acked && what.starts_with("deleted") {
+                    self.undeleted.push(line.clone());
                 }
                 lines.push(line);
             }
@@ -135,6 +180,9 @@ impl Checker {
                 self.verified.insert((path.clone(), h));
             }
             self.acked.insert(path.clone(), cut_ms);
+        }
+        for path in gone {
+            self.acked_gone.insert(path);
         }
         // A path deleted by the writer is no longer anyone's to hold.
         self.acked.retain(|p, _| {

@@ -185,7 +185,7 @@ pub fn run(mut o: SoakOffice, plan: Plan, out: &std::path::Path) -> Outcome {
     let first = healthy(&o, SETTLE).and_then(|p| {
         let cut = now_ms();
         checker
-            .checkpoint(&writer.ledger, (p, &o.root(p)), &o.root(other(p)), cut)
+            .checkpoint(&writer.ledger, (p, &o.root(p)), &o.root(other(p)), cut, None)
             .map(|_| p)
     });
     let mut primary = match first {
@@ -206,6 +206,7 @@ pub fn run(mut o: SoakOffice, plan: Plan, out: &std::path::Path) -> Outcome {
         let kind = deck.pop().unwrap_or(Kind::KillAgent);
         n += 1;
         let acked_before = checker.last_ack_ms;
+        let before = primary;
         let detail = inject(
             &mut o,
             &mut rng,
@@ -265,6 +266,7 @@ pub fn run(mut o: SoakOffice, plan: Plan, out: &std::path::Path) -> Outcome {
             (primary, &o.root(primary)),
             &o.root(other(primary)),
             cut,
+            (kind == Kind::Switchover).then_some(before),
         ) {
             failure = Some(format!("after fault {n} ({}: {detail}): {e}", kind.label()));
             break;
@@ -550,7 +552,13 @@ impl fmt::Display for Outcome {
             c.verified.len(),
             c.checkpoints
         )?;
-        writeln!(f, "acknowledged files lost: {}, torn: {}", c.losses.len(), c.torn.len())?;
+        writeln!(
+            f,
+            "acknowledged files lost: {}, torn: {}; acknowledged deletions undone: {}",
+            c.losses.len(),
+            c.torn.len(),
+            c.undeleted.len()
+        )?;
         writeln!(
             f,
             "quarantined files: {} ({} unaccounted); unacknowledged files gone in failovers: {}",
