@@ -73,9 +73,12 @@ load_env() {
     VIP=${LAB_VIP:?missing LAB_VIP in lab.env}
 }
 
-# listening <ip>: something in this namespace listens on UDP <ip>:5060.
+# listening <ip>: something in this namespace listens on UDP <ip>:5060. (The output is read
+# whole: `| grep -q` under pipefail fails when grep exits before the writer is done.)
 listening() {
-    ss -Hlnu "src $1:5060" 2>/dev/null | grep -q .
+    local out
+    out=$(ss -Hlnu "src $1:5060" 2>/dev/null) || return 1
+    [[ -n $out ]]
 }
 
 # running_pid: print kamailio's main pid and succeed if it runs.
@@ -105,7 +108,7 @@ cmd_stop() {
         # Guard against a recycled group id: at least one member must be ours.
         local ours=0 pid
         for pid in $members; do
-            if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR"; then
+            if [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *"$DIR"* ]]; then
                 ours=1
                 break
             fi
@@ -140,7 +143,11 @@ cmd_start() {
         echo "pbx.sh: kamailio for box $BOX already running (pid $pid)"
         return 0
     fi
-    ip -o -4 addr show 2>/dev/null | grep -qF " $BOX_IP/" ||
+    # Read whole (not `| grep -q` under pipefail: with the floating address held there is a
+    # second line, and ip killed by SIGPIPE after grep's match would fail the check).
+    local addrs
+    addrs=$(ip -o -4 addr show 2>/dev/null) || addrs=""
+    [[ $addrs == *" $BOX_IP/"* ]] ||
         die "not inside box $BOX's namespace (no $BOX_IP here); run under ip netns exec ${LAB_NS_A%-a}-$BOX"
     # Leftovers of a previous run whose main process died (orphaned kamailio children still
     # holding the sockets, a writer) are killed first: a second kamailio would bind silently.

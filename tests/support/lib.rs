@@ -19,6 +19,7 @@ pub mod mariadb;
 pub mod netns;
 pub mod observer;
 pub mod relay;
+pub mod soak;
 pub mod vote;
 
 /// Whether `tool` is on the PATH (for the tests' "install it with scripts/setup.sh" messages).

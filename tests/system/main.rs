@@ -18,6 +18,7 @@ mod office;
 mod phones;
 mod roles;
 mod smart;
+mod soak;
 mod sync;
 mod trash;
 mod vote;

@@ -2,7 +2,8 @@
 //! backup and put back from there onto the primary, then copied to the backup again; a different
 //! file on the primary is replaced only when asked (and kept in the primary's trash); view-only
 //! tokens, paths that try to leave the root and a primary that does not answer are refused in
-//! plain words, with nothing touched. The console's side runs against the same agents.
+//! plain words, with nothing touched; a backup away longer than deletions are remembered still
+//! deletes what the primary deleted. The console's side runs against the same agents.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -344,4 +345,82 @@ async fn the_cli_lists_the_trash_and_puts_a_file_back_on_the_primary() {
     assert_eq!(std::fs::read(ra.join(MSG)).unwrap(), b"please call me back");
     let on_a = trash(&p.a, &p.a.link.token).await;
     assert!(on_a.entries.iter().any(|e| e.path == MSG && e.size == 15), "{on_a:?}");
+}
+
+/// A deletion is remembered in the primary's journal as long as the trash keeps the file
+/// (`trash_retention`, 3 days here); a backup away for longer must not keep the file the primary
+/// deleted meanwhile: its cursor is older than what the journal pruned, so it copies everything
+/// again (while the office goes on writing) and moves what the primary no longer lists into its
+/// trash. (The primary's clock is set 5 days ahead on its restart, so the pruning, which runs at
+/// start and every minute, acts.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_away_longer_than_the_trash_keeps_deletions_still_deletes_what_the_primary_deleted() {
+    let mut p = paired();
+    let (a_root, b_root) = (voicemail(&p.a), voicemail(&p.b));
+    write(&a_root, MSG, b"old message");
+    write(&a_root, OTHER, b"kept message");
+    holds(&b_root, MSG, b"old message", "the first message on B").await;
+    holds(&b_root, OTHER, b"kept message", "the second message on B").await;
+    p.b.stop();
+
+    std::fs::remove_file(a_root.join(MSG)).unwrap();
+    let a = &p.a;
+    eventually("A to journal the deletion", Duration::from_secs(30), || async {
+        let s: lbs_protocol::SyncStatus = a.get("/api/v1/sync", &a.link.token).await.json().await.ok()?;
+        s.categories
+            .iter()
+            .any(|c| c.name == "voicemail" && c.local_files == 1)
+            .then_some(())
+    })
+    .await;
+    p.a.stop();
+    lbs_tests::faults::fake_clock(&mut p.a, "+5d");
+    p.a.start();
+    let a = &p.a;
+    eventually("A to prune the old deletion", Duration::from_secs(30), || async {
+        a.log().contains("the journal forgot files deleted").then_some(())
+    })
+    .await;
+
+    // The office never stops writing: the copy from the start reaches the primary's head without
+    // ever being answered "nothing new", and must still end.
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (root, busy) = (a_root.clone(), busy.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while busy.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                write(&root, &format!("default/1002/INBOX/busy{n:05}.txt"), b"a busy office");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    p.b.start();
+    let path = b_root.join(MSG);
+    eventually(
+        "B to delete the message A deleted while B was away",
+        Duration::from_secs(60),
+        || async { (!path.exists()).then_some(()) },
+    )
+    .await;
+    busy.store(false, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    let list = trashed(&p.b, MSG).await;
+    assert_eq!(list.entries.iter().filter(|e| e.path == MSG).count(), 1);
+    assert_eq!(std::fs::read(b_root.join(OTHER)).unwrap(), b"kept message");
+    let log = p.b.log();
+    assert!(
+        log.contains("no longer remembers some deletions"),
+        "B says why it copies everything again:\n{log}"
+    );
+    // B is back in step: a new file reaches it as usual.
+    write(&a_root, "default/1001/INBOX/msg0003.txt", b"new message");
+    holds(
+        &b_root,
+        "default/1001/INBOX/msg0003.txt",
+        b"new message",
+        "a new message on B",
+    )
+    .await;
 }

@@ -121,6 +121,11 @@ pub struct PullResponse {
     /// so far: none of them is in sync on the backup until it is done and its changes applied.
     #[serde(default)]
     pub counting: Vec<CategoryCounting>,
+    /// The highest sequence of a deleted file's row the journal no longer holds (0: none): a
+    /// backup that fetched less copies the journal again from the start and deletes what it
+    /// holds that the primary no longer lists.
+    #[serde(default)]
+    pub pruned_through: i64,
 }
 
 /// A category the primary is still counting (its first full scan since it took the role).

@@ -127,6 +127,11 @@ struct Seen {
     folder: bool,
 }
 
+/// The highest sequence given so far: a pruned tombstone may have held it, and a number a
+/// backup has fetched is never given again.
+const HEAD: &str = "SELECT max(coalesce((SELECT max(seq) FROM files), 0), \
+                    coalesce((SELECT through FROM journal_pruned WHERE id = 1), 0))";
+
 /// What the journal holds for a category: path → (meta, deleted, hash, folder).
 type Known = HashMap<String, (FileMeta, bool, Option<[u8; 32]>, bool)>;
 
@@ -281,9 +286,8 @@ impl Journal {
             return Ok(report);
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut next: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) + 1 FROM files")
-            .fetch_one(&mut *tx)
-            .await?;
+        let mut next: i64 = sqlx::query_scalar(HEAD).fetch_one(&mut *tx).await?;
+        next += 1;
         for w in writes {
             upsert(&mut tx, category, &w, next, now_unix).await?;
             next += 1;
@@ -404,11 +408,48 @@ impl Journal {
         Ok(())
     }
 
+    /// Removes the rows of files deleted before `before_unix` (tombstones), so the journal does
+    /// not grow with every file the office ever deleted; returns how many went. The highest
+    /// sequence pruned is kept: a backup whose cursor is below it may have missed a deletion and
+    /// copies the journal again from the start ([`Journal::pruned_through`]).
+    pub async fn prune_tombstones(&self, before_unix: i64) -> Result<u64, JournalError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let top: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM files WHERE deleted = 1 AND changed_unix < ?")
+            .bind(before_unix)
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some(top) = top else {
+            return Ok(0);
+        };
+        let gone = sqlx::query("DELETE FROM files WHERE deleted = 1 AND seq <= ? AND changed_unix < ?")
+            .bind(top)
+            .bind(before_unix)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "INSERT INTO journal_pruned (id, through) VALUES (1, ?) \
+             ON CONFLICT (id) DO UPDATE SET through = max(through, excluded.through)",
+        )
+        .bind(top)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// The highest sequence of a pruned tombstone (0 if none was): a backup that fetched less
+    /// than this may have missed a deletion.
+    pub async fn pruned_through(&self) -> Result<i64, JournalError> {
+        let through: Option<i64> = sqlx::query_scalar("SELECT through FROM journal_pruned WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(through.unwrap_or(0))
+    }
+
     /// The highest sequence number given so far (0 for an empty journal).
     pub async fn head(&self) -> Result<i64, JournalError> {
-        Ok(sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM files")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(HEAD).fetch_one(&self.pool).await?)
     }
 
     /// Live files and bytes per category.
@@ -791,6 +832,47 @@ mod tests {
         write(&root, "b.wav", b"two again");
         let r = j.scan("recordings", &root, &Selector::all(), false, 4).await.unwrap();
         assert_eq!((r.added, r.modified, r.deleted), (1, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn old_deletions_are_pruned_and_their_sequence_numbers_never_given_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("voicemail");
+        for f in ["a.wav", "b.wav", "c.wav"] {
+            write(&root, f, f.as_bytes());
+        }
+        let j = journal(&dir).await;
+        j.scan("voicemail", &root, &Selector::all(), false, 1).await.unwrap();
+        std::fs::remove_file(root.join("b.wav")).unwrap();
+        j.scan("voicemail", &root, &Selector::all(), false, 10).await.unwrap();
+        std::fs::remove_file(root.join("c.wav")).unwrap();
+        j.scan("voicemail", &root, &Selector::all(), false, 30).await.unwrap();
+        let head = j.head().await.unwrap();
+        assert_eq!(j.pruned_through().await.unwrap(), 0);
+
+        // Only deletions older than the cutoff go; live files stay whatever their age.
+        assert_eq!(j.prune_tombstones(25).await.unwrap(), 1);
+        let left: Vec<String> = j
+            .changes_after(0, 100, false)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.path.to_string())
+            .collect();
+        assert_eq!(left, ["a.wav", "c.wav"]);
+        let b_seq = head - 1;
+        assert_eq!(j.pruned_through().await.unwrap(), b_seq);
+
+        // The newest change pruned: the head stays, and the next change comes after it.
+        assert_eq!(j.prune_tombstones(100).await.unwrap(), 1);
+        assert_eq!(j.pruned_through().await.unwrap(), head);
+        assert_eq!(j.head().await.unwrap(), head);
+        assert_eq!(j.prune_tombstones(100).await.unwrap(), 0, "nothing left to prune");
+        write(&root, "d.wav", b"d");
+        j.scan("voicemail", &root, &Selector::all(), false, 40).await.unwrap();
+        let after = j.changes_after(head, 100, false).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert!(after[0].seq > head, "a backup at the old head sees the new file");
     }
 
     #[tokio::test]

@@ -60,15 +60,54 @@ impl Queue {
     /// Starts following another journal (another primary, or one started afresh): fetching starts
     /// over from 0. What is pending belonged to the old journal (its sequence numbers mean nothing
     /// in the new one) and goes: the new journal lists every file again.
-    pub async fn follow(&self, journal_id: &str) -> Result<(), JournalError> {
+    /// With `reconcile` (the journal no longer holds every deletion since its start), what this
+    /// box holds and is not sent again by the time it reaches the head is deleted
+    /// ([`Queue::finish_reconcile`]).
+    pub async fn follow(&self, journal_id: &str, reconcile: bool) -> Result<(), JournalError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM pending").execute(&mut *tx).await?;
-        sqlx::query("INSERT OR REPLACE INTO queue_cursor (id, journal_id, fetched) VALUES (1, ?, 0)")
+        sqlx::query("DELETE FROM resync_seen").execute(&mut *tx).await?;
+        sqlx::query("INSERT OR REPLACE INTO queue_cursor (id, journal_id, fetched, reconcile) VALUES (1, ?, 0, ?)")
             .bind(journal_id)
+            .bind(reconcile)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Whether this box is copying a journal again from the start to reconcile what it holds.
+    pub async fn reconciling(&self) -> Result<bool, JournalError> {
+        let r: Option<bool> = sqlx::query_scalar("SELECT reconcile FROM queue_cursor WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.unwrap_or(false))
+    }
+
+    /// The copy from the start reached the primary's head (at sequence `fetched`): every file
+    /// held here that the primary did not list is queued for deletion (into the trash, as any
+    /// deletion), and the reconciliation ends. Returns how many were queued (none when not
+    /// reconciling).
+    pub async fn finish_reconcile(&self, fetched: i64, now_unix: i64) -> Result<u64, JournalError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let queued = sqlx::query(
+            "INSERT INTO pending (category, path, seq, priority, size, mtime_ns, mode, uid, gid, hash, deleted, changed_unix, folder) \
+             SELECT h.category, h.path, ?1, 9, h.size, 0, 0, 0, 0, NULL, 1, ?2, 0 FROM held h \
+             WHERE NOT EXISTS (SELECT 1 FROM resync_seen s WHERE s.category = h.category AND s.path = h.path) \
+             AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.category = h.category AND p.path = h.path) \
+             AND EXISTS (SELECT 1 FROM queue_cursor WHERE id = 1 AND reconcile = 1)",
+        )
+        .bind(fetched)
+        .bind(now_unix)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM resync_seen").execute(&mut *tx).await?;
+        sqlx::query("UPDATE queue_cursor SET reconcile = 0 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(queued)
     }
 
     /// Forgets the cursor: the next pull follows the primary's journal from the start, checking
@@ -120,6 +159,19 @@ impl Queue {
             .bind(c.folder)
             .execute(&mut *tx)
             .await?;
+            // While reconciling: the primary holds this path (or no longer does).
+            let note = match c.deleted {
+                false => {
+                    "INSERT OR IGNORE INTO resync_seen (category, path) \
+                          SELECT ?, ? WHERE EXISTS (SELECT 1 FROM queue_cursor WHERE id = 1 AND reconcile = 1)"
+                }
+                true => "DELETE FROM resync_seen WHERE category = ? AND path = ?",
+            };
+            sqlx::query(note)
+                .bind(&c.category)
+                .bind(c.path.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query("UPDATE queue_cursor SET fetched = max(fetched, ?) WHERE id = 1")
             .bind(fetched)
@@ -344,7 +396,7 @@ mod tests {
 
     async fn queue(dir: &tempfile::TempDir) -> Queue {
         let q = Queue::new(crate::db::open(&dir.path().join("sync.db")).await.unwrap());
-        q.follow("journal-1").await.unwrap();
+        q.follow("journal-1", false).await.unwrap();
         q
     }
 
@@ -389,6 +441,7 @@ mod tests {
         let mut gone = a.clone();
         gone.seq = 7;
         gone.deleted = true;
+        gone.hash = None;
         q.applied(&gone, None).await.unwrap();
         assert_eq!(q.held().await.unwrap()["voicemail"].files, 1);
     }
@@ -437,7 +490,7 @@ mod tests {
         let q = Queue::new(crate::db::open(&dir.path().join("sync.db")).await.unwrap());
         assert_eq!(q.cursor().await.unwrap(), Some(("journal-1".into(), 12)));
         assert_eq!(q.due(100, 10, None).await.unwrap().len(), 1);
-        q.follow("journal-2").await.unwrap();
+        q.follow("journal-2", false).await.unwrap();
         assert_eq!(q.cursor().await.unwrap(), Some(("journal-2".into(), 0)));
         assert!(
             q.is_empty().await.unwrap(),
@@ -482,5 +535,49 @@ mod tests {
         // A week and a day later the old hours are gone.
         q.count_incoming(hour + 9 * 86_400, 1).await.unwrap();
         assert_eq!(q.busiest_incoming_hour(0).await.unwrap(), Some((hour + 9 * 86_400, 1)));
+    }
+
+    #[tokio::test]
+    async fn a_reconciling_copy_deletes_what_it_holds_and_was_not_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        let first: Vec<(Change, i64)> = ["x.wav", "y.wav", "z.wav"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (change(i as i64 + 1, "voicemail", p, 10, 1), 2))
+            .collect();
+        q.enqueue(&first, 3).await.unwrap();
+        for (c, _) in &first {
+            q.applied(c, Some((10, c.hash.unwrap()))).await.unwrap();
+        }
+
+        // The primary pruned deletions this box may have missed: everything again, from 0.
+        q.follow("journal-1", true).await.unwrap();
+        assert!(q.reconciling().await.unwrap());
+        let mut gone = change(7, "voicemail", "w.wav", 0, 5);
+        gone.deleted = true;
+        gone.hash = None;
+        let again = vec![
+            (change(5, "voicemail", "x.wav", 10, 1), 2),
+            (change(6, "voicemail", "y.wav", 10, 1), 2),
+            (gone, 2),
+        ];
+        q.enqueue(&again, 7).await.unwrap();
+        for (c, _) in &again {
+            q.applied(c, c.hash.map(|h| (10, h))).await.unwrap();
+        }
+        assert_eq!(
+            q.finish_reconcile(7, 50).await.unwrap(),
+            1,
+            "only z.wav was not sent again"
+        );
+        assert!(!q.reconciling().await.unwrap());
+        let due = q.due(100, 10, None).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].change.path.as_str(), "z.wav");
+        assert!(due[0].change.deleted && due[0].change.hash.is_none());
+        // Not reconciling, an empty page changes nothing.
+        assert_eq!(q.finish_reconcile(7, 60).await.unwrap(), 0);
+        assert_eq!(q.due(100, 10, None).await.unwrap().len(), 1);
     }
 }

@@ -155,13 +155,39 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
         new_journal || !page.changes.is_empty(),
         now,
     );
-    if new_journal {
+    // A cursor below the pruned deletions may have missed some: copy again from the start,
+    // reconciling (a new journal too, once it has pruned any).
+    // (While reconciling already, what it would miss is what it reconciles.)
+    let missed_deletions =
+        !new_journal && request.after < page.pruned_through && !e.queue.reconciling().await.map_err(db)?;
+    if new_journal || missed_deletions {
         e.link.set_caught_up(false);
-        tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
-        e.queue.follow(&page.journal_id).await.map_err(db)?;
+        if missed_deletions {
+            tracing::warn!(
+                after = request.after,
+                pruned_through = page.pruned_through,
+                "sync: the primary no longer remembers some deletions since this box's last copy; \
+                 copying everything again and deleting what the primary no longer has"
+            );
+        } else {
+            tracing::info!(journal = %page.journal_id, "sync: following a new journal from the start");
+        }
+        e.queue
+            .follow(&page.journal_id, page.pruned_through > 0)
+            .await
+            .map_err(db)?;
         return Ok(());
     }
     let Some(last) = page.changes.last().map(|c| c.seq) else {
+        if e.queue.reconciling().await.map_err(db)? {
+            let stale = e.queue.finish_reconcile(request.after, now).await.map_err(db)?;
+            tracing::info!(
+                stale,
+                "sync: copied everything again; files the primary no longer has go to the trash"
+            );
+            e.queued.notify_waiters();
+            return Ok(());
+        }
         e.link.set_caught_up(true);
         // Caught up: every category with nothing pending, and counted whole by the primary, is
         // in sync as of now.
@@ -211,6 +237,15 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
     e.queue.enqueue(&accepted, last).await.map_err(db)?;
     if small_ones {
         e.way.queued();
+    }
+    // A copy from the start that reached the head has been sent every live file: reconciled now
+    // (an office that never stops writing never answers with an empty page).
+    if !behind_head && e.queue.reconciling().await.map_err(db)? {
+        let stale = e.queue.finish_reconcile(last, now).await.map_err(db)?;
+        tracing::info!(
+            stale,
+            "sync: copied everything again; files the primary no longer has go to the trash"
+        );
     }
     e.tracker.page_queued(behind_head);
     e.queued.notify_waiters();

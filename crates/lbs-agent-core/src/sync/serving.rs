@@ -68,6 +68,7 @@ pub async fn changes(e: &SyncEngine, req: PullRequest) -> Result<PullResponse, R
         }
     }
     let totals = e.journal.totals().await?;
+    let pruned_through = e.journal.pruned_through().await?;
     let head_seq = *head.borrow();
     Ok(PullResponse {
         server_id: e.identity.server_id.clone(),
@@ -105,6 +106,7 @@ pub async fn changes(e: &SyncEngine, req: PullRequest) -> Result<PullResponse, R
                 .collect(),
             Role::Backup => Vec::new(),
         },
+        pruned_through,
     })
 }
 
