@@ -127,6 +127,13 @@ struct Seen {
     folder: bool,
 }
 
+/// The changes after a sequence, per source. The index by sequence is named: left to itself SQLite
+/// reads the whole table in its key's order (which groups by category for free), and the heartbeat
+/// and the sampler ask this every second, so an idle primary's CPU grew with the tree.
+const PENDING_AFTER: &str = "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), \
+     min(changed_unix) FROM files INDEXED BY files_seq WHERE seq > ? AND (? OR folder = 0) GROUP BY category";
+/// The newest tombstone old enough to prune (through the index of tombstones, migration 0007).
+const NEWEST_OLD_TOMBSTONE: &str = "SELECT max(seq) FROM files WHERE deleted = 1 AND changed_unix < ?";
 /// The highest sequence given so far: a pruned tombstone may have held it, and a number a
 /// backup has fetched is never given again.
 const HEAD: &str = "SELECT max(coalesce((SELECT max(seq) FROM files), 0), \
@@ -414,7 +421,7 @@ impl Journal {
     /// copies the journal again from the start ([`Journal::pruned_through`]).
     pub async fn prune_tombstones(&self, before_unix: i64) -> Result<u64, JournalError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let top: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM files WHERE deleted = 1 AND changed_unix < ?")
+        let top: Option<i64> = sqlx::query_scalar(NEWEST_OLD_TOMBSTONE)
             .bind(before_unix)
             .fetch_one(&mut *tx)
             .await?;
@@ -476,14 +483,11 @@ impl Journal {
         acked: i64,
         folders: bool,
     ) -> Result<HashMap<String, Tally>, JournalError> {
-        let rows = sqlx::query_as(
-            "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), min(changed_unix) \
-             FROM files WHERE seq > ? AND (? OR folder = 0) GROUP BY category",
-        )
-        .bind(acked)
-        .bind(folders)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query_as(PENDING_AFTER)
+            .bind(acked)
+            .bind(folders)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(tallies(rows))
     }
 
@@ -775,6 +779,28 @@ mod tests {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
+    }
+
+    /// What SQLite's planner does with `sql`, one line per step.
+    async fn plan(j: &Journal, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind(0)
+            .bind(false)
+            .fetch_all(&j.pool)
+            .await
+            .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+
+    #[tokio::test]
+    async fn what_runs_every_second_or_minute_reads_an_index_not_the_whole_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = journal(&dir).await;
+        let pending = plan(&j, PENDING_AFTER).await;
+        assert!(pending.contains("USING INDEX files_seq"), "{pending}");
+        let tombstones = plan(&j, NEWEST_OLD_TOMBSTONE).await;
+        assert!(tombstones.contains("USING INDEX files_tombstones"), "{tombstones}");
+        assert!(!format!("{pending}{tombstones}").contains("SCAN files"));
     }
 
     #[tokio::test]
