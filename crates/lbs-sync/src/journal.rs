@@ -459,14 +459,12 @@ impl Journal {
         Ok(sqlx::query_scalar(HEAD).fetch_one(&self.pool).await?)
     }
 
-    /// Live files and bytes per category.
+    /// Live files and bytes per category: kept by triggers as the journal changes (migration 0008),
+    /// since every answer to a pull carries them.
     pub async fn totals(&self) -> Result<HashMap<String, Tally>, JournalError> {
-        let rows = sqlx::query_as(
-            "SELECT category, count(*), coalesce(sum(size), 0), NULL FROM files WHERE deleted = 0 AND folder = 0 \
-             GROUP BY category",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query_as("SELECT category, files, bytes, NULL FROM files_tally WHERE files > 0")
+            .fetch_all(&self.pool)
+            .await?;
         Ok(tallies(rows))
     }
 
@@ -570,8 +568,12 @@ async fn upsert(
 ) -> Result<(), JournalError> {
     let (meta, hash, deleted) = (w.meta, w.hash, w.deleted);
     sqlx::query(
-        "INSERT OR REPLACE INTO files (category, path, size, mtime_ns, mode, uid, gid, hash, deleted, seq, changed_unix, folder) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        // An upsert, not a REPLACE: the triggers keeping `files_tally` must see it (migration 0008).
+        "INSERT INTO files (category, path, size, mtime_ns, mode, uid, gid, hash, deleted, seq, changed_unix, folder) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (category, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, \
+         mode = excluded.mode, uid = excluded.uid, gid = excluded.gid, hash = excluded.hash, \
+         deleted = excluded.deleted, seq = excluded.seq, changed_unix = excluded.changed_unix, folder = excluded.folder",
     )
     .bind(category)
     .bind(w.path)
@@ -801,6 +803,32 @@ mod tests {
         let tombstones = plan(&j, NEWEST_OLD_TOMBSTONE).await;
         assert!(tombstones.contains("USING INDEX files_tombstones"), "{tombstones}");
         assert!(!format!("{pending}{tombstones}").contains("SCAN files"));
+    }
+
+    #[tokio::test]
+    async fn the_totals_are_tallied_as_files_are_added_changed_deleted_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("voicemail");
+        write(&root, "1001/a.wav", b"12345");
+        write(&root, "1001/b.wav", b"123");
+        write(&root, "1002/c.wav", b"1");
+        let j = journal(&dir).await;
+        let select = Selector::all();
+        j.scan("voicemail:0", &root, &select, false, 100).await.unwrap();
+        write(&root, "1001/a.wav", b"1234567"); // changed
+        std::fs::remove_file(root.join("1001/b.wav")).unwrap(); // deleted
+        write(&root, "1003/d.wav", b"12"); // added, in a new folder
+        j.scan("voicemail:0", &root, &select, false, 200).await.unwrap();
+        j.prune_tombstones(300).await.unwrap();
+        let counted: (i64, i64) =
+            sqlx::query_as("SELECT count(*), sum(size) FROM files WHERE deleted = 0 AND folder = 0")
+                .fetch_one(&j.pool)
+                .await
+                .unwrap();
+        let totals = j.totals().await.unwrap();
+        let t = totals["voicemail:0"];
+        assert_eq!((t.files as i64, t.bytes as i64), counted);
+        assert_eq!(counted, (3, 10));
     }
 
     #[tokio::test]

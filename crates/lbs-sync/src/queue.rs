@@ -265,7 +265,8 @@ impl Queue {
     /// What the backup holds, per category.
     pub async fn held(&self) -> Result<HashMap<String, Tally>, JournalError> {
         let rows =
-            sqlx::query_as("SELECT category, count(*), coalesce(sum(size), 0), NULL FROM held GROUP BY category")
+            // Kept by triggers (migration 0008): every pull carries it.
+            sqlx::query_as("SELECT category, files, bytes, NULL FROM held_tally WHERE files > 0")
                 .fetch_all(&self.pool)
                 .await?;
         Ok(crate::journal::tallies(rows))
@@ -318,13 +319,17 @@ async fn record_applied(
         .await?;
     match held {
         Some((size, hash)) => {
-            sqlx::query("INSERT OR REPLACE INTO held (category, path, size, hash) VALUES (?, ?, ?, ?)")
-                .bind(&change.category)
-                .bind(change.path.as_str())
-                .bind(size as i64)
-                .bind(hash.to_vec())
-                .execute(&mut **tx)
-                .await?
+            // An upsert, not a REPLACE: the triggers keeping `held_tally` must see it.
+            sqlx::query(
+                "INSERT INTO held (category, path, size, hash) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (category, path) DO UPDATE SET size = excluded.size, hash = excluded.hash",
+            )
+            .bind(&change.category)
+            .bind(change.path.as_str())
+            .bind(size as i64)
+            .bind(hash.to_vec())
+            .execute(&mut **tx)
+            .await?
         }
         None => {
             sqlx::query("DELETE FROM held WHERE category = ? AND path = ?")
@@ -398,6 +403,44 @@ mod tests {
         let q = Queue::new(crate::db::open(&dir.path().join("sync.db")).await.unwrap());
         q.follow("journal-1", false).await.unwrap();
         q
+    }
+
+    #[tokio::test]
+    async fn what_the_backup_holds_is_tallied_as_files_arrive_change_and_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = queue(&dir).await;
+        let (a, b, c) = (
+            change(1, "voicemail:0", "a.wav", 10, 0),
+            change(2, "voicemail:0", "b.wav", 20, 0),
+            change(3, "recordings:0", "c.wav", 300, 0),
+        );
+        q.applied_many(&[
+            (a.clone(), Some((10, [1; 32]))),
+            (b.clone(), Some((20, [2; 32]))),
+            (c.clone(), Some((300, [3; 32]))),
+        ])
+        .await
+        .unwrap();
+        q.applied(&a, Some((15, [4; 32]))).await.unwrap(); // a.wav changed
+        q.applied(&b, None).await.unwrap(); // b.wav deleted
+        let counted: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT category, count(*), sum(size) FROM held GROUP BY category ORDER BY category")
+                .fetch_all(&q.pool)
+                .await
+                .unwrap();
+        let mut tallied: Vec<(String, i64, i64)> = q
+            .held()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, t.files as i64, t.bytes as i64))
+            .collect();
+        tallied.sort();
+        assert_eq!(tallied, counted);
+        assert_eq!(
+            counted,
+            vec![("recordings:0".into(), 1, 300), ("voicemail:0".into(), 1, 15)]
+        );
     }
 
     #[tokio::test]
