@@ -109,7 +109,7 @@ pub async fn serve(
             let handshake = async {
                 let mut first = [0u8; 1];
                 match tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first)).await {
-                    Ok(Ok(n)) if n > 0 => {}
+                    Ok(Ok(n)) if n > 0 => ticket.spoke(),
                     _ => return Err("the client sent nothing"),
                 }
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

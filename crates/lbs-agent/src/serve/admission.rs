@@ -10,7 +10,7 @@
 //! that recently presented the pinned certificate are remembered ([`LEARNED`] of them), and a
 //! handshake from one of them takes a place in a pool of its own: not counted against that
 //! address's share nor the shared total, never cooled down, and when that pool is full the oldest
-//! handshake in it is dropped rather than the newcomer (a device sharing the partner's address
+//! silent handshake in it (else the oldest) is dropped rather than the newcomer (a device sharing the partner's address
 //! cannot shut the partner out by holding handshakes open).
 
 use std::collections::{HashMap, VecDeque};
@@ -122,11 +122,19 @@ struct Counts {
     pending: usize,
     open: usize,
     partner: usize,
-    /// Handshakes from the partner's addresses, oldest first, each with the signal that drops it.
-    partner_pending: VecDeque<(u64, Arc<Notify>)>,
+    /// Handshakes from the partner's addresses, oldest first.
+    partner_pending: VecDeque<PartnerHandshake>,
     next_id: u64,
     /// Addresses that presented the partner's certificate, and when last.
     learned: HashMap<IpAddr, Instant>,
+}
+
+struct PartnerHandshake {
+    id: u64,
+    /// Signalled to drop it.
+    drop: Arc<Notify>,
+    /// The client has sent something (the partner sends its ClientHello at once).
+    spoke: bool,
 }
 
 pub struct Admission {
@@ -179,14 +187,20 @@ impl Admission {
             .is_some_and(|seen| now.duration_since(*seen) < LEARNED_FOR)
         {
             while c.partner_pending.len() >= self.limits.partner_pending.max(1) {
-                if let Some((_, oldest)) = c.partner_pending.pop_front() {
-                    oldest.notify_one();
+                // The oldest silent one, else the oldest.
+                let at = c.partner_pending.iter().position(|h| !h.spoke).unwrap_or(0);
+                if let Some(oldest) = c.partner_pending.remove(at) {
+                    oldest.drop.notify_one();
                 }
             }
             let id = c.next_id;
             c.next_id += 1;
             let dropped = Arc::new(Notify::new());
-            c.partner_pending.push_back((id, dropped.clone()));
+            c.partner_pending.push_back(PartnerHandshake {
+                id,
+                drop: dropped.clone(),
+                spoke: false,
+            });
             return Ok(Ticket {
                 admission: Some(self.clone()),
                 ip,
@@ -235,7 +249,7 @@ impl Admission {
                 }
             }
             // Gone already if a newer one took its place.
-            Stage::PartnerPending(id) => c.partner_pending.retain(|(i, _)| *i != id),
+            Stage::PartnerPending(id) => c.partner_pending.retain(|h| h.id != id),
             Stage::Open | Stage::Partner => {}
         }
     }
@@ -265,6 +279,17 @@ impl Ticket {
         match &self.dropped {
             Some(signal) => signal.notified().await,
             None => std::future::pending().await,
+        }
+    }
+
+    /// The client sent its first bytes: a handshake in the partner's addresses' pool is no longer
+    /// among the silent ones dropped first.
+    pub fn spoke(&self) {
+        if let (Stage::PartnerPending(id), Some(admission)) = (self.stage, &self.admission) {
+            let mut c = admission.counts();
+            if let Some(h) = c.partner_pending.iter_mut().find(|h| h.id == id) {
+                h.spoke = true;
+            }
         }
     }
 
@@ -427,10 +452,17 @@ mod tests {
         // The partner's address still gets handshake places, cool-down or not; once its pool
         // is full, the oldest silent handshake is dropped, not the newcomer.
         let silent1 = a.handshake(ip(1)).unwrap();
-        let silent2 = a.handshake(ip(1)).unwrap();
         let partner = a.handshake(ip(1)).unwrap();
-        assert!(dropped_now(&silent1).await, "the oldest handshake is dropped");
-        assert!(!dropped_now(&silent2).await && !dropped_now(&partner).await);
+        partner.spoke();
+        let silent2 = a.handshake(ip(1)).unwrap();
+        assert!(dropped_now(&silent1).await, "the oldest silent handshake is dropped");
+        assert!(!dropped_now(&partner).await);
+        let silent3 = a.handshake(ip(1)).unwrap();
+        assert!(
+            dropped_now(&silent2).await,
+            "a silent one goes before one that spoke, even newer"
+        );
+        assert!(!dropped_now(&partner).await && !dropped_now(&silent3).await);
         assert_eq!(a.counts().partner_pending.len(), 2);
         drop(silent1);
         assert_eq!(
@@ -439,7 +471,7 @@ mod tests {
             "a dropped handshake gives back nothing twice"
         );
         let _second = partner.open(true).unwrap();
-        drop(silent2);
+        drop((silent2, silent3));
         assert_eq!(a.load(), (3, 2, 1));
         // Any other address is still refused before its handshake while cooling down.
         assert_eq!(a.handshake(ip(5)).err(), Some(Refused::PendingTotal));
