@@ -93,6 +93,11 @@ pub async fn serve(
                 continue;
             }
         };
+        // Marked before the next connection is let in, so a flood of silent connections from
+        // the partner's address cannot drop a handshake whose ClientHello is already here.
+        if has_data(&stream) {
+            ticket.spoke();
+        }
         // Small answers (a page of changes, a voicemail) must not wait for Nagle's algorithm.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
@@ -169,6 +174,22 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// Whether bytes are waiting on the socket now (without reading them nor waiting).
+fn has_data(stream: &tokio::net::TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: the descriptor is the open socket `stream` owns; the buffer is one local byte.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0
 }
 
 /// `TCP_USER_TIMEOUT` on an accepted socket (Linux).
