@@ -666,6 +666,39 @@ async fn guessed_tokens_are_slowed_and_logged_and_the_real_console_is_served_mea
     let throttled = running.tally.throttled.load(Ordering::Relaxed);
     running.stop().await;
     assert!(throttled > 0, "no guess was answered 429 while another waited");
+    // Two at once (once the attack's last waiting failure is done): one waits its 2 s and gets
+    // 401, the other is answered 429 at once, in JSON, closing its connection.
+    let send = |n| {
+        let c = hostile::client_from(&target);
+        let url = agent.url("/api/v1/status");
+        async move {
+            let started = Instant::now();
+            let r = c.get(url).bearer_auth(wrong(n)).send().await.unwrap();
+            (r, started.elapsed())
+        }
+    };
+    eventually("no failure of the guesser waiting", Duration::from_secs(30), || async {
+        (send(100).await.0.status() == 401).then_some(())
+    })
+    .await;
+    let ((a, took_a), (b, took_b)) = tokio::join!(send(101), send(102));
+    let ((r, took), other) = if a.status() == 429 {
+        ((a, took_a), b)
+    } else {
+        ((b, took_b), a)
+    };
+    assert_eq!(
+        (r.status(), other.status()),
+        (
+            reqwest::StatusCode::TOO_MANY_REQUESTS,
+            reqwest::StatusCode::UNAUTHORIZED
+        )
+    );
+    assert!(took < Duration::from_secs(2), "the 429 took {took:?}");
+    assert!(r.headers().get("retry-after").is_some(), "{:?}", r.headers());
+    assert_eq!(r.headers().get("connection").map(|v| v.as_bytes()), Some(&b"close"[..]));
+    let body: ApiError = serde_json::from_str(&r.text().await.unwrap()).expect("a JSON error");
+    assert_eq!(body.code, "too_many_requests");
 
     let log = agent.log();
     let warned: Vec<&str> = log
