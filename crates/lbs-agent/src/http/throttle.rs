@@ -27,6 +27,7 @@ const FORGET_AFTER: Duration = Duration::from_secs(600);
 const LOG_EVERY: Duration = Duration::from_secs(60);
 /// Addresses tracked at most; failures from further addresses share one entry.
 const REMEMBERED: usize = 4096;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 struct Failures {
     count: u32,
@@ -69,6 +70,9 @@ struct Tracked {
     by_address: HashMap<IpAddr, Failures>,
     /// Failures from addresses beyond [`REMEMBERED`], together.
     others: Failures,
+    /// When the forgotten addresses were last swept out (at most once a [`SWEEP_EVERY`], so a
+    /// flood from many addresses does not scan the map on every failure).
+    swept: Option<Instant>,
 }
 
 pub struct Throttle {
@@ -81,6 +85,7 @@ impl Default for Throttle {
             tracked: Mutex::new(Tracked {
                 by_address: HashMap::new(),
                 others: Failures::new(Instant::now()),
+                swept: None,
             }),
         }
     }
@@ -111,8 +116,12 @@ impl Throttle {
         let (turn, delay) = {
             let now = Instant::now();
             let mut t = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
-            if t.by_address.len() >= REMEMBERED && !t.by_address.contains_key(&address) {
+            if t.by_address.len() >= REMEMBERED
+                && !t.by_address.contains_key(&address)
+                && t.swept.is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY)
+            {
                 t.by_address.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+                t.swept = Some(now);
             }
             let tracked = t.by_address.len() < REMEMBERED || t.by_address.contains_key(&address);
             let f = if tracked {
