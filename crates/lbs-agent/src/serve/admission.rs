@@ -38,6 +38,8 @@ pub struct Limits {
     /// TLS handshakes under way in all.
     pub pending_total: usize,
     /// TLS handshakes under way from the addresses the partner was seen at (a pool of their own).
+    /// Large: the partner's handshake is silent for a moment after it is accepted, and must not
+    /// be the oldest silent one before it speaks, however fast a neighbour connects.
     pub partner_pending: usize,
     /// Open connections (consoles, scripts, a box pairing) from one address.
     pub per_address: usize,
@@ -52,7 +54,7 @@ impl Default for Limits {
         Limits {
             pending_per_address: 16,
             pending_total: 128,
-            partner_pending: 16,
+            partner_pending: 256,
             per_address: 32,
             total: 512,
             partner: 64,
