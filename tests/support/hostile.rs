@@ -82,6 +82,9 @@ pub enum Attack {
     IdleTls(usize),
     /// Holds TCP connections that never send a ClientHello.
     HalfOpen(usize),
+    /// Half-open TCP connections on `n` workers, each reconnecting at once when closed (a tight
+    /// loop).
+    HalfOpenTight(usize),
     /// TLS garbage: random bytes instead of a ClientHello, connection after connection.
     Garbage,
     /// Headers without end: a header line that never stops, on `n` connections at once.
@@ -101,6 +104,7 @@ impl Attack {
         match self {
             Attack::IdleTls(n) => format!("{n} idle TLS connections"),
             Attack::HalfOpen(n) => format!("{n} half-open TCP connections"),
+            Attack::HalfOpenTight(n) => format!("{n} half-open TCP connections reconnecting at once"),
             Attack::Garbage => "TLS garbage".into(),
             Attack::EndlessHeaders(n) => format!("endless headers ×{n}"),
             Attack::SlowHeaders(n) => format!("slowloris headers ×{n}"),
@@ -119,6 +123,8 @@ pub struct Tally {
     pub refused: AtomicU64,
     /// Connections held open right now (idle and half-open attacks).
     pub held: AtomicU64,
+    /// Guesses answered 429 at once (another guess from the address was being slowed).
+    pub throttled: AtomicU64,
 }
 
 /// An attack on the agent at `to` (pinned by `pin`; `token` a valid one, for the slow body) from
@@ -132,7 +138,7 @@ pub struct Target {
 
 pub async fn run(attack: Attack, target: Arc<Target>, tally: Arc<Tally>, stop: tokio::sync::watch::Receiver<bool>) {
     let workers = match attack {
-        Attack::IdleTls(n) | Attack::HalfOpen(n) => n,
+        Attack::IdleTls(n) | Attack::HalfOpen(n) | Attack::HalfOpenTight(n) => n,
         Attack::EndlessHeaders(n) | Attack::SlowHeaders(n) | Attack::SlowBody(n) | Attack::Guessing(n) => n,
         Attack::Garbage | Attack::BigBodies => 2,
     };
@@ -148,21 +154,24 @@ pub async fn run(attack: Attack, target: Arc<Target>, tally: Arc<Tally>, stop: t
                 let started = Instant::now();
                 let closed = match attack {
                     Attack::IdleTls(_) => idle_tls(&target, &tally, &stop).await,
-                    Attack::HalfOpen(_) => half_open(&target, &tally, &stop).await,
+                    Attack::HalfOpen(_) | Attack::HalfOpenTight(_) => half_open(&target, &tally, &stop).await,
                     Attack::Garbage => garbage(&target, (i as u64) << 32 | n).await,
                     Attack::EndlessHeaders(_) => endless_headers(&target).await,
                     Attack::SlowHeaders(_) => slow_headers(&target, &stop).await,
                     Attack::SlowBody(_) => slow_body(&target, &stop).await,
                     Attack::BigBodies => big_body(&target, &client).await,
-                    Attack::Guessing(_) => guess(&target, &client, (i as u64) << 32 | n).await,
+                    Attack::Guessing(_) => guess(&target, &client, &tally, (i as u64) << 32 | n).await,
                 };
                 if closed {
                     tally.refused.fetch_add(1, Ordering::Relaxed);
                 }
                 // Refused at once: reconnect a second later, as a stubborn client would (the
                 // attacker shares the agent's cores: a tight loop would measure its own CPU, not
-                // the agent's limits). Garbage, bodies and guesses go on at full speed.
-                let connection_attack = !matches!(attack, Attack::Garbage | Attack::BigBodies | Attack::Guessing(_));
+                // the agent's limits). Garbage, bodies, guesses and the tight loop go on at full speed.
+                let connection_attack = !matches!(
+                    attack,
+                    Attack::Garbage | Attack::BigBodies | Attack::Guessing(_) | Attack::HalfOpenTight(_)
+                );
                 if closed && connection_attack && started.elapsed() < Duration::from_millis(500) {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -287,13 +296,18 @@ async fn big_body(t: &Target, client: &reqwest::Client) -> bool {
     !r.is_ok_and(|r| r.status().is_success())
 }
 
-async fn guess(t: &Target, client: &reqwest::Client, seed: u64) -> bool {
+async fn guess(t: &Target, client: &reqwest::Client, tally: &Tally, seed: u64) -> bool {
     let wrong = format!("lbs_{:032x}", seed.wrapping_mul(0x9e3779b97f4a7c15));
     let r = client
         .get(format!("https://{}/api/v1/status", t.to))
         .bearer_auth(wrong)
         .send()
         .await;
+    if r.as_ref()
+        .is_ok_and(|r| r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS)
+    {
+        tally.throttled.fetch_add(1, Ordering::Relaxed);
+    }
     !r.is_ok_and(|r| r.status().is_success())
 }
 

@@ -21,7 +21,7 @@ use tokio::sync::RwLock;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-pub use admission::{Admission, Limits};
+pub use admission::{key_of, Admission, Limits};
 pub use body::Pace;
 
 /// The fingerprint of the certificate the client presented, if any (the partner box presents
@@ -34,9 +34,15 @@ pub struct ClientCert(pub Option<String>);
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// A ClientHello arrives within a round trip on the office network: a connection still silent
-/// after this holds a place for nothing.
+/// A client sends its ClientHello as soon as it is connected: a connection still silent after
+/// this holds a place for nothing.
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The whole TLS handshake, within a few round trips on the office network.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Data sent and not acknowledged for this long (a client that stopped reading, its window shut)
+/// ends the connection, which would otherwise hold its place for as long as the kernel retries.
+/// The partner's long poll has nothing unacknowledged while it waits, so it is not cut.
+const USER_TIMEOUT: Duration = Duration::from_secs(60);
 /// The time to send a request's headers, and so also how long an idle keep-alive connection is
 /// kept (hyper starts this timer whenever it waits for a request). The partner's long poll is a
 /// request in flight, which it does not cut; its client drops idle connections sooner
@@ -87,9 +93,17 @@ pub async fn serve(
                 continue;
             }
         };
+        // Marked before the next connection is let in, so a flood of silent connections from
+        // the partner's address cannot drop a handshake whose ClientHello is already here.
+        if has_data(&stream) {
+            ticket.spoke();
+        }
         // Small answers (a page of changes, a voicemail) must not wait for Nagle's algorithm.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+        }
+        if let Err(e) = set_user_timeout(&stream, USER_TIMEOUT) {
+            tracing::debug!(%peer, error = %e, "cannot set TCP_USER_TIMEOUT");
         }
         let acceptor = acceptor.clone();
         let app = app.clone();
@@ -97,14 +111,31 @@ pub async fn serve(
         let refusals = refusals.clone();
         let admission = admission.clone();
         tokio::spawn(async move {
-            let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
+            let handshake = async {
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first)).await {
+                    Ok(Ok(n)) if n > 0 => ticket.spoke(),
+                    _ => return Err("the client sent nothing"),
                 }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => Ok(s),
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        Err("TLS handshake failed")
+                    }
+                    Err(_) => Err("TLS handshake timed out"),
+                }
+            };
+            let tls_stream = tokio::select! {
+                done = handshake => match done {
+                    Ok(s) => s,
+                    Err(why) => {
+                        tracing::debug!(%peer, why, "connection closed before its handshake ended");
+                        return;
+                    }
+                },
+                _ = ticket.dropped() => {
+                    tracing::debug!(%peer, "handshake dropped for a newer one from the partner's address");
                     return;
                 }
             };
@@ -145,43 +176,100 @@ pub async fn serve(
     }
 }
 
-/// Connections refused at once are logged as a warning at most once a minute for each address
-/// (with how many since), so a flood cannot flood the log too.
+/// Whether bytes are waiting on the socket now (without reading them nor waiting).
+fn has_data(stream: &tokio::net::TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: the descriptor is the open socket `stream` owns; the buffer is one local byte.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0
+}
+
+/// `TCP_USER_TIMEOUT` on an accepted socket (Linux).
+fn set_user_timeout(stream: &tokio::net::TcpStream, timeout: Duration) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let millis = libc::c_uint::try_from(timeout.as_millis()).unwrap_or(libc::c_uint::MAX);
+    // SAFETY: the descriptor is the open socket `stream` owns, and the option's value is a
+    // `c_uint` whose address and size are passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            (&raw const millis).cast(),
+            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Connections refused at once are logged as one warning a minute at most, for all addresses
+/// together (how many, from how many addresses, the latest reason), so a flood cannot flood the
+/// log too, nor slow the accept loop: each refusal costs a set insertion, and the set is bounded.
 mod refusal_log {
-    use std::collections::HashMap;
+    use std::collections::HashSet;
     use std::net::{IpAddr, SocketAddr};
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
-    use super::admission::Refused;
+    use super::admission::{key_of, Refused};
 
     const EVERY: Duration = Duration::from_secs(60);
-    /// Addresses remembered at most (a flood from many addresses forgets the quiet ones).
+    /// Addresses (IPv6 by /64) counted at most per minute; beyond, the count is a lower bound.
     const REMEMBERED: usize = 1024;
 
     #[derive(Default)]
-    pub struct RefusalLog(Mutex<HashMap<IpAddr, (Option<Instant>, u64)>>);
+    struct Window {
+        logged: Option<Instant>,
+        refused: u64,
+        addresses: HashSet<IpAddr>,
+        /// More addresses than [`REMEMBERED`] were refused since the last line.
+        more: bool,
+    }
+
+    #[derive(Default)]
+    pub struct RefusalLog(Mutex<Window>);
 
     impl RefusalLog {
         pub fn note(&self, peer: SocketAddr, why: Refused, (pending, open, partner): (usize, usize, usize)) {
             let now = Instant::now();
-            let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if seen.len() >= REMEMBERED {
-                seen.retain(|_, (at, _)| at.is_some_and(|at| now.duration_since(at) < EVERY));
+            let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            w.refused += 1;
+            let key = key_of(peer.ip());
+            if w.addresses.len() < REMEMBERED {
+                w.addresses.insert(key);
+            } else if !w.addresses.contains(&key) {
+                w.more = true;
             }
-            let entry = seen.entry(peer.ip()).or_insert((None, 0));
-            entry.1 += 1;
-            if entry.0.is_none_or(|at| now.duration_since(at) >= EVERY) {
+            if w.logged.is_none_or(|at| now.duration_since(at) >= EVERY) {
+                let addresses = format!("{}{}", w.addresses.len(), if w.more { "+" } else { "" });
                 tracing::warn!(
-                    address = %peer.ip(),
-                    refused = entry.1,
+                    refused = w.refused,
+                    addresses = %addresses,
+                    latest = %key,
                     pending,
                     open,
                     partner,
-                    "refusing connections: {} (this address holds its share; others and the partner are still served)",
+                    "refused {} connections from {addresses} addresses since the last warning, the latest for: {} \
+                     (each address holds only its share; others and the partner are still served)",
+                    w.refused,
                     why.reason()
                 );
-                *entry = (Some(now), 0);
+                *w = Window {
+                    logged: Some(now),
+                    ..Window::default()
+                };
             }
         }
     }

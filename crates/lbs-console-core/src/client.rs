@@ -235,7 +235,9 @@ impl AgentClient {
         let body: Option<ApiError> = response.json().await.ok();
         let message = body.map(|b| b.message).unwrap_or_else(|| status.to_string());
         Err(match status {
-            StatusCode::UNAUTHORIZED => Error::Unauthorized {
+            // 429 is the agent's answer to a failed authentication while another from this
+            // address is being slowed: the token is what is wrong either way.
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS => Error::Unauthorized {
                 name: self.name.clone(),
             },
             StatusCode::FORBIDDEN => Error::Forbidden(format!(

@@ -15,12 +15,17 @@ use super::AppState;
 use crate::serve::ClientAddr;
 use lbs_agent_core::tokens::Principal;
 
-/// Waits out the throttle for a request that failed to authenticate (see [`Throttle`]).
-pub async fn slow_failure(extensions: &axum::http::Extensions, what: &'static str) {
+/// Waits out the throttle for a request that failed to authenticate (see [`Throttle`]); `Err`
+/// (429, to answer at once) when a failure from the same address is already waiting.
+pub async fn slow_failure(extensions: &axum::http::Extensions, what: &'static str) -> Result<(), HttpError> {
     if let Some(throttle) = extensions.get::<Arc<Throttle>>() {
         let address = extensions.get::<ClientAddr>().map(|a| a.0.ip());
-        throttle.failed(address, what).await;
+        throttle
+            .failed(address, what)
+            .await
+            .map_err(|busy| HttpError::throttled(busy.retry_after))?;
     }
+    Ok(())
 }
 
 /// Every `/api/v1` route passes here: no token or an unknown one is 401.
@@ -33,14 +38,14 @@ pub async fn require_token(
     let token = match header.and_then(|h| h.strip_prefix("Bearer ")) {
         Some(t) if !t.trim().is_empty() => t.trim(),
         _ => {
-            slow_failure(req.extensions(), "requests without an access token").await;
+            slow_failure(req.extensions(), "requests without an access token").await?;
             return Err(
                 Refusal::unauthorized("this request needs an access token (Authorization: Bearer <token>)").into(),
             );
         }
     };
     let Some(principal) = state.tokens.verify(token).await? else {
-        slow_failure(req.extensions(), "access tokens").await;
+        slow_failure(req.extensions(), "access tokens").await?;
         return Err(Refusal::unauthorized("the access token is not valid: it was mistyped or has been revoked").into());
     };
     req.extensions_mut().insert(principal);

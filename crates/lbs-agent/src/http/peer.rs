@@ -59,7 +59,7 @@ impl FromRequestParts<Arc<AppState>> for Partner {
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let presented = parts.extensions.get::<ClientCert>().and_then(|c| c.0.clone());
         let Some(fp) = presented else {
-            slow_failure(&parts.extensions, "partner requests without a certificate").await;
+            slow_failure(&parts.extensions, "partner requests without a certificate").await?;
             return Err(Refusal::unauthorized("partner routes need the partner box's certificate (mutual TLS)").into());
         };
         let refusal = match state.peer.read().await.clone() {
@@ -77,7 +77,7 @@ impl FromRequestParts<Arc<AppState>> for Partner {
             &parts.extensions,
             "partner requests with a certificate that is not the partner's",
         )
-        .await;
+        .await?;
         Err(refusal.into())
     }
 }
@@ -100,7 +100,7 @@ impl FromRequestParts<Arc<AppState>> for PairingToken {
             Some(p) if p.role == TokenRole::Admin => Ok(PairingToken),
             Some(_) => Err(Refusal::forbidden("pairing needs an admin token of the primary").into()),
             None => {
-                slow_failure(&parts.extensions, "pairing tokens").await;
+                slow_failure(&parts.extensions, "pairing tokens").await?;
                 Err(Refusal::unauthorized(
                     "the access token in the link is not valid: it was mistyped or has been revoked",
                 )

@@ -1,9 +1,12 @@
 //! Failed authentication, slowed per source address: a token guessed in a loop, a certificate
 //! that is not the partner's. Only failures wait; the check comes first, so a valid token or the
 //! partner's certificate is served at once from any address, the guessing one included (the real
-//! console is never locked out). Each address's failures wait their turn one at a time, longer
-//! and longer, and are logged (address and count, never what was presented) at most once a
-//! minute.
+//! console is never locked out). One failing request per address waits its delay, longer and
+//! longer; a further failure from that address while one waits is answered at once with 429 and
+//! its connection closed, so failures never pile up holding connections (an address's share of
+//! them is the real console's too). Addresses count as in admission (IPv6 by /64). Failures are
+//! logged (address and count, never what was presented) at most once a minute per address, and
+//! beyond the addresses tracked, all others share one slowed entry and one rate-limited warning.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
+
+use crate::serve::key_of;
 
 /// Failures from one address answered without delay.
 const FREE: u32 = 5;
@@ -20,8 +25,9 @@ const MAX_DELAY: Duration = Duration::from_secs(2);
 /// An address with no failure for this long starts afresh.
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 const LOG_EVERY: Duration = Duration::from_secs(60);
-/// Addresses remembered at most; beyond, a failure from a new address waits the longest delay.
+/// Addresses tracked at most; failures from further addresses share one entry.
 const REMEMBERED: usize = 4096;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 struct Failures {
     count: u32,
@@ -29,13 +35,66 @@ struct Failures {
     logged: Option<Instant>,
     /// Failures since the last log line.
     unlogged: u32,
-    /// One failing request of this address waits at a time.
+    /// The one failing request of this address that may wait.
     turn: Arc<Semaphore>,
 }
 
-#[derive(Default)]
+impl Failures {
+    fn new(now: Instant) -> Self {
+        Failures {
+            count: 0,
+            last: now,
+            logged: None,
+            unlogged: 0,
+            turn: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// Counts a failure; true when it is time for a warning.
+    fn count(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.last) >= FORGET_AFTER {
+            self.count = 0;
+        }
+        self.count = self.count.saturating_add(1);
+        self.unlogged = self.unlogged.saturating_add(1);
+        self.last = now;
+        let warn = self.count > FREE && self.logged.is_none_or(|at| now.duration_since(at) >= LOG_EVERY);
+        if warn {
+            self.logged = Some(now);
+        }
+        warn
+    }
+}
+
+struct Tracked {
+    by_address: HashMap<IpAddr, Failures>,
+    /// Failures from addresses beyond [`REMEMBERED`], together.
+    others: Failures,
+    /// When the forgotten addresses were last swept out (at most once a [`SWEEP_EVERY`], so a
+    /// flood from many addresses does not scan the map on every failure).
+    swept: Option<Instant>,
+}
+
 pub struct Throttle {
-    by_address: Mutex<HashMap<IpAddr, Failures>>,
+    tracked: Mutex<Tracked>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle {
+            tracked: Mutex::new(Tracked {
+                by_address: HashMap::new(),
+                others: Failures::new(Instant::now()),
+                swept: None,
+            }),
+        }
+    }
+}
+
+/// A failure from this address is already waiting: answer this one at once (429).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy {
+    pub retry_after: Duration,
 }
 
 /// The delay of the `count`th failure in a row.
@@ -49,55 +108,60 @@ fn delay_of(count: u32) -> Duration {
 
 impl Throttle {
     /// A request from `address` failed to authenticate (`what`: e.g. "access token"): waits its
-    /// turn and its delay before the caller answers. `None` (an address unknown, as in a test
-    /// without a socket) is one address of its own.
-    pub async fn failed(&self, address: Option<IpAddr>, what: &'static str) {
-        let address = address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    /// delay before the caller answers, or is [`Busy`] at once if another failure from that
+    /// address is waiting. `None` (an address unknown, as in a test without a socket) is one
+    /// address of its own.
+    pub async fn failed(&self, address: Option<IpAddr>, what: &'static str) -> Result<(), Busy> {
+        let address = key_of(address.unwrap_or(IpAddr::from([0, 0, 0, 0])));
         let (turn, delay) = {
             let now = Instant::now();
-            let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
-            if map.len() >= REMEMBERED && !map.contains_key(&address) {
-                map.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+            let mut t = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+            if t.by_address.len() >= REMEMBERED
+                && !t.by_address.contains_key(&address)
+                && t.swept.is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY)
+            {
+                t.by_address.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+                t.swept = Some(now);
             }
-            if map.len() >= REMEMBERED && !map.contains_key(&address) {
-                tracing::warn!(%address, "failed {what} from too many addresses to track; answering after the longest delay");
-                (None, MAX_DELAY)
+            let tracked = t.by_address.len() < REMEMBERED || t.by_address.contains_key(&address);
+            let f = if tracked {
+                t.by_address.entry(address).or_insert_with(|| Failures::new(now))
             } else {
-                let f = map.entry(address).or_insert_with(|| Failures {
-                    count: 0,
-                    last: now,
-                    logged: None,
-                    unlogged: 0,
-                    turn: Arc::new(Semaphore::new(1)),
-                });
-                if now.duration_since(f.last) >= FORGET_AFTER {
-                    f.count = 0;
-                }
-                f.count = f.count.saturating_add(1);
-                f.unlogged = f.unlogged.saturating_add(1);
-                f.last = now;
-                if f.count > FREE && f.logged.is_none_or(|at| now.duration_since(at) >= LOG_EVERY) {
+                &mut t.others
+            };
+            if f.count(now) {
+                if tracked {
                     tracing::warn!(
                         %address,
                         failures = f.count,
                         since_last_warning = f.unlogged,
                         "repeated failed {what} from this address (guessing?); its answers are slowed, valid requests are not"
                     );
-                    f.logged = Some(now);
-                    f.unlogged = 0;
+                } else {
+                    tracing::warn!(
+                        latest = %address,
+                        failures = f.count,
+                        since_last_warning = f.unlogged,
+                        "failed {what} from more addresses than are tracked ({REMEMBERED}); the others' failures are slowed together, valid requests are not"
+                    );
                 }
-                (Some(f.turn.clone()), delay_of(f.count))
+                f.unlogged = 0;
             }
+            let delay = if tracked {
+                delay_of(f.count)
+            } else {
+                delay_of(f.count).max(FIRST_DELAY)
+            };
+            (f.turn.clone(), delay)
         };
         if delay.is_zero() {
-            return;
+            return Ok(());
         }
-        // The semaphore is never closed; a failure to acquire only means no wait for the turn.
-        let _turn = match turn {
-            Some(t) => t.acquire_owned().await.ok(),
-            None => None,
+        let Ok(_turn) = turn.try_acquire_owned() else {
+            return Err(Busy { retry_after: delay });
         };
         tokio::time::sleep(delay).await;
+        Ok(())
     }
 }
 
@@ -113,34 +177,62 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn failures_of_one_address_wait_their_turn_and_others_do_not_wait_for_them() {
+    async fn one_failure_per_address_waits_the_others_are_answered_at_once() {
         let throttle = Arc::new(Throttle::default());
         let guesser = Some(IpAddr::from([10, 0, 0, 9]));
         for _ in 0..FREE {
-            throttle.failed(guesser, "access token").await;
+            assert_eq!(throttle.failed(guesser, "access token").await, Ok(()));
         }
         let started = tokio::time::Instant::now();
-        // Three at once from the guesser: one at a time, 100 + 200 + 400 ms.
-        let all = (0..3).map(|_| {
+        let waiting = {
             let t = throttle.clone();
             tokio::spawn(async move { t.failed(guesser, "access token").await })
-        });
-        for h in all.collect::<Vec<_>>() {
-            h.await.unwrap();
-        }
-        assert!(
-            started.elapsed() >= Duration::from_millis(700),
-            "{:?}",
-            started.elapsed()
+        };
+        tokio::task::yield_now().await;
+        // A second failure while the first waits: 429 at once, holding nothing.
+        let busy = throttle.failed(guesser, "access token").await;
+        assert_eq!(
+            busy,
+            Err(Busy {
+                retry_after: Duration::from_millis(200)
+            })
         );
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(waiting.await.unwrap(), Ok(()));
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        // Another address of the guesser's /64 shares its count; another address does not.
+        let v6 = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for _ in 0..FREE {
+            throttle.failed(v6("2001:db8::1"), "access token").await.unwrap();
+        }
+        let started = tokio::time::Instant::now();
+        throttle.failed(v6("2001:db8::2"), "access token").await.unwrap();
+        assert_eq!(started.elapsed(), FIRST_DELAY);
         let started = tokio::time::Instant::now();
         throttle
             .failed(Some(IpAddr::from([10, 0, 0, 10])), "access token")
-            .await;
+            .await
+            .unwrap();
         assert_eq!(
             started.elapsed(),
             Duration::ZERO,
             "another address starts with no delay"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn addresses_beyond_those_tracked_are_slowed_together() {
+        let throttle = Throttle::default();
+        for n in 0..REMEMBERED as u32 {
+            throttle
+                .failed(Some(IpAddr::from(n.to_be_bytes())), "access token")
+                .await
+                .unwrap();
+        }
+        let newcomer = Some(IpAddr::from([192, 168, 9, 9]));
+        let started = tokio::time::Instant::now();
+        throttle.failed(newcomer, "access token").await.unwrap();
+        assert_eq!(started.elapsed(), FIRST_DELAY, "not tracked, yet slowed");
+        assert_eq!(throttle.tracked.lock().unwrap().by_address.len(), REMEMBERED);
     }
 }
