@@ -29,20 +29,6 @@ fn config(dir: &Path) -> String {
     )
 }
 
-fn raise_open_files() {
-    // SAFETY: plain libc calls on a local struct.
-    unsafe {
-        let mut l = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
-            l.rlim_cur = l.rlim_max.min(65536);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
-        }
-    }
-}
-
 struct Figures {
     console_ms: Vec<f64>,
     console_failed: usize,
@@ -183,7 +169,7 @@ async fn phase(a: &Agent, b: &Agent, attack: Option<Attack>, secs: u64, round: u
 
 #[tokio::main]
 async fn main() {
-    raise_open_files();
+    hostile::raise_open_files();
     let secs: u64 = std::env::var("LBS_HOSTILE_SECS")
         .ok()
         .and_then(|s| s.parse().ok())

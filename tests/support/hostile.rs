@@ -321,3 +321,18 @@ pub fn client_from(t: &Target) -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// Thousands of connections need as many descriptors: the soft limit raised to the hard one.
+pub fn raise_open_files() {
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max.min(65536);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}

@@ -16,25 +16,12 @@ use tokio::io::AsyncWriteExt;
 use crate::failover::{box_config, failover, pair_of, voicemail, Pair};
 
 fn paired() -> Pair {
-    raise_open_files();
+    hostile::raise_open_files();
     pair_of(|d| box_config(d, "0s", ""), |d| box_config(d, "0s", ""))
 }
 
 /// The attacks open thousands of sockets: lift this process's soft limit to its hard one (the
 /// agents it starts inherit it; the packaged unit sets LimitNOFILE=65536).
-fn raise_open_files() {
-    // SAFETY: plain libc calls on a local struct.
-    unsafe {
-        let mut l = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
-            l.rlim_cur = l.rlim_max.min(65536);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
-        }
-    }
-}
 
 /// Starts `attack` on `agent` from `127.0.0.from`; stopped when the handle is dropped.
 struct Running {
