@@ -127,11 +127,17 @@ struct Seen {
     folder: bool,
 }
 
-/// The changes after a sequence, per source. The index by sequence is named: left to itself SQLite
-/// reads the whole table in its key's order (which groups by category for free), and the heartbeat
-/// and the sampler ask this every second, so an idle primary's CPU grew with the tree.
+/// The changes after a sequence, per source, when few are: through the index by sequence, named,
+/// since left to itself SQLite reads the whole table in its key's order (which groups by category
+/// for free), and the heartbeat and the sampler ask this every second: an idle primary's CPU grew
+/// with the tree. When many are (a first copy), reading the table in order is the cheaper way.
 const PENDING_AFTER: &str = "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), \
      min(changed_unix) FROM files INDEXED BY files_seq WHERE seq > ? AND (? OR folder = 0) GROUP BY category";
+const PENDING_AFTER_MANY: &str =
+    "SELECT category, count(*), coalesce(sum(CASE WHEN deleted THEN 0 ELSE size END), 0), \
+     min(changed_unix) FROM files WHERE seq > ? AND (? OR folder = 0) GROUP BY category";
+/// Past this many sequence numbers to go, [`PENDING_AFTER_MANY`] reads the changes.
+const MANY: i64 = 20_000;
 /// The newest tombstone old enough to prune (through the index of tombstones, migration 0007).
 const NEWEST_OLD_TOMBSTONE: &str = "SELECT max(seq) FROM files WHERE deleted = 1 AND changed_unix < ?";
 /// The highest sequence given so far: a pruned tombstone may have held it, and a number a
@@ -481,7 +487,8 @@ impl Journal {
         acked: i64,
         folders: bool,
     ) -> Result<HashMap<String, Tally>, JournalError> {
-        let rows = sqlx::query_as(PENDING_AFTER)
+        let many = self.head().await? - acked > MANY;
+        let rows = sqlx::query_as(if many { PENDING_AFTER_MANY } else { PENDING_AFTER })
             .bind(acked)
             .bind(folders)
             .fetch_all(&self.pool)
