@@ -16,12 +16,11 @@ use tokio::io::AsyncWriteExt;
 use crate::failover::{box_config, failover, pair_of, voicemail, Pair};
 
 fn paired() -> Pair {
+    // The attacks open thousands of sockets; the agents this starts inherit the limit (the
+    // packaged unit sets LimitNOFILE=65536).
     hostile::raise_open_files();
     pair_of(|d| box_config(d, "0s", ""), |d| box_config(d, "0s", ""))
 }
-
-/// The attacks open thousands of sockets: lift this process's soft limit to its hard one (the
-/// agents it starts inherit it; the packaged unit sets LimitNOFILE=65536).
 
 /// Starts `attack` on `agent` from `127.0.0.from`; stopped when the handle is dropped.
 struct Running {
