@@ -138,6 +138,8 @@ const PENDING_AFTER_MANY: &str =
      min(changed_unix) FROM files WHERE seq > ? AND (? OR folder = 0) GROUP BY category";
 /// Past this many sequence numbers to go, [`PENDING_AFTER_MANY`] reads the changes.
 const MANY: i64 = 20_000;
+/// The rows at or under `?3` (see `known`).
+const UNDER: &str = "AND path >= ?3 AND path < ?3 || '0' AND (path = ?3 OR path >= ?3 || '/')";
 /// The newest tombstone old enough to prune (through the index of tombstones, migration 0007).
 const NEWEST_OLD_TOMBSTONE: &str = "SELECT max(seq) FROM files WHERE deleted = 1 AND changed_unix < ?";
 /// The highest sequence given so far: a pruned tombstone may have held it, and a number a
@@ -328,14 +330,15 @@ impl Journal {
                     .await?
             }
             Some(u) => {
-                sqlx::query_as(&format!(
-                    "{COLUMNS} AND (path = ?3 OR (path >= ?3 || '/' AND path < ?3 || '0'))"
-                ))
-                .bind(category)
-                .bind(with_hash)
-                .bind(u.as_str())
-                .fetch_all(&self.pool)
-                .await?
+                // One range of the key, [u, u + '0'), holds u and everything under it ('/' sorts just
+                // before '0'), then the siblings in it ("u.txt") are left out. Written as an OR of
+                // the two, SQLite read the whole category for every change the watcher saw.
+                sqlx::query_as(&format!("{COLUMNS} {UNDER}"))
+                    .bind(category)
+                    .bind(with_hash)
+                    .bind(u.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
             }
         };
         Ok(rows
@@ -807,6 +810,17 @@ mod tests {
         let j = journal(&dir).await;
         let pending = plan(&j, PENDING_AFTER).await;
         assert!(pending.contains("USING INDEX files_seq"), "{pending}");
+        let under: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+            "EXPLAIN QUERY PLAN SELECT path FROM files WHERE category = ?1 {UNDER}"
+        ))
+        .bind("voicemail:0")
+        .bind(false)
+        .bind("default/1001")
+        .fetch_all(&j.pool)
+        .await
+        .unwrap();
+        let under = under.into_iter().map(|r| r.3).collect::<String>();
+        assert!(under.contains("category=? AND path>? AND path<?"), "{under}");
         let tombstones = plan(&j, NEWEST_OLD_TOMBSTONE).await;
         assert!(tombstones.contains("USING INDEX files_tombstones"), "{tombstones}");
         assert!(!format!("{pending}{tombstones}").contains("SCAN files"));
