@@ -247,6 +247,9 @@ impl SyncEngine {
 
     /// Tells every loop that the role changed, so each starts or stops its part at once.
     pub fn role_changed(&self) {
+        // Small changes queued as the backup are not this role's to wait for: a flag left set
+        // would hold every large file this box serves to a chunk per 250 ms.
+        self.way.none_due();
         self.changed.notify_waiters();
     }
 
@@ -276,6 +279,7 @@ impl SyncEngine {
         self.tracker.forget_link();
         self.link.forget();
         *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.way.none_due();
         self.changed.notify_waiters();
     }
 }
