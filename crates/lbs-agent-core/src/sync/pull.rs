@@ -231,9 +231,7 @@ async fn pull_once(e: &Arc<SyncEngine>, peer: &Peer) -> Result<(), PullError> {
             }
         }
     }
-    let small_ones = accepted
-        .iter()
-        .any(|(c, _)| c.deleted || c.meta.size <= BUNDLE_MAX_FILE);
+    let small_ones = accepted.iter().any(|(c, _)| small(c));
     e.queue.enqueue(&accepted, last).await.map_err(db)?;
     if small_ones {
         e.way.queued();
@@ -283,8 +281,8 @@ pub fn to_change(w: lbs_protocol::WireChange) -> Result<Change, Refusal> {
 }
 
 /// Whether a change travels in a bundle (small files and deletions) or alone (resumable).
-fn small(p: &Pending) -> bool {
-    p.change.deleted || p.change.meta.size <= BUNDLE_MAX_FILE
+fn small(c: &Change) -> bool {
+    c.deleted || c.meta.size <= BUNDLE_MAX_FILE
 }
 
 /// Most bytes of content one bundle carries.
@@ -308,7 +306,7 @@ async fn claim(e: &SyncEngine, max_size: Option<u64>) -> Vec<Pending> {
         if busy.contains(&key) {
             continue;
         }
-        if !small(&p) {
+        if !small(&p.change) {
             if out.is_empty() {
                 busy.insert(key);
                 out.push(p);
@@ -352,7 +350,7 @@ pub async fn worker(e: Arc<SyncEngine>, max_size: Option<u64>) {
             }
             continue;
         }
-        let large = items.len() == 1 && !small(&items[0]);
+        let large = items.len() == 1 && !small(&items[0].change);
         // Until this batch is recorded, large transfers give way to it.
         let _moving = (!large).then(|| e.way.moving());
         let results = if large {
