@@ -276,3 +276,53 @@ async fn a_first_copy_is_not_taken_for_the_office_changing() {
     b.stop();
     a.stop();
 }
+
+/// Whether this machine has an established TCP connection from local port `local` to remote port
+/// `remote` (IPv4, as the agents here listen): `/proc/net/tcp`, state 01.
+fn established(local: u16, remote: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let port = |field: &str| field.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+    table.lines().skip(1).any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() > 3 && port(f[1]) == Some(local) && port(f[2]) == Some(remote) && f[3] == "01"
+    })
+}
+
+/// A partner gone mid-transfer without a word — its kernel still answering, its window closed,
+/// nothing read — does not hold the primary's connection (and the task serving it) for good: after
+/// a minute without progress (TCP_USER_TIMEOUT) the primary's kernel gives the connection up.
+/// Without it, a closed window is probed for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_that_stops_reading_mid_transfer_is_let_go_after_a_minute() {
+    // A serves at most 2 MB/s: the 64 MB recording is still on its way when the partner goes.
+    let mut a = Agent::init_config("PBX A", "1s", |d| box_config(d, "1h", "bandwidth_limit = \"2 MB/s\"\n"));
+    let mut b = Agent::init_config("PBX B", "1s", |d| box_config(d, "1h", ""));
+    std::fs::write(voicemail(&a).join("recording.wav"), lbs_tests::noise(7, 64 << 20)).unwrap();
+    a.start();
+    b.start();
+    let relay = Relay::start(a.address().parse().expect("A's address"), Duration::ZERO).await;
+    let mut through = a.link.clone();
+    through.address = relay.addr.to_string();
+    let out = b.cli(&["pair", &through.to_string()]);
+    assert!(out.status.success(), "pair: {}", String::from_utf8_lossy(&out.stderr));
+    let (end, _) = eventually("the recording to be on its way", Duration::from_secs(60), || async {
+        relay.busiest_from_target().filter(|(_, n)| *n >= 4 << 20)
+    })
+    .await;
+    relay.stall();
+    let a_port = a.port;
+    assert!(
+        established(a_port, end.port()),
+        "the transfer's connection is open when the partner stops reading"
+    );
+    // A minute of closed window, then the probes' back-off: well within three.
+    eventually(
+        "A to let the stalled connection go",
+        Duration::from_secs(180),
+        || async { (!established(a_port, end.port())).then_some(()) },
+    )
+    .await;
+    assert!(a.pid().is_some(), "A is still running");
+    b.stop();
+    a.stop();
+}
