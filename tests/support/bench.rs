@@ -141,6 +141,18 @@ pub fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The part of `pid`'s resident memory that is its own (heap, stacks: `RssAnon`), in MB; the rest
+/// is mapped files (the binary, libraries, SQLite's memory-mapped pages), shared with the page cache.
+pub fn anon_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("RssAnon:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib * 1.024 / 1000.0)
+}
+
 /// The CPU time process `pid` used so far, in seconds.
 pub fn cpu_secs(pid: u32) -> f64 {
     crate::proc_usage(pid).map(|(c, _)| c).unwrap_or(0.0)
