@@ -324,26 +324,41 @@ impl Partial {
                 size: expected_size,
             });
         }
-        self.file.write_all(data).map_err(|e| self.write_error(e))?;
+        self.file.write_all(data).map_err(|e| match e.raw_os_error() {
+            Some(libc::EIO) => self.lost(e),
+            _ => self.write_error(e),
+        })?;
         self.hasher.update(data);
         self.written += data.len() as u64;
         if self.written - self.behind >= WRITE_BEHIND {
             let window = (self.behind, self.written - self.behind);
-            write_behind(&self.file, window).map_err(|e| self.write_error(e))?;
+            write_behind(&self.file, window).map_err(|e| self.lost(e))?;
             self.behind = self.written;
         }
         Ok(())
     }
 
+    /// A write that failed for want of room: what was written stands, and the transfer resumes
+    /// from it once there is room.
     fn write_error(&self, e: std::io::Error) -> InstallError {
         disk_error(e, &self.root, &self.rel, &self.path)
+    }
+
+    /// Writing back to the disk failed: any of the bytes written so far may be lost while the page
+    /// cache still shows them, and an `fsync` on the next attempt's descriptor would not say so.
+    /// Such a partial is never resumed: it is removed, and the transfer starts over.
+    fn lost(&self, e: std::io::Error) -> InstallError {
+        let _ = fs::remove_file(&self.path);
+        let _ = fs::remove_file(self.path.with_extension("want"));
+        tracing::warn!(path = %self.rel, error = %e, "sync: writing a partial file to disk failed; it starts over");
+        self.write_error(e)
     }
 
     /// Verifies the whole content against `hash`, makes it durable, applies `meta` (mode; owner
     /// when running as root) and renames it into place. On a mismatch the partial is discarded.
     pub fn finish(mut self, hash: &[u8; 32], meta: &FileMeta) -> Result<PathBuf, InstallError> {
         self.file.flush().map_err(|e| self.write_error(e))?;
-        self.file.sync_all().map_err(|e| self.write_error(e))?;
+        self.file.sync_all().map_err(|e| self.lost(e))?;
         let actual = self.hasher.finalize();
         if actual.as_bytes() != hash {
             let _ = fs::remove_file(&self.path);
@@ -574,6 +589,27 @@ mod tests {
         );
         let mut p = inst.begin(&rel("x"), &hash).unwrap();
         assert!(matches!(p.append(b"too long", 4), Err(InstallError::TooLong { .. })));
+    }
+
+    #[test]
+    fn a_partial_whose_write_back_failed_is_not_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst = Installer::new(dir.path());
+        let content = b"0123456789";
+        let hash = *blake3::hash(content).as_bytes();
+        let r = rel("rec.wav");
+        let mut p = inst.begin(&r, &hash).unwrap();
+        p.append(&content[..4], 10).unwrap();
+        p.append(&content[4..], 10).unwrap();
+        // The disk refuses the flush (here: a descriptor that cannot be synced stands in for EIO).
+        p.file = File::options().write(true).open("/dev/null").unwrap();
+        assert!(p.finish(&hash, &meta(10)).is_err());
+        assert!(!dir.path().join("rec.wav").exists());
+        assert_eq!(
+            inst.begin(&r, &hash).unwrap().offset(),
+            0,
+            "the next attempt starts over"
+        );
     }
 
     #[test]
