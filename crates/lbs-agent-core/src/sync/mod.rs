@@ -249,7 +249,7 @@ impl SyncEngine {
     pub fn role_changed(&self) {
         // Small changes queued as the backup are not this role's to wait for: a flag left set
         // would hold every large file this box serves to a chunk per 250 ms.
-        self.way.none_due();
+        self.way.clear();
         self.changed.notify_waiters();
     }
 
@@ -279,7 +279,7 @@ impl SyncEngine {
         self.tracker.forget_link();
         self.link.forget();
         *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.way.none_due();
+        self.way.clear();
         self.changed.notify_waiters();
     }
 }

@@ -339,9 +339,10 @@ pub async fn worker(e: Arc<SyncEngine>, max_size: Option<u64>) {
             e.wait_for_change().await;
             continue;
         };
+        let seen = e.way.seen();
         let items = claim(&e, max_size).await;
         if items.is_empty() && max_size.is_some() {
-            e.way.none_due();
+            e.way.none_due(seen);
         }
         if items.is_empty() {
             tokio::select! {

@@ -5,7 +5,7 @@
 //! between chunks: on the backup while its workers fetch and install them, on the primary while
 //! it serves them. A pause is bounded, so a large file always moves, in the gaps at least.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +16,10 @@ const MOST_PAUSE: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
 pub struct RightOfWay {
-    /// Small changes were queued that no worker has taken yet.
-    waiting: AtomicBool,
+    /// Small changes were queued that no worker has taken yet: the low bit; above it, how many
+    /// times small changes were queued, so a worker that found nothing clears only what it saw
+    /// (one word, so the check and the clearing are one step).
+    waiting: AtomicU64,
     /// Batches of small files being fetched, installed or served now.
     moving: AtomicUsize,
     /// Wakes the paused large transfers when the small files are through.
@@ -38,12 +40,31 @@ impl Drop for Moving {
 impl RightOfWay {
     /// Small changes were queued (backup: a page of changes brought some).
     pub fn queued(&self) {
-        self.waiting.store(true, Ordering::SeqCst);
+        let _ = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| Some((w | 1).wrapping_add(2)));
     }
 
-    /// Nothing small is due any more (the express lane found nothing to take).
-    pub fn none_due(&self) {
-        self.waiting.store(false, Ordering::SeqCst);
+    /// What has been queued so far: read before looking for small changes to take.
+    pub fn seen(&self) -> u64 {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// The express lane looked for small changes after [`seen`](Self::seen) and found none: none
+    /// are due, unless more were queued meanwhile (their page committed after the look).
+    pub fn none_due(&self, seen: u64) {
+        if self
+            .waiting
+            .compare_exchange(seen, seen & !1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            self.wake_if_clear();
+        }
+    }
+
+    /// Nothing small is this box's to wait for (its role or its partner changed).
+    pub fn clear(&self) {
+        self.waiting.fetch_and(!1, Ordering::SeqCst);
         self.wake_if_clear();
     }
 
@@ -54,7 +75,7 @@ impl RightOfWay {
     }
 
     fn busy(&self) -> bool {
-        self.waiting.load(Ordering::SeqCst) || self.moving.load(Ordering::SeqCst) > 0
+        self.waiting.load(Ordering::SeqCst) & 1 == 1 || self.moving.load(Ordering::SeqCst) > 0
     }
 
     fn wake_if_clear(&self) {
@@ -122,7 +143,33 @@ mod tests {
         let t = tokio::time::Instant::now();
         way.give_way().await;
         assert_eq!(t.elapsed(), MOST_PAUSE, "never stopped for good");
-        way.none_due();
+        let seen = way.seen();
+        way.none_due(seen);
+        let t = tokio::time::Instant::now();
+        way.give_way().await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn small_changes_queued_after_the_look_for_them_still_have_the_right_of_way() {
+        let way = Arc::new(RightOfWay::default());
+        // The express lane looks and finds nothing; a page brings small changes; then the lane
+        // says none are due: they are, and large transfers still give way.
+        let seen = way.seen();
+        way.queued();
+        way.none_due(seen);
+        let t = tokio::time::Instant::now();
+        way.give_way().await;
+        assert_eq!(t.elapsed(), MOST_PAUSE, "the new small changes kept their right of way");
+        // The next look sees them; once taken, none are due.
+        let seen = way.seen();
+        way.none_due(seen);
+        let t = tokio::time::Instant::now();
+        way.give_way().await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
+        // A role change clears whatever was queued.
+        way.queued();
+        way.clear();
         let t = tokio::time::Instant::now();
         way.give_way().await;
         assert_eq!(t.elapsed(), Duration::ZERO);
