@@ -194,7 +194,9 @@ pub async fn give_back_memory(every: std::time::Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        trim_memory();
+        // Off the runtime's threads: trimming walks every arena under its lock, which may take a
+        // moment with a large heap, and must not hold up the tasks that serve the partner.
+        let _ = tokio::task::spawn_blocking(trim_memory).await;
     }
 }
 

@@ -140,8 +140,10 @@ const PENDING_AFTER_MANY: &str =
 const MANY: i64 = 20_000;
 /// The rows at or under `?3` (see `known`).
 const UNDER: &str = "AND path >= ?3 AND path < ?3 || '0' AND (path = ?3 OR path >= ?3 || '/')";
-/// The newest tombstone old enough to prune (through the index of tombstones, migration 0007).
-const NEWEST_OLD_TOMBSTONE: &str = "SELECT max(seq) FROM files WHERE deleted = 1 AND changed_unix < ?";
+/// The newest tombstone old enough to prune, through the index of tombstones (migration 0007),
+/// named: older SQLite (Debian 12's 3.40) may choose the index by sequence and read the journal.
+const NEWEST_OLD_TOMBSTONE: &str =
+    "SELECT max(seq) FROM files INDEXED BY files_tombstones WHERE deleted = 1 AND changed_unix < ?";
 /// The highest sequence given so far: a pruned tombstone may have held it, and a number a
 /// backup has fetched is never given again.
 const HEAD: &str = "SELECT max(coalesce((SELECT max(seq) FROM files), 0), \
