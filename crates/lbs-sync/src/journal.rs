@@ -7,10 +7,9 @@
 //! never followed or recorded, only reported.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use sqlx::SqlitePool;
 use thiserror::Error;
@@ -47,7 +46,7 @@ fn hash_of(bytes: Option<Vec<u8>>) -> Option<[u8; 32]> {
 
 impl FileMeta {
     /// From the journal's integer columns (SQLite has no unsigned types).
-    fn from_row(size: i64, mtime_ns: i64, mode: i64, uid: i64, gid: i64) -> FileMeta {
+    pub(crate) fn from_row(size: i64, mtime_ns: i64, mode: i64, uid: i64, gid: i64) -> FileMeta {
         FileMeta {
             size: size as u64,
             mtime_ns,
@@ -119,14 +118,6 @@ pub struct Journal {
     id: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
-/// A file seen by the walk that needs recording: its meta and, when new or changed, its hash. A
-/// folder has no hash, and its meta is mode and owner only (its time changes with every file).
-struct Seen {
-    meta: FileMeta,
-    hash: Option<[u8; 32]>,
-    folder: bool,
-}
-
 /// The changes after a sequence, per source, when few are: through the index by sequence, named,
 /// since left to itself SQLite reads the whole table in its key's order (which groups by category
 /// for free), and the heartbeat and the sampler ask this every second: an idle primary's CPU grew
@@ -139,26 +130,23 @@ const PENDING_AFTER_MANY: &str =
 /// Past this many sequence numbers to go, [`PENDING_AFTER_MANY`] reads the changes.
 const MANY: i64 = 20_000;
 /// The rows at or under `?3` (see `known`).
-const UNDER: &str = "AND path >= ?3 AND path < ?3 || '0' AND (path = ?3 OR path >= ?3 || '/')";
+pub(crate) const UNDER: &str = "AND path >= ?3 AND path < ?3 || '0' AND (path = ?3 OR path >= ?3 || '/')";
 /// The newest tombstone old enough to prune, through the index of tombstones (migration 0007),
 /// named: older SQLite (Debian 12's 3.40) may choose the index by sequence and read the journal.
 const NEWEST_OLD_TOMBSTONE: &str =
     "SELECT max(seq) FROM files INDEXED BY files_tombstones WHERE deleted = 1 AND changed_unix < ?";
 /// The highest sequence given so far: a pruned tombstone may have held it, and a number a
 /// backup has fetched is never given again.
-const HEAD: &str = "SELECT max(coalesce((SELECT max(seq) FROM files), 0), \
+pub(crate) const HEAD: &str = "SELECT max(coalesce((SELECT max(seq) FROM files), 0), \
                     coalesce((SELECT through FROM journal_pruned WHERE id = 1), 0))";
 
-/// What the journal holds for a category: path → (meta, deleted, hash, folder).
-type Known = HashMap<String, (FileMeta, bool, Option<[u8; 32]>, bool)>;
-
 /// One row to record.
-struct Write<'a> {
-    path: &'a str,
-    meta: &'a FileMeta,
-    hash: Option<[u8; 32]>,
-    deleted: bool,
-    folder: bool,
+pub(crate) struct Write {
+    pub path: String,
+    pub meta: FileMeta,
+    pub hash: Option<[u8; 32]>,
+    pub deleted: bool,
+    pub folder: bool,
 }
 
 impl Journal {
@@ -234,129 +222,28 @@ impl Journal {
         now_unix: i64,
         counted: std::sync::Arc<AtomicU64>,
     ) -> Result<ScanReport, JournalError> {
-        // The journal's rows and the disk's metadata are read at the same time; only then is it
-        // known which files need hashing.
-        let (root_owned, under_owned, select) = (root.to_owned(), under.cloned(), select.clone());
-        let walking = tokio::task::spawn_blocking(move || walk(&root_owned, &select, under_owned.as_ref()));
-        let (known, walked) = tokio::join!(self.known(category, under, verify), walking);
-        let known = std::sync::Arc::new(known?);
-        let walked = walked.map_err(|e| JournalError::Interrupted(e.to_string()))??;
-        let (root_owned, known_for_hash) = (root.to_owned(), known.clone());
-        let walked =
-            tokio::task::spawn_blocking(move || hash_changed(&root_owned, walked, &known_for_hash, verify, &counted))
-                .await
-                .map_err(|e| JournalError::Interrupted(e.to_string()))?;
-        let Walked {
-            seen,
-            mut report,
-            unreadable,
-        } = walked;
-        // A path can only be gone if it lies where we looked, and not in a folder we could not read.
-        let in_scope = |path: &str| {
-            let inside = |prefix: &str| path == prefix || path.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'));
-            under.is_none_or(|u| inside(u.as_str())) && !unreadable.iter().any(|d| inside(d))
-        };
-        // What to record, decided first: an unchanged tree writes nothing at all.
-        let mut writes: Vec<Write> = Vec::new();
-        for (path, s) in &seen {
-            if s.folder {
-                match known.get(path) {
-                    Some((meta, false, _, true)) if *meta == s.meta => continue,
-                    _ => {}
-                }
-            } else {
-                let Some(hash) = s.hash else { continue };
-                match known.get(path) {
-                    Some((meta, false, Some(old), false)) if *old == hash && *meta == s.meta => continue,
-                    None | Some((_, true, _, _)) => report.added += 1,
-                    Some(_) => report.modified += 1,
-                }
-            }
-            writes.push(Write {
-                path,
-                meta: &s.meta,
-                hash: s.hash,
-                deleted: false,
-                folder: s.folder,
-            });
-        }
-        let mut gone: Vec<Write> = Vec::new();
-        for (path, (meta, deleted, _, folder)) in known.iter() {
-            if !deleted && !seen.contains_key(path) && in_scope(path) {
-                if !folder {
-                    report.deleted += 1;
-                }
-                gone.push(Write {
-                    path,
-                    meta,
-                    hash: None,
-                    deleted: true,
-                    folder: *folder,
-                });
-            }
-        }
-        // Files first, then folders deepest first: on the backup a folder is emptied before
-        // its own deletion comes.
-        gone.sort_by_key(|w| (w.folder, std::cmp::Reverse(w.path.matches('/').count())));
-        writes.extend(gone);
-        if writes.is_empty() {
-            return Ok(report);
-        }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut next: i64 = sqlx::query_scalar(HEAD).fetch_one(&mut *tx).await?;
-        next += 1;
-        for w in writes {
-            upsert(&mut tx, category, &w, next, now_unix).await?;
-            next += 1;
-        }
-        tx.commit().await?;
-        Ok(report)
+        let (journal, root, select, under) = (self.clone(), root.to_owned(), select.clone(), under.cloned());
+        let category = category.to_owned();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let ask = crate::scan::Ask {
+                category: &category,
+                root: &root,
+                select: &select,
+                under: under.as_ref(),
+                verify,
+                now_unix,
+                counted: &counted,
+            };
+            crate::scan::run(&rt, &journal, &ask)
+        })
+        .await
+        .map_err(|e| JournalError::Interrupted(e.to_string()))?
     }
 
-    /// Live and deleted files of a category with their recorded meta and hash.
-    ///
-    /// Only rows at or under `under` are read: a watcher's refresh of one voicemail must not load
-    /// the whole category. (`p/` to `p0` is exactly the range of paths below `p`: '0' follows '/'.)
-    /// Hashes are read only for a verify scan: a quick scan compares size and mtime, and a file
-    /// whose meta changed is recorded whatever its hash (its new mtime must travel too).
-    async fn known(&self, category: &str, under: Option<&RelPath>, with_hash: bool) -> Result<Known, JournalError> {
-        type Row = (String, i64, i64, i64, i64, i64, bool, Option<Vec<u8>>, bool);
-        const COLUMNS: &str = "SELECT path, size, mtime_ns, mode, uid, gid, deleted, \
-             CASE WHEN ?2 THEN hash END, folder FROM files WHERE category = ?1";
-        let rows: Vec<Row> = match under {
-            None => {
-                sqlx::query_as(COLUMNS)
-                    .bind(category)
-                    .bind(with_hash)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            Some(u) => {
-                // One range of the key, [u, u + '0'), holds u and everything under it ('/' sorts just
-                // before '0'), then the siblings in it ("u.txt") are left out. Written as an OR of
-                // the two, SQLite read the whole category for every change the watcher saw.
-                sqlx::query_as(&format!("{COLUMNS} {UNDER}"))
-                    .bind(category)
-                    .bind(with_hash)
-                    .bind(u.as_str())
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        Ok(rows
-            .into_iter()
-            .map(|(path, size, mtime_ns, mode, uid, gid, deleted, hash, folder)| {
-                (
-                    path,
-                    (
-                        FileMeta::from_row(size, mtime_ns, mode, uid, gid),
-                        deleted,
-                        hash_of(hash),
-                        folder,
-                    ),
-                )
-            })
-            .collect())
+    /// The pool the journal lives in.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Up to `limit` changes after sequence `cursor`, oldest first; folders' changes only with
@@ -571,14 +458,14 @@ pub(crate) fn tallies(rows: Vec<(String, i64, i64, Option<i64>)>) -> HashMap<Str
         .collect()
 }
 
-async fn upsert(
+pub(crate) async fn upsert(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     category: &str,
-    w: &Write<'_>,
+    w: &Write,
     seq: i64,
     now_unix: i64,
 ) -> Result<(), JournalError> {
-    let (meta, hash, deleted) = (w.meta, w.hash, w.deleted);
+    let (meta, hash, deleted) = (&w.meta, w.hash, w.deleted);
     sqlx::query(
         // An upsert, not a REPLACE: the triggers keeping `files_tally` must see it (migration 0008).
         "INSERT INTO files (category, path, size, mtime_ns, mode, uid, gid, hash, deleted, seq, changed_unix, folder) \
@@ -588,7 +475,7 @@ async fn upsert(
          deleted = excluded.deleted, seq = excluded.seq, changed_unix = excluded.changed_unix, folder = excluded.folder",
     )
     .bind(category)
-    .bind(w.path)
+    .bind(&w.path)
     .bind(meta.size as i64)
     .bind(meta.mtime_ns)
     .bind(i64::from(meta.mode))
@@ -602,183 +489,6 @@ async fn upsert(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// What a walk found: every regular file (new or changed ones hashed), the report, and the
-/// folders it could not read (nothing under them may be taken for deleted).
-struct Walked {
-    seen: HashMap<String, Seen>,
-    report: ScanReport,
-    unreadable: Vec<String>,
-}
-
-/// Walks the tree under `root` (or only `under` inside it), blocking.
-fn walk(root: &Path, select: &Selector, under: Option<&RelPath>) -> Result<Walked, JournalError> {
-    let root_error = |reason: String| JournalError::Root {
-        path: root.to_owned(),
-        reason,
-    };
-    let meta = std::fs::symlink_metadata(root).map_err(|e| root_error(e.to_string()))?;
-    if !meta.is_dir() {
-        return Err(root_error("not a directory".into()));
-    }
-    let mut w = Walked {
-        seen: HashMap::new(),
-        report: ScanReport::default(),
-        unreadable: Vec::new(),
-    };
-    let start = match under {
-        None => root.to_owned(),
-        Some(rel) => match crate::paths::resolve(root, rel) {
-            Ok(p) => p,
-            Err(e) => {
-                w.report.skipped.push((rel.to_string(), e.to_string()));
-                w.unreadable.push(rel.to_string());
-                return Ok(w);
-            }
-        },
-    };
-    match std::fs::symlink_metadata(&start) {
-        // Gone: everything known under it is deleted.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(w),
-        Err(e) => {
-            let rel = under.map(RelPath::to_string).unwrap_or_default();
-            w.report.skipped.push((rel.clone(), e.to_string()));
-            w.unreadable.push(rel);
-            return Ok(w);
-        }
-        Ok(m) if !m.is_dir() => {
-            visit(root, select, &start, &m, &mut w);
-            return Ok(w);
-        }
-        Ok(m) => {
-            if under.is_some() {
-                visit_folder(root, select, &start, &m, &mut w);
-            }
-        }
-    }
-    let mut stack = vec![start];
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) => {
-                let rel = dir.strip_prefix(root).unwrap_or(&dir).display().to_string();
-                w.report.skipped.push((rel.clone(), e.to_string()));
-                w.unreadable.push(rel);
-                continue;
-            }
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                // The backup's partial files and trash are not data.
-                if dir != root || entry.file_name() != crate::install::SYNC_DIR {
-                    visit_folder(root, select, &path, &meta, &mut w);
-                    stack.push(path);
-                }
-                continue;
-            }
-            visit(root, select, &path, &meta, &mut w);
-        }
-    }
-    Ok(w)
-}
-
-/// Records a folder inside the root (never the root itself) as data, if the selection wants it.
-fn visit_folder(root: &Path, select: &Selector, path: &Path, meta: &std::fs::Metadata, w: &mut Walked) {
-    let Ok(rel) = RelPath::from_local(root, path) else {
-        // A name that cannot travel: its files are reported one by one.
-        return;
-    };
-    if !select.wants_folder(rel.as_str()) {
-        return;
-    }
-    let mut folder_meta = FileMeta::of(meta);
-    (folder_meta.size, folder_meta.mtime_ns) = (0, 0);
-    w.seen.insert(
-        rel.as_str().to_owned(),
-        Seen {
-            meta: folder_meta,
-            hash: None,
-            folder: true,
-        },
-    );
-}
-
-/// Records one non-directory entry: a regular file with its metadata, or a reason for skipping it.
-fn visit(root: &Path, select: &Selector, path: &Path, meta: &std::fs::Metadata, w: &mut Walked) {
-    let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
-    let kind = meta.file_type();
-    if kind.is_symlink() || !kind.is_file() {
-        let why = if kind.is_symlink() {
-            "symbolic link: not followed"
-        } else {
-            "special file: not copied"
-        };
-        w.report.skipped.push((shown, why.into()));
-        return;
-    }
-    let rel = match RelPath::from_local(root, path) {
-        Ok(r) => r,
-        Err(e) => {
-            w.report.skipped.push((shown, e.to_string()));
-            return;
-        }
-    };
-    if !select.wants(rel.as_str()) {
-        return;
-    }
-    let file_meta = FileMeta::of(meta);
-    w.report.files += 1;
-    w.report.bytes += file_meta.size;
-    w.seen.insert(
-        rel.as_str().to_owned(),
-        Seen {
-            meta: file_meta,
-            hash: None,
-            folder: false,
-        },
-    );
-}
-
-/// Hashes what is new or changed since the journal's record (everything when `verify`), blocking.
-fn hash_changed(root: &Path, mut w: Walked, known: &Known, verify: bool, counted: &AtomicU64) -> Walked {
-    for (rel, seen) in w.seen.iter_mut().filter(|(_, s)| !s.folder) {
-        counted.fetch_add(1, Ordering::Relaxed);
-        let unchanged = known
-            .get(rel.as_str())
-            .is_some_and(|(m, deleted, _, folder)| !deleted && !folder && *m == seen.meta);
-        if unchanged && !verify {
-            continue;
-        }
-        match hash_settled(&root.join(rel), &seen.meta) {
-            Ok(Some(h)) => seen.hash = Some(h),
-            // Changed while being read: left for the next scan.
-            Ok(None) => w.report.unsettled += 1,
-            // Unreadable now is not deleted: kept as seen, the journal's row stays as it is.
-            Err(e) => w.report.skipped.push((rel.clone(), e.to_string())),
-        }
-    }
-    w
-}
-
-/// BLAKE3 of a file, or `None` if it changed while being read.
-fn hash_settled(path: &Path, before: &FileMeta) -> std::io::Result<Option<[u8; 32]>> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let after = FileMeta::of(&file.metadata()?);
-    Ok((after == *before).then(|| *hasher.finalize().as_bytes()))
 }
 
 #[cfg(test)]

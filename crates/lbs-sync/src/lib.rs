@@ -4,6 +4,8 @@
 //!   (Invariant 5: nothing leaves its root).
 //! - [`journal`]: the primary's change journal in SQLite — every file of every category with
 //!   size, mtime, mode, BLAKE3 and a sequence number.
+//! - `scan`: a root compared with the journal, both read in the same order and merged, so a scan
+//!   holds a page of rows and a batch of writes, never the whole category.
 //! - [`select`]: include and exclude globs deciding which files of a root are data.
 //! - [`queue`]: the backup's durable to-do list — changes fetched but not yet applied, in
 //!   priority order — and its record of what it holds.
@@ -29,6 +31,7 @@ pub mod journal;
 pub mod paths;
 pub mod quarantine;
 pub mod queue;
+mod scan;
 pub mod select;
 pub mod serve;
 pub mod trash;
