@@ -144,10 +144,20 @@ pub fn rss_mb(pid: u32) -> f64 {
 /// The part of `pid`'s resident memory that is its own (heap, stacks: `RssAnon`), in MB; the rest
 /// is mapped files (the binary, libraries, SQLite's memory-mapped pages), shared with the page cache.
 pub fn anon_mb(pid: u32) -> f64 {
+    status_mb(pid, "RssAnon:")
+}
+
+/// The most resident memory `pid` ever held (`VmHWM`), in MB: a burst's peak, since handed back.
+pub fn peak_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
+}
+
+/// A figure in kB of `/proc/<pid>/status`, in MB.
+fn status_mb(pid: u32, key: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("RssAnon:"))?;
+            let line = s.lines().find(|l| l.starts_with(key))?;
             line.split_whitespace().nth(1)?.parse::<f64>().ok()
         })
         .map_or(0.0, |kib| kib * 1.024 / 1000.0)

@@ -93,6 +93,9 @@ pub struct Agent {
     /// A command the agent (and its CLI) runs under, given the agent's command line as its
     /// arguments: e.g. [`WITHOUT_DISKS`]. Empty: none.
     pub wrapper: Vec<String>,
+    /// The agent's binary (and its CLI's) when it is not this build's: an older release, to be
+    /// upgraded from. `None`: [`agent_bin`].
+    pub bin: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -148,6 +151,7 @@ impl Agent {
             netns,
             env: Vec::new(),
             wrapper: Vec::new(),
+            bin: None,
             child: None,
         }
     }
@@ -164,6 +168,10 @@ impl Agent {
         c
     }
 
+    fn binary(&self) -> PathBuf {
+        self.bin.clone().unwrap_or_else(agent_bin)
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
@@ -176,7 +184,7 @@ impl Agent {
     pub fn start(&mut self) {
         let log = std::fs::File::create(self.log_path()).expect("log file");
         let child = self
-            .command(&agent_bin())
+            .command(&self.binary())
             .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(
@@ -260,7 +268,7 @@ impl Agent {
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--config", self.config.to_str().expect("utf-8 path")]);
-        self.command(&agent_bin())
+        self.command(&self.binary())
             .args(&all)
             .stdin(Stdio::null())
             .output()

@@ -1,7 +1,12 @@
 //! Bounded growth: once per simulated day, for each box, the agent's resident memory and open
-//! files (`/proc/<pid>`, the agent found by its config path on its command line), and the sizes
-//! of `sync.db` and `history.db` (and, apart, their write-ahead logs) and of the trash. `Growth::summary`
-//! gives each figure's growth per simulated day over the last third of the run (after warm-up).
+//! files (`/proc/<pid>`, the agent found by its config path on its command line), the sizes
+//! of `sync.db` and `history.db` (and, apart, their write-ahead logs) and of the trash, and the
+//! files the box holds. `Growth::summary` gives each figure's growth per simulated day over the
+//! last third of the run (after warm-up).
+//!
+//! The journal has a row per file, so `sync.db` grows with the tree, and the writer's tree grows:
+//! recordings it abandons stay, as a PBX's do. What must not grow is the journal's size per file
+//! (tombstones pruned, nothing else kept): that is a figure of its own.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +25,8 @@ pub struct Reading {
     pub history_db: u64,
     pub history_wal: u64,
     pub trash: u64,
+    /// Files in the data root (the agent's own `.lbs-sync` left out).
+    pub files: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +65,18 @@ fn tree_size(p: &Path) -> u64 {
         .sum()
 }
 
+fn tree_files(p: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(p) else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name() != ".lbs-sync")
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_files(&e.path()),
+            _ => 1,
+        })
+        .sum()
+}
+
 /// The `lbs-agent run` process whose command line names `config`.
 fn agent_pid(config: &Path) -> Option<u32> {
     let want = config.to_str()?;
@@ -87,6 +106,7 @@ pub fn read(b: &BoxFiles) -> Reading {
         history_db: size(&b.state.join("history.db")),
         history_wal: size(&b.state.join("history.db-wal")),
         trash: tree_size(&b.root.join(".lbs-sync/trash")),
+        files: tree_files(&b.root),
     }
 }
 
@@ -145,7 +165,7 @@ type Figure = (&'static str, &'static str, fn(&Reading) -> u64);
 pub fn summary(samples: &[Sample]) -> Vec<(&'static str, &'static str, f64, u64)> {
     // The write-ahead logs are bounded by SQLite's checkpoints (and emptied by them): their
     // largest size is the figure that matters.
-    let figures: [Figure; 7] = [
+    let figures: [Figure; 9] = [
         ("agent memory (RSS)", "KiB", |r| r.rss_kib),
         ("open files", "fds", |r| r.fds),
         ("sync.db", "KiB", |r| r.sync_db / 1024),
@@ -153,6 +173,8 @@ pub fn summary(samples: &[Sample]) -> Vec<(&'static str, &'static str, f64, u64)
         ("history.db", "KiB", |r| r.history_db / 1024),
         ("history.db-wal", "KiB", |r| r.history_wal / 1024),
         ("trash", "KiB", |r| r.trash / 1024),
+        ("files on the box", "files", |r| r.files),
+        ("sync.db per file", "B", |r| r.sync_db / r.files.max(1)),
     ];
     let Some(last) = samples.last() else { return Vec::new() };
     let third = last.day / 3.0;

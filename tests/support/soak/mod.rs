@@ -49,7 +49,7 @@ impl Rng {
 }
 
 /// What the soak is asked to run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub seed: u64,
     /// Real time the faults are injected for.
@@ -58,6 +58,10 @@ pub struct Plan {
     pub days: f64,
     /// Which lab (network namespaces `lbs<n>-*`).
     pub lab: u32,
+    /// An older build of the agent both boxes start with; the first upgrade fault moves them to
+    /// this build (its migrations run on the live state, the boxes on two versions meanwhile).
+    /// `None`: every upgrade restarts this build.
+    pub from: Option<PathBuf>,
 }
 
 impl Plan {
@@ -109,6 +113,14 @@ impl SoakOffice {
                 1,
             );
             std::fs::write(&agent.config, text).expect("write the agent's config");
+            if let Some(older) = &plan.from {
+                // The sync database as the older build makes it: this build's schema is newer
+                // than it knows. Nothing is in it yet; pairing and tokens (agent.db) stay.
+                for db in ["sync.db", "sync.db-wal", "sync.db-shm"] {
+                    let _ = std::fs::remove_file(agent.state_dir().join(db));
+                }
+                agent.bin = Some(older.clone());
+            }
         }
         office.a.start();
         office.b.start();

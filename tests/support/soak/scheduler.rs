@@ -477,12 +477,19 @@ fn inject(
             ))
         }
         Kind::Upgrade => {
+            let mut upgraded = false;
             for host in [other(primary), primary] {
-                o.agent_mut(host).stop();
-                o.agent_mut(host).start();
+                let agent = o.agent_mut(host);
+                agent.stop();
+                upgraded |= agent.bin.take().is_some();
+                agent.start();
                 healthy(o, SETTLE)?;
             }
-            Ok("both boxes, backup first (the same build)".into())
+            Ok(if upgraded {
+                "both boxes, backup first, from the older build to this one".into()
+            } else {
+                "both boxes, backup first (the same build)".into()
+            })
         }
     }
 }
@@ -520,6 +527,13 @@ impl fmt::Display for Outcome {
             self.real_secs / 60.0,
             self.plan.speed()
         )?;
+        if let Some(older) = &self.plan.from {
+            writeln!(
+                f,
+                "both boxes started on an older build ({}), moved to this one by the first upgrade",
+                older.display()
+            )?;
+        }
         let total: u64 = self.faults.values().sum();
         writeln!(f, "faults injected: {total}")?;
         for (k, n) in &self.faults {
@@ -581,19 +595,20 @@ impl fmt::Display for Outcome {
         }
         writeln!(
             f,
-            "per-day samples (day: A rss KiB/fds/sync.db+wal/history.db+wal/trash KiB | B ...):"
+            "per-day samples (day: A rss KiB/fds/sync.db+wal/history.db+wal/trash KiB/files | B ...):"
         )?;
         for s in &self.growth {
             let r = |x: &growth::Reading| {
                 format!(
-                    "{}/{}/{}+{}/{}+{}/{}",
+                    "{}/{}/{}+{}/{}+{}/{}/{}",
                     x.rss_kib,
                     x.fds,
                     x.sync_db / 1024,
                     x.sync_wal / 1024,
                     x.history_db / 1024,
                     x.history_wal / 1024,
-                    x.trash / 1024
+                    x.trash / 1024,
+                    x.files
                 )
             };
             writeln!(f, "  {:5.1}: {} | {}", s.day, r(&s.boxes[0]), r(&s.boxes[1]))?;
