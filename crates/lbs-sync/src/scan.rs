@@ -10,9 +10,13 @@
 //! what is inside the folder by its name and a '/'. So "a", "a.txt", "a/x", "a0" come out as
 //! SQLite sorts their paths ('.' < '/' < '0'), and everything under "a/" together.
 //!
-//! Data safety, as before: a file whose size or mtime changes while it is hashed is left for the
-//! next scan; symlinks and special files are reported, never followed or recorded; nothing under a
-//! folder that could not be read is taken for deleted.
+//! Data safety: a file whose size or mtime changes while it is hashed is left for the next scan;
+//! symlinks and special files are reported, never followed or recorded. Only what the walk saw
+//! the absence of is deleted: a root that cannot be listed is an error; nothing is taken for
+//! deleted under a folder that could not be listed (whole: a listing cut short by an I/O error
+//! counts), at an entry that could not be read, or under one that became a folder after its
+//! folder was listed; and never a row recorded after the scan began (another scan beside it
+//! recorded a file this walk had no chance to see).
 
 use std::cmp::Ordering as Order;
 use std::collections::VecDeque;
@@ -50,13 +54,23 @@ pub(crate) struct Ask<'a> {
 
 /// Runs the scan; blocking (it reads the disk), the journal reached through `rt`.
 pub(crate) fn run(rt: &Handle, journal: &Journal, ask: &Ask) -> Result<ScanReport, JournalError> {
+    // Rows recorded after this (by a scan running beside this one: a switchover's flush beside
+    // the half-hourly pass) may be of files whose folder this walk listed before they came: never
+    // taken for deleted here; the next scan sees them as they are.
+    let started_at = rt.block_on(journal.head())?;
+    merge(rt, journal, ask, started_at)
+}
+
+/// The scan, once the journal's head at its start is known.
+fn merge(rt: &Handle, journal: &Journal, ask: &Ask, started_at: i64) -> Result<ScanReport, JournalError> {
     let mut walk = Walk::start(ask.root, ask.select, ask.under)?;
     let mut rows = Rows::new(rt, journal, ask);
     let mut out = Writes::new(rt, journal, ask.category, ask.now_unix);
     let mut report = ScanReport::default();
-    // Deleted folders go last, deepest first: on the backup a folder is emptied before its own
-    // deletion comes.
-    let mut gone_folders: Vec<Known> = Vec::new();
+    // Deletions are recorded after every addition and change, as one transaction used to: a
+    // mailbox renamed has its new files journaled before its old ones are gone. Files first, then
+    // folders deepest first: on the backup a folder is emptied before its own deletion comes.
+    let (mut gone_files, mut gone_folders): (Vec<Known>, Vec<Known>) = (Vec::new(), Vec::new());
     let (mut disk, mut known) = (walk.next(), rows.next()?);
     loop {
         let order = match (&disk, &known) {
@@ -82,12 +96,12 @@ pub(crate) fn run(rt: &Handle, journal: &Journal, ask: &Ask) -> Result<ScanRepor
                 if let Some(k) = known.take() {
                     // The walk is past this path: it is not on disk, unless it lies where the walk
                     // could not look. (The walk has opened every folder before this path already.)
-                    if !k.deleted && walk.looked_at(&k.path) {
+                    if !k.deleted && k.seq <= started_at && walk.looked_at(&k.path) {
                         if k.folder {
                             gone_folders.push(k);
                         } else {
                             report.deleted += 1;
-                            out.push(k.gone())?;
+                            gone_files.push(k);
                         }
                     }
                 }
@@ -96,7 +110,7 @@ pub(crate) fn run(rt: &Handle, journal: &Journal, ask: &Ask) -> Result<ScanRepor
         }
     }
     gone_folders.sort_by_key(|k| std::cmp::Reverse(k.path.matches('/').count()));
-    for k in gone_folders {
+    for k in gone_files.into_iter().chain(gone_folders) {
         out.push(k.gone())?;
     }
     out.finish()?;
@@ -189,6 +203,8 @@ struct Item {
     /// The name, with the '/' when `inside`: what the folder's entries sort by.
     key: Vec<u8>,
     inside: bool,
+    /// The listing said a folder: its contents are walked too.
+    folder: bool,
 }
 
 impl Item {
@@ -231,7 +247,8 @@ impl<'a> Walk<'a> {
             unreadable: Vec::new(),
         };
         let Some(rel) = under else {
-            walk.open(root.to_owned());
+            // A root that cannot be listed is an error, never a category whose files are all gone.
+            walk.open(root.to_owned()).map_err(|e| root_error(e.to_string()))?;
             return Ok(walk);
         };
         let start = match crate::paths::resolve(root, rel) {
@@ -250,9 +267,9 @@ impl<'a> Walk<'a> {
                     return Ok(walk);
                 };
                 // The place itself, and (a folder) what is in it.
-                let mut items = vec![item(name, false)];
+                let mut items = vec![item(name, false, m.is_dir())];
                 if m.is_dir() {
-                    items.push(item(name, true));
+                    items.push(item(name, true, true));
                 }
                 items.sort_by(|a, b| b.key.cmp(&a.key));
                 walk.stack.push((parent.to_owned(), items));
@@ -273,40 +290,55 @@ impl<'a> Walk<'a> {
         self.unreadable.push(rel);
     }
 
-    /// Lists `dir` onto the stack, in the journal's order.
-    fn open(&mut self, dir: PathBuf) {
+    /// Lists `dir` onto the stack, in the journal's order. A folder inside the root that cannot
+    /// be listed, whole, is recorded as such (nothing under it is taken for deleted); the root's
+    /// own listing failing is the caller's error.
+    fn open(&mut self, dir: PathBuf) -> std::io::Result<()> {
+        let rel = |dir: &Path| dir.strip_prefix(self.root).unwrap_or(dir).display().to_string();
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
+            Err(e) if dir == self.root => return Err(e),
             Err(e) => {
-                let rel = dir.strip_prefix(self.root).unwrap_or(&dir).display().to_string();
-                self.cannot_read(rel, e.to_string());
-                return;
+                self.cannot_read(rel(&dir), e.to_string());
+                return Ok(());
             }
         };
         let mut items = Vec::new();
-        for entry in entries.filter_map(Result::ok) {
+        for entry in entries {
+            // A listing cut short (an I/O error half way) is not a folder whose other files are
+            // gone: what was listed is walked, and nothing else under it is taken for deleted.
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if dir == self.root => return Err(e),
+                Err(e) => {
+                    self.cannot_read(rel(&dir), e.to_string());
+                    break;
+                }
+            };
             let name = entry.file_name();
             // The backup's partial files and trash are not data.
             if dir == self.root && name == crate::install::SYNC_DIR {
                 continue;
             }
             // The entry's own type (a link is not followed): a folder is also walked into.
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                items.push(item(&name, true));
+            let folder = entry.file_type().is_ok_and(|t| t.is_dir());
+            if folder {
+                items.push(item(&name, true, true));
             }
-            items.push(item(&name, false));
+            items.push(item(&name, false, folder));
         }
         items.sort_by(|a, b| b.key.cmp(&a.key));
         self.stack.push((dir, items));
+        Ok(())
     }
 }
 
-fn item(name: &OsStr, inside: bool) -> Item {
+fn item(name: &OsStr, inside: bool, folder: bool) -> Item {
     let mut key = name.as_bytes().to_vec();
     if inside {
         key.push(b'/');
     }
-    Item { key, inside }
+    Item { key, inside, folder }
 }
 
 impl Iterator for Walk<'_> {
@@ -321,13 +353,28 @@ impl Iterator for Walk<'_> {
             };
             let path = dir.join(item.name());
             if item.inside {
-                self.open(path);
+                // Inside the root, so a failure is recorded, never returned.
+                let _ = self.open(path);
                 continue;
             }
-            // Gone since the folder was listed: as if it never was.
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
+            let rel = || path.strip_prefix(self.root).unwrap_or(&path).display().to_string();
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                // Gone since the folder was listed: as if it never was.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // There, but not readable: neither it nor anything under it is gone.
+                Err(e) => {
+                    let (rel, why) = (rel(), e.to_string());
+                    self.cannot_read(rel, why);
+                    continue;
+                }
             };
+            // A folder now that was something else when listed: its contents were not walked.
+            if meta.is_dir() && !item.folder {
+                let rel = rel();
+                self.cannot_read(rel, "became a folder while it was scanned".into());
+                continue;
+            }
             let found = if meta.is_dir() {
                 folder(self.root, self.select, &path, &meta)
             } else {
@@ -400,6 +447,8 @@ fn file(
 /// hash, its new mtime must travel too), whether a folder.
 struct Known {
     path: String,
+    /// The sequence number of the row's last change.
+    seq: i64,
     meta: FileMeta,
     deleted: bool,
     hash: Option<[u8; 32]>,
@@ -485,7 +534,7 @@ impl Drop for Rows<'_> {
 
 /// Up to [`PAGE`] rows after path `after`.
 async fn read_page(ask: PageAsk, after: String) -> Result<VecDeque<Known>, JournalError> {
-    type Row = (String, i64, i64, i64, i64, i64, bool, Option<Vec<u8>>, bool);
+    type Row = (String, i64, i64, i64, i64, i64, i64, bool, Option<Vec<u8>>, bool);
     let rows: Vec<Row> = match &ask.under {
         None => {
             sqlx::query_as(&page_all())
@@ -510,17 +559,20 @@ async fn read_page(ask: PageAsk, after: String) -> Result<VecDeque<Known>, Journ
     };
     Ok(rows
         .into_iter()
-        .map(|(path, size, mtime_ns, mode, uid, gid, deleted, hash, folder)| Known {
-            path,
-            meta: FileMeta::from_row(size, mtime_ns, mode, uid, gid),
-            deleted,
-            hash: hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
-            folder,
-        })
+        .map(
+            |(path, seq, size, mtime_ns, mode, uid, gid, deleted, hash, folder)| Known {
+                path,
+                seq,
+                meta: FileMeta::from_row(size, mtime_ns, mode, uid, gid),
+                deleted,
+                hash: hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
+                folder,
+            },
+        )
         .collect())
 }
 
-const COLUMNS: &str = "SELECT path, size, mtime_ns, mode, uid, gid, deleted, \
+const COLUMNS: &str = "SELECT path, seq, size, mtime_ns, mode, uid, gid, deleted, \
      CASE WHEN ?2 THEN hash END, folder FROM files WHERE category = ?1";
 
 /// A page of the whole category after path `?3`.
@@ -688,6 +740,57 @@ mod tests {
             "the folder's deletion comes after its files'"
         );
         assert!(changes.iter().all(|c| c.deleted));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_file_recorded_by_another_scan_after_this_one_started_is_not_taken_for_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("monitor");
+        write(&root, "a.wav", b"one");
+        write(&root, "b.wav", b"two");
+        let j = Journal::open(&dir.path().join("journal.db")).await.unwrap();
+        let all = Selector::all();
+        j.scan("recordings", &root, &all, false, 1).await.unwrap();
+        let started_at = j.head().await.unwrap();
+        // Meanwhile another scan records a recording that has just ended, in a folder this scan
+        // listed before it came (here: not on disk for this scan at all) ...
+        write(&root, "c.wav", b"three");
+        j.refresh(
+            "recordings",
+            &root,
+            &all,
+            Some(&RelPath::parse("c.wav").unwrap()),
+            false,
+            2,
+        )
+        .await
+        .unwrap();
+        std::fs::remove_file(root.join("c.wav")).unwrap();
+        // ... and a file this scan knew of is really gone.
+        std::fs::remove_file(root.join("a.wav")).unwrap();
+        let counted = AtomicU64::new(0);
+        let (j2, root2) = (j.clone(), root.clone());
+        let rt = Handle::current();
+        let report = tokio::task::spawn_blocking(move || {
+            let ask = Ask {
+                category: "recordings",
+                root: &root2,
+                select: &all,
+                under: None,
+                verify: false,
+                now_unix: 3,
+                counted: &counted,
+            };
+            merge(&rt, &j2, &ask, started_at)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(report.deleted, 1, "a.wav only");
+        let changes = j.changes_after(started_at, 100, false).await.unwrap();
+        let c = changes.iter().rfind(|c| c.path.as_str() == "c.wav").unwrap();
+        assert!(!c.deleted, "c.wav is the other scan's to judge: {changes:?}");
+        assert!(changes.iter().any(|c| c.path.as_str() == "a.wav" && c.deleted));
     }
 
     #[tokio::test]
