@@ -63,11 +63,12 @@ fn a_month_of_faults_loses_no_acknowledged_file_and_never_splits_the_office() {
     let figures = lbs_tests::soak::growth::summary(&outcome.growth);
     for (name, unit, _, max) in &figures {
         let cap = match *name {
+            // On a tree of a few files it is the empty database's size: its growth is the figure.
+            "sync.db per file" => continue,
             "agent memory (RSS)" => 256 << 10,
             "open files" => 256,
             "trash" => 64 << 10,
             "files on the box" => 100_000,
-            "sync.db per file" => 16 << 10,
             _ => 16 << 10,
         };
         assert!(*max <= cap, "{name} reached {max} {unit} (cap {cap}):\n{text}");
@@ -84,6 +85,10 @@ fn a_month_of_faults_loses_no_acknowledged_file_and_never_splits_the_office() {
                 // what must stay flat is its size per file.
                 "files on the box" | "sync.db" => continue,
                 "sync.db per file" => 16.0,
+                // History keeps its minute roll-ups 45 days (42 at the least): within a month it
+                // grows by design, by how often it is sampled (the clock's speed); the cap above
+                // bounds it, its retention (docs/agent.md) bounds it for good.
+                "history.db" => continue,
                 // A checkpoint empties them: their peak is the figure, capped above.
                 "sync.db-wal" | "history.db-wal" => continue,
                 _ => 64.0,
