@@ -93,10 +93,16 @@ impl Tracker {
         f(&mut guard)
     }
 
+    /// A file of `category` applied (backup), or the category caught up. Not a time the category
+    /// was in sync while the primary is still counting it: its first scan records its files in
+    /// batches as it goes, so the backup copies some before the primary knows them all.
     pub fn success(&self, category: &str, now: i64) {
         self.with(|i| {
+            let counting = i.peer_counting.contains_key(category);
             let c = i.categories.entry(category.into()).or_default();
-            c.last_success = Some(now);
+            if !counting {
+                c.last_success = Some(now);
+            }
             c.last_error = None;
         });
     }
