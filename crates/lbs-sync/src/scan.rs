@@ -3,8 +3,8 @@
 //! are read a page at a time in that order, and the two are merged as sorted lists: a path on disk
 //! only is new, in the journal only is deleted, in both is compared. Nothing holds the whole
 //! category (it did: a full scan of 200,000 files doubled the agent's memory for its duration);
-//! what a scan holds is a page of rows, a batch of writes and the entries of the folders on the
-//! way down to where it is.
+//! what a scan holds is a page of rows, a batch of writes, the entries of the folders on the way
+//! down to where it is, and the rows of what it found deleted (recorded last).
 //!
 //! The walk's order: in each folder, a file sorts by its name, a folder's own row by its name and
 //! what is inside the folder by its name and a '/'. So "a", "a.txt", "a/x", "a0" come out as
