@@ -40,7 +40,7 @@ pub struct FileMeta {
 }
 
 /// A stored hash, if it has the right length.
-fn hash_of(bytes: Option<Vec<u8>>) -> Option<[u8; 32]> {
+pub(crate) fn hash_of(bytes: Option<Vec<u8>>) -> Option<[u8; 32]> {
     bytes.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok())
 }
 

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::runtime::Handle;
 
-use crate::journal::{upsert, FileMeta, Journal, JournalError, ScanReport, Write, HEAD, UNDER};
+use crate::journal::{hash_of, upsert, FileMeta, Journal, JournalError, ScanReport, Write, HEAD, UNDER};
 use crate::paths::RelPath;
 use crate::select::Selector;
 
@@ -565,7 +565,7 @@ async fn read_page(ask: PageAsk, after: String) -> Result<VecDeque<Known>, Journ
                 seq,
                 meta: FileMeta::from_row(size, mtime_ns, mode, uid, gid),
                 deleted,
-                hash: hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
+                hash: hash_of(hash),
                 folder,
             },
         )
