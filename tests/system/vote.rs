@@ -221,13 +221,15 @@ fn witness_of(agent: &lbs_tests::Agent) -> lbs_agent_core::config::WitnessConfig
 async fn witness_setup_on_both_boxes_makes_a_vote_each_box_reaches() {
     use crate::failover::{box_config, pair_of};
     lbs_tests::vote::require();
-    let pair = pair_of(|d| box_config(d, "1h", ""), |d| box_config(d, "1h", ""));
-    let (a, b) = (&pair.a, &pair.b);
+    let mut pair = pair_of(|d| box_config(d, "1h", ""), |d| box_config(d, "1h", ""));
     let dir = tempfile::tempdir().unwrap();
     let root = |m: &str| dir.path().join(m);
     let script = dir.path().join("lbs-witness-setup.sh");
+
+    let a = &pair.a;
+    let b_config = pair.b.config.clone();
     let (client_port, peer_port) = (lbs_tests::free_port().to_string(), lbs_tests::free_port().to_string());
-    let first = |again: bool| {
+    let first_cmd = |again: bool| {
         let mut args = vec![
             "witness",
             "setup",
@@ -251,11 +253,12 @@ async fn witness_setup_on_both_boxes_makes_a_vote_each_box_reaches() {
         c.args(&args)
             .args(["--config", a.config.to_str().unwrap()])
             .env("LBS_WITNESS_ROOT", root("a"));
-        c.output().unwrap()
+        c
     };
+    let first = |again: bool| first_cmd(again).output().unwrap();
     let on_b = |again: bool| {
         let mut c = std::process::Command::new(lbs_tests::agent_bin());
-        c.args(["witness", "setup", "--config", b.config.to_str().unwrap()])
+        c.args(["witness", "setup", "--config", b_config.to_str().unwrap()])
             .env("LBS_WITNESS_ROOT", root("b"));
         if again {
             c.arg("--again");
@@ -273,6 +276,7 @@ async fn witness_setup_on_both_boxes_makes_a_vote_each_box_reaches() {
 
     // Only the paired partner may hand B a member of a vote: a stranger's certificate, or none,
     // is refused before the body is read.
+    let b = &pair.b;
     let enroll = b.url("/peer/v1/witness/enroll");
     let stranger = lbs_tests::Agent::init("stranger");
     let r = stranger
@@ -299,7 +303,35 @@ async fn witness_setup_on_both_boxes_makes_a_vote_each_box_reaches() {
     assert!(!out.status.success());
     assert!(out_text(&out).contains("on PBX A first"), "{}", out_text(&out));
 
+    // With B's agent stopped, A refuses to plan a vote B cannot join, says what to do, and
+    // writes nothing.
+    pair.b.stop();
+    lbs_tests::eventually("A to see B's agent gone", Duration::from_secs(15), || async {
+        (!crate::failover::failover(a).await.partner.reachable).then_some(())
+    })
+    .await;
     let out = first(false);
+    let said = out_text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("PBX B does not answer this box's heartbeat"), "{said}");
+    assert!(said.contains("systemctl start lbs-agent"), "{said}");
+    assert!(!script.exists() && !root("a").exists(), "nothing written");
+    let config = lbs_agent_core::config::Config::load(&a.config).unwrap();
+    assert!(
+        config.witness.is_none() && !config.failover.automatic,
+        "no [witness] written"
+    );
+
+    // A refused heartbeat is not the verdict (the first one after pairing can be refused while
+    // B records the pairing): started while B is still down, the setup waits for B's answer.
+    let setup = first_cmd(false)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    pair.b.start();
+    let b = &pair.b;
+    let out = setup.wait_with_output().unwrap();
     let said = out_text(&out);
     assert!(out.status.success(), "{said}\n{}", crate::failover::trail(a));
     assert!(said.contains("PBX B received its part of the vote"), "{said}");

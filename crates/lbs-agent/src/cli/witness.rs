@@ -260,7 +260,9 @@ async fn partner_box(
     Ok(())
 }
 
-/// The partner's agent must answer its heartbeat (asked through this box's agent).
+/// The partner's agent must answer its heartbeat (asked through this box's agent). One refused
+/// heartbeat is not the verdict: the first one after pairing can reach the partner before it
+/// has recorded the pairing, so this waits for an answer until the deadline.
 async fn partner_answers(config: &Config, identity: &Identity, peer: &Peer) -> Result<()> {
     let api = LocalApi::open(config, identity)?;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -270,7 +272,7 @@ async fn partner_answers(config: &Config, identity: &Identity, peer: &Peer) -> R
         if p.reachable {
             return Ok(());
         }
-        if p.checked || Instant::now() > deadline {
+        if Instant::now() > deadline {
             bail!(
                 "{} does not answer this box's heartbeat{}: start its agent (`systemctl start lbs-agent` there) and \
                  check the network between the boxes, then run this again",
