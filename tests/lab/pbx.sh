@@ -164,7 +164,11 @@ cmd_start() {
     log=$RUN/kamailio.log
     echo "=== pbx.sh start box $BOX at $(date '+%F %T.%N')" >>"$log"
 
-    LBS_PBX_WDIR=$wdir setsid "$SELF" _launch "$DIR" "$BOX" </dev/null >>"$log" 2>&1 &
+    # No dump of the registrations may open or close the database while kamailio first reads
+    # it (registrations.sh says why): held until kamailio listens, or has exited.
+    exec 9>"$RUN/registrations.sqlite.lock"
+    flock -w 30 9 || die "the registrations database is in use (waited 30 s for its lock)"
+    LBS_PBX_WDIR=$wdir setsid "$SELF" _launch "$DIR" "$BOX" </dev/null >>"$log" 2>&1 9>&- &
 
     # Ready when kamailio (the group leader) runs and both sockets are bound.
     for ((i = 0; i < 500; i++)); do
@@ -179,6 +183,7 @@ cmd_start() {
             if [[ $(comm_of "$pid") == kamailio ]] &&
                 listening "$BOX_IP" && listening "$VIP"; then
                 echo "pbx.sh: kamailio for box $BOX running (pid $pid) on $BOX_IP:5060 and $VIP:5060"
+                exec 9>&-
                 return 0
             fi
         fi

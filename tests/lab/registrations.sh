@@ -21,6 +21,12 @@
 # live phone on the new primary. Rows whose `expires` is the Unix epoch (time 0: kamailio's
 # permanent contacts) stay.
 #
+# Why <db>.lock: kamailio's SQLite driver never waits for a lock, and a PBX start whose first
+# reads (the table version, the registrations it loads) met a dump opening or closing the
+# database (WAL recovery by the first connection, the checkpoint by the last) failed with
+# "database is locked". `dump` holds the lock shared while it reads, `restore` exclusively, and
+# pbx.sh start exclusively until kamailio has loaded the registrations and listens.
+#
 # Why the contacts' `socket` column is left as it is: a phone that registered at the old
 # primary's own address (dns) carries that address as its socket, which the new primary does
 # not have; kamailio then sends to the contact from a socket of its own choosing (the system
@@ -74,7 +80,11 @@ cmd_dump() {
     # Before the PBX first ran there is no database yet: the same empty one it would create.
     [[ -s $db ]] || cmd_init "$db"
     # One SELECT is one read transaction: a consistent snapshot even while kamailio writes.
-    rows=$(sqlite3 -bail -cmd '.timeout 2000' -cmd '.headers on' -cmd '.mode insert location' \
+    # no_ckpt_on_close: closing as the last connection would checkpoint under an exclusive lock
+    # that a REGISTER being saved meanwhile would meet.
+    rows=$(flock -s -w 30 "$db.lock" sqlite3 -bail -cmd '.timeout 2000' \
+        -cmd '.output /dev/null' -cmd '.dbconfig no_ckpt_on_close on' -cmd '.output' \
+        -cmd '.headers on' -cmd '.mode insert location' \
         "$db" 'SELECT * FROM location ORDER BY id;') || die "cannot read the registrations in $db"
     printf '%s\n' "-- kamailio location table (lab PBX registrations)" "BEGIN TRANSACTION;" \
         "DELETE FROM location;"
@@ -94,6 +104,8 @@ cmd_restore() {
     new=$db.restore
     rm -f "$new" "$new-wal" "$new-shm"
     mkdir -p "$(dirname "$db")"
+    exec 9>"$db.lock"
+    flock -w 30 9 || die "$db is in use (waited 30 s for $db.lock)"
     create "$new"
     {
         cat "$dump"

@@ -73,11 +73,21 @@ pub fn agent_bin() -> PathBuf {
     bin
 }
 
+/// A port nothing listens on now, and never handed out before in this process. The kernel can
+/// give the same free port to two binds in a row once the first is closed: a vote of three
+/// members once got two members on one port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// One agent: its directory, config, and (once started) its process.
