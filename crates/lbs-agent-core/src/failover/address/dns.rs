@@ -17,6 +17,7 @@ use crate::config::DnsTakeover;
 use crate::refusal::Refusal;
 
 const TYPE_A: u16 = 1;
+const TYPE_CNAME: u16 = 5;
 const TYPE_SOA: u16 = 6;
 const TYPE_AAAA: u16 = 28;
 const TYPE_TSIG: u16 = 250;
@@ -187,6 +188,8 @@ struct Record {
     /// Where the record starts in the message (TSIG verification signs what comes before).
     start: usize,
     rdata: std::ops::Range<usize>,
+    /// In the answer section (not authority or additional).
+    answer: bool,
 }
 
 /// Reads a (possibly compressed) name at `pos`; returns it and the position after it.
@@ -225,7 +228,7 @@ fn parse(msg: &[u8]) -> Option<(u16, Vec<Record>)> {
     }
     let total = counts[1] as usize + counts[2] as usize + counts[3] as usize;
     let mut records = Vec::with_capacity(total);
-    for _ in 0..total {
+    for i in 0..total {
         let start = pos;
         let (name, after) = read_name(msg, pos)?;
         let rtype = get16(msg, after)?;
@@ -240,6 +243,7 @@ fn parse(msg: &[u8]) -> Option<(u16, Vec<Record>)> {
             rtype,
             start,
             rdata,
+            answer: i < counts[1] as usize,
         });
     }
     Some((flags, records))
@@ -399,6 +403,16 @@ pub async fn lookup(server: SocketAddr, name: &str) -> Result<Vec<IpAddr>, Refus
     Ok(out)
 }
 
+/// A name as `read_name` gives it: lowercase, ending in a dot.
+fn absolute_lowercase(name: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    if name.ends_with('.') {
+        name
+    } else {
+        name + "."
+    }
+}
+
 /// The A and AAAA addresses in a DNS server's answer about `name`; none for NXDOMAIN.
 pub fn addresses(answer: &[u8], name: &str) -> Result<Vec<IpAddr>, Refusal> {
     let (flags, records) =
@@ -410,8 +424,26 @@ pub fn addresses(answer: &[u8], name: &str) -> Result<Vec<IpAddr>, Refusal> {
             rcode_name(rcode)
         )));
     }
+    // Only the answer section speaks for `name`, and only through records owned by the name or
+    // by an alias of it (a CNAME chain): glue and other names' records in the same message are
+    // not its addresses.
+    let records: Vec<Record> = records.into_iter().filter(|r| r.answer).collect();
+    let mut owners = vec![absolute_lowercase(name)];
+    // Each round adds at least one alias or ends: a chain is no longer than the records.
+    for _ in 0..records.len() {
+        let targets: Vec<String> = records
+            .iter()
+            .filter(|r| r.rtype == TYPE_CNAME && owners.contains(&r.name))
+            .filter_map(|r| read_name(answer, r.rdata.start).map(|(target, _)| target))
+            .filter(|target| !owners.contains(target))
+            .collect();
+        if targets.is_empty() {
+            break;
+        }
+        owners.extend(targets);
+    }
     let mut out = Vec::new();
-    for r in records {
+    for r in records.iter().filter(|r| owners.contains(&r.name)) {
         let data = &answer[r.rdata.clone()];
         match (r.rtype, data.len()) {
             (TYPE_A, 4) => out.push(IpAddr::from([data[0], data[1], data[2], data[3]])),
@@ -643,5 +675,77 @@ mod tests {
             .unwrap()
             .message
             .contains("base64"));
+    }
+
+    /// A record of class IN: owner, type, TTL 10, data.
+    fn put_record(m: &mut Vec<u8>, owner: &str, rtype: u16, rdata: &[u8]) {
+        put_name(m, owner);
+        put16(m, rtype);
+        put16(m, CLASS_IN);
+        put32(m, 10);
+        put16(m, rdata.len() as u16);
+        m.extend(rdata);
+    }
+
+    /// An answer to `pbx.office.lan. A` with these answer and additional records.
+    fn answer_with(answers: &[(&str, u16, Vec<u8>)], additional: &[(&str, u16, Vec<u8>)]) -> Vec<u8> {
+        let mut m = header(7, 0x8580, [1, answers.len() as u16, 0, additional.len() as u16]);
+        put_name(&mut m, "pbx.office.lan.");
+        put16(&mut m, TYPE_A);
+        put16(&mut m, CLASS_IN);
+        for (owner, rtype, rdata) in answers.iter().chain(additional) {
+            put_record(&mut m, owner, *rtype, rdata);
+        }
+        m
+    }
+
+    fn name_bytes(name: &str) -> Vec<u8> {
+        let mut b = Vec::new();
+        put_name(&mut b, name);
+        b
+    }
+
+    #[test]
+    fn only_the_names_own_records_in_the_answer_section_are_its_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let m = answer_with(
+            &[
+                ("other.office.lan.", TYPE_A, vec![10, 0, 0, 9]),
+                ("PBX.Office.LAN.", TYPE_A, vec![10, 0, 0, 12]),
+            ],
+            // Glue for the name in the additional section is not an answer.
+            &[("pbx.office.lan.", TYPE_A, vec![10, 0, 0, 66])],
+        );
+        assert_eq!(addresses(&m, "pbx.office.lan").unwrap(), vec![ip("10.0.0.12")]);
+
+        // Through a CNAME chain, in any order, to an AAAA record.
+        let m = answer_with(
+            &[
+                (
+                    "host.office.lan.",
+                    TYPE_AAAA,
+                    "fd00::12".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec(),
+                ),
+                ("alias.office.lan.", TYPE_CNAME, name_bytes("host.office.lan.")),
+                ("pbx.office.lan.", TYPE_CNAME, name_bytes("alias.office.lan.")),
+                ("stranger.office.lan.", TYPE_A, vec![10, 0, 0, 9]),
+            ],
+            &[],
+        );
+        assert_eq!(addresses(&m, "pbx.office.lan.").unwrap(), vec![ip("fd00::12")]);
+
+        // A CNAME loop ends with no address; so does a record owned by the root (found by the
+        // `dns` fuzz target: `fuzz/corpus/dns/crash-root-owned-address`).
+        let m = answer_with(
+            &[
+                ("pbx.office.lan.", TYPE_CNAME, name_bytes("b.office.lan.")),
+                ("b.office.lan.", TYPE_CNAME, name_bytes("pbx.office.lan.")),
+            ],
+            &[],
+        );
+        assert!(addresses(&m, "pbx.office.lan.").unwrap().is_empty());
+        let crash =
+            b"BB\x85\x80\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01\x00\x01\x00\x00\x00\x0a\x00\x04\x0a\x00\x00\x0c";
+        assert!(addresses(crash, "pbx.office.lan.").unwrap().is_empty());
     }
 }
