@@ -36,6 +36,21 @@ fn put_name(out: &mut Vec<u8>, name: &str) {
     out.push(0);
 }
 
+/// A resource record: owner, type, class, TTL, then its data with the data's length.
+fn put_record(out: &mut Vec<u8>, owner: &str, rtype: u16, class: u16, ttl: u32, rdata: &[u8]) {
+    put_name(out, owner);
+    put16(out, rtype);
+    put16(out, class);
+    put32(out, ttl);
+    put16(out, rdata.len() as u16);
+    out.extend(rdata);
+}
+
+/// A name as `read_name` gives it and TSIG signs it: lowercase, ending in one dot.
+fn absolute_lowercase(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase() + "."
+}
+
 fn put16(out: &mut Vec<u8>, v: u16) {
     out.extend(v.to_be_bytes());
 }
@@ -109,7 +124,7 @@ impl Key {
             other => return Err(Refusal::internal(format!("unsupported TSIG algorithm {other}"))),
         };
         Ok(Key {
-            name: name.trim_end_matches('.').to_ascii_lowercase() + ".",
+            name: absolute_lowercase(name),
             algorithm: algorithm.to_owned(),
             key: hmac::Key::new(alg, &secret),
         })
@@ -145,12 +160,7 @@ impl Key {
         rdata.extend(id);
         put16(&mut rdata, 0);
         put16(&mut rdata, 0);
-        put_name(msg, &self.name);
-        put16(msg, TYPE_TSIG);
-        put16(msg, CLASS_ANY);
-        put32(msg, 0);
-        put16(msg, rdata.len() as u16);
-        msg.extend(rdata);
+        put_record(msg, &self.name, TYPE_TSIG, CLASS_ANY, 0, &rdata);
         let arcount = u16::from_be_bytes([msg[10], msg[11]]) + 1;
         msg[10..12].copy_from_slice(&arcount.to_be_bytes());
         mac
@@ -166,18 +176,9 @@ pub fn update_message(id: u16, zone: &str, name: &str, address: IpAddr, ttl: u32
     put16(&mut m, CLASS_IN);
     let (rtype, rdata) = record_type(address);
     // Delete the RRset: class ANY, TTL 0, no data.
-    put_name(&mut m, name);
-    put16(&mut m, rtype);
-    put16(&mut m, CLASS_ANY);
-    put32(&mut m, 0);
-    put16(&mut m, 0);
+    put_record(&mut m, name, rtype, CLASS_ANY, 0, &[]);
     // Add the record.
-    put_name(&mut m, name);
-    put16(&mut m, rtype);
-    put16(&mut m, CLASS_IN);
-    put32(&mut m, ttl);
-    put16(&mut m, rdata.len() as u16);
-    m.extend(rdata);
+    put_record(&mut m, name, rtype, CLASS_IN, ttl, &rdata);
     m
 }
 
@@ -401,16 +402,6 @@ pub async fn lookup(server: SocketAddr, name: &str) -> Result<Vec<IpAddr>, Refus
         }
     }
     Ok(out)
-}
-
-/// A name as `read_name` gives it: lowercase, ending in a dot.
-fn absolute_lowercase(name: &str) -> String {
-    let name = name.to_ascii_lowercase();
-    if name.ends_with('.') {
-        name
-    } else {
-        name + "."
-    }
 }
 
 /// The A and AAAA addresses in a DNS server's answer about `name`; none for NXDOMAIN.
@@ -677,16 +668,6 @@ mod tests {
             .contains("base64"));
     }
 
-    /// A record of class IN: owner, type, TTL 10, data.
-    fn put_record(m: &mut Vec<u8>, owner: &str, rtype: u16, rdata: &[u8]) {
-        put_name(m, owner);
-        put16(m, rtype);
-        put16(m, CLASS_IN);
-        put32(m, 10);
-        put16(m, rdata.len() as u16);
-        m.extend(rdata);
-    }
-
     /// An answer to `pbx.office.lan. A` with these answer and additional records.
     fn answer_with(answers: &[(&str, u16, Vec<u8>)], additional: &[(&str, u16, Vec<u8>)]) -> Vec<u8> {
         let mut m = header(7, 0x8580, [1, answers.len() as u16, 0, additional.len() as u16]);
@@ -694,7 +675,7 @@ mod tests {
         put16(&mut m, TYPE_A);
         put16(&mut m, CLASS_IN);
         for (owner, rtype, rdata) in answers.iter().chain(additional) {
-            put_record(&mut m, owner, *rtype, rdata);
+            put_record(&mut m, owner, *rtype, CLASS_IN, 10, rdata);
         }
         m
     }
